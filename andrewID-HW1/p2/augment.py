@@ -1,0 +1,76 @@
+"""Batched data augmentation for image tensors (N, C, H, W) of any dtype, on whatever device they live.
+
+No per-image Python loops: each function draws its random numbers for the whole batch at once on the CPU
+(from an optional torch.Generator, so runs are reproducible whatever the device), moves only the small
+per-image parameters to the images' device, and applies a handful of tensor ops. Labels are never touched:
+every function keeps image i at position i.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def _check_images(images):
+    if images.dim() != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
+
+
+def random_flip(images, generator=None):
+    """Mirror each image left-right with probability 1/2 (independently per image)."""
+    _check_images(images)
+    flip = torch.rand(images.shape[0], generator=generator) < 0.5
+    flip = flip.to(images.device).view(-1, 1, 1, 1)
+    return torch.where(flip, images.flip(3), images)
+
+
+def random_crop(images, pad, generator=None):
+    """Translate each image by its own random (dy, dx) in [-pad, pad]^2, filling the border by reflection.
+
+    Equivalent to reflect-padding every image by `pad` and cutting a random window of the original size (the
+    window always lies inside the padded image). Reflection rather than zeros keeps edge statistics natural,
+    as fast CIFAR-10 training scripts do. Requires pad < H and pad < W.
+    """
+    _check_images(images)
+    n, _, height, width = images.shape
+    if not 0 <= pad < min(height, width):
+        raise ValueError(f"crop pad must be in [0, {min(height, width) - 1}] for {height}x{width} images, got {pad}")
+    if pad == 0:
+        return images.clone()
+    top, left = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(images.device)
+    padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")
+    # a view (N, C, 2p+1, 2p+1, H, W) of every window; one gather then picks each image's own window, which
+    # is several times faster than looping over the (2p+1)^2 offsets
+    windows = padded.unfold(2, height, 1).unfold(3, width, 1)
+    return windows[torch.arange(n, device=images.device), :, top, left]
+
+
+def cutout(images, size, generator=None):
+    """Zero a size x size square in each image, centred on a uniformly random pixel (clipped at the borders).
+
+    "Zero" is the value 0 of the tensor: black for uint8 images, the mean colour for normalized ones.
+    """
+    _check_images(images)
+    if size < 0:
+        raise ValueError(f"cutout size must be >= 0, got {size}")
+    n, _, height, width = images.shape
+    if size == 0:
+        return images.clone()
+    centres = torch.stack([torch.randint(0, height, (n,), generator=generator),
+                           torch.randint(0, width, (n,), generator=generator)])
+    top, left = (centres - size // 2).to(images.device).unsqueeze(-1)
+    rows = torch.arange(height, device=images.device)
+    cols = torch.arange(width, device=images.device)
+    in_rows = (rows >= top) & (rows < top + size)      # (n, H)
+    in_cols = (cols >= left) & (cols < left + size)    # (n, W)
+    square = in_rows.unsqueeze(2) & in_cols.unsqueeze(1)
+    return images.masked_fill(square.unsqueeze(1), 0)
+
+
+def augment(images, pad, flip, cutout_size, generator=None):
+    """The training augmentation: random reflect-crop (pad), then random flip (if flip), then cutout (if > 0)."""
+    if pad:
+        images = random_crop(images, pad, generator)
+    if flip:
+        images = random_flip(images, generator)
+    if cutout_size:
+        images = cutout(images, cutout_size, generator)
+    return images
