@@ -1,0 +1,39 @@
+"""Command line: print the answers (default), print them as JSON (--json), or write the PDF (--pdf PATH)."""
+import argparse
+import json
+import sys
+
+from theory import answers, cnn
+from theory.backprop import ShapeError
+from theory.pdf import LayoutError
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m theory", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print the machine-readable answers T1..T4")
+    parser.add_argument("--pdf", metavar="PATH", help="write the theory write-up to PATH")
+    parser.add_argument("--fig5", metavar="PATH", default=cnn.FIG5_PATH,
+                        help="Fig. 5 values (F, Filter1, Filter2) for Problem 4 (default: theory/fig5.json)")
+    args = parser.parse_args(argv)
+    try:
+        results = answers.solve_all(args.fig5)
+        if args.pdf:
+            from theory import writeup  # matplotlib is only imported when a PDF is wanted
+            writeup.write_pdf(results, args.pdf)
+            print(f"wrote {args.pdf}", file=sys.stderr if args.json else sys.stdout)
+        if args.json:
+            print(json.dumps(answers.to_json(results), indent=2))
+        elif not args.pdf:
+            print(answers.format_text(results))
+    except (cnn.Fig5Error, ShapeError, LayoutError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write {args.pdf}: {error.strerror}; check the folder exists and is writable",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

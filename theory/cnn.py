@@ -1,0 +1,198 @@
+"""Problem 4: convolution and pooling arithmetic on the feature map and filters of Fig. 5.
+
+conv2d is cross-correlation (no kernel flip), as torch.nn.functional.conv2d computes it. Sizes, strides and
+paddings may be an int or an (rows, columns) pair; every answer below is solved per axis, so any shapes work.
+"""
+import json
+import math
+import os
+
+import numpy as np
+
+FIG5_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fig5.json")
+EXAMPLE_MARK = "EXAMPLE VALUES"
+
+
+class Fig5Error(ValueError):
+    """fig5.json is missing, unreadable or holds something other than three numeric matrices."""
+
+
+def _pair(value, name):
+    """(rows, columns) from an int or a pair of ints."""
+    pair = (value, value) if np.isscalar(value) else tuple(value)
+    if len(pair) != 2 or any(int(v) != v for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def output_size(n, k, stride=1, padding=0):
+    """floor((n + 2p - k) / s) + 1: the number of kernel positions along one axis."""
+    return (n + 2 * padding - k) // stride + 1
+
+
+def conv2d(x, k, stride=1, padding=0):
+    """One-channel 2-D cross-correlation of x with kernel k after zero padding."""
+    x, k = np.asarray(x, np.float64), np.asarray(k, np.float64)
+    (sr, sc), (pr, pc) = _pair(stride, "stride"), _pair(padding, "padding")
+    if min(sr, sc) < 1 or min(pr, pc) < 0:
+        raise ValueError(f"stride must be >= 1 and padding >= 0, got stride {stride}, padding {padding}")
+    padded = np.pad(x, ((pr, pr), (pc, pc)))
+    if padded.shape[0] < k.shape[0] or padded.shape[1] < k.shape[1]:
+        raise ValueError(f"kernel {k.shape} is larger than the padded input {padded.shape}")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, k.shape)[::sr, ::sc]
+    return np.einsum("ijkl,kl->ij", windows, k)
+
+
+def avg_pool2d(x, size, stride=None):
+    """Average pooling without padding; the window positions follow output_size, like torch (floor mode)."""
+    rows, cols = _pair(size, "size")
+    box = np.full((rows, cols), 1.0 / (rows * cols))
+    return conv2d(x, box, stride=size if stride is None else stride)
+
+
+def load_fig5(path=FIG5_PATH):
+    """F, Filter1, Filter2 and the note from a Fig. 5 JSON file, each matrix checked to be numeric and rectangular."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as error:
+        raise Fig5Error(f"cannot read {path}: {error.strerror}; pass an existing file with --fig5") from None
+    except json.JSONDecodeError as error:
+        raise Fig5Error(f"{path}, line {error.lineno}: not valid JSON ({error.msg}); fix the file") from None
+    if not isinstance(data, dict):
+        raise Fig5Error(f"{path}: expected an object with keys F, Filter1, Filter2")
+    matrices = {}
+    for key in ("F", "Filter1", "Filter2"):
+        if key not in data:
+            raise Fig5Error(f"{path}: key {key!r} is missing; add it as a list of rows of numbers")
+        rows = data[key]
+        if (not isinstance(rows, list) or not rows or not all(isinstance(r, list) and r for r in rows)
+                or len({len(r) for r in rows}) != 1):
+            raise Fig5Error(f"{path}: {key!r} must be a non-empty list of rows of equal length")
+        for i, row in enumerate(rows):
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in row):
+                raise Fig5Error(f"{path}: {key!r} row {i} holds a value that is not a finite number: {row}")
+        matrices[key] = np.array(rows, dtype=np.float64)
+    matrices["note"] = str(data.get("_note", ""))
+    matrices["is_example"] = EXAMPLE_MARK in matrices["note"]
+    matrices["path"] = path
+    return matrices
+
+
+def same_size_padding(n, k):
+    """The padding p with n + 2p - k + 1 = n at stride 1, i.e. p = (k - 1) / 2, or None when k is even."""
+    return (k - 1) // 2 if k % 2 == 1 else None
+
+
+def strides_keeping_size(n, k, padding):
+    """Every stride s >= 1 with floor((n + 2p - k) / s) + 1 = n; beyond n + 2p - k + 1 the size stays 1."""
+    span = n + 2 * padding - k
+    if span < 0:
+        return []
+    return [s for s in range(1, span + 2) if output_size(n, k, s, padding) == n]
+
+
+def _why_no_stride(n, k, padding):
+    """Why no stride keeps size n along one axis: the sizes the formula gives, stride by stride."""
+    largest = n + 2 * padding - k + 1
+    if largest < n:
+        return (f"even stride 1 gives only n + 2p - k + 1 = {n} + {2 * padding} - {k} + 1 = {largest} < {n}, "
+                "and a larger stride never gives more")
+    sizes, s = [], 1
+    while not sizes or sizes[-1] > n:
+        sizes.append(output_size(n, k, s, padding))
+        s += 1
+    listed = ", ".join(f"s = {i} gives {size}" for i, size in enumerate(sizes, start=1))
+    return f"floor(({n} + 2*{padding} - {k})/s) + 1 only falls as s grows, and it skips {n}: {listed}"
+
+
+def _scalar_or_pair(pair):
+    return pair[0] if pair[0] == pair[1] else list(pair)
+
+
+def part_a(F, filter1):
+    """Padding that keeps F's size with Filter1 at stride 1, and the map it gives."""
+    pads = [same_size_padding(n, k) for n, k in zip(F.shape, filter1.shape)]
+    if None in pads:
+        return {"padding": None, "map": None,
+                "reason": f"Filter1 is {filter1.shape[0]}x{filter1.shape[1]}: n + 2p - k + 1 = n needs "
+                          "p = (k - 1)/2, not an integer for an even k, so no symmetric zero padding keeps the size"}
+    return {"padding": _scalar_or_pair(pads), "map": conv2d(F, filter1, 1, tuple(pads))}
+
+
+def part_b(F, filter2, padding=1):
+    """Whether some stride keeps F's size with Filter2 and the given padding; the smallest such stride per axis."""
+    options = [strides_keeping_size(n, k, padding) for n, k in zip(F.shape, filter2.shape)]
+    if all(options):
+        stride = (options[0][0], options[1][0])
+        return {"possible": True, "stride": _scalar_or_pair(stride), "map": conv2d(F, filter2, stride, padding),
+                "reason": "; ".join(
+                    f"{axis}: floor(({n} + 2*{padding} - {k})/{s}) + 1 = {n}"
+                    for axis, n, k, s in zip(("rows", "columns"), F.shape, filter2.shape, stride))}
+    reasons = {}
+    for axis, n, k, found in zip(("rows", "columns"), F.shape, filter2.shape, options):
+        if not found:
+            reasons.setdefault(_why_no_stride(n, k, padding), []).append(axis)
+    reason = "; ".join(" and ".join(axes) + ": " + why for why, axes in reasons.items())
+    return {"possible": False, "stride": None, "map": None, "reason": reason}
+
+
+def part_c(feature_map, size=2, stride=2):
+    """size x size average pooling with the given stride."""
+    return {"map": avg_pool2d(feature_map, size, stride), "size": size, "stride": stride}
+
+
+def part_d(F, filter1, padding_a, size=2, stride=2):
+    """A convolution that reproduces c): on a)'s map, the uniform 1/size^2 filter at stride = pool stride.
+
+    Because both steps are linear, c) is also one convolution of F itself: Filter1 spread over the pooling
+    window, a (k + size - 1)-square kernel, with pool stride and a)'s padding; both are returned and checked.
+    """
+    box = np.full((size, size), 1.0 / (size * size))
+    merged = np.zeros((filter1.shape[0] + size - 1, filter1.shape[1] + size - 1))
+    for i in range(size):
+        for j in range(size):
+            merged[i:i + filter1.shape[0], j:j + filter1.shape[1]] += filter1 / (size * size)
+    return {"filter": box, "stride": stride, "padding": 0, "input": "the map of a)",
+            "on_F": {"filter": merged, "stride": stride, "padding": padding_a}}
+
+
+def solve(path=FIG5_PATH):
+    """Every Problem 4 answer from the Fig. 5 file, with c) reproduced by both convolutions of d)."""
+    fig5 = load_fig5(path)
+    F, filter1, filter2 = fig5["F"], fig5["Filter1"], fig5["Filter2"]
+    a = part_a(F, filter1)
+    b = part_b(F, filter2)
+    result = {"fig5": fig5, "a": a, "b": b, "c": None, "d": None}
+    if a["map"] is None:
+        result["c"] = result["d"] = {"reason": "c) and d) pool the map of a), which does not exist: " + a["reason"]}
+        return result
+    c = part_c(a["map"])
+    d = part_d(F, filter1, a["padding"], c["size"], c["stride"])
+    d["check"] = conv2d(a["map"], d["filter"], d["stride"], d["padding"])
+    d["on_F"]["check"] = conv2d(F, d["on_F"]["filter"], d["on_F"]["stride"], d["on_F"]["padding"])
+    d["matches"] = bool(np.allclose(d["check"], c["map"]) and np.allclose(d["on_F"]["check"], c["map"]))
+    result["c"], result["d"] = c, d
+    return result
+
+
+def _matrix(value):
+    return None if value is None else np.asarray(value).tolist()
+
+
+def to_json(result):
+    """T4 exactly as the issue names it (plus the reasons, and d)'s one-step alternative on F)."""
+    a, b, c, d = result["a"], result["b"], result["c"], result["d"]
+    out = {"a": {"padding": a["padding"], "map": _matrix(a["map"])},
+           "b": {"possible": b["possible"], "stride": b["stride"], "map": _matrix(b["map"]), "reason": b["reason"]}}
+    if "reason" in a:
+        out["a"]["reason"] = a["reason"]
+        out["c"] = {"map": None, "reason": c["reason"]}
+        out["d"] = {"filter": None, "stride": None, "padding": None, "reason": d["reason"]}
+        return out
+    out["c"] = {"map": _matrix(c["map"])}
+    out["d"] = {"filter": _matrix(d["filter"]), "stride": d["stride"], "padding": d["padding"],
+                "input": d["input"],
+                "on_F": {"filter": _matrix(d["on_F"]["filter"]), "stride": d["on_F"]["stride"],
+                         "padding": d["on_F"]["padding"]}}
+    return out

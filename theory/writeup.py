@@ -1,0 +1,462 @@
+"""The hand-in PDF: each problem's question, answer and working, rendered from the computed results only."""
+import os
+
+import numpy as np
+from matplotlib.patches import FancyBboxPatch
+
+from theory import gelu_gd, logic_gates
+from theory.pdf import Document, FigureBlock, Formula, Heading, Matrices, PageBreak, Paragraph, Table
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLORS = {"gd": "tab:blue", "momentum": "tab:red", "momentum_lagged": "tab:orange", "a": "tab:green",
+          "b": "tab:purple"}
+
+
+def f(value, digits=6):
+    return f"{float(value):.{digits}f}"
+
+
+def _split(rect, rows, cols, gap_x=0.09, gap_y=0.12, left=0.07, bottom=0.1, top=0.06):
+    """Sub-rectangles (figure fractions) of a block's rect, row-major, leaving room for titles and tick labels."""
+    x0, y0, w, h = rect
+    x0, y0, w, h = x0 + left * w, y0 + bottom * h, w * (1 - left), h * (1 - bottom - top)
+    cell_w, cell_h = (w - gap_x * w * (cols - 1)) / cols, (h - gap_y * h * (rows - 1)) / rows
+    return [[x0 + c * (cell_w + gap_x * w), y0 + (rows - 1 - r) * (cell_h + gap_y * h), cell_w, cell_h]
+            for r in range(rows) for c in range(cols)]
+
+
+def _axes_style(ax, title):
+    ax.set_title(title, fontsize=8.5)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3, linewidth=0.5)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Problem 1
+# ----------------------------------------------------------------------------------------------------------------
+
+def _iterate_table(xs, vs=None):
+    rows = []
+    for t, x in enumerate(xs):
+        row = [str(t), f(x, 7), f(gelu_gd.gelu_grad(x), 7), f(gelu_gd.gelu(x), 7)]
+        if vs is not None:
+            row.insert(2, f(vs[t], 7))
+        rows.append(row)
+    header = ["t", "$x_t$", r"$\mathrm{GELU}'(x_t)$", r"$\mathrm{GELU}(x_t)$"]
+    if vs is not None:
+        header.insert(2, "$v_t$")
+    return Table(header, rows)
+
+
+def _comparison_table(gd, mom, mom_v, lag, lag_v):
+    """c): GD and both momentum readings side by side, t = 0..3."""
+    G = r"\mathrm{GELU}"
+    header = ["t", "GD $x_t$", f"GD ${G}(x_t)$", "mom. $v_t$", "mom. $x_t$", f"mom. ${G}(x_t)$",
+              "alt. $x_t$", f"alt. ${G}(x_t)$"]
+    rows = [[str(t), f(gd[t], 7), f(gelu_gd.gelu(gd[t]), 7), f(mom_v[t], 7), f(mom[t], 7),
+             f(gelu_gd.gelu(mom[t]), 7), f(lag[t], 7), f(gelu_gd.gelu(lag[t]), 7)] for t in range(len(gd))]
+    return Table(header, rows)
+
+
+def _plot_gelu_runs(r):
+    x_star, f_star = r["minimum"]["x"], r["minimum"]["gelu"]
+    long = r["long"]
+    steps = np.arange(len(long["gd"]))
+
+    def draw(fig, rect):
+        cells = _split(rect, 2, 2, gap_y=0.2)
+        ax = fig.add_axes(cells[0])
+        grid = np.linspace(-1.2, 0.3, 300)
+        ax.plot(grid, gelu_gd.gelu(grid), color="0.4", linewidth=1)
+        for key, label in (("a", r"a) $\eta=0.1$"), ("b", r"b) $\eta=1$")):
+            ax.plot(r[key], gelu_gd.gelu(r[key]), "o-", color=COLORS[key], markersize=3.5, linewidth=0.8, label=label)
+        ax.plot([x_star], [f_star], "k*", markersize=8, label="minimum")
+        ax.legend(fontsize=7)
+        _axes_style(ax, r"a), b): $x_0 = 0$, three steps on GELU")
+
+        runs = (("gd", "GD"), ("momentum", r"momentum ($v_{t+1}$ in update)"),
+                ("momentum_lagged", r"momentum ($v_t$ in update)"))
+        ax = fig.add_axes(cells[1])
+        for key, label in runs:
+            ax.plot(steps, long[key], color=COLORS[key], linewidth=1, label=label)
+        ax.axhline(x_star, color="k", linestyle=":", linewidth=0.8)
+        ax.set_xlabel("step t", fontsize=7.5)
+        ax.set_ylabel("$x_t$", fontsize=7.5)
+        ax.legend(fontsize=6.5)
+        _axes_style(ax, r"c) $x_0 = -3$, $\eta = 0.1$: $x_t$ vs step")
+
+        ax = fig.add_axes(cells[2])
+        grid = np.linspace(-3.2, 0.4, 400)
+        ax.plot(grid, gelu_gd.gelu(grid), color="0.4", linewidth=1)
+        for (key, label), style in zip(runs[:2], (dict(marker="o", markersize=5, markerfacecolor="none"),
+                                                  dict(marker=".", markersize=4))):
+            xs = long[key][::20]
+            ax.plot(xs, gelu_gd.gelu(xs), linestyle="none", color=COLORS[key], label=label + ", every 20th step",
+                    **style)
+        ax.plot([x_star], [f_star], "k*", markersize=8)
+        ax.legend(fontsize=6.5, loc="upper right")
+        _axes_style(ax, "c) trajectories on the GELU curve")
+
+        ax = fig.add_axes(cells[3])
+        for key, label in runs:
+            # Below ~1e-16 the difference is float64 rounding of GELU values near -0.16, so the plot stops there.
+            ax.semilogy(steps, np.maximum(gelu_gd.gelu(long[key]) - f_star, 1e-16), color=COLORS[key],
+                        linewidth=1, label=label)
+        ax.set_ylim(1e-16, 1)
+        ax.set_xlabel("step t", fontsize=7.5)
+        ax.set_ylabel(r"$\mathrm{GELU}(x_t) - \mathrm{GELU}(x^*)$", fontsize=7.5)
+        ax.legend(fontsize=6.5)
+        _axes_style(ax, "c) loss above the minimum vs step")
+    return draw
+
+
+def problem1(doc, r):
+    x_star, f_star, curv = r["minimum"]["x"], r["minimum"]["gelu"], r["minimum"]["curvature"]
+    a, b, gd, mom, lag = r["a"], r["b"], r["c_gd"], r["c_momentum"], r["c_momentum_lagged"]
+    long = r["long"]
+    grid = np.linspace(-10, 10, 20001)
+    max_curv = float(np.abs(gelu_gd.gelu_second_derivative(grid)).max())
+    doc.add(Heading("Problem 1: gradient descent on GELU"))
+    doc.add(Paragraph(r"GD on $\mathrm{GELU}(x) \approx x\,\sigma(1.702x)$: derivative; a) $x_0=0,\ \eta=0.1$; b) $\eta=1$; "
+                      r"c) $x_0=-3,\ \eta=0.1$, GD vs momentum ($\beta=0.9$, Eq. 5); where is the minimum?",
+                      lead="Question."))
+    doc.add(Paragraph(
+        f"a) $x_{{1,2,3}}$ = {f(a[1])}, {f(a[2])}, {f(a[3])} (GELU {f(gelu_gd.gelu(a[1]))}, "
+        f"{f(gelu_gd.gelu(a[2]))}, {f(gelu_gd.gelu(a[3]))}).  b) $x_{{1,2,3}}$ = {f(b[1])}, {f(b[2])}, {f(b[3])} "
+        f"(GELU {f(gelu_gd.gelu(b[1]))}, {f(gelu_gd.gelu(b[2]))}, {f(gelu_gd.gelu(b[3]))}).  "
+        f"c) GD: {f(gd[1])}, {f(gd[2])}, {f(gd[3])}; momentum: {f(mom[1])}, {f(mom[2])}, {f(mom[3])}.  "
+        f"The minimum is at $x^* = {f(x_star)}$, $\\mathrm{{GELU}}(x^*) = {f(f_star)}$.", lead="Answer."))
+
+    doc.add(Heading("Derivative and minimum", 2))
+    doc.add(Paragraph(r"With $s = \sigma(1.702x)$ and $\sigma' = \sigma(1-\sigma)$, the product rule gives"))
+    doc.add(Formula(r"$\mathrm{GELU}'(x) = \sigma(1.702x) + 1.702\,x\,\sigma(1.702x)\,(1 - \sigma(1.702x))$"))
+    doc.add(Paragraph(
+        "The tests check it against central finite differences and torch autograd on 200 points in [-6, 6]. "
+        r"$\mathrm{GELU}'(x) = \sigma(z)\,(1 + z\,\sigma(-z))$ with $z = 1.702x$; the bracket is positive for $z \geq 0$ and "
+        r"increasing for $z < 0$ (its derivative is $\sigma(-z)(1 - z\sigma(z)) > 0$), so $\mathrm{GELU}'$ changes sign exactly "
+        f"once: bisection gives $x^* = {f(x_star, 8)}$, $\\mathrm{{GELU}}(x^*) = {f(f_star, 8)}$, the global minimum "
+        f"(GELU decreases to it from 0 at $-\\infty$ and increases after it). There $\\mathrm{{GELU}}''(x^*) = {f(curv, 4)}$; "
+        f"over all x, $|\\mathrm{{GELU}}''| \\leq {f(max_curv, 3)}$."))
+
+    doc.add(Heading(r"a), b) $x_0 = 0$ with $\eta = 0.1$ and with $\eta = 1$", 2))
+    doc.add(Paragraph(r"$x_{t+1} = x_t - \eta\, \mathrm{GELU}'(x_t)$; $\mathrm{GELU}'(0) = \sigma(0) = 0.5$, so $x_1 = -0.5\,\eta$."))
+    doc.add(Paragraph(r"a) $\eta = 0.1$:", weight="bold", keep_with_next=True))
+    doc.add(_iterate_table(a))
+    doc.add(Paragraph(r"b) $\eta = 1$:", weight="bold", keep_with_next=True))
+    doc.add(_iterate_table(b))
+    all_right = bool(np.all(b[1:] > x_star))
+    doc.add(Paragraph(
+        f"With $\\eta = 1$ every step is ten times longer: after three steps it is at {f(b[3], 4)}, "
+        f"{f(b[3] - x_star, 4)} from $x^*$ with GELU {f(gelu_gd.gelu(b[3]) - f_star, 5)} above the minimum, while "
+        f"$\\eta = 0.1$ is still at {f(a[3], 4)} ({f(gelu_gd.gelu(a[3]) - f_star, 5)} above). The long step is safe "
+        f"here because $\\eta \\cdot \\max|\\mathrm{{GELU}}''| = {f(max_curv, 3)} < 2$: "
+        + ("the iterates approach $x^*$ from the right and never overshoot it."
+           if all_right else "the iterates cross $x^*$ but still descend.")
+        + " Near $x^*$ the error shrinks by about $1 - \\eta\\, \\mathrm{GELU}''(x^*)$ per step: "
+        f"{f(1 - 1.0 * curv, 3)} for $\\eta = 1$ and {f(1 - 0.1 * curv, 3)} for $\\eta = 0.1$.", lead="Comparison."))
+
+    doc.add(Heading(r"c) $x_0 = -3$, $\eta = 0.1$: GD and momentum ($\beta = 0.9$)", 2))
+    doc.add(Paragraph(r"Eq. 5 as the issue reads it: $v_0 = \mathrm{GELU}'(x_0)$, $v_{t+1} = \beta v_t + (1-\beta)\,\mathrm{GELU}'(x_t)$, "
+                      r"$x_{t+1} = x_t - \eta\, v_{t+1}$. Eq. 5 can also be read with $v_t$ in the update, "
+                      r"$x_{t+1} = x_t - \eta\, v_t$ (same $v$ recursion); both are tabulated next to GD ('alt.' is this "
+                      r"reading). The $v_t$ column is the issue's reading; the other reading's $v_t$ differs from it by at most "
+                      f"{np.abs(r['c_momentum_v'] - r['c_momentum_lagged_v']).max():.1e} here.", keep_with_next=True))
+    doc.add(_comparison_table(gd, mom, r["c_momentum_v"], lag, r["c_momentum_lagged_v"]))
+    g0 = r["grad_x0"]["-3"]
+    doc.add(Paragraph(
+        f"At $x_0 = -3$ the slope is only {f(g0, 5)} ($\\sigma(-5.106) = {f(gelu_gd.sigmoid(-5.106), 5)}$): the left "
+        f"tail of GELU is nearly flat, so every method moves about {f(abs(0.1 * g0), 5)} per step. The first step is "
+        r"identical for GD and both momentum readings, since $v_1 = \beta v_0 + (1-\beta)\,g_0 = g_0$. "
+        f"After three steps momentum is behind GD by {abs(mom[3] - gd[3]):.2e} (other reading {abs(lag[3] - gd[3]):.2e}): "
+        r"with the $(1-\beta)$ factor $v$ is an average of past gradients, and as $x$ moves right $|\mathrm{GELU}'|$ grows, so "
+        "the average lags the current slope. In three steps neither method gets anywhere near the minimum.",
+        lead="Comparison."))
+    crossing = int(np.flatnonzero(np.abs(long["momentum"] - x_star) < np.abs(long["gd"] - x_star))[0])
+    doc.add(Paragraph(
+        f"Over {len(long['gd']) - 1} steps (figure below) GD stays ahead until step {crossing}; then momentum, which "
+        "keeps its speed while the slope fades near the minimum, passes it, overshoots $x^*$ by "
+        f"{f(long['overshoot_momentum'], 5)} and stays within {long['tol']:g} of $x^*$ from step "
+        f"{long['settle_momentum']} on, against {long['settle_gd']} for GD ({long['settle_momentum_lagged']} for the "
+        "$v_t$ reading). Both reach the same minimum; momentum in this averaged form does not enlarge the step "
+        "(in steady state it moves by $\\eta\\,\\mathrm{GELU}'$, like GD), so most of the time is spent crossing the flat tail "
+        "at the same pace, and its gain is only the last stretch.", lead="Many more steps."))
+    doc.add(FigureBlock(_plot_gelu_runs(r), 4.6,
+                        caption="Figure 1. Top left: the iterates of a) and b) on GELU. Top right and bottom: c) over "
+                                f"{len(long['gd']) - 1} steps, GD against both momentum readings; the star is the "
+                                "minimum."))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Problem 2
+# ----------------------------------------------------------------------------------------------------------------
+
+def _plot_gates(r):
+    def draw(fig, rect):
+        names = list(r["networks"])
+        cells = _split(rect, 1, len(names), gap_x=0.06, left=0.04, bottom=0.16)
+        grid = np.linspace(-0.4, 1.4, 181)
+        A, B = np.meshgrid(grid, grid)
+        points = np.column_stack([A.ravel(), B.ravel()])
+        rows = logic_gates.truth_table_rows()
+        for cell, name in zip(cells, names):
+            ax = fig.add_axes(cell)
+            network = r["networks"][name]
+            region = logic_gates.classify(network, points).reshape(A.shape)
+            ax.contourf(A, B, region, levels=[-0.5, 0.5, 1.5], colors=["#f3f3f3", "#cfe3f7"])
+            first = network[0]
+            for j in range(len(first["b"])):
+                w1, w2, b0 = first["W"][0][j], first["W"][1][j], first["b"][j]
+                ax.plot(grid, -(w1 * grid + b0) / w2, "--", color="0.35", linewidth=0.8)
+            classes = logic_gates.classify(network, rows)
+            for (a, bb), c in zip(rows, classes):
+                ax.plot(a, bb, "o", markersize=7, markeredgecolor="k",
+                        markerfacecolor="tab:blue" if c else "white")
+            ax.set_xlim(-0.4, 1.4)
+            ax.set_ylim(-0.4, 1.4)
+            ax.set_aspect("equal")
+            ax.set_xticks([0, 1])
+            ax.set_yticks([0, 1])
+            ax.set_xlabel("A", fontsize=7.5)
+            ax.set_ylabel("B", fontsize=7.5, labelpad=1)
+            _axes_style(ax, name)
+    return draw
+
+
+def _layer_text(layer):
+    W = "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in layer["W"]) + "]"
+    return W, "[" + ", ".join(f"{v:g}" for v in layer["b"]) + "]"
+
+
+def problem2(doc, r):
+    doc.add(Heading("Problem 2: the smallest MLPs for logic gates"))
+    doc.add(Paragraph("Smallest layered sigmoid networks (class 1 iff output $\\geq 0.5$) for AND, OR, XOR, XNOR; "
+                      "show XOR/XNOR need a hidden layer; the NOT gate of Fig. 3.", lead="Question."))
+    doc.add(Paragraph(r"Each layer computes $\sigma(x W + b)$ with $W$ of shape (inputs, outputs) and inputs ordered "
+                      "(A, B). AND and OR are one neuron; XOR and XNOR are one hidden layer of two neurons and one "
+                      "output neuron:", lead="Answer."))
+    meaning = {("AND", 0): "A AND B", ("OR", 0): "A OR B", ("XOR", 0): "h1 = OR, h2 = NAND",
+               ("XOR", 1): "AND(h1, h2)", ("XNOR", 0): "h1 = AND, h2 = NOR", ("XNOR", 1): "OR(h1, h2)"}
+    rows = []
+    for name, network in r["networks"].items():
+        for i, layer in enumerate(network):
+            kind = "output" if i == len(network) - 1 else "hidden"
+            rows.append([name if i == 0 else "", kind, *_layer_text(layer), meaning[(name, i)]])
+    doc.add(Table(["gate", "layer", "W", "b", "computes"], rows, align=["left"] * 5))
+    doc.add(Paragraph(
+        "Every weight is $\\pm 20$ and every bias a multiple of 10, so each pre-activation is at least 10 away from "
+        "0 and each unit is a clean switch ($\\sigma(10) = 0.99995$). Every truth-table row, computed:"))
+    header = ["A", "B"] + [f"{name} (target)" for name in r["networks"]]
+    table_rows = []
+    for i in range(4):
+        row = [str(r["tables"]["AND"][i]["A"]), str(r["tables"]["AND"][i]["B"])]
+        for name in r["networks"]:
+            cell = r["tables"][name][i]
+            row.append(f"{cell['output']:.5f} -> {cell['class']} ({cell['target']})" + ("" if cell["ok"] else " WRONG"))
+        table_rows.append(row)
+    doc.add(Table(header, table_rows, align=["left", "left"] + ["right"] * 4))
+    all_ok = all(row["ok"] for table in r["tables"].values() for row in table)
+    doc.add(Paragraph(("All 16 rows give the target class." if all_ok else "SOME ROWS ARE WRONG.")
+                      + " Hidden activations (h1, h2) for rows 00, 01, 10, 11: "
+                      + "; ".join(f"{name}: " + ", ".join(f"({row['hidden'][0]:.4f}, {row['hidden'][1]:.4f})"
+                                                          for row in r["tables"][name])
+                                  for name in ("XOR", "XNOR")) + "."))
+    doc.add(FigureBlock(_plot_gates(r), 1.9,
+                        caption="Figure 2. Input plane: shaded where the network says 1; dashed lines are the "
+                                "first-layer units' boundaries $w_1 A + w_2 B + b = 0$; filled dots are class 1. "
+                                "XOR and XNOR need the strip between two lines."))
+
+    doc.add(Heading("Why one neuron cannot do XOR or XNOR (so the sizes are minimal)", 2))
+    residual = r["certificates"]["XOR"][2]
+    doc.add(Paragraph(
+        r"$\sigma$ is increasing and $\sigma(z) \geq 0.5 \Leftrightarrow z \geq 0$, so one neuron says 1 exactly on the "
+        r"half-plane $w_1 A + w_2 B + b \geq 0$. For XOR the four rows demand $b < 0$, $w_2 + b \geq 0$, "
+        r"$w_1 + b \geq 0$ and $w_1 + w_2 + b < 0$. Adding the middle two gives $w_1 + w_2 + b \geq -b > 0$, which "
+        r"contradicts the last. XNOR flips every inequality ($b \geq 0$, $w_2 + b < 0$, $w_1 + b < 0$, "
+        r"$w_1 + w_2 + b \geq 0$): then $w_1 + w_2 + b < -b \leq 0$, again a contradiction. "
+        f"(In code: the row vectors $[A, B, 1]$ with signs $\\pm1$ by class sum to {residual.tolist()}, the "
+        "certificate behind both arguments.) A hidden layer of a single unit does not help: the output is then an "
+        "increasing or decreasing function of one linear form $uA + vB + c$, so its class is still a half-plane. "
+        "Hence one hidden layer needs at least two units, and AND and OR cannot be smaller than one neuron."))
+
+    doc.add(Heading("The NOT gate of Fig. 3", 2))
+    check = r["not"]["bias_check"]
+    doc.add(Table(["bias", "x = 0: output -> class", "x = 1: output -> class", "matches NOT (1, 0)"],
+                  [[f"{bias:+g}", f"{c['output'][0]:.5f} -> {c['class'][0]}", f"{c['output'][1]:.5g} -> {c['class'][1]}",
+                    "yes" if c["matches"] else "no"] for bias, c in check.items()]))
+    doc.add(Paragraph("One neuron with weight -20: the bias must be positive (+10). Then x = 0 gives "
+                      r"$\sigma(10) \approx 1$ and x = 1 gives $\sigma(-10) \approx 0$; with -10 both rows give 0."))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Problem 3
+# ----------------------------------------------------------------------------------------------------------------
+
+def _plot_chain(fig, rect):
+    ax = fig.add_axes(rect)
+    ax.set_xlim(0, 12)
+    ax.set_ylim(0.5, 2.7)
+    ax.axis("off")
+    nodes = [("$x$", "1 x d"), ("$f_1$", "1 x h"), ("$a$", "1 x h"), ("$f_2$", "1 x k"), ("$o$", "1 x k"),
+             ("$E$", "1 x 1")]
+    forward = [r"$\cdot W_1 + b_1$" + "\n(d x h)", r"$\sigma$", r"$\cdot W_2 + b_2$" + "\n(h x k)",
+               "softmax", "CE with $y$"]
+    backward = [r"$\partial E/\partial f_1\; W_1^T$", r"$\odot\, a(1-a)$", r"$(o-y)\, W_2^T$",
+                "$o - y$", r"$-y/o$"]
+    xs = np.linspace(0.6, 11.4, len(nodes))
+    for x, (name, shape) in zip(xs, nodes):
+        ax.add_patch(FancyBboxPatch((x - 0.45, 1.15), 0.9, 0.7, boxstyle="round,pad=0.05", facecolor="#e8f0fa",
+                                    edgecolor="0.3"))
+        ax.text(x, 1.62, name, ha="center", va="center", fontsize=10)
+        ax.text(x, 1.3, shape, ha="center", va="center", fontsize=6.5)
+    for i in range(len(nodes) - 1):
+        ax.annotate("", xy=(xs[i + 1] - 0.52, 1.72), xytext=(xs[i] + 0.52, 1.72),
+                    arrowprops=dict(arrowstyle="->", color="tab:blue"))
+        ax.text((xs[i] + xs[i + 1]) / 2, 2.05, forward[i], ha="center", va="bottom", fontsize=7, color="tab:blue")
+        ax.annotate("", xy=(xs[i] + 0.52, 1.28), xytext=(xs[i + 1] - 0.52, 1.28),
+                    arrowprops=dict(arrowstyle="->", color="tab:red"))
+        ax.text((xs[i] + xs[i + 1]) / 2, 0.95, backward[i], ha="center", va="top", fontsize=7.5, color="tab:red")
+
+
+def problem3(doc, r):
+    ex = r["example"]
+    doc.add(Heading("Problem 3: backpropagation (sigmoid hidden layer, softmax, cross-entropy)"))
+    doc.add(Paragraph(r"For $f_1 = xW_1 + b_1$, $a = \sigma(f_1)$, $f_2 = aW_2 + b_2$, $o = \mathrm{softmax}(f_2)$, "
+                      r"$E = -{\Sigma}_k\, y_k \log o_k$ with one-hot $y$: derive $\partial E/\partial f_2$ and "
+                      r"$\partial E/\partial x$.", lead="Question."))
+    doc.add(Paragraph(r"$\partial E/\partial f_2 = o - y$ and "
+                      r"$\partial E/\partial x = ((o - y)\,W_2^T \odot a \odot (1 - a))\,W_1^T$ "
+                      r"(rows are samples: $x$ is 1 x d, $h$ hidden units, $k$ classes).", lead="Answer."))
+    doc.add(FigureBlock(_plot_chain, 1.3, caption="Figure 3. The chain with the shape of every term. Forward "
+                                                   "(blue) computes each node; backward (red) turns dE/d(right node) "
+                                                   "into dE/d(left node), which has the left node's shape."))
+    steps = [
+        ("1. Loss.", r"$\frac{\partial E}{\partial o_k} = -\frac{y_k}{o_k}$", "a 1 x k row:"),
+        ("2. Softmax Jacobian.", r"$o_k = \frac{e^{f_{2,k}}}{\sum_m e^{f_{2,m}}} \Rightarrow "
+                                 r"\frac{\partial o_k}{\partial f_{2,j}} = o_k(\delta_{kj} - o_j)$, "
+                                 r"i.e. $J = \mathrm{diag}(o) - o^T o$",
+         "by the quotient rule (the diagonal term comes from the numerator), a symmetric k x k matrix:"),
+        ("3. Chain rule through softmax.", r"$\frac{\partial E}{\partial f_{2,j}} = \sum_k -\frac{y_k}{o_k}\,"
+                                           r"o_k(\delta_{kj} - o_j) = -y_j + o_j \sum_k y_k = o_j - y_j$",
+         r"the last step uses ${\Sigma}_k\, y_k = 1$ (one-hot, or any probability vector $y$), so "
+         r"$\partial E/\partial f_2 = o - y$, 1 x k:"),
+        ("4. Output layer.", r"$\frac{\partial E}{\partial W_2} = a^T (o - y),\ \ \frac{\partial E}{\partial b_2} "
+                             r"= o - y,\ \ \frac{\partial E}{\partial a} = (o - y)\, W_2^T$",
+         r"$f_2 = aW_2 + b_2$ is linear in each of $W_2$, $b_2$, $a$ (shapes h x k, 1 x k, 1 x h):"),
+        ("5. Sigmoid.", r"$\sigma'(f) = \sigma(f)(1 - \sigma(f)) \Rightarrow \frac{\partial E}{\partial f_1} = "
+                        r"\frac{\partial E}{\partial a} \odot a \odot (1 - a)$",
+         r"its Jacobian $\mathrm{diag}(a(1-a))$ is diagonal, so it becomes an element-wise product, 1 x h:"),
+        ("6. Input.", r"$\frac{\partial E}{\partial x} = \frac{\partial E}{\partial f_1} W_1^T = "
+                      r"((o - y)\,W_2^T \odot a \odot (1 - a))\,W_1^T$",
+         r"1 x d (and likewise $\partial E/\partial W_1 = x^T\, \partial E/\partial f_1$, d x h, "
+         r"$\partial E/\partial b_1 = \partial E/\partial f_1$):"),
+    ]
+    for lead, formula, note in steps:
+        doc.add(Paragraph(note[0].upper() + note[1:], lead=lead, keep_with_next=True))
+        doc.add(Formula(formula.replace(r"\frac", r"\dfrac")))
+    doc.add(Paragraph("theory.backprop.grads computes exactly these closed forms (no autograd); the tests compare "
+                      "every gradient with torch autograd and with central finite differences, on random shapes and "
+                      "batches."))
+    half = (len(r["shapes"]) + 1) // 2
+    left, right = r["shapes"][:half], r["shapes"][half:] + [("", "")] * (2 * half - len(r["shapes"]))
+    doc.add(Heading("Shapes of every term (one sample)", 2))
+    doc.add(Table(["term", "shape", "term", "shape"],
+                  [[lt, ls, rt, rs] for (lt, ls), (rt, rs) in zip(left, right)], align=["left"] * 4))
+    doc.add(Heading("Worked example (d = 3, h = 2, k = 2)", 2))
+
+    def vec(v):
+        return "[" + ", ".join(f"{x:.6f}" for x in np.ravel(v)) + "]"
+
+    inputs, fw, gr = ex["inputs"], ex["forward"], ex["grads"]
+    def given(m):
+        return "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in np.atleast_2d(m)) + "]"
+
+    doc.add(Paragraph(",  ".join(f"{name} = {given(inputs[name])}" for name in ("x", "W1", "b1", "W2", "b2", "y"))
+                      + " (vectors as 1-row matrices)."))
+    rows = [["$f_1$", vec(fw["f1"])], ["$a$", vec(fw["a"])], ["$f_2$", vec(fw["f2"])], ["$o$", vec(fw["o"])],
+            ["$E$", f"{fw['E']:.6f}"], [r"$\partial E/\partial f_2 = o - y$", vec(gr["f2"])],
+            [r"$\partial E/\partial a$", vec(gr["a"])], [r"$\partial E/\partial f_1$", vec(gr["f1"])],
+            [r"$\partial E/\partial x$", vec(gr["x"])], [r"$\partial E/\partial W_2$ (rows)", vec(gr["W2"])],
+            [r"$\partial E/\partial W_1$ (rows)", vec(gr["W1"])]]
+    doc.add(Table(["term", "value"], rows, align=["left", "left"]))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Problem 4
+# ----------------------------------------------------------------------------------------------------------------
+
+def _display_path(path):
+    path = os.path.abspath(path)
+    inside = os.path.commonpath([path, REPO_ROOT]) == REPO_ROOT
+    return os.path.relpath(path, REPO_ROOT) if inside else os.path.basename(path)
+
+
+def problem4(doc, r):
+    fig5 = r["fig5"]
+    F, K1, K2 = fig5["F"], fig5["Filter1"], fig5["Filter2"]
+    a, b, c, d = r["a"], r["b"], r["c"], r["d"]
+    source = _display_path(fig5["path"])
+    doc.add(Heading("Problem 4: CNN arithmetic"))
+    doc.add(Paragraph("With the feature map F and filters of Fig. 5: a) padding that keeps the size with Filter1 "
+                      "(stride 1); b) Filter2, padding 1: can any stride keep the size? c) 2x2 average pooling, "
+                      "stride 2, of a); d) a convolution that reproduces c).", lead="Question."))
+    if fig5["is_example"]:
+        doc.add(Paragraph(
+            f"The copy of the handout this was built from lost the numbers of Fig. 5. The values below are "
+            f"EXAMPLE VALUES from {source}; copy the handout's F, Filter1 and Filter2 into that file and run "
+            "'make theory' to recompute every answer on this page.", lead="Note.", color="tab:red"))
+    else:
+        doc.add(Paragraph(f"Values read from {source}.", lead="Input."))
+    doc.add(Matrices([("F", F), ("Filter1", K1), ("Filter2", K2)]))
+    doc.add(Paragraph("Convolution here is cross-correlation (the kernel is not flipped), as deep-learning frameworks "
+                      "compute it; the tests compare theory.cnn.conv2d and avg_pool2d with torch.nn.functional on "
+                      "random inputs, kernels, strides and paddings. Along each axis the output size is"))
+    doc.add(Formula(r"$n_{\mathrm{out}} = \lfloor (n + 2p - k)\,/\,s \rfloor + 1$"))
+    n, k1 = F.shape, K1.shape
+    if a["map"] is None:
+        doc.add(Paragraph(a["reason"] + ".", lead="a)"))
+    else:
+        doc.add(Paragraph(
+            f"At s = 1, $n + 2p - k + 1 = n$ gives $p = (k - 1)/2$ = {a['padding']} for the "
+            f"{k1[0]}x{k1[1]} Filter1 (F is {n[0]}x{n[1]}, the output stays {n[0]}x{n[1]}). "
+            f"Answer: padding {a['padding']}, feature map:", lead="a)"))
+        doc.add(Matrices([("conv(F, Filter1), s = 1, p = " + str(a["padding"]), a["map"])]))
+    answer_b = (f"yes, stride {b['stride']}" if b["possible"] else "no stride keeps the size")
+    doc.add(Paragraph(f"Filter2 is {K2.shape[0]}x{K2.shape[1]}, p = 1. Solve the size formula per axis: {b['reason']}. "
+                      f"Answer: {answer_b}.", lead="b)"))
+    if b["possible"]:
+        doc.add(Matrices([(f"conv(F, Filter2), s = {b['stride']}, p = 1", b["map"])]))
+    if "map" not in c:
+        doc.add(Paragraph(c["reason"] + ".", lead="c), d)"))
+        return
+    doc.add(Paragraph("Each output is the mean of a 2x2 block of a)'s map; blocks do not overlap at stride 2.",
+                      lead="c)"))
+    doc.add(Matrices([("avgpool(a), 2x2, s = 2", c["map"])]))
+    doc.add(Paragraph(
+        f"Average pooling is a convolution with a uniform kernel: on a)'s map, the 2x2 filter below with stride "
+        f"{d['stride']} and padding {d['padding']} gives the numbers of c). Because both steps are linear, c) is "
+        f"also a single convolution of F itself: Filter1 spread over the 2x2 window (sum of its four shifts / 4), "
+        f"stride {d['on_F']['stride']}, padding {d['on_F']['padding']}. Both were computed and "
+        + ("reproduce c) exactly." if d["matches"] else "DO NOT reproduce c)."), lead="d)"))
+    doc.add(Matrices([(f"filter on a)'s map, s = {d['stride']}, p = {d['padding']}", d["filter"]),
+                      ("gives (= c)", d["check"])]))
+    doc.add(Matrices([(f"or: filter on F, s = {d['on_F']['stride']}, p = {d['on_F']['padding']}", d["on_F"]["filter"]),
+                      ("gives (= c)", d["on_F"]["check"])]))
+
+
+def build(results):
+    """The whole write-up as a Document."""
+    doc = Document("24789 HW1 - theory part")
+    doc.add(Heading("24789 HW1: theory part", 0))
+    doc.add(Paragraph("Every number in this document is computed by the theory package in this bundle "
+                      "(python -m theory prints them, python -m theory --json gives them machine-readable, "
+                      "make theory writes this PDF); none is typed by hand. Each problem: the question in one "
+                      "line, the answer, then the working.", color="0.25"))
+    for problem, key in ((problem1, "T1"), (problem2, "T2"), (problem3, "T3"), (problem4, "T4")):
+        if key != "T1":
+            doc.add(PageBreak(room=4.0))  # a problem starts on a new page unless most of a page is left
+        problem(doc, results[key])
+    return doc
+
+
+def write_pdf(results, path):
+    build(results).save(path)
