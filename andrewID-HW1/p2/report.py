@@ -1,0 +1,295 @@
+"""The p2 hand-in report: a layer table of the model, training curves (PNG) and a multi-page PDF.
+
+Figures are built as matplotlib Figure objects without pyplot, so importing this module never touches the
+caller's plotting backend. Every file is written to a temporary file in the target folder and then moved into
+place; missing folders are created. The PDF carries no creation date, so the same numbers give the same bytes.
+"""
+import copy
+import os
+import textwrap
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.table import Table
+from matplotlib.ticker import MaxNLocator
+
+PAGE = (8.5, 11.0)        # US letter, portrait (inches)
+TABLE_FONT_PT = 8
+ROW_SCALE = 1.05          # stretch of matplotlib's default table row height
+# matplotlib sizes table rows from Table.FONTSIZE (10 pt), whatever font size the cells use
+ROW_HEIGHT_IN = Table.FONTSIZE / 72 * 1.2 * ROW_SCALE
+BOTTOM = 0.05             # bottom margin of table pages (figure fraction)
+SAMPLE_GRID = (7, 5)      # rows x columns of test images on the last page (up to 35 shown)
+REQUIRED_KEYS = ("title", "preset", "seed", "config", "architecture", "total_params", "history", "test_accuracy",
+                 "tta", "class_names", "per_class_accuracy", "confusion", "samples", "timing", "device",
+                 "torch_version", "data_source", "command", "machine")
+TIMING_KEYS = ("data_prep_s", "train_s", "eval_s", "total_s")
+
+
+class ReportError(Exception):
+    """The report cannot be written: bad summary or unwritable path; the message says which and what to do."""
+
+
+# ----- layer table -----
+
+def _reported_modules(model, prefix=""):
+    """Leaf modules, and modules marked `report_as_block = True` (their children are not listed separately)."""
+    children = list(model.named_children())
+    if not children or getattr(model, "report_as_block", False):
+        return [(prefix or type(model).__name__, model)]
+    found = []
+    for name, child in children:
+        found += _reported_modules(child, f"{prefix}.{name}" if prefix else name)
+    return found
+
+
+def _output_shape(output):
+    if isinstance(output, (tuple, list)) and output:
+        output = output[0]
+    return list(output.shape[1:]) if torch.is_tensor(output) else None
+
+
+def layer_table(model, input_shape=(3, 32, 32)):
+    """Rows {"layer", "name", "type", "output_shape", "params"} from one dummy forward pass (batch 2, CPU, float32).
+
+    The model's train/eval flags are restored afterwards; a model living elsewhere is probed on a CPU copy.
+    Shapes are per sample ([C, H, W] or [F]); None for a module the forward pass did not call.
+    """
+    on_cpu = all(p.device.type == "cpu" and p.dtype == torch.float32 for p in model.parameters())
+    probe = model if on_cpu else copy.deepcopy(model).to("cpu", torch.float32)
+    modes = {module: module.training for module in probe.modules()}
+    shapes, hooks = {}, []
+    modules = _reported_modules(probe)
+
+    def record(name):
+        def hook(module, inputs, output):  # must return None, or it would replace the module's output
+            shapes.setdefault(name, _output_shape(output))
+        return hook
+
+    for name, module in modules:
+        hooks.append(module.register_forward_hook(record(name)))
+    try:
+        probe.eval()
+        with torch.no_grad():
+            probe(torch.zeros(2, *input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for module, training in modes.items():
+            module.training = training
+    return [{"layer": f"{name} ({type(module).__name__})", "name": name, "type": type(module).__name__,
+             "output_shape": shapes.get(name), "params": sum(p.numel() for p in module.parameters())}
+            for name, module in modules]
+
+
+def total_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+# ----- atomic writing -----
+
+def _atomic_write(path, write):
+    """Call write(temp_path) for a temp file beside `path`, then move it into place (never a half-written file)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    # same folder, so os.replace is an atomic rename; the extension is kept because savefig reads it
+    temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp{os.path.splitext(name)[1]}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        open(temp, "wb").close()
+    except OSError as exc:
+        raise ReportError(f"cannot write {path}: {exc}. Choose an output folder you can write to.") from exc
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except BaseException:
+        os.remove(temp)
+        raise
+
+
+# ----- figures -----
+
+def _plot_curves(axes, history):
+    loss_ax, acc_ax, lr_ax = axes
+    epochs = [h["epoch"] for h in history]
+    loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", color="tab:blue", ms=3)
+    loss_ax.set(title="Training loss", xlabel="epoch", ylabel="cross-entropy")
+    acc_ax.plot(epochs, [100 * h["train_acc"] for h in history], "o-", ms=3, label="train")
+    tested = [h for h in history if h.get("test_acc") is not None]
+    if tested:
+        acc_ax.plot([h["epoch"] for h in tested], [100 * h["test_acc"] for h in tested], "s-", ms=3, label="test")
+    acc_ax.set(title="Accuracy", xlabel="epoch", ylabel="%")
+    acc_ax.legend(loc="lower right")
+    lr_ax.plot(epochs, [h["lr"] for h in history], "-", color="tab:gray")
+    lr_ax.set(title="Learning rate", xlabel="epoch")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _training_figure(history, portrait=False):
+    """Three panels side by side for the PNG, or stacked on a letter page for the PDF."""
+    # fixed margins rather than constrained layout: same look for these fixed sizes, and much faster
+    if portrait:
+        fig = Figure(figsize=PAGE)
+        axes = fig.subplots(3, 1)
+        fig.subplots_adjust(left=0.12, right=0.95, top=0.92, bottom=0.06, hspace=0.35)
+    else:
+        fig = Figure(figsize=(12, 3.6))
+        axes = fig.subplots(1, 3)
+        fig.subplots_adjust(left=0.06, right=0.99, top=0.91, bottom=0.14, wspace=0.22)
+    if history:
+        _plot_curves(axes, history)
+    if portrait or not history:
+        fig.suptitle("Training curves" if history else "no epochs recorded", fontsize=13, weight="bold")
+    return fig
+
+
+def plot_training(history, png_path):
+    """Write the training curves (loss, train/test accuracy, learning rate per epoch) as a PNG."""
+    fig = _training_figure(history)
+    _atomic_write(png_path, lambda temp: fig.savefig(temp, format="png", dpi=100))
+
+
+def _flatten(config, prefix=""):
+    rows = []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            rows += _flatten(value, f"{prefix}{key}.")
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
+def _shorten(value, width=70):
+    text = str(value)
+    return text if len(text) <= width else text[:width // 2 - 1] + " ... " + text[-(width // 2 - 4):]
+
+
+def _rows_fitting(top):
+    """How many table rows fit between `top` (figure fraction) and the bottom margin, header row excluded."""
+    return max(1, int((top - BOTTOM) * PAGE[1] / ROW_HEIGHT_IN) - 2)
+
+
+def _table_pages(pdf, heading, columns, rows, widths, first_page=None):
+    """Add `rows` as a table, continued on as many pages as needed; the first page may be given as (fig, top)."""
+    fig, top = first_page or (Figure(figsize=PAGE), 0.95)
+    remaining, title = list(rows), heading
+    while True:
+        chunk, remaining = remaining[:_rows_fitting(top)], remaining[_rows_fitting(top):]
+        fig.text(0.08, top, title, fontsize=13, weight="bold", va="top")
+        ax = fig.add_axes((0.08, BOTTOM, 0.84, top - 0.03 - BOTTOM))
+        ax.axis("off")
+        if chunk:
+            table = ax.table(cellText=chunk, colLabels=columns, colWidths=widths, loc="upper center",
+                             cellLoc="left")
+            table.auto_set_font_size(False)
+            table.set_fontsize(TABLE_FONT_PT)
+            table.scale(1, ROW_SCALE)
+            for (row, _), cell in table.get_celld().items():
+                cell.PAD = 0.03  # matplotlib's 0.1 of the column width indents wide columns too far
+                if row == 0:
+                    cell.set_facecolor("#dde4ee")
+        pdf.savefig(fig)
+        if not remaining:
+            return
+        fig, top, title = Figure(figsize=PAGE), 0.95, heading + " (continued)"
+
+
+def _summary_page(summary):
+    fig = Figure(figsize=PAGE)
+    fig.text(0.5, 0.96, summary["title"], ha="center", va="top", fontsize=16, weight="bold")
+    tta = f" (test-time augmentation: {summary['tta']})" if summary["tta"] else ""
+    fig.text(0.5, 0.915, f"Test accuracy {100 * summary['test_accuracy']:.2f} %", ha="center", va="top",
+             fontsize=26, weight="bold", color="tab:blue")
+    tested = int(np.asarray(summary["confusion"]).sum())
+    fig.text(0.5, 0.865, f"on {tested:,} CIFAR-10 test images{tta}",
+             ha="center", va="top", fontsize=10)
+    timing = summary["timing"]
+    lines = [("Preset", summary["preset"]), ("Seed", summary["seed"]), ("Device", summary["device"]),
+             ("Machine", summary["machine"]), ("PyTorch", summary["torch_version"]),
+             ("Parameters", f"{summary['total_params']:,}"),
+             ("Time", "data prep {data_prep_s:.1f} s, training {train_s:.1f} s, evaluation {eval_s:.1f} s, "
+                      "total {total_s:.1f} s".format(**timing)),
+             ("Data", summary["data_source"]), ("Command", summary["command"])]
+    y = 0.83
+    for label, value in lines:
+        wrapped = textwrap.wrap(str(value), 78 if label == "Command" else 90) or [""]
+        fig.text(0.08, y, label, fontsize=9, weight="bold", va="top")
+        fig.text(0.22, y, "\n".join(wrapped), fontsize=9, va="top", family="monospace" if label == "Command"
+                 else None)
+        y -= 0.022 * len(wrapped) + 0.006
+    return fig, y - 0.02
+
+
+def _results_page(summary):
+    names = list(summary["class_names"])
+    fig = Figure(figsize=PAGE)
+    bar_ax, conf_ax = fig.subplots(2, 1, height_ratios=(1, 1.6))
+    fig.subplots_adjust(left=0.16, right=0.95, top=0.95, bottom=0.08, hspace=0.35)
+    accuracy = 100 * np.asarray(summary["per_class_accuracy"], dtype=float)
+    bars = bar_ax.bar(range(len(names)), accuracy, color="tab:blue")
+    bar_ax.bar_label(bars, fmt="%.1f", fontsize=7, label_type="center", color="white")  # clear of the mean line
+    bar_ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+    bar_ax.set(ylim=(0, 112), ylabel="accuracy (%)", title="Per-class test accuracy")
+    bar_ax.axhline(100 * summary["test_accuracy"], color="tab:gray", ls="--", lw=1, label="all classes")
+    bar_ax.legend(loc="upper right", fontsize=7)
+    confusion = np.asarray(summary["confusion"], dtype=np.int64)
+    conf_ax.imshow(confusion, cmap="Blues")
+    for (i, j), count in np.ndenumerate(confusion):
+        dark = count > confusion.max() / 2
+        conf_ax.text(j, i, str(count), ha="center", va="center", fontsize=6, color="white" if dark else "black")
+    conf_ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
+    conf_ax.set_yticks(range(len(names)), names, fontsize=7)
+    conf_ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test set, counts)")
+    return fig
+
+
+def _samples_page(summary):
+    samples, names = summary["samples"], list(summary["class_names"])
+    rows, cols = SAMPLE_GRID
+    fig = Figure(figsize=PAGE)
+    fig.suptitle("Test images: predicted (true); wrong predictions in red", fontsize=12, weight="bold")
+    axes = fig.subplots(rows, cols)
+    fig.subplots_adjust(left=0.04, right=0.96, top=0.93, bottom=0.02, hspace=0.3, wspace=0.1)
+    images = np.asarray(samples.get("images", np.zeros((0, 32, 32, 3), np.uint8)))
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k < len(images):
+            ax.imshow(images[k], interpolation="nearest")
+            true, pred = int(samples["labels"][k]), int(samples["preds"][k])
+            ax.set_title(f"{names[pred]} ({names[true]})", fontsize=8, color="black" if pred == true else "red")
+    return fig
+
+
+def write_report(summary, pdf_path, png_path):
+    """Write the multi-page PDF report and the training-curve PNG (see the module docstring)."""
+    missing = [key for key in REQUIRED_KEYS if key not in summary]
+    missing += [f"timing.{key}" for key in TIMING_KEYS if key not in summary.get("timing", {})]
+    if missing:
+        raise ReportError(f"report summary lacks {', '.join(missing)}; the training code must fill them in.")
+    history = summary["history"]
+
+    def write_pdf(temp):
+        with PdfPages(temp, metadata={"CreationDate": None, "Title": summary["title"]}) as pdf:
+            config_rows = [(key, _shorten(value)) for key, value in _flatten(summary["config"])]
+            _table_pages(pdf, "Hyper-parameters", ("name", "value"), config_rows, (0.35, 0.65),
+                         first_page=_summary_page(summary))
+            arch_rows = [(i, row["layer"], "x".join(map(str, row["output_shape"] or ["-"])), f"{row['params']:,}")
+                         for i, row in enumerate(summary["architecture"])]
+            arch_rows.append(("", "total", "", f"{summary['total_params']:,}"))
+            _table_pages(pdf, "Architecture (output shape per sample)", ("#", "layer", "output", "params"),
+                         arch_rows, (0.06, 0.56, 0.2, 0.18))
+            pdf.savefig(_training_figure(history, portrait=True))
+            epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
+                           "-" if h.get("test_acc") is None else f"{100 * h['test_acc']:.2f}", f"{h['lr']:.4g}",
+                           f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
+            _table_pages(pdf, "Per-epoch log", ("epoch", "train loss", "train acc %", "test acc %", "lr",
+                                                "seconds", "images/s"), epoch_rows, (0.1, 0.15, 0.15, 0.15, 0.15,
+                                                                                      0.13, 0.17))
+            pdf.savefig(_results_page(summary))
+            pdf.savefig(_samples_page(summary))
+
+    _atomic_write(pdf_path, write_pdf)
+    plot_training(history, png_path)

@@ -1,0 +1,162 @@
+"""report.py: layer table of a small conv net, atomic PNG/PDF writing, a complete fake report."""
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import report
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def small_net():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),   # 8*3*9 + 8 = 224
+        nn.BatchNorm2d(8),               # 16
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),  # 16*8*9 + 16 = 1168
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),               # 170
+    )
+
+
+class Block(nn.Module):
+    """A residual block the report should show as one row."""
+    report_as_block = True
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        return x + torch.relu(self.norm(self.conv(x)))
+
+
+def fake_summary(epochs=6, config_entries=0, seed=0):
+    rng = np.random.default_rng(seed)
+    model = small_net()
+    confusion = rng.integers(0, 40, (10, 10)) + np.diag(rng.integers(700, 950, 10))
+    history = [{"epoch": e + 1, "train_loss": 2.0 / (e + 1), "train_acc": 1 - 0.6 / (e + 1),
+                "test_acc": None if e % 2 == 0 and e < epochs - 1 else 0.95 - 0.6 / (e + 1),
+                "lr": 0.1 * (1 - e / epochs),
+                "seconds": 12.5, "images_per_s": 4000.0} for e in range(epochs)]
+    labels = rng.integers(0, 10, 32)
+    preds = np.where(rng.random(32) < 0.8, labels, (labels + 1) % 10)
+    config = {"batch_size": 512, "epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9,
+                                                                 "nesterov": True, "weight_decay": 5e-4},
+              "augment": {"pad": 4, "flip": True, "cutout": 0}, "data_dir": "/very/long/path/" * 8}
+    config.update({f"extra_{i}": i for i in range(config_entries)})
+    return {
+        "title": "24789 HW1 p2: CIFAR-10 CNN", "preset": "cpu", "seed": 0, "config": config,
+        "architecture": report.layer_table(model), "total_params": report.total_params(model),
+        "history": history, "test_accuracy": float(np.trace(confusion) / confusion.sum()), "tta": "flip",
+        "class_names": CLASSES, "per_class_accuracy": list(np.diag(confusion) / confusion.sum(1)),
+        "confusion": confusion.tolist(),
+        "samples": {"images": rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8), "labels": labels.tolist(),
+                    "preds": preds.tolist()},
+        "timing": {"data_prep_s": 1.2, "train_s": 75.0, "eval_s": 2.5, "total_s": 79.9},
+        "device": "CPU: Intel Xeon, 2 threads", "torch_version": torch.__version__,
+        "data_source": "data/cifar10/cifar-10-batches-bin (JPEG-q75 copy)",
+        "command": "python andrewID-HW1/p2/p2.py --data-dir data/cifar10 --preset cpu --epochs 6 " + "--flag " * 20,
+        "machine": "test-host (Linux x86_64)",
+    }
+
+
+def test_layer_table_shapes_and_params():
+    model = small_net()
+    rows = report.layer_table(model)
+    assert [row["type"] for row in rows] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU",
+                                             "AdaptiveAvgPool2d", "Flatten", "Linear"]
+    assert [row["output_shape"] for row in rows] == [[8, 32, 32], [8, 32, 32], [8, 32, 32], [8, 16, 16],
+                                                     [16, 16, 16], [16, 16, 16], [16, 1, 1], [16], [10]]
+    assert [row["params"] for row in rows] == [224, 16, 0, 0, 1168, 0, 0, 0, 170]
+    assert report.total_params(model) == 224 + 16 + 1168 + 170 == sum(row["params"] for row in rows)
+    assert rows[0]["layer"] == "0 (Conv2d)"
+
+
+def test_layer_table_restores_modes_and_keeps_blocks_whole():
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), Block(4), nn.Flatten())
+    model.train()
+    model[1].norm.eval()  # a deliberately mixed state must come back exactly
+    rows = report.layer_table(model, input_shape=(3, 8, 8))
+    assert [row["name"] for row in rows] == ["0", "1", "2"]
+    assert rows[1]["type"] == "Block" and rows[1]["output_shape"] == [4, 8, 8]
+    assert rows[1]["params"] == 4 * 4 * 9 + 8 and rows[2]["output_shape"] == [4 * 8 * 8]
+    assert model.training and model[1].training and not model[1].norm.training
+
+
+def test_layer_table_leaves_a_non_cpu_or_bf16_model_untouched():
+    model = small_net().to(torch.bfloat16)
+    rows = report.layer_table(model)
+    assert rows[-1]["output_shape"] == [10]
+    assert next(model.parameters()).dtype == torch.bfloat16
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """One report written from the default fake summary (writing takes about a second)."""
+    folder = tmp_path_factory.mktemp("report")
+    report.write_report(fake_summary(), str(folder / "p2_report.pdf"), str(folder / "p2_training.png"))
+    return folder
+
+
+def page_count(path):
+    return len(re.findall(rb"/Type /Page\b", path.read_bytes()))
+
+
+def test_write_report_writes_pdf_and_png_without_temp_files(written):
+    pdf = written / "p2_report.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size < 600_000
+    assert (written / "p2_training.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(os.listdir(written)) == ["p2_report.pdf", "p2_training.png"]
+    assert page_count(pdf) == 6  # summary, architecture, curves, epoch log, results, samples
+
+
+def test_pdf_and_png_are_deterministic(written, tmp_path):
+    report.write_report(fake_summary(), str(tmp_path / "again.pdf"), str(tmp_path / "again.png"))
+    assert (tmp_path / "again.pdf").read_bytes() == (written / "p2_report.pdf").read_bytes()
+    assert (tmp_path / "again.png").read_bytes() == (written / "p2_training.png").read_bytes()
+
+
+def test_long_tables_continue_on_more_pages(written, tmp_path):
+    pdf = tmp_path / "long.pdf"
+    report.write_report(fake_summary(epochs=60, config_entries=40), str(pdf), str(tmp_path / "long.png"))
+    assert page_count(pdf) == page_count(written / "p2_report.pdf") + 2
+
+
+def test_missing_output_folder_is_created(tmp_path):
+    png = tmp_path / "new" / "deeper" / "curves.png"
+    report.plot_training(fake_summary()["history"], str(png))
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_unwritable_folder_gives_clear_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(report.ReportError, match="cannot write .*a_file"):
+        report.plot_training(fake_summary()["history"], str(blocker / "curves.png"))
+
+
+def test_failed_write_leaves_no_temp_file_and_keeps_old_file(tmp_path):
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"old")
+    summary = fake_summary()
+    summary["config"] = "not a dict"
+    with pytest.raises(AttributeError):
+        report.write_report(summary, str(pdf), str(tmp_path / "curves.png"))
+    assert pdf.read_bytes() == b"old" and os.listdir(tmp_path) == ["report.pdf"]
+
+
+def test_missing_summary_keys_are_named(tmp_path):
+    summary = fake_summary()
+    del summary["timing"], summary["seed"]
+    with pytest.raises(report.ReportError, match="seed, timing"):
+        report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))
