@@ -1,11 +1,10 @@
-"""Command line: print the answers (default), print them as JSON (--json), or write the PDF (--pdf PATH)."""
+"""Print the theory answers (default), print them as JSON (--json), or write the PDF (--pdf PATH)."""
 import argparse
 import json
 import sys
 
-from theory import answers, cnn
-from theory.backprop import ShapeError
-from theory.pdf import LayoutError
+from theory import answers, cnn, writeup
+from theory.pdf import LayoutError, WriteError
 
 
 def main(argv=None):
@@ -18,22 +17,21 @@ def main(argv=None):
     try:
         results = answers.solve_all(args.fig5)
         if args.pdf:
-            from theory import writeup  # matplotlib is only imported when a PDF is wanted
             writeup.write_pdf(results, args.pdf)
             print(f"wrote {args.pdf}", file=sys.stderr if args.json else sys.stdout)
         if args.json:
             print(json.dumps(answers.to_json(results), indent=2))
         elif not args.pdf:
             print(answers.format_text(results))
-    except (cnn.Fig5Error, ShapeError, LayoutError) as error:
+    except (cnn.Fig5Error, LayoutError, WriteError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: cannot write {args.pdf}: {error.strerror}; check the folder exists and is writable",
-              file=sys.stderr)
         return 2
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # e.g. python -m theory --json | head: the reader left, nothing is wrong
+        sys.stderr.close()
+        sys.exit(0)

@@ -36,7 +36,8 @@ def _text_t1(r):
             ("c) momentum beta = 0.9, x_{t+1} = x_t - eta v_{t+1}", r["c_momentum"]),
             ("c) momentum, other reading x_{t+1} = x_t - eta v_t", r["c_momentum_lagged"])]
     for title, xs in runs:
-        lines += [f"  {title}", f"      x1..x3      = {_row(xs[1:])}", f"      GELU(x1..x3) = {_row(gelu_gd.gelu(xs[1:]))}"]
+        lines += [f"  {title}", f"      x1..x3       = {_row(xs[1:])}",
+                  f"      GELU(x1..x3) = {_row(gelu_gd.gelu(xs[1:]))}"]
     long = r["long"]
     lines.append(f"  long run ({len(long['gd']) - 1} steps): |x_t - x*| < {long['tol']:g} for good from step "
                  f"{long['settle_gd']} (GD), {long['settle_momentum']} (momentum), "
@@ -85,7 +86,8 @@ def _text_t4(r):
         lines.append(f"  c), d): {c['reason']}")
         return lines
     lines += ["  c) 2x2 average pooling, stride 2:", _matrix_text(c["map"]),
-              f"  d) filter (stride {d['stride']}, padding {d['padding']}, on the map of a)):", _matrix_text(d["filter"]),
+              f"  d) filter (stride {d['stride']}, padding {d['padding']}, on the map of a)):",
+              _matrix_text(d["filter"]),
               f"     or on F directly (stride {d['on_F']['stride']}, padding {d['on_F']['padding']}):",
               _matrix_text(d["on_F"]["filter"]), f"     both reproduce c): {d['matches']}"]
     return lines

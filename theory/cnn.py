@@ -85,7 +85,8 @@ def same_size_padding(n, k):
 
 
 def strides_keeping_size(n, k, padding):
-    """Every stride s >= 1 with floor((n + 2p - k) / s) + 1 = n; beyond n + 2p - k + 1 the size stays 1."""
+    """The strides s in 1 .. n + 2p - k + 1 with floor((n + 2p - k) / s) + 1 = n, smallest first; a larger stride
+    gives size 1 like the last one, so it adds nothing new."""
     span = n + 2 * padding - k
     if span < 0:
         return []
@@ -95,6 +96,8 @@ def strides_keeping_size(n, k, padding):
 def _why_no_stride(n, k, padding):
     """Why no stride keeps size n along one axis: the sizes the formula gives, stride by stride."""
     largest = n + 2 * padding - k + 1
+    if largest < 1:
+        return f"the filter does not fit in the padded map at all: n + 2p = {n + 2 * padding} < k = {k}"
     if largest < n:
         return (f"even stride 1 gives only n + 2p - k + 1 = {n} + {2 * padding} - {k} + 1 = {largest} < {n}, "
                 "and a larger stride never gives more")
@@ -167,6 +170,10 @@ def solve(path=FIG5_PATH):
     if a["map"] is None:
         result["c"] = result["d"] = {"reason": "c) and d) pool the map of a), which does not exist: " + a["reason"]}
         return result
+    if a["map"].shape[0] < 2 or a["map"].shape[1] < 2:
+        result["c"] = result["d"] = {"reason": f"the map of a) is {a['map'].shape[0]}x{a['map'].shape[1]}, smaller "
+                                               "than the 2x2 pooling window"}
+        return result
     c = part_c(a["map"])
     d = part_d(F, filter1, a["padding"], c["size"], c["stride"])
     d["check"] = conv2d(a["map"], d["filter"], d["stride"], d["padding"])
@@ -187,6 +194,7 @@ def to_json(result):
            "b": {"possible": b["possible"], "stride": b["stride"], "map": _matrix(b["map"]), "reason": b["reason"]}}
     if "reason" in a:
         out["a"]["reason"] = a["reason"]
+    if "map" not in c:
         out["c"] = {"map": None, "reason": c["reason"]}
         out["d"] = {"filter": None, "stride": None, "padding": None, "reason": d["reason"]}
         return out

@@ -107,8 +107,7 @@ def solve(steps=3, long_steps=800, tol=1e-3):
                  "settle_gd": first_step_within(long_gd, x_star, tol),
                  "settle_momentum": first_step_within(long_mom, x_star, tol),
                  "settle_momentum_lagged": first_step_within(long_lag, x_star, tol),
-                 "overshoot_momentum": float(max(0.0, long_mom.max() - x_star)),
-                 "overshoot_gd": float(max(0.0, long_gd.max() - x_star))},
+                 "overshoot_momentum": float(max(0.0, long_mom.max() - x_star))},
     }
 
 

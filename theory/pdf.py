@@ -1,5 +1,6 @@
 """A small page-layout engine on matplotlib: headings, wrapped paragraphs with mathtext, display formulas, tables,
 matrices and figures, flowed top to bottom onto A4 pages of a multi-page PDF. No LaTeX installation needed."""
+import functools
 import os
 import tempfile
 
@@ -28,10 +29,15 @@ class LayoutError(RuntimeError):
     """A block is too tall to fit on one page."""
 
 
+class WriteError(RuntimeError):
+    """The PDF could not be written where it was asked for."""
+
+
 def _font(size, weight="normal", family="sans-serif"):
     return FontProperties(size=size, weight=weight, family=family)
 
 
+@functools.lru_cache(maxsize=None)
 def text_size(text, size, weight="normal", family="sans-serif"):
     """(width, height, descent) of a string in inches; strings with $...$ are measured as mathtext."""
     ismath = text.count("$") >= 2 and text.count("$") % 2 == 0
@@ -56,13 +62,27 @@ def _words(text):
     return words
 
 
+@functools.lru_cache(maxsize=None)
+def _space_width(size, weight):
+    return text_size("x x", size, weight)[0] - text_size("xx", size, weight)[0]
+
+
+def line_size(line, size, weight="normal"):
+    """(width, ascent, descent) of a line, summed word by word: parsing each formula once instead of every
+    candidate line keeps wrapping fast, and the error is only the kerning across spaces."""
+    words = _words(line) or [" "]
+    sizes = [text_size(word, size, weight) for word in words]
+    width = sum(w for w, _, _ in sizes) + _space_width(size, weight) * (len(words) - 1)
+    return width, max(h - d for _, h, d in sizes), max(d for _, _, d in sizes)
+
+
 def wrap(text, size, width, first_indent=0.0, weight="normal"):
     """Greedy line breaking by measured width; the first line may start after an indent."""
     lines, line = [], ""
     for word in _words(text):
         candidate = f"{line} {word}" if line else word
         limit = width - (first_indent if not lines else 0.0)
-        if line and text_size(candidate, size, weight)[0] > limit:
+        if line and line_size(candidate, size, weight)[0] > limit:
             lines.append(line)
             line = word
         else:
@@ -73,8 +93,8 @@ def wrap(text, size, width, first_indent=0.0, weight="normal"):
 
 def _line_metrics(line, size, weight="normal"):
     """(ascent, height) of one line in inches: at least the font's own, more for tall mathtext."""
-    _, h, d = text_size(line, size, weight)
-    ascent, descent = max(h - d, 0.78 * size / 72.0), max(d, 0.24 * size / 72.0)
+    _, ascent, descent = line_size(line, size, weight)
+    ascent, descent = max(ascent, 0.78 * size / 72.0), max(descent, 0.24 * size / 72.0)
     return ascent, ascent + descent + (LEADING - 1.0) * size / 72.0
 
 
@@ -188,8 +208,11 @@ class Table(Block):
 
     def draw(self, fig, top):
         left = MARGIN_X + 0.1
-        rule = lambda y: fig.add_artist(Line2D([left / PAGE_W, (left + self.total_w) / PAGE_W],  # noqa: E731
-                                               [1 - y / PAGE_H] * 2, color="black", linewidth=0.6))
+
+        def rule(y):
+            fig.add_artist(Line2D([left / PAGE_W, (left + self.total_w) / PAGE_W], [1 - y / PAGE_H] * 2,
+                                  color="black", linewidth=0.6))
+
         rule(top)
         for r, row in enumerate([self.header] + self.rows):
             ascent, h = self._row_metrics(row)
@@ -313,7 +336,8 @@ class Document:
         return block
 
     def _pages(self):
-        """Group blocks into pages; a heading moves to the next page with the block after it."""
+        """Group blocks into pages; a block marked keep_with_next (every heading) moves to the next page together
+        with the block after it."""
         usable = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
         pages, page, used = [], [], 0.0
         for i, block in enumerate(self.blocks):
@@ -325,8 +349,12 @@ class Document:
             need = block.height()
             if need > usable:
                 raise LayoutError(f"a {type(block).__name__} is {need:.2f} in tall; a page holds {usable:.2f} in")
-            if block.keep_with_next and i + 1 < len(self.blocks):
-                need += block.space_after + self.blocks[i + 1].height()
+            chain, j = need, i
+            while self.blocks[j].keep_with_next and j + 1 < len(self.blocks):
+                chain += self.blocks[j].space_after + self.blocks[j + 1].height()
+                j += 1
+            if chain <= usable:  # a chain longer than a page cannot move as a whole; it flows instead
+                need = chain
             if page and used + need > usable:
                 pages.append(page)
                 page, used = [], 0.0
@@ -339,7 +367,11 @@ class Document:
     def save(self, path):
         """Render every page to `path` via a temporary file in the same folder, so a failure leaves no half PDF."""
         folder = os.path.dirname(os.path.abspath(path))
-        handle, tmp = tempfile.mkstemp(suffix=".pdf", dir=folder)
+        try:
+            handle, tmp = tempfile.mkstemp(suffix=".pdf", dir=folder)
+        except OSError as error:
+            raise WriteError(f"cannot write {path}: {error.strerror}; check that the folder exists and is "
+                             "writable") from None
         os.close(handle)
         try:
             # CreationDate None keeps the bytes identical from run to run.

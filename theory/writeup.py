@@ -2,55 +2,33 @@
 import os
 
 import numpy as np
-from matplotlib.patches import FancyBboxPatch
 
-from theory import gelu_gd, logic_gates
+from theory import figures, gelu_gd
 from theory.pdf import Document, FigureBlock, Formula, Heading, Matrices, PageBreak, Paragraph, Table
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLORS = {"gd": "tab:blue", "momentum": "tab:red", "momentum_lagged": "tab:orange", "a": "tab:green",
-          "b": "tab:purple"}
 
 
 def f(value, digits=6):
+    """A number with a fixed count of decimals, for tables and text."""
     return f"{float(value):.{digits}f}"
-
-
-def _split(rect, rows, cols, gap_x=0.09, gap_y=0.12, left=0.07, bottom=0.1, top=0.06):
-    """Sub-rectangles (figure fractions) of a block's rect, row-major, leaving room for titles and tick labels."""
-    x0, y0, w, h = rect
-    x0, y0, w, h = x0 + left * w, y0 + bottom * h, w * (1 - left), h * (1 - bottom - top)
-    cell_w, cell_h = (w - gap_x * w * (cols - 1)) / cols, (h - gap_y * h * (rows - 1)) / rows
-    return [[x0 + c * (cell_w + gap_x * w), y0 + (rows - 1 - r) * (cell_h + gap_y * h), cell_w, cell_h]
-            for r in range(rows) for c in range(cols)]
-
-
-def _axes_style(ax, title):
-    ax.set_title(title, fontsize=8.5)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3, linewidth=0.5)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Problem 1
 # ----------------------------------------------------------------------------------------------------------------
 
-def _iterate_table(xs, vs=None):
-    rows = []
-    for t, x in enumerate(xs):
-        row = [str(t), f(x, 7), f(gelu_gd.gelu_grad(x), 7), f(gelu_gd.gelu(x), 7)]
-        if vs is not None:
-            row.insert(2, f(vs[t], 7))
-        rows.append(row)
-    header = ["t", "$x_t$", r"$\mathrm{GELU}'(x_t)$", r"$\mathrm{GELU}(x_t)$"]
-    if vs is not None:
-        header.insert(2, "$v_t$")
-    return Table(header, rows)
+G = r"\mathrm{GELU}"  # mathtext for the function's name, upright like other operator names
 
 
-def _comparison_table(gd, mom, mom_v, lag, lag_v):
-    """c): GD and both momentum readings side by side, t = 0..3."""
-    G = r"\mathrm{GELU}"
+def _iterate_table(xs):
+    """t, x_t, GELU'(x_t), GELU(x_t) for a run."""
+    rows = [[str(t), f(x, 7), f(gelu_gd.gelu_grad(x), 7), f(gelu_gd.gelu(x), 7)] for t, x in enumerate(xs)]
+    return Table(["t", "$x_t$", f"${G}'(x_t)$", f"${G}(x_t)$"], rows)
+
+
+def _comparison_table(gd, mom, mom_v, lag):
+    """c): GD and both momentum readings side by side."""
     header = ["t", "GD $x_t$", f"GD ${G}(x_t)$", "mom. $v_t$", "mom. $x_t$", f"mom. ${G}(x_t)$",
               "alt. $x_t$", f"alt. ${G}(x_t)$"]
     rows = [[str(t), f(gd[t], 7), f(gelu_gd.gelu(gd[t]), 7), f(mom_v[t], 7), f(mom[t], 7),
@@ -58,169 +36,100 @@ def _comparison_table(gd, mom, mom_v, lag, lag_v):
     return Table(header, rows)
 
 
-def _plot_gelu_runs(r):
-    x_star, f_star = r["minimum"]["x"], r["minimum"]["gelu"]
-    long = r["long"]
-    steps = np.arange(len(long["gd"]))
-
-    def draw(fig, rect):
-        cells = _split(rect, 2, 2, gap_y=0.2)
-        ax = fig.add_axes(cells[0])
-        grid = np.linspace(-1.2, 0.3, 300)
-        ax.plot(grid, gelu_gd.gelu(grid), color="0.4", linewidth=1)
-        for key, label in (("a", r"a) $\eta=0.1$"), ("b", r"b) $\eta=1$")):
-            ax.plot(r[key], gelu_gd.gelu(r[key]), "o-", color=COLORS[key], markersize=3.5, linewidth=0.8, label=label)
-        ax.plot([x_star], [f_star], "k*", markersize=8, label="minimum")
-        ax.legend(fontsize=7)
-        _axes_style(ax, r"a), b): $x_0 = 0$, three steps on GELU")
-
-        runs = (("gd", "GD"), ("momentum", r"momentum ($v_{t+1}$ in update)"),
-                ("momentum_lagged", r"momentum ($v_t$ in update)"))
-        ax = fig.add_axes(cells[1])
-        for key, label in runs:
-            ax.plot(steps, long[key], color=COLORS[key], linewidth=1, label=label)
-        ax.axhline(x_star, color="k", linestyle=":", linewidth=0.8)
-        ax.set_xlabel("step t", fontsize=7.5)
-        ax.set_ylabel("$x_t$", fontsize=7.5)
-        ax.legend(fontsize=6.5)
-        _axes_style(ax, r"c) $x_0 = -3$, $\eta = 0.1$: $x_t$ vs step")
-
-        ax = fig.add_axes(cells[2])
-        grid = np.linspace(-3.2, 0.4, 400)
-        ax.plot(grid, gelu_gd.gelu(grid), color="0.4", linewidth=1)
-        for (key, label), style in zip(runs[:2], (dict(marker="o", markersize=5, markerfacecolor="none"),
-                                                  dict(marker=".", markersize=4))):
-            xs = long[key][::20]
-            ax.plot(xs, gelu_gd.gelu(xs), linestyle="none", color=COLORS[key], label=label + ", every 20th step",
-                    **style)
-        ax.plot([x_star], [f_star], "k*", markersize=8)
-        ax.legend(fontsize=6.5, loc="upper right")
-        _axes_style(ax, "c) trajectories on the GELU curve")
-
-        ax = fig.add_axes(cells[3])
-        for key, label in runs:
-            # Below ~1e-16 the difference is float64 rounding of GELU values near -0.16, so the plot stops there.
-            ax.semilogy(steps, np.maximum(gelu_gd.gelu(long[key]) - f_star, 1e-16), color=COLORS[key],
-                        linewidth=1, label=label)
-        ax.set_ylim(1e-16, 1)
-        ax.set_xlabel("step t", fontsize=7.5)
-        ax.set_ylabel(r"$\mathrm{GELU}(x_t) - \mathrm{GELU}(x^*)$", fontsize=7.5)
-        ax.legend(fontsize=6.5)
-        _axes_style(ax, "c) loss above the minimum vs step")
-    return draw
+def _three(xs):
+    """'x1, x2, x3 (GELU g1, g2, g3)' for the answer line."""
+    return ", ".join(f(x) for x in xs[1:]) + " (GELU " + ", ".join(f(gelu_gd.gelu(x)) for x in xs[1:]) + ")"
 
 
-def problem1(doc, r):
+def _p1_derivative(doc, r, max_curv):
     x_star, f_star, curv = r["minimum"]["x"], r["minimum"]["gelu"], r["minimum"]["curvature"]
-    a, b, gd, mom, lag = r["a"], r["b"], r["c_gd"], r["c_momentum"], r["c_momentum_lagged"]
-    long = r["long"]
-    grid = np.linspace(-10, 10, 20001)
-    max_curv = float(np.abs(gelu_gd.gelu_second_derivative(grid)).max())
-    doc.add(Heading("Problem 1: gradient descent on GELU"))
-    doc.add(Paragraph(r"GD on $\mathrm{GELU}(x) \approx x\,\sigma(1.702x)$: derivative; a) $x_0=0,\ \eta=0.1$; b) $\eta=1$; "
-                      r"c) $x_0=-3,\ \eta=0.1$, GD vs momentum ($\beta=0.9$, Eq. 5); where is the minimum?",
-                      lead="Question."))
-    doc.add(Paragraph(
-        f"a) $x_{{1,2,3}}$ = {f(a[1])}, {f(a[2])}, {f(a[3])} (GELU {f(gelu_gd.gelu(a[1]))}, "
-        f"{f(gelu_gd.gelu(a[2]))}, {f(gelu_gd.gelu(a[3]))}).  b) $x_{{1,2,3}}$ = {f(b[1])}, {f(b[2])}, {f(b[3])} "
-        f"(GELU {f(gelu_gd.gelu(b[1]))}, {f(gelu_gd.gelu(b[2]))}, {f(gelu_gd.gelu(b[3]))}).  "
-        f"c) GD: {f(gd[1])}, {f(gd[2])}, {f(gd[3])}; momentum: {f(mom[1])}, {f(mom[2])}, {f(mom[3])}.  "
-        f"The minimum is at $x^* = {f(x_star)}$, $\\mathrm{{GELU}}(x^*) = {f(f_star)}$.", lead="Answer."))
-
     doc.add(Heading("Derivative and minimum", 2))
     doc.add(Paragraph(r"With $s = \sigma(1.702x)$ and $\sigma' = \sigma(1-\sigma)$, the product rule gives"))
-    doc.add(Formula(r"$\mathrm{GELU}'(x) = \sigma(1.702x) + 1.702\,x\,\sigma(1.702x)\,(1 - \sigma(1.702x))$"))
+    doc.add(Formula(f"${G}'(x) = " + r"\sigma(1.702x) + 1.702\,x\,\sigma(1.702x)\,(1 - \sigma(1.702x))$"))
     doc.add(Paragraph(
-        "The tests check it against central finite differences and torch autograd on 200 points in [-6, 6]. "
-        r"$\mathrm{GELU}'(x) = \sigma(z)\,(1 + z\,\sigma(-z))$ with $z = 1.702x$; the bracket is positive for $z \geq 0$ and "
-        r"increasing for $z < 0$ (its derivative is $\sigma(-z)(1 - z\sigma(z)) > 0$), so $\mathrm{GELU}'$ changes sign exactly "
-        f"once: bisection gives $x^* = {f(x_star, 8)}$, $\\mathrm{{GELU}}(x^*) = {f(f_star, 8)}$, the global minimum "
-        f"(GELU decreases to it from 0 at $-\\infty$ and increases after it). There $\\mathrm{{GELU}}''(x^*) = {f(curv, 4)}$; "
-        f"over all x, $|\\mathrm{{GELU}}''| \\leq {f(max_curv, 3)}$."))
+        "The tests check it against central finite differences and torch autograd on 201 points in [-6, 6]. "
+        f"${G}'(x) = " + r"\sigma(z)\,(1 + z\,\sigma(-z))$ with $z = 1.702x$; the bracket is positive for "
+        r"$z \geq 0$ and increasing for $z < 0$ (its derivative is $\sigma(-z)(1 - z\sigma(z)) > 0$), so "
+        f"${G}'$ changes sign exactly once: bisection gives $x^* = {f(x_star, 8)}$, ${G}(x^*) = {f(f_star, 8)}$, "
+        r"the global minimum (GELU falls to it from 0 at $-\infty$ and rises after it). There "
+        f"${G}''(x^*) = {f(curv, 4)}$; over all x, $|{G}''| \\leq {f(max_curv, 3)}$."))
 
+
+def _p1_ab(doc, r, max_curv):
+    a, b, x_star, f_star = r["a"], r["b"], r["minimum"]["x"], r["minimum"]["gelu"]
+    curv = r["minimum"]["curvature"]
     doc.add(Heading(r"a), b) $x_0 = 0$ with $\eta = 0.1$ and with $\eta = 1$", 2))
-    doc.add(Paragraph(r"$x_{t+1} = x_t - \eta\, \mathrm{GELU}'(x_t)$; $\mathrm{GELU}'(0) = \sigma(0) = 0.5$, so $x_1 = -0.5\,\eta$."))
+    doc.add(Paragraph(f"$x_{{t+1}} = x_t - \\eta\\, {G}'(x_t)$; ${G}'(0) = \\sigma(0) = 0.5$, so "
+                      r"$x_1 = -0.5\,\eta$."))
     doc.add(Paragraph(r"a) $\eta = 0.1$:", weight="bold", keep_with_next=True))
     doc.add(_iterate_table(a))
     doc.add(Paragraph(r"b) $\eta = 1$:", weight="bold", keep_with_next=True))
     doc.add(_iterate_table(b))
-    all_right = bool(np.all(b[1:] > x_star))
+    approach = ("the iterates approach $x^*$ from the right and never overshoot it." if np.all(b[1:] > x_star)
+                else "the iterates cross $x^*$ but still descend.")
     doc.add(Paragraph(
         f"With $\\eta = 1$ every step is ten times longer: after three steps it is at {f(b[3], 4)}, "
         f"{f(b[3] - x_star, 4)} from $x^*$ with GELU {f(gelu_gd.gelu(b[3]) - f_star, 5)} above the minimum, while "
         f"$\\eta = 0.1$ is still at {f(a[3], 4)} ({f(gelu_gd.gelu(a[3]) - f_star, 5)} above). The long step is safe "
-        f"here because $\\eta \\cdot \\max|\\mathrm{{GELU}}''| = {f(max_curv, 3)} < 2$: "
-        + ("the iterates approach $x^*$ from the right and never overshoot it."
-           if all_right else "the iterates cross $x^*$ but still descend.")
-        + " Near $x^*$ the error shrinks by about $1 - \\eta\\, \\mathrm{GELU}''(x^*)$ per step: "
-        f"{f(1 - 1.0 * curv, 3)} for $\\eta = 1$ and {f(1 - 0.1 * curv, 3)} for $\\eta = 0.1$.", lead="Comparison."))
+        f"here because $\\eta \\cdot \\max|{G}''| = {f(max_curv, 3)} < 2$: {approach} Near $x^*$ the error "
+        f"shrinks by about $1 - \\eta\\, {G}''(x^*)$ per step: {f(1 - 1.0 * curv, 3)} for $\\eta = 1$ and "
+        f"{f(1 - 0.1 * curv, 3)} for $\\eta = 0.1$.", lead="Comparison."))
 
+
+def _p1_c(doc, r):
+    gd, mom, lag, x_star, long = r["c_gd"], r["c_momentum"], r["c_momentum_lagged"], r["minimum"]["x"], r["long"]
+    v_gap = np.abs(r["c_momentum_v"] - r["c_momentum_lagged_v"]).max()
     doc.add(Heading(r"c) $x_0 = -3$, $\eta = 0.1$: GD and momentum ($\beta = 0.9$)", 2))
-    doc.add(Paragraph(r"Eq. 5 as the issue reads it: $v_0 = \mathrm{GELU}'(x_0)$, $v_{t+1} = \beta v_t + (1-\beta)\,\mathrm{GELU}'(x_t)$, "
-                      r"$x_{t+1} = x_t - \eta\, v_{t+1}$. Eq. 5 can also be read with $v_t$ in the update, "
-                      r"$x_{t+1} = x_t - \eta\, v_t$ (same $v$ recursion); both are tabulated next to GD ('alt.' is this "
-                      r"reading). The $v_t$ column is the issue's reading; the other reading's $v_t$ differs from it by at most "
-                      f"{np.abs(r['c_momentum_v'] - r['c_momentum_lagged_v']).max():.1e} here.", keep_with_next=True))
-    doc.add(_comparison_table(gd, mom, r["c_momentum_v"], lag, r["c_momentum_lagged_v"]))
+    doc.add(Paragraph(
+        f"Eq. 5 as the issue reads it: $v_0 = {G}'(x_0)$, $v_{{t+1}} = \\beta v_t + (1-\\beta)\\,{G}'(x_t)$, "
+        r"$x_{t+1} = x_t - \eta\, v_{t+1}$. Eq. 5 can also be read with $v_t$ in the update, "
+        r"$x_{t+1} = x_t - \eta\, v_t$ (same $v$ recursion); both are tabulated next to GD ('alt.' is this reading). "
+        f"The $v_t$ column is the issue's reading; the other reading's $v_t$ differs from it by at most "
+        f"{v_gap:.1e} here.", keep_with_next=True))
+    doc.add(_comparison_table(gd, mom, r["c_momentum_v"], lag))
     g0 = r["grad_x0"]["-3"]
     doc.add(Paragraph(
         f"At $x_0 = -3$ the slope is only {f(g0, 5)} ($\\sigma(-5.106) = {f(gelu_gd.sigmoid(-5.106), 5)}$): the left "
         f"tail of GELU is nearly flat, so every method moves about {f(abs(0.1 * g0), 5)} per step. The first step is "
         r"identical for GD and both momentum readings, since $v_1 = \beta v_0 + (1-\beta)\,g_0 = g_0$. "
-        f"After three steps momentum is behind GD by {abs(mom[3] - gd[3]):.2e} (other reading {abs(lag[3] - gd[3]):.2e}): "
-        r"with the $(1-\beta)$ factor $v$ is an average of past gradients, and as $x$ moves right $|\mathrm{GELU}'|$ grows, so "
-        "the average lags the current slope. In three steps neither method gets anywhere near the minimum.",
-        lead="Comparison."))
+        f"After three steps momentum is behind GD by {abs(mom[3] - gd[3]):.2e} (other reading "
+        f"{abs(lag[3] - gd[3]):.2e}): with the $(1-\\beta)$ factor $v$ is an average of past gradients, and as $x$ "
+        f"moves right $|{G}'|$ grows, so the average lags the current slope. In three steps neither method gets "
+        "anywhere near the minimum.", lead="Comparison."))
+    steps = len(long["gd"]) - 1
     crossing = int(np.flatnonzero(np.abs(long["momentum"] - x_star) < np.abs(long["gd"] - x_star))[0])
     doc.add(Paragraph(
-        f"Over {len(long['gd']) - 1} steps (figure below) GD stays ahead until step {crossing}; then momentum, which "
-        "keeps its speed while the slope fades near the minimum, passes it, overshoots $x^*$ by "
+        f"Over {steps} steps (figure below) GD stays ahead until step {crossing}; then momentum, which keeps its "
+        f"speed while the slope fades near the minimum, passes it, overshoots $x^*$ by "
         f"{f(long['overshoot_momentum'], 5)} and stays within {long['tol']:g} of $x^*$ from step "
         f"{long['settle_momentum']} on, against {long['settle_gd']} for GD ({long['settle_momentum_lagged']} for the "
-        "$v_t$ reading). Both reach the same minimum; momentum in this averaged form does not enlarge the step "
-        "(in steady state it moves by $\\eta\\,\\mathrm{GELU}'$, like GD), so most of the time is spent crossing the flat tail "
-        "at the same pace, and its gain is only the last stretch.", lead="Many more steps."))
-    doc.add(FigureBlock(_plot_gelu_runs(r), 4.6,
-                        caption="Figure 1. Top left: the iterates of a) and b) on GELU. Top right and bottom: c) over "
-                                f"{len(long['gd']) - 1} steps, GD against both momentum readings; the star is the "
-                                "minimum."))
+        "$v_t$ reading). Both reach the same minimum. Momentum in this averaged form does not enlarge the step (in "
+        f"steady state it moves by $\\eta\\,{G}'$, like GD), so most of the time is spent crossing the flat tail at "
+        "the same pace, and it gains only on the last stretch.", lead="Many more steps."))
+    doc.add(FigureBlock(figures.gelu_runs(r), 4.6,
+                        caption=f"Figure 1. Top left: the iterates of a) and b) on GELU. Top right and bottom: c) "
+                                f"over {steps} steps, GD against both momentum readings; the star is the minimum."))
+
+
+def problem1(doc, r):
+    grid = np.linspace(-10, 10, 20001)
+    max_curv = float(np.abs(gelu_gd.gelu_second_derivative(grid)).max())
+    doc.add(Heading("Problem 1: gradient descent on GELU"))
+    doc.add(Paragraph(f"GD on ${G}(x) \\approx x\\,\\sigma(1.702x)$: derivative; a) $x_0=0,\\ \\eta=0.1$; "
+                      r"b) $\eta=1$; c) $x_0=-3,\ \eta=0.1$, GD vs momentum ($\beta=0.9$, Eq. 5); where is the "
+                      "minimum?", lead="Question."))
+    doc.add(Paragraph(
+        f"a) $x_{{1,2,3}}$ = {_three(r['a'])}.  b) $x_{{1,2,3}}$ = {_three(r['b'])}.  c) GD: "
+        f"{_three(r['c_gd'])}; momentum: {_three(r['c_momentum'])}.  The minimum is at "
+        f"$x^* = {f(r['minimum']['x'])}$, ${G}(x^*) = {f(r['minimum']['gelu'])}$.", lead="Answer."))
+    _p1_derivative(doc, r, max_curv)
+    _p1_ab(doc, r, max_curv)
+    _p1_c(doc, r)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Problem 2
 # ----------------------------------------------------------------------------------------------------------------
-
-def _plot_gates(r):
-    def draw(fig, rect):
-        names = list(r["networks"])
-        cells = _split(rect, 1, len(names), gap_x=0.06, left=0.04, bottom=0.16)
-        grid = np.linspace(-0.4, 1.4, 181)
-        A, B = np.meshgrid(grid, grid)
-        points = np.column_stack([A.ravel(), B.ravel()])
-        rows = logic_gates.truth_table_rows()
-        for cell, name in zip(cells, names):
-            ax = fig.add_axes(cell)
-            network = r["networks"][name]
-            region = logic_gates.classify(network, points).reshape(A.shape)
-            ax.contourf(A, B, region, levels=[-0.5, 0.5, 1.5], colors=["#f3f3f3", "#cfe3f7"])
-            first = network[0]
-            for j in range(len(first["b"])):
-                w1, w2, b0 = first["W"][0][j], first["W"][1][j], first["b"][j]
-                ax.plot(grid, -(w1 * grid + b0) / w2, "--", color="0.35", linewidth=0.8)
-            classes = logic_gates.classify(network, rows)
-            for (a, bb), c in zip(rows, classes):
-                ax.plot(a, bb, "o", markersize=7, markeredgecolor="k",
-                        markerfacecolor="tab:blue" if c else "white")
-            ax.set_xlim(-0.4, 1.4)
-            ax.set_ylim(-0.4, 1.4)
-            ax.set_aspect("equal")
-            ax.set_xticks([0, 1])
-            ax.set_yticks([0, 1])
-            ax.set_xlabel("A", fontsize=7.5)
-            ax.set_ylabel("B", fontsize=7.5, labelpad=1)
-            _axes_style(ax, name)
-    return draw
-
 
 def _layer_text(layer):
     W = "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in layer["W"]) + "]"
@@ -260,7 +169,7 @@ def problem2(doc, r):
                       + "; ".join(f"{name}: " + ", ".join(f"({row['hidden'][0]:.4f}, {row['hidden'][1]:.4f})"
                                                           for row in r["tables"][name])
                                   for name in ("XOR", "XNOR")) + "."))
-    doc.add(FigureBlock(_plot_gates(r), 1.9,
+    doc.add(FigureBlock(figures.gate_regions(r), 1.9,
                         caption="Figure 2. Input plane: shaded where the network says 1; dashed lines are the "
                                 "first-layer units' boundaries $w_1 A + w_2 B + b = 0$; filled dots are class 1. "
                                 "XOR and XNOR need the strip between two lines."))
@@ -268,8 +177,8 @@ def problem2(doc, r):
     doc.add(Heading("Why one neuron cannot do XOR or XNOR (so the sizes are minimal)", 2))
     residual = r["certificates"]["XOR"][2]
     doc.add(Paragraph(
-        r"$\sigma$ is increasing and $\sigma(z) \geq 0.5 \Leftrightarrow z \geq 0$, so one neuron says 1 exactly on the "
-        r"half-plane $w_1 A + w_2 B + b \geq 0$. For XOR the four rows demand $b < 0$, $w_2 + b \geq 0$, "
+        r"$\sigma$ is increasing and $\sigma(z) \geq 0.5 \Leftrightarrow z \geq 0$, so one neuron says 1 exactly on "
+        r"the half-plane $w_1 A + w_2 B + b \geq 0$. For XOR the four rows demand $b < 0$, $w_2 + b \geq 0$, "
         r"$w_1 + b \geq 0$ and $w_1 + w_2 + b < 0$. Adding the middle two gives $w_1 + w_2 + b \geq -b > 0$, which "
         r"contradicts the last. XNOR flips every inequality ($b \geq 0$, $w_2 + b < 0$, $w_1 + b < 0$, "
         r"$w_1 + w_2 + b \geq 0$): then $w_1 + w_2 + b < -b \leq 0$, again a contradiction. "
@@ -281,8 +190,9 @@ def problem2(doc, r):
     doc.add(Heading("The NOT gate of Fig. 3", 2))
     check = r["not"]["bias_check"]
     doc.add(Table(["bias", "x = 0: output -> class", "x = 1: output -> class", "matches NOT (1, 0)"],
-                  [[f"{bias:+g}", f"{c['output'][0]:.5f} -> {c['class'][0]}", f"{c['output'][1]:.5g} -> {c['class'][1]}",
-                    "yes" if c["matches"] else "no"] for bias, c in check.items()]))
+                  [[f"{bias:+g}", f"{c['output'][0]:.5f} -> {c['class'][0]}",
+                    f"{c['output'][1]:.5g} -> {c['class'][1]}", "yes" if c["matches"] else "no"]
+                   for bias, c in check.items()]))
     doc.add(Paragraph("One neuron with weight -20: the bias must be positive (+10). Then x = 0 gives "
                       r"$\sigma(10) \approx 1$ and x = 1 gives $\sigma(-10) \approx 0$; with -10 both rows give 0."))
 
@@ -290,32 +200,6 @@ def problem2(doc, r):
 # ----------------------------------------------------------------------------------------------------------------
 # Problem 3
 # ----------------------------------------------------------------------------------------------------------------
-
-def _plot_chain(fig, rect):
-    ax = fig.add_axes(rect)
-    ax.set_xlim(0, 12)
-    ax.set_ylim(0.5, 2.7)
-    ax.axis("off")
-    nodes = [("$x$", "1 x d"), ("$f_1$", "1 x h"), ("$a$", "1 x h"), ("$f_2$", "1 x k"), ("$o$", "1 x k"),
-             ("$E$", "1 x 1")]
-    forward = [r"$\cdot W_1 + b_1$" + "\n(d x h)", r"$\sigma$", r"$\cdot W_2 + b_2$" + "\n(h x k)",
-               "softmax", "CE with $y$"]
-    backward = [r"$\partial E/\partial f_1\; W_1^T$", r"$\odot\, a(1-a)$", r"$(o-y)\, W_2^T$",
-                "$o - y$", r"$-y/o$"]
-    xs = np.linspace(0.6, 11.4, len(nodes))
-    for x, (name, shape) in zip(xs, nodes):
-        ax.add_patch(FancyBboxPatch((x - 0.45, 1.15), 0.9, 0.7, boxstyle="round,pad=0.05", facecolor="#e8f0fa",
-                                    edgecolor="0.3"))
-        ax.text(x, 1.62, name, ha="center", va="center", fontsize=10)
-        ax.text(x, 1.3, shape, ha="center", va="center", fontsize=6.5)
-    for i in range(len(nodes) - 1):
-        ax.annotate("", xy=(xs[i + 1] - 0.52, 1.72), xytext=(xs[i] + 0.52, 1.72),
-                    arrowprops=dict(arrowstyle="->", color="tab:blue"))
-        ax.text((xs[i] + xs[i + 1]) / 2, 2.05, forward[i], ha="center", va="bottom", fontsize=7, color="tab:blue")
-        ax.annotate("", xy=(xs[i] + 0.52, 1.28), xytext=(xs[i + 1] - 0.52, 1.28),
-                    arrowprops=dict(arrowstyle="->", color="tab:red"))
-        ax.text((xs[i] + xs[i + 1]) / 2, 0.95, backward[i], ha="center", va="top", fontsize=7.5, color="tab:red")
-
 
 def problem3(doc, r):
     ex = r["example"]
@@ -326,9 +210,10 @@ def problem3(doc, r):
     doc.add(Paragraph(r"$\partial E/\partial f_2 = o - y$ and "
                       r"$\partial E/\partial x = ((o - y)\,W_2^T \odot a \odot (1 - a))\,W_1^T$ "
                       r"(rows are samples: $x$ is 1 x d, $h$ hidden units, $k$ classes).", lead="Answer."))
-    doc.add(FigureBlock(_plot_chain, 1.3, caption="Figure 3. The chain with the shape of every term. Forward "
-                                                   "(blue) computes each node; backward (red) turns dE/d(right node) "
-                                                   "into dE/d(left node), which has the left node's shape."))
+    doc.add(FigureBlock(figures.backprop_chain, 1.3,
+                        caption="Figure 3. The chain with the shape of every term. Forward (blue) computes each node; "
+                                "backward (red) turns dE/d(right node) into dE/d(left node), which has the left "
+                                "node's shape."))
     steps = [
         ("1. Loss.", r"$\frac{\partial E}{\partial o_k} = -\frac{y_k}{o_k}$", "a 1 x k row:"),
         ("2. Softmax Jacobian.", r"$o_k = \frac{e^{f_{2,k}}}{\sum_m e^{f_{2,m}}} \Rightarrow "
@@ -366,10 +251,10 @@ def problem3(doc, r):
     def vec(v):
         return "[" + ", ".join(f"{x:.6f}" for x in np.ravel(v)) + "]"
 
-    inputs, fw, gr = ex["inputs"], ex["forward"], ex["grads"]
     def given(m):
         return "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in np.atleast_2d(m)) + "]"
 
+    inputs, fw, gr = ex["inputs"], ex["forward"], ex["grads"]
     doc.add(Paragraph(",  ".join(f"{name} = {given(inputs[name])}" for name in ("x", "W1", "b1", "W2", "b2", "y"))
                       + " (vectors as 1-row matrices)."))
     rows = [["$f_1$", vec(fw["f1"])], ["$a$", vec(fw["a"])], ["$f_2$", vec(fw["f2"])], ["$o$", vec(fw["o"])],

@@ -1,0 +1,96 @@
+"""Problem 3: the closed-form gradients against torch autograd and central finite differences."""
+import numpy as np
+import pytest
+import torch
+
+from theory import backprop
+
+
+def random_problem(seed, n, d, h, k):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    W1, b1 = rng.normal(size=(d, h)), rng.normal(size=h)
+    W2, b2 = rng.normal(size=(h, k)), rng.normal(size=k)
+    y = np.eye(k)[rng.integers(0, k, size=n)]
+    return x, W1, b1, W2, b2, y
+
+
+def torch_grads(x, W1, b1, W2, b2, y):
+    t = {name: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+         for name, v in dict(x=x, W1=W1, b1=b1, W2=W2, b2=b2).items()}
+    f1 = t["x"] @ t["W1"] + t["b1"]
+    a = torch.sigmoid(f1)
+    f2 = a @ t["W2"] + t["b2"]
+    f2.retain_grad()
+    E = -(torch.tensor(y) * torch.log_softmax(f2, dim=1)).sum()
+    E.backward()
+    out = {name: v.grad.numpy() for name, v in t.items()}
+    out["f2"] = f2.grad.numpy()
+    return out, E.item()
+
+
+@pytest.mark.parametrize("seed,shape", [(0, (1, 3, 2, 2)), (1, (4, 5, 3, 4)), (2, (7, 2, 6, 3)), (3, (2, 8, 1, 5))])
+def test_grads_match_autograd(seed, shape):
+    args = random_problem(seed, *shape)
+    ours = backprop.grads(*args)
+    theirs, E = torch_grads(*args)
+    assert backprop.forward(*args)["E"] == pytest.approx(E, rel=1e-12)
+    for key in ("f2", "x", "W1", "b1", "W2", "b2"):
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-10, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_grads_match_finite_differences(seed):
+    x, W1, b1, W2, b2, y = random_problem(seed, 3, 4, 3, 3)
+    ours = backprop.grads(x, W1, b1, W2, b2, y)
+    eps = 1e-6
+
+    def numeric(array, loss):
+        grad = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            old = array[index]
+            array[index] = old + eps
+            up = loss()
+            array[index] = old - eps
+            down = loss()
+            array[index] = old
+            grad[index] = (up - down) / (2 * eps)
+        return grad
+
+    np.testing.assert_allclose(ours["x"], numeric(x, lambda: backprop.forward(x, W1, b1, W2, b2, y)["E"]), atol=1e-7)
+    np.testing.assert_allclose(ours["W1"], numeric(W1, lambda: backprop.forward(x, W1, b1, W2, b2, y)["E"]),
+                               atol=1e-7)
+    # dE/df2 from the cross-entropy of softmax(f2) alone.
+    f2 = backprop.forward(x, W1, b1, W2, b2, y)["f2"].copy()
+    np.testing.assert_allclose(ours["f2"], numeric(f2, lambda: -(y * backprop.log_softmax(f2)).sum()), atol=1e-7)
+
+
+def test_single_sample_vector_input():
+    x, W1, b1, W2, b2, y = random_problem(7, 1, 3, 4, 2)
+    ours = backprop.grads(x[0], W1, b1, W2, b2, y[0])
+    assert ours["x"].shape == (3,) and ours["f2"].shape == (2,)
+    np.testing.assert_allclose(ours["x"], torch_grads(x, W1, b1, W2, b2, y)[0]["x"][0], rtol=1e-10)
+
+
+def test_large_logits_stay_finite():
+    x, W1, b1, W2, b2, y = random_problem(8, 2, 3, 3, 3)
+    grads = backprop.grads(x, W1, b1, W2 * 1e4, b2, y)
+    assert all(np.all(np.isfinite(g)) for g in grads.values())
+
+
+def test_shape_errors_are_clear():
+    x, W1, b1, W2, b2, y = random_problem(9, 2, 3, 4, 2)
+    with pytest.raises(backprop.ShapeError, match="W2 must be"):
+        backprop.grads(x, W1, b1, W2.T, b2, y)
+    with pytest.raises(backprop.ShapeError, match="sum to 1"):
+        backprop.grads(x, W1, b1, W2, b2, 2 * y)
+
+
+def test_worked_example_and_json():
+    t3 = backprop.to_json(backprop.solve())
+    assert t3["shapes"]["dE/dx = dE/df1 W1^T"] == "1 x d"
+    example = t3["example"]
+    inputs = {k: np.array(v) for k, v in example["inputs"].items()}
+    theirs, E = torch_grads(**inputs)
+    np.testing.assert_allclose(example["grads"]["x"], theirs["x"], rtol=1e-10)
+    assert example["forward"]["E"] == pytest.approx(E)

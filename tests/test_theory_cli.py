@@ -1,0 +1,53 @@
+"""The command line: text, --json with the issue's keys, --fig5, --pdf, and clean errors."""
+import json
+import os
+
+from theory.__main__ import main
+
+
+def test_json_has_every_key(capsys):
+    assert main(["--json"]) == 0
+    answers = json.loads(capsys.readouterr().out)
+    assert set(answers) == {"T1", "T2", "T3", "T4"}
+    assert {"a", "b", "c_gd", "c_momentum"} <= set(answers["T1"])
+    assert set(answers["T2"]) == {"AND", "OR", "XOR", "XNOR"}
+    assert set(answers["T4"]) == {"a", "b", "c", "d"}
+    assert {"padding", "map"} <= set(answers["T4"]["a"])
+    assert {"possible", "stride", "map", "reason"} <= set(answers["T4"]["b"])
+    assert {"filter", "stride", "padding"} <= set(answers["T4"]["d"])
+
+
+def test_text_output_lists_every_problem(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for heading in ("Problem 1", "Problem 2", "Problem 3", "Problem 4", "EXAMPLE VALUES"):
+        assert heading in out
+
+
+def test_other_fig5_file(tmp_path, capsys):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"F": [[1, 2, 3], [4, 5, 6], [7, 8, 9]], "Filter1": [[1]], "Filter2": [[1, 1, 1]] * 3}))
+    assert main(["--json", "--fig5", str(path)]) == 0
+    t4 = json.loads(capsys.readouterr().out)["T4"]
+    assert t4["a"] == {"padding": 0, "map": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]}
+    assert t4["b"]["possible"] is True and t4["b"]["stride"] == 1
+
+
+def test_bad_fig5_prints_one_message_and_fails(tmp_path, capsys):
+    path = tmp_path / "broken.json"
+    path.write_text("{")
+    assert main(["--fig5", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(path) in err and "Traceback" not in err
+
+
+def test_pdf_is_written_atomically(tmp_path, capsys):
+    target = tmp_path / "theory.pdf"
+    assert main(["--pdf", str(target)]) == 0
+    assert target.read_bytes().startswith(b"%PDF")
+    assert os.listdir(tmp_path) == ["theory.pdf"]
+
+
+def test_pdf_into_a_missing_folder_fails_cleanly(tmp_path, capsys):
+    assert main(["--pdf", str(tmp_path / "no" / "such" / "x.pdf")]) == 2
+    assert "error: cannot write" in capsys.readouterr().err

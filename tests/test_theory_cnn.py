@@ -1,0 +1,143 @@
+"""Problem 4: conv2d / avg_pool2d against torch.nn.functional, the size formula, and every answer on small files."""
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from theory import cnn
+
+
+def torch_conv(x, k, stride, padding):
+    out = F.conv2d(torch.tensor(x)[None, None], torch.tensor(k)[None, None], stride=stride, padding=padding)
+    return out[0, 0].numpy()
+
+
+def test_conv2d_matches_torch_on_random_cases():
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        kr, kc = rng.integers(1, 5, size=2)
+        pr, pc = rng.integers(0, 3, size=2)
+        sr, sc = rng.integers(1, 4, size=2)
+        xr, xc = kr + rng.integers(0, 7), kc + rng.integers(0, 7)
+        x, k = rng.normal(size=(xr, xc)), rng.normal(size=(kr, kc))
+        ours = cnn.conv2d(x, k, stride=(sr, sc), padding=(pr, pc))
+        theirs = torch_conv(x, k, (int(sr), int(sc)), (int(pr), int(pc)))
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+        assert ours.shape == (cnn.output_size(xr, kr, sr, pr), cnn.output_size(xc, kc, sc, pc))
+
+
+def test_conv2d_square_int_arguments():
+    rng = np.random.default_rng(1)
+    x, k = rng.normal(size=(7, 7)), rng.normal(size=(3, 3))
+    np.testing.assert_allclose(cnn.conv2d(x, k, 2, 1), torch_conv(x, k, 2, 1), atol=1e-12)
+
+
+def test_avg_pool2d_matches_torch():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        size, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        x = rng.normal(size=(size + int(rng.integers(0, 6)), size + int(rng.integers(0, 6))))
+        theirs = F.avg_pool2d(torch.tensor(x)[None, None], size, stride)[0, 0].numpy()
+        np.testing.assert_allclose(cnn.avg_pool2d(x, size, stride), theirs, atol=1e-12)
+
+
+def test_conv2d_rejects_a_kernel_larger_than_the_input():
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        cnn.conv2d(np.zeros((2, 2)), np.zeros((3, 3)))
+
+
+def test_strides_keeping_size_agrees_with_brute_force():
+    # Strides past n + 2p - k + 1 all give size 1, the same as that one, so the search stops there.
+    for n in range(1, 9):
+        for k in range(1, 6):
+            for p in range(0, 3):
+                if n + 2 * p < k:
+                    continue
+                brute = [s for s in range(1, n + 2 * p - k + 2)
+                         if torch_conv(np.zeros((n, n)), np.zeros((k, k)), s, p).shape[0] == n]
+                assert cnn.strides_keeping_size(n, k, p) == brute, (n, k, p)
+
+
+def write_fig5(tmp_path, F_, K1, K2, note="handout values"):
+    path = tmp_path / "fig5.json"
+    path.write_text(json.dumps({"_note": note, "F": F_, "Filter1": K1, "Filter2": K2}))
+    return str(path)
+
+
+def test_shipped_example_answers():
+    result = cnn.solve()
+    assert result["fig5"]["is_example"]
+    t4 = cnn.to_json(result)
+    fig5 = result["fig5"]
+    assert t4["a"]["padding"] == 1
+    np.testing.assert_allclose(t4["a"]["map"], torch_conv(fig5["F"], fig5["Filter1"], 1, 1))
+    assert t4["b"]["possible"] is False and t4["b"]["stride"] is None and t4["b"]["reason"]
+    pooled = F.avg_pool2d(torch.tensor(t4["a"]["map"])[None, None], 2, 2)[0, 0].numpy()
+    np.testing.assert_allclose(t4["c"]["map"], pooled)
+    np.testing.assert_allclose(torch_conv(np.array(t4["a"]["map"]), np.array(t4["d"]["filter"]), t4["d"]["stride"],
+                                          t4["d"]["padding"]), pooled)
+    on_f = t4["d"]["on_F"]
+    np.testing.assert_allclose(torch_conv(fig5["F"], np.array(on_f["filter"]), on_f["stride"], on_f["padding"]),
+                               pooled, atol=1e-12)
+
+
+def test_b_possible_case(tmp_path):
+    rng = np.random.default_rng(3)
+    F_ = rng.integers(-3, 4, size=(5, 5)).tolist()
+    K1 = rng.integers(-1, 2, size=(3, 3)).tolist()
+    K2 = rng.integers(-1, 2, size=(3, 3)).tolist()
+    result = cnn.solve(write_fig5(tmp_path, F_, K1, K2))
+    assert not result["fig5"]["is_example"]
+    b = cnn.to_json(result)["b"]
+    assert b["possible"] is True and b["stride"] == 1
+    np.testing.assert_allclose(b["map"], torch_conv(np.array(F_, float), np.array(K2, float), 1, 1))
+
+
+def test_any_sizes_rectangular_and_larger_filters(tmp_path):
+    rng = np.random.default_rng(4)
+    F_ = rng.integers(0, 9, size=(7, 6)).tolist()
+    K1 = rng.integers(-2, 3, size=(5, 3)).tolist()
+    K2 = rng.integers(-2, 3, size=(2, 4)).tolist()
+    t4 = cnn.to_json(cnn.solve(write_fig5(tmp_path, F_, K1, K2)))
+    assert t4["a"]["padding"] == [2, 1]
+    assert np.shape(t4["a"]["map"]) == (7, 6)
+    pooled = F.avg_pool2d(torch.tensor(t4["a"]["map"])[None, None], 2, 2)[0, 0].numpy()
+    np.testing.assert_allclose(t4["c"]["map"], pooled)
+    on_f = t4["d"]["on_F"]
+    np.testing.assert_allclose(torch_conv(np.array(F_, float), np.array(on_f["filter"]), on_f["stride"],
+                                          tuple(on_f["padding"])), pooled, atol=1e-12)
+
+
+def test_even_filter1_has_no_same_padding(tmp_path):
+    t4 = cnn.to_json(cnn.solve(write_fig5(tmp_path, [[1, 2, 3]] * 3, [[1, 0], [0, 1]], [[1]])))
+    assert t4["a"]["padding"] is None and "even" in t4["a"]["reason"]
+    assert t4["c"]["map"] is None and t4["d"]["filter"] is None
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"F": [[1]], "Filter1": [[1]]}), "'Filter2' is missing"),
+    (json.dumps({"F": [[1, 2], [3]], "Filter1": [[1]], "Filter2": [[1]]}), "rows of equal length"),
+    (json.dumps({"F": [[1, "a"]], "Filter1": [[1]], "Filter2": [[1]]}), "row 0 holds a value"),
+    (json.dumps([1, 2]), "expected an object"),
+])
+def test_bad_fig5_files_raise_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "fig5.json"
+    path.write_text(content)
+    with pytest.raises(cnn.Fig5Error, match=message) as info:
+        cnn.load_fig5(str(path))
+    assert str(path) in str(info.value)
+
+
+def test_missing_fig5_file(tmp_path):
+    with pytest.raises(cnn.Fig5Error, match="cannot read"):
+        cnn.load_fig5(str(tmp_path / "nope.json"))
+
+
+def test_tiny_map_explains_instead_of_failing(tmp_path):
+    t4 = cnn.to_json(cnn.solve(write_fig5(tmp_path, [[5]], [[1, 2, 3]] * 3, [[1] * 4] * 4)))
+    assert t4["a"] == {"padding": 1, "map": [[25.0]]}
+    assert t4["b"]["possible"] is False and "does not fit" in t4["b"]["reason"]
+    assert t4["c"]["map"] is None and "smaller than the 2x2" in t4["c"]["reason"]

@@ -1,0 +1,137 @@
+"""The write-up's figures: each is a draw(fig, rect) callback for theory.pdf.FigureBlock that draws into
+rect = [left, bottom, width, height] of an A4 page (figure fractions)."""
+import numpy as np
+from matplotlib.patches import FancyBboxPatch
+
+from theory import gelu_gd, logic_gates
+
+COLORS = {"gd": "tab:blue", "momentum": "tab:red", "momentum_lagged": "tab:orange", "a": "tab:green",
+          "b": "tab:purple"}
+
+
+def split_rect(rect, rows, cols, gap_x=0.09, gap_y=0.12, left=0.07, bottom=0.1, top=0.06):
+    """Sub-rectangles (figure fractions) of a block's rect, row-major, leaving room for titles and tick labels."""
+    x0, y0, w, h = rect
+    x0, y0, w, h = x0 + left * w, y0 + bottom * h, w * (1 - left), h * (1 - bottom - top)
+    cell_w, cell_h = (w - gap_x * w * (cols - 1)) / cols, (h - gap_y * h * (rows - 1)) / rows
+    return [[x0 + c * (cell_w + gap_x * w), y0 + (rows - 1 - r) * (cell_h + gap_y * h), cell_w, cell_h]
+            for r in range(rows) for c in range(cols)]
+
+
+def axes_style(ax, title):
+    ax.set_title(title, fontsize=8.5)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3, linewidth=0.5)
+
+
+def gelu_runs(r):
+    """Problem 1: a), b) on the curve; c) x_t, the trajectories on GELU and the loss gap, over the long run."""
+    x_star, f_star = r["minimum"]["x"], r["minimum"]["gelu"]
+    long = r["long"]
+    steps = np.arange(len(long["gd"]))
+
+    def draw(fig, rect):
+        cells = split_rect(rect, 2, 2, gap_y=0.2)
+        ax = fig.add_axes(cells[0])
+        grid = np.linspace(-1.2, 0.3, 300)
+        ax.plot(grid, gelu_gd.gelu(grid), color="0.4", linewidth=1)
+        for key, label in (("a", r"a) $\eta=0.1$"), ("b", r"b) $\eta=1$")):
+            ax.plot(r[key], gelu_gd.gelu(r[key]), "o-", color=COLORS[key], markersize=3.5, linewidth=0.8, label=label)
+        ax.plot([x_star], [f_star], "k*", markersize=8, label="minimum")
+        ax.legend(fontsize=7)
+        axes_style(ax, r"a), b): $x_0 = 0$, three steps on GELU")
+
+        runs = (("gd", "GD"), ("momentum", r"momentum ($v_{t+1}$ in update)"),
+                ("momentum_lagged", r"momentum ($v_t$ in update)"))
+        ax = fig.add_axes(cells[1])
+        for key, label in runs:
+            ax.plot(steps, long[key], color=COLORS[key], linewidth=1, label=label)
+        ax.axhline(x_star, color="k", linestyle=":", linewidth=0.8)
+        ax.set_xlabel("step t", fontsize=7.5)
+        ax.set_ylabel("$x_t$", fontsize=7.5)
+        ax.legend(fontsize=6.5)
+        axes_style(ax, r"c) $x_0 = -3$, $\eta = 0.1$: $x_t$ vs step")
+
+        ax = fig.add_axes(cells[2])
+        grid = np.linspace(-3.2, 0.4, 400)
+        ax.plot(grid, gelu_gd.gelu(grid), color="0.4", linewidth=1)
+        for (key, label), style in zip(runs[:2], (dict(marker="o", markersize=5, markerfacecolor="none"),
+                                                  dict(marker=".", markersize=4))):
+            xs = long[key][::20]
+            ax.plot(xs, gelu_gd.gelu(xs), linestyle="none", color=COLORS[key], label=label + ", every 20th step",
+                    **style)
+        ax.plot([x_star], [f_star], "k*", markersize=8)
+        ax.legend(fontsize=6.5, loc="upper right")
+        axes_style(ax, "c) trajectories on the GELU curve")
+
+        ax = fig.add_axes(cells[3])
+        for key, label in runs:
+            # Below ~1e-16 the difference is float64 rounding of GELU values near -0.16, so the plot stops there.
+            ax.semilogy(steps, np.maximum(gelu_gd.gelu(long[key]) - f_star, 1e-16), color=COLORS[key],
+                        linewidth=1, label=label)
+        ax.set_ylim(1e-16, 1)
+        ax.set_xlabel("step t", fontsize=7.5)
+        ax.set_ylabel(r"$\mathrm{GELU}(x_t) - \mathrm{GELU}(x^*)$", fontsize=7.5)
+        ax.legend(fontsize=6.5)
+        axes_style(ax, "c) loss above the minimum vs step")
+    return draw
+
+
+def gate_regions(r):
+    """Problem 2: each gate's class-1 region in the input plane, with its first-layer boundaries."""
+    def draw(fig, rect):
+        names = list(r["networks"])
+        cells = split_rect(rect, 1, len(names), gap_x=0.06, left=0.04, bottom=0.16)
+        grid = np.linspace(-0.4, 1.4, 181)
+        A, B = np.meshgrid(grid, grid)
+        points = np.column_stack([A.ravel(), B.ravel()])
+        rows = logic_gates.truth_table_rows()
+        for cell, name in zip(cells, names):
+            ax = fig.add_axes(cell)
+            network = r["networks"][name]
+            region = logic_gates.classify(network, points).reshape(A.shape)
+            ax.contourf(A, B, region, levels=[-0.5, 0.5, 1.5], colors=["#f3f3f3", "#cfe3f7"])
+            first = network[0]
+            for j in range(len(first["b"])):
+                w1, w2, b0 = first["W"][0][j], first["W"][1][j], first["b"][j]
+                ax.plot(grid, -(w1 * grid + b0) / w2, "--", color="0.35", linewidth=0.8)
+            classes = logic_gates.classify(network, rows)
+            for (a, bb), c in zip(rows, classes):
+                ax.plot(a, bb, "o", markersize=7, markeredgecolor="k",
+                        markerfacecolor="tab:blue" if c else "white")
+            ax.set_xlim(-0.4, 1.4)
+            ax.set_ylim(-0.4, 1.4)
+            ax.set_aspect("equal")
+            ax.set_xticks([0, 1])
+            ax.set_yticks([0, 1])
+            ax.set_xlabel("A", fontsize=7.5)
+            ax.set_ylabel("B", fontsize=7.5, labelpad=1)
+            axes_style(ax, name)
+    return draw
+
+
+def backprop_chain(fig, rect):
+    """Problem 3: the forward and backward chain with the shape of every node."""
+    ax = fig.add_axes(rect)
+    ax.set_xlim(0, 12)
+    ax.set_ylim(0.5, 2.7)
+    ax.axis("off")
+    nodes = [("$x$", "1 x d"), ("$f_1$", "1 x h"), ("$a$", "1 x h"), ("$f_2$", "1 x k"), ("$o$", "1 x k"),
+             ("$E$", "1 x 1")]
+    forward = [r"$\cdot W_1 + b_1$" + "\n(d x h)", r"$\sigma$", r"$\cdot W_2 + b_2$" + "\n(h x k)",
+               "softmax", "CE with $y$"]
+    backward = [r"$\partial E/\partial f_1\; W_1^T$", r"$\odot\, a(1-a)$", r"$(o-y)\, W_2^T$",
+                "$o - y$", r"$-y/o$"]
+    xs = np.linspace(0.6, 11.4, len(nodes))
+    for x, (name, shape) in zip(xs, nodes):
+        ax.add_patch(FancyBboxPatch((x - 0.45, 1.15), 0.9, 0.7, boxstyle="round,pad=0.05", facecolor="#e8f0fa",
+                                    edgecolor="0.3"))
+        ax.text(x, 1.62, name, ha="center", va="center", fontsize=10)
+        ax.text(x, 1.3, shape, ha="center", va="center", fontsize=6.5)
+    for i in range(len(nodes) - 1):
+        ax.annotate("", xy=(xs[i + 1] - 0.52, 1.72), xytext=(xs[i] + 0.52, 1.72),
+                    arrowprops=dict(arrowstyle="->", color="tab:blue"))
+        ax.text((xs[i] + xs[i + 1]) / 2, 2.05, forward[i], ha="center", va="bottom", fontsize=7, color="tab:blue")
+        ax.annotate("", xy=(xs[i] + 0.52, 1.28), xytext=(xs[i + 1] - 0.52, 1.28),
+                    arrowprops=dict(arrowstyle="->", color="tab:red"))
+        ax.text((xs[i] + xs[i + 1]) / 2, 0.95, backward[i], ha="center", va="top", fontsize=7.5, color="tab:red")
