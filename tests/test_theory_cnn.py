@@ -138,6 +138,6 @@ def test_missing_fig5_file(tmp_path):
 
 def test_tiny_map_explains_instead_of_failing(tmp_path):
     t4 = cnn.to_json(cnn.solve(write_fig5(tmp_path, [[5]], [[1, 2, 3]] * 3, [[1] * 4] * 4)))
-    assert t4["a"] == {"padding": 1, "map": [[25.0]]}
+    assert t4["a"] == {"padding": 1, "map": [[10.0]]}  # only the centre weight 2 meets the value 5
     assert t4["b"]["possible"] is False and "does not fit" in t4["b"]["reason"]
     assert t4["c"]["map"] is None and "smaller than the 2x2" in t4["c"]["reason"]
