@@ -1,0 +1,73 @@
+"""The CIFAR-10 network: a patch-whitening stem and three conv groups, built from a `Config`."""
+import torch
+from torch import nn
+
+
+class Whiten(nn.Conv2d):
+    """A k x k conv whose filters are the whitening transform of the training set's k x k patches.
+
+    Each eigenvector of the patch covariance, divided by the square root of its eigenvalue, becomes a filter, kept
+    with both signs so that the GELU after it loses no information. The first layer then starts where gradient
+    descent would take many steps to arrive; its weights stay frozen, its bias learns.
+    """
+
+    def __init__(self, patch):
+        super().__init__(3, 2 * 3 * patch * patch, kernel_size=patch, padding=0, bias=True)
+        self.weight.requires_grad_(False)
+
+    @torch.no_grad()
+    def fit(self, images, eps=5e-4):
+        """Set the filters from `images` (N, 3, H, W), already normalised, float."""
+        k = self.kernel_size[0]
+        patches = images.float().unfold(2, k, 1).unfold(3, k, 1)               # N, C, H', W', k, k
+        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3 * k * k)   # rows in (C, kh, kw) order
+        patches = patches - patches.mean(dim=0)
+        cov = patches.T @ patches / len(patches)
+        eigenvalues, eigenvectors = torch.linalg.eigh(cov.double())
+        filters = (eigenvectors.T / torch.sqrt(eigenvalues + eps)[:, None]).float().reshape(-1, 3, k, k)
+        self.weight.copy_(torch.cat([filters, -filters]))
+        self.bias.zero_()
+
+
+class ConvGroup(nn.Module):
+    """One resolution stage: conv -> 2x2 max-pool -> BN -> GELU, then (n - 1) x (conv -> BN -> GELU)."""
+
+    def __init__(self, c_in, c_out, n_convs, bn_momentum):
+        super().__init__()
+        layers = []
+        for i in range(n_convs):
+            layers.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False))
+            if i == 0:
+                layers.append(nn.MaxPool2d(2))
+            layers += [nn.BatchNorm2d(c_out, momentum=bn_momentum), nn.GELU()]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class Net(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.logit_scale = cfg.logit_scale
+        self.whiten = Whiten(cfg.whiten_patch)
+        groups, c_in = [], self.whiten.out_channels
+        for width in cfg.widths:
+            groups.append(ConvGroup(c_in, width, cfg.convs_per_group, cfg.bn_momentum))
+            c_in = width
+        self.body = nn.Sequential(nn.GELU(), *groups)
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.head = nn.Linear(c_in, 10, bias=False)
+
+    def forward(self, x):
+        x = self.pool(self.body(self.whiten(x))).flatten(1)
+        return self.head(x) * self.logit_scale
+
+
+def build_model(cfg):
+    """A fresh network for `cfg`; call `model.whiten.fit(train_images)` before training."""
+    return Net(cfg)
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
