@@ -68,7 +68,7 @@ def _p1_ab(doc, r, max_curv):
     approach = ("the iterates approach $x^*$ from the right and never overshoot it." if np.all(b[1:] > x_star)
                 else "the iterates cross $x^*$ but still descend.")
     doc.add(Paragraph(
-        f"With $\\eta = 1$ every step is ten times longer: after three steps it is at {f(b[3], 4)}, "
+        f"With $\\eta = 1$ a step is ten times longer for the same slope: after three steps it is at {f(b[3], 4)}, "
         f"{f(b[3] - x_star, 4)} from $x^*$ with GELU {f(gelu_gd.gelu(b[3]) - f_star, 5)} above the minimum, while "
         f"$\\eta = 0.1$ is still at {f(a[3], 4)} ({f(gelu_gd.gelu(a[3]) - f_star, 5)} above). The long step is safe "
         f"here because $\\eta \\cdot \\max|{G}''| = {f(max_curv, 3)} < 2$: {approach} Near $x^*$ the error "
