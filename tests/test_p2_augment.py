@@ -39,6 +39,27 @@ def test_shape_dtype_and_order_kept(op, dtype):
     assert torch.all((out[:, 0] == ids) | (out[:, 0] == 0))
 
 
+@pytest.mark.parametrize("op", [
+    lambda x, g: augment.random_flip(x, g),
+    lambda x, g: augment.random_crop(x, 4, g),
+    lambda x, g: augment.random_crop(x, 0, g),
+    lambda x, g: augment.cutout(x, 8, g),
+    lambda x, g: augment.augment(x, 4, True, 8, g),
+    lambda x, g: augment.augment(x, 0, True, 8, g),
+])
+def test_input_is_never_modified_and_output_is_new_and_contiguous(op):
+    images = random_images()
+    before = images.clone()
+    out = op(images, seeded())
+    assert torch.equal(images, before)
+    assert out.data_ptr() != images.data_ptr() and out.is_contiguous()
+
+
+def test_empty_batch():
+    empty = torch.zeros(0, 3, 32, 32, dtype=torch.uint8)
+    assert augment.augment(empty, 4, True, 8, seeded()).shape == (0, 3, 32, 32)
+
+
 def test_flip_really_flips_about_half():
     images = random_images(400)
     out = augment.random_flip(images, seeded(1))

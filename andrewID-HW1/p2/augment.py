@@ -14,12 +14,18 @@ def _check_images(images):
         raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
 
 
+def _flip_(images, generator):
+    """Mirror a random half of `images` left-right, in place (only the chosen images are touched)."""
+    chosen = (torch.rand(images.shape[0], generator=generator) < 0.5).nonzero().squeeze(1).to(images.device)
+    images.index_copy_(0, chosen, images.index_select(0, chosen).flip(3))
+    return images
+
+
 def random_flip(images, generator=None):
     """Mirror each image left-right with probability 1/2 (independently per image)."""
     _check_images(images)
-    flip = torch.rand(images.shape[0], generator=generator) < 0.5
-    flip = flip.to(images.device).view(-1, 1, 1, 1)
-    return torch.where(flip, images.flip(3), images)
+    # clone + in-place flip of the chosen half moves about half the bytes of torch.where(mask, flipped, images)
+    return _flip_(images.clone(), generator)
 
 
 def random_crop(images, pad, generator=None):
@@ -43,6 +49,21 @@ def random_crop(images, pad, generator=None):
     return windows[torch.arange(n, device=images.device), :, top, left]
 
 
+def _cutout_(images, size, generator):
+    """Zero one size x size square per image, in place."""
+    n, _, height, width = images.shape
+    centres = torch.stack([torch.randint(0, height, (n,), generator=generator),
+                           torch.randint(0, width, (n,), generator=generator)])
+    top, left = (centres - size // 2).to(images.device).unsqueeze(-1)
+    rows = torch.arange(height, device=images.device)
+    cols = torch.arange(width, device=images.device)
+    outside_rows = (rows < top) | (rows >= top + size)    # (n, H)
+    outside_cols = (cols < left) | (cols >= left + size)  # (n, W)
+    keep = outside_rows.unsqueeze(2) | outside_cols.unsqueeze(1)
+    # multiplying by the keep mask is faster on the CPU than masked_fill with the square
+    return images.mul_(keep.unsqueeze(1))
+
+
 def cutout(images, size, generator=None):
     """Zero a size x size square in each image, centred on a uniformly random pixel (clipped at the borders).
 
@@ -51,26 +72,20 @@ def cutout(images, size, generator=None):
     _check_images(images)
     if size < 0:
         raise ValueError(f"cutout size must be >= 0, got {size}")
-    n, _, height, width = images.shape
-    if size == 0:
-        return images.clone()
-    centres = torch.stack([torch.randint(0, height, (n,), generator=generator),
-                           torch.randint(0, width, (n,), generator=generator)])
-    top, left = (centres - size // 2).to(images.device).unsqueeze(-1)
-    rows = torch.arange(height, device=images.device)
-    cols = torch.arange(width, device=images.device)
-    in_rows = (rows >= top) & (rows < top + size)      # (n, H)
-    in_cols = (cols >= left) & (cols < left + size)    # (n, W)
-    square = in_rows.unsqueeze(2) & in_cols.unsqueeze(1)
-    return images.masked_fill(square.unsqueeze(1), 0)
+    return _cutout_(images.clone(), size, generator) if size else images.clone()
 
 
 def augment(images, pad, flip, cutout_size, generator=None):
-    """The training augmentation: random reflect-crop (pad), then random flip (if flip), then cutout (if > 0)."""
-    if pad:
-        images = random_crop(images, pad, generator)
+    """The training augmentation: random reflect-crop (pad), then random flip (if flip), then cutout (if > 0).
+
+    Gives exactly random_flip / cutout applied to random_crop's output with the same generator, but flips and
+    cuts in place on the fresh cropped tensor, saving two full copies of the data set.
+    """
+    if cutout_size < 0:
+        raise ValueError(f"cutout size must be >= 0, got {cutout_size}")
+    out = random_crop(images, pad, generator)  # always a new tensor, also for pad == 0
     if flip:
-        images = random_flip(images, generator)
+        _flip_(out, generator)
     if cutout_size:
-        images = cutout(images, cutout_size, generator)
-    return images
+        _cutout_(out, cutout_size, generator)
+    return out
