@@ -21,7 +21,7 @@ def save_checkpoint(path, model, cfg, *, class_names, mean, std, preset, seed, t
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = dict(format=FORMAT, state_dict=state, config=cfg.to_dict(), class_names=list(class_names),
                    mean=[float(m) for m in mean], std=[float(s) for s in std], preset=str(preset), seed=int(seed),
-                   test_accuracy=float(test_accuracy), torch_version=torch.__version__, **extra)
+                   test_accuracy=float(test_accuracy), torch_version=str(torch.__version__), **extra)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".p2_model.", suffix=".tmp", dir=folder)
     try:
@@ -40,9 +40,13 @@ def load_checkpoint(path):
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        # The wording differs between torch versions; the refused import is always named as a "global".
+        globals_asked = [line.strip() for line in str(e).splitlines() if "global" in line.lower()]
+        if not globals_asked:
+            raise CheckpointError(f"{path}: not a readable torch model file: {str(e).splitlines()[0]}") from None
         # weights_only refuses any pickle that would import or call Python code; nothing has run.
         raise CheckpointError(f"{path}: refused: not a plain p2 model file (it asks to run Python code, which "
-                              f"weights_only loading never does): {str(e).splitlines()[0]}") from None
+                              f"weights_only loading never does). {globals_asked[0]}") from None
     except Exception as e:
         raise CheckpointError(f"{path}: not a readable torch model file: {e}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

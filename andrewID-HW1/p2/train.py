@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from augment import augment
+from augment import augment, cutout
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255 scale).
 MEAN = (125.31, 122.95, 113.87)
@@ -105,7 +105,11 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
                    disable=None)  # None: no bar when stdout is not a terminal (logs get the epoch lines)
         for i in bar:
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            x = augment(normalize(images[idx]), cfg.translate, cfg.flip, cfg.cutout, generator)
+            # Shift and flip the uint8 pixels (cheaper than floats); cut out after normalising, so the
+            # square is filled with the mean colour.
+            x = normalize(augment(images[idx], cfg.translate, cfg.flip, 0, generator))
+            if cfg.cutout:
+                x = cutout(x, cfg.cutout, generator)
             y = labels[idx]
             with autocast(device, cfg.autocast):
                 logits = model(to_memory_format(x, cfg))

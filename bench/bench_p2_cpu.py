@@ -1,0 +1,13 @@
+"""`make bench-p2-cpu`: the cpu preset end to end on already-decoded data; prints accuracy and wall time.
+
+Wall time covers the whole p2.py process: loading, training, evaluation with TTA and the report.
+"""
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+if __name__ == "__main__":
+    args = sys.argv[1:] or ["--data-dir", os.path.join(HERE, "..", "data", "cifar10")]
+    sys.exit(subprocess.call([sys.executable, os.path.join(HERE, "p2_runs.py"), *args, "--runs", "cpu:0"]))
