@@ -1,0 +1,118 @@
+"""Time p1's NumPy MLP against PyTorch on the CPU: same network, initial weights, data order, augmentation,
+learning-rate schedule and momentum, float32, the same number of threads. `make bench-p1` runs it.
+
+Per epoch only the training pass is timed; the test error is measured after each epoch, outside the timer, to
+find when each framework first reaches the target. Environment: MNIST_DIR (as for p1), BENCH_THREADS (default:
+all CPUs), BENCH_EPOCHS (default: the default preset's).
+"""
+import os
+import sys
+import time
+
+THREADS = int(os.environ.get("BENCH_THREADS") or os.cpu_count())
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(THREADS)  # must be set before numpy loads its BLAS
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "andrewID-HW1", "p1"))
+import p1  # noqa: E402
+
+TARGET = 0.013
+
+
+def torch_model(mlp):
+    """nn.Sequential with p1's initial weights (p1 stores W as (in, out); nn.Linear as (out, in))."""
+    layers = []
+    for i, (W, b) in enumerate(zip(mlp.W, mlp.b)):
+        linear = torch.nn.Linear(*W.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b.reshape(-1).copy()))
+        layers.append(linear)
+        if i < mlp.nlayers - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def torch_epoch(model, optimizer, x, y, config, rng, schedule, augment, epoch, nepochs):
+    """The same batches as p1.train_epoch: same permutation and augmentation draws from an equal rng."""
+    batch_size = config["batch_size"]
+    steps = -(-len(x) // batch_size)
+    order = rng.permutation(len(x))
+    model.train()
+    for step in range(steps):
+        idx = order[step * batch_size:(step + 1) * batch_size]
+        batch = augment(x[idx], rng)
+        for group in optimizer.param_groups:
+            group["lr"] = schedule(epoch * steps + step, nepochs * steps)
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(batch)), torch.from_numpy(y[idx]))
+        loss.backward()
+        optimizer.step()
+
+
+def torch_test_error(model, x, y):
+    model.eval()
+    with torch.no_grad():
+        return float((model(torch.from_numpy(x)).argmax(1).numpy() != y).mean())
+
+
+def run(name, train_one_epoch, test_error, nepochs):
+    times, errors = [], []
+    for epoch in range(nepochs):
+        start = time.perf_counter()
+        train_one_epoch(epoch)
+        times.append(time.perf_counter() - start)
+        errors.append(test_error())
+        print(f"  {name:7s} epoch {epoch + 1:2d}: {times[-1]:6.2f} s, test error {100 * errors[-1]:.2f}%", flush=True)
+    reached = next((sum(times[:k + 1]) for k, e in enumerate(errors) if e <= TARGET), None)
+    return {"name": name, "epoch_s": float(np.median(times)), "reach_s": reached, "error": errors[-1],
+            "total_s": sum(times)}
+
+
+def main():
+    config = dict(p1.PRESETS["default"])
+    nepochs = int(os.environ.get("BENCH_EPOCHS") or config["epochs"])
+    torch.set_num_threads(THREADS)
+    mnist_dir = os.environ.get("MNIST_DIR") or p1.DEFAULT_MNIST_DIR
+    try:
+        pixels, labels = p1.load_mnist_csv(os.path.join(mnist_dir, "mnist_train.csv"))
+        test_pixels, test_labels = p1.load_mnist_csv(os.path.join(mnist_dir, "mnist_test.csv"))
+    except p1.MnistDataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    n_val = config["validation"]
+    x, y = p1.preprocess(pixels)[:-n_val], labels[:-n_val]
+    test_x = p1.preprocess(test_pixels)
+    schedule = p1.warmup_cosine(config["lr"], config["warmup"])
+    augment = p1.make_augment(config)
+    print(f"network {[784, *config['hiddens'], 10]}, {nepochs} epochs of {len(x)} images, batch "
+          f"{config['batch_size']}, {THREADS} threads, numpy {np.__version__}, torch {torch.__version__}", flush=True)
+
+    np.random.seed(config["seed"])
+    mlp = p1.build_mlp(config)
+    model = torch_model(mlp)  # copied before training so both start from the same weights
+    optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"])
+    rng_np, rng_torch = np.random.default_rng(config["seed"]), np.random.default_rng(config["seed"])
+    results = [
+        run("numpy", lambda e: p1.train_epoch(mlp, x, y, config["batch_size"], rng_np, schedule, augment, e,
+                                              nepochs),
+            lambda: p1.evaluate(mlp, test_x, test_labels)[1], nepochs),
+        run("pytorch", lambda e: torch_epoch(model, optimizer, x, y, config, rng_torch, schedule, augment, e,
+                                             nepochs),
+            lambda: torch_test_error(model, test_x, test_labels), nepochs),
+    ]
+    base = results[1]["epoch_s"]
+    print(f"\n| framework | s / epoch (median) | vs PyTorch | time to <= {100 * TARGET:.1f}% test error "
+          f"| final test error |\n|---|---|---|---|---|")
+    for r in results:
+        reach = f"{r['reach_s']:.1f} s" if r["reach_s"] is not None else "not reached"
+        print(f"| {r['name']} | {r['epoch_s']:.2f} | {r['epoch_s'] / base:.2f}x | {reach} | "
+              f"{100 * r['error']:.2f}% |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

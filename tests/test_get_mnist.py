@@ -1,0 +1,107 @@
+"""tools/get_mnist.py with the network replaced by generated files: both sources, skipping, failures."""
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+
+from tools import get_mnist
+
+MIRRORS = ["https://mirror-a.test/", "https://mirror-b.test/"]
+
+
+def make_set(n, seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 784), dtype=np.uint8), rng.integers(0, 10, n).astype(np.uint8)
+
+
+def csv_bytes(pixels, labels):
+    return "".join(f"{label}," + ",".join(map(str, row)) + "\n" for label, row in zip(labels, pixels)).encode()
+
+
+def idx_bytes(pixels, labels):
+    images = (2051).to_bytes(4, "big") + b"".join(v.to_bytes(4, "big") for v in (len(pixels), 28, 28))
+    return (gzip.compress(images + pixels.tobytes()),
+            gzip.compress((2049).to_bytes(4, "big") + len(labels).to_bytes(4, "big") + labels.tobytes()))
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """Serves generated files at the URLs get_mnist asks for; `files` maps URL -> bytes, `asked` logs URLs."""
+    sets = {"mnist_train.csv": make_set(30, 1), "mnist_test.csv": make_set(10, 2)}
+    csvs = {name: csv_bytes(*s) for name, s in sets.items()}
+    files, md5s = {}, {}
+    for name, s in sets.items():
+        files[get_mnist.CSV_URLS[name]] = csvs[name]
+        for idx_name, data in zip(get_mnist.IDX_FILES[name], idx_bytes(*s)):
+            files[MIRRORS[1] + idx_name] = data
+            md5s[idx_name] = hashlib.md5(data).hexdigest()
+    asked = []
+
+    def fetch(url):
+        asked.append(url)
+        if url not in files:
+            raise OSError(f"<urlopen error [Errno -2] Name or service not known: {url}>")
+        return files[url]
+
+    monkeypatch.setattr(get_mnist, "fetch", fetch)
+    monkeypatch.setattr(get_mnist, "torchvision_mirrors", lambda: (MIRRORS, md5s))
+    monkeypatch.setattr(get_mnist, "CSV_SHA256", {n: hashlib.sha256(d).hexdigest() for n, d in csvs.items()})
+    return type("Server", (), {"files": files, "asked": asked, "csvs": csvs})
+
+
+def test_downloads_from_the_assignment_links(tmp_path, server, capsys):
+    assert get_mnist.main([str(tmp_path / "mnist")]) == 0
+    for name, data in server.csvs.items():
+        assert (tmp_path / "mnist" / name).read_bytes() == data
+    assert "assignment's link" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == ["mnist_test.csv", "mnist_train.csv"]
+
+
+def test_files_present_and_correct_are_not_downloaded_again(tmp_path, server, capsys):
+    assert get_mnist.main([str(tmp_path)]) == 0
+    server.asked.clear()
+    assert get_mnist.main([str(tmp_path)]) == 0
+    assert server.asked == [] and "already present" in capsys.readouterr().out
+
+
+def test_corrupt_file_is_replaced(tmp_path, server):
+    (tmp_path / "mnist_test.csv").write_text("5,0,0\n")
+    assert get_mnist.main([str(tmp_path)]) == 0
+    assert (tmp_path / "mnist_test.csv").read_bytes() == server.csvs["mnist_test.csv"]
+
+
+def test_falls_back_to_converted_idx_files(tmp_path, server, capsys):
+    for url in get_mnist.CSV_URLS.values():
+        del server.files[url]  # the assignment's links are down; mirror-a is down too
+    assert get_mnist.main([str(tmp_path)]) == 0
+    for name, data in server.csvs.items():
+        assert (tmp_path / name).read_bytes() == data  # identical bytes to the CSV route
+    assert "torchvision mirror" in capsys.readouterr().out
+
+
+def test_wrong_checksum_is_rejected(tmp_path, server, capsys):
+    for url in list(server.files):
+        server.files[url] = server.files[url][:-1] + b"1\n" if url.endswith(".csv") else b"garbage"
+    assert get_mnist.main([str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "sha256" in err and "md5 mismatch" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_network_gives_one_clear_error(tmp_path, server, capsys):
+    server.files.clear()
+    assert get_mnist.main([str(tmp_path / "mnist")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: could not get mnist_train.csv") and "Check the network" in err
+    assert "Traceback" not in err and list((tmp_path / "mnist").iterdir()) == []
+
+
+def test_usage(capsys):
+    assert get_mnist.main([]) == 2
+    assert "usage" in capsys.readouterr().err
+
+
+def test_torchvision_lists_the_mirrors():
+    mirrors, md5s = get_mnist.torchvision_mirrors()
+    assert mirrors and set(md5s) == {f for pair in get_mnist.IDX_FILES.values() for f in pair}

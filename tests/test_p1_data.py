@@ -1,0 +1,120 @@
+"""p1's MNIST CSV reader on generated files: values, caching, and one clear error per malformed case."""
+import os
+
+import numpy as np
+import pytest
+
+import p1
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("P1_CACHE_DIR", str(folder))
+    return folder
+
+
+def table(n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.column_stack([rng.integers(0, 10, n), rng.integers(0, 256, (n, 784))])
+
+
+def write_csv(path, rows, newline="\n", final_newline=True):
+    text = newline.join(",".join(str(v) for v in row) for row in rows)
+    path.write_bytes((text + (newline if final_newline else "")).encode())
+    return path
+
+
+@pytest.mark.parametrize("newline,final_newline", [("\n", True), ("\r\n", True), ("\n", False)])
+def test_reads_pixels_and_labels(tmp_path, newline, final_newline):
+    rows = table()
+    path = write_csv(tmp_path / "mnist_train.csv", rows, newline, final_newline)
+    pixels, labels = p1.load_mnist_csv(str(path))
+    assert pixels.dtype == np.uint8 and pixels.shape == (5, 784) and pixels.flags.c_contiguous
+    assert labels.dtype == np.int64
+    np.testing.assert_array_equal(pixels, rows[:, 1:])
+    np.testing.assert_array_equal(labels, rows[:, 0])
+
+
+def test_second_read_comes_from_the_cache_and_edits_invalidate_it(tmp_path, cache_dir):
+    path = write_csv(tmp_path / "mnist_test.csv", table())
+    p1.load_mnist_csv(str(path))
+    cached = [os.path.join(d, f) for d, _, files in os.walk(cache_dir) for f in files]
+    assert len(cached) == 1 and cached[0].endswith(".npy")
+    np.save(cached[0], np.zeros((2, 785), np.uint8))  # a cache hit returns the cached table, not a re-parse
+    assert p1.load_mnist_csv(str(path))[0].shape == (2, 784)
+    rows = table(3, seed=1)
+    write_csv(path, rows)
+    os.utime(path, ns=(1, 1))  # a different size and time: the cache entry no longer matches
+    np.testing.assert_array_equal(p1.load_mnist_csv(str(path))[0], rows[:, 1:])
+
+
+def test_unwritable_cache_is_skipped(tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("P1_CACHE_DIR", str(blocker))
+    path = write_csv(tmp_path / "mnist_train.csv", table())
+    assert p1.load_mnist_csv(str(path))[0].shape == (5, 784)
+
+
+def test_missing_file_says_how_to_get_the_data(tmp_path):
+    with pytest.raises(p1.MnistDataError) as e:
+        p1.load_mnist_csv(str(tmp_path / "mnist_train.csv"))
+    assert "mnist_train.csv: file not found" in str(e.value) and "make data-mnist" in str(e.value)
+
+
+def corrupt(rows, row, kind):
+    lines = [",".join(str(v) for v in r) for r in rows]
+    if kind == "short":
+        lines[row] = lines[row].rsplit(",", 1)[0]
+    elif kind == "long":
+        lines[row] += ",0"
+    elif kind == "label":
+        lines[row] = "10" + lines[row][1:]
+    elif kind == "pixel":
+        lines[row] = lines[row].rsplit(",", 1)[0] + ",256"
+    elif kind == "char":
+        lines[row] = lines[row].replace(",", ",x", 1)
+    elif kind == "negative":
+        lines[row] = lines[row].replace(",", ",-", 1)
+    elif kind == "empty":
+        lines[row] = lines[row].replace(",", ",,", 1)
+    elif kind == "blank":
+        lines[row] = ""
+    elif kind == "header":
+        lines.insert(0, "label," + ",".join(f"pixel{i}" for i in range(784)))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("kind,row,message", [
+    ("short", 2, "row 3: 784 values, expected 785"),
+    ("long", 0, "row 1: 786 values, expected 785"),
+    ("label", 3, "row 4: label 10 is outside 0..9"),
+    ("pixel", 1, "row 2: pixel 256 is outside 0..255 (column 785)"),
+    ("char", 4, "row 5: unexpected character 'x'"),
+    ("negative", 2, "row 3: unexpected character '-'"),
+    ("empty", 1, "row 2: an empty value"),
+    ("blank", 2, "row 3: an empty value or empty line"),
+    ("header", 0, "row 1: unexpected character 'l'"),
+])
+def test_malformed_file_names_file_and_row(tmp_path, kind, row, message):
+    path = tmp_path / "mnist_train.csv"
+    path.write_text(corrupt(table(), row, kind))
+    with pytest.raises(p1.MnistDataError) as e:
+        p1.load_mnist_csv(str(path))
+    assert str(e.value).startswith(str(path)) and message in str(e.value), str(e.value)
+    assert "make data-mnist" in str(e.value)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "mnist_test.csv"
+    path.write_text("")
+    with pytest.raises(p1.MnistDataError, match="empty"):
+        p1.load_mnist_csv(str(path))
+
+
+def test_preprocess_is_a_fixed_scaling():
+    pixels = np.array([[0, 51, 255]], np.uint8)
+    out = p1.preprocess(pixels)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [[0.0, 0.2, 1.0]], rtol=1e-6)

@@ -1,0 +1,118 @@
+"""p1 activations, softmax cross-entropy and batch norm: derivatives against finite differences."""
+import numpy as np
+import pytest
+
+import p1
+
+RNG = np.random.default_rng(0)
+
+
+def numeric_derivative(f, x, h=1e-6):
+    """Central difference of an elementwise function."""
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("cls", [p1.Identity, p1.Sigmoid, p1.Tanh, p1.ReLU])
+def test_activation_derivative_matches_finite_differences(cls):
+    x = RNG.normal(size=(7, 5)) * 3
+    x[np.abs(x) < 1e-3] = 0.5  # ReLU has no derivative at 0
+    act = cls()
+    out = act(x)
+    assert out.shape == x.shape and act.state is out
+    np.testing.assert_allclose(act.derivative(), numeric_derivative(lambda z: cls().forward(z), x),
+                               rtol=1e-6, atol=1e-8)
+
+
+def test_activation_values():
+    x = np.array([[-2.0, 0.0, 3.0]])
+    np.testing.assert_allclose(p1.Sigmoid()(x), 1 / (1 + np.exp(-x)))
+    np.testing.assert_allclose(p1.Tanh()(x), np.tanh(x))
+    np.testing.assert_array_equal(p1.ReLU()(x), [[0.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(p1.Identity()(x), x)
+
+
+def test_sigmoid_does_not_overflow():
+    x = np.array([-1e4, -800.0, -30.0, 0.0, 30.0, 800.0, 1e4])
+    sigmoid = p1.Sigmoid()
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        s = sigmoid(x)
+        d = sigmoid.derivative()
+    assert np.all(np.isfinite(s)) and s[0] == 0.0 and s[-1] == 1.0 and s[3] == 0.5
+    assert np.all(np.isfinite(d)) and d[3] == 0.25
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activations_keep_dtype(dtype):
+    x = RNG.normal(size=(3, 4)).astype(dtype)
+    for cls in (p1.Identity, p1.Sigmoid, p1.Tanh, p1.ReLU):
+        act = cls()
+        assert act(x).dtype == dtype and act.derivative().dtype == dtype
+
+
+def test_softmax_cross_entropy_matches_definition_and_is_stable():
+    x = RNG.normal(size=(6, 10)) * 5
+    y = p1.one_hot(RNG.integers(0, 10, 6))
+    ce = p1.SoftmaxCrossEntropy()
+    loss = ce(x, y)
+    sm = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(loss, -np.log((sm * y).sum(axis=1)), rtol=1e-12)
+    np.testing.assert_allclose(ce.sm, sm, rtol=1e-12)
+    assert loss.shape == (6,) and ce.logits is x and ce.labels is y and ce.loss is loss
+    huge = np.array([[1e4, 0.0, -1e4] + [0.0] * 7])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert np.isfinite(ce(huge, p1.one_hot([1]))).all()
+
+
+def test_softmax_cross_entropy_derivative_matches_finite_differences():
+    x = RNG.normal(size=(4, 10))
+    y = p1.one_hot(RNG.integers(0, 10, 4))
+    ce = p1.SoftmaxCrossEntropy()
+    ce(x, y)
+    analytic = ce.derivative()
+    numeric = np.zeros_like(x)
+    h = 1e-6
+    for idx in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[idx] = h
+        # loss_i depends only on row i, so summing the per-sample losses isolates d loss_i / d x_ij
+        numeric[idx] = (p1.SoftmaxCrossEntropy()(x + step, y).sum()
+                        - p1.SoftmaxCrossEntropy()(x - step, y).sum()) / (2 * h)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(analytic, ce.sm - y)
+
+
+def test_batchnorm_backward_matches_finite_differences():
+    x = RNG.normal(size=(8, 5)) * 2 + 1
+    upstream = RNG.normal(size=(8, 5))
+    bn = p1.BatchNorm(5)
+    bn.gamma = RNG.normal(size=(1, 5))
+    bn.beta = RNG.normal(size=(1, 5))
+
+    def objective(x_, gamma, beta):
+        layer = p1.BatchNorm(5)
+        layer.gamma, layer.beta = gamma, beta
+        return (layer(x_) * upstream).sum()
+
+    bn(x)
+    dx = bn.backward(upstream)
+    h = 1e-6
+    for grad, which in ((dx, 0), (bn.dgamma, 1), (bn.dbeta, 2)):
+        args = [x, bn.gamma, bn.beta]
+        numeric = np.zeros_like(args[which])
+        for idx in np.ndindex(numeric.shape):
+            plus = [a.copy() for a in args]
+            minus = [a.copy() for a in args]
+            plus[which][idx] += h
+            minus[which][idx] -= h
+            numeric[idx] = (objective(*plus) - objective(*minus)) / (2 * h)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_batchnorm_running_statistics_and_eval():
+    bn = p1.BatchNorm(3, alpha=0.9)
+    x = RNG.normal(size=(10, 3)) + 4
+    bn(x)
+    np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=0, keepdims=True))
+    np.testing.assert_allclose(bn.running_var, 0.9 + 0.1 * x.var(axis=0, keepdims=True))
+    out = bn(x, eval=True)
+    np.testing.assert_allclose(out, (x - bn.running_mean) / np.sqrt(bn.running_var + bn.eps))
