@@ -17,7 +17,7 @@ import torch
 
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: F401  (load_model: public API)
 from config import PRESETS, get_preset
-from data import CLASSES, DataError, download_cifar10, load_cifar10
+from data import CLASSES, DataError, download_cifar10, find_batches_dir, load_cifar10
 from model import build_model
 from train import MEAN, STD, normalize, predict_logits, train
 
@@ -142,7 +142,11 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.download_only:
-            print(f"CIFAR-10 is in {download_cifar10(args.data_dir)}")
+            try:
+                folder = find_batches_dir(args.data_dir)
+            except DataError:
+                folder = download_cifar10(args.data_dir)
+            print(f"CIFAR-10 is in {folder}")
         elif args.eval:
             run_eval(args)
         else:
