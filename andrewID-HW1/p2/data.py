@@ -84,10 +84,11 @@ def _read_files(folder, names):
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
-def load_cifar10(data_dir, download=True):
-    """Load the whole data set as tensors: train_images/test_images uint8 (N, 3, 32, 32), *_labels int64 (N,).
+def load_cifar10(data_dir, download=True, splits=("train", "test")):
+    """Load the data set as tensors: train_images/test_images uint8 (N, 3, 32, 32), *_labels int64 (N,).
 
     If no CIFAR-10 folder is found in data_dir and download is true, the official archive is fetched first.
+    `splits` names the parts to read (evaluation needs only "test").
     """
     try:
         folder = find_batches_dir(data_dir)
@@ -95,7 +96,8 @@ def load_cifar10(data_dir, download=True):
         if not download:
             raise
         folder = download_cifar10(data_dir)
-    train_images, train_labels = _read_files(folder, TRAIN_FILES)
-    test_images, test_labels = _read_files(folder, (TEST_FILE,))
-    return {"train_images": train_images, "train_labels": train_labels,
-            "test_images": test_images, "test_labels": test_labels}
+    files = {"train": TRAIN_FILES, "test": (TEST_FILE,)}
+    out = {}
+    for split in splits:
+        out[f"{split}_images"], out[f"{split}_labels"] = _read_files(folder, files[split])
+    return out

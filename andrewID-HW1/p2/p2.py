@@ -131,7 +131,7 @@ def run_eval(args):
     model, cfg, ckpt = load_model(args.eval, device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    data = {k: v.to(device) for k, v in load_cifar10(args.data_dir).items() if k.startswith("test")}
+    data = {k: v.to(device) for k, v in load_cifar10(args.data_dir, splits=("test",)).items()}
     acc, *_ = evaluate(model, cfg, data, device, mean=ckpt["mean"], std=ckpt["std"])
     print(f"{args.eval}: preset {ckpt['preset']}, seed {ckpt['seed']}, TTA '{cfg.tta}', "
           f"stored test accuracy {100 * ckpt['test_accuracy']:.2f}%")
