@@ -73,6 +73,8 @@ def corrupt(rows, row, kind):
         lines[row] = "10" + lines[row][1:]
     elif kind == "pixel":
         lines[row] = lines[row].rsplit(",", 1)[0] + ",256"
+    elif kind == "huge":  # wraps to 0 in a fixed-width integer; must still be caught
+        lines[row] = lines[row].rsplit(",", 1)[0] + ",18446744073709551616"
     elif kind == "char":
         lines[row] = lines[row].replace(",", ",x", 1)
     elif kind == "negative":
@@ -91,6 +93,7 @@ def corrupt(rows, row, kind):
     ("long", 0, "row 1: 786 values, expected 785"),
     ("label", 3, "row 4: label 10 is outside 0..9"),
     ("pixel", 1, "row 2: pixel 256 is outside 0..255 (column 785)"),
+    ("huge", 2, "row 3: pixel 9223372036854775807 is outside 0..255 (column 785)"),
     ("char", 4, "row 5: unexpected character 'x'"),
     ("negative", 2, "row 3: unexpected character '-'"),
     ("empty", 1, "row 2: an empty value"),

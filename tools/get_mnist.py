@@ -72,10 +72,17 @@ def idx_to_csv(images_gz, labels_gz):
     return "".join(",".join([text[v] for v in row]) + "\n" for row in table.tolist()).encode("ascii")
 
 
+def download(url):
+    try:
+        return fetch(url)
+    except OSError as e:  # urllib's URLError, timeouts, refused connections
+        raise GetMnistError(f"{url}: {getattr(e, 'reason', e)}") from None
+
+
 def from_assignment_link(name):
-    data = fetch(CSV_URLS[name])
+    data = download(CSV_URLS[name])
     if sha256(data) != CSV_SHA256[name]:
-        raise GetMnistError(f"{CSV_URLS[name]} did not match the expected sha256")
+        raise GetMnistError(f"{CSV_URLS[name]}: the file does not match the expected sha256")
     return data
 
 
@@ -86,19 +93,19 @@ def from_idx_mirrors(name):
         errors = []
         for base in mirrors:
             try:
-                data = fetch(base + idx_name)
-            except OSError as e:
-                errors.append(f"{base + idx_name}: {e}")
+                data = download(base + idx_name)
+            except GetMnistError as e:
+                errors.append(str(e))
                 continue
             if hashlib.md5(data).hexdigest() == md5s[idx_name]:
                 parts.append(data)
                 break
             errors.append(f"{base + idx_name}: md5 mismatch")
         else:
-            raise GetMnistError("; ".join(errors))
+            raise GetMnistError("\n  ".join(errors))
     data = idx_to_csv(*parts)
     if sha256(data) != CSV_SHA256[name]:
-        raise GetMnistError(f"{name} converted from the idx files did not match the expected sha256")
+        raise GetMnistError(f"{name} converted from the idx files does not match the expected sha256")
     return data
 
 
@@ -123,13 +130,13 @@ def get(name, folder):
                         (from_idx_mirrors, "the original idx files (torchvision mirror)")):
         try:
             data = source(name)
-        except (OSError, GetMnistError) as e:
-            errors.append(f"{how}: {e}")
+        except GetMnistError as e:
+            errors.append(str(e))
             continue
         write_atomically(path, data)
         return f"downloaded from {how}, sha256 verified"
-    raise GetMnistError(f"could not get {name}: " + " | ".join(errors) + ". Check the network connection, or "
-                        f"copy mnist_train.csv and mnist_test.csv into {folder} by hand.")
+    raise GetMnistError(f"could not get {name}:\n  " + "\n  ".join(errors) + "\nCheck the network connection, "
+                        f"or copy mnist_train.csv and mnist_test.csv into {folder} by hand.")
 
 
 def main(argv=None):
