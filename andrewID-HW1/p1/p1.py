@@ -505,7 +505,7 @@ def _atomic_write(path, write):
     """write(file) into a temporary file beside `path`, then rename: readers never see a half-written file."""
     tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w+b") as f:
+        with open(tmp, "wb") as f:
             write(f)
         os.replace(tmp, path)
     finally:
@@ -516,7 +516,8 @@ def _atomic_write(path, write):
 # ---- Part 8. Saving and loading a model: .npz of arrays and strings, so no pickle is ever needed.
 def save_model(mlp, path, **metadata):
     """Weights, biases, batch-norm parameters, layer sizes, activation names and `metadata` (numbers or
-    strings, e.g. test_error) in one .npz. Byte-identical for identical models: zip timestamps are fixed."""
+    strings, e.g. test_error) in one .npz. Identical models give identical bytes: nothing time-dependent is
+    stored (numpy's zip members carry zipfile's fixed default date)."""
     arrays = {"sizes": np.array([mlp.input_size] + mlp.hiddens + [mlp.output_size], dtype=np.int64),
               "activations": np.array([type(a).__name__ for a in mlp.activations])}
     for i in range(mlp.nlayers):
@@ -527,11 +528,7 @@ def save_model(mlp, path, **metadata):
     for key, value in metadata.items():
         arrays[f"meta_{key}"] = np.asarray(value)
 
-    def write(f):
-        np.savez(f, **arrays)
-        f.flush()
-        _clear_zip_timestamps(f)
-    _atomic_write(path, write)
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_model(path):
@@ -542,7 +539,7 @@ def load_model(path):
     nlayers = len(sizes) - 1
     weights = iter([data[f"W{i}"] for i in range(nlayers)])
     biases = iter([data[f"b{i}"] for i in range(nlayers)])
-    num_bn = sum(1 for key in data if key.endswith("_gamma"))
+    num_bn = sum(1 for key in data if key.startswith("bn") and key.endswith("_gamma"))
     mlp = MLP(sizes[0], sizes[-1], sizes[1:-1], [ACTIVATIONS[str(name)]() for name in data["activations"]],
               lambda d0, d1: next(weights), lambda d: next(biases), SoftmaxCrossEntropy(), lr=0.0,
               num_bn_layers=num_bn)
@@ -552,26 +549,6 @@ def load_model(path):
     mlp.metadata = {key[5:]: data[key].item() for key in data if key.startswith("meta_")}
     mlp.eval()
     return mlp
-
-
-def _clear_zip_timestamps(f):
-    """zipfile stamps every member with the current time; set all to 1980-01-01 so that the same model always
-    gives the same bytes. Walks the central directory (the end record gives its place; each entry gives the
-    place of its local header) and rewrites the 4-byte DOS time and date fields."""
-    f.seek(0)
-    data = bytearray(f.read())
-    end = data.rfind(b"PK\x05\x06")
-    count = int.from_bytes(data[end + 10:end + 12], "little")
-    entry = int.from_bytes(data[end + 16:end + 20], "little")
-    fixed = (0).to_bytes(2, "little") + (33).to_bytes(2, "little")  # time 00:00:00, date 1980-01-01
-    for _ in range(count):
-        local = int.from_bytes(data[entry + 42:entry + 46], "little")
-        data[entry + 12:entry + 16] = fixed
-        data[local + 10:local + 14] = fixed
-        name, extra, comment = (int.from_bytes(data[entry + k:entry + k + 2], "little") for k in (28, 30, 32))
-        entry += 46 + name + extra + comment
-    f.seek(0)
-    f.write(data)
 
 
 # ---- Part 9. Report: training curves (PNG); PDF with model, hyper-parameters, results, machine.
