@@ -64,28 +64,22 @@ def test_missing_file_says_how_to_get_the_data(tmp_path):
 
 
 def corrupt(rows, row, kind):
-    lines = [",".join(str(v) for v in r) for r in rows]
+    lines = [[str(v) for v in r] for r in rows]
     if kind == "short":
-        lines[row] = lines[row].rsplit(",", 1)[0]
+        lines[row].pop()
     elif kind == "long":
-        lines[row] += ",0"
+        lines[row].append("0")
     elif kind == "label":
-        lines[row] = "10" + lines[row][1:]
+        lines[row][0] = "10"
     elif kind == "pixel":
-        lines[row] = lines[row].rsplit(",", 1)[0] + ",256"
-    elif kind == "huge":  # wraps to 0 in a fixed-width integer; must still be caught
-        lines[row] = lines[row].rsplit(",", 1)[0] + ",18446744073709551616"
-    elif kind == "char":
-        lines[row] = lines[row].replace(",", ",x", 1)
-    elif kind == "negative":
-        lines[row] = lines[row].replace(",", ",-", 1)
-    elif kind == "empty":
-        lines[row] = lines[row].replace(",", ",,", 1)
-    elif kind == "blank":
-        lines[row] = ""
+        lines[row][-1] = "256"
+    elif kind == "huge":  # wraps to 0 in a 64-bit integer; must still be caught
+        lines[row][-1] = "18446744073709551616"
+    elif kind in ("char", "negative", "empty", "decimal"):
+        lines[row][1] = {"char": "x", "negative": "-1", "empty": "", "decimal": "2.5"}[kind]
     elif kind == "header":
-        lines.insert(0, "label," + ",".join(f"pixel{i}" for i in range(784)))
-    return "\n".join(lines) + "\n"
+        lines.insert(0, ["label"] + [f"pixel{i}" for i in range(784)])
+    return "\n".join(",".join(line) for line in lines) + "\n"
 
 
 @pytest.mark.parametrize("kind,row,message", [
@@ -93,12 +87,12 @@ def corrupt(rows, row, kind):
     ("long", 0, "row 1: 786 values, expected 785"),
     ("label", 3, "row 4: label 10 is outside 0..9"),
     ("pixel", 1, "row 2: pixel 256 is outside 0..255 (column 785)"),
-    ("huge", 2, "row 3: pixel 9223372036854775807 is outside 0..255 (column 785)"),
-    ("char", 4, "row 5: unexpected character 'x'"),
-    ("negative", 2, "row 3: unexpected character '-'"),
-    ("empty", 1, "row 2: an empty value"),
-    ("blank", 2, "row 3: an empty value or empty line"),
-    ("header", 0, "row 1: unexpected character 'l'"),
+    ("huge", 2, "row 3: pixel 18446744073709551616 is outside 0..255 (column 785)"),
+    ("char", 4, "row 5: pixel 'x' (column 2) is not a whole number"),
+    ("negative", 2, "row 3: pixel '-1' (column 2) is not a whole number"),
+    ("empty", 1, "row 2: pixel '' (column 2) is not a whole number"),
+    ("decimal", 0, "row 1: pixel '2.5' (column 2) is not a whole number"),
+    ("header", 0, "row 1: label 'label' (column 1) is not a whole number"),
 ])
 def test_malformed_file_names_file_and_row(tmp_path, kind, row, message):
     path = tmp_path / "mnist_train.csv"
@@ -109,11 +103,22 @@ def test_malformed_file_names_file_and_row(tmp_path, kind, row, message):
     assert "make data-mnist" in str(e.value)
 
 
-def test_empty_file(tmp_path):
+@pytest.mark.filterwarnings("ignore:loadtxt")
+@pytest.mark.parametrize("text", ["", "\n\n"])
+def test_file_without_rows(tmp_path, text):
     path = tmp_path / "mnist_test.csv"
-    path.write_text("")
-    with pytest.raises(p1.MnistDataError, match="empty"):
+    path.write_text(text)
+    with pytest.raises(p1.MnistDataError, match="empty|no rows"):
         p1.load_mnist_csv(str(path))
+
+
+def test_single_row_and_blank_lines(tmp_path):
+    rows = table(2)
+    path = tmp_path / "mnist_test.csv"
+    path.write_text(",".join(map(str, rows[0])) + "\n\n" + ",".join(map(str, rows[1])) + "\n")
+    np.testing.assert_array_equal(p1.load_mnist_csv(str(path))[1], rows[:, 0])
+    write_csv(path, rows[:1])
+    assert p1.load_mnist_csv(str(path))[0].shape == (1, 784)
 
 
 def test_preprocess_is_a_fixed_scaling():
