@@ -472,7 +472,7 @@ def _first_bad_row(path):
                     return row, f"{name} {value!r} (column {column}) is not a whole number"
                 if int(value) > high:
                     return row, f"{name} {value} is outside 0..{high} (column {column})"
-    return 0, "unreadable"
+    return 1, "not readable as comma-separated whole numbers"
 
 
 def _bad_row(path, row, what):
