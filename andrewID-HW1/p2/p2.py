@@ -32,6 +32,7 @@ def parse_args(argv):
     p.add_argument("--out", default=HERE, help="folder for the model file, report and plot (default: next to p2.py)")
     p.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
                    help="folder holding cifar-10-batches-bin/ (default: $CIFAR10_DIR or data/cifar10)")
+    p.add_argument("--data-note", default="", help="a note on the data for the report, e.g. 'JPEG-q75 copy'")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--epochs", type=float, help="override the preset's number of epochs")
     p.add_argument("--batch-size", type=int, help="override the preset's batch size")
@@ -102,7 +103,8 @@ def run_training(args):
 
     model_path = os.path.join(args.out, "p2_model.pkl")
     save_checkpoint(model_path, model, cfg, class_names=CLASSES, mean=MEAN, std=STD, preset=preset,
-                    seed=args.seed, test_accuracy=acc, train_seconds=train_s, device=describe_device(device))
+                    seed=args.seed, test_accuracy=acc, train_seconds=train_s, device=describe_device(device),
+                    data_note=args.data_note)
     timing = dict(data_prep_s=data_prep_s, train_s=train_s, eval_s=eval_s,
                   total_s=time.perf_counter() - t_start)
     write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device, timing)
@@ -121,7 +123,8 @@ def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_
         samples=dict(images=data["test_images"][:n].permute(0, 2, 3, 1).cpu().numpy(),
                      labels=data["test_labels"][:n].tolist(), preds=preds[:n].tolist()),
         timing=timing, device=describe_device(device), torch_version=torch.__version__,
-        data_source=os.path.abspath(args.data_dir), command="python " + " ".join(sys.argv),
+        data_source=os.path.abspath(args.data_dir) + (f" ({args.data_note})" if args.data_note else ""),
+        command="python " + " ".join(sys.argv),
         machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
     write_report(summary, os.path.join(args.out, "p2_report.pdf"), os.path.join(args.out, "p2_training.png"))
 
