@@ -10,6 +10,7 @@ import argparse
 import copy
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -124,7 +125,7 @@ def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_
                      labels=data["test_labels"][:n].tolist(), preds=preds[:n].tolist()),
         timing=timing, device=describe_device(device), torch_version=torch.__version__,
         data_source=os.path.abspath(args.data_dir) + (f" ({args.data_note})" if args.data_note else ""),
-        command="python " + " ".join(sys.argv),
+        command="python " + shlex.join(sys.argv),
         machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
     write_report(summary, os.path.join(args.out, "p2_report.pdf"), os.path.join(args.out, "p2_training.png"))
 
