@@ -191,18 +191,19 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     results, errors = [], []
-    if args.only in (None, "p1"):
-        try:
-            results.append(compare_p1(*measure_p1(os.path.join(args.bundle, "p1"), args.mnist_dir)))
-        except VerifyError as e:
-            results.append(Result("p1  MNIST test error"))
-            errors.append(str(e))
-    if args.only in (None, "p2"):
-        try:
-            results.append(compare_p2(*measure_p2(os.path.join(args.bundle, "p2"), args.cifar10_dir)))
-        except VerifyError as e:
-            results.append(Result("p2  CIFAR-10 test accuracy"))
-            errors.append(str(e))
+    checks = {
+        "p1": ("p1  MNIST test error",
+               lambda: compare_p1(*measure_p1(os.path.join(args.bundle, "p1"), args.mnist_dir))),
+        "p2": ("p2  CIFAR-10 test accuracy",
+               lambda: compare_p2(*measure_p2(os.path.join(args.bundle, "p2"), args.cifar10_dir))),
+    }
+    for name, (label, check) in checks.items():
+        if args.only in (None, name):
+            try:
+                results.append(check())
+            except VerifyError as e:
+                results.append(Result(label))
+                errors.append(str(e))
     print("\n".join(format_table(results)))
     for r in results:
         if r.note:

@@ -27,6 +27,9 @@ def save_checkpoint(path, model, cfg, *, class_names, mean, std, preset, seed, t
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes the file private; a model file is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
