@@ -120,7 +120,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
             scheduler.step()
             loss_sum += loss.detach()
             correct += (logits.argmax(1) == y).sum()
-            if i % 10 == 9 or i == n_steps - 1:
+            if not bar.disable and (i % 10 == 9 or i == n_steps - 1):  # .item() waits for the device
                 elapsed = time.perf_counter() - t0
                 bar.set_postfix(loss=f"{loss_sum.item() / (i + 1):.3f}",
                                 acc=f"{correct.item() / ((i + 1) * cfg.batch_size):.3f}",
