@@ -34,7 +34,7 @@ data-q75: ## development only: build CIFAR-10 from ../shared's JPEG-q75 copy int
 p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf
 	MNIST_DIR="$(MNIST_DIR)" $(PYTHON) andrewID-HW1/p1/p1.py
 
-p1-best: ## train the stronger p1 preset (about 10 minutes)
+p1-best: ## train the stronger p1 preset (about 5 minutes; writes next to p1.py, or into P1_OUT)
 	MNIST_DIR="$(MNIST_DIR)" P1_PRESET=best $(PYTHON) andrewID-HW1/p1/p1.py
 
 p2: ## train the CIFAR-10 CNN (cpu or gpu-fast preset by device) -> p2_model.pkl, p2_report.pdf
