@@ -71,3 +71,9 @@ def test_unknown_tta_is_refused():
     data = tiny_data(n=4)
     with pytest.raises(ValueError, match="unknown tta"):
         predict_logits(fresh_model(TINY, data), data["test_images"], TINY, torch.device("cpu"), tta="rotate")
+
+
+def test_batch_larger_than_the_data_is_refused():
+    data = tiny_data(n=16)
+    with pytest.raises(ValueError, match="larger than the 16 training images"):
+        train(fresh_model(TINY, data), TINY, data, torch.device("cpu"), seed=0, log=lambda *a: None)

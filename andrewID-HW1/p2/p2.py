@@ -60,7 +60,7 @@ def warm_up(model, cfg, data, device):
     """Run one training step and one evaluation so compilation and kernel selection happen before the timed
     region; then put the weights and BN statistics back exactly as they were."""
     saved = copy.deepcopy(model.state_dict())
-    warm_cfg = cfg.override(epochs=1 / (len(data["train_images"]) // cfg.batch_size))
+    warm_cfg = cfg.override(epochs=1 / max(1, len(data["train_images"]) // cfg.batch_size))
     train(model, warm_cfg, data, device, seed=0, eval_each_epoch=False, log=lambda *a: None)
     predict_logits(model, data["test_images"][:cfg.eval_batch_size], cfg, device)
     model.load_state_dict(saved)

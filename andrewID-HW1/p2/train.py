@@ -87,6 +87,8 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
     images, labels = data["train_images"].to(device), data["train_labels"].to(device)
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = len(images) // cfg.batch_size   # drop the ragged last batch: fixed shapes for compile
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch size {cfg.batch_size} is larger than the {len(images)} training images")
     total_steps = max(1, round(cfg.epochs * steps_per_epoch))
     optimizer = make_optimizer(model, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
