@@ -55,6 +55,16 @@ def download_cifar10(data_dir):
     return find_batches_dir(data_dir)
 
 
+def locate_cifar10(data_dir, download=True):
+    """The batches folder in data_dir; if there is none and download is true, fetch the official archive first."""
+    try:
+        return find_batches_dir(data_dir)
+    except DataError:
+        if not download:
+            raise
+        return download_cifar10(data_dir)
+
+
 def read_batch_file(path):
     """Read one batch file -> (images uint8 (n, 3, 32, 32), labels int64 (n,))."""
     if not os.path.isfile(path):
@@ -90,12 +100,7 @@ def load_cifar10(data_dir, download=True, splits=("train", "test")):
     If no CIFAR-10 folder is found in data_dir and download is true, the official archive is fetched first.
     `splits` names the parts to read (evaluation needs only "test").
     """
-    try:
-        folder = find_batches_dir(data_dir)
-    except DataError:
-        if not download:
-            raise
-        folder = download_cifar10(data_dir)
+    folder = locate_cifar10(data_dir, download)
     files = {"train": TRAIN_FILES, "test": (TEST_FILE,)}
     out = {}
     for split in splits:

@@ -18,7 +18,7 @@ import torch
 
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: F401  (load_model: public API)
 from config import PRESETS, get_preset
-from data import CLASSES, DataError, download_cifar10, find_batches_dir, load_cifar10
+from data import CLASSES, DataError, load_cifar10, locate_cifar10
 from model import build_model
 from train import MEAN, STD, normalize, predict_logits, train
 
@@ -42,6 +42,10 @@ def parse_args(argv):
     p.add_argument("--eval", metavar="PATH", help="re-measure the test accuracy of a saved model and exit")
     p.add_argument("--download-only", action="store_true", help="download CIFAR-10 into --data-dir and exit")
     return p.parse_args(argv)
+
+
+def pick_device(args):
+    return torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def describe_device(device):
@@ -77,11 +81,12 @@ def evaluate(model, cfg, data, device, mean=MEAN, std=STD):
 
 def run_training(args):
     t_start = time.perf_counter()
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(args)
+    device_name = describe_device(device)
     torch.backends.cudnn.benchmark = True  # fixed shapes (the ragged last batch is dropped): pick the fastest kernels
     preset = args.preset or ("gpu-fast" if device.type == "cuda" else "cpu")
     cfg = get_preset(preset).override(epochs=args.epochs, batch_size=args.batch_size)
-    print(f"preset {preset}, seed {args.seed}, device {describe_device(device)}, torch {torch.__version__}")
+    print(f"preset {preset}, seed {args.seed}, device {device_name}, torch {torch.__version__}")
     print("config: " + ", ".join(f"{k}={v}" for k, v in cfg.to_dict().items()))
     os.makedirs(args.out, exist_ok=True)
 
@@ -101,20 +106,21 @@ def run_training(args):
     t_eval = time.perf_counter()
     acc, preds, confusion, per_class = evaluate(net, cfg, data, device)
     eval_s = time.perf_counter() - t_eval
-    print(f"training time {train_s:.2f} s (first step to final weights); evaluation with TTA '{cfg.tta}' {eval_s:.1f} s")
+    print(f"training time {train_s:.2f} s (first step to final weights); "
+          f"evaluation with TTA '{cfg.tta}' {eval_s:.1f} s")
 
     model_path = os.path.join(args.out, "p2_model.pkl")
     save_checkpoint(model_path, model, cfg, class_names=CLASSES, mean=MEAN, std=STD, preset=preset,
-                    seed=args.seed, test_accuracy=acc, train_seconds=train_s, device=describe_device(device),
+                    seed=args.seed, test_accuracy=acc, train_seconds=train_s, device=device_name,
                     data_note=args.data_note)
     timing = dict(data_prep_s=data_prep_s, train_s=train_s, eval_s=eval_s,
                   total_s=time.perf_counter() - t_start)
-    write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device, timing)
+    write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device_name, timing)
     print(f"wrote {model_path}, p2_report.pdf and p2_training.png in {args.out}")
     print(f"test accuracy: {100 * acc:.2f}%")
 
 
-def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device, timing):
+def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device_name, timing):
     from report import layer_table, total_params, write_report  # matplotlib only when a report is written
     rows, total = layer_table(model, (3, 32, 32)), total_params(model)
     n = 32
@@ -124,7 +130,7 @@ def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_
         class_names=list(CLASSES), per_class_accuracy=per_class, confusion=confusion.tolist(),
         samples=dict(images=data["test_images"][:n].permute(0, 2, 3, 1).cpu().numpy(),
                      labels=data["test_labels"][:n].tolist(), preds=preds[:n].tolist()),
-        timing=timing, device=describe_device(device), torch_version=torch.__version__,
+        timing=timing, device=device_name, torch_version=torch.__version__,
         data_source=os.path.abspath(args.data_dir) + (f" ({args.data_note})" if args.data_note else ""),
         command="python " + shlex.join(sys.argv),
         machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
@@ -132,7 +138,7 @@ def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_
 
 
 def run_eval(args):
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(args)
     model, cfg, ckpt = load_model(args.eval, device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -147,11 +153,7 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.download_only:
-            try:
-                folder = find_batches_dir(args.data_dir)
-            except DataError:
-                folder = download_cifar10(args.data_dir)
-            print(f"CIFAR-10 is in {folder}")
+            print(f"CIFAR-10 is in {locate_cifar10(args.data_dir)}")
         elif args.eval:
             run_eval(args)
         else:
