@@ -124,6 +124,13 @@ def test_a_given_folder_is_the_only_place_looked_at(tmp_path):
         data.locate_cifar10(str(tmp_path / "elsewhere"), download=False)
 
 
+def test_a_file_given_as_data_dir_is_refused_before_any_download(tmp_path, monkeypatch):
+    no_download(monkeypatch)
+    (tmp_path / "cifar.tar.gz").write_bytes(b"x")
+    with pytest.raises(data.DataError, match="is a file; give the folder"):
+        data.locate_cifar10(str(tmp_path / "cifar.tar.gz"))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Downloading
 # ---------------------------------------------------------------------------------------------------------------
@@ -320,3 +327,4 @@ def test_eval_from_tutorial_data_folder_matches_binary_layout(tmp_path, capsys):
     assert printed[0][0] == f"data: {tmp_path / 'data' / data.PY} (CIFAR-10 python version)"
     assert printed[1][0] == f"data: {tmp_path / 'bin' / data.BIN} (CIFAR-10 binary version)"
     assert printed[0][-1] == printed[1][-1] and printed[0][-1].startswith("test accuracy: ")
+

@@ -91,8 +91,10 @@ def find_in(place):
 
 
 def _not_found(places):
-    return (f"CIFAR-10 not found: looked for {BIN}/ or {PY}/ in {', '.join(places)}. Pass --data-dir (or set "
-            "CIFAR10_DIR) to the folder holding one of them")
+    return f"CIFAR-10 not found: looked for {BIN}/ or {PY}/ in {', '.join(places)}"
+
+
+POINT_TO_DATA = "Pass --data-dir (or set CIFAR10_DIR) to the folder holding one of them"
 
 
 def _new_paths(data_dir):
@@ -123,15 +125,15 @@ def download_cifar10(data_dir, searched=None):
         from torchvision.datasets.utils import download_and_extract_archive
         download_and_extract_archive(URL, data_dir, md5=MD5)
         source = find_in(data_dir)
-        if source is None or source.layout != BIN:
+        if source is None:
             raise OSError(f"the archive held no {BIN}/ folder")
     except BaseException as exc:
         _remove(new)
         if not isinstance(exc, Exception):
             raise
-        raise DataError(f"{_not_found(searched or [os.path.abspath(data_dir)])}; downloading it from {URL} into "
-                        f"{os.path.abspath(data_dir)} failed ({type(exc).__name__}: {exc}). Connect to a network "
-                        "and run again, or pass --data-dir.") from None
+        raise DataError(f"{_not_found(searched or [os.path.abspath(data_dir)])}, and downloading it from {URL} "
+                        f"into {os.path.abspath(data_dir)} failed ({type(exc).__name__}: {exc}). {POINT_TO_DATA}, "
+                        "or run again with a network.") from None
     return _found(source.folder, BIN, downloaded=True)
 
 
@@ -139,13 +141,15 @@ def locate_cifar10(data_dir=None, download=True):
     """The DataSource to read. With data_dir, only that folder is used (either layout); without, the places of
     search_places() are tried in order. If none holds CIFAR-10 and download is true, the official binary archive
     is fetched into data_dir, or else into $CIFAR10_DIR or ./data."""
+    if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise DataError(f"--data-dir {data_dir} is a file; give the folder holding {BIN}/ or {PY}/.")
     places = [os.path.abspath(data_dir)] if data_dir else search_places()
     for place in places:
         source = find_in(place)
         if source is not None:
             return source
     if not download:
-        raise DataError(_not_found(places) + ", or run p2.py with a network to download it.")
+        raise DataError(f"{_not_found(places)}. {POINT_TO_DATA}, or run p2.py with a network to download it.")
     return download_cifar10(data_dir or os.environ.get("CIFAR10_DIR") or "data", searched=places)
 
 
