@@ -8,7 +8,6 @@ import numpy as np
 
 BIN_NAMES = tuple(f"data_batch_{i}.bin" for i in range(1, 6)) + ("test_batch.bin",)
 PY_NAMES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
-CIFAR_FILES = BIN_NAMES
 
 
 def cifar_images(labels, rng):

@@ -91,6 +91,18 @@ def test_description_names_the_data_never_the_folder(tmp_path):
     assert str(tmp_path) not in source.describe("note")
 
 
+def test_python_batches_matching_the_official_checksums_are_called_official(tmp_path, monkeypatch):
+    import hashlib
+    batches = tmp_path / "d" / data.PY
+    write_cifar_batches(batches, "py2", RECORDS)
+    checksums = {name: hashlib.md5((batches / name).read_bytes()).hexdigest() for name in data.PY_MD5}
+    monkeypatch.setattr(data, "PY_MD5", checksums)
+    assert data.locate_cifar10(str(batches)).description == \
+        "CIFAR-10, official python version (cifar-10-batches-py), md5-checked"
+    (batches / "test_batch").write_bytes((batches / "test_batch").read_bytes() + b" ")
+    assert "official" not in data.locate_cifar10(str(batches)).description
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Where the data is looked for
 # ---------------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Python version (cifar-10-batches-py/, what the PyTorch tutorial and torchvision 
 dict with "data" (10000, 3072) uint8 in the same pixel order and "labels"; it is read with safe_pickle, which runs
 nothing from the file.
 """
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ PY_TEST_FILE = "test_batch"
 FILES = {BIN: {"train": TRAIN_FILES, "test": (TEST_FILE,)},
          PY: {"train": PY_TRAIN_FILES, "test": (PY_TEST_FILE,)}}
 LAYOUT_NAMES = {BIN: "binary version", PY: "python version"}
+# md5 of each official python batch file, as torchvision's CIFAR10 dataset lists them
+PY_MD5 = {"data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+          "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
+          "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e"}
 
 IMAGE_SHAPE = (3, 32, 32)
 PIXELS = 3 * 32 * 32
@@ -57,11 +62,25 @@ class DataSource:
         return f"{self.description}; {note}" if note else self.description
 
 
+def _is_official_py(folder):
+    """Whether the six python batches are byte for byte the official files (a fraction of a second)."""
+    for name, md5 in PY_MD5.items():
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as f:
+            if hashlib.file_digest(f, lambda: hashlib.md5(usedforsecurity=False)).hexdigest() != md5:
+                return False
+    return True
+
+
 def _found(folder, layout, downloaded=False):
     if downloaded:
         description = "CIFAR-10, official binary version, md5-checked download"
+    elif layout == PY and _is_official_py(folder):
+        description = f"CIFAR-10, official python version ({PY}), md5-checked"
     else:
-        description = f"CIFAR-10, {LAYOUT_NAMES[layout]} ({layout})"
+        description = f"CIFAR-10, {LAYOUT_NAMES[layout]} ({layout})"  # no checksums known for unpacked .bin files
     return DataSource(os.path.abspath(folder), layout, description)
 
 
