@@ -4,9 +4,10 @@
     python p2.py --preset gpu-best --seed 1 --out runs/
     python p2.py --eval p2_model.pkl      # re-measure a saved model's test accuracy
 
-Data: CIFAR-10 in either official layout (cifar-10-batches-bin/ or cifar-10-batches-py/), from --data-dir, or
-else the first of $CIFAR10_DIR, ./data, this folder, its data/ and the repository's data/cifar10 that holds it;
-if none does, the official binary version is downloaded (md5-checked) into $CIFAR10_DIR or ./data.
+Data: CIFAR-10 in either official layout (cifar-10-batches-bin/ or cifar-10-batches-py/) from --data-dir; without
+it, from the first that holds one of: $CIFAR10_DIR, ./data (where the PyTorch tutorial puts it), the folder holding
+p2.py, its data/, the repository's data/cifar10. If none does, the official binary version is downloaded
+(md5-checked) into $CIFAR10_DIR, or else ./data.
 """
 import argparse
 import copy
@@ -41,7 +42,7 @@ def parse_args(argv):
     p.add_argument("--compile", action="store_true", help="torch.compile the network (warm-up excluded from timing)")
     p.add_argument("--no-epoch-eval", action="store_true", help="skip the per-epoch test accuracy for the curves")
     p.add_argument("--eval", metavar="PATH", help="re-measure the test accuracy of a saved model and exit")
-    p.add_argument("--download-only", action="store_true", help="download CIFAR-10 into --data-dir and exit")
+    p.add_argument("--download-only", action="store_true", help="find CIFAR-10, or download it (see above), and exit")
     return p.parse_args(argv)
 
 

@@ -5,8 +5,8 @@ batch needs only numpy's own array reconstruction and, in files written by Pytho
 conversion of bytes. Every other name is refused before anything is built, so nothing from the file runs.
 
 Both kinds of batch files in circulation are covered: the official ones (Python 2, NumPy 1: keys are Python 2
-strings, arrays name numpy.core.multiarray) and ones written by Python 3 with NumPy 2 (numpy._core.multiarray,
-bytes through _codecs.encode).
+strings, arrays name numpy.core.multiarray) and ones written by Python 3 with NumPy 2 (numpy._core.multiarray; at
+protocol 2 their bytes go through _codecs.encode).
 """
 import codecs
 import pickle
