@@ -1,17 +1,17 @@
 """p2.py end to end on tiny generated CIFAR-10 files: --help, a short training run, --eval, clear errors."""
 import os
 import subprocess
-import sys
 
 import pytest
 
-from fakes import write_cifar_bins
+from fakes import p2_command, write_cifar_batches
 
 P2 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2", "p2.py")
+RECORDS = 16  # per batch file, standing for the official 10,000
 
 
 def run_p2(*args, cwd=None):
-    return subprocess.run([sys.executable, P2, *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+    return subprocess.run([*p2_command(P2, RECORDS), *args], capture_output=True, text=True, cwd=cwd, timeout=300,
                           env={**os.environ, "MPLBACKEND": "Agg"})
 
 
@@ -24,7 +24,8 @@ def test_help():
 def trained(tmp_path_factory):
     """One tiny training run of the cpu preset's network (64 images, 1 epoch) shared by the tests below."""
     root = tmp_path_factory.mktemp("p2")
-    data_dir = write_cifar_bins(str(root / "cifar-10-batches-bin"), records_per_file=16)
+    data_dir = str(root / "cifar-10-batches-bin")
+    write_cifar_batches(data_dir, "bin", RECORDS)
     out = root / "out"
     result = run_p2("--preset", "cpu", "--epochs", "1", "--batch-size", "32", "--data-dir", str(root),
                     "--out", str(out), "--device", "cpu")

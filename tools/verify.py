@@ -4,8 +4,13 @@
 
 p1: p1_model.npz is loaded with p1's own load_model and its error on mnist_test.csv is compared with the stored
 test_error (tolerance: one image). p2: `p2.py --eval` runs as a student would run it, from the p2 folder alone, and
-its accuracy is compared with the stored test_accuracy (0.01 pp on the device the model was trained on, 0.1 pp on
-another one). Prints a table; exits 1 on a mismatch, a missing model or missing data.
+its accuracy on the 10,000 test images is compared with the stored test_accuracy: within 1 image (0.01 pp, the
+printed rounding) on the device the model was trained on, within 10 images (0.1 pp) on another one. Both run in
+bf16, whose rounding differs between devices (CPU vector units and GPU tensor cores add in different orders), so an
+image whose two best classes are nearly tied can change class: the committed CPU-trained model re-measured on an
+H100 moved by 1 image. A wrong model file or different data moves the accuracy by far more than 10 images.
+CIFAR-10 may be in either official layout (cifar-10-batches-bin/ or cifar-10-batches-py/).
+Prints a table; exits 1 on a mismatch, a missing model or missing data.
 """
 import argparse
 import importlib.util
@@ -20,10 +25,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_BUNDLE = os.path.join(ROOT, "andrewID-HW1")
 P1_BATCH = 1000
 P2_TIMEOUT_S = 3600         # a full-size model with test-time augmentation on a slow, shared CPU
-SAME_DEVICE_PP = 0.01       # one image in 10,000: the rounding of the printed percentage
-OTHER_DEVICE_PP = 0.1       # bf16 kernels of another device can flip a few borderline images
+TEST_IMAGES = 10_000
+SAME_DEVICE_IMAGES = 1      # the rounding of the printed percentage
+OTHER_DEVICE_IMAGES = 10    # bf16 on another device can flip a few nearly tied images (see above)
 PRINTED_ROUNDING_PP = 0.005  # p2.py prints the accuracy with two decimals
-CIFAR_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6)) + ("test_batch.bin",)
+CIFAR_LAYOUTS = {"cifar-10-batches-bin": tuple(f"data_batch_{i}.bin" for i in range(1, 6)) + ("test_batch.bin",),
+                 "cifar-10-batches-py": tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)}
 MARK = "verify-json: "
 
 # Run in the p2 folder by `python -I`: reads the stored numbers (weights_only) and names this machine's device,
@@ -115,14 +122,15 @@ def compare_p1(stored, wrong, n):
 # p2: CIFAR-10
 # ---------------------------------------------------------------------------------------------------------------
 def cifar_batches_dir(cifar10_dir):
-    """The folder with the six .bin files (DIR/cifar-10-batches-bin or DIR itself); checked here so that p2.py
-    never starts a download from inside a verification."""
-    for folder in (os.path.join(cifar10_dir, "cifar-10-batches-bin"), cifar10_dir):
-        if all(os.path.isfile(os.path.join(folder, name)) for name in CIFAR_FILES):
-            return folder
-    raise VerifyError(f"CIFAR-10 not found in {cifar10_dir}: expected cifar-10-batches-bin/ with "
-                      f"{', '.join(CIFAR_FILES)}; get it with `make data-cifar10`, or pass the folder: "
-                      "`make verify CIFAR10_DIR=/path/to/cifar10`")
+    """The folder with the six batch files of either layout (DIR/cifar-10-batches-bin, DIR/cifar-10-batches-py, or
+    DIR itself); checked here so that p2.py never starts a download from inside a verification."""
+    for layout, names in CIFAR_LAYOUTS.items():
+        for folder in (os.path.join(cifar10_dir, layout), cifar10_dir):
+            if all(os.path.isfile(os.path.join(folder, name)) for name in names):
+                return folder
+    raise VerifyError(f"CIFAR-10 not found in {cifar10_dir}: expected cifar-10-batches-bin/ or cifar-10-batches-py/ "
+                      "with the five training batches and the test batch; get it with `make data-cifar10`, or pass "
+                      "the folder: `make verify CIFAR10_DIR=/path/to/cifar10`")
 
 
 def measure_p2(p2_dir, cifar10_dir):
@@ -150,18 +158,20 @@ def measure_p2(p2_dir, cifar10_dir):
 
 def compare_p2(stored, measured_pct, stored_device, current_device):
     """Result row and a footnote. On the training device the evaluation repeats the same kernels; elsewhere bf16
-    rounding differs and a few images near the decision boundary may change class."""
+    rounding differs and a few images whose two best classes are nearly tied may change class."""
     same = stored_device is not None and stored_device == current_device
-    tolerance = SAME_DEVICE_PP if same else OTHER_DEVICE_PP
+    images = SAME_DEVICE_IMAGES if same else OTHER_DEVICE_IMAGES
+    tolerance = 100 * images / TEST_IMAGES
     match = abs(measured_pct - 100 * stored) <= tolerance + PRINTED_ROUNDING_PP + 1e-9
+    allowed = f"{images} image{'s' * (images != 1)} of {TEST_IMAGES:,} ({tolerance:g} pp)"
     if same:
-        note = f"p2: re-measured on the device it was trained on ({current_device}): tolerance {tolerance} pp."
+        note = f"p2: re-measured on the device it was trained on ({current_device}): tolerance {allowed}."
     else:
         note = (f"p2: trained on {stored_device or 'an unrecorded device'}, re-measured on {current_device}: "
-                f"tolerance {tolerance} pp, since bf16 kernels differ between devices and can flip a few "
-                "borderline images.")
+                f"tolerance {allowed}, since bf16 rounding differs between devices and can change the class of "
+                "an image whose two best classes are nearly tied.")
     return Result("p2  CIFAR-10 test accuracy", f"{100 * stored:.2f}%", f"{measured_pct:.2f}%",
-                  f"±{tolerance} pp", match, note)
+                  f"±{images} image{'s' * (images != 1)} ({tolerance:g} pp)", match, note)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -181,7 +191,8 @@ def parse_args(argv):
     p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR") or os.path.join(ROOT, "data", "mnist"),
                    help="folder holding mnist_test.csv (default: $MNIST_DIR or data/mnist)")
     p.add_argument("--cifar10-dir", default=os.environ.get("CIFAR10_DIR") or os.path.join(ROOT, "data", "cifar10"),
-                   help="folder holding cifar-10-batches-bin/ (default: $CIFAR10_DIR or data/cifar10)")
+                   help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ "
+                        "(default: $CIFAR10_DIR or data/cifar10)")
     p.add_argument("--only", choices=("p1", "p2"), help="verify one model only")
     p.add_argument("--bundle", default=DEFAULT_BUNDLE,
                    help="folder holding p1/ and p2/ (default: andrewID-HW1; an unpacked zip works too)")

@@ -1,108 +1,270 @@
-"""CIFAR-10, binary version: find, download and read the official batch files.
+"""CIFAR-10: find it where people keep it, download it if absent, and read either official layout.
 
-The binary release is read with numpy (no unpickling). Each file holds records of 3073 bytes: one label byte
-(0..9), then 3072 pixel bytes as three 32x32 planes, R then G then B, each row-major.
+Binary version (cifar-10-batches-bin/*.bin), read with numpy: each file holds records of 3073 bytes, one label
+byte (0..9), then 3072 pixel bytes as three 32x32 planes, R then G then B, each row-major.
+Python version (cifar-10-batches-py/, what the PyTorch tutorial and torchvision download): each file is a pickled
+dict with "data" (10000, 3072) uint8 in the same pixel order and "labels"; it is read with safe_pickle, which runs
+nothing from the file.
 """
+import hashlib
 import os
+import shutil
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+import safe_pickle
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 MD5 = "c32a1d4ab5d03f1284b67883e8d87530"  # official checksum of the binary archive
-BATCHES_DIR_NAME = "cifar-10-batches-bin"
+ARCHIVE = os.path.basename(URL)
+
+BIN, PY = "cifar-10-batches-bin", "cifar-10-batches-py"  # the official folder names of the two layouts
+BATCHES_DIR_NAME = BIN  # the layout that is downloaded
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILE = "test_batch.bin"
+PY_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+PY_TEST_FILE = "test_batch"
+FILES = {BIN: {"train": TRAIN_FILES, "test": (TEST_FILE,)},
+         PY: {"train": PY_TRAIN_FILES, "test": (PY_TEST_FILE,)}}
+LAYOUT_NAMES = {BIN: "binary version", PY: "python version"}
+# md5 of each official python batch file, as torchvision's CIFAR10 dataset lists them
+PY_MD5 = {"data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+          "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
+          "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e"}
 
 IMAGE_SHAPE = (3, 32, 32)
-RECORD_BYTES = 1 + 3 * 32 * 32
+PIXELS = 3 * 32 * 32
+RECORD_BYTES = 1 + PIXELS
+RECORDS_PER_FILE = 10_000  # every official batch file, train or test
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_DATA_DIR = os.path.join(HERE, "..", "..", "data", "cifar10")  # where the repository's `make data` puts it
 
 
 class DataError(Exception):
-    """A CIFAR-10 file is missing, unreadable or malformed; the message says which file and what to do."""
+    """CIFAR-10 is missing, unreadable or malformed; the message says which file and what to do."""
 
 
-def _holds_batches(folder):
-    return any(os.path.isfile(os.path.join(folder, name)) for name in TRAIN_FILES + (TEST_FILE,))
+@dataclass(frozen=True)
+class DataSource:
+    """Where the data is read from: the batches folder, its layout (BIN or PY) and a description for reports
+    (what the data is, never where it is on this machine)."""
+    folder: str
+    layout: str
+    description: str
+
+    def describe(self, note=""):
+        """The description with the user's note on the data (e.g. 'JPEG-q75 copy') appended."""
+        return f"{self.description}; {note}" if note else self.description
 
 
-def find_batches_dir(data_dir):
-    """Return the folder holding the .bin files: DATA_DIR/cifar-10-batches-bin, or DATA_DIR itself."""
-    nested = os.path.join(data_dir, BATCHES_DIR_NAME)
-    if os.path.isdir(nested):
-        return nested
-    if os.path.isdir(data_dir) and (os.path.basename(os.path.normpath(data_dir)) == BATCHES_DIR_NAME
-                                    or _holds_batches(data_dir)):
-        return data_dir
-    raise DataError(f"CIFAR-10 not found in {data_dir!r}: expected {BATCHES_DIR_NAME}/ (or the .bin files) there. "
-                    f"Pass --data-dir (or set CIFAR10_DIR) to a folder holding {BATCHES_DIR_NAME}/, "
-                    "or run `make data-cifar10` with a network.")
+def _is_official_py(folder):
+    """Whether the six python batches are byte for byte the official files (a fraction of a second)."""
+    for name, md5 in PY_MD5.items():
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as f:
+            if hashlib.file_digest(f, lambda: hashlib.md5(usedforsecurity=False)).hexdigest() != md5:
+                return False
+    return True
 
 
-def download_cifar10(data_dir):
-    """Download and extract the official archive into data_dir (md5-checked); return the batches folder."""
+def _found(folder, layout, downloaded=False):
+    if downloaded:
+        description = "CIFAR-10, official binary version, md5-checked download"
+    elif layout == PY and _is_official_py(folder):
+        description = f"CIFAR-10, official python version ({PY}), md5-checked"
+    else:
+        description = f"CIFAR-10, {LAYOUT_NAMES[layout]} ({layout})"  # no checksums known for unpacked .bin files
+    return DataSource(os.path.abspath(folder), layout, description)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Finding the data
+# ---------------------------------------------------------------------------------------------------------------
+def search_places():
+    """Where to look when no folder is given, in order: $CIFAR10_DIR, ./data (the PyTorch tutorial's root), the
+    folder holding p2.py and its data/, the repository's data/cifar10."""
+    places = [os.environ.get("CIFAR10_DIR"), "data", HERE, os.path.join(HERE, "data"), REPO_DATA_DIR]
+    unique = []
+    for place in places:
+        if place and os.path.abspath(place) not in unique:
+            unique.append(os.path.abspath(place))
+    return unique
+
+
+def find_in(place):
+    """The CIFAR-10 folder in `place` (place/cifar-10-batches-bin, place/cifar-10-batches-py, or place itself when
+    it holds batch files), or None. The binary layout wins when both are there: it needs no unpickling."""
+    for layout in (BIN, PY):
+        for folder in (os.path.join(place, layout), place):
+            names = FILES[layout]["train"] + FILES[layout]["test"]
+            if any(os.path.isfile(os.path.join(folder, name)) for name in names):
+                return _found(folder, layout)
+    return None
+
+
+def _not_found(places):
+    return f"CIFAR-10 not found: looked for {BIN}/ or {PY}/ in {', '.join(places)}"
+
+
+POINT_TO_DATA = "Pass --data-dir (or set CIFAR10_DIR) to the folder holding one of them"
+
+
+def _new_paths(data_dir):
+    """The outermost folder that downloading into data_dir would create, or, when data_dir exists, the archive and
+    batches folder it would add: what to remove if the download fails."""
+    path, outermost_new = os.path.abspath(data_dir), None
+    while not os.path.exists(path):
+        path, outermost_new = os.path.dirname(path), path
+    if outermost_new:
+        return [outermost_new]
+    return [p for p in (os.path.join(data_dir, ARCHIVE), os.path.join(data_dir, BIN)) if not os.path.exists(p)]
+
+
+def _remove(paths):
+    for path in paths:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.exists(path):
+            os.remove(path)
+
+
+def download_cifar10(data_dir, searched=None):
+    """Download and extract the official binary archive into data_dir (md5-checked); return its DataSource.
+    On failure (or Ctrl-C) nothing this download created is left behind."""
+    new = _new_paths(data_dir)
     try:
         # torchvision is only needed here, so a machine that already has the data never imports it
         from torchvision.datasets.utils import download_and_extract_archive
-        os.makedirs(data_dir, exist_ok=True)
         download_and_extract_archive(URL, data_dir, md5=MD5)
-    except Exception as exc:  # network, disk, checksum and import errors all end the same way for the user
-        raise DataError(f"CIFAR-10 is missing in {data_dir!r} and the download from {URL} failed "
-                        f"({type(exc).__name__}: {exc}). Pass --data-dir (or set CIFAR10_DIR) to an existing "
-                        f"{BATCHES_DIR_NAME} folder, or run `make data-cifar10` on a machine with a network.") from exc
-    return find_batches_dir(data_dir)
-
-
-def locate_cifar10(data_dir, download=True):
-    """The batches folder in data_dir; if there is none and download is true, fetch the official archive first."""
-    try:
-        return find_batches_dir(data_dir)
-    except DataError:
-        if not download:
+        source = find_in(data_dir)
+        if source is None:
+            raise OSError(f"the archive held no {BIN}/ folder")
+    except BaseException as exc:
+        _remove(new)
+        if not isinstance(exc, Exception):
             raise
-        return download_cifar10(data_dir)
+        raise DataError(f"{_not_found(searched or [os.path.abspath(data_dir)])}, and downloading it from {URL} "
+                        f"into {os.path.abspath(data_dir)} failed ({type(exc).__name__}: {exc}). {POINT_TO_DATA}, "
+                        "or run again with a network.") from None
+    return _found(source.folder, BIN, downloaded=True)
 
 
-def read_batch_file(path):
-    """Read one batch file -> (images uint8 (n, 3, 32, 32), labels int64 (n,))."""
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: file missing. Re-download CIFAR-10 (binary version) or fix --data-dir.")
-    size = os.path.getsize(path)
-    if size == 0 or size % RECORD_BYTES:
-        raise DataError(f"{path}: {size} bytes is not a positive multiple of the {RECORD_BYTES}-byte record "
-                        "(an official batch is 30,730,000 bytes); the file is truncated or not CIFAR-10 binary. "
-                        "Re-download it.")
-    try:
-        records = np.fromfile(path, dtype=np.uint8).reshape(-1, RECORD_BYTES)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc}). Check the file's permissions or re-download it.") from exc
-    labels = records[:, 0].astype(np.int64)
-    bad = np.flatnonzero(labels > 9)
+def locate_cifar10(data_dir=None, download=True):
+    """The DataSource to read. With data_dir, only that folder is used (either layout); without, the places of
+    search_places() are tried in order. If none holds CIFAR-10 and download is true, the official binary archive
+    is fetched into data_dir, or else into $CIFAR10_DIR or ./data."""
+    if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise DataError(f"--data-dir {data_dir} is a file; give the folder holding {BIN}/ or {PY}/.")
+    places = [os.path.abspath(data_dir)] if data_dir else search_places()
+    for place in places:
+        source = find_in(place)
+        if source is not None:
+            return source
+    if not download:
+        raise DataError(f"{_not_found(places)}. {POINT_TO_DATA}, or run p2.py with a network to download it.")
+    return download_cifar10(data_dir or os.environ.get("CIFAR10_DIR") or "data", searched=places)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading the batch files
+# ---------------------------------------------------------------------------------------------------------------
+def _check_labels(path, labels):
+    bad = np.flatnonzero((labels < 0) | (labels > 9))
     if bad.size:
         raise DataError(f"{path}: record {bad[0]} has label {labels[bad[0]]}, expected 0..9; the file is corrupt "
-                        "or not CIFAR-10 binary. Re-download it.")
-    images = np.ascontiguousarray(records[:, 1:]).reshape(-1, *IMAGE_SHAPE)
-    return images, labels
+                        "or not CIFAR-10. Re-download it.")
 
 
-def _read_files(folder, names):
-    parts = [read_batch_file(os.path.join(folder, name)) for name in names]
+def _cut_short(path, n, records):
+    return DataError(f"{path}: holds {n:,} images, an official batch holds {records:,}; the file was cut short or "
+                     "is not CIFAR-10. Re-download it.")
+
+
+def read_bin_file(path, records=None):
+    """One binary batch file -> (images uint8 (n, 3, 32, 32), labels int64 (n,)); n must be `records`
+    (default RECORDS_PER_FILE)."""
+    records = RECORDS_PER_FILE if records is None else records
+    size = os.path.getsize(path)
+    if size == 0 or size % RECORD_BYTES:
+        raise DataError(f"{path}: {size} bytes is not a whole number of {RECORD_BYTES}-byte records (an official "
+                        "batch is 30,730,000 bytes); the file is truncated or not CIFAR-10 binary. Re-download it.")
+    if size // RECORD_BYTES != records:
+        raise _cut_short(path, size // RECORD_BYTES, records)
+    try:
+        rows = np.fromfile(path, dtype=np.uint8).reshape(-1, RECORD_BYTES)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc}). Check the file's permissions or re-download it.") from None
+    labels = rows[:, 0].astype(np.int64)
+    _check_labels(path, labels)
+    return np.ascontiguousarray(rows[:, 1:]).reshape(-1, *IMAGE_SHAPE), labels
+
+
+def read_py_file(path, records=None):
+    """One python batch file -> (images uint8 (n, 3, 32, 32), labels int64 (n,)), unpickled by safe_pickle."""
+    records = RECORDS_PER_FILE if records is None else records
+    try:
+        with open(path, "rb") as f:
+            batch = safe_pickle.load(f)
+    except safe_pickle.RefusedPickle as exc:
+        raise DataError(f"{path}: refused, not loaded: {exc}. Use the official CIFAR-10 files instead.") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc}). Check the file's permissions or re-download it.") from None
+    except Exception as exc:  # any damage: truncation, wrong format, impossible array state
+        raise DataError(f"{path}: not a readable CIFAR-10 python batch ({type(exc).__name__}: {exc}); the file is "
+                        "damaged. Re-download it.") from None
+    if not isinstance(batch, dict):
+        raise DataError(f"{path}: holds a {type(batch).__name__}, not a CIFAR-10 batch (a dict). Re-download it.")
+    # the official files have Python 2 string keys, which read as bytes
+    batch = {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    if "data" not in batch or "labels" not in batch:
+        raise DataError(f"{path}: has no 'data' and 'labels'; not a CIFAR-10 batch. Re-download it.")
+    images, labels = batch["data"], np.asarray(batch["labels"])
+    if not (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 2
+            and images.shape[1] == PIXELS):
+        shape = getattr(images, "shape", None)
+        raise DataError(f"{path}: 'data' is {type(images).__name__} {shape}, expected a ({records}, {PIXELS}) "
+                        "uint8 array; not a CIFAR-10 batch. Re-download it.")
+    if len(images) != records:
+        raise _cut_short(path, len(images), records)
+    if labels.shape != (records,) or labels.dtype.kind not in "iu":
+        raise DataError(f"{path}: 'labels' is not {records} whole numbers; not a CIFAR-10 batch. Re-download it.")
+    labels = labels.astype(np.int64)
+    _check_labels(path, labels)
+    return np.ascontiguousarray(images).reshape(-1, *IMAGE_SHAPE), labels
+
+
+READERS = {BIN: read_bin_file, PY: read_py_file}
+
+
+def _read_files(source, names):
+    parts = [READERS[source.layout](os.path.join(source.folder, name)) for name in names]
     images = np.concatenate([images for images, _ in parts])
     labels = np.concatenate([labels for _, labels in parts])
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
-def load_cifar10(data_dir, download=True, splits=("train", "test")):
+def load_cifar10(source=None, download=True, splits=("train", "test")):
     """Load the data set as tensors: train_images/test_images uint8 (N, 3, 32, 32), *_labels int64 (N,).
 
-    If no CIFAR-10 folder is found in data_dir and download is true, the official archive is fetched first.
+    `source` is a DataSource from locate_cifar10, or a folder (None: search) handed to it with `download`.
     `splits` names the parts to read (evaluation needs only "test").
     """
-    folder = locate_cifar10(data_dir, download)
-    files = {"train": TRAIN_FILES, "test": (TEST_FILE,)}
+    if not isinstance(source, DataSource):
+        source = locate_cifar10(source, download)
+    names = {split: FILES[source.layout][split] for split in splits}
+    missing = [name for split in splits for name in names[split]
+               if not os.path.isfile(os.path.join(source.folder, name))]
+    if missing:
+        raise DataError(f"{source.folder}: {', '.join(missing)} missing. Re-download CIFAR-10, or pass --data-dir "
+                        "to a complete copy.")
     out = {}
     for split in splits:
-        out[f"{split}_images"], out[f"{split}_labels"] = _read_files(folder, files[split])
+        out[f"{split}_images"], out[f"{split}_labels"] = _read_files(source, names[split])
     return out

@@ -4,7 +4,10 @@
     python p2.py --preset gpu-best --seed 1 --out runs/
     python p2.py --eval p2_model.pkl      # re-measure a saved model's test accuracy
 
-Data: the official binary CIFAR-10 in --data-dir (or $CIFAR10_DIR), downloaded there if absent.
+Data: CIFAR-10 in either official layout (cifar-10-batches-bin/ or cifar-10-batches-py/) from --data-dir; without
+it, from the first that holds one of: $CIFAR10_DIR, ./data (where the PyTorch tutorial puts it), the folder holding
+p2.py, its data/, the repository's data/cifar10. If none does, the official binary version is downloaded
+(md5-checked) into $CIFAR10_DIR, or else ./data.
 """
 import argparse
 import copy
@@ -18,12 +21,11 @@ import torch
 
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: F401  (load_model: public API)
 from config import PRESETS, get_preset
-from data import CLASSES, DataError, load_cifar10, locate_cifar10
+from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10
 from model import build_model
 from train import MEAN, STD, normalize, predict_logits, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DATA_DIR = os.environ.get("CIFAR10_DIR") or os.path.join(HERE, "..", "..", "data", "cifar10")
 
 
 def parse_args(argv):
@@ -31,8 +33,8 @@ def parse_args(argv):
     p.add_argument("--preset", choices=sorted(PRESETS), help="default: gpu-fast with CUDA, else cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=HERE, help="folder for the model file, report and plot (default: next to p2.py)")
-    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
-                   help="folder holding cifar-10-batches-bin/ (default: $CIFAR10_DIR or data/cifar10)")
+    p.add_argument("--data-dir",
+                   help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: search, see above)")
     p.add_argument("--data-note", default="", help="a note on the data for the report, e.g. 'JPEG-q75 copy'")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--epochs", type=float, help="override the preset's number of epochs")
@@ -40,7 +42,7 @@ def parse_args(argv):
     p.add_argument("--compile", action="store_true", help="torch.compile the network (warm-up excluded from timing)")
     p.add_argument("--no-epoch-eval", action="store_true", help="skip the per-epoch test accuracy for the curves")
     p.add_argument("--eval", metavar="PATH", help="re-measure the test accuracy of a saved model and exit")
-    p.add_argument("--download-only", action="store_true", help="download CIFAR-10 into --data-dir and exit")
+    p.add_argument("--download-only", action="store_true", help="find CIFAR-10, or download it (see above), and exit")
     return p.parse_args(argv)
 
 
@@ -90,7 +92,9 @@ def run_training(args):
     print("config: " + ", ".join(f"{k}={v}" for k, v in cfg.to_dict().items()))
     os.makedirs(args.out, exist_ok=True)
 
-    data = {k: v.to(device) for k, v in load_cifar10(args.data_dir).items()}
+    source = locate_cifar10(args.data_dir)
+    print(f"data: {source.folder} (CIFAR-10 {LAYOUT_NAMES[source.layout]})")
+    data = {k: v.to(device) for k, v in load_cifar10(source).items()}
     torch.manual_seed(args.seed)
     model = build_model(cfg).to(device)
     model.whiten.fit(normalize(data["train_images"][:5000]))
@@ -115,12 +119,14 @@ def run_training(args):
                     data_note=args.data_note)
     timing = dict(data_prep_s=data_prep_s, train_s=train_s, eval_s=eval_s,
                   total_s=time.perf_counter() - t_start)
-    write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device_name, timing)
+    write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device_name, timing,
+                  source)
     print(f"wrote {model_path}, p2_report.pdf and p2_training.png in {args.out}")
     print(f"test accuracy: {100 * acc:.2f}%")
 
 
-def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device_name, timing):
+def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device_name, timing,
+                  source):
     from report import layer_table, total_params, write_report  # matplotlib only when a report is written
     rows, total = layer_table(model, (3, 32, 32)), total_params(model)
     n = 32
@@ -131,7 +137,7 @@ def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_
         samples=dict(images=data["test_images"][:n].permute(0, 2, 3, 1).cpu().numpy(),
                      labels=data["test_labels"][:n].tolist(), preds=preds[:n].tolist()),
         timing=timing, device=device_name, torch_version=torch.__version__,
-        data_source=os.path.abspath(args.data_dir) + (f" ({args.data_note})" if args.data_note else ""),
+        data_source=source.describe(args.data_note),
         command="python " + shlex.join(sys.argv),
         machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
     write_report(summary, os.path.join(args.out, "p2_report.pdf"), os.path.join(args.out, "p2_training.png"))
@@ -142,7 +148,9 @@ def run_eval(args):
     model, cfg, ckpt = load_model(args.eval, device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    data = {k: v.to(device) for k, v in load_cifar10(args.data_dir, splits=("test",)).items()}
+    source = locate_cifar10(args.data_dir)
+    print(f"data: {source.folder} (CIFAR-10 {LAYOUT_NAMES[source.layout]})")
+    data = {k: v.to(device) for k, v in load_cifar10(source, splits=("test",)).items()}
     acc, *_ = evaluate(model, cfg, data, device, mean=ckpt["mean"], std=ckpt["std"])
     print(f"{args.eval}: preset {ckpt['preset']}, seed {ckpt['seed']}, TTA '{cfg.tta}', "
           f"stored test accuracy {100 * ckpt['test_accuracy']:.2f}%")
@@ -153,7 +161,7 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.download_only:
-            print(f"CIFAR-10 is in {locate_cifar10(args.data_dir)}")
+            print(f"CIFAR-10 is in {locate_cifar10(args.data_dir).folder}")
         elif args.eval:
             run_eval(args)
         else:
