@@ -405,7 +405,8 @@ def test_make_zip_refuses_the_example_fig5_values(example_fig5, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: theory/fig5.json still holds the example values")
     for says in ("copy F, Filter1 and Filter2 from the handout's Fig. 5", "as a list of rows",
-                 "run `make zip ANDREW_ID=yourid` again (it rebuilds the theory PDF)", "ALLOW_EXAMPLE_FIG5=1"):
+                 "run `make zip ANDREW_ID=jdoe` again (it rebuilds the theory PDF)",
+                 "`make zip ANDREW_ID=jdoe ALLOW_EXAMPLE_FIG5=1`"):
         assert says in err
     assert sorted(os.listdir(example_fig5)) == before
 

@@ -293,9 +293,9 @@ def problem4(doc, r):
     a, b, c, d = r["a"], r["b"], r["c"], r["d"]
     source = _display_path(fig5["path"])
     doc.add(Heading("Problem 4: CNN arithmetic"))
-    doc.add(Paragraph("With the feature map F and filters of the handout's Fig. 5: a) padding that keeps the size with Filter1 "
-                      "(stride 1); b) Filter2, padding 1: can any stride keep the size? c) 2x2 average pooling, "
-                      "stride 2, of a); d) a convolution that reproduces c).", lead="Question."))
+    doc.add(Paragraph("With the feature map F and filters of the handout's Fig. 5: a) padding that keeps the size "
+                      "with Filter1 (stride 1); b) Filter2, padding 1: can any stride keep the size? c) 2x2 average "
+                      "pooling, stride 2, of a); d) a convolution that reproduces c).", lead="Question."))
     if fig5["is_example"]:
         doc.add(Paragraph(
             f"The values below are EXAMPLE VALUES, not those of the handout's Fig. 5; copy the handout's F, Filter1 "
@@ -306,7 +306,8 @@ def problem4(doc, r):
     doc.add(Matrices([("F", F), ("Filter1", K1), ("Filter2", K2)]))
     doc.add(Paragraph("Convolution here is cross-correlation (the kernel is not flipped), as deep-learning frameworks "
                       "compute it; tests compare the convolution and pooling used here with torch.nn.functional's "
-                      "conv2d and avg_pool2d on random inputs, kernels, strides and paddings. Along each axis the output size is"))
+                      "conv2d and avg_pool2d on random inputs, kernels, strides and paddings. Along each axis the "
+                      "output size is"))
     doc.add(Formula(r"$n_{\mathrm{out}} = \lfloor (n + 2p - k)\,/\,s \rfloor + 1$"))
     n, k1 = F.shape, K1.shape
     if a["map"] is None:

@@ -150,7 +150,7 @@ def theory_pdf_problems(root):
     return bundle_static.pdf_problems(path, THEORY_PDF, "rewrite it with `make theory`")
 
 
-def fig5_refusal(root):
+def fig5_refusal(root, andrew_id):
     """None when theory/fig5.json holds the handout's values, else the message that stops `make zip`."""
     from theory import cnn
     try:
@@ -161,8 +161,8 @@ def fig5_refusal(root):
         return None
     return (f"{FIG5_JSON} still holds the example values, so Problem 4 of the theory PDF would answer the wrong "
             "question: copy F, Filter1 and Filter2 from the handout's Fig. 5 into it, each as a list of rows, then "
-            "run `make zip ANDREW_ID=yourid` again (it rebuilds the theory PDF). To build with the example values "
-            "anyway: `make zip ANDREW_ID=yourid ALLOW_EXAMPLE_FIG5=1`")
+            f"run `make zip ANDREW_ID={andrew_id}` again (it rebuilds the theory PDF). To build with the example "
+            f"values anyway: `make zip ANDREW_ID={andrew_id} ALLOW_EXAMPLE_FIG5=1`")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def make_zip(andrew_id, root=ROOT, allow_example_fig5=False):
     raises BundleError or BundleInvalid (nothing written) when the bundle is not ready."""
     check_andrew_id(andrew_id)
     warnings = []
-    refusal = fig5_refusal(root)
+    refusal = fig5_refusal(root, andrew_id)
     if refusal and not allow_example_fig5:
         raise BundleError(refusal)
     if refusal:

@@ -52,7 +52,8 @@ if load_model and imported:
         with torch.no_grad():
             logits = model(torch.zeros(2, 3, 32, 32))
         if tuple(logits.shape) != (2, 10):
-            problems.append(f"p2_model.pkl: the loaded network maps 2 images to {tuple(logits.shape)}, expected (2, 10)")
+            problems.append(f"p2_model.pkl: the loaded network maps 2 images to {tuple(logits.shape)}, "
+                            "expected (2, 10)")
     except BaseException as e:
         problems.append(f"p2_model.pkl does not load with p2.load_model: {type(e).__name__}: {e}")
 print(json.dumps(problems))

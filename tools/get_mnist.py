@@ -6,8 +6,8 @@ Sources, tried in this order for each file:
   2. the original MNIST idx files from torchvision's mirrors (URLs and md5 sums taken from
      torchvision.datasets.MNIST), converted here to the same CSV layout.
 Either way each CSV must match a fixed sha256 (that of the standard MNIST CSV files), so both routes give
-identical bytes. Files already present and correct are kept; every file is written to a temporary name and renamed, so an
-interrupted run never leaves a partial CSV, and a failed run leaves no empty folder behind.
+identical bytes. Files already present and correct are kept; every file is written to a temporary name and
+renamed, so an interrupted run never leaves a partial CSV, and a failed run leaves no empty folder behind.
 """
 import argparse
 import gzip
