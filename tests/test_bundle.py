@@ -156,6 +156,21 @@ def test_the_real_p1_obeys_the_import_rule():
         assert bundle_static.p1_import_problems(ast.parse(f.read()), "p1.py") == []
 
 
+def test_p2_imports_must_be_in_the_folder_or_installed(tmp_path, monkeypatch):
+    repo_p2 = tmp_path / "repo_p2"  # the repository's own p2 folder, on sys.path in tests
+    repo_p2.mkdir()
+    (repo_p2 / "helper.py").write_text("")
+    monkeypatch.syspath_prepend(str(repo_p2))
+    p2 = tmp_path / "p2"
+    p2.mkdir()
+    (p2 / "p2.py").write_text("import numpy\nimport torch.nn\nfrom model import x\nimport helper\n")
+    (p2 / "model.py").write_text("x = 1\n")
+    problems = bundle_static.p2_source_problems(str(p2), ["model.py", "p2.py"], "p2", local_dirs=[str(repo_p2)])
+    assert problems == ["p2/p2.py, line 4: imports helper, which is neither a module of the p2 folder nor an "
+                        "installed package"]
+    assert bundle_static.p2_source_problems(str(p2), ["model.py", "p2.py"], "p2", local_dirs=[]) == []
+
+
 def test_pdf_check(tmp_path):
     good, text, cut = tmp_path / "a.pdf", tmp_path / "b.pdf", tmp_path / "c.pdf"
     good.write_bytes(b"%PDF-1.4\n" + b"x" * 3000 + b"\n%%EOF\n")

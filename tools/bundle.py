@@ -33,6 +33,11 @@ SOURCE_DIR = "andrewID-HW1"
 THEORY_PDF = os.path.join("theory", "HW1_theory.pdf")
 FIG5_JSON = os.path.join("theory", "fig5.json")
 
+# Folders of this repository that may be on sys.path (tests, `python3 tools/bundle.py`): an import of the bundle
+# must be satisfied by the bundle itself or by an installed package, never by these.
+LOCAL_SOURCE_DIRS = [ROOT, os.path.join(ROOT, "tools"), os.path.join(ROOT, SOURCE_DIR, "p1"),
+                     os.path.join(ROOT, SOURCE_DIR, "p2")]
+
 P1_FILES = ("p1.py", "p1_model.npz", "p1_report.pdf")
 P2_FILES = ("p2.py", "p2_model.pkl", "p2_report.pdf")
 MAKE_HINT = {"p1_model.npz": "train it with `make p1`", "p1_report.pdf": "train p1 with `make p1`",
@@ -121,7 +126,7 @@ def validate_bundle(bundle_dir, label, run_code=False):
     modules = p2_modules(p2_dir)
     if "p1.py" in present:
         problems += bundle_static.p1_source_problems(present["p1.py"], f"{label}/p1/p1.py")
-    problems += bundle_static.p2_source_problems(p2_dir, modules, f"{label}/p2", local_dirs=[ROOT])
+    problems += bundle_static.p2_source_problems(p2_dir, modules, f"{label}/p2", local_dirs=LOCAL_SOURCE_DIRS)
     for report in ("p1_report.pdf", "p2_report.pdf"):
         if report in present:
             problems += bundle_static.pdf_problems(present[report], f"{label}/{report[:2]}/{report}", MAKE_HINT[report])

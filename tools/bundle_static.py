@@ -95,11 +95,12 @@ def p1_source_problems(path, label):
 
 def installed_elsewhere(name, local_dirs):
     """Whether top-level module `name` is part of Python or an installed package, found without importing it
-    and without looking in `local_dirs` (the repository, whose p2 folder must not stand in for the bundle's)."""
+    and without looking in `local_dirs` (the repository's own source folders, whose p2 modules must not stand in
+    for the bundle's; a virtual environment inside the repository still counts as installed)."""
     if name in sys.builtin_module_names or name in getattr(sys, "stdlib_module_names", ()):
         return True
-    local = [os.path.abspath(d) for d in local_dirs]
-    paths = [p for p in sys.path if p and not any(os.path.abspath(p).startswith(d) for d in local)]
+    local = {os.path.abspath(d) for d in local_dirs}
+    paths = [p for p in sys.path if p and os.path.abspath(p) not in local]
     return importlib.machinery.PathFinder.find_spec(name, paths) is not None
 
 
