@@ -5,12 +5,20 @@ CIFAR10_DIR ?= data/cifar10
 P2_ARGS     ?=
 ANDREW_ID   ?=
 ZIP         ?=
+ALLOW_EXAMPLE_FIG5 ?=
 
+# The variables reach the tools through the environment, and recipes quote them as "$$NAME": a value holding
+# quotes, spaces or a semicolon stays one argument and is never run as shell text. P2_ARGS is a list of
+# arguments, split like shell words by tools/with_args.py.
+export MNIST_DIR CIFAR10_DIR P2_ARGS ANDREW_ID ZIP ALLOW_EXAMPLE_FIG5
 export MPLBACKEND = Agg
+
+THEORY_PDF     := theory/HW1_theory.pdf
+THEORY_SOURCES := theory/fig5.json $(wildcard theory/*.py)
 
 .DEFAULT_GOAL := all
 .PHONY: all help install data data-mnist data-cifar10 data-q75 p1 p1-best p2 theory test \
-        bench-p1 bench-p2-cpu zip check-zip verify clean
+        bench-p1 bench-p2-cpu zip check-zip verify clean distclean
 
 all: p1 p2 theory ## the main job: train p1 and p2, write every report and the theory PDF
 
@@ -20,47 +28,62 @@ help: ## list the targets
 install: ## install the pinned Python packages
 	$(PYTHON) -m pip install -r requirements.txt
 
-data: data-mnist data-cifar10 ## download MNIST and CIFAR-10 (checksum-verified) into data/
+data: ## download MNIST and CIFAR-10 (checksum-verified) into data/: tries both, then reports both
+	@mnist=ok; cifar=ok; \
+	$(MAKE) --no-print-directory data-mnist || mnist=FAILED; \
+	$(MAKE) --no-print-directory data-cifar10 || { cifar=FAILED; rmdir -p "$$CIFAR10_DIR" 2>/dev/null; }; \
+	if [ $$mnist = ok ] && [ $$cifar = ok ]; then echo "make data: MNIST ok, CIFAR-10 ok"; \
+	else echo "make data: MNIST $$mnist, CIFAR-10 $$cifar (see the messages above)" >&2; exit 1; fi
 
 data-mnist: ## download the MNIST CSVs into $(MNIST_DIR)
-	$(PYTHON) tools/get_mnist.py "$(MNIST_DIR)"
+	$(PYTHON) tools/get_mnist.py "$$MNIST_DIR"
 
 data-cifar10: ## download the official CIFAR-10 binary version into $(CIFAR10_DIR)
-	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir "$(CIFAR10_DIR)"
+	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir "$$CIFAR10_DIR"
 
 data-q75: ## development only: build CIFAR-10 from ../shared's JPEG-q75 copy into $(CIFAR10_DIR)
-	$(PYTHON) ../shared/data/cifar10/build.py "$(CIFAR10_DIR)" --format bin
+	$(PYTHON) ../shared/data/cifar10/build.py "$$CIFAR10_DIR" --format bin
 
 p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf
-	MNIST_DIR="$(MNIST_DIR)" $(PYTHON) andrewID-HW1/p1/p1.py
+	$(PYTHON) andrewID-HW1/p1/p1.py
 
 p1-best: ## train the stronger p1 preset (about 5 minutes; writes next to p1.py, or into P1_OUT)
-	MNIST_DIR="$(MNIST_DIR)" P1_PRESET=best $(PYTHON) andrewID-HW1/p1/p1.py
+	P1_PRESET=best $(PYTHON) andrewID-HW1/p1/p1.py
 
 p2: ## train the CIFAR-10 CNN (cpu or gpu-fast preset by device) -> p2_model.pkl, p2_report.pdf
-	$(PYTHON) andrewID-HW1/p2/p2.py --data-dir "$(CIFAR10_DIR)" $(P2_ARGS)
+	$(PYTHON) tools/with_args.py P2_ARGS andrewID-HW1/p2/p2.py --data-dir "$$CIFAR10_DIR"
 
 theory: ## compute the theory answers and write theory/HW1_theory.pdf
-	$(PYTHON) -m theory --pdf theory/HW1_theory.pdf
+	$(PYTHON) -m theory --pdf $(THEORY_PDF)
+
+# make zip rebuilds the theory PDF whenever fig5.json or the theory code is newer, so the copy handed in
+# beside the zip always shows the current values.
+$(THEORY_PDF): $(THEORY_SOURCES)
+	$(PYTHON) -m theory --pdf $@
 
 test: ## run the test suite (no network, no data needed)
 	$(PYTHON) -m pytest -q tests
 
 bench-p1: ## time the NumPy MLP against PyTorch on the CPU (same network and hyper-parameters)
-	MNIST_DIR="$(MNIST_DIR)" $(PYTHON) bench/bench_p1.py
+	$(PYTHON) bench/bench_p1.py
 
 bench-p2-cpu: ## run the cpu preset end to end and print accuracy and wall time
-	$(PYTHON) bench/bench_p2_cpu.py --data-dir "$(CIFAR10_DIR)"
+	$(PYTHON) bench/bench_p2_cpu.py --data-dir "$$CIFAR10_DIR"
 
-zip: ## validate and build $(ANDREW_ID)-HW1.zip (+ $(ANDREW_ID)-HW1.pdf): make zip ANDREW_ID=jdoe
-	$(PYTHON) tools/bundle.py zip "$(ANDREW_ID)"
+zip: $(THEORY_PDF) ## validate and build $(ANDREW_ID)-HW1.zip (+ $(ANDREW_ID)-HW1.pdf): make zip ANDREW_ID=jdoe
+	$(PYTHON) tools/bundle.py zip "$$ANDREW_ID"
 
-check-zip: ## validate an existing zip: make check-zip ZIP=jdoe-HW1.zip
-	$(PYTHON) tools/bundle.py check "$(ZIP)"
+check-zip: ## validate an existing zip without running its code: make check-zip ZIP=jdoe-HW1.zip
+	$(PYTHON) tools/bundle.py check "$$ZIP"
 
 verify: ## re-measure both committed models on the test sets and compare with the stored numbers
-	$(PYTHON) tools/verify.py --mnist-dir "$(MNIST_DIR)" --cifar10-dir "$(CIFAR10_DIR)"
+	$(PYTHON) tools/verify.py --mnist-dir "$$MNIST_DIR" --cifar10-dir "$$CIFAR10_DIR"
 
-clean: ## remove caches and build outputs (keeps data/ and the committed models)
+clean: ## remove build outputs and test caches; keeps data/, the models, reports and p1's parse cache
 	rm -rf .pytest_cache scratch *-HW1.zip *-HW1.pdf
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	@echo "kept: data/, the trained models and reports, and p1's parse cache" \
+	      "($${P1_CACHE_DIR:-~/.cache/hw1_p1}); make distclean removes the cache too"
+
+distclean: clean ## clean, and remove p1's parse cache (P1_CACHE_DIR, default ~/.cache/hw1_p1)
+	$(PYTHON) tools/clean_cache.py

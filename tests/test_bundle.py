@@ -1,16 +1,32 @@
 """make zip / make check-zip: tiny generated bundles built from the repository's own p1 and p2 code."""
+import ast
 import glob
+import json
 import os
 import shutil
+import stat
 import zipfile
 
 import numpy as np
 import pytest
 
-from tools import bundle
+from tools import bundle, bundle_static
 
 SOURCE = os.path.join(bundle.ROOT, "andrewID-HW1")
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+HANDOUT_FIG5 = {"F": [[2, 0, 1], [1, 3, 0], [0, 1, 2]], "Filter1": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+                "Filter2": [[1, 0], [0, 1]]}
+
+
+def p1_source_with_template_names(text):
+    """p1.py's text, given the course template's get_one_hot and MLP.save_model when it lacks them: the bundle
+    check requires both, and p1.py gains them on its own branch."""
+    if "def get_one_hot" not in text:
+        text += "\n\ndef get_one_hot(labels, num_classes=10):\n    return one_hot(labels, num_classes)\n"
+    if "    def save_model(self" not in text:
+        text = text.replace("class MLP:\n", "class MLP:\n    def save_model(self, path):\n"
+                                              "        save_model(self, path)\n\n", 1)
+    return text
 
 
 def write_tiny_p1_model(path, test_error=0.5):
@@ -38,7 +54,8 @@ def template(tmp_path_factory):
     p1_dir, p2_dir = root / "andrewID-HW1" / "p1", root / "andrewID-HW1" / "p2"
     p1_dir.mkdir(parents=True)
     p2_dir.mkdir()
-    shutil.copy(os.path.join(SOURCE, "p1", "p1.py"), p1_dir)
+    with open(os.path.join(SOURCE, "p1", "p1.py"), encoding="utf-8") as f:
+        (p1_dir / "p1.py").write_text(p1_source_with_template_names(f.read()))
     for module in glob.glob(os.path.join(SOURCE, "p2", "*.py")):
         shutil.copy(module, p2_dir)
     write_tiny_p1_model(str(p1_dir / "p1_model.npz"))
@@ -50,6 +67,7 @@ def template(tmp_path_factory):
     (p2_dir / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"cache")
     (root / "theory").mkdir()
     (root / "theory" / "HW1_theory.pdf").write_bytes(PDF)
+    (root / "theory" / "fig5.json").write_text(json.dumps(HANDOUT_FIG5))
     return root
 
 
@@ -106,26 +124,51 @@ def test_zip_without_andrew_id_writes_nothing(repo, capsys):
 # ----------------------------------------------------------------------------------------------------------------
 # Single checks
 # ----------------------------------------------------------------------------------------------------------------
-def test_p1_import_rule_flags_every_other_module(tmp_path):
-    path = tmp_path / "p1.py"
-    path.write_text("from __future__ import annotations\nimport os\nimport numpy as np\n"
-                    "import matplotlib.pyplot as plt\nfrom matplotlib import cm\n"
-                    "import json\nfrom torch import nn\nimport numpy, sys\n"
-                    "def f():\n    import scipy.stats\nfrom . import helper\nx = __import__('pickle')\n")
-    problems = bundle.p1_import_problems(str(path), "p1.py")
+def test_p1_import_rule_flags_every_other_module():
+    tree = ast.parse("from __future__ import annotations\nimport os\nimport numpy as np\n"
+                     "import matplotlib.pyplot as plt\nfrom matplotlib import cm\n"
+                     "import json\nfrom torch import nn\nimport numpy, sys\n"
+                     "def f():\n    import scipy.stats\nfrom . import helper\nx = __import__('pickle')\n")
+    problems = bundle_static.p1_import_problems(tree, "p1.py")
     assert [p.split(":")[0] for p in problems] == [f"p1.py, line {n}" for n in (6, 7, 8, 10, 11, 12)]
     assert "imports json" in problems[0] and "imports sys" in problems[2] and "imports scipy.stats" in problems[3]
     assert all("only os, numpy, matplotlib" in p for p in problems)
 
 
-def test_p1_import_rule_reports_a_syntax_error(tmp_path):
+def test_p1_syntax_error_is_reported_with_its_line(tmp_path):
     path = tmp_path / "p1.py"
-    path.write_text("def broken(:\n")
-    assert "not valid Python" in bundle.p1_import_problems(str(path), "p1.py")[0]
+    path.write_text("import os\ndef broken(:\n")
+    assert bundle_static.p1_source_problems(str(path), "p1.py") == ["p1.py, line 2: not valid Python (invalid syntax)"]
+
+
+def test_p1_must_keep_the_template_names(tmp_path):
+    path = tmp_path / "p1.py"
+    names = [n for n in bundle_static.P1_TEMPLATE_NAMES if n not in ("get_one_hot", "MLP")]
+    path.write_text("".join(f"def {name}():\n    pass\n" for name in names) + "class MLP:\n    def forward(self):\n"
+                    "        pass\n\ndef save_model():\n    pass\n")
+    problems = bundle_static.p1_source_problems(str(path), "p1.py")
+    assert problems == ["p1.py: the template's get_one_hot, MLP.save_model are not defined; keep every name of "
+                        "p1_template.py"]
 
 
 def test_the_real_p1_obeys_the_import_rule():
-    assert bundle.p1_import_problems(os.path.join(SOURCE, "p1", "p1.py"), "p1.py") == []
+    with open(os.path.join(SOURCE, "p1", "p1.py"), "rb") as f:
+        assert bundle_static.p1_import_problems(ast.parse(f.read()), "p1.py") == []
+
+
+def test_p2_imports_must_be_in_the_folder_or_installed(tmp_path, monkeypatch):
+    repo_p2 = tmp_path / "repo_p2"  # the repository's own p2 folder, on sys.path in tests
+    repo_p2.mkdir()
+    (repo_p2 / "helper.py").write_text("")
+    monkeypatch.syspath_prepend(str(repo_p2))
+    p2 = tmp_path / "p2"
+    p2.mkdir()
+    (p2 / "p2.py").write_text("import numpy\nimport torch.nn\nfrom model import x\nimport helper\n")
+    (p2 / "model.py").write_text("x = 1\n")
+    problems = bundle_static.p2_source_problems(str(p2), ["model.py", "p2.py"], "p2", local_dirs=[str(repo_p2)])
+    assert problems == ["p2/p2.py, line 4: imports helper, which is neither a module of the p2 folder nor an "
+                        "installed package"]
+    assert bundle_static.p2_source_problems(str(p2), ["model.py", "p2.py"], "p2", local_dirs=[]) == []
 
 
 def test_pdf_check(tmp_path):
@@ -133,9 +176,35 @@ def test_pdf_check(tmp_path):
     good.write_bytes(b"%PDF-1.4\n" + b"x" * 3000 + b"\n%%EOF\n")
     text.write_bytes(b"my report\n")
     cut.write_bytes(PDF[:20] + b"x" * 2000)
-    assert bundle.pdf_problem(str(good)) is None
-    assert "not a PDF" in bundle.pdf_problem(str(text))
-    assert "incomplete" in bundle.pdf_problem(str(cut))
+    assert bundle_static.pdf_problem(str(good)) is None
+    assert "not a PDF" in bundle_static.pdf_problem(str(text))
+    assert "incomplete" in bundle_static.pdf_problem(str(cut))
+
+
+def write_matplotlib_pdf(path, *lines):
+    """A one-page PDF as the reports are made: matplotlib text, Flate-compressed, kerned piece by piece."""
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+    with PdfPages(str(path)) as pdf:
+        fig = Figure()
+        for i, line in enumerate(lines):
+            fig.text(0.05, 0.9 - 0.1 * i, line, fontsize=8)
+        pdf.savefig(fig)
+
+
+def test_machine_paths_are_found_in_compressed_kerned_pdf_text(tmp_path):
+    path = tmp_path / "report.pdf"
+    write_matplotlib_pdf(path, "data: /work/main/data/cifar10 (binary layout)", r"$x$ read from /home/jdoe/mnist",
+                         "cache C:\\Users\\jdoe\\hw1 and ../shared/data")
+    assert b"/work/main" not in path.read_bytes()  # the text really is compressed
+    assert bundle_static.pdf_machine_paths(str(path)) == ["../shared", "/home/jdoe", "/work/main", "C:\\Users"]
+
+
+def test_ordinary_paths_are_not_machine_paths(tmp_path):
+    path = tmp_path / "report.pdf"
+    write_matplotlib_pdf(path, "data: ./data/cifar-10-batches-py, official CIFAR-10, md5-checked",
+                         "MNIST CSVs parsed once, cached in ~/.cache/hw1_p1; p2/p2_model.pkl; 1/9; 3 / 4")
+    assert bundle_static.pdf_machine_paths(str(path)) == []
 
 
 def test_theory_pdf_is_copied_or_the_reason_given(repo):
@@ -183,12 +252,14 @@ def test_a_broken_bundle_reports_every_problem_and_writes_nothing(repo, capsys, 
 
     assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
     err = capsys.readouterr().err
-    for says in ("p1/p1.py, line", "imports json", "p1/p1_model.npz does not load with p1.load_model",
+    for says in ("p1/p1.py, line", "imports json", "p1/p1_model.npz: not an .npz file of arrays",
                  "p1/p1_report.pdf: empty", "p2/p2_report.pdf: not a PDF",
-                 "p2/p2_model.pkl is refused by torch.load(weights_only=True)",
+                 "p2/p2_model.pkl: not a p2 model file: it asks to run Python code (posix.system)",
+                 "p2/train.py, line", "imports augment, which is neither a module of the p2 folder nor an installed",
                  "train.py does not import from the p2 folder alone", "No module named 'augment'"):
         assert says in err
-    assert "7 problem(s), no zip written" in err  # p2.py and train.py both need augment
+    assert "weights_only" not in err and "Re-running" not in err  # torch's advice to load unsafely is not passed on
+    assert "8 problem(s), no zip written" in err  # p2.py and train.py both need augment
     assert not marker.exists(), "the pickle's command ran"
     assert sorted(os.listdir(repo)) == before  # no zip, no temp file
 
@@ -239,3 +310,191 @@ def test_check_explains_a_file_that_is_no_zip(tmp_path, capsys):
     assert bundle.main(["check"]) == 1
     err = capsys.readouterr().err
     assert "not a readable zip file" in err and "make check-zip ZIP=" in err
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# check-zip never runs the zip's code; only `check --run` does, and says so
+# ----------------------------------------------------------------------------------------------------------------
+def zip_that_writes_on_import(repo, tmp_path):
+    """A zip whose p1.py and an extra p2 module each create a marker file when imported."""
+    markers = tmp_path / "p1_ran", tmp_path / "p2_ran"
+    p1_dir, p2_dir = repo / "andrewID-HW1" / "p1", repo / "andrewID-HW1" / "p2"
+    with open(p1_dir / "p1.py", "a") as f:
+        f.write(f"\nopen({str(markers[0])!r}, 'w').close()\n")
+    (p2_dir / "extra.py").write_text(f"open({str(markers[1])!r}, 'w').close()\n")
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1")
+    return zip_path, markers
+
+
+def test_check_never_imports_or_runs_the_zip(repo, tmp_path, capsys):
+    zip_path, markers = zip_that_writes_on_import(repo, tmp_path)
+    assert bundle.main(["check", str(zip_path)]) == 0
+    assert "OK (static checks; its code was not run)" in capsys.readouterr().out
+    assert not any(marker.exists() for marker in markers)
+
+
+def test_check_run_says_it_runs_the_zip(repo, tmp_path, capsys):
+    zip_path, markers = zip_that_writes_on_import(repo, tmp_path)
+    assert bundle.main(["check", "--run", str(zip_path)]) == 0
+    assert "--run imports and runs the zip's code" in capsys.readouterr().err
+    assert all(marker.exists() for marker in markers)
+
+
+def test_check_refuses_a_malicious_model_without_loading_it(repo, tmp_path):
+    marker = tmp_path / "pwned"
+    write_malicious_pickle(repo / "andrewID-HW1" / "p2" / "p2_model.pkl", marker)
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1")
+    problems = bundle.check_zip(str(zip_path))
+    assert problems == ["jdoe-HW1.zip:jdoe-HW1/p2/p2_model.pkl: not a p2 model file: it asks to run Python code "
+                        "(posix.system), which is never loaded; train it with `make p2`"]
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("arrays, says", [
+    ({"W0": np.array([object()], dtype=object)}, "holds Python objects"),
+    ({"W0": np.zeros((784, 8), np.float32)}, "no weight matrices for 784 inputs and 10 classes"),
+    ({"W0": np.full((784, 10), np.nan, np.float32)}, "W0 hold NaN or infinite values"),
+])
+def test_p1_model_is_checked_as_data(tmp_path, arrays, says):
+    path = tmp_path / "p1_model.npz"
+    np.savez(path, **arrays)
+    assert says in bundle_static.p1_model_problems(str(path), "p1_model.npz")[0]
+
+
+@pytest.mark.parametrize("payload, says", [
+    ([1, 2, 3], "holds a list, not the dict p2 saves"),
+    ({"format": "hw1-p2-cifar10/1"}, "lacks state_dict, config, test_accuracy"),
+    ({"format": "x", "state_dict": {"w": 1}, "config": {}, "test_accuracy": 0.5}, "not a non-empty dict of tensors"),
+])
+def test_p2_model_is_checked_as_data(tmp_path, payload, says):
+    import torch
+    path = tmp_path / "p2_model.pkl"
+    torch.save(payload, str(path))
+    assert says in bundle_static.p2_model_problems(str(path), "p2_model.pkl")[0]
+
+
+def test_a_plain_pickle_is_refused_without_advice_to_load_it_unsafely(tmp_path):
+    import pickle
+    path = tmp_path / "p2_model.pkl"
+    path.write_bytes(pickle.dumps({"a": {1, 2}}, protocol=2))
+    problems = bundle_static.p2_model_problems(str(path), "p2_model.pkl")
+    assert len(problems) == 1 and problems[0].startswith("p2_model.pkl: not a ")
+    assert "weights_only" not in problems[0]
+
+
+def test_a_report_showing_a_machine_path_is_refused(repo, tmp_path):
+    write_matplotlib_pdf(repo / "andrewID-HW1" / "p2" / "p2_report.pdf", "data: /work/main/data/cifar10")
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1")
+    problems = bundle.check_zip(str(zip_path))
+    assert len(problems) == 1 and "p2/p2_report.pdf: shows a path of this machine (/work/main)" in problems[0]
+
+
+def test_make_zip_refuses_a_theory_pdf_with_a_machine_path(repo, capsys, monkeypatch):
+    monkeypatch.setattr(bundle, "validate_bundle", lambda *args, **kwargs: [])  # only the theory PDF is at issue
+    write_matplotlib_pdf(repo / "theory" / "HW1_theory.pdf", "values read from /home/jdoe/hw1/theory/fig5.json")
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    assert "theory/HW1_theory.pdf: shows a path of this machine (/home/jdoe)" in capsys.readouterr().err
+    assert not (repo / "jdoe-HW1.zip").exists()
+
+
+def test_the_committed_theory_pdf_shows_no_machine_path():
+    assert bundle_static.pdf_machine_paths(os.path.join(bundle.ROOT, bundle.THEORY_PDF)) == []
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# make zip refuses the example Fig. 5 values unless told to build anyway
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def example_fig5(repo):
+    from theory import cnn
+    (repo / "theory" / "fig5.json").write_text(json.dumps(dict(cnn.EXAMPLE_FIG5, _note="example")))
+    return repo
+
+
+def test_make_zip_refuses_the_example_fig5_values(example_fig5, capsys):
+    before = sorted(os.listdir(example_fig5))
+    assert bundle.main(["zip", "jdoe"], root=str(example_fig5)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: theory/fig5.json still holds the example values")
+    for says in ("copy F, Filter1 and Filter2 from the handout's Fig. 5", "as a list of rows",
+                 "run `make zip ANDREW_ID=jdoe` again (it rebuilds the theory PDF)",
+                 "`make zip ANDREW_ID=jdoe ALLOW_EXAMPLE_FIG5=1`"):
+        assert says in err
+    assert sorted(os.listdir(example_fig5)) == before
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_allow_example_fig5_builds_with_a_warning(example_fig5, capsys, monkeypatch, how):
+    monkeypatch.setattr(bundle, "validate_bundle", lambda *args, **kwargs: [])  # the bundle itself is tested above
+    if how == "env":
+        monkeypatch.setenv("ALLOW_EXAMPLE_FIG5", "1")
+    args = ["zip", "jdoe"] + (["--allow-example-fig5"] if how == "flag" else [])
+    assert bundle.main(args, root=str(example_fig5)) == 0
+    assert "warning: theory/fig5.json holds the example values" in capsys.readouterr().err
+    assert (example_fig5 / "jdoe-HW1.zip").exists() and (example_fig5 / "jdoe-HW1.pdf").exists()
+
+
+def test_allow_example_fig5_0_does_not_allow(example_fig5, monkeypatch):
+    monkeypatch.setenv("ALLOW_EXAMPLE_FIG5", "0")
+    assert bundle.main(["zip", "jdoe"], root=str(example_fig5)) == 1
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Targets and zips that cannot be used: one line each, nothing replaced
+# ----------------------------------------------------------------------------------------------------------------
+def test_zip_target_that_is_a_folder(repo, capsys):
+    (repo / "jdoe-HW1.zip").mkdir()
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    err = capsys.readouterr().err
+    assert err == "error: jdoe-HW1.zip is a folder where the hand-in file goes; move it away, then run `make zip` " \
+                  "again\n"
+
+
+@pytest.mark.parametrize("name", ["jdoe-HW1.zip", "jdoe-HW1.pdf"])
+def test_a_read_only_existing_target_is_not_replaced(repo, capsys, name):
+    target = repo / name
+    target.write_bytes(b"the student's own copy")
+    target.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    assert f"error: {name} exists and is read-only, so it is not replaced" in capsys.readouterr().err
+    assert target.read_bytes() == b"the student's own copy"
+    assert sorted(os.listdir(repo)) == sorted(["andrewID-HW1", "theory", name])
+
+
+def test_a_read_only_folder_is_one_line(repo, capsys, monkeypatch):
+    monkeypatch.setattr(bundle.os, "access", lambda path, mode: False)  # root may write anywhere; pretend not
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    assert capsys.readouterr().err == "error: cannot write jdoe-HW1.zip: its folder is not writable\n"
+
+
+def test_an_encrypted_zip_is_one_line(repo, tmp_path, capsys):
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1")
+    data = bytearray(zip_path.read_bytes())
+    # Set bit 0 (encrypted) of the general-purpose flags in every local and central header, as zip -e does.
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.find(signature)
+        while start != -1:
+            data[start + offset] |= 0x1
+            start = data.find(signature, start + 4)
+    zip_path.write_bytes(bytes(data))
+    assert bundle.main(["check", str(zip_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "encrypted (password-protected)" in err and "Traceback" not in err
+
+
+def test_check_of_a_folder_is_one_line(tmp_path, capsys):
+    assert bundle.main(["check", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err
+
+
+@pytest.mark.parametrize("andrew_id", ['x"; touch f; echo "', "jdoe; rm -rf x", "$(touch f)"])
+def test_shell_text_in_the_andrew_id_is_refused_with_what_is_allowed(repo, capsys, andrew_id):
+    assert bundle.main(["zip", andrew_id], root=str(repo)) == 1
+    err = capsys.readouterr().err
+    assert "is not a plausible Andrew ID (2-20 lowercase letters and digits, starting with a letter)" in err
+    assert sorted(os.listdir(repo)) == ["andrewID-HW1", "theory"]

@@ -50,11 +50,14 @@ def server(monkeypatch):
     return type("Server", (), {"files": files, "asked": asked, "csvs": csvs})
 
 
-def test_downloads_from_the_assignment_links(tmp_path, server, capsys):
+def test_downloads_from_the_csv_copy_first(tmp_path, server, capsys):
     assert get_mnist.main([str(tmp_path / "mnist")]) == 0
     for name, data in server.csvs.items():
         assert (tmp_path / "mnist" / name).read_bytes() == data
-    assert "assignment's link" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "mnist_train.csv: trying source 1 of 2, the CSV copy at pjreddie.com" in out
+    assert "downloaded from the CSV copy at pjreddie.com" in out and "source 2" not in out
+    assert server.asked == list(get_mnist.CSV_URLS.values())
     assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == ["mnist_test.csv", "mnist_train.csv"]
 
 
@@ -77,7 +80,9 @@ def test_falls_back_to_converted_idx_files(tmp_path, server, capsys):
     assert get_mnist.main([str(tmp_path)]) == 0
     for name, data in server.csvs.items():
         assert (tmp_path / name).read_bytes() == data  # identical bytes to the CSV route
-    assert "torchvision mirror" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "trying source 1 of 2" in out and "trying source 2 of 2, the original idx files from torchvision's mirrors" \
+        in out and "downloaded from the original idx files" in out
 
 
 def test_wrong_checksum_is_rejected(tmp_path, server, capsys):
@@ -89,12 +94,26 @@ def test_wrong_checksum_is_rejected(tmp_path, server, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_no_network_gives_one_clear_error(tmp_path, server, capsys):
+def test_no_network_gives_one_clear_error_and_leaves_no_folder(tmp_path, server, capsys):
     server.files.clear()
-    assert get_mnist.main([str(tmp_path / "mnist")]) == 1
+    assert get_mnist.main([str(tmp_path / "data" / "mnist")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: could not get mnist_train.csv") and "Check the network" in err
-    assert "Traceback" not in err and list((tmp_path / "mnist").iterdir()) == []
+    assert err.startswith("error: could not get mnist_train.csv from any source") and "Check the network" in err
+    assert "the CSV copy at pjreddie.com: " in err and "the original idx files from torchvision's mirrors" in err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_run_keeps_a_folder_that_was_there(tmp_path, server):
+    server.files.clear()
+    assert get_mnist.main([str(tmp_path)]) == 1
+    assert tmp_path.is_dir()
+
+
+def test_help_names_the_sources_in_order(capsys):
+    assert get_mnist.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "tried in this order" in out
+    assert out.index("1. a CSV copy of MNIST at pjreddie.com") < out.index("2. the original MNIST idx files")
 
 
 def test_usage(capsys):

@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 from theory.__main__ import main
 
 
@@ -51,3 +53,35 @@ def test_pdf_is_written_atomically(tmp_path, capsys):
 def test_pdf_into_a_missing_folder_fails_cleanly(tmp_path, capsys):
     assert main(["--pdf", str(tmp_path / "no" / "such" / "x.pdf")]) == 2
     assert "error: cannot write" in capsys.readouterr().err
+
+
+def write_fig5(tmp_path, text):
+    path = tmp_path / "fig5.json"
+    path.write_text(text)
+    return str(path)
+
+
+def test_pdf_into_a_folder_is_one_line_and_writes_nothing(tmp_path, capsys):
+    assert main(["--pdf", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e7", "1" + "0" * 400, "NaN", "Infinity", "1e999"])
+@pytest.mark.parametrize("mode", ["--json", "--pdf"])
+def test_huge_or_non_finite_fig5_values_are_refused_up_front(tmp_path, capsys, value, mode):
+    path = write_fig5(tmp_path, '{"F": [[1, %s], [0, 1]], "Filter1": [[1]], "Filter2": [[1]]}' % value)
+    args = ["--fig5", path] + (["--json"] if mode == "--json" else ["--pdf", str(tmp_path / "out.pdf")])
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "'F' row 0 holds" in err and "magnitude at most 1e+06" in err
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_json_is_strict_json(capsys):
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    assert main(["--json"]) == 0
+    json.loads(capsys.readouterr().out, parse_constant=refuse)

@@ -120,7 +120,7 @@ def test_even_filter1_has_no_same_padding(tmp_path):
     ("{not json", "not valid JSON"),
     (json.dumps({"F": [[1]], "Filter1": [[1]]}), "'Filter2' is missing"),
     (json.dumps({"F": [[1, 2], [3]], "Filter1": [[1]], "Filter2": [[1]]}), "rows of equal length"),
-    (json.dumps({"F": [[1, "a"]], "Filter1": [[1]], "Filter2": [[1]]}), "row 0 holds a value"),
+    (json.dumps({"F": [[1, "a"]], "Filter1": [[1]], "Filter2": [[1]]}), "row 0 holds 'a', which is not a number"),
     (json.dumps([1, 2]), "expected an object"),
 ])
 def test_bad_fig5_files_raise_a_clear_error(tmp_path, content, message):

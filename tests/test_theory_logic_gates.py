@@ -65,3 +65,10 @@ def test_certificate_rules_out_one_neuron(name):
 def test_and_or_have_no_certificate():
     assert logic_gates.impossibility_certificate("AND") is None
     assert logic_gates.impossibility_certificate("OR") is None
+
+
+def test_the_handouts_not_example_answers_0_for_0():
+    example = logic_gates.handout_not_example()
+    assert example["network"] == [{"W": [[-1.0]], "b": [-0.5]}]
+    assert example["class"] == [0, 0] and not example["matches"]
+    assert example["output"][0] == pytest.approx(1 / (1 + np.exp(0.5)))

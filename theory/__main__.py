@@ -20,7 +20,13 @@ def main(argv=None):
             writeup.write_pdf(results, args.pdf)
             print(f"wrote {args.pdf}", file=sys.stderr if args.json else sys.stdout)
         if args.json:
-            print(json.dumps(answers.to_json(results), indent=2))
+            # allow_nan=False: bare NaN or Infinity is not JSON; load_fig5's limits keep every answer finite.
+            try:
+                text = json.dumps(answers.to_json(results), indent=2, allow_nan=False)
+            except ValueError:
+                raise cnn.Fig5Error(f"an answer computed from {args.fig5} is not a finite number; check its "
+                                    "values") from None
+            print(text)
         elif not args.pdf:
             print(answers.format_text(results))
     except (cnn.Fig5Error, LayoutError, WriteError) as error:

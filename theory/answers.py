@@ -10,7 +10,7 @@ def solve_all(fig5_path=cnn.FIG5_PATH):
 
 
 def to_json(results):
-    """The machine-readable answers with the issue's key names."""
+    """The machine-readable answers, keyed T1..T4."""
     return {"T1": gelu_gd.to_json(results["T1"]), "T2": logic_gates.to_json(results["T2"]),
             "T3": backprop.to_json(results["T3"]), "T4": cnn.to_json(results["T4"])}
 

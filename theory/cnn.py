@@ -4,13 +4,19 @@ conv2d is cross-correlation (no kernel flip), as torch.nn.functional.conv2d comp
 paddings may be an int or an (rows, columns) pair; every answer below is solved per axis, so any shapes work.
 """
 import json
-import math
 import os
 
 import numpy as np
 
 FIG5_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fig5.json")
-EXAMPLE_MARK = "EXAMPLE VALUES"
+# The values theory/fig5.json ships with, standing in for the handout's Fig. 5 until a student copies those in.
+EXAMPLE_FIG5 = {"F": [[1, 2, 0, 1], [3, 1, 2, 0], [0, 2, 1, 3], [1, 0, 2, 1]],
+                "Filter1": [[1, 0, -1], [1, 0, -1], [1, 0, -1]],
+                "Filter2": [[1, 1], [1, 1]]}
+# Fig. 5 is a small drawing: its numbers are small and its matrices a few rows. The limits keep every answer a
+# finite, printable number (1e308 squared is not) and the PDF's matrices on the page.
+MAX_ABS_VALUE = 1e6
+MAX_SIDE = 32
 
 
 class Fig5Error(ValueError):
@@ -59,24 +65,37 @@ def load_fig5(path=FIG5_PATH):
         raise Fig5Error(f"cannot read {path}: {error.strerror}; pass an existing file with --fig5") from None
     except json.JSONDecodeError as error:
         raise Fig5Error(f"{path}, line {error.lineno}: not valid JSON ({error.msg}); fix the file") from None
+    except UnicodeDecodeError:
+        raise Fig5Error(f"{path}: not UTF-8 text; save it as plain JSON") from None
     if not isinstance(data, dict):
         raise Fig5Error(f"{path}: expected an object with keys F, Filter1, Filter2")
-    matrices = {}
-    for key in ("F", "Filter1", "Filter2"):
-        if key not in data:
-            raise Fig5Error(f"{path}: key {key!r} is missing; add it as a list of rows of numbers")
-        rows = data[key]
-        if (not isinstance(rows, list) or not rows or not all(isinstance(r, list) and r for r in rows)
-                or len({len(r) for r in rows}) != 1):
-            raise Fig5Error(f"{path}: {key!r} must be a non-empty list of rows of equal length")
-        for i, row in enumerate(rows):
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in row):
-                raise Fig5Error(f"{path}: {key!r} row {i} holds a value that is not a finite number: {row}")
-        matrices[key] = np.array(rows, dtype=np.float64)
+    matrices = {key: _matrix_from_rows(data, key, path) for key in ("F", "Filter1", "Filter2")}
     matrices["note"] = str(data.get("_note", ""))
-    matrices["is_example"] = EXAMPLE_MARK in matrices["note"]
+    matrices["is_example"] = all(np.array_equal(matrices[key], EXAMPLE_FIG5[key]) for key in EXAMPLE_FIG5)
     matrices["path"] = path
     return matrices
+
+
+def _matrix_from_rows(data, key, path):
+    """data[key] as a float matrix: a non-empty list of equal-length rows of finite numbers of sane size."""
+    if key not in data:
+        raise Fig5Error(f"{path}: key {key!r} is missing; add it as a list of rows of numbers")
+    rows = data[key]
+    if (not isinstance(rows, list) or not rows or not all(isinstance(r, list) and r for r in rows)
+            or len({len(r) for r in rows}) != 1):
+        raise Fig5Error(f"{path}: {key!r} must be a non-empty list of rows of equal length")
+    if len(rows) > MAX_SIDE or len(rows[0]) > MAX_SIDE:
+        raise Fig5Error(f"{path}: {key!r} is {len(rows)}x{len(rows[0])}; Fig. 5's matrices have at most "
+                        f"{MAX_SIDE} rows and columns")
+    for i, row in enumerate(rows):
+        for value in row:
+            # abs() first: a huge JSON integer is a Python int that math.isfinite cannot even convert.
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise Fig5Error(f"{path}: {key!r} row {i} holds {value!r}, which is not a number")
+            if not abs(value) <= MAX_ABS_VALUE:
+                raise Fig5Error(f"{path}: {key!r} row {i} holds {value!r}; Fig. 5's values are finite numbers of "
+                                f"magnitude at most {MAX_ABS_VALUE:g}")
+    return np.array(rows, dtype=np.float64)
 
 
 def same_size_padding(n, k):
@@ -188,7 +207,7 @@ def _matrix(value):
 
 
 def to_json(result):
-    """T4 exactly as the issue names it (plus the reasons, and d)'s one-step alternative on F)."""
+    """T4 with the key names of the JSON answers (plus the reasons, and d)'s one-step alternative on F)."""
     a, b, c, d = result["a"], result["b"], result["c"], result["d"]
     out = {"a": {"padding": a["padding"], "map": _matrix(a["map"])},
            "b": {"possible": b["possible"], "stride": b["stride"], "map": _matrix(b["map"]), "reason": b["reason"]}}

@@ -1,7 +1,7 @@
 """The write-up's figures: each is a draw(fig, rect) callback for theory.pdf.FigureBlock that draws into
 rect = [left, bottom, width, height] of an A4 page (figure fractions)."""
 import numpy as np
-from matplotlib.patches import FancyBboxPatch
+from matplotlib.patches import Circle, FancyBboxPatch
 
 from theory import gelu_gd, logic_gates
 
@@ -135,3 +135,56 @@ def backprop_chain(fig, rect):
         ax.annotate("", xy=(xs[i] + 0.52, 1.28), xytext=(xs[i + 1] - 0.52, 1.28),
                     arrowprops=dict(arrowstyle="->", color="tab:red"))
         ax.text((xs[i] + xs[i + 1]) / 2, 0.95, backward[i], ha="center", va="top", fontsize=7.5, color="tab:red")
+
+
+def _node(ax, x, y, text, fill, size=7.5):
+    ax.add_patch(Circle((x, y), 0.17, facecolor=fill, edgecolor="0.2", linewidth=0.8, zorder=3))
+    ax.text(x, y, text, ha="center", va="center", fontsize=size, zorder=4)
+
+
+def draw_network(ax, network, inputs, title):
+    """One network in the style of the handout's Fig. 3: input nodes, sigmoid neurons with their bias written
+    under them, each weight on its edge, and the output thresholded at 0.5."""
+    layers = [len(inputs)] + [len(layer["b"]) for layer in network]
+    gap = 1.25  # between layers; room for a weight label between a node and the point where edges cross
+    positions = [[(gap * l, (n - 1) / 2 - i) for i in range(n)] for l, n in enumerate(layers)]
+    for l, layer in enumerate(network):
+        W = np.asarray(layer["W"])
+        for i, (x0, y0) in enumerate(positions[l]):
+            for j, (x1, y1) in enumerate(positions[l + 1]):
+                ax.plot([x0, x1], [y0, y1], color="0.35", linewidth=0.8, zorder=1)
+                t = 0.3  # weight labels sit near the source node, where crossing edges are still apart
+                ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), f"{W[i, j]:g}", ha="center", va="center",
+                        fontsize=6.5, color="tab:blue", zorder=2,
+                        bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none"))
+        for j, (x, y) in enumerate(positions[l + 1]):
+            _node(ax, x, y, r"$\sigma$", "#e8f0fa")
+            # Upper neurons carry their bias above, the others below: clear of the edges that cross between layers.
+            above = y > 0
+            ax.text(x, y + (0.22 if above else -0.22), f"b = {layer['b'][j]:g}", ha="center",
+                    va="bottom" if above else "top", fontsize=6.5, color="tab:red")
+    for (x, y), name in zip(positions[0], inputs):
+        _node(ax, x, y, name, "#f3f3f3")
+    x, y = positions[-1][0]
+    ax.annotate("", xy=(x + 0.55, y), xytext=(x + 0.19, y), arrowprops=dict(arrowstyle="->", color="0.35"))
+    ax.text(x + 0.58, y, r"$\geq 0.5 \Rightarrow 1$", ha="left", va="center", fontsize=6.5)
+    ax.set_xlim(-0.35, x + 1.3)
+    ax.set_ylim(-0.95, 0.95)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=8.5)
+
+
+def gate_networks(r):
+    """Problem 2: every network drawn as nodes and edges; one-neuron gates on top, two-layer gates below."""
+    def draw(fig, rect):
+        x0, y0, w, h = rect
+        top = [x0, y0 + h / 2, w, h / 2]
+        bottom = [x0, y0, w, h / 2]
+        small = [("AND", r["networks"]["AND"], ["A", "B"]), ("OR", r["networks"]["OR"], ["A", "B"]),
+                 ("NOT", r["not"]["network"], ["A"])]
+        for cell, (name, network, inputs) in zip(split_rect(top, 1, 3, left=0.0, bottom=0.0, top=0.12), small):
+            draw_network(fig.add_axes(cell), network, inputs, name)
+        for cell, name in zip(split_rect(bottom, 1, 2, left=0.0, bottom=0.0, top=0.12), ("XOR", "XNOR")):
+            draw_network(fig.add_axes(cell), r["networks"][name], ["A", "B"], name)
+    return draw

@@ -43,7 +43,7 @@ def gradient_descent(x0, eta, steps):
 def momentum(x0, eta, beta, steps, lagged=False):
     """Iterates x_0 .. x_steps of Eq. 5 with v_0 = GELU'(x_0) and v_{t+1} = beta v_t + (1 - beta) GELU'(x_t).
 
-    lagged=False moves by the new velocity, x_{t+1} = x_t - eta v_{t+1} (the issue's reading);
+    lagged=False moves by the new velocity, x_{t+1} = x_t - eta v_{t+1} (the first reading of the handout's Eq. 5);
     lagged=True moves by the old one, x_{t+1} = x_t - eta v_t (the other way Eq. 5 can be read).
     Returns (xs, vs) with vs = v_0 .. v_steps.
     """
@@ -82,7 +82,7 @@ def first_step_within(xs, target, tol):
 
 
 def _run(xs):
-    """The issue's JSON form of a run: x_1..x_3 and GELU of each (x_0 is given, so it is left out)."""
+    """The JSON form of a run: x_1..x_3 and GELU of each (x_0 is given, so it is left out)."""
     return {"x": [float(v) for v in xs[1:]], "gelu": [float(v) for v in gelu(xs[1:])]}
 
 
@@ -112,7 +112,7 @@ def solve(steps=3, long_steps=800, tol=1e-3):
 
 
 def to_json(result):
-    """T1 exactly as the issue names it, plus the other reading of Eq. 5 and the minimum."""
+    """T1 with the key names of the JSON answers, plus the other reading of Eq. 5 and the minimum."""
     return {
         "a": _run(result["a"]), "b": _run(result["b"]),
         "c_gd": _run(result["c_gd"]), "c_momentum": _run(result["c_momentum"]),

@@ -21,6 +21,8 @@ XNOR = [{"W": [[20.0, -20.0], [20.0, -20.0]], "b": [-30.0, 10.0]},
         {"W": [[20.0], [20.0]], "b": [-10.0]}]
 # Fig. 3: one input, weight -20, bias of magnitude 10; the bias must be +10 for NOT (see not_gate_bias_check).
 NOT = [{"W": [[-20.0]], "b": [10.0]}]
+# The NOT example printed in the handout: weight -1, bias -0.5.
+HANDOUT_NOT = [{"W": [[-1.0]], "b": [-0.5]}]
 
 NETWORKS = {"AND": AND, "OR": OR, "XOR": XOR, "XNOR": XNOR}
 
@@ -81,6 +83,15 @@ def not_gate_bias_check():
     return result
 
 
+def handout_not_example():
+    """The handout's NOT neuron (weight -1, bias -0.5) on A = 0 and A = 1, with the 0.5 threshold."""
+    rows = truth_table_rows(1)
+    output, _ = forward(HANDOUT_NOT, rows)
+    predicted = classify(HANDOUT_NOT, rows)
+    return {"network": HANDOUT_NOT, "output": [float(o) for o in output[:, 0]],
+            "class": [int(c) for c in predicted], "matches": bool(np.array_equal(predicted, 1 - rows[:, 0]))}
+
+
 def impossibility_certificate(name):
     """Multipliers lam >= 0 with sum_i lam_i s_i [A_i, B_i, 1] = 0, s_i = +1 for class-1 rows and -1 otherwise.
 
@@ -104,13 +115,13 @@ def solve():
     return {
         "networks": NETWORKS,
         "tables": {name: verify(name) for name in NETWORKS},
-        "not": {"network": NOT, "bias_check": not_gate_bias_check()},
+        "not": {"network": NOT, "bias_check": not_gate_bias_check(), "handout_example": handout_not_example()},
         "certificates": {name: impossibility_certificate(name) for name in ("XOR", "XNOR")},
     }
 
 
 def to_json(result):
-    """T2 exactly as the issue names it: per gate, the list of layers with W (inputs, outputs) and b."""
+    """T2 with the key names of the JSON answers: per gate, the list of layers with W (inputs, outputs) and b."""
     return {name: [{"W": [list(map(float, row)) for row in layer["W"]], "b": [float(v) for v in layer["b"]]}
                    for layer in network]
             for name, network in result["networks"].items()}

@@ -366,6 +366,9 @@ class Document:
 
     def save(self, path):
         """Render every page to `path` via a temporary file in the same folder, so a failure leaves no half PDF."""
+        if os.path.isdir(path):
+            raise WriteError(f"cannot write {path}: it is a folder; give a file name, e.g. "
+                             f"{os.path.join(path, 'HW1_theory.pdf')}")
         folder = os.path.dirname(os.path.abspath(path))
         try:
             handle, tmp = tempfile.mkstemp(suffix=".pdf", dir=folder)
@@ -388,7 +391,8 @@ class Document:
                     pdf.savefig(fig)
             os.chmod(tmp, 0o644)  # mkstemp makes the file private; the PDF is a shared hand-in
             os.replace(tmp, path)
-        except BaseException:
+        except OSError as error:
+            raise WriteError(f"cannot write {path}: {error.strerror or error}") from None
+        finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-            raise

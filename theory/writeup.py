@@ -81,10 +81,10 @@ def _p1_c(doc, r):
     v_gap = np.abs(r["c_momentum_v"] - r["c_momentum_lagged_v"]).max()
     doc.add(Heading(r"c) $x_0 = -3$, $\eta = 0.1$: GD and momentum ($\beta = 0.9$)", 2))
     doc.add(Paragraph(
-        f"Eq. 5 as the issue reads it: $v_0 = {G}'(x_0)$, $v_{{t+1}} = \\beta v_t + (1-\\beta)\\,{G}'(x_t)$, "
+        f"The handout's Eq. 5: $v_0 = {G}'(x_0)$, $v_{{t+1}} = \\beta v_t + (1-\\beta)\\,{G}'(x_t)$, "
         r"$x_{t+1} = x_t - \eta\, v_{t+1}$. Eq. 5 can also be read with $v_t$ in the update, "
         r"$x_{t+1} = x_t - \eta\, v_t$ (same $v$ recursion); both are tabulated next to GD ('alt.' is this reading). "
-        f"The $v_t$ column is the issue's reading; the other reading's $v_t$ differs from it by at most "
+        f"The $v_t$ column belongs to the first reading; the other reading's $v_t$ differs from it by at most "
         f"{v_gap:.1e} here.", keep_with_next=True))
     doc.add(_comparison_table(gd, mom, r["c_momentum_v"], lag))
     g0 = r["grad_x0"]["-3"]
@@ -116,8 +116,8 @@ def problem1(doc, r):
     max_curv = float(np.abs(gelu_gd.gelu_second_derivative(grid)).max())
     doc.add(Heading("Problem 1: gradient descent on GELU"))
     doc.add(Paragraph(f"GD on ${G}(x) \\approx x\\,\\sigma(1.702x)$: derivative; a) $x_0=0,\\ \\eta=0.1$; "
-                      r"b) $\eta=1$; c) $x_0=-3,\ \eta=0.1$, GD vs momentum ($\beta=0.9$, Eq. 5); where is the "
-                      "minimum?", lead="Question."))
+                      r"b) $\eta=1$; c) $x_0=-3,\ \eta=0.1$, GD vs momentum ($\beta=0.9$, the handout's Eq. 5); "
+                      "where is the minimum?", lead="Question."))
     doc.add(Paragraph(
         f"a) $x_{{1,2,3}}$ = {_three(r['a'])}.  b) $x_{{1,2,3}}$ = {_three(r['b'])}.  c) GD: "
         f"{_three(r['c_gd'])}; momentum: {_three(r['c_momentum'])}.  The minimum is at "
@@ -139,7 +139,7 @@ def _layer_text(layer):
 def problem2(doc, r):
     doc.add(Heading("Problem 2: the smallest MLPs for logic gates"))
     doc.add(Paragraph("Smallest layered sigmoid networks (class 1 iff output $\\geq 0.5$) for AND, OR, XOR, XNOR; "
-                      "show XOR/XNOR need a hidden layer; the NOT gate of Fig. 3.", lead="Question."))
+                      "show XOR/XNOR need a hidden layer; the NOT gate of the handout's Fig. 3.", lead="Question."))
     doc.add(Paragraph(r"Each layer computes $\sigma(x W + b)$ with $W$ of shape (inputs, outputs) and inputs ordered "
                       "(A, B). AND and OR are one neuron; XOR and XNOR are one hidden layer of two neurons and one "
                       "output neuron:", lead="Answer."))
@@ -151,6 +151,11 @@ def problem2(doc, r):
             kind = "output" if i == len(network) - 1 else "hidden"
             rows.append([name if i == 0 else "", kind, *_layer_text(layer), meaning[(name, i)]])
     doc.add(Table(["gate", "layer", "W", "b", "computes"], rows, align=["left"] * 5))
+    doc.add(FigureBlock(figures.gate_networks(r), 3.2,
+                        caption="Figure 2. The networks drawn like the handout's Fig. 3: each weight on its edge "
+                                "(blue), each neuron's bias next to it (red); a neuron outputs "
+                                r"$\sigma(\Sigma_i\, w_i x_i + b)$ and the class is 1 iff the last output is "
+                                r"$\geq 0.5$."))
     doc.add(Paragraph(
         "Every weight is $\\pm 20$ and every bias a multiple of 10, so each pre-activation is at least 10 away from "
         "0 and each unit is a clean switch ($\\sigma(10) = 0.99995$). Every truth-table row, computed:"))
@@ -170,7 +175,7 @@ def problem2(doc, r):
                                                           for row in r["tables"][name])
                                   for name in ("XOR", "XNOR")) + "."))
     doc.add(FigureBlock(figures.gate_regions(r), 1.9,
-                        caption="Figure 2. Input plane: shaded where the network says 1; dashed lines are the "
+                        caption="Figure 3. Input plane: shaded where the network says 1; dashed lines are the "
                                 "first-layer units' boundaries $w_1 A + w_2 B + b = 0$; filled dots are class 1. "
                                 "XOR and XNOR need the strip between two lines."))
 
@@ -187,7 +192,7 @@ def problem2(doc, r):
         "increasing or decreasing function of one linear form $uA + vB + c$, so its class is still a half-plane. "
         "Hence one hidden layer needs at least two units, and AND and OR cannot be smaller than one neuron."))
 
-    doc.add(Heading("The NOT gate of Fig. 3", 2))
+    doc.add(Heading("The NOT gate of the handout's Fig. 3", 2))
     check = r["not"]["bias_check"]
     doc.add(Table(["bias", "x = 0: output -> class", "x = 1: output -> class", "matches NOT (1, 0)"],
                   [[f"{bias:+g}", f"{c['output'][0]:.5f} -> {c['class'][0]}",
@@ -195,6 +200,13 @@ def problem2(doc, r):
                    for bias, c in check.items()]))
     doc.add(Paragraph("One neuron with weight -20: the bias must be positive (+10). Then x = 0 gives "
                       r"$\sigma(10) \approx 1$ and x = 1 gives $\sigma(-10) \approx 0$; with -10 both rows give 0."))
+    handout = r["not"]["handout_example"]
+    doc.add(Paragraph(
+        "The handout's NOT example (weight -1, bias -0.5) shows why: with the 0.5 threshold it answers "
+        rf"{handout['class'][0]} for A = 0 ($\sigma(-0.5) = {handout['output'][0]:.3f} < 0.5$), and "
+        rf"{handout['class'][1]} for A = 1 ($\sigma(-1.5) = {handout['output'][1]:.3f}$), so it never outputs 1. "
+        r"NOT must answer 1 for A = 0, where the output is $\sigma(b)$ alone: $\sigma(b) \geq 0.5$ needs "
+        r"$b \geq 0$, and a clear margin needs $b > 0$. That is why the bias must be positive."))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -211,7 +223,7 @@ def problem3(doc, r):
                       r"$\partial E/\partial x = ((o - y)\,W_2^T \odot a \odot (1 - a))\,W_1^T$ "
                       r"(rows are samples: $x$ is 1 x d, $h$ hidden units, $k$ classes).", lead="Answer."))
     doc.add(FigureBlock(figures.backprop_chain, 1.3,
-                        caption="Figure 3. The chain with the shape of every term. Forward (blue) computes each node; "
+                        caption="Figure 4. The chain with the shape of every term. Forward (blue) computes each node; "
                                 "backward (red) turns dE/d(right node) into dE/d(left node), which has the left "
                                 "node's shape."))
     steps = [
@@ -238,8 +250,8 @@ def problem3(doc, r):
     for lead, formula, note in steps:
         doc.add(Paragraph(note[0].upper() + note[1:], lead=lead, keep_with_next=True))
         doc.add(Formula(formula.replace(r"\frac", r"\dfrac")))
-    doc.add(Paragraph("theory.backprop.grads computes exactly these closed forms (no autograd); the tests compare "
-                      "every gradient with torch autograd and with central finite differences, on random shapes and "
+    doc.add(Paragraph("The numbers below come from exactly these closed forms (no autograd); tests compare every "
+                      "gradient with torch autograd and with central finite differences, on random shapes and "
                       "batches."))
     half = (len(r["shapes"]) + 1) // 2
     left, right = r["shapes"][:half], r["shapes"][half:] + [("", "")] * (2 * half - len(r["shapes"]))
@@ -281,20 +293,21 @@ def problem4(doc, r):
     a, b, c, d = r["a"], r["b"], r["c"], r["d"]
     source = _display_path(fig5["path"])
     doc.add(Heading("Problem 4: CNN arithmetic"))
-    doc.add(Paragraph("With the feature map F and filters of Fig. 5: a) padding that keeps the size with Filter1 "
-                      "(stride 1); b) Filter2, padding 1: can any stride keep the size? c) 2x2 average pooling, "
-                      "stride 2, of a); d) a convolution that reproduces c).", lead="Question."))
+    doc.add(Paragraph("With the feature map F and filters of the handout's Fig. 5: a) padding that keeps the size "
+                      "with Filter1 (stride 1); b) Filter2, padding 1: can any stride keep the size? c) 2x2 average "
+                      "pooling, stride 2, of a); d) a convolution that reproduces c).", lead="Question."))
     if fig5["is_example"]:
         doc.add(Paragraph(
-            f"The copy of the handout this was built from lost the numbers of Fig. 5. The values below are "
-            f"EXAMPLE VALUES from {source}; copy the handout's F, Filter1 and Filter2 into that file and run "
-            "'make theory' to recompute every answer on this page.", lead="Note.", color="tab:red"))
+            f"The values below are EXAMPLE VALUES, not those of the handout's Fig. 5; copy the handout's F, Filter1 "
+            f"and Filter2 into {source} and run 'make theory' to recompute every answer on this page.",
+            lead="Note.", color="tab:red"))
     else:
-        doc.add(Paragraph(f"Values read from {source}.", lead="Input."))
+        doc.add(Paragraph("The values of the handout's Fig. 5.", lead="Input."))
     doc.add(Matrices([("F", F), ("Filter1", K1), ("Filter2", K2)]))
     doc.add(Paragraph("Convolution here is cross-correlation (the kernel is not flipped), as deep-learning frameworks "
-                      "compute it; the tests compare theory.cnn.conv2d and avg_pool2d with torch.nn.functional on "
-                      "random inputs, kernels, strides and paddings. Along each axis the output size is"))
+                      "compute it; tests compare the convolution and pooling used here with torch.nn.functional's "
+                      "conv2d and avg_pool2d on random inputs, kernels, strides and paddings. Along each axis the "
+                      "output size is"))
     doc.add(Formula(r"$n_{\mathrm{out}} = \lfloor (n + 2p - k)\,/\,s \rfloor + 1$"))
     n, k1 = F.shape, K1.shape
     if a["map"] is None:
@@ -332,10 +345,9 @@ def build(results):
     """The whole write-up as a Document."""
     doc = Document("24789 HW1 - theory part")
     doc.add(Heading("24789 HW1: theory part", 0))
-    doc.add(Paragraph("Every number in this document is computed by the theory package in this bundle "
-                      "(python -m theory prints them, python -m theory --json gives them machine-readable, "
-                      "make theory writes this PDF); none is typed by hand. Each problem: the question in one "
-                      "line, the answer, then the working.", color="0.25"))
+    doc.add(Paragraph("Every number in this document is computed in code from the handout's equations and values "
+                      "(Eq. 5, Fig. 3, Fig. 5); none is typed by hand. Each problem: the question in one line, the "
+                      "answer, then the working.", color="0.25"))
     for problem, key in ((problem1, "T1"), (problem2, "T2"), (problem3, "T3"), (problem4, "T4")):
         if key != "T1":
             doc.add(PageBreak(room=4.0))  # a problem starts on a new page unless most of a page is left

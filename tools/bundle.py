@@ -1,98 +1,49 @@
 """Build and check the hand-in zip.
 
     python3 tools/bundle.py zip ANDREW_ID     # validate andrewID-HW1/, write ANDREW_ID-HW1.zip (+ ANDREW_ID-HW1.pdf)
-    python3 tools/bundle.py check PATH.zip    # validate an existing zip the same way
+    python3 tools/bundle.py check PATH.zip    # validate an existing zip without running any of its code
+    python3 tools/bundle.py check --run PATH.zip   # also import and run the zip's code (only for a trusted zip)
 
 The zip holds exactly <id>-HW1/p1/{p1.py, p1_model.npz, p1_report.pdf} and <id>-HW1/p2/{p2.py, every other .py
 module of the p2 folder, p2_model.pkl, p2_report.pdf}. Both commands validate through one function,
 `validate_bundle`, on a folder holding exactly the files of the zip: a staging copy for `zip`, the extracted zip for
-`check`. The model files are loaded in a fresh `python -I` whose only extra import path is the p1 or p2 folder
-itself, so the check proves that the unpacked zip runs without the rest of the repository.
+`check`. The checks of tools/bundle_static.py never run the bundle's code: sources are parsed, PDFs read as bytes,
+models loaded as data only. `zip` (your own tree) and `check --run` then import p1.py and every p2 module and load
+both models with the bundle's own code, in a fresh interpreter that sees only the p1 or p2 folder.
+
+`zip` refuses while theory/fig5.json holds the example values instead of the handout's Fig. 5; with
+--allow-example-fig5 (make zip ... ALLOW_EXAMPLE_FIG5=1) it builds anyway and warns.
 """
 import argparse
-import ast
-import json
 import os
 import re
 import shutil
-import subprocess
+import stat
 import sys
 import tempfile
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script: tools/ is on the path, the repository root is not
+    sys.path.insert(0, ROOT)
+
+from tools import bundle_run, bundle_static  # noqa: E402
+
 SOURCE_DIR = "andrewID-HW1"
 THEORY_PDF = os.path.join("theory", "HW1_theory.pdf")
+FIG5_JSON = os.path.join("theory", "fig5.json")
+
+# Folders of this repository that may be on sys.path (tests, `python3 tools/bundle.py`): an import of the bundle
+# must be satisfied by the bundle itself or by an installed package, never by these.
+LOCAL_SOURCE_DIRS = [ROOT, os.path.join(ROOT, "tools"), os.path.join(ROOT, SOURCE_DIR, "p1"),
+                     os.path.join(ROOT, SOURCE_DIR, "p2")]
 
 P1_FILES = ("p1.py", "p1_model.npz", "p1_report.pdf")
 P2_FILES = ("p2.py", "p2_model.pkl", "p2_report.pdf")
 MAKE_HINT = {"p1_model.npz": "train it with `make p1`", "p1_report.pdf": "train p1 with `make p1`",
              "p2_model.pkl": "train it with `make p2`", "p2_report.pdf": "train p2 with `make p2`"}
-P1_ALLOWED_IMPORTS = ("os", "numpy", "matplotlib")
 ANDREW_ID = re.compile(r"[a-z][a-z0-9]{1,19}")
 PLACEHOLDER_IDS = ("andrewid",)
-LOAD_TIMEOUT_S = 600  # loading a full-size p2 model and importing torch on a busy 2-core machine
-
-# Run inside the p1 folder by `python -I`: the folder is the only path added, so only the bundle's own files count.
-P1_LOAD_CHECK = r"""
-import json, os, sys
-sys.path.insert(0, os.getcwd())
-problems = []
-try:
-    import numpy as np
-    import p1
-except BaseException as e:
-    problems.append(f"p1.py does not import from the p1 folder alone: {type(e).__name__}: {e}")
-else:
-    try:
-        if os.path.isfile("p1_model.npz") and os.path.getsize("p1_model.npz") > 0:
-            mlp = p1.load_model("p1_model.npz")
-            logits = np.asarray(mlp.forward(np.zeros((2, 784), dtype=np.float32)))
-            if logits.shape != (2, 10) or not np.isfinite(logits).all():
-                problems.append(f"p1_model.npz: the loaded MLP maps 2 images to {logits.shape} values (some not "
-                                "finite?), expected (2, 10) finite logits")
-    except BaseException as e:
-        problems.append(f"p1_model.npz does not load with p1.load_model: {type(e).__name__}: {e}")
-print(json.dumps(problems))
-"""
-
-# Run inside the p2 folder by `python -I`. The safe load comes first and needs none of the bundle's code: a pickle
-# that asks to run code is refused before anything from it executes.
-P2_LOAD_CHECK = r"""
-import importlib, json, os, sys
-sys.path.insert(0, os.getcwd())
-problems = []
-has_model = os.path.isfile("p2_model.pkl") and os.path.getsize("p2_model.pkl") > 0
-try:
-    import torch
-    if has_model:
-        torch.load("p2_model.pkl", map_location="cpu", weights_only=True)
-    safe = True
-except BaseException as e:
-    safe = False
-    # torch's message is long; the line naming what was refused is the useful one.
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()] or [""]
-    first = next((line for line in lines if "Unsupported global" in line), lines[0]).split(". Please use")[0]
-    problems.append(f"p2_model.pkl is refused by torch.load(weights_only=True): {type(e).__name__}: {first}")
-imported = True
-for name in sys.argv[1:]:
-    try:
-        importlib.import_module(name)
-    except BaseException as e:
-        imported = False
-        problems.append(f"{name}.py does not import from the p2 folder alone: {type(e).__name__}: {e}")
-if has_model and safe and imported:
-    try:
-        import p2
-        model, cfg, ckpt = p2.load_model("p2_model.pkl")
-        with torch.no_grad():
-            logits = model(torch.zeros(2, 3, 32, 32))
-        if tuple(logits.shape) != (2, 10):
-            problems.append(f"p2_model.pkl: the loaded network maps 2 images to {tuple(logits.shape)}, expected (2, 10)")
-    except BaseException as e:
-        problems.append(f"p2_model.pkl does not load with p2.load_model: {type(e).__name__}: {e}")
-print(json.dumps(problems))
-"""
 
 
 class BundleError(Exception):
@@ -155,9 +106,9 @@ def allowed_name(name):
 # ---------------------------------------------------------------------------------------------------------------
 # Validation: one function for both commands
 # ---------------------------------------------------------------------------------------------------------------
-def validate_bundle(bundle_dir, label):
+def validate_bundle(bundle_dir, label, run_code=False):
     """Every problem of the bundle in `bundle_dir` (holding p1/ and p2/), as messages naming files `label`/p1/...;
-    an empty list means the bundle is good."""
+    an empty list means the bundle is good. Only with `run_code` is any of the bundle's code imported or run."""
     problems = []
     present = {}
     for name in [f"p1/{n}" for n in P1_FILES] + [f"p2/{n}" for n in P2_FILES]:
@@ -171,103 +122,85 @@ def validate_bundle(bundle_dir, label):
         else:
             present[base] = path
 
+    p2_dir = os.path.join(bundle_dir, "p2")
+    modules = p2_modules(p2_dir)
     if "p1.py" in present:
-        problems += p1_import_problems(present["p1.py"], f"{label}/p1/p1.py")
+        problems += bundle_static.p1_source_problems(present["p1.py"], f"{label}/p1/p1.py")
+    problems += bundle_static.p2_source_problems(p2_dir, modules, f"{label}/p2", local_dirs=LOCAL_SOURCE_DIRS)
     for report in ("p1_report.pdf", "p2_report.pdf"):
         if report in present:
-            problem = pdf_problem(present[report])
-            if problem:
-                folder = report[:2]
-                problems.append(f"{label}/{folder}/{report}: {problem}; {MAKE_HINT[report]}")
+            problems += bundle_static.pdf_problems(present[report], f"{label}/{report[:2]}/{report}", MAKE_HINT[report])
+    model_ok = {}
+    for model, check in (("p1_model.npz", bundle_static.p1_model_problems),
+                         ("p2_model.pkl", bundle_static.p2_model_problems)):
+        if model in present:
+            found = check(present[model], f"{label}/{model[:2]}/{model}")
+            model_ok[model] = not found
+            problems += found
 
-    # An empty or missing model file is already reported; the code is still checked to import.
-    checks = []
-    if "p1.py" in present:
-        checks.append(("p1", P1_LOAD_CHECK, []))
-    if "p2.py" in present:
-        modules = [name[:-3] for name in p2_modules(os.path.join(bundle_dir, "p2"))]
-        checks.append(("p2", P2_LOAD_CHECK, modules))
-    for folder, messages in run_load_checks(bundle_dir, checks):
-        problems += [f"{label}/{folder}/{message}" for message in messages]
+    if run_code:
+        # An empty, missing or refused model file is already reported; the code is still checked to import.
+        for folder, messages in bundle_run.run_checks(bundle_dir, model_ok.get("p1_model.npz", False),
+                                                      model_ok.get("p2_model.pkl", False),
+                                                      [name[:-3] for name in modules]):
+            problems += [f"{label}/{folder}/{message}" for message in messages]
     return problems
 
 
-def p1_import_problems(path, label):
-    """p1.py may import only os, numpy and matplotlib (and their submodules): the assignment's rule."""
+def theory_pdf_problems(root):
+    """The theory PDF handed in beside the zip: present, a whole PDF, no machine path in it."""
+    path = os.path.join(root, THEORY_PDF)
+    if not os.path.isfile(path):
+        return [f"{THEORY_PDF}: missing; write it with `make theory`"]
+    return bundle_static.pdf_problems(path, THEORY_PDF, "rewrite it with `make theory`")
+
+
+def fig5_refusal(root, andrew_id):
+    """None when theory/fig5.json holds the handout's values, else the message that stops `make zip`."""
+    from theory import cnn
     try:
-        with open(path, encoding="utf-8") as f:
-            tree = ast.parse(f.read(), filename=path)
-    except (SyntaxError, UnicodeDecodeError, ValueError) as e:
-        return [f"{label}: not valid Python ({e})"]
-    allowed = ", ".join(P1_ALLOWED_IMPORTS)
-    problems = []
-    for node in sorted((n for n in ast.walk(tree) if hasattr(n, "lineno")), key=lambda n: (n.lineno, n.col_offset)):
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                problems.append(f"{label}, line {node.lineno}: a relative import; p1.py may import only {allowed}")
-                continue
-            modules = [node.module]
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__"):
-            problems.append(f"{label}, line {node.lineno}: __import__() hides what is imported; p1.py may import "
-                            f"only {allowed}")
-            continue
-        else:
-            continue
-        for module in modules:
-            if module.split(".")[0] not in P1_ALLOWED_IMPORTS + ("__future__",):
-                problems.append(f"{label}, line {node.lineno}: imports {module}; p1.py may import only {allowed}")
-    return problems
-
-
-def pdf_problem(path):
-    """None for a PDF file, else what is wrong. A PDF starts with %PDF- (within its first 1024 bytes) and ends
-    with %%EOF; a missing end means the file was cut short."""
-    with open(path, "rb") as f:
-        head = f.read(1024)
-        f.seek(max(0, os.path.getsize(path) - 1024))
-        tail = f.read()
-    if b"%PDF-" not in head:
-        return "not a PDF (no %PDF- header)"
-    if b"%%EOF" not in tail:
-        return "an incomplete PDF (no %%EOF at its end)"
-    return None
-
-
-def run_load_checks(bundle_dir, checks):
-    """Run each (folder, script, args) check at once in its own isolated interpreter; yield (folder, problems).
-
-    -I: no user site, no PYTHON* variables, no script folder on sys.path; -B: no __pycache__ in the bundle."""
-    env = dict(os.environ, MPLBACKEND="Agg")
-    running = []
-    for folder, script, args in checks:
-        proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", script, *args], cwd=os.path.join(bundle_dir, folder),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        running.append((folder, proc))
-    for folder, proc in running:
-        try:
-            out, err = proc.communicate(timeout=LOAD_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            yield folder, [f"loading the model took over {LOAD_TIMEOUT_S} s; gave up"]
-            continue
-        try:
-            yield folder, json.loads(out.strip().splitlines()[-1])
-        except (IndexError, ValueError):
-            tail = (err.strip() or out.strip())[-600:]
-            yield folder, [f"the load check crashed (exit {proc.returncode}): {tail}"]
+        fig5 = cnn.load_fig5(os.path.join(root, FIG5_JSON))
+    except cnn.Fig5Error as e:
+        raise BundleError(str(e).replace(os.path.join(root, ""), "")) from None
+    if not fig5["is_example"]:
+        return None
+    return (f"{FIG5_JSON} still holds the example values, so Problem 4 of the theory PDF would answer the wrong "
+            "question: copy F, Filter1 and Filter2 from the handout's Fig. 5 into it, each as a list of rows, then "
+            f"run `make zip ANDREW_ID={andrew_id}` again (it rebuilds the theory PDF). To build with the example "
+            f"values anyway: `make zip ANDREW_ID={andrew_id} ALLOW_EXAMPLE_FIG5=1`")
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # make zip
 # ---------------------------------------------------------------------------------------------------------------
-def make_zip(andrew_id, root=ROOT):
-    """Validate the repository's andrewID-HW1/ folder and write `root`/<id>-HW1.zip. Returns the zip's path;
-    raises BundleInvalid (nothing written) when the bundle has problems."""
+def check_target(path):
+    """Refuse a target the build could not write, or would replace against its owner's will, before any work."""
+    name = os.path.basename(path)
+    if os.path.isdir(path):
+        raise BundleError(f"{name} is a folder where the hand-in file goes; move it away, then run `make zip` again")
+    if os.path.exists(path) and not os.stat(path).st_mode & stat.S_IWUSR:
+        raise BundleError(f"{name} exists and is read-only, so it is not replaced; make it writable "
+                          f"(chmod u+w {name}) or remove it, then run `make zip` again")
+    folder = os.path.dirname(path)
+    if not os.access(folder, os.W_OK):
+        raise BundleError(f"cannot write {name}: its folder is not writable")
+
+
+def make_zip(andrew_id, root=ROOT, allow_example_fig5=False):
+    """Validate the repository's andrewID-HW1/ folder and write `root`/<id>-HW1.zip. Returns (zip path, warnings);
+    raises BundleError or BundleInvalid (nothing written) when the bundle is not ready."""
     check_andrew_id(andrew_id)
+    warnings = []
+    refusal = fig5_refusal(root, andrew_id)
+    if refusal and not allow_example_fig5:
+        raise BundleError(refusal)
+    if refusal:
+        warnings.append(f"{FIG5_JSON} holds the example values, not the handout's Fig. 5: Problem 4 of the theory "
+                        "PDF answers for those (built anyway: ALLOW_EXAMPLE_FIG5=1)")
     top = f"{andrew_id}-HW1"
+    zip_path = os.path.join(root, f"{top}.zip")
+    for target in (zip_path, os.path.join(root, f"{top}.pdf")):
+        check_target(target)
     source = os.path.join(root, SOURCE_DIR)
     names = bundle_names(source)
     with tempfile.TemporaryDirectory(prefix="hw1-bundle-") as staging:
@@ -278,31 +211,34 @@ def make_zip(andrew_id, root=ROOT):
             shutil.copy2(os.path.join(source, name), os.path.join(stage, name))
         os.makedirs(os.path.join(stage, "p1"), exist_ok=True)
         os.makedirs(os.path.join(stage, "p2"), exist_ok=True)
-        problems = validate_bundle(stage, SOURCE_DIR)
+        problems = validate_bundle(stage, SOURCE_DIR, run_code=True) + theory_pdf_problems(root)
         if problems:
             raise BundleInvalid(problems)
-        zip_path = os.path.join(root, f"{top}.zip")
         write_zip(stage, top, names, zip_path)
-    return zip_path
+    return zip_path, warnings
 
 
 def write_zip(stage, top, names, zip_path):
     """Zip `names` from `stage` under `top`/ into a temp file beside `zip_path`, test it, then rename it over."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(zip_path)}.", suffix=".tmp",
-                               dir=os.path.dirname(zip_path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(zip_path)}.", suffix=".tmp",
+                                   dir=os.path.dirname(zip_path))
+    except OSError as e:
+        raise BundleError(f"cannot write {os.path.basename(zip_path)}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as z:
             for name in names:
                 z.write(os.path.join(stage, name), f"{top}/{name}")
         with zipfile.ZipFile(tmp) as z:
             if z.testzip() is not None or z.namelist() != [f"{top}/{name}" for name in names]:
-                raise OSError(f"{tmp}: the zip just written does not read back correctly")
+                raise BundleError(f"{os.path.basename(zip_path)}: the zip just written does not read back correctly")
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a hand-in file is an ordinary file
         os.replace(tmp, zip_path)
-    except BaseException:
+    except OSError as e:
+        raise BundleError(f"cannot write {os.path.basename(zip_path)}: {e.strerror or e}") from None
+    finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise
 
 
 def copy_theory_pdf(andrew_id, root=ROOT):
@@ -312,22 +248,24 @@ def copy_theory_pdf(andrew_id, root=ROOT):
     if not os.path.isfile(source):
         return None, (f"theory PDF NOT copied: {THEORY_PDF} is missing; write it with `make theory`, then run "
                       f"`make zip` again")
-    problem = pdf_problem(source)
+    problem = bundle_static.pdf_problem(source)
     if problem:
         return None, f"theory PDF NOT copied: {THEORY_PDF} is {problem}; rewrite it with `make theory`"
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=root)
-    os.close(fd)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=root)
+        os.close(fd)
+    except OSError as e:
+        return None, f"theory PDF NOT copied: cannot write {os.path.basename(target)}: {e.strerror}"
     try:
         shutil.copyfile(source, tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
-    except BaseException:
+    except OSError as e:
+        return None, f"theory PDF NOT copied: cannot write {os.path.basename(target)}: {e.strerror or e}"
+    finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise
-    size = os.path.getsize(target)
-    return target, (f"theory PDF: copied {THEORY_PDF} -> {os.path.basename(target)} ({size:,} bytes); hand it in "
-                    "separately")
+    return target, f"theory PDF: copied {THEORY_PDF} -> {os.path.basename(target)}; hand it in separately"
 
 
 def zip_listing(zip_path):
@@ -343,15 +281,33 @@ def zip_listing(zip_path):
 # ---------------------------------------------------------------------------------------------------------------
 # make check-zip
 # ---------------------------------------------------------------------------------------------------------------
-def check_zip(zip_path):
-    """Every problem of an existing zip: its layout (top folder <id>-HW1/, nothing extra) and, extracted to a temp
-    folder, the same validation as `make zip`. Raises BundleError when the file is no zip at all."""
+def open_zip(zip_path):
+    """The ZipFile at `zip_path`, or BundleError saying why it cannot be checked."""
+    how = "rebuild it with `make zip ANDREW_ID=yourid`"
     if not zip_path:
         raise BundleError("no zip given: run `make check-zip ZIP=path/to/yourid-HW1.zip`")
+    if os.path.isdir(zip_path):
+        raise BundleError(f"{zip_path} is a folder; pass the zip's path: `make check-zip ZIP=path/to/yourid-HW1.zip`")
     if not os.path.isfile(zip_path):
         raise BundleError(f"{zip_path}: no such file; pass the zip's path: `make check-zip ZIP=path/to/yourid-HW1.zip`")
     try:
-        with zipfile.ZipFile(zip_path) as z:
+        z = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as e:
+        raise BundleError(f"{zip_path}: not a readable zip file ({e}); {how}") from None
+    except OSError as e:
+        raise BundleError(f"{zip_path}: cannot read it ({e.strerror or e})") from None
+    if any(info.flag_bits & 0x1 for info in z.infolist()):
+        z.close()
+        raise BundleError(f"{zip_path}: encrypted (password-protected); a grader cannot open it: {how}")
+    return z
+
+
+def check_zip(zip_path, run_code=False):
+    """Every problem of an existing zip: its layout (top folder <id>-HW1/, nothing extra) and, extracted to a temp
+    folder, the same validation as `make zip` (the code is run only with `run_code`). Raises BundleError when the
+    file cannot be read as a zip at all."""
+    try:
+        with open_zip(zip_path) as z:
             infos = z.infolist()
             bad_member = z.testzip()
             problems, top = layout_problems(zip_path, [info.filename for info in infos])
@@ -366,8 +322,9 @@ def check_zip(zip_path):
                 bundle = os.path.join(tmp, top)
                 for folder in ("p1", "p2"):
                     os.makedirs(os.path.join(bundle, folder), exist_ok=True)
-                return problems + validate_bundle(bundle, f"{os.path.basename(zip_path)}:{top}")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
+                return problems + validate_bundle(bundle, f"{os.path.basename(zip_path)}:{top}", run_code)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as e:
+        # RuntimeError: zipfile's word for an encrypted member; NotImplementedError: an unknown compression
         raise BundleError(f"{zip_path}: not a readable zip file ({e}); rebuild it with `make zip ANDREW_ID=yourid`") \
             from None
 
@@ -421,33 +378,51 @@ def layout_problems(zip_path, names):
 # ---------------------------------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------------------------------
-def run_zip(andrew_id, root=ROOT):
-    zip_path = make_zip(andrew_id, root)
-    print(f"wrote {zip_path}:")
+def env_flag(name):
+    """A yes/no make variable passed through the environment: set and not 0/no/false means yes."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "no", "false")
+
+
+def run_zip(andrew_id, root=ROOT, allow_example_fig5=False):
+    zip_path, warnings = make_zip(andrew_id, root, allow_example_fig5)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"wrote {os.path.basename(zip_path)}:")
     print("\n".join(zip_listing(zip_path)))
-    _, message = copy_theory_pdf(andrew_id, root)
+    path, message = copy_theory_pdf(andrew_id, root)
+    if path is None:
+        raise BundleError(message)
     print(message)
 
 
-def run_check(zip_path):
-    problems = check_zip(zip_path)
+def run_check(zip_path, run_code=False):
+    if run_code:
+        print(f"{zip_path}: --run imports and runs the zip's code (p1.py, every p2 module, both models)",
+              file=sys.stderr)
+    problems = check_zip(zip_path, run_code)
     if problems:
         raise BundleInvalid(problems)
-    print(f"{zip_path}: OK")
+    print(f"{zip_path}: OK" + ("" if run_code else " (static checks; its code was not run)"))
     print("\n".join(zip_listing(zip_path)))
 
 
 def main(argv=None, root=ROOT):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("zip", help="validate and write <id>-HW1.zip").add_argument("andrew_id", nargs="?", default="")
-    commands.add_parser("check", help="validate an existing zip").add_argument("zip_path", nargs="?", default="")
+    zip_cmd = commands.add_parser("zip", help="validate and write <id>-HW1.zip")
+    zip_cmd.add_argument("andrew_id", nargs="?", default="")
+    zip_cmd.add_argument("--allow-example-fig5", action="store_true", default=env_flag("ALLOW_EXAMPLE_FIG5"),
+                         help="build even while theory/fig5.json holds the example values (env ALLOW_EXAMPLE_FIG5=1)")
+    check_cmd = commands.add_parser("check", help="validate an existing zip without running its code")
+    check_cmd.add_argument("zip_path", nargs="?", default="")
+    check_cmd.add_argument("--run", action="store_true",
+                           help="also import and run the zip's code and load its models with it (trusted zips only)")
     args = parser.parse_args(argv)
     try:
         if args.command == "zip":
-            run_zip(args.andrew_id, root)
+            run_zip(args.andrew_id, root, args.allow_example_fig5)
         else:
-            run_check(args.zip_path)
+            run_check(args.zip_path, args.run)
     except BundleError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

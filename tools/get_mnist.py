@@ -1,11 +1,15 @@
-"""Download the MNIST CSVs that HW1 problem 1 reads: `python3 tools/get_mnist.py DIR` (or `make data-mnist`).
+"""Download the MNIST CSVs that HW1 problem 1 reads: python3 tools/get_mnist.py DIR (or make data-mnist).
 
-First source: the CSV files the assignment links to. Fallback: the original MNIST idx files from torchvision's
-mirrors (URLs and md5 sums taken from torchvision.datasets.MNIST), converted to the same CSV layout (label, then
-784 pixels 0..255, no header, original order). Either way the CSV must match the sha256 below, the checksum of
-the assignment's files, so both routes give identical bytes. Files already present and correct are kept; every
-file is written to a temporary name and renamed, so an interrupted run never leaves a partial CSV.
+Sources, tried in this order for each file:
+  1. a CSV copy of MNIST at pjreddie.com (mnist_train.csv, mnist_test.csv: label, then 784 pixels 0..255, no
+     header, the original order);
+  2. the original MNIST idx files from torchvision's mirrors (URLs and md5 sums taken from
+     torchvision.datasets.MNIST), converted here to the same CSV layout.
+Either way each CSV must match a fixed sha256 (that of the standard MNIST CSV files), so both routes give
+identical bytes. Files already present and correct are kept; every file is written to a temporary name and
+renamed, so an interrupted run never leaves a partial CSV, and a failed run leaves no empty folder behind.
 """
+import argparse
 import gzip
 import hashlib
 import os
@@ -79,7 +83,7 @@ def download(url):
         raise GetMnistError(f"{url}: {getattr(e, 'reason', e)}") from None
 
 
-def from_assignment_link(name):
+def from_csv_copy(name):
     data = download(CSV_URLS[name])
     if sha256(data) != CSV_SHA256[name]:
         raise GetMnistError(f"{CSV_URLS[name]}: the file does not match the expected sha256")
@@ -120,36 +124,62 @@ def write_atomically(path, data):
             os.remove(tmp)
 
 
+SOURCES = ((from_csv_copy, "the CSV copy at pjreddie.com"),
+           (from_idx_mirrors, "the original idx files from torchvision's mirrors, converted to CSV"))
+
+
 def get(name, folder):
-    """Make sure folder/name is the verified CSV; returns what was done."""
+    """Make sure folder/name is the verified CSV, trying SOURCES in order; returns what was done."""
     path = os.path.join(folder, name)
     if os.path.isfile(path) and file_sha256(path) == CSV_SHA256[name]:
         return "already present, sha256 verified"
     errors = []
-    for source, how in ((from_assignment_link, "the assignment's link"),
-                        (from_idx_mirrors, "the original idx files (torchvision mirror)")):
+    for number, (source, how) in enumerate(SOURCES, start=1):
+        print(f"{name}: trying source {number} of {len(SOURCES)}, {how}", flush=True)
         try:
             data = source(name)
         except GetMnistError as e:
-            errors.append(str(e))
+            errors.append(f"{how}: {e}")
             continue
         write_atomically(path, data)
         return f"downloaded from {how}, sha256 verified"
-    raise GetMnistError(f"could not get {name}:\n  " + "\n  ".join(errors) + "\nCheck the network connection, "
-                        f"or copy mnist_train.csv and mnist_test.csv into {folder} by hand.")
+    raise GetMnistError(f"could not get {name} from any source:\n  " + "\n  ".join(errors) + "\nCheck the network "
+                        f"connection, or copy mnist_train.csv and mnist_test.csv into {folder} by hand.")
+
+
+def make_folder(folder):
+    """Create `folder` and any missing parents; returns the ones created, deepest first, to undo on failure."""
+    created, path = [], os.path.abspath(folder)
+    while not os.path.isdir(path):
+        created.append(path)
+        path = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    return created
+
+
+def remove_if_empty(folders):
+    for path in folders:
+        try:
+            os.rmdir(path)
+        except OSError:  # not empty (a CSV did arrive) or already gone
+            return
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python3 tools/get_mnist.py DIR", file=sys.stderr)
-        return 2
-    folder = argv[0]
+    parser = argparse.ArgumentParser(prog="python3 tools/get_mnist.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", metavar="DIR", help="where mnist_train.csv and mnist_test.csv go")
     try:
-        os.makedirs(folder, exist_ok=True)
+        folder = parser.parse_args(argv).folder
+    except SystemExit as e:  # --help (0) or a usage error (2)
+        return e.code
+    created = []
+    try:
+        created = make_folder(folder)
         for name in CSV_URLS:
             print(f"{os.path.join(folder, name)}: {get(name, folder)}", flush=True)
     except (GetMnistError, OSError) as e:
+        remove_if_empty(created)
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

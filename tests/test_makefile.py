@@ -1,0 +1,169 @@
+"""The Makefile in a scratch tree whose tools are stand-ins that log their arguments: variables arrive as
+literal arguments (never shell text), make data tries both data sets, make zip rebuilds a stale theory PDF,
+clean and distclean say what they keep and remove."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Logs its script name, arguments and a few variables; fails (after creating --data-dir, as a failed download
+# would) when its script is named in FAKE_FAIL.
+FAKE = r"""
+import json, os, sys
+script = os.path.relpath(os.path.abspath(sys.argv[0]))
+if script == os.path.join("theory", "__main__.py"):
+    script = "theory"
+with open(os.environ["FAKE_LOG"], "a") as f:
+    f.write(json.dumps({"script": script, "argv": sys.argv[1:]}) + "\n")
+if script in os.environ.get("FAKE_FAIL", "").split(","):
+    if "--data-dir" in sys.argv:
+        os.makedirs(sys.argv[sys.argv.index("--data-dir") + 1], exist_ok=True)
+    sys.exit(1)
+if script == "theory":
+    open(sys.argv[sys.argv.index("--pdf") + 1], "w").write("%PDF-")
+"""
+FAKES = ["tools/get_mnist.py", "tools/bundle.py", "tools/verify.py", "andrewID-HW1/p2/p2.py",
+         "andrewID-HW1/p1/p1.py", "bench/bench_p2_cpu.py", "theory/__main__.py"]
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "repo"
+    for name in FAKES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(FAKE)
+    for name in ("Makefile", "tools/with_args.py", "tools/clean_cache.py"):
+        shutil.copy(os.path.join(ROOT, name), root / name)
+    (root / "theory" / "__init__.py").write_text("")
+    (root / "theory" / "fig5.json").write_text("{}")
+    (root / "theory" / "HW1_theory.pdf").write_text("%PDF-")
+    old = time.time() - 100
+    for name in ("theory/__init__.py", "theory/__main__.py", "theory/fig5.json"):
+        os.utime(root / name, (old, old))
+    return root
+
+
+def make(tree, *args, **env):
+    log = tree.parent / "log.jsonl"
+    if log.exists():
+        log.unlink()
+    environ = dict(os.environ, FAKE_LOG=str(log), **env)
+    result = subprocess.run(["make", "--no-print-directory", f"PYTHON={sys.executable}", *args], cwd=tree,
+                            env=environ, capture_output=True, text=True, timeout=60)
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return result, calls
+
+
+SHELL_TEXT = 'x"; touch pwned; echo "'
+
+
+@pytest.mark.parametrize("target, variable, expected", [
+    ("zip", "ANDREW_ID", ["zip", SHELL_TEXT]),
+    ("check-zip", "ZIP", ["check", SHELL_TEXT]),
+    ("data-mnist", "MNIST_DIR", [SHELL_TEXT]),
+    ("data-cifar10", "CIFAR10_DIR", ["--download-only", "--data-dir", SHELL_TEXT]),
+    ("bench-p2-cpu", "CIFAR10_DIR", ["--data-dir", SHELL_TEXT]),
+    ("verify", "MNIST_DIR", ["--mnist-dir", SHELL_TEXT, "--cifar10-dir", "data/cifar10"]),
+])
+def test_variables_arrive_as_literal_arguments(tree, target, variable, expected):
+    result, calls = make(tree, target, f"{variable}={SHELL_TEXT}")
+    assert result.returncode == 0, result.stderr
+    assert calls[-1]["argv"] == expected
+    assert not (tree / "pwned").exists()
+
+
+def test_p1_reads_its_folder_from_the_environment(tree):
+    result, calls = make(tree, "p1", f"MNIST_DIR={SHELL_TEXT}")
+    assert result.returncode == 0 and calls == [{"script": "andrewID-HW1/p1/p1.py", "argv": []}]
+    assert not (tree / "pwned").exists()
+
+
+def test_p2_args_are_split_like_shell_words_but_never_run(tree):
+    result, calls = make(tree, "p2", """P2_ARGS=--epochs 2 --out "my runs"; touch pwned""")
+    assert result.returncode == 0, result.stderr
+    assert calls == [{"script": "andrewID-HW1/p2/p2.py",
+                      "argv": ["--data-dir", "data/cifar10", "--epochs", "2", "--out", "my runs;", "touch", "pwned"]}]
+    assert not (tree / "pwned").exists()
+
+
+def test_p2_args_with_an_open_quote_is_one_line(tree):
+    result, calls = make(tree, "p2", """P2_ARGS=--out "my runs""")
+    assert result.returncode != 0 and calls == []
+    assert "error: P2_ARGS: No closing quotation" in result.stderr
+
+
+@pytest.mark.parametrize("fail, summary", [
+    ("andrewID-HW1/p2/p2.py", "make data: MNIST ok, CIFAR-10 FAILED"),
+    ("tools/get_mnist.py,andrewID-HW1/p2/p2.py", "make data: MNIST FAILED, CIFAR-10 FAILED"),
+])
+def test_make_data_tries_both_then_reports_both(tree, fail, summary):
+    result, calls = make(tree, "data", FAKE_FAIL=fail)
+    assert result.returncode != 0
+    assert [call["script"] for call in calls] == ["tools/get_mnist.py", "andrewID-HW1/p2/p2.py"]
+    assert summary in result.stderr
+    assert not (tree / "data").exists()  # the failed download's empty folders are gone
+
+
+def test_make_data_success_says_so(tree):
+    result, calls = make(tree, "data")
+    assert result.returncode == 0 and "make data: MNIST ok, CIFAR-10 ok" in result.stdout
+
+
+def test_zip_rebuilds_the_theory_pdf_only_when_it_is_stale(tree):
+    result, calls = make(tree, "zip", "ANDREW_ID=jdoe")
+    assert [call["script"] for call in calls] == ["tools/bundle.py"]
+    os.utime(tree / "theory" / "fig5.json")  # the student copied Fig. 5's values in
+    result, calls = make(tree, "zip", "ANDREW_ID=jdoe")
+    assert result.returncode == 0
+    assert calls == [{"script": "theory", "argv": ["--pdf", "theory/HW1_theory.pdf"]},
+                     {"script": "tools/bundle.py", "argv": ["zip", "jdoe"]}]
+
+
+def test_allow_example_fig5_reaches_the_bundle_tool(tree):
+    (tree / "tools" / "bundle.py").write_text(
+        "import os, sys\nsys.exit(0 if os.environ.get('ALLOW_EXAMPLE_FIG5') == '1' else 3)\n")
+    assert make(tree, "zip", "ANDREW_ID=jdoe", "ALLOW_EXAMPLE_FIG5=1")[0].returncode == 0
+    assert make(tree, "zip", "ANDREW_ID=jdoe")[0].returncode != 0
+
+
+def write_cache(folder):
+    """p1's cache layout: <cache>/<csv path>.csv.<size>-<mtime>.npy, plus a file p1 did not write."""
+    nested = folder / "work" / "data" / "mnist"
+    nested.mkdir(parents=True)
+    (nested / "mnist_test.csv.1000-123456789.npy").write_bytes(b"x" * 1000)
+    (nested / "mnist_train.csv.6000-123456789.npy").write_bytes(b"x" * 6000)
+    (folder / "notes.txt").write_text("mine")
+
+
+def test_clean_says_what_it_keeps(tree, tmp_path):
+    (tree / "jdoe-HW1.zip").write_text("zip")
+    write_cache(tmp_path / "cache")
+    result, _ = make(tree, "clean", P1_CACHE_DIR=str(tmp_path / "cache"))
+    assert result.returncode == 0 and not (tree / "jdoe-HW1.zip").exists()
+    assert f"kept: data/, the trained models and reports, and p1's parse cache ({tmp_path / 'cache'})" in result.stdout
+    assert "make distclean removes the cache too" in result.stdout
+    assert (tmp_path / "cache" / "work" / "data" / "mnist" / "mnist_test.csv.1000-123456789.npy").exists()
+
+
+def test_distclean_removes_only_p1s_cache_and_says_so(tree, tmp_path):
+    cache = tmp_path / "cache"
+    write_cache(cache)
+    result, _ = make(tree, "distclean", P1_CACHE_DIR=str(cache))
+    assert result.returncode == 0, result.stderr
+    assert f"p1's parse cache: removed 2 file(s), 0 MB, from {cache}" in result.stdout
+    assert sorted(p.name for p in cache.iterdir()) == ["notes.txt"]  # the cache's own folders went with it
+
+
+def test_distclean_removes_the_default_cache_folder(tree, tmp_path):
+    home = tmp_path / "home"
+    write_cache(home / ".cache" / "hw1_p1")
+    (home / ".cache" / "hw1_p1" / "notes.txt").unlink()
+    result, _ = make(tree, "distclean", HOME=str(home), P1_CACHE_DIR="")
+    assert result.returncode == 0, result.stderr
+    assert os.listdir(home / ".cache") == []

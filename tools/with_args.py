@@ -1,0 +1,39 @@
+"""Run a Python script with extra arguments taken from an environment variable, split the way a shell splits
+words (quotes group, backslashes escape) but never executed as shell text:
+
+    python3 tools/with_args.py VAR script.py [fixed arguments...]
+
+The Makefile uses it for P2_ARGS, so `make p2 P2_ARGS='--epochs 2 --out "my runs"'` passes four words to p2.py,
+and a value like `x; touch f` is two harmless words, never a command.
+"""
+import os
+import shlex
+import sys
+
+
+def command(argv, environ):
+    """[python, script, fixed..., extra...] for argv = [VAR, script, fixed...]."""
+    name, script, *fixed = argv
+    try:
+        extra = shlex.split(environ.get(name, ""))
+    except ValueError as e:  # an unbalanced quote
+        raise ValueError(f"{name}: {e}; quote each argument that holds spaces, e.g. {name}='--out \"my runs\"'") \
+            from None
+    return [sys.executable, script, *fixed, *extra]
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) < 2:
+        print("usage: python3 tools/with_args.py VAR script.py [arguments...]", file=sys.stderr)
+        return 2
+    try:
+        cmd = command(argv, os.environ)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    os.execv(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
