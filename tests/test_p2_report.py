@@ -7,7 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+import describe
 import report
+from config import Config
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -48,8 +50,7 @@ def fake_summary(epochs=6, config_entries=0, seed=0):
                 "test_acc": None if e % 2 == 0 and e < epochs - 1 else 0.95 - 0.6 / (e + 1),
                 "lr": 0.1 * (1 - e / epochs),
                 "seconds": 12.5, "images_per_s": 4000.0} for e in range(epochs)]
-    labels = rng.integers(0, 10, 32)
-    preds = np.where(rng.random(32) < 0.8, labels, (labels + 1) % 10)
+    wrong = rng.integers(0, 10, 15)
     config = {"batch_size": 512, "epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9,
                                                                  "nesterov": True, "weight_decay": 5e-4},
               "augment": {"pad": 4, "flip": True, "cutout": 0}, "data_dir": "/very/long/path/" * 8}
@@ -57,14 +58,18 @@ def fake_summary(epochs=6, config_entries=0, seed=0):
     return {
         "title": "24789 HW1 p2: CIFAR-10 CNN", "preset": "cpu", "seed": 0, "config": config,
         "architecture": report.layer_table(model), "total_params": report.total_params(model),
-        "history": history, "test_accuracy": float(np.trace(confusion) / confusion.sum()), "tta": "flip",
+        "history": history, "test_accuracy": float(np.trace(confusion) / confusion.sum()),
+        "test_accuracy_no_tta": 0.9, "tta": "flip", "method": describe.method_paragraphs(
+            Config().to_dict(), total_params=report.total_params(model), n_train=50_000, whiten_images=5_000),
         "class_names": CLASSES, "per_class_accuracy": list(np.diag(confusion) / confusion.sum(1)),
         "confusion": confusion.tolist(),
-        "samples": {"images": rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8), "labels": labels.tolist(),
-                    "preds": preds.tolist()},
+        "samples": [{"title": "One per class", "images": rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8),
+                     "labels": list(range(10)), "preds": [0, 1, 2, 3, 4, 5, 6, 7, 9, 8]},
+                    {"title": "Misclassified", "images": rng.integers(0, 256, (15, 32, 32, 3), dtype=np.uint8),
+                     "labels": wrong.tolist(), "preds": ((wrong + 1) % 10).tolist()}],
         "timing": {"data_prep_s": 1.2, "train_s": 75.0, "eval_s": 2.5, "total_s": 79.9},
         "device": "CPU: Intel Xeon, 2 threads", "torch_version": torch.__version__,
-        "data_source": "data/cifar10/cifar-10-batches-bin (JPEG-q75 copy)",
+        "data_description": "CIFAR-10 (JPEG-q75 copy)",
         "command": "python andrewID-HW1/p2/p2.py --data-dir data/cifar10 --preset cpu --epochs 6 " + "--flag " * 20,
         "machine": "test-host (Linux x86_64)",
     }
@@ -117,7 +122,7 @@ def test_write_report_writes_pdf_and_png_without_temp_files(written):
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size < 600_000
     assert (written / "p2_training.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(os.listdir(written)) == ["p2_report.pdf", "p2_training.png"]
-    assert page_count(pdf) == 6  # summary, architecture, curves, epoch log, results, samples
+    assert page_count(pdf) == 7  # summary, method, architecture, curves, epoch log, results, samples
 
 
 def test_pdf_and_png_are_deterministic(written, tmp_path):
