@@ -180,3 +180,42 @@ def test_missing_summary_keys_are_named(tmp_path):
     del summary["timing"], summary["seed"]
     with pytest.raises(report.ReportError, match="seed, timing"):
         report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))
+
+
+# ----- the recipe in words -----
+
+@pytest.mark.parametrize("value, text", [(1 / 9, "1/9"), (0.2, "0.2"), (1e-3, "0.001"), (1.33e-3, "0.00133"),
+                                         (14.0, "14"), (2 / 3, "2/3"), (True, "yes"), (50_000, "50,000"),
+                                         ((64, 256, 256), "64, 256, 256"), ("flip", "flip")])
+def test_values_are_rounded_for_reading(value, text):
+    assert describe.readable(value) == text
+
+
+def test_console_config_is_a_short_aligned_table():
+    lines = describe.config_table(Config().to_dict())
+    assert len(lines) <= 8 and max(map(len, lines)) <= 100
+    assert any("logit_scale      1/9" in line for line in lines)
+
+
+def test_method_follows_the_config():
+    def text(**changes):
+        cfg = Config(**changes).to_dict()
+        return dict(describe.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))
+    default = text()
+    assert "label smoothing 0.2" in default["Loss"] and "0.82 on the true class" in default["Loss"]
+    assert "Nesterov momentum 0.85" in default["Optimizer"] and "biases" in default["Optimizer"]
+    assert "peak 1 " in default["Learning-rate schedule"] and "20% of the run" in default["Learning-rate schedule"]
+    assert "whitening" in default["Architecture"] and "1/9" in default["Architecture"]
+    assert "cutout" not in default["Augmentation"] and "mirror image" in default["Test-time augmentation"]
+    changed = text(label_smoothing=0.1, lr=2.5, cutout=12, tta="none", epochs=1.0)
+    assert "label smoothing 0.1" in changed["Loss"] and "peak 2.5 " in changed["Learning-rate schedule"]
+    assert "the run is 1 epoch." in changed["Learning-rate schedule"]
+    assert "12x12" in changed["Augmentation"] and changed["Test-time augmentation"].startswith("None")
+
+
+def test_optimizer_paragraph_is_keyed_on_the_config(monkeypatch):
+    cfg = dict(Config().to_dict(), optimizer="muon")
+    assert describe._optimizer(cfg).startswith("Optimizer muon")
+    monkeypatch.setitem(describe.OPTIMIZER_TEXT, "muon", lambda c: "Muon on the conv weights.")
+    assert describe._optimizer(cfg) == "Muon on the conv weights."
+
