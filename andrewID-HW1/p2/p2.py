@@ -15,7 +15,8 @@ def _interrupted_while_starting(signum, frame):
     sys.exit(130)
 
 
-if __name__ == "__main__":  # Ctrl-C while torch loads (seconds) ends like Ctrl-C later: one line, exit 130
+# Ctrl-C while torch loads (seconds) ends like Ctrl-C later: one line, exit 130. An ignored SIGINT stays ignored.
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import argparse  # the imports below follow the Ctrl-C handler on purpose

@@ -44,7 +44,8 @@ class EpochProgress:
             self.bar.set_postfix(loss=f"{loss:.3f}", acc=f"{100 * acc:.1f}%", img_s=f"{speed:.0f}")
             return
         self.last_line = self.clock()
-        print(f"epoch {self.epoch}  step {i + 1}/{self.n_steps}  loss {loss:.4f}  {speed:.0f} img/s  "
+        rate = f"{speed:.0f}" if speed >= 10 else f"{speed:.1f}"
+        print(f"epoch {self.epoch}  step {i + 1}/{self.n_steps}  loss {loss:.4f}  {rate} img/s  "
               f"{elapsed:.0f} s", file=self.stream, flush=True)
 
     def close(self):
