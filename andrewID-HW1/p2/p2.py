@@ -215,8 +215,8 @@ def pick_samples(images, labels, preds, n_wrong=15):
     def group(title, index):
         return dict(title=title, images=images[index].permute(0, 2, 3, 1).cpu().numpy(),
                     labels=labels[index].tolist(), preds=preds[index].tolist())
-    return [group("The first test image of each class", first),
-            group(f"The first {len(wrong)} misclassified test images", wrong)]
+    wrong_title = f"The first {len(wrong)} misclassified test images" if wrong else "No test image is misclassified"
+    return [group("The first test image of each class", first), group(wrong_title, wrong)]
 
 
 def write_report(summary, model, cfg, n_train, out):
