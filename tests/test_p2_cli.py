@@ -293,7 +293,11 @@ def test_progress_on_a_terminal_is_a_bar():
             return True
     stream = Terminal()
     bar = progress.EpochProgress(epoch=1, n_steps=20, batch_size=10, stream=stream)
-    assert [i for i in bar if bar.due(i)] == [9, 19]
-    bar.report(19, loss=1.0, acc=0.25)
-    bar.close()
-    assert "epoch 1" in stream.getvalue() and "\r" in stream.getvalue()
+    shown = []
+    for i in bar:
+        if bar.due(i):
+            shown.append(i)
+            bar.report(i, loss=1.0, acc=0.25)
+    assert shown == [9, 19]
+    assert "epoch 1" in stream.getvalue() and "loss=1.000" in stream.getvalue()
+    assert stream.getvalue().endswith("\r")            # closed: the bar's line is cleared

@@ -26,10 +26,13 @@ class EpochProgress:
                         file=self.stream) if on_terminal else None
 
     def __iter__(self):
-        for i in range(self.n_steps):
-            yield i
-            if self.bar is not None:
-                self.bar.update(1)
+        try:
+            for i in range(self.n_steps):
+                yield i
+                if self.bar is not None:
+                    self.bar.update(1)
+        finally:   # also on Ctrl-C: clear the bar, so the message after it starts on a clean line
+            self.close()
 
     def due(self, i):
         if self.bar is not None:
@@ -50,7 +53,7 @@ class EpochProgress:
 
     def close(self):
         if self.bar is not None:
-            self.bar.close()
+            self.bar.close()   # tqdm allows closing twice
 
 
 def epoch_line(row):

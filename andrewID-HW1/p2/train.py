@@ -4,6 +4,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+
 from augment import augment, cutout
 from progress import EpochProgress, epoch_line
 
