@@ -1,4 +1,5 @@
 """The model file: a plain dict saved with torch.save and read back with weights_only=True (no code can run)."""
+import codecs
 import os
 import pickle
 import re
@@ -60,7 +61,8 @@ def _sniff(path, head):
             raise _refusal(path, "it is a zip archive, but not a PyTorch file")
     elif not head.startswith(b"\x80"):  # neither a zip nor a binary pickle (protocol 2 and up)
         try:
-            is_text = b"\0" not in head and bool(head.decode("utf-8"))
+            # incremental: a character cut at the end of `head` is not an error
+            is_text = b"\0" not in head and bool(codecs.getincrementaldecoder("utf-8")().decode(head))
         except UnicodeDecodeError:
             is_text = False
         raise _refusal(path, "it is a text file" if is_text else "its bytes match no PyTorch file format")
@@ -115,5 +117,7 @@ def load_model(path, device="cpu"):
         model = build_model(cfg)
         model.load_state_dict(ckpt["state_dict"])
     except (ValueError, TypeError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: the weights do not fit the network its config describes: {e}") from None
+        detail = "; ".join(line.strip().rstrip(":.") for line in str(e).splitlines() if line.strip())
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        raise CheckpointError(f"{path}: the weights do not fit the network its config describes: {detail}") from None
     return model.to(device).eval(), cfg, ckpt
