@@ -1,7 +1,9 @@
 """The p2 model file: round trip, and refusal of anything that is not a plain p2 checkpoint."""
 import os
 import pickle
+import zipfile
 
+import numpy as np
 import pytest
 import torch
 
@@ -44,28 +46,92 @@ class RunsCode:
         return os.system, (f"touch {self.marker}",)
 
 
-def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path):
+def assert_plain_refusal(message):
+    """One line that says what the file is not, and nothing that invites loading it unsafely."""
+    assert "\n" not in message and not message.rstrip().endswith(":")
+    for unsafe in ("weights_only", "Re-running", "enforce fail", "Traceback"):
+        assert unsafe not in message
+
+
+@pytest.mark.parametrize("through_torch", [True, False])
+def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path, through_torch):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pkl"
-    torch.save({"format": "hw1-p2-cifar10/1", "payload": RunsCode(marker)}, path)
-    with pytest.raises(CheckpointError, match="refused"):
+    payload = {"format": "hw1-p2-cifar10/1", "payload": RunsCode(marker)}
+    if through_torch:
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(CheckpointError, match="not a p2 model file: it holds Python objects.*never loaded") as e:
         load_model(str(path))
+    assert_plain_refusal(str(e.value))
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"definitely not a torch file", "not a readable torch model file"),
-    ([1, 2, 3], "not a p2 model file"),
-    ({"format": "hw1-p2-cifar10/1", "state_dict": {}}, "lacks"),
+@pytest.mark.parametrize("torch_says, named", [
+    ("Weights only load failed. Re-running `torch.load` with `weights_only` set to `False` will likely succeed. "
+     "Unsupported global: GLOBAL os.system was not an allowed global by default.", "(os.system)"),
+    ("Weights only load failed.\n\nTrying to load unsupported GLOBAL posix.system whose module posix is blocked.",
+     "(posix.system)"),
+    ("Weights only load failed. WeightsUnpickler error: Unsupported operand 149", ""),
 ])
-def test_wrong_files_are_refused(tmp_path, content, message):
-    path = tmp_path / "wrong.pkl"
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        torch.save(content, path)
-    with pytest.raises(CheckpointError, match=message):
+def test_refusal_does_not_depend_on_torchs_wording(tmp_path, monkeypatch, torch_says, named):
+    path = tmp_path / "m.pkl"
+    torch.save({"any": 1}, path)
+
+    def refuse(*args, **kwargs):
+        raise pickle.UnpicklingError(torch_says)
+    monkeypatch.setattr(torch, "load", refuse)
+    with pytest.raises(CheckpointError) as e:
         load_checkpoint(str(path))
+    assert str(e.value).endswith(f"not a p2 model file: it holds Python objects{' ' + named if named else ''}, "
+                                 "which are never loaded")
+
+
+def write_wrong_file(path, kind):
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("epoch 1 loss 2.30\n")
+    elif kind == "binary":
+        path.write_bytes(bytes(range(7, 200)))
+    elif kind == "p1 npz":
+        with open(path, "wb") as f:
+            np.savez(f, W1=np.zeros((2, 3)), b1=np.zeros(3))
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("notes.txt", "hello")
+    elif kind == "truncated model":
+        saved_model(str(path))
+        path.write_bytes(path.read_bytes()[:20_000])
+    elif kind == "other torch file":
+        torch.save([1, 2, 3], path)
+    else:
+        torch.save({"format": "hw1-p2-cifar10/1", "state_dict": {}}, path)
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("empty", "the file is empty (0 bytes)"),
+    ("text", "it is a text file"),
+    ("binary", "its bytes match no PyTorch file format"),
+    ("p1 npz", "it is a NumPy .npz archive"),
+    ("zip", "it is a zip archive, but not a PyTorch file"),
+    ("truncated model", "it is a damaged or truncated zip archive"),
+    ("other torch file", "it is a PyTorch file, but not a dict with format"),
+    ("incomplete p2 file", "p2 model file lacks"),
+])
+def test_wrong_files_get_a_clear_message(tmp_path, kind, message):
+    path = tmp_path / "wrong.pkl"
+    write_wrong_file(path, kind)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(str(path))
+    assert message in str(e.value) and str(e.value).startswith(str(path))
+    assert_plain_refusal(str(e.value))
+
+
+def test_a_folder_is_not_a_model_file(tmp_path):
+    with pytest.raises(CheckpointError, match="is a folder"):
+        load_checkpoint(str(tmp_path))
 
 
 def test_missing_file_and_mismatched_weights(tmp_path):
@@ -76,8 +142,9 @@ def test_missing_file_and_mismatched_weights(tmp_path):
     ckpt = torch.load(path, weights_only=True)
     ckpt["config"]["widths"] = [8, 16, 32]
     torch.save(ckpt, path)
-    with pytest.raises(CheckpointError, match="do not fit"):
+    with pytest.raises(CheckpointError, match="do not fit") as e:
         load_model(path)
+    assert "\n" not in str(e.value)
 
 
 def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):

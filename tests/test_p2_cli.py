@@ -1,9 +1,14 @@
 """p2.py end to end on tiny generated CIFAR-10 files: --help, a short training run, --eval, clear errors."""
+import io
 import os
+import pickle
+import signal
 import subprocess
 
 import pytest
+import torch
 
+import progress
 from fakes import p2_command, write_cifar_batches
 
 P2 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2", "p2.py")
@@ -59,3 +64,243 @@ def test_missing_data_and_bad_model_give_one_clear_error(tmp_path, trained):
     result = run_p2("--data-dir", str(tmp_path / "partial"), "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "data_batch_2.bin" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o" / "p2_model.pkl").exists()
+
+
+def test_console_wording(trained):
+    _, _, result = trained
+    out = result.stdout
+    assert "for 1 epoch\n" in out                                  # singular
+    assert max(len(line) for line in out.splitlines()) < 130       # the config is a table, not one long line
+    assert any(line.split()[:2] == ["logit_scale", "1/9"] for line in out.splitlines())
+    epoch = next(line for line in out.splitlines() if line.startswith("epoch  1"))
+    assert "train acc" in epoch and epoch.count("%") == 2          # train and test accuracy in percent
+    assert "test accuracy without TTA: " in out
+
+
+# ----- refused before any work: in-process, with data loading booby-trapped -----
+
+@pytest.fixture
+def p2_main(monkeypatch):
+    """p2.main with data loading that fails the test if it is ever reached."""
+    import p2
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data loaded although the settings were refused")
+    monkeypatch.setattr(p2, "load_cifar10", no_data)
+    return p2
+
+
+def old_outputs(folder):
+    os.makedirs(folder, exist_ok=True)
+    for name in ("p2_model.pkl", "p2_report.pdf", "p2_training.png"):
+        (folder / name).write_bytes(b"old " + name.encode())
+    return {name: (folder / name).read_bytes() for name in os.listdir(folder)}
+
+
+def contents(folder):
+    return {name: (folder / name).read_bytes() for name in os.listdir(folder)}
+
+
+BAD_OPTIONS = [
+    (["--epochs", "0"], "--epochs 0: must be a positive finite number"),
+    (["--epochs", "-1"], "--epochs -1: must be a positive finite number"),
+    (["--epochs", "inf"], "--epochs inf: must be a positive finite number"),
+    (["--epochs", "nan"], "--epochs nan: must be a positive finite number"),
+    (["--batch-size", "0"], "--batch-size 0: must be between 1 and 50,000"),
+    (["--batch-size", "-5"], "--batch-size -5: must be between 1 and 50,000"),
+    (["--batch-size", "50001"], "--batch-size 50001: must be between 1 and 50,000"),
+    (["--seed", "-1"], "--seed -1: must be a whole number from 0 to"),
+    (["--seed", str(2 ** 40)], "must be a whole number from 0 to"),
+    (["--device", "gpu0"], "--device 'gpu0': not a device name"),
+    (["--device", "meta"], "--device meta: p2 runs on cpu or cuda"),
+]
+if not torch.cuda.is_available():
+    BAD_OPTIONS.append((["--device", "cuda"], "--device cuda: CUDA is not available on this machine"))
+else:
+    BAD_OPTIONS.append((["--device", "cuda:99"], "--device cuda:99: this machine has"))
+
+
+@pytest.mark.parametrize("options, message", BAD_OPTIONS)
+def test_nonsense_settings_are_refused_before_any_work(p2_main, tmp_path, capsys, options, message):
+    out = tmp_path / "out"
+    before = old_outputs(out)
+    assert p2_main.main([*options, "--out", str(out), "--data-dir", str(tmp_path / "none")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {captured.err[7:]}" and captured.err.count("\n") == 1
+    assert message in captured.err and captured.out == ""
+    assert contents(out) == before
+
+
+def test_every_problem_gets_its_own_line(p2_main, tmp_path, capsys):
+    new = tmp_path / "new"
+    assert p2_main.main(["--epochs", "0", "--batch-size", "0", "--out", str(new)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: --") for line in lines)
+    assert not new.exists()
+
+
+def test_unparsable_option_is_one_line(p2_main, capsys):
+    with pytest.raises(SystemExit) as e:
+        p2_main.main(["--epochs", "ten"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "--epochs" in err and "--help" in err
+
+
+def test_output_folder_that_is_a_file_is_refused_at_once(p2_main, tmp_path, capsys):
+    blocker = tmp_path / "results"
+    blocker.write_text("keep me")
+    for out, message in ((blocker, "is a file, not a folder"), (blocker / "sub", "cannot write there")):
+        assert p2_main.main(["--out", str(out), "--device", "cpu"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    assert blocker.read_text() == "keep me" and os.listdir(tmp_path) == ["results"]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write into read-only folders")
+def test_read_only_output_folder_is_refused_at_once(p2_main, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert p2_main.main(["--out", str(locked), "--device", "cpu"]) == 2
+    finally:
+        locked.chmod(0o755)
+    assert "cannot write there" in capsys.readouterr().err and os.listdir(locked) == []
+
+
+def test_failed_run_removes_only_the_folders_it_created(monkeypatch, tmp_path, capsys):
+    import p2
+    from data import DataError
+
+    def missing(*args, **kwargs):
+        raise DataError("CIFAR-10 not found")
+    monkeypatch.setattr(p2, "find_data", missing)
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert p2.main(["--out", str(existing / "new" / "deeper"), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == "error: CIFAR-10 not found\n"
+    assert os.listdir(tmp_path) == ["existing"] and os.listdir(existing) == []
+
+
+# ----- the outputs are replaced as a set, or not at all -----
+
+@pytest.fixture
+def tiny_run(monkeypatch, tmp_path):
+    """p2 on tiny generated data with a tiny network; returns (p2 module, argv, out folder with old files)."""
+    import p2
+    from config import Config
+    monkeypatch.setattr(p2, "get_preset", lambda name: Config(widths=(8, 16, 16), epochs=1, batch_size=16,
+                                                                autocast=False, channels_last=False, tta="none"))
+    import data
+    monkeypatch.setattr(data, "RECORDS_PER_FILE", 8)
+    write_cifar_batches(str(tmp_path / "data" / "cifar-10-batches-bin"), "bin", 8)
+    out = tmp_path / "out"
+    return p2, ["--data-dir", str(tmp_path / "data"), "--out", str(out), "--device", "cpu"], out
+
+
+def test_ctrl_c_during_training_keeps_the_old_set(tiny_run, monkeypatch, capsys):
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(p2, "train", interrupted)
+    assert p2.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted (Ctrl-C)") and err.count("\n") == 1
+    assert contents(out) == before
+
+
+def test_failure_after_the_model_is_saved_keeps_the_old_set(tiny_run, monkeypatch, capsys):
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device", "p2_report.pdf")
+    monkeypatch.setattr(p2, "train", lambda *args, **kwargs: ([], 0.0))   # untrained weights will do
+    monkeypatch.setattr(p2, "write_report", disk_full)
+    assert p2.main(argv) == 2
+    assert capsys.readouterr().err == "error: p2_report.pdf: No space left on device\n"
+    assert contents(out) == before                       # the new model was staged, never moved into place
+
+
+def test_ctrl_c_in_a_real_process_is_one_line_and_exit_130(tmp_path):
+    out = tmp_path / "out"
+    before = old_outputs(out)
+    write_cifar_batches(str(tmp_path / "cifar-10-batches-bin"), "bin", 8)
+    proc = subprocess.Popen([*p2_command(P2, 8), "--data-dir", str(tmp_path), "--out", str(out), "--device", "cpu",
+                             "--epochs", "1000", "--batch-size", "8"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout.readline().startswith("preset ")   # started: past the imports, about to read the data
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.startswith("interrupted (Ctrl-C)") and err.count("\n") == 1
+    assert contents(out) == before
+
+
+# ----- --eval refuses wrong files with one line, before reading any data -----
+
+def test_eval_of_a_pickle_says_what_the_file_is_not(p2_main, tmp_path, capsys):
+    path = tmp_path / "p2_model.pkl"
+    path.write_bytes(pickle.dumps({"format": "hw1-p2-cifar10/1"}))
+    assert p2_main.main(["--eval", str(path), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: not a p2 model file: it holds Python objects, which are never loaded\n"
+
+
+# ----- pieces -----
+
+def test_report_command_line_has_no_machine_paths():
+    import p2
+    line = p2.command_line(["--data-dir", "/home/me/data/cifar10", "--out=/tmp/runs/a", "--epochs", "2"])
+    assert line == "python p2.py --data-dir .../cifar10 --out=.../a --epochs 2"
+
+
+def test_samples_are_the_first_of_each_class_then_misclassified_ones():
+    import p2
+    labels = torch.tensor([3, 3, 0, 1, 2, 4, 5, 6, 7, 8, 9, 0])
+    preds = torch.tensor([3, 1, 0, 1, 2, 4, 5, 6, 7, 8, 0, 2])
+    images = torch.arange(12, dtype=torch.uint8).view(12, 1, 1, 1).expand(12, 3, 32, 32)
+    by_class, wrong = p2.pick_samples(images, labels, preds)
+    assert by_class["labels"] == list(range(10)) and by_class["images"].shape == (10, 32, 32, 3)
+    assert by_class["images"][:, 0, 0, 0].tolist() == [2, 3, 4, 0, 5, 6, 7, 8, 9, 10]
+    assert wrong["labels"] == [3, 9, 0] and wrong["preds"] == [1, 0, 2]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_in_a_log_is_a_plain_line_about_every_30_seconds():
+    stream, clock = io.StringIO(), FakeClock()
+    bar = progress.EpochProgress(epoch=2, n_steps=12, batch_size=100, stream=stream, clock=clock)
+    shown = []
+    for i in bar:
+        clock.now += 7.0
+        if bar.due(i):
+            shown.append(i)
+            bar.report(i, loss=1.5, acc=0.5)
+    bar.close()
+    assert shown == [4, 9]                  # at 35 s and 70 s; none at the last step: the epoch line follows it
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "epoch 2  step 5/12  loss 1.5000  14 img/s  35 s" and "\r" not in stream.getvalue()
+
+
+def test_progress_on_a_terminal_is_a_bar():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    stream = Terminal()
+    bar = progress.EpochProgress(epoch=1, n_steps=20, batch_size=10, stream=stream)
+    shown = []
+    for i in bar:
+        if bar.due(i):
+            shown.append(i)
+            bar.report(i, loss=1.0, acc=0.25)
+    assert shown == [9, 19]
+    assert "epoch 1" in stream.getvalue() and "loss=1.000" in stream.getvalue()
+    assert stream.getvalue().endswith("\r")            # closed: the bar's line is cleared

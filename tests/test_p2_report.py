@@ -7,7 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+import describe
 import report
+from config import Config
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -48,8 +50,7 @@ def fake_summary(epochs=6, config_entries=0, seed=0):
                 "test_acc": None if e % 2 == 0 and e < epochs - 1 else 0.95 - 0.6 / (e + 1),
                 "lr": 0.1 * (1 - e / epochs),
                 "seconds": 12.5, "images_per_s": 4000.0} for e in range(epochs)]
-    labels = rng.integers(0, 10, 32)
-    preds = np.where(rng.random(32) < 0.8, labels, (labels + 1) % 10)
+    wrong = rng.integers(0, 10, 15)
     config = {"batch_size": 512, "epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9,
                                                                  "nesterov": True, "weight_decay": 5e-4},
               "augment": {"pad": 4, "flip": True, "cutout": 0}, "data_dir": "/very/long/path/" * 8}
@@ -57,14 +58,18 @@ def fake_summary(epochs=6, config_entries=0, seed=0):
     return {
         "title": "24789 HW1 p2: CIFAR-10 CNN", "preset": "cpu", "seed": 0, "config": config,
         "architecture": report.layer_table(model), "total_params": report.total_params(model),
-        "history": history, "test_accuracy": float(np.trace(confusion) / confusion.sum()), "tta": "flip",
+        "history": history, "test_accuracy": float(np.trace(confusion) / confusion.sum()),
+        "test_accuracy_no_tta": 0.9, "tta": "flip", "method": describe.method_paragraphs(
+            Config().to_dict(), total_params=report.total_params(model), n_train=50_000, whiten_images=5_000),
         "class_names": CLASSES, "per_class_accuracy": list(np.diag(confusion) / confusion.sum(1)),
         "confusion": confusion.tolist(),
-        "samples": {"images": rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8), "labels": labels.tolist(),
-                    "preds": preds.tolist()},
+        "samples": [{"title": "One per class", "images": rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8),
+                     "labels": list(range(10)), "preds": [0, 1, 2, 3, 4, 5, 6, 7, 9, 8]},
+                    {"title": "Misclassified", "images": rng.integers(0, 256, (15, 32, 32, 3), dtype=np.uint8),
+                     "labels": wrong.tolist(), "preds": ((wrong + 1) % 10).tolist()}],
         "timing": {"data_prep_s": 1.2, "train_s": 75.0, "eval_s": 2.5, "total_s": 79.9},
         "device": "CPU: Intel Xeon, 2 threads", "torch_version": torch.__version__,
-        "data_source": "data/cifar10/cifar-10-batches-bin (JPEG-q75 copy)",
+        "data_description": "CIFAR-10 (JPEG-q75 copy)",
         "command": "python andrewID-HW1/p2/p2.py --data-dir data/cifar10 --preset cpu --epochs 6 " + "--flag " * 20,
         "machine": "test-host (Linux x86_64)",
     }
@@ -117,7 +122,7 @@ def test_write_report_writes_pdf_and_png_without_temp_files(written):
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size < 600_000
     assert (written / "p2_training.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(os.listdir(written)) == ["p2_report.pdf", "p2_training.png"]
-    assert page_count(pdf) == 6  # summary, architecture, curves, epoch log, results, samples
+    assert page_count(pdf) == 7  # summary, method, architecture, curves, epoch log, results, samples
 
 
 def test_pdf_and_png_are_deterministic(written, tmp_path):
@@ -175,3 +180,42 @@ def test_missing_summary_keys_are_named(tmp_path):
     del summary["timing"], summary["seed"]
     with pytest.raises(report.ReportError, match="seed, timing"):
         report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))
+
+
+# ----- the recipe in words -----
+
+@pytest.mark.parametrize("value, text", [(1 / 9, "1/9"), (0.2, "0.2"), (1e-3, "0.001"), (1.33e-3, "0.00133"),
+                                         (14.0, "14"), (2 / 3, "2/3"), (True, "yes"), (50_000, "50,000"),
+                                         ((64, 256, 256), "64, 256, 256"), ("flip", "flip")])
+def test_values_are_rounded_for_reading(value, text):
+    assert describe.readable(value) == text
+
+
+def test_console_config_is_a_short_aligned_table():
+    lines = describe.config_table(Config().to_dict())
+    assert len(lines) <= 8 and max(map(len, lines)) <= 100
+    assert any("logit_scale      1/9" in line for line in lines)
+
+
+def test_method_follows_the_config():
+    def text(**changes):
+        cfg = Config(**changes).to_dict()
+        return dict(describe.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))
+    default = text()
+    assert "label smoothing 0.2" in default["Loss"] and "0.82 on the true class" in default["Loss"]
+    assert "Nesterov momentum 0.85" in default["Optimizer"] and "biases" in default["Optimizer"]
+    assert "peak 1 " in default["Learning-rate schedule"] and "20% of the run" in default["Learning-rate schedule"]
+    assert "whitening" in default["Architecture"] and "1/9" in default["Architecture"]
+    assert "cutout" not in default["Augmentation"] and "mirror image" in default["Test-time augmentation"]
+    changed = text(label_smoothing=0.1, lr=2.5, cutout=12, tta="none", epochs=1.0)
+    assert "label smoothing 0.1" in changed["Loss"] and "peak 2.5 " in changed["Learning-rate schedule"]
+    assert "the run is 1 epoch." in changed["Learning-rate schedule"]
+    assert "12x12" in changed["Augmentation"] and changed["Test-time augmentation"].startswith("None")
+
+
+def test_optimizer_paragraph_is_keyed_on_the_config(monkeypatch):
+    cfg = dict(Config().to_dict(), optimizer="muon")
+    assert describe._optimizer(cfg).startswith("Optimizer muon")
+    monkeypatch.setitem(describe.OPTIMIZER_TEXT, "muon", lambda c: "Muon on the conv weights.")
+    assert describe._optimizer(cfg) == "Muon on the conv weights."
+

@@ -1,7 +1,11 @@
 """The model file: a plain dict saved with torch.save and read back with weights_only=True (no code can run)."""
+import codecs
 import os
 import pickle
+import re
 import tempfile
+import warnings
+import zipfile
 
 import torch
 
@@ -36,24 +40,69 @@ def save_checkpoint(path, model, cfg, *, class_names, mean, std, preset, seed, t
         raise
 
 
+def _refusal(path, reason):
+    return CheckpointError(f"{path}: not a p2 model file: {reason}")
+
+
+def _sniff(path, head):
+    """Refuse, before torch reads it, any file whose first bytes show it cannot be a p2 model file."""
+    if not head:
+        raise _refusal(path, "the file is empty (0 bytes)")
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, EOFError):
+            raise _refusal(path, "it is a damaged or truncated zip archive; copy the model file again, "
+                                 "or train a new one with `python p2.py`") from None
+        if names and all(name.endswith(".npy") for name in names):
+            raise _refusal(path, "it is a NumPy .npz archive (such as p1_model.npz)")
+        if not any(name.endswith("/data.pkl") for name in names):
+            raise _refusal(path, "it is a zip archive, but not a PyTorch file")
+    elif not head.startswith(b"\x80"):  # neither a zip nor a binary pickle (protocol 2 and up)
+        try:
+            # incremental: a character cut at the end of `head` is not an error
+            is_text = b"\0" not in head and bool(codecs.getincrementaldecoder("utf-8")().decode(head))
+        except UnicodeDecodeError:
+            is_text = False
+        raise _refusal(path, "it is a text file" if is_text else "its bytes match no PyTorch file format")
+
+
+def _python_objects(error):
+    """The refusal for a pickle that weights_only loading will not build, naming the object it asked for."""
+    # Torch words this "Unsupported global: GLOBAL os.system ..." or "unsupported GLOBAL posix.system ..."
+    asked = re.search(r"GLOBAL\s+([\w.]+)", str(error))
+    named = f" ({asked.group(1)})" if asked else ""
+    return f"it holds Python objects{named}, which are never loaded"
+
+
 def load_checkpoint(path):
-    """The validated dict stored in `path`; raises CheckpointError with the reason otherwise."""
+    """The validated dict stored in `path`; raises CheckpointError with the reason otherwise.
+
+    Torch's own messages are never passed on: they advise loading the file unsafely.
+    """
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path}: is a folder; pass the model file itself (p2_model.pkl)")
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such file (train one with `python p2.py`, or pass the right path)")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read it ({e.strerror})") from None
+    _sniff(path, head)
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols, inviting bug reports
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        # The wording differs between torch versions; the refused import is always named as a "global".
-        globals_asked = [line.strip() for line in str(e).splitlines() if "global" in line.lower()]
-        if not globals_asked:
-            raise CheckpointError(f"{path}: not a readable torch model file: {str(e).splitlines()[0]}") from None
         # weights_only refuses any pickle that would import or call Python code; nothing has run.
-        raise CheckpointError(f"{path}: refused: not a plain p2 model file (it asks to run Python code, which "
-                              f"weights_only loading never does). {globals_asked[0]}") from None
-    except Exception as e:
-        raise CheckpointError(f"{path}: not a readable torch model file: {e}") from None
+        raise _refusal(path, _python_objects(e)) from None
+    except Exception:
+        raise _refusal(path, "it is a damaged or truncated PyTorch file; copy the model file again, "
+                             "or train a new one with `python p2.py`") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a p2 model file (expected a dict with format {FORMAT!r})")
+        raise _refusal(path, f"it is a PyTorch file, but not a dict with format {FORMAT!r}")
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: p2 model file lacks {', '.join(missing)}")
@@ -68,5 +117,7 @@ def load_model(path, device="cpu"):
         model = build_model(cfg)
         model.load_state_dict(ckpt["state_dict"])
     except (ValueError, TypeError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: the weights do not fit the network its config describes: {e}") from None
+        detail = "; ".join(line.strip().rstrip(":.") for line in str(e).splitlines() if line.strip())
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        raise CheckpointError(f"{path}: the weights do not fit the network its config describes: {detail}") from None
     return model.to(device).eval(), cfg, ckpt

@@ -9,12 +9,25 @@ it, from the first that holds one of: $CIFAR10_DIR, ./data (where the PyTorch tu
 p2.py, its data/, the repository's data/cifar10. If none does, the official binary version is downloaded
 (md5-checked) into $CIFAR10_DIR, or else ./data.
 """
-import argparse
+import signal
+import sys
+
+
+def _interrupted_while_starting(signum, frame):
+    print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
+    sys.exit(130)
+
+
+# Ctrl-C while torch loads (seconds) ends like Ctrl-C later: one line, exit 130. An ignored SIGINT stays ignored.
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import argparse  # the imports below follow the Ctrl-C handler on purpose
 import copy
+import math
 import os
 import platform
 import shlex
-import sys
 import time
 
 import torch
@@ -22,32 +35,80 @@ import torch
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: F401  (load_model: public API)
 from config import PRESETS, get_preset
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10
+from describe import config_table, method_paragraphs
 from model import build_model
+from outputs import OutputError, OutputSet
 from train import MEAN, STD, normalize, predict_logits, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TRAIN_IMAGES = 50_000         # CIFAR-10's training set: the largest batch that makes one step per epoch
+WHITEN_FIT_IMAGES = 5_000     # training images the whitening stem is computed from
+MAX_SEED = 2 ** 32 - 1
+OUTPUT_NAMES = ("p2_model.pkl", "p2_report.pdf", "p2_training.png")
+
+
+class OptionError(Exception):
+    """Command-line settings that make no sense; one line per problem, found before any work starts."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"error: {message} (python p2.py --help lists the options)\n")
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), help="default: gpu-fast with CUDA, else cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help=f"random seed, 0 to {MAX_SEED} (default: 0)")
     p.add_argument("--out", default=HERE, help="folder for the model file, report and plot (default: next to p2.py)")
     p.add_argument("--data-dir",
                    help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: search, see above)")
     p.add_argument("--data-note", default="", help="a note on the data for the report, e.g. 'JPEG-q75 copy'")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    p.add_argument("--epochs", type=float, help="override the preset's number of epochs")
-    p.add_argument("--batch-size", type=int, help="override the preset's batch size")
+    p.add_argument("--epochs", type=float, help="override the preset's number of epochs (a positive number)")
+    p.add_argument("--batch-size", type=int, help=f"override the preset's batch size (1 to {TRAIN_IMAGES:,})")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (warm-up excluded from timing)")
     p.add_argument("--no-epoch-eval", action="store_true", help="skip the per-epoch test accuracy for the curves")
-    p.add_argument("--eval", metavar="PATH", help="re-measure the test accuracy of a saved model and exit")
-    p.add_argument("--download-only", action="store_true", help="find CIFAR-10, or download it (see above), and exit")
+    task = p.add_mutually_exclusive_group()
+    task.add_argument("--eval", metavar="PATH", help="re-measure the test accuracy of a saved model and exit")
+    task.add_argument("--download-only", action="store_true", help="find CIFAR-10, or download it (see above), and exit")
     return p.parse_args(argv)
 
 
-def pick_device(args):
-    return torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+def pick_device(name):
+    """The torch device for --device `name` (None: cuda if available); OptionError if this machine lacks it."""
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise OptionError(f"--device {name!r}: not a device name; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise OptionError(f"--device {name}: p2 runs on cpu or cuda")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise OptionError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise OptionError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                              "numbered from 0")
+    return device
+
+
+def check_options(args):
+    """Every problem with the settings, one message each (empty: all fine). Nothing is read or written yet."""
+    problems = []
+    if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
+        problems.append(f"--epochs {args.epochs:g}: must be a positive finite number, e.g. --epochs 10")
+    if args.batch_size is not None and not 1 <= args.batch_size <= TRAIN_IMAGES:
+        problems.append(f"--batch-size {args.batch_size}: must be between 1 and {TRAIN_IMAGES:,} "
+                        "(the training set's size)")
+    if not 0 <= args.seed <= MAX_SEED:
+        problems.append(f"--seed {args.seed}: must be a whole number from 0 to {MAX_SEED}")
+    try:
+        pick_device(args.device)
+    except OptionError as e:
+        problems.append(str(e))
+    return problems
 
 
 def describe_device(device):
@@ -62,6 +123,16 @@ def describe_device(device):
     return f"CPU: {cpu}, {torch.get_num_threads()} threads"
 
 
+def command_line(argv):
+    """The command as run, for the report: `python p2.py ...` with absolute paths cut to their last part."""
+    def short(arg):
+        option, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        if os.path.isabs(os.path.expanduser(value)):
+            value = ".../" + os.path.basename(os.path.normpath(value))
+        return option + eq + value
+    return "python p2.py " + shlex.join(short(a) for a in argv)
+
+
 def warm_up(model, cfg, data, device):
     """Run one training step and one evaluation so compilation and kernel selection happen before the timed
     region; then put the weights and BN statistics back exactly as they were."""
@@ -72,8 +143,8 @@ def warm_up(model, cfg, data, device):
     model.load_state_dict(saved)
 
 
-def evaluate(model, cfg, data, device, mean=MEAN, std=STD):
-    logits = predict_logits(model, data["test_images"], cfg, device, mean=mean, std=std).cpu()
+def evaluate(model, cfg, data, device, mean=MEAN, std=STD, tta=None):
+    logits = predict_logits(model, data["test_images"], cfg, device, tta=tta, mean=mean, std=std).cpu()
     preds, labels = logits.argmax(1), data["test_labels"].cpu()
     confusion = torch.zeros(10, 10, dtype=torch.long)
     confusion.index_put_((labels, preds), torch.ones_like(labels), accumulate=True)
@@ -81,76 +152,95 @@ def evaluate(model, cfg, data, device, mean=MEAN, std=STD):
     return (preds == labels).float().mean().item(), preds, confusion, per_class
 
 
-def run_training(args):
+def run_training(args, device):
     t_start = time.perf_counter()
-    device = pick_device(args)
     device_name = describe_device(device)
     torch.backends.cudnn.benchmark = True  # fixed shapes (the ragged last batch is dropped): pick the fastest kernels
     preset = args.preset or ("gpu-fast" if device.type == "cuda" else "cpu")
     cfg = get_preset(preset).override(epochs=args.epochs, batch_size=args.batch_size)
-    print(f"preset {preset}, seed {args.seed}, device {device_name}, torch {torch.__version__}")
-    print("config: " + ", ".join(f"{k}={v}" for k, v in cfg.to_dict().items()))
-    os.makedirs(args.out, exist_ok=True)
+    with OutputSet(args.out, OUTPUT_NAMES) as out:   # checked writable now; files replaced only at the end
+        print(f"preset {preset}, seed {args.seed}, device {device_name}, torch {torch.__version__}")
+        print("config:")
+        print("\n".join(config_table(cfg.to_dict())))
+        source = find_data(args.data_dir)
+        data = {k: v.to(device) for k, v in load_cifar10(source).items()}
+        torch.manual_seed(args.seed)
+        model = build_model(cfg).to(device)
+        model.whiten.fit(normalize(data["train_images"][:WHITEN_FIT_IMAGES]))
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        net = torch.compile(model) if args.compile else model
+        warm_up(net, cfg, data, device)
+        data_prep_s = time.perf_counter() - t_start
 
-    source = locate_cifar10(args.data_dir)
+        epochs = f"{cfg.epochs:g}"
+        print(f"training on {len(data['train_images']):,} images for {epochs} epoch{'' if epochs == '1' else 's'}")
+        history, train_s = train(net, cfg, data, device, args.seed, eval_each_epoch=not args.no_epoch_eval)
+
+        t_eval = time.perf_counter()
+        acc, preds, confusion, per_class = evaluate(net, cfg, data, device)
+        eval_s = time.perf_counter() - t_eval
+        plain_acc = acc if cfg.tta == "none" else evaluate(net, cfg, data, device, tta="none")[0]
+        print(f"training time {train_s:.2f} s (first step to final weights); "
+              f"evaluation with TTA '{cfg.tta}' {eval_s:.1f} s")
+
+        save_checkpoint(out.staged("p2_model.pkl"), model, cfg, class_names=CLASSES, mean=MEAN, std=STD,
+                        preset=preset, seed=args.seed, test_accuracy=acc, test_accuracy_no_tta=plain_acc,
+                        train_seconds=train_s, device=device_name, data_note=args.data_note)
+        timing = dict(data_prep_s=data_prep_s, train_s=train_s, eval_s=eval_s, total_s=time.perf_counter() - t_start)
+        summary = dict(
+            title="24789 HW1 problem 2: CIFAR-10 CNN", preset=preset, seed=args.seed, config=cfg.to_dict(),
+            test_accuracy=acc, test_accuracy_no_tta=plain_acc, tta=cfg.tta, history=history, class_names=list(CLASSES),
+            per_class_accuracy=per_class, confusion=confusion.tolist(),
+            samples=pick_samples(data["test_images"], data["test_labels"], preds), timing=timing, device=device_name,
+            torch_version=torch.__version__, data_description=source.describe(args.data_note),
+            command=command_line(sys.argv[1:]), machine=f"{platform.system()} {platform.machine()}, "
+                                                        f"{os.cpu_count()} CPUs")
+        write_report(summary, model, cfg, len(data["train_images"]), out)
+        out.commit()
+    print(f"wrote {', '.join(OUTPUT_NAMES)} in {out.folder}")
+    if cfg.tta != "none":
+        print(f"test accuracy without TTA: {100 * plain_acc:.2f}%")
+    print(f"test accuracy: {100 * acc:.2f}%")   # the last line, read by tools/verify.py and the tests
+
+
+def pick_samples(images, labels, preds, n_wrong=15):
+    """Images for the report: the first test image of each class, then the first misclassified ones."""
+    labels, preds = labels.cpu(), preds.cpu()
+    first = [int((labels == c).nonzero()[0]) for c in range(len(CLASSES)) if (labels == c).any()]
+    wrong = (preds != labels).nonzero().flatten()[:n_wrong].tolist()
+
+    def group(title, index):
+        return dict(title=title, images=images[index].permute(0, 2, 3, 1).cpu().numpy(),
+                    labels=labels[index].tolist(), preds=preds[index].tolist())
+    wrong_title = f"The first {len(wrong)} misclassified test images" if wrong else "No test image is misclassified"
+    return [group("The first test image of each class", first), group(wrong_title, wrong)]
+
+
+def write_report(summary, model, cfg, n_train, out):
+    import report   # matplotlib only when a report is written
+    total = report.total_params(model)
+    summary.update(architecture=report.layer_table(model, (3, 32, 32)), total_params=total,
+                   method=method_paragraphs(cfg.to_dict(), total_params=total, n_train=n_train,
+                                            whiten_images=min(WHITEN_FIT_IMAGES, n_train)))
+    try:
+        report.write_report(summary, out.staged("p2_report.pdf"), out.staged("p2_training.png"))
+    except report.ReportError as e:
+        raise OutputError(str(e)) from None
+
+
+def find_data(data_dir):
+    """The CIFAR-10 folder to read (see the module docstring for the search), named in one line."""
+    source = locate_cifar10(data_dir)
     print(f"data: {source.folder} (CIFAR-10 {LAYOUT_NAMES[source.layout]})")
-    data = {k: v.to(device) for k, v in load_cifar10(source).items()}
-    torch.manual_seed(args.seed)
-    model = build_model(cfg).to(device)
-    model.whiten.fit(normalize(data["train_images"][:5000]))
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    net = torch.compile(model) if args.compile else model
-    warm_up(net, cfg, data, device)
-    data_prep_s = time.perf_counter() - t_start
-
-    print(f"training on {len(data['train_images'])} images for {cfg.epochs:g} epochs")
-    history, train_s = train(net, cfg, data, device, args.seed, eval_each_epoch=not args.no_epoch_eval)
-
-    t_eval = time.perf_counter()
-    acc, preds, confusion, per_class = evaluate(net, cfg, data, device)
-    eval_s = time.perf_counter() - t_eval
-    print(f"training time {train_s:.2f} s (first step to final weights); "
-          f"evaluation with TTA '{cfg.tta}' {eval_s:.1f} s")
-
-    model_path = os.path.join(args.out, "p2_model.pkl")
-    save_checkpoint(model_path, model, cfg, class_names=CLASSES, mean=MEAN, std=STD, preset=preset,
-                    seed=args.seed, test_accuracy=acc, train_seconds=train_s, device=device_name,
-                    data_note=args.data_note)
-    timing = dict(data_prep_s=data_prep_s, train_s=train_s, eval_s=eval_s,
-                  total_s=time.perf_counter() - t_start)
-    write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device_name, timing,
-                  source)
-    print(f"wrote {model_path}, p2_report.pdf and p2_training.png in {args.out}")
-    print(f"test accuracy: {100 * acc:.2f}%")
+    return source
 
 
-def write_outputs(args, model, cfg, preset, history, acc, preds, confusion, per_class, data, device_name, timing,
-                  source):
-    from report import layer_table, total_params, write_report  # matplotlib only when a report is written
-    rows, total = layer_table(model, (3, 32, 32)), total_params(model)
-    n = 32
-    summary = dict(
-        title="24789 HW1 problem 2: CIFAR-10 CNN", preset=preset, seed=args.seed, config=cfg.to_dict(),
-        architecture=rows, total_params=total, history=history, test_accuracy=acc, tta=cfg.tta,
-        class_names=list(CLASSES), per_class_accuracy=per_class, confusion=confusion.tolist(),
-        samples=dict(images=data["test_images"][:n].permute(0, 2, 3, 1).cpu().numpy(),
-                     labels=data["test_labels"][:n].tolist(), preds=preds[:n].tolist()),
-        timing=timing, device=device_name, torch_version=torch.__version__,
-        data_source=source.describe(args.data_note),
-        command="python " + shlex.join(sys.argv),
-        machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
-    write_report(summary, os.path.join(args.out, "p2_report.pdf"), os.path.join(args.out, "p2_training.png"))
-
-
-def run_eval(args):
-    device = pick_device(args)
+def run_eval(args, device):
     model, cfg, ckpt = load_model(args.eval, device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    source = locate_cifar10(args.data_dir)
-    print(f"data: {source.folder} (CIFAR-10 {LAYOUT_NAMES[source.layout]})")
-    data = {k: v.to(device) for k, v in load_cifar10(source, splits=("test",)).items()}
+    data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir), splits=("test",)).items()}
     acc, *_ = evaluate(model, cfg, data, device, mean=ckpt["mean"], std=ckpt["std"])
     print(f"{args.eval}: preset {ckpt['preset']}, seed {ckpt['seed']}, TTA '{cfg.tta}', "
           f"stored test accuracy {100 * ckpt['test_accuracy']:.2f}%")
@@ -158,16 +248,34 @@ def run_eval(args):
 
 
 def main(argv=None):
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:   # from here on: a KeyboardInterrupt
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    problems = check_options(args)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     try:
+        device = pick_device(args.device)
         if args.download_only:
             print(f"CIFAR-10 is in {locate_cifar10(args.data_dir).folder}")
         elif args.eval:
-            run_eval(args)
+            run_eval(args, device)
         else:
-            run_training(args)
-    except (DataError, CheckpointError, ValueError) as e:
+            run_training(args, device)
+    except KeyboardInterrupt:
+        kept = "" if args.eval or args.download_only else f"; {', '.join(OUTPUT_NAMES)} are as they were"
+        print(f"interrupted (Ctrl-C){kept}", file=sys.stderr)
+        return 130
+    except (DataError, CheckpointError, OutputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except torch.cuda.OutOfMemoryError:
+        print("error: out of GPU memory; try a smaller --batch-size", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e.filename or 'a file'}: {e.strerror or e}", file=sys.stderr)
         return 2
     return 0
 

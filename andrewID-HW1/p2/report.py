@@ -1,19 +1,20 @@
-"""The p2 hand-in report: a layer table of the model, training curves (PNG) and a multi-page PDF.
+"""The p2 hand-in report: the recipe in words, the layer table, training curves (PNG) and a multi-page PDF.
 
 Figures are built as matplotlib Figure objects without pyplot, so importing this module never touches the
 caller's plotting backend. Every file is written to a temporary file in the target folder and then moved into
 place; missing folders are created. The PDF carries no creation date, so the same numbers give the same bytes.
 """
-import copy
 import os
 import textwrap
 
 import numpy as np
-import torch
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.table import Table
 from matplotlib.ticker import MaxNLocator
+
+from describe import FIELD_NOTES, readable
+from layers import layer_table, total_params  # noqa: F401  (the report's public API)
 
 PAGE = (8.5, 11.0)        # US letter, portrait (inches)
 TABLE_FONT_PT = 8
@@ -21,71 +22,15 @@ ROW_SCALE = 1.05          # stretch of matplotlib's default table row height
 # matplotlib sizes table rows from Table.FONTSIZE (10 pt), whatever font size the cells use
 ROW_HEIGHT_IN = Table.FONTSIZE / 72 * 1.2 * ROW_SCALE
 BOTTOM = 0.05             # bottom margin of table pages (figure fraction)
-SAMPLE_GRID = (7, 5)      # rows x columns of test images on the last page (up to 35 shown)
-REQUIRED_KEYS = ("title", "preset", "seed", "config", "architecture", "total_params", "history", "test_accuracy",
-                 "tta", "class_names", "per_class_accuracy", "confusion", "samples", "timing", "device",
-                 "torch_version", "data_source", "command", "machine")
+SAMPLE_COLUMNS = 5        # test images per row on the last page
+REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", "total_params", "history",
+                 "test_accuracy", "test_accuracy_no_tta", "tta", "class_names", "per_class_accuracy", "confusion",
+                 "samples", "timing", "device", "torch_version", "data_description", "command", "machine")
 TIMING_KEYS = ("data_prep_s", "train_s", "eval_s", "total_s")
 
 
 class ReportError(Exception):
     """The report cannot be written: bad summary or unwritable path; the message says which and what to do."""
-
-
-# ----- layer table -----
-
-def _reported_modules(model, prefix=""):
-    """Leaf modules, and modules marked `report_as_block = True` (their children are not listed separately)."""
-    children = list(model.named_children())
-    if not children or getattr(model, "report_as_block", False):
-        return [(prefix or type(model).__name__, model)]
-    found = []
-    for name, child in children:
-        found += _reported_modules(child, f"{prefix}.{name}" if prefix else name)
-    return found
-
-
-def _output_shape(output):
-    if isinstance(output, (tuple, list)) and output:
-        output = output[0]
-    return list(output.shape[1:]) if torch.is_tensor(output) else None
-
-
-def layer_table(model, input_shape=(3, 32, 32)):
-    """Rows {"layer", "name", "type", "output_shape", "params"} from one dummy forward pass (batch 2, CPU, float32).
-
-    The model's train/eval flags are restored afterwards; a model living elsewhere is probed on a CPU copy.
-    Shapes are per sample ([C, H, W] or [F]); None for a module the forward pass did not call.
-    """
-    on_cpu = all(p.device.type == "cpu" and p.dtype == torch.float32 for p in model.parameters())
-    probe = model if on_cpu else copy.deepcopy(model).to("cpu", torch.float32)
-    modes = {module: module.training for module in probe.modules()}
-    shapes, hooks = {}, []
-    modules = _reported_modules(probe)
-
-    def record(name):
-        def hook(module, inputs, output):  # must return None, or it would replace the module's output
-            shapes.setdefault(name, _output_shape(output))
-        return hook
-
-    for name, module in modules:
-        hooks.append(module.register_forward_hook(record(name)))
-    try:
-        probe.eval()
-        with torch.no_grad():
-            probe(torch.zeros(2, *input_shape))
-    finally:
-        for hook in hooks:
-            hook.remove()
-        for module, training in modes.items():
-            module.training = training
-    return [{"layer": f"{name} ({type(module).__name__})", "name": name, "type": type(module).__name__,
-             "output_shape": shapes.get(name), "params": sum(p.numel() for p in module.parameters())}
-            for name, module in modules]
-
-
-def total_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 # ----- atomic writing -----
@@ -118,7 +63,8 @@ def _plot_curves(axes, history):
     acc_ax.plot(epochs, [100 * h["train_acc"] for h in history], "o-", ms=3, label="train")
     tested = [h for h in history if h.get("test_acc") is not None]
     if tested:
-        acc_ax.plot([h["epoch"] for h in tested], [100 * h["test_acc"] for h in tested], "s-", ms=3, label="test")
+        acc_ax.plot([h["epoch"] for h in tested], [100 * h["test_acc"] for h in tested], "s-", ms=3,
+                    label="test (no TTA)")
     acc_ax.set(title="Accuracy", xlabel="epoch", ylabel="%")
     acc_ax.legend(loc="lower right")
     lr_ax.plot(epochs, [h["lr"] for h in history], "-", color="tab:gray")
@@ -200,19 +146,24 @@ def _table_pages(pdf, heading, columns, rows, widths, first_page=None):
 def _summary_page(summary):
     fig = Figure(figsize=PAGE)
     fig.text(0.5, 0.96, summary["title"], ha="center", va="top", fontsize=16, weight="bold")
-    tta = f" (test-time augmentation: {summary['tta']})" if summary["tta"] else ""
-    fig.text(0.5, 0.915, f"Test accuracy {100 * summary['test_accuracy']:.2f} %", ha="center", va="top",
-             fontsize=26, weight="bold", color="tab:blue")
     tested = int(np.asarray(summary["confusion"]).sum())
-    fig.text(0.5, 0.865, f"on {tested:,} CIFAR-10 test images{tta}",
-             ha="center", va="top", fontsize=10)
+    fig.text(0.5, 0.925, f"Test accuracy on {tested:,} CIFAR-10 test images", ha="center", va="top", fontsize=11)
+    results = [(summary["test_accuracy"], f"with test-time augmentation ({summary['tta']})"),
+               (summary["test_accuracy_no_tta"], "without test-time augmentation")]
+    if summary["tta"] == "none":
+        results = [(summary["test_accuracy"], "no test-time augmentation")]
+    for k, (accuracy, caption) in enumerate(results):
+        x = 0.5 if len(results) == 1 else 0.3 + 0.4 * k
+        fig.text(x, 0.9, f"{100 * accuracy:.2f} %", ha="center", va="top", fontsize=24, weight="bold",
+                 color="tab:blue" if k == 0 else "tab:gray")
+        fig.text(x, 0.862, caption, ha="center", va="top", fontsize=9)
     timing = summary["timing"]
     lines = [("Preset", summary["preset"]), ("Seed", summary["seed"]), ("Device", summary["device"]),
              ("Machine", summary["machine"]), ("PyTorch", summary["torch_version"]),
              ("Parameters", f"{summary['total_params']:,}"),
              ("Time", "data prep {data_prep_s:.1f} s, training {train_s:.1f} s, evaluation {eval_s:.1f} s, "
                       "total {total_s:.1f} s".format(**timing)),
-             ("Data", summary["data_source"]), ("Command", summary["command"])]
+             ("Data", summary["data_description"]), ("Command", summary["command"])]
     y = 0.83
     for label, value in lines:
         wrapped = textwrap.wrap(str(value), 78 if label == "Command" else 90) or [""]
@@ -246,20 +197,38 @@ def _results_page(summary):
     return fig
 
 
+def _method_page(paragraphs):
+    """The recipe in words: a bold heading and a wrapped paragraph each."""
+    fig = Figure(figsize=PAGE)
+    fig.text(0.08, 0.95, "Method", fontsize=13, weight="bold", va="top")
+    y = 0.915
+    for heading, text in paragraphs:
+        lines = textwrap.wrap(text, 100)
+        fig.text(0.08, y, heading, fontsize=10, weight="bold", va="top")
+        fig.text(0.08, y - 0.018, "\n".join(lines), fontsize=9, va="top", linespacing=1.35)
+        y -= 0.018 + 0.0165 * len(lines) + 0.016
+    return fig
+
+
 def _samples_page(summary):
-    samples, names = summary["samples"], list(summary["class_names"])
-    rows, cols = SAMPLE_GRID
+    """Each group of test images under its title, SAMPLE_COLUMNS to a row: predicted (true), wrong ones in red."""
+    names = list(summary["class_names"])
     fig = Figure(figsize=PAGE)
     fig.suptitle("Test images: predicted (true); wrong predictions in red", fontsize=12, weight="bold")
-    axes = fig.subplots(rows, cols)
-    fig.subplots_adjust(left=0.04, right=0.96, top=0.93, bottom=0.02, hspace=0.3, wspace=0.1)
-    images = np.asarray(samples.get("images", np.zeros((0, 32, 32, 3), np.uint8)))
-    for k, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if k < len(images):
+    cell_w, cell_h, y = 0.84 / SAMPLE_COLUMNS, 0.135, 0.93
+    for group in summary["samples"]:
+        fig.text(0.08, y, group["title"], fontsize=10, weight="bold", va="top")
+        y -= 0.025
+        images = np.asarray(group["images"])
+        for k in range(len(images)):
+            row, col = divmod(k, SAMPLE_COLUMNS)
+            ax = fig.add_axes((0.08 + col * cell_w + 0.01, y - (row + 1) * cell_h + 0.02, cell_w - 0.02,
+                               cell_h - 0.035))
             ax.imshow(images[k], interpolation="nearest")
-            true, pred = int(samples["labels"][k]), int(samples["preds"][k])
+            ax.axis("off")
+            true, pred = int(group["labels"][k]), int(group["preds"][k])
             ax.set_title(f"{names[pred]} ({names[true]})", fontsize=8, color="black" if pred == true else "red")
+        y -= -(-len(images) // SAMPLE_COLUMNS) * cell_h + 0.015
     return fig
 
 
@@ -273,9 +242,11 @@ def write_report(summary, pdf_path, png_path):
 
     def write_pdf(temp):
         with PdfPages(temp, metadata={"CreationDate": None, "Title": summary["title"]}) as pdf:
-            config_rows = [(key, _shorten(value)) for key, value in _flatten(summary["config"])]
-            _table_pages(pdf, "Hyper-parameters", ("name", "value"), config_rows, (0.35, 0.65),
+            config_rows = [(key, _shorten(readable(value)), FIELD_NOTES.get(key, ""))
+                           for key, value in _flatten(summary["config"])]
+            _table_pages(pdf, "Hyper-parameters", ("name", "value", "meaning"), config_rows, (0.25, 0.3, 0.45),
                          first_page=_summary_page(summary))
+            pdf.savefig(_method_page(summary["method"]))
             arch_rows = [(i, row["layer"], "x".join(map(str, row["output_shape"] or ["-"])), f"{row['params']:,}")
                          for i, row in enumerate(summary["architecture"])]
             arch_rows.append(("", "total", "", f"{summary['total_params']:,}"))
@@ -285,9 +256,9 @@ def write_report(summary, pdf_path, png_path):
             epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
                            "-" if h.get("test_acc") is None else f"{100 * h['test_acc']:.2f}", f"{h['lr']:.4g}",
                            f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
-            _table_pages(pdf, "Per-epoch log", ("epoch", "train loss", "train acc %", "test acc %", "lr",
-                                                "seconds", "images/s"), epoch_rows, (0.1, 0.15, 0.15, 0.15, 0.15,
-                                                                                      0.13, 0.17))
+            _table_pages(pdf, "Per-epoch log", ("epoch", "train loss", "train acc %", "test acc % (no TTA)", "lr",
+                                                "seconds", "images/s"), epoch_rows,
+                         (0.09, 0.13, 0.14, 0.22, 0.13, 0.13, 0.16))
             pdf.savefig(_results_page(summary))
             pdf.savefig(_samples_page(summary))
 

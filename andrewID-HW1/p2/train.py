@@ -4,9 +4,9 @@ import time
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from augment import augment, cutout
+from progress import EpochProgress, epoch_line
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255 scale).
 MEAN = (125.31, 122.95, 113.87)
@@ -103,8 +103,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
         correct = torch.zeros((), device=device)
         synchronize(device)
         t0 = time.perf_counter()
-        bar = tqdm(range(n_steps), desc=f"epoch {epoch}", unit="step", leave=False, dynamic_ncols=True,
-                   disable=None)  # None: no bar when stdout is not a terminal (logs get the epoch lines)
+        bar = EpochProgress(epoch, n_steps, cfg.batch_size)  # a bar on a terminal, a line every ~30 s in a log
         for i in bar:
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             # Shift and flip the uint8 pixels (cheaper than floats); cut out after normalising, so the
@@ -122,11 +121,8 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
             scheduler.step()
             loss_sum += loss.detach()
             correct += (logits.argmax(1) == y).sum()
-            if not bar.disable and (i % 10 == 9 or i == n_steps - 1):  # .item() waits for the device
-                elapsed = time.perf_counter() - t0
-                bar.set_postfix(loss=f"{loss_sum.item() / (i + 1):.3f}",
-                                acc=f"{correct.item() / ((i + 1) * cfg.batch_size):.3f}",
-                                img_s=f"{(i + 1) * cfg.batch_size / elapsed:.0f}")
+            if bar.due(i):  # .item() waits for the device
+                bar.report(i, loss_sum.item() / (i + 1), correct.item() / ((i + 1) * cfg.batch_size))
         bar.close()
         synchronize(device)
         seconds = time.perf_counter() - t0
@@ -140,7 +136,5 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
             row["test_acc"] = accuracy(predict_logits(model, data["test_images"], cfg, device, tta="none"),
                                        data["test_labels"])
         history.append(row)
-        test = "" if row["test_acc"] is None else f"  test acc (no TTA) {row['test_acc']:.4f}"
-        log(f"epoch {epoch:2d}  loss {row['train_loss']:.4f}  train acc {row['train_acc']:.4f}{test}"
-            f"  {seconds:6.1f}s  {row['images_per_s']:.0f} img/s")
+        log(epoch_line(row))
     return history, train_seconds

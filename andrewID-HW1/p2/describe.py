@@ -1,0 +1,185 @@
+"""The run in words, for the report and the console: the recipe written out from its config (so the text stays
+true when a value changes), and hyper-parameters rounded for reading."""
+import math
+from fractions import Fraction
+
+# One short line per config field, for the hyper-parameter tables.
+FIELD_NOTES = {
+    "widths": "channels of the three conv groups",
+    "convs_per_group": "3x3 convolutions per group",
+    "whiten_patch": "patch size of the whitening stem",
+    "logit_scale": "factor on the class scores",
+    "bn_momentum": "batch-norm running-statistics momentum",
+    "optimizer": "update rule",
+    "epochs": "passes over the training set",
+    "batch_size": "images per step",
+    "lr": "peak learning rate",
+    "weight_decay": "on conv and linear weights only",
+    "momentum": "Nesterov momentum",
+    "warmup_frac": "fraction of steps warming up",
+    "label_smoothing": "weight moved off the true class",
+    "translate": "largest random shift (pixels)",
+    "flip": "random left-right mirror",
+    "cutout": "side of the blanked square (0: off)",
+    "tta": "test-time augmentation",
+    "autocast": "bfloat16 mixed precision",
+    "channels_last": "memory layout of activations",
+    "eval_batch_size": "images per evaluation batch",
+}
+
+
+def readable(value):
+    """A value as a reader wants it: 1/9 not 0.1111111111111111, 14 not 14.0, 'yes' not True."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value) or value == 0:
+            return str(value)
+        if value.is_integer() and abs(value) < 1e6:
+            return readable(int(value))
+        short = f"{value:.4g}"
+        if float(short) == value:
+            return short
+        fraction = Fraction(value).limit_denominator(1000)
+        if abs(float(fraction) - value) <= 1e-12 * abs(value):
+            return f"{fraction.numerator}/{fraction.denominator}"
+        return short
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable(v) for v in value)
+    return str(value)
+
+
+def config_table(config, columns=3, indent="  "):
+    """The config as a few aligned lines of `name value` cells, `columns` cells to a line."""
+    cells = [(name, readable(value)) for name, value in config.items()]
+    rows = math.ceil(len(cells) / columns)
+    by_column = [cells[c * rows:(c + 1) * rows] for c in range(columns)]   # read down, then across
+    name_w = [max((len(n) for n, _ in col), default=0) for col in by_column]
+    value_w = [max((len(v) for _, v in col), default=0) for col in by_column]
+    lines = []
+    for r in range(rows):
+        parts = [f"{col[r][0]:<{name_w[c]}}  {col[r][1]:<{value_w[c]}}"
+                 for c, col in enumerate(by_column) if r < len(col)]
+        lines.append(indent + "   ".join(parts).rstrip())
+    return lines
+
+
+# ----- the method, paragraph by paragraph -----
+
+def _architecture(cfg, total_params, whiten_images):
+    k = cfg["whiten_patch"]
+    size = 32 - k + 1
+    sizes = []
+    for _ in cfg["widths"]:
+        size //= 2
+        sizes.append(size)
+    n = cfg["convs_per_group"]
+    rest = (f", then {n - 1} more 3x3 convolution{'s' if n > 2 else ''} with batch norm and GELU" if n > 1 else "")
+    return (f"A convolutional network with {total_params:,} parameters. Its first layer is a whitening stem: a "
+            f"{k}x{k} convolution whose filters are not learned but computed before training from "
+            f"{whiten_images:,} training images. The {3 * k * k} values of a {k}x{k} patch (three colours) are "
+            "strongly correlated; each eigenvector of their covariance matrix, divided by the square root of its "
+            "eigenvalue, becomes one filter, so the stem's outputs are uncorrelated with unit variance. Each filter "
+            f"is kept with both signs ({2 * 3 * k * k} channels), so the GELU after the stem loses nothing. These "
+            "filters stay frozen; only the stem's biases learn. This spares the first steps of training the work "
+            f"of decorrelating the pixels. Then come {len(cfg['widths'])} groups of "
+            f"{', '.join(map(str, cfg['widths']))} channels, with outputs of "
+            f"{', '.join(f'{s}x{s}' for s in sizes)} pixels. Each group is a 3x3 convolution, a 2x2 max-pool, "
+            f"batch norm (running-statistics momentum {readable(cfg['bn_momentum'])}) and GELU{rest}. A global "
+            "max-pool keeps the largest value of each channel, and a linear layer without bias gives the ten class "
+            f"scores, multiplied by {readable(cfg['logit_scale'])} so that the large early steps do not saturate "
+            "the softmax.")
+
+
+def _loss(cfg):
+    s = cfg["label_smoothing"]
+    if not s:
+        return "Cross-entropy of the softmax of the class scores, averaged over the batch."
+    return (f"Cross-entropy of the softmax of the class scores, with label smoothing {readable(s)}: the target puts "
+            f"{readable(round(1 - s + s / 10, 6))} on the true class and {readable(round(s / 10, 6))} on each of the "
+            "nine others, which keeps a network that sees each image only a few times from becoming over-confident. "
+            "The loss is averaged over the batch.")
+
+
+def _sgd(cfg):
+    return (f"Stochastic gradient descent with Nesterov momentum {readable(cfg['momentum'])}, "
+            f"{cfg['batch_size']} images per step, peak learning rate {readable(cfg['lr'])}. Weight decay "
+            f"{readable(cfg['weight_decay'])} (added to the gradient, as PyTorch's SGD does) applies to the weights "
+            "of the convolutions and of the linear layer only; biases and the batch-norm scales and shifts get none, "
+            "and the frozen whitening filters are not updated at all. Batch norm makes the convolution weights "
+            "scale-invariant, so the product of learning rate and weight decay sets their effective step size.")
+
+
+# Keyed on the config's `optimizer` field; a config without one uses SGD. Add an entry for a new optimizer.
+OPTIMIZER_TEXT = {"sgd": _sgd}
+
+
+def _optimizer(cfg):
+    name = cfg.get("optimizer", "sgd")
+    if name in OPTIMIZER_TEXT:
+        return OPTIMIZER_TEXT[name](cfg)
+    return (f"Optimizer {name}, {cfg['batch_size']} images per step, peak learning rate {readable(cfg['lr'])}, "
+            f"weight decay {readable(cfg['weight_decay'])}.")
+
+
+def _schedule(cfg, n_train):
+    steps_per_epoch = max(1, n_train // cfg["batch_size"])
+    total = max(1, round(cfg["epochs"] * steps_per_epoch))
+    warmup = max(1, round(cfg["warmup_frac"] * total))
+    epochs = readable(cfg["epochs"])
+    return (f"The learning rate rises linearly to its peak {readable(cfg['lr'])} over the first {warmup:,} steps "
+            f"({cfg['warmup_frac']:.0%} of the run), then falls linearly to zero at the end of step {total:,}: a "
+            f"triangle, updated after every step. One epoch is {steps_per_epoch:,} steps of {cfg['batch_size']} "
+            f"images (the incomplete last batch of each shuffled epoch is dropped); the run is {epochs} "
+            f"epoch{'' if epochs == '1' else 's'}.")
+
+
+def _augmentation(cfg):
+    parts = []
+    if cfg["translate"]:
+        parts.append(f"shifted by a random offset of up to {cfg['translate']} pixels each way (reflect padding, then "
+                     "a random 32x32 crop)")
+    if cfg["flip"]:
+        parts.append("mirrored left-right with probability 1/2")
+    if cfg["cutout"]:
+        parts.append(f"given a random {cfg['cutout']}x{cfg['cutout']} square of the mean colour (cutout)")
+    if not parts:
+        return "None: the network sees the training images as they are, normalised per colour channel."
+    return ("Each training batch is augmented afresh on the training device: every image is "
+            + ", ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1]
+            + ". The images are normalised per colour channel with the training set's mean and standard deviation.")
+
+
+TTA_VIEWS = {
+    "none": "",
+    "flip": "the image and its mirror image",
+    "flip_translate": ("the image and its mirror image (half the weight), and both of them shifted by one pixel "
+                       "down-right and up-left with reflect padding (the other half)"),
+}
+
+
+def _tta(cfg):
+    tta = cfg["tta"]
+    if tta == "none":
+        return ("None: each test image is classified from one view, as it is. The per-epoch test accuracy "
+                "is measured the same way.")
+    return (f"Test-time augmentation (TTA) classifies each test image from the average of the class scores of "
+            f"several views of it: {TTA_VIEWS.get(tta, tta)}. The weights are the same; only the prediction looks "
+            "more than once. The final accuracy is given with and without TTA; the per-epoch test accuracy is "
+            "measured without it.")
+
+
+def method_paragraphs(cfg, *, total_params, n_train, whiten_images):
+    """[(heading, paragraph)] describing the run of `cfg` (a config dict) on `n_train` training images."""
+    paragraphs = [("Architecture", _architecture(cfg, total_params, whiten_images)),
+                  ("Loss", _loss(cfg)),
+                  ("Optimizer", _optimizer(cfg)),
+                  ("Learning-rate schedule", _schedule(cfg, n_train)),
+                  ("Augmentation", _augmentation(cfg)),
+                  ("Test-time augmentation", _tta(cfg))]
+    if cfg.get("autocast"):
+        paragraphs.append(("Arithmetic", "Training and evaluation run in bfloat16 mixed precision (autocast); the "
+                                         "loss and the averaged class scores are computed in float32."))
+    return paragraphs

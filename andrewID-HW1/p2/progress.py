@@ -1,0 +1,63 @@
+"""Console progress of training: a tqdm bar on a terminal; in a log file (stdout not a terminal), one plain line
+about every 30 seconds instead, since a bar's carriage returns would flood the log and a hidden bar says nothing.
+"""
+import sys
+import time
+
+from tqdm import tqdm
+
+LOG_INTERVAL_S = 30.0
+BAR_EVERY_STEPS = 10   # the bar's numbers need a device sync; refresh them every few steps only
+
+
+class EpochProgress:
+    """Iterate over the steps of one epoch; ask due(i) whether to report, then report(i, loss, acc).
+
+    Reading the loss waits for the device, so due() is cheap and says yes only when a report is shown.
+    """
+
+    def __init__(self, epoch, n_steps, batch_size, stream=None, interval_s=LOG_INTERVAL_S, clock=time.perf_counter):
+        self.epoch, self.n_steps, self.batch_size = epoch, n_steps, batch_size
+        self.stream = sys.stdout if stream is None else stream
+        self.interval_s, self.clock = interval_s, clock
+        self.start = self.last_line = clock()
+        on_terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.bar = tqdm(total=n_steps, desc=f"epoch {epoch}", unit="step", leave=False, dynamic_ncols=True,
+                        file=self.stream) if on_terminal else None
+
+    def __iter__(self):
+        try:
+            for i in range(self.n_steps):
+                yield i
+                if self.bar is not None:
+                    self.bar.update(1)
+        finally:   # also on Ctrl-C: clear the bar, so the message after it starts on a clean line
+            self.close()
+
+    def due(self, i):
+        if self.bar is not None:
+            return i % BAR_EVERY_STEPS == BAR_EVERY_STEPS - 1 or i == self.n_steps - 1
+        return self.clock() - self.last_line >= self.interval_s and i < self.n_steps - 1  # the epoch line follows
+
+    def report(self, i, loss, acc):
+        """Show the running mean loss and accuracy after step i (0-based)."""
+        elapsed = self.clock() - self.start
+        speed = (i + 1) * self.batch_size / max(elapsed, 1e-9)
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.3f}", acc=f"{100 * acc:.1f}%", img_s=f"{speed:.0f}")
+            return
+        self.last_line = self.clock()
+        rate = f"{speed:.0f}" if speed >= 10 else f"{speed:.1f}"
+        print(f"epoch {self.epoch}  step {i + 1}/{self.n_steps}  loss {loss:.4f}  {rate} img/s  "
+              f"{elapsed:.0f} s", file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()   # tqdm allows closing twice
+
+
+def epoch_line(row):
+    """The console line at the end of an epoch, accuracies in percent."""
+    test = "" if row["test_acc"] is None else f"  test acc (no TTA) {100 * row['test_acc']:5.2f}%"
+    return (f"epoch {row['epoch']:2d}  loss {row['train_loss']:.4f}  train acc {100 * row['train_acc']:5.2f}%{test}"
+            f"  {row['seconds']:6.1f}s  {row['images_per_s']:.0f} img/s")
