@@ -232,3 +232,17 @@ def test_the_presets_in_main_are_valid_and_use_the_templates_split(monkeypatch):
 def test_default_data_folder_is_the_repository_data_folder():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(p1.__file__))))
     assert p1.DEFAULT_MNIST_DIR == os.path.join(root, "data", "mnist")
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda text: b"\xef\xbb\xbf" + text, "the file starts with a UTF-8 byte-order mark"),
+    (lambda text: b"3" + b",-1" * 784 + b"\n" + text, "row 1: pixel -1 is negative (column 2)"),
+])
+def test_a_bad_csv_is_one_line_and_keeps_the_old_outputs(env, tmp_path, capfd, damage, message):
+    out_dir = old_outputs(tmp_path / "out")
+    csv = tmp_path / "mnist" / "mnist_train.csv"
+    csv.write_bytes(damage(csv.read_bytes()))
+    assert run(env) == 1
+    line = one_error_line(capfd)
+    assert line.startswith(f"error: {csv}") and message in line
+    assert_untouched(out_dir)
