@@ -963,8 +963,8 @@ def check_output_dir(out_dir, what):
 def build_mlp(config, dtype=np.float32):
     """The preset's network with He-scaled weights drawn from numpy's global generator (seeded by the caller)."""
     return MLP(PIXELS, 10, list(config["hiddens"]), list(config["activations"]),
-               lambda d0, d1: he_weight_init(d0, d1, dtype), lambda d: np.zeros(d, dtype), SoftmaxCrossEntropy(),
-               config["lr"], momentum=config["momentum"])
+               lambda d0, d1: he_weight_init(d0, d1, dtype), zeros_bias_init, SoftmaxCrossEntropy(), config["lr"],
+               momentum=config["momentum"])  # the MLP gives each bias its weights' dtype
 
 
 def run_experiment(config, mnist_dir, out_dir, preset="custom"):
