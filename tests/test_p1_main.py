@@ -246,3 +246,13 @@ def test_a_bad_csv_is_one_line_and_keeps_the_old_outputs(env, tmp_path, capfd, d
     line = one_error_line(capfd)
     assert line.startswith(f"error: {csv}") and message in line
     assert_untouched(out_dir)
+
+
+def test_python_p1_py_with_a_bad_setting_prints_one_line_on_stderr(tmp_path):
+    import subprocess
+    import sys
+    env = dict(os.environ, P1_PRESET="nope", P1_OUT=str(tmp_path / "out"), MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, p1.__file__], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "error: unknown P1_PRESET 'nope'; choose one of default, best\n"
+    assert not (tmp_path / "out").exists()
