@@ -36,8 +36,32 @@ def torch_model(mlp):
     return torch.nn.Sequential(*layers)
 
 
+def default_preset():
+    """The default preset from the hyper-parameter block in p1.main(), which hands its presets to run_presets."""
+    original = p1.run_presets
+    p1.run_presets = lambda presets: presets
+    try:
+        return dict(p1.main()["default"])
+    finally:
+        p1.run_presets = original
+
+
+def numpy_epoch(mlp, x, y_one_hot, config, rng, schedule, augment, epoch, nepochs):
+    """One training pass as p1.get_training_stats makes it (same permutation, augmentation and schedule)."""
+    batch_size = config["batch_size"]
+    steps = -(-len(x) // batch_size)
+    order = rng.permutation(len(x))
+    mlp.train()
+    for step in range(steps):
+        idx = order[step * batch_size:(step + 1) * batch_size]
+        mlp.lr = schedule(epoch * steps + step, nepochs * steps)
+        mlp.forward(augment(x[idx], rng))
+        mlp.backward(y_one_hot[idx])
+        mlp.step()
+
+
 def torch_epoch(model, optimizer, x, y, config, rng, schedule, augment, epoch, nepochs):
-    """The same batches as p1.train_epoch: same permutation and augmentation draws from an equal rng."""
+    """The same batches as numpy_epoch: same permutation and augmentation draws from an equal rng."""
     batch_size = config["batch_size"]
     steps = -(-len(x) // batch_size)
     order = rng.permutation(len(x))
@@ -73,11 +97,11 @@ def run(name, train_one_epoch, test_error, nepochs):
 
 
 def main():
-    config = dict(p1.PRESETS["default"])
-    nepochs = int(os.environ.get("BENCH_EPOCHS") or config["epochs"])
+    config = default_preset()
+    nepochs = int(os.environ.get("BENCH_EPOCHS") or config["num_epochs"])
     torch.set_num_threads(THREADS)
-    mnist_dir = os.environ.get("MNIST_DIR") or p1.DEFAULT_MNIST_DIR
     try:
+        mnist_dir = p1.find_mnist_dir()
         pixels, labels = p1.load_mnist_csv(os.path.join(mnist_dir, "mnist_train.csv"))
         test_pixels, test_labels = p1.load_mnist_csv(os.path.join(mnist_dir, "mnist_test.csv"))
     except p1.MnistDataError as e:
@@ -85,6 +109,7 @@ def main():
         return 1
     n_val = config["validation"]
     x, y = p1.preprocess(pixels)[:-n_val], labels[:-n_val]
+    y_one_hot = p1.get_one_hot(y, 10)
     test_x = p1.preprocess(test_pixels)
     schedule = p1.warmup_cosine(config["lr"], config["warmup"])
     augment = p1.make_augment(config)
@@ -97,8 +122,7 @@ def main():
     optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"])
     rng_np, rng_torch = np.random.default_rng(config["seed"]), np.random.default_rng(config["seed"])
     results = [
-        run("numpy", lambda e: p1.train_epoch(mlp, x, y, config["batch_size"], rng_np, schedule, augment, e,
-                                              nepochs),
+        run("numpy", lambda e: numpy_epoch(mlp, x, y_one_hot, config, rng_np, schedule, augment, e, nepochs),
             lambda: p1.evaluate(mlp, test_x, test_labels)[1], nepochs),
         run("pytorch", lambda e: torch_epoch(model, optimizer, x, y, config, rng_torch, schedule, augment, e,
                                              nepochs),

@@ -34,7 +34,8 @@ def write_tiny_p1_model(path, test_error=0.5):
     np.random.seed(0)
     mlp = p1.MLP(784, 10, [8], [p1.ReLU(), p1.Identity()], p1.random_normal_weight_init, p1.zeros_bias_init,
                  p1.SoftmaxCrossEntropy(), lr=0.1)
-    p1.save_model(mlp, path, test_error=test_error)
+    mlp.metadata = {"test_error": test_error}
+    mlp.save_model(path)
 
 
 def write_tiny_p2_model(path, test_accuracy=0.1):

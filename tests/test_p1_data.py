@@ -49,18 +49,51 @@ def test_second_read_comes_from_the_cache_and_edits_invalidate_it(tmp_path, cach
     np.testing.assert_array_equal(p1.load_mnist_csv(str(path))[0], rows[:, 1:])
 
 
-def test_unwritable_cache_is_skipped(tmp_path, monkeypatch):
+def test_unwritable_cache_is_skipped_with_a_warning_naming_it(tmp_path, monkeypatch, capfd):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
     monkeypatch.setenv("P1_CACHE_DIR", str(blocker))
     path = write_csv(tmp_path / "mnist_train.csv", table())
     assert p1.load_mnist_csv(str(path))[0].shape == (5, 784)
+    err = capfd.readouterr().err
+    assert err.startswith(f"warning: could not write the parse cache {blocker}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut", "random", "pickle", "wrong shape"])
+def test_damaged_cache_file_is_a_cache_miss_and_is_rewritten(tmp_path, cache_dir, capfd, damage):
+    rows = table()
+    path = write_csv(tmp_path / "mnist_test.csv", rows)
+    p1.load_mnist_csv(str(path))
+    cached = next(os.path.join(d, f) for d, _, files in os.walk(cache_dir) for f in files)
+    good = open(cached, "rb").read()
+    bad = {"empty": b"", "cut": good[:200], "random": np.random.default_rng(0).bytes(500), "pickle": None,
+           "wrong shape": None}[damage]
+    if damage == "pickle":
+        np.save(cached, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif damage == "wrong shape":
+        np.save(cached, np.zeros((3, 4), np.uint8))
+    else:
+        open(cached, "wb").write(bad)
+    pixels, labels = p1.load_mnist_csv(str(path))  # parsed again, no error
+    np.testing.assert_array_equal(pixels, rows[:, 1:])
+    assert open(cached, "rb").read() == good  # and the cache rewritten
+    err = capfd.readouterr().err
+    assert err == f"warning: the parse cache {cached} was unreadable; parsing the CSV again and rewriting the cache\n"
 
 
 def test_missing_file_says_how_to_get_the_data(tmp_path):
     with pytest.raises(p1.MnistDataError) as e:
         p1.load_mnist_csv(str(tmp_path / "mnist_train.csv"))
-    assert "mnist_train.csv: file not found" in str(e.value) and "make data-mnist" in str(e.value)
+    assert "mnist_train.csv: file not found" in str(e.value) and p1.CSV_URLS[0] in str(e.value)
+
+
+def test_byte_order_mark_is_named_as_such(tmp_path):
+    path = tmp_path / "mnist_train.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + corrupt(table(), 0, "none").encode())
+    with pytest.raises(p1.MnistDataError) as e:
+        p1.load_mnist_csv(str(path))
+    assert str(e.value).startswith(f"{path}: the file starts with a UTF-8 byte-order mark (bytes EF BB BF")
+    assert "\ufffd" not in str(e.value) and "\ufeff" not in str(e.value)
 
 
 def corrupt(rows, row, kind):
@@ -89,7 +122,7 @@ def corrupt(rows, row, kind):
     ("pixel", 1, "row 2: pixel 256 is outside 0..255 (column 785)"),
     ("huge", 2, "row 3: pixel 18446744073709551616 is outside 0..255 (column 785)"),
     ("char", 4, "row 5: pixel 'x' (column 2) is not a whole number"),
-    ("negative", 2, "row 3: pixel '-1' (column 2) is not a whole number"),
+    ("negative", 2, "row 3: pixel -1 is negative (column 2)"),
     ("empty", 1, "row 2: pixel '' (column 2) is not a whole number"),
     ("decimal", 0, "row 1: pixel '2.5' (column 2) is not a whole number"),
     ("header", 0, "row 1: label 'label' (column 1) is not a whole number"),
@@ -100,7 +133,7 @@ def test_malformed_file_names_file_and_row(tmp_path, kind, row, message):
     with pytest.raises(p1.MnistDataError) as e:
         p1.load_mnist_csv(str(path))
     assert str(e.value).startswith(str(path)) and message in str(e.value), str(e.value)
-    assert "make data-mnist" in str(e.value)
+    assert p1.CSV_URLS[0] in str(e.value) and "\n" not in str(e.value)
 
 
 @pytest.mark.filterwarnings("ignore:loadtxt")

@@ -44,7 +44,7 @@ def test_forward_loss_and_gradients_match_autograd(names, bn, bias_shape):
     rng = np.random.default_rng(5)
     x = rng.normal(size=(9, 6))
     labels = rng.integers(0, 4, 9)
-    y = p1.one_hot(labels, 4)
+    y = p1.get_one_hot(labels, 4)
     for i, layer in enumerate(mlp.bn_layers):
         layer.gamma, layer.beta = rng.normal(size=(1, hiddens[i])), rng.normal(size=(1, hiddens[i]))
 
@@ -57,7 +57,7 @@ def test_forward_loss_and_gradients_match_autograd(names, bn, bias_shape):
     out = mlp.forward(x)
     assert out.dtype == np.float64
     np.testing.assert_allclose(out, logits.detach().numpy(), rtol=1e-10, atol=1e-12)
-    assert mlp.get_loss(y) == pytest.approx(loss.item(), rel=1e-10)
+    assert mlp.get_loss(y) == pytest.approx(len(x) * loss.item(), rel=1e-10)  # the template's loss is a batch sum
     assert mlp.get_error(y) == mlp.get_error(labels) == int((out.argmax(1) != labels).sum())
     mlp.zero_grads()
     mlp.backward(y)
@@ -84,7 +84,7 @@ def test_momentum_steps_match_torch_sgd(bn):
         labels = rng.integers(0, 4, 8)
         mlp.zero_grads()
         mlp.forward(x)
-        mlp.backward(p1.one_hot(labels, 4))
+        mlp.backward(p1.get_one_hot(labels, 4))
         mlp.step()
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(torch_forward(mlp, x, params, bn_params),
@@ -126,10 +126,67 @@ def test_eval_mode_uses_running_statistics():
 
 def test_float32_path_stays_float32():
     np.random.seed(0)
-    mlp = p1.build_mlp(dict(hiddens=(8,), activation="ReLU", lr=0.1, momentum=0.9))
+    mlp = p1.build_mlp(dict(hiddens=[8], activations=[p1.ReLU()], lr=0.1, momentum=0.9))
     x = np.random.default_rng(0).random((5, 784))  # float64 input is cast to the weights' dtype
     mlp.forward(x)
-    mlp.backward(p1.one_hot([1, 2, 3, 4, 5], 10, np.float32))
+    mlp.backward(p1.get_one_hot([1, 2, 3, 4, 5], 10))  # float64 labels must not promote
     mlp.lr = np.float64(0.1)  # a numpy float64 learning rate must not promote the update
     mlp.step()
     assert {a.dtype for a in mlp.W + mlp.b + mlp.dW + mlp.db + [mlp.output]} == {np.dtype(np.float32)}
+
+
+def test_template_example_takes_one_activation_per_hidden_layer():
+    # the template's main(): hiddens=[128], activations=[Sigmoid()]; the output layer feeds the criterion directly
+    np.random.seed(0)
+    mlp = p1.MLP(784, 10, [128], [p1.Sigmoid()], p1.random_normal_weight_init, p1.zeros_bias_init,
+                 p1.SoftmaxCrossEntropy(), 0.05)
+    assert mlp.nn_dim == [784, 128, 10] and mlp.nlayers == 2 and len(mlp.activations) == 1
+    assert [w.shape for w in mlp.W] == [(784, 128), (128, 10)] and [b.shape for b in mlp.b] == [(128,), (10,)]
+    x = np.random.default_rng(0).random((4, 784))
+    out = mlp(x)
+    assert out.shape == (4, 10) and out.min() < 0  # raw logits: no activation after the output layer
+    sigmoid_hidden = 1 / (1 + np.exp(-(x @ mlp.W[0])))
+    np.testing.assert_allclose(out, sigmoid_hidden @ mlp.W[1], rtol=1e-10)
+
+
+def test_one_activation_per_layer_gives_the_same_network():
+    outputs = []
+    for activations in ([p1.Tanh()], [p1.Tanh(), p1.Identity()]):
+        np.random.seed(1)
+        mlp = p1.MLP(6, 3, [5], activations, p1.random_normal_weight_init, p1.zeros_bias_init,
+                     p1.SoftmaxCrossEntropy(), 0.1)
+        outputs.append(mlp(np.ones((2, 6))))
+    np.testing.assert_array_equal(*outputs)
+
+
+def test_wrong_number_of_activations_is_one_clear_error():
+    with pytest.raises(ValueError, match="need 2 activations .one per hidden layer. or 3"):
+        p1.MLP(6, 3, [5, 4], [p1.ReLU()], p1.random_normal_weight_init, p1.zeros_bias_init,
+               p1.SoftmaxCrossEntropy(), 0.1)
+
+
+def test_get_loss_is_the_batch_sum_and_get_error_the_count_in_eval_mode_too():
+    mlp = make_mlp(["ReLU", "Identity"], [5])
+    x = np.random.default_rng(8).normal(size=(7, 6))
+    labels = np.array([0, 1, 2, 3, 0, 1, 2])
+    y = p1.get_one_hot(labels, 4)
+    mlp.eval()
+    logits = mlp(x)  # no backward: get_loss computes the loss from the last forward and the given labels
+    per_sample = -np.log(np.exp(logits[np.arange(7), labels]) / np.exp(logits).sum(axis=1))
+    assert mlp.get_loss(y) == pytest.approx(per_sample.sum(), rel=1e-12)
+    assert mlp.get_error(y) == int((logits.argmax(1) != labels).sum())
+    assert isinstance(mlp.get_error(y), int)
+
+
+@pytest.mark.parametrize("labels", [np.array([[3.0], [0.0], [9.0]]), np.array([3, 0, 9]), [3, 0, 9]])
+def test_get_one_hot_takes_the_templates_float_column(labels):
+    out = p1.get_one_hot(labels, 10)
+    assert out.shape == (3, 10) and out.dtype == np.float64
+    np.testing.assert_array_equal(out.argmax(axis=1), [3, 0, 9])
+    np.testing.assert_array_equal(out.sum(axis=1), [1, 1, 1])
+
+
+@pytest.mark.parametrize("labels", [[[1.5]], [[10.0]], [[-1.0]], [[1.0, 2.0]]])
+def test_get_one_hot_refuses_labels_that_are_not_classes(labels):
+    with pytest.raises(ValueError, match="get_one_hot"):
+        p1.get_one_hot(np.array(labels), 10)

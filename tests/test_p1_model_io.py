@@ -1,9 +1,11 @@
-"""p1 save_model / load_model: same predictions, no pickles, identical bytes for an identical model."""
+"""p1 MLP.save_model / load_model: the template's method, same predictions, no pickles, identical bytes for an
+identical model, and one clear ModelFileError for anything that is not a p1 model."""
 import os
 import time
 import zipfile
 
 import numpy as np
+import pytest
 
 import p1
 
@@ -23,8 +25,9 @@ def small_mlp(num_bn_layers=0):
 def test_round_trip_gives_identical_predictions(tmp_path):
     for bn in (0, 1):
         mlp = small_mlp(bn)
+        mlp.metadata = {"test_error": 0.0123, "preset": "default", "seed": 7}
         path = tmp_path / f"model{bn}.npz"
-        p1.save_model(mlp, str(path), test_error=0.0123, preset="default", seed=7)
+        mlp.save_model(str(path))
         loaded = p1.load_model(str(path))
         assert not loaded.train_mode
         assert [type(a) for a in loaded.activations] == [type(a) for a in mlp.activations]
@@ -32,26 +35,111 @@ def test_round_trip_gives_identical_predictions(tmp_path):
         x = p1.preprocess(np.random.default_rng(3).integers(0, 256, (20, 784)))
         mlp.eval()
         np.testing.assert_array_equal(loaded.forward(x), mlp.forward(x))
-        assert loaded.W[0].dtype == np.float32
+        assert loaded.W[0].dtype == np.float32 and loaded.nn_dim == [784, 16, 8, 10]
+
+
+def test_template_save_model_writes_p1_model_npz_in_the_working_folder(tmp_path, monkeypatch):
+    # the template's example network: one activation per hidden layer, float64 weights from the standard normal
+    np.random.seed(0)
+    mlp = p1.MLP(784, 10, [32], [p1.Sigmoid()], p1.random_normal_weight_init, p1.zeros_bias_init,
+                 p1.SoftmaxCrossEntropy(), 0.05)
+    monkeypatch.chdir(tmp_path)
+    mlp.save_model()
+    assert os.listdir(tmp_path) == ["p1_model.npz"]  # no temporary file left behind
+    with np.load(tmp_path / "p1_model.npz", allow_pickle=False) as z:  # every W and b, no pickle needed
+        for i in range(2):
+            np.testing.assert_array_equal(z[f"W{i}"], mlp.W[i])
+            np.testing.assert_array_equal(z[f"b{i}"], mlp.b[i])
+        assert list(z["activations"]) == ["Sigmoid", "Identity"]
+    loaded = p1.load_model("p1_model.npz")
+    x = np.random.default_rng(0).random((3, 784))
+    np.testing.assert_array_equal(loaded(x), mlp(x))
 
 
 def test_file_is_a_plain_npz_without_pickles(tmp_path):
     path = tmp_path / "model.npz"
-    p1.save_model(small_mlp(), str(path), preset="best")
+    mlp = small_mlp()
+    mlp.metadata = {"preset": "best"}
+    mlp.save_model(str(path))
     with np.load(path, allow_pickle=False) as z:
         assert {"sizes", "activations", "W0", "b2", "meta_preset"} <= set(z.files)
         assert list(z["sizes"]) == [784, 16, 8, 10]
         assert list(z["activations"]) == ["ReLU", "Tanh", "Identity"]
-    assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file left behind
 
 
 def test_same_model_gives_same_bytes(tmp_path, monkeypatch):
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     monkeypatch.setattr(time, "time", lambda: 1e9)  # zipfile stamps members with time.time()
-    p1.save_model(small_mlp(), str(a), seed=0)
+    small_mlp().save_model(str(a))
     monkeypatch.setattr(time, "time", lambda: 2e9)
-    p1.save_model(small_mlp(), str(b), seed=0)
+    small_mlp().save_model(str(b))
     assert a.read_bytes() == b.read_bytes()
     with zipfile.ZipFile(a) as z:
         assert z.testzip() is None
         assert {info.date_time for info in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def saved_arrays(tmp_path):
+    path = tmp_path / "good.npz"
+    small_mlp().save_model(str(path))
+    with np.load(path) as z:
+        return {key: z[key] for key in z.files}
+
+
+def bad_file(tmp_path, kind):
+    path = tmp_path / "p1_model.npz"
+    if kind == "random bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(4000))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "cut short":
+        small_mlp().save_model(str(path))
+        path.write_bytes(path.read_bytes()[:3000])
+    elif kind == "pickled lists":  # what the template's np.savez(path, self.W, self.b) stores
+        np.savez(path, np.array([np.zeros((2, 3)), np.zeros(3)], dtype=object), np.array([1, 2], dtype=object))
+    elif kind == "zip without arrays":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("readme.txt", "hello")
+    elif kind == "no W1":
+        np.savez(path, **{k: v for k, v in saved_arrays(tmp_path).items() if k != "W1"})
+    elif kind == "shape contradicts sizes":
+        arrays = saved_arrays(tmp_path)
+        arrays["W1"] = arrays["W1"][:, :5]
+        np.savez(path, **arrays)
+    elif kind == "unknown activation":
+        arrays = saved_arrays(tmp_path)
+        arrays["activations"] = np.array(["ReLU", "Softplus", "Identity"])
+        np.savez(path, **arrays)
+    elif kind == "not finite":
+        arrays = saved_arrays(tmp_path)
+        arrays["W0"][0, 0] = np.nan
+        np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("random bytes", "it is not an .npz archive"),
+    ("empty", "the file is empty"),
+    ("cut short", "a damaged .npz archive"),
+    ("pickled lists", "it holds Python objects"),
+    ("zip without arrays", "it holds no layer sizes"),
+    ("no W1", "the array W1 is missing"),
+    ("shape contradicts sizes", "W1 is float32 of shape (16, 5), but the layer sizes [784, 16, 8, 10] ask for"),
+    ("unknown activation", "activation names"),
+    ("not finite", "W0 holds values that are not finite"),
+])
+def test_a_file_that_is_no_p1_model_is_one_clear_error(tmp_path, kind, message):
+    path = bad_file(tmp_path, kind)
+    with pytest.raises(p1.ModelFileError) as e:
+        p1.load_model(str(path))
+    text = str(e.value)
+    assert text.startswith(f"{path}: not a p1 model file: ") and message in text, text
+    assert "\n" not in text and "allow_pickle" not in text and "unsafe" not in text
+    # no numpy or zipfile error shown with it
+    assert e.value.__cause__ is None and (e.value.__context__ is None or e.value.__suppress_context__)
+    assert isinstance(e.value, ValueError)
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(p1.ModelFileError, match="cannot read the model file"):
+        p1.load_model(str(tmp_path / "nothing.npz"))

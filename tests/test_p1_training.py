@@ -14,37 +14,112 @@ def blobs(n, seed, dim=784, classes=10):
 
 
 def tiny_config(**changes):
-    config = dict(hiddens=(32,), activation="ReLU", lr=0.05, momentum=0.9)
+    config = dict(hiddens=[32], activations=[p1.ReLU()], lr=0.05, momentum=0.9)
     config.update(changes)
     return config
 
 
-def test_short_training_learns(capsys):
-    dset = (blobs(600, 1), blobs(200, 2), blobs(200, 3))
+def one_hot_dset(*parts):
+    return [[x, p1.get_one_hot(y.reshape(-1, 1).astype(float), 10)] for x, y in parts]
+
+
+def template_loop(mlp, dset, nepochs, batch_size):
+    """The course template's get_training_stats, written from its description: batches in file order; train():
+    forward, backward, step, then get_loss and get_error added to totals; eval() and mlp(x) for validation and
+    test; totals divided by the number of samples; never zero_grads."""
+    (trainx, trainy), (valx, valy), (testx, testy) = dset
+    training_losses, training_errors, validation_losses, validation_errors = [], [], [], []
+    for _ in range(nepochs):
+        loss = error = 0
+        for b in range(0, len(trainx), batch_size):
+            mlp.train()
+            mlp.forward(trainx[b:b + batch_size])
+            mlp.backward(trainy[b:b + batch_size])
+            mlp.step()
+            loss += mlp.get_loss(trainy[b:b + batch_size])
+            error += mlp.get_error(trainy[b:b + batch_size])
+        training_losses.append(loss / len(trainx))
+        training_errors.append(error / len(trainx))
+        loss = error = 0
+        for b in range(0, len(valx), batch_size):
+            mlp.eval()
+            mlp(valx[b:b + batch_size])
+            loss += mlp.get_loss(valy[b:b + batch_size])
+            error += mlp.get_error(valy[b:b + batch_size])
+        validation_losses.append(loss / len(valx))
+        validation_errors.append(error / len(valx))
+    loss = error = 0
+    for b in range(0, len(testx), batch_size):
+        mlp.eval()
+        mlp(testx[b:b + batch_size])
+        loss += mlp.get_loss(testy[b:b + batch_size])
+        error += mlp.get_error(testy[b:b + batch_size])
+    return (training_losses, training_errors, validation_losses, validation_errors), loss / len(testx), \
+        error / len(testx)
+
+
+def template_example_mlp(hidden=16):
+    """The template's main(): one Sigmoid hidden layer, standard-normal weights, zero biases, lr 0.05."""
+    np.random.seed(0)
+    return p1.MLP(784, 10, [hidden], [p1.Sigmoid()], p1.random_normal_weight_init, p1.zeros_bias_init,
+                  p1.SoftmaxCrossEntropy(), 0.05)
+
+
+def test_template_loop_runs_our_mlp_with_per_sample_curves():
+    dset = one_hot_dset(blobs(400, 1), blobs(100, 2), blobs(100, 3))
+    (losses, errors, val_losses, val_errors), test_loss, test_error = template_loop(template_example_mlp(), dset,
+                                                                                    3, 8)
+    # per sample: a 10-class loss starts near ln(10) and falls (a batch-mean loss would come out 8x too small)
+    assert 1 < losses[0] < 10 and losses[-1] < losses[0] and val_losses[-1] < val_losses[0]
+    assert all(0 <= e <= 1 for e in errors + val_errors) and val_errors[-1] < val_errors[0] < 0.9
+    assert 0 <= test_error < 0.9 and 0 < test_loss < val_losses[0]  # the std-1 init learns slowly, but learns
+
+
+def test_our_get_training_stats_matches_the_template_loop_exactly(capsys):
+    dset = one_hot_dset(blobs(200, 1), blobs(60, 2), blobs(60, 3))
+    expected, test_loss, test_error = template_loop(template_example_mlp(), dset, 2, 8)
+    mlp = template_example_mlp()
+    stats = p1.get_training_stats(mlp, dset, 2, 8)
+    for ours, theirs in zip(stats, expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    assert (mlp.test_loss, mlp.test_error) == pytest.approx((test_loss, test_error), rel=1e-12)
+    out = capsys.readouterr().out
+    assert out.count("val loss") == 2 and f"test error {100 * test_error:.2f}%" in out.splitlines()[-1]
+
+
+def test_short_training_with_the_additions_learns(capsys):
+    dset = one_hot_dset(blobs(600, 1), blobs(200, 2), blobs(200, 3))
     np.random.seed(0)
     mlp = p1.build_mlp(tiny_config())
-    stats = p1.get_training_stats(mlp, dset, 4, 32, p1.warmup_cosine(0.05, 0.1), rng=np.random.default_rng(0))
+    stats = p1.get_training_stats(mlp, dset, 4, 32, lr_schedule=p1.warmup_cosine(0.05, 0.1),
+                                  augment=p1.random_shift(1), rng=np.random.default_rng(0))
     training_losses, training_errors, validation_losses, validation_errors = stats
     assert all(len(s) == 4 for s in stats)
     assert training_losses[-1] < training_losses[0] and validation_losses[-1] < validation_losses[0]
-    assert 0 <= validation_errors[-1] <= 0.05 and 0 <= training_errors[-1] <= 0.05
+    assert 0 <= validation_errors[-1] <= 0.05 and 0 <= training_errors[-1] <= 0.1
     assert 0 <= mlp.test_error <= 0.05 and mlp.test_loss < 0.5
     out = capsys.readouterr().out
-    assert out.count("val loss") == 4 and "[" in out  # one line per epoch, plus the in-epoch bar
+    assert out.count("val loss") == 4 and "\r" not in out  # stdout is no terminal here: no redrawn bar
 
 
-def test_template_call_with_one_hot_labels_and_no_extras():
-    (x, y), (vx, vy), (tx, ty) = blobs(200, 1), blobs(50, 2), blobs(50, 3)
-    dset = ((x, p1.one_hot(y)), (vx, p1.one_hot(vy)), (tx, p1.one_hot(ty)))
-    np.random.seed(0)
-    mlp = p1.MLP(784, 10, [16], [p1.Sigmoid(), p1.Identity()], p1.random_normal_weight_init,
-                 p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), 0.01, 0.5)
-    stats = p1.get_training_stats(mlp, dset, 2, 20, verbose=False)
-    assert all(len(s) == 2 and all(np.isfinite(s)) for s in stats) and 0 <= mlp.test_error <= 1
+def test_progress_in_a_log_is_a_plain_line_every_interval(capsys):
+    log = p1.ProgressLine("epoch   1/3", 10, 0.0, live=False, interval=0.0)
+    for step in range(1, 4):
+        log.update(step)
+    log.finish()
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == [f"epoch   1/3: batch {k}/10" for k in (1, 2, 3)]
+    quiet = p1.ProgressLine("epoch   1/3", 10, 0.0, live=False, interval=30.0)
+    quiet.update(5)
+    assert capsys.readouterr().out == ""  # less than 30 s since the last line
+    bar = p1.ProgressLine("epoch   1/3", 10, 0.0, live=True)
+    bar.update(10)
+    bar.finish()
+    assert capsys.readouterr().out.startswith("\repoch   1/3 [####")
 
 
 def test_same_seed_same_result():
-    dset = (blobs(300, 1), blobs(100, 2), blobs(100, 3))
+    dset = one_hot_dset(blobs(300, 1), blobs(100, 2), blobs(100, 3))
     results = []
     for _ in range(2):
         np.random.seed(5)
@@ -57,7 +132,7 @@ def test_same_seed_same_result():
 
 
 def test_divergence_stops_with_the_learning_rate_in_the_message():
-    dset = (blobs(200, 1), blobs(50, 2), blobs(50, 3))
+    dset = one_hot_dset(blobs(200, 1), blobs(50, 2), blobs(50, 3))
     np.random.seed(0)
     mlp = p1.build_mlp(tiny_config(lr=1e6))
     with pytest.raises(p1.TrainingDiverged, match="learning rate 1e\\+06"):

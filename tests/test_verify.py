@@ -21,7 +21,8 @@ def write_constant_p1_model(path, test_error, predicted=3):
     mlp.W[-1][:] = 0
     mlp.b[-1][:] = 0
     mlp.b[-1][predicted] = 1
-    p1.save_model(mlp, path, test_error=test_error)
+    mlp.metadata = {"test_error": test_error}
+    mlp.save_model(path)
 
 
 def write_constant_p2_model(path, test_accuracy, **extra):
