@@ -61,9 +61,9 @@ def describe_device(device):
 
 
 def compile_model(model, device):
-    """torch.compile with static shapes: the training batch and the evaluation batch each get one graph, compiled
-    during the warm-up. (By default a second batch size makes torch recompile the network for any size, and the
-    general kernels are slower than eager mode.)"""
+    """torch.compile with static shapes: one graph for training and one for evaluation (the train/eval switch
+    picks between the two), both compiled during the warm-up. A new batch shape gets its own graph instead of
+    a recompilation for dynamic shapes, whose kernels are slower."""
     mode = "max-autotune-no-cudagraphs" if device.type == "cuda" else None
     return torch.compile(model, dynamic=False, mode=mode)
 

@@ -72,7 +72,8 @@ def make_muon_optimizers(model, cfg):
               dict(params=biases, lr=bias_lr), dict(params=head, lr=cfg.lr)]
     for group in groups:
         group["weight_decay"] = cfg.decay_per_step / group["lr"]
-    sgd = torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+    sgd = torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                          fused=bool(filters) and filters[0].is_cuda)   # one kernel for all groups on a GPU
     muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps)
     return [sgd, muon]
 
