@@ -7,7 +7,8 @@
 # airbench-0.1.8.tar.gz (`pip download airbench==0.1.8 --no-deps --no-binary :all: -d gpu_data`). Then, from the
 # repository root on the GPU machine:   bash bench/gpu_p2.sh
 # A tiny dry run on the CPU (checks the script end to end, not the numbers; airbench needs CUDA and stops after
-# its set-up): P2_BENCH_SUBSET=400 P2_BENCH_ARGS="--device cpu --epochs 2" OUT=scratch/dry bash bench/gpu_p2.sh
+# its set-up):
+#   P2_BENCH_SUBSET=400 P2_BENCH_ARGS="--device cpu --epochs 0.5 --batch-size 500" OUT=scratch/dry bash bench/gpu_p2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=${CIFAR_SRC:-gpu_data}
