@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
-# The whole GPU measurement in one run (about 8 minutes on one H100): decode the JPEG-q75 copy, train gpu-fast
-# with 3 seeds and gpu-best once, print the table (preset, seed, accuracy, train seconds, card).
+# The whole GPU measurement in one run (about 8 minutes on one H100): decode the JPEG-q75 copy; train ours
+# gpu-fast with 5 seeds (and 2 more with --compile) and gpu-best once, and the public airbench 0.1.8 train94 3 times and train96 once on the
+# same decoded data; print one table (accuracy, train seconds, card) with ours relative to airbench.
 #
-# On the device machine, from the repository root, with ../shared/data/cifar10/{cifar10_jpeg_q75.npz,build.py}
-# copied into gpu_data/ (git-ignored) and carried:   bash bench/gpu_p2.sh
-# A tiny dry run on the CPU (checks the script, not the numbers):
-#   P2_BENCH_ARGS="--device cpu --epochs 0.02" CIFAR10_DIR=data/cifar10 bash bench/gpu_p2.sh
+# Carry in gpu_data/ (git-ignored): cifar10_q75_compact.npz and build.py (the q75 copy and its decoder), and
+# airbench-0.1.8.tar.gz (`pip download airbench==0.1.8 --no-deps --no-binary :all: -d gpu_data`). Then, from the
+# repository root on the GPU machine:   bash bench/gpu_p2.sh
+# A tiny dry run on the CPU (checks the script end to end, not the numbers; airbench needs CUDA and stops after
+# its set-up):
+#   P2_BENCH_SUBSET=400 P2_BENCH_ARGS="--device cpu --epochs 0.5 --batch-size 500" OUT=scratch/dry bash bench/gpu_p2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=${CIFAR_SRC:-gpu_data}
-DATA=${CIFAR10_DIR:-$SRC/decoded}
 OUT=${OUT:-scratch/gpu_p2}
+DATA=$OUT/decoded
 mkdir -p "$OUT"
 if [ ! -f "$DATA/cifar-10-batches-bin/test_batch.bin" ]; then
     python3 "$SRC/build.py" "$DATA" --format bin
+    if [ -n "${P2_BENCH_SUBSET:-}" ]; then   # dry runs: the first N records of each batch file (3073 bytes each)
+        for f in "$DATA"/cifar-10-batches-bin/*_batch*.bin; do
+            head -c $((P2_BENCH_SUBSET * 3073)) "$f" > "$f.part" && mv "$f.part" "$f"
+        done
+    fi
 fi
-python3 -c "import torch; print('torch', torch.__version__, '| device:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU only')"
+rm -rf "$OUT/airbench-0.1.8" && tar xzf "$SRC/airbench-0.1.8.tar.gz" -C "$OUT"
+python3 -c "import torch; print('torch', torch.__version__, '| card:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'none (CPU only)')"
 # shellcheck disable=SC2086  # P2_BENCH_ARGS is a list of words on purpose
-python3 bench/p2_runs.py --data-dir "$DATA" --out "$OUT" --table "$OUT/table.md" \
-    --runs gpu-fast:0 gpu-fast:1 gpu-fast:2 gpu-best:0 -- --no-epoch-eval ${P2_BENCH_ARGS:-}
+python3 bench/p2_runs.py --data-dir "$DATA" --out "$OUT/runs" --table "$OUT/table.md" \
+    --airbench "$OUT/airbench-0.1.8" \
+    --runs gpu-fast:0 gpu-fast:1 gpu-fast:2 gpu-fast:3 gpu-fast:4 gpu-fast+compile:0 gpu-fast+compile:1 \
+           gpu-best:0 airbench94:0 airbench94:1 airbench94:2 airbench96:0 \
+    -- --no-epoch-eval ${P2_BENCH_ARGS:-}

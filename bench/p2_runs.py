@@ -1,9 +1,14 @@
 """Run p2.py for a list of (preset, seed) pairs and print one table: preset, seed, accuracy, train seconds, wall
-seconds, device. Used by bench/gpu_p2.sh (GPU) and `make bench-p2-cpu` (CPU).
+seconds, device; with --airbench, runs named airbench94 / airbench96 are the public trainer on the same data,
+and the table ends with our time and accuracy relative to it. Used by bench/gpu_p2.sh (GPU) and
+`make bench-p2-cpu` (CPU).
 
-    python bench/p2_runs.py --data-dir DIR --runs gpu-fast:0 gpu-fast:1 gpu-fast:2 gpu-best:0 [-- extra p2 args]
+    python bench/p2_runs.py --data-dir DIR --runs gpu-fast:0 gpu-fast+compile:0 gpu-best:0 [-- extra p2 args]
+    python bench/p2_runs.py --data-dir DIR --airbench SDIST_DIR --runs gpu-fast:0 airbench94:0 [-- extra p2 args]
 """
 import argparse
+import json
+import math
 import os
 import statistics
 import subprocess
@@ -15,18 +20,53 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 P2 = os.path.join(ROOT, "andrewID-HW1", "p2", "p2.py")
+AIRBENCH_RUN = os.path.join(ROOT, "bench", "airbench_run.py")
+# Ours against the public trainer of the same accuracy class.
+RIVALS = {"gpu-fast": "airbench94", "gpu-fast+compile": "airbench94", "gpu-best": "airbench96"}
 
 
-def run_one(preset, seed, data_dir, out_dir, extra):
+def run_one(run_name, seed, data_dir, out_dir, extra):
+    preset, _, option = run_name.partition("+")     # "gpu-fast+compile": p2.py --preset gpu-fast --compile
     cmd = [sys.executable, P2, "--preset", preset, "--seed", str(seed), "--data-dir", data_dir,
-           "--out", out_dir, *extra]
+           "--out", out_dir, *([f"--{option}"] if option else []), *extra]
     print("$ " + " ".join(cmd), flush=True)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - t0
     ckpt = torch.load(os.path.join(out_dir, "p2_model.pkl"), map_location="cpu", weights_only=True)
-    return dict(preset=preset, seed=seed, acc=ckpt["test_accuracy"], train_s=ckpt["train_seconds"], wall_s=wall,
+    return dict(preset=run_name, seed=seed, acc=ckpt["test_accuracy"], train_s=ckpt["train_seconds"], wall_s=wall,
                 device=ckpt["device"])
+
+
+def run_airbench(variant, seed, data_dir, out_dir, airbench_dir):
+    result = os.path.join(out_dir, "result.json")
+    cmd = [sys.executable, AIRBENCH_RUN, "--airbench", airbench_dir, "--data-dir", data_dir,
+           "--work-dir", os.path.dirname(out_dir), "--variant", variant[len("airbench"):], "--seed", str(seed),
+           "--result", result]
+    print("$ " + " ".join(cmd), flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    wall = time.perf_counter() - t0
+    with open(result) as f:
+        r = json.load(f)
+    return dict(preset=variant, seed=seed, acc=r["acc"], train_s=r["train_s"], wall_s=wall, device=r["device"])
+
+
+def summary_lines(rows):
+    """Per preset: mean accuracy and median time; then each of ours against its airbench rival."""
+    stats, lines = {}, []
+    for preset in dict.fromkeys(r["preset"] for r in rows):
+        accs = [100 * r["acc"] for r in rows if r["preset"] == preset]
+        times = [r["train_s"] for r in rows if r["preset"] == preset]
+        stats[preset] = (statistics.mean(accs), statistics.median(times))
+        if len(accs) > 1:
+            lines.append(f"| {preset} mean of {len(accs)} | | {statistics.mean(accs):.2f}% "
+                         f"(min {min(accs):.2f}, max {max(accs):.2f}) | median {statistics.median(times):.2f} | | |")
+    for ours, rival in RIVALS.items():
+        if ours in stats and rival in stats and not math.isnan(stats[rival][1]):
+            (acc, t), (rival_acc, rival_t) = stats[ours], stats[rival]
+            lines.append(f"| {ours} / {rival} | | {acc - rival_acc:+.2f} points | time x{t / rival_t:.2f} | | |")
+    return lines
 
 
 def main():
@@ -38,6 +78,7 @@ def main():
     p.add_argument("--runs", nargs="+", required=True, help="preset:seed pairs")
     p.add_argument("--out", help="keep each run's files in OUT/<preset>-<seed> (default: a temp folder)")
     p.add_argument("--table", help="also write the table (markdown) to this file")
+    p.add_argument("--airbench", help="the unpacked airbench sdist, for runs named airbench94 / airbench96")
     args = p.parse_args(argv)
 
     rows = []
@@ -46,17 +87,17 @@ def main():
             preset, seed = run.split(":")
             out_dir = os.path.join(args.out or tmp, f"{preset}-{seed}")
             os.makedirs(out_dir, exist_ok=True)
-            rows.append(run_one(preset, int(seed), args.data_dir, out_dir, extra))
+            if preset.startswith("airbench"):
+                if not args.airbench:
+                    p.error(f"run {run} needs --airbench")
+                rows.append(run_airbench(preset, int(seed), args.data_dir, out_dir, args.airbench))
+            else:
+                rows.append(run_one(preset, int(seed), args.data_dir, out_dir, extra))
 
-    lines = ["| preset | seed | test accuracy | train s | wall s | device |", "|---|---|---|---|---|---|"]
+    lines = ["| run | seed | test accuracy | train s | wall s | device |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['preset']} | {r['seed']} | {100 * r['acc']:.2f}% | {r['train_s']:.2f} | {r['wall_s']:.1f} | "
               f"{r['device']} |" for r in rows]
-    for preset in dict.fromkeys(r["preset"] for r in rows):
-        accs = [100 * r["acc"] for r in rows if r["preset"] == preset]
-        times = [r["train_s"] for r in rows if r["preset"] == preset]
-        if len(accs) > 1:
-            lines.append(f"| {preset} mean of {len(accs)} | | {statistics.mean(accs):.2f}% "
-                         f"(min {min(accs):.2f}, max {max(accs):.2f}) | median {statistics.median(times):.2f} | | |")
+    lines += summary_lines(rows)
     table = "\n".join(lines)
     print(table)
     if args.table:

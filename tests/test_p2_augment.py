@@ -148,3 +148,19 @@ def test_cuda_matches_cpu_for_the_same_seed():
     cpu = augment.augment(images, 4, True, 8, seeded(9))
     gpu = augment.augment(images.cuda(), 4, True, 8, seeded(9))
     assert gpu.device.type == "cuda" and torch.equal(gpu.cpu(), cpu)
+
+
+def test_epoch_view_mirrors_each_image_on_every_other_epoch():
+    images = random_images(n=16)
+    phase = torch.rand(16, generator=seeded(1)) < 0.5
+    views = [augment.epoch_view(images, 0, phase, epoch, seeded(epoch)) for epoch in (1, 2, 3)]
+    assert torch.equal(views[0], views[2])                       # the pattern repeats with the parity
+    assert torch.equal(views[0], views[1].flip(3))               # consecutive epochs: the two mirror views
+    mirrored_first = torch.tensor([torch.equal(v, im.flip(2)) for v, im in zip(views[0], images)])
+    assert torch.equal(mirrored_first, ~phase)                   # odd epochs mirror where the phase is not set
+    assert torch.equal(augment.epoch_view(images, 0, None, 1, seeded()), images)
+
+
+def test_epoch_view_shifts_like_random_crop():
+    images = random_images(n=8)
+    assert torch.equal(augment.epoch_view(images, 2, None, 1, seeded(4)), augment.random_crop(images, 2, seeded(4)))

@@ -37,3 +37,26 @@ def test_config_round_trip_and_unknown_fields():
     with pytest.raises(ValueError, match="unknown config field"):
         Config.from_dict({"widthz": [1, 2, 3]})
     assert cfg.override(epochs=3.0, batch_size=None).epochs == 3.0
+
+
+def test_frozen_scale_batch_norm_trains_only_its_bias():
+    model = build_model(Config(widths=(8, 8, 8), bn_scale=False))
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(not n.weight.requires_grad and n.bias.requires_grad for n in norms)
+    assert all(torch.equal(n.weight, torch.ones_like(n.weight)) for n in norms)
+    default = build_model(Config(widths=(8, 8, 8)))
+    assert all(m.weight.requires_grad for m in default.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_dirac_init_passes_the_first_channels_through():
+    torch.manual_seed(0)
+    model = build_model(Config(widths=(32, 48, 48), dirac_init=True))
+    convs = [m for m in model.body.modules() if isinstance(m, torch.nn.Conv2d)]
+    x = torch.randn(2, 24, 8, 8)
+    first = convs[0]                                     # 24 whitening channels in, 32 out
+    with torch.no_grad():
+        assert torch.allclose(first(x)[:, :24], x, atol=1e-6)
+        assert not torch.allclose(first(x)[:, 24:], torch.zeros(2, 8, 8, 8))   # the rest keep their random init
+    for conv in convs[1:]:
+        n = conv.in_channels
+        assert torch.equal(conv.weight[:n, :, 1, 1], torch.eye(n))

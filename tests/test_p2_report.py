@@ -193,7 +193,7 @@ def test_values_are_rounded_for_reading(value, text):
 
 def test_console_config_is_a_short_aligned_table():
     lines = describe.config_table(Config().to_dict())
-    assert len(lines) <= 8 and max(map(len, lines)) <= 100
+    assert len(lines) <= 10 and max(map(len, lines)) <= 100
     assert any("logit_scale      1/9" in line for line in lines)
 
 

@@ -1,8 +1,9 @@
 """Batched data augmentation for image tensors (N, C, H, W) of any dtype, on whatever device they live.
 
-No per-image Python loops: each function draws its random numbers for the whole batch at once on the CPU
-(from an optional torch.Generator, so runs are reproducible whatever the device), moves only the small
-per-image parameters to the images' device, and applies a handful of tensor ops. Labels are never touched:
+No per-image Python loops: each function draws its random numbers for the whole batch at once where its
+optional torch.Generator lives (the CPU without one; a CPU generator makes runs reproducible whatever the
+device, a device generator saves a host round trip), moves only the small per-image parameters to the images'
+device, and applies a handful of tensor ops. Labels are never touched:
 every function keeps image i at position i.
 """
 import torch
@@ -14,9 +15,14 @@ def _check_images(images):
         raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
 
 
+def _on(generator):
+    """Where random numbers come from: the generator's device, the CPU without one."""
+    return dict(generator=generator, device=generator.device if generator is not None else "cpu")
+
+
 def _flip_(images, generator):
     """Mirror a random half of `images` left-right, in place (only the chosen images are touched)."""
-    chosen = (torch.rand(images.shape[0], generator=generator) < 0.5).nonzero().squeeze(1).to(images.device)
+    chosen = (torch.rand(images.shape[0], **_on(generator)) < 0.5).nonzero().squeeze(1).to(images.device)
     images.index_copy_(0, chosen, images.index_select(0, chosen).flip(3))
     return images
 
@@ -41,7 +47,7 @@ def random_crop(images, pad, generator=None):
         raise ValueError(f"crop pad must be in [0, {min(height, width) - 1}] for {height}x{width} images, got {pad}")
     if pad == 0:
         return images.clone()
-    top, left = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(images.device)
+    top, left = torch.randint(0, 2 * pad + 1, (2, n), **_on(generator)).to(images.device)
     padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")
     # a view (N, C, 2p+1, 2p+1, H, W) of every window; one gather then picks each image's own window, which
     # is several times faster than looping over the (2p+1)^2 offsets
@@ -52,8 +58,8 @@ def random_crop(images, pad, generator=None):
 def _cutout_(images, size, generator):
     """Zero one size x size square per image, in place."""
     n, _, height, width = images.shape
-    centres = torch.stack([torch.randint(0, height, (n,), generator=generator),
-                           torch.randint(0, width, (n,), generator=generator)])
+    centres = torch.stack([torch.randint(0, height, (n,), **_on(generator)),
+                           torch.randint(0, width, (n,), **_on(generator))])
     top, left = (centres - size // 2).to(images.device).unsqueeze(-1)
     rows = torch.arange(height, device=images.device)
     cols = torch.arange(width, device=images.device)
@@ -89,3 +95,17 @@ def augment(images, pad, flip, cutout_size, generator=None):
     if cutout_size:
         _cutout_(out, cutout_size, generator)
     return out
+
+
+def epoch_view(images, pad, flip_phase, epoch, generator=None):
+    """One epoch's augmented copy of the whole set: each image shifted by its own random offset (as
+    random_crop), then mirrored where flip_phase[i] differs from the epoch's parity.
+
+    With a fixed random flip_phase every image is seen mirrored on every other epoch: any two consecutive epochs
+    show both views of each image, which random flips per epoch only do half the time. flip_phase None: no flips.
+    """
+    out = random_crop(images, pad, generator)
+    if flip_phase is None:
+        return out
+    mirror = (flip_phase != bool(epoch % 2)).to(out.device).view(-1, 1, 1, 1)
+    return torch.where(mirror, out.flip(3), out)

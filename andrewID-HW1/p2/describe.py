@@ -25,7 +25,26 @@ FIELD_NOTES = {
     "autocast": "bfloat16 mixed precision",
     "channels_last": "memory layout of activations",
     "eval_batch_size": "images per evaluation batch",
+    "muon_lr": "Muon: peak step angle of the conv filters",
+    "muon_momentum": "Muon: momentum of the filter updates",
+    "muon_ns_steps": "Muon: Newton-Schulz iterations",
+    "bias_lr": "Muon runs: peak lr of the biases",
+    "decay_per_step": "Muon runs: weight shrink per step",
+    "bn_scale": "batch-norm scale learned (no: fixed at 1)",
+    "dirac_init": "convs start as the identity",
+    "whiten_bias_epochs": "epochs the stem's bias learns (0: all)",
+    "alternate_flips": "mirror on alternate epochs",
+    "lookahead": "average of the weights late in training",
 }
+
+# Fields that only the Muon recipe reads: left out of the tables of an SGD run, where they mean nothing.
+MUON_ONLY = ("muon_lr", "muon_momentum", "muon_ns_steps", "bias_lr", "decay_per_step")
+
+
+def shown_fields(config):
+    """The config fields that mean something for this run, in order."""
+    hidden = MUON_ONLY if config.get("optimizer", "sgd") == "sgd" else ()
+    return {name: value for name, value in config.items() if name not in hidden}
 
 
 def readable(value):
@@ -35,7 +54,9 @@ def readable(value):
     if isinstance(value, int):
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
     if isinstance(value, float):
-        if not math.isfinite(value) or value == 0:
+        if value == 0:
+            return "0"
+        if not math.isfinite(value):
             return str(value)
         if value.is_integer() and abs(value) < 1e6:
             return readable(int(value))
@@ -53,7 +74,7 @@ def readable(value):
 
 def config_table(config, columns=3, indent="  "):
     """The config as a few aligned lines of `name value` cells, `columns` cells to a line."""
-    cells = [(name, readable(value)) for name, value in config.items()]
+    cells = [(name, readable(value)) for name, value in shown_fields(config).items()]
     rows = math.ceil(len(cells) / columns)
     by_column = [cells[c * rows:(c + 1) * rows] for c in range(columns)]   # read down, then across
     name_w = [max((len(n) for n, _ in col), default=0) for col in by_column]

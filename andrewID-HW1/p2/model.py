@@ -29,17 +29,33 @@ class Whiten(nn.Conv2d):
         self.bias.zero_()
 
 
+def batch_norm(channels, momentum, scale):
+    """BatchNorm2d; with scale=False its weight stays 1 (frozen) and only the bias learns."""
+    norm = nn.BatchNorm2d(channels, momentum=momentum)
+    norm.weight.requires_grad_(scale)
+    return norm
+
+
+def conv3x3(c_in, c_out, dirac):
+    """A 3x3 conv; with dirac=True its first min(c_in, c_out) filters start as the identity (centre tap 1)."""
+    conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+    if dirac:
+        n = min(c_in, c_out)
+        nn.init.dirac_(conv.weight.data[:n, :n])
+    return conv
+
+
 class ConvGroup(nn.Module):
     """One resolution stage: conv -> 2x2 max-pool -> BN -> GELU, then (n - 1) x (conv -> BN -> GELU)."""
 
-    def __init__(self, c_in, c_out, n_convs, bn_momentum):
+    def __init__(self, c_in, c_out, n_convs, bn_momentum, bn_scale=True, dirac=False):
         super().__init__()
         layers = []
         for i in range(n_convs):
-            layers.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False))
+            layers.append(conv3x3(c_in if i == 0 else c_out, c_out, dirac))
             if i == 0:
                 layers.append(nn.MaxPool2d(2))
-            layers += [nn.BatchNorm2d(c_out, momentum=bn_momentum), nn.GELU()]
+            layers += [batch_norm(c_out, bn_momentum, bn_scale), nn.GELU()]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -53,7 +69,8 @@ class Net(nn.Module):
         self.whiten = Whiten(cfg.whiten_patch)
         groups, c_in = [], self.whiten.out_channels
         for width in cfg.widths:
-            groups.append(ConvGroup(c_in, width, cfg.convs_per_group, cfg.bn_momentum))
+            groups.append(ConvGroup(c_in, width, cfg.convs_per_group, cfg.bn_momentum, cfg.bn_scale,
+                                    cfg.dirac_init))
             c_in = width
         self.body = nn.Sequential(nn.GELU(), *groups)
         self.pool = nn.AdaptiveMaxPool2d(1)

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.table import Table
 from matplotlib.ticker import MaxNLocator
 
-from describe import FIELD_NOTES, readable
+from describe import FIELD_NOTES, readable, shown_fields
 from layers import layer_table, total_params  # noqa: F401  (the report's public API)
 
 PAGE = (8.5, 11.0)        # US letter, portrait (inches)
@@ -243,7 +243,7 @@ def write_report(summary, pdf_path, png_path):
     def write_pdf(temp):
         with PdfPages(temp, metadata={"CreationDate": None, "Title": summary["title"]}) as pdf:
             config_rows = [(key, _shorten(readable(value)), FIELD_NOTES.get(key, ""))
-                           for key, value in _flatten(summary["config"])]
+                           for key, value in _flatten(shown_fields(summary["config"]))]
             _table_pages(pdf, "Hyper-parameters", ("name", "value", "meaning"), config_rows, (0.25, 0.3, 0.45),
                          first_page=_summary_page(summary))
             pdf.savefig(_method_page(summary["method"]))

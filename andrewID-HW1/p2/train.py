@@ -5,7 +5,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from augment import augment, cutout
+from augment import augment, cutout, epoch_view
+from muon import Muon
 from progress import EpochProgress, epoch_line
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255 scale).
@@ -33,12 +34,111 @@ def lr_factor(step, total_steps, warmup_frac):
     return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
 
+def lr_schedules(total_steps, warmup_frac, whiten_steps):
+    """The lr factor of every step (and one past the last), computed once: "main" for most parameters,
+    "whiten" for the whitening bias (linear decay to 0 after `whiten_steps`, then frozen)."""
+    steps = range(total_steps + 1)
+    main = [lr_factor(s, total_steps, warmup_frac) for s in steps]
+    whiten = main if whiten_steps <= 0 else [max(0.0, 1 - s / whiten_steps) for s in steps]
+    return dict(main=main, whiten=whiten)
+
+
 def make_optimizer(model, cfg):
     """SGD with Nesterov momentum; weight decay only on conv/linear weights, never on biases or BN parameters."""
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     groups = [dict(params=decay, weight_decay=cfg.weight_decay), dict(params=no_decay, weight_decay=0.0)]
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+
+
+def make_muon_optimizers(model, cfg):
+    """Muon for the conv filters; SGD (Nesterov) for the whitening bias, the BN biases and the head.
+
+    The SGD groups shrink by cfg.decay_per_step a step at peak lr whatever their lr (torch's coupled weight
+    decay divided by the group's lr).
+    """
+    filters, whiten_bias, biases, head = [], [], [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim == 4:
+            filters.append(p)
+        elif name.endswith("whiten.bias"):
+            whiten_bias.append(p)
+        else:
+            (biases if p.ndim <= 1 else head).append(p)
+    bias_lr = cfg.bias_lr or cfg.lr
+    groups = [dict(params=whiten_bias, lr=bias_lr, schedule="whiten"),
+              dict(params=biases, lr=bias_lr), dict(params=head, lr=cfg.lr)]
+    for group in groups:
+        group["weight_decay"] = cfg.decay_per_step / group["lr"]
+    sgd = torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                          fused=bool(filters) and filters[0].is_cuda)   # one kernel for all groups on a GPU
+    muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps)
+    return [sgd, muon]
+
+
+def make_optimizers(model, cfg):
+    optimizers = make_muon_optimizers(model, cfg) if cfg.optimizer == "muon" else [make_optimizer(model, cfg)]
+    for group in (g for opt in optimizers for g in opt.param_groups):
+        group["initial_lr"] = group["lr"]
+        group.setdefault("schedule", "main")
+    return optimizers
+
+
+def set_lrs(optimizers, schedules, step):
+    for group in (g for opt in optimizers for g in opt.param_groups):
+        group["lr"] = group["initial_lr"] * schedules[group["schedule"]][step]
+
+
+class Lookahead:
+    """Every `every` steps pull the weights (and BN statistics) towards a slow copy and restart from it.
+
+    The pull `1 - decay` shrinks as training ends (decay grows like progress^3 to 0.95^every), so the slow copy
+    averages the last, low-lr steps; `finish` leaves the model at the slow copy.
+    """
+
+    def __init__(self, model, total_steps, every=5):
+        self.total_steps, self.every = total_steps, every
+        self.slow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def _sync(self, model, decay):
+        state = model.state_dict()
+        for key, slow in self.slow.items():
+            slow.lerp_(state[key], 1 - decay)
+            state[key].copy_(slow)
+
+    def update(self, model, step):
+        if step % self.every == 0:
+            self._sync(model, 0.95 ** self.every * (step / self.total_steps) ** 3)
+
+    def finish(self, model):
+        self._sync(model, 1.0)
+
+
+class Stopwatch:
+    """Seconds of device work from start() to stop(): CUDA events on a GPU (recorded in the stream, so no host
+    wait inside the timed region), the wall clock after a sync elsewhere."""
+
+    def __init__(self, device):
+        self.cuda = device.type == "cuda"
+
+    def start(self):
+        if self.cuda:
+            self.begin = torch.cuda.Event(enable_timing=True)
+            self.begin.record()
+        else:
+            self.begin = time.perf_counter()
+        return self
+
+    def stop(self):
+        if not self.cuda:
+            return time.perf_counter() - self.begin
+        end = torch.cuda.Event(enable_timing=True)
+        end.record()
+        end.synchronize()
+        return self.begin.elapsed_time(end) / 1000
 
 
 def autocast(device, enabled):
@@ -85,52 +185,72 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
     only, never for choosing anything) is excluded from it.
     """
     images, labels = data["train_images"].to(device), data["train_labels"].to(device)
-    generator = torch.Generator().manual_seed(seed)
+    # The per-batch path keeps its CPU random stream (the cpu preset's runs reproduce exactly); the epoch-view
+    # path draws on the device, so no step waits on the host.
+    generator = torch.Generator(device if cfg.alternate_flips else "cpu").manual_seed(seed)
     steps_per_epoch = len(images) // cfg.batch_size   # drop the ragged last batch: fixed shapes for compile
     if steps_per_epoch == 0:
         raise ValueError(f"batch size {cfg.batch_size} is larger than the {len(images)} training images")
     total_steps = max(1, round(cfg.epochs * steps_per_epoch))
-    optimizer = make_optimizer(model, cfg)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, cfg.warmup_frac))
+    optimizers = make_optimizers(model, cfg)
+    schedules = lr_schedules(total_steps, cfg.warmup_frac, round(cfg.whiten_bias_epochs * steps_per_epoch))
+    lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
 
-    history, train_seconds, step = [], 0.0, 0
+    prep = Stopwatch(device).start()
+    if cfg.alternate_flips:
+        # Normalised once (bf16 is what autocast feeds the first conv anyway); each epoch then shifts and flips
+        # the whole set in a few batched ops, and a step only gathers its batch.
+        pixels = normalize(images).to(torch.bfloat16 if cfg.autocast else torch.float32)
+        flip_phase = torch.rand(len(images), device=generator.device, generator=generator) < 0.5
+    history, train_seconds, step = [], prep.stop(), 0
     for epoch in range(1, math.ceil(total_steps / steps_per_epoch) + 1):
         n_steps = min(steps_per_epoch, total_steps - step)
-        order = torch.randperm(len(images), generator=generator)[:n_steps * cfg.batch_size].to(device)
         model.train()
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
-        synchronize(device)
+        stopwatch = Stopwatch(device).start()
+        if cfg.alternate_flips:
+            views = epoch_view(pixels, cfg.translate, flip_phase if cfg.flip else None, epoch, generator)
+            order = torch.randperm(len(images), device=generator.device, generator=generator)
+        else:
+            order = torch.randperm(len(images), generator=generator)[:n_steps * cfg.batch_size].to(device)
         t0 = time.perf_counter()
         bar = EpochProgress(epoch, n_steps, cfg.batch_size)  # a bar on a terminal, a line every ~30 s in a log
         for i in bar:
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            # Shift and flip the uint8 pixels (cheaper than floats); cut out after normalising, so the
-            # square is filled with the mean colour.
-            x = normalize(augment(images[idx], cfg.translate, cfg.flip, 0, generator))
+            if cfg.alternate_flips:
+                x = views[idx]
+            else:
+                # Shift and flip the uint8 pixels (cheaper than floats); cut out after normalising, so the
+                # square is filled with the mean colour.
+                x = normalize(augment(images[idx], cfg.translate, cfg.flip, 0, generator))
             if cfg.cutout:
                 x = cutout(x, cfg.cutout, generator)
             y = labels[idx]
+            set_lrs(optimizers, schedules, step + i)
             with autocast(device, cfg.autocast):
                 logits = model(to_memory_format(x, cfg))
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            scheduler.step()
+            for optimizer in optimizers:
+                optimizer.step()
+            if lookahead:
+                lookahead.update(model, step + i + 1)
             loss_sum += loss.detach()
             correct += (logits.argmax(1) == y).sum()
             if bar.due(i):  # .item() waits for the device
                 bar.report(i, loss_sum.item() / (i + 1), correct.item() / ((i + 1) * cfg.batch_size))
         bar.close()
-        synchronize(device)
-        seconds = time.perf_counter() - t0
-        train_seconds += seconds
         step += n_steps
+        if lookahead and step == total_steps:
+            lookahead.finish(model)
+        seconds = stopwatch.stop()
+        train_seconds += seconds
         row = dict(epoch=epoch, train_loss=loss_sum.item() / n_steps,
                    train_acc=correct.item() / (n_steps * cfg.batch_size), test_acc=None,
-                   lr=optimizer.param_groups[0]["lr"], seconds=seconds,
+                   lr=cfg.lr * schedules["main"][step], seconds=seconds,
                    images_per_s=n_steps * cfg.batch_size / seconds)
         if eval_each_epoch and "test_images" in data:
             row["test_acc"] = accuracy(predict_logits(model, data["test_images"], cfg, device, tta="none"),

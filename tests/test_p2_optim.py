@@ -1,0 +1,69 @@
+"""muon.py and the recipe's optimiser set-up: orthogonalised updates, Muon's step, the lookahead average."""
+import pytest
+import torch
+
+from config import PRESETS
+from model import build_model
+from muon import Muon, orthogonalize
+from train import Lookahead, lr_schedules, make_optimizers
+
+
+@pytest.mark.parametrize("shape", [(32, 144), (144, 32)])
+def test_newton_schulz_gives_a_near_orthogonal_matrix_close_to_the_polar_factor(shape):
+    torch.manual_seed(0)
+    g = torch.randn(*shape)
+    out = orthogonalize(g)
+    assert out.shape == g.shape and out.dtype == g.dtype
+    singular = torch.linalg.svdvals(out)
+    assert singular.min() > 0.6 and singular.max() < 1.3      # every direction moves at about the same rate
+    u, _, vh = torch.linalg.svd(g, full_matrices=False)
+    polar = u @ vh
+    cosine = (out * polar).sum() / (out.norm() * polar.norm())
+    assert cosine > 0.97
+
+
+def test_muon_step_renormalises_the_filters_then_steps_along_the_orthogonalised_gradient():
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(3 * torch.randn(8, 4, 3, 3))
+    w.grad = torch.randn_like(w)
+    before, grad = w.detach().clone(), w.grad.clone()
+    Muon([w], lr=0.1, momentum=0.0).step()
+    expected = before * (8 ** 0.5 / before.norm()) - 0.1 * orthogonalize(grad.flatten(1)).view_as(w)
+    assert torch.allclose(w.detach(), expected, atol=1e-6)
+
+
+def test_recipe_optimisers_cover_each_trainable_parameter_once():
+    cfg = PRESETS["gpu-fast"].override(widths=(8, 16, 16))
+    model = build_model(cfg)
+    sgd, muon = make_optimizers(model, cfg)
+    muon_params = [p for g in muon.param_groups for p in g["params"]]
+    sgd_params = [p for g in sgd.param_groups for p in g["params"]]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert len(muon_params) + len(sgd_params) == len(trainable)
+    assert {id(p) for p in muon_params + sgd_params} == {id(p) for p in trainable}
+    assert all(p.ndim == 4 for p in muon_params) and all(p.ndim < 4 for p in sgd_params)
+    whiten_group = next(g for g in sgd.param_groups if g["schedule"] == "whiten")
+    assert whiten_group["params"] == [model.whiten.bias]
+
+
+def test_whitening_bias_schedule_reaches_zero_and_stays_there():
+    schedules = lr_schedules(total_steps=20, warmup_frac=0.0, whiten_steps=6)
+    assert schedules["whiten"][0] == 1.0 and schedules["whiten"][6:] == [0.0] * 15
+    assert schedules["main"][0] == 1.0 and schedules["main"][-1] == 0.0
+    assert lr_schedules(20, 0.0, 0)["whiten"] == schedules["main"]
+
+
+def test_lookahead_finishes_at_the_slow_average():
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    lookahead = Lookahead(model, total_steps=10, every=5)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    lookahead.update(model, 5)                       # decay 0.95^5 * (1/2)^3: pulled most of the way to 1
+    decay = 0.95 ** 5 / 8
+    assert torch.allclose(model.weight, torch.full((1, 2), 1 - decay))
+    with torch.no_grad():
+        model.weight.fill_(5.0)
+    lookahead.finish(model)                          # the slow copy, untouched by the last fast weights
+    assert torch.allclose(model.weight, torch.full((1, 2), 1 - decay))
