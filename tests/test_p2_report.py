@@ -214,8 +214,20 @@ def test_method_follows_the_config():
 
 
 def test_optimizer_paragraph_is_keyed_on_the_config(monkeypatch):
-    cfg = dict(Config().to_dict(), optimizer="muon")
-    assert describe._optimizer(cfg).startswith("Optimizer muon")
-    monkeypatch.setitem(describe.OPTIMIZER_TEXT, "muon", lambda c: "Muon on the conv weights.")
-    assert describe._optimizer(cfg) == "Muon on the conv weights."
+    cfg = dict(Config().to_dict(), optimizer="adamw")
+    assert describe._optimizer(cfg).startswith("Optimizer adamw")
+    monkeypatch.setitem(describe.OPTIMIZER_TEXT, "adamw", lambda c: "AdamW on every weight.")
+    assert describe._optimizer(cfg) == "AdamW on every weight."
+
+
+def test_muon_recipe_is_described_with_its_own_values():
+    from config import PRESETS
+    cfg = PRESETS["gpu-fast"].to_dict()
+    text = dict(describe.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5_000))
+    assert "Muon" in text["Optimizer"] and describe.readable(cfg["muon_lr"]) in text["Optimizer"]
+    assert "every other epoch" in text["Augmentation"]
+    assert "starts at its peak" in text["Learning-rate schedule"]
+    assert "scale stays fixed at 1" in text["Recipe details"] and "identity" in text["Recipe details"]
+    assert "Recipe details" not in dict(describe.method_paragraphs(PRESETS["cpu"].to_dict(), total_params=1,
+                                                                    n_train=50_000, whiten_images=5_000))
 

@@ -133,8 +133,41 @@ def _sgd(cfg):
             "scale-invariant, so the product of learning rate and weight decay sets their effective step size.")
 
 
+def _muon(cfg):
+    bias_lr = cfg.get("bias_lr") or cfg["lr"]
+    return (f"Two update rules, {cfg['batch_size']} images per step. The convolution filters use Muon: Nesterov "
+            f"momentum {readable(cfg['muon_momentum'])}, then each filter bank's update, seen as a matrix (output "
+            "channels x inputs), is replaced by the nearest semi-orthogonal matrix, approximated by "
+            f"{cfg['muon_ns_steps']} Newton-Schulz iterations; every direction of the update then moves at the "
+            "same rate, instead of a few dominant ones. Before each step a filter bank is rescaled to a fixed norm "
+            "(batch norm follows every convolution, so its scale carries no information), which makes the peak "
+            f"step {readable(cfg['muon_lr'])} the angle the bank turns and replaces weight decay. The biases (peak "
+            f"learning rate {readable(bias_lr)}) and the linear layer (peak {readable(cfg['lr'])}, for the "
+            f"batch-mean loss) use SGD with Nesterov momentum {readable(cfg['momentum'])}; each of these shrinks "
+            f"by a fraction {readable(cfg['decay_per_step'])} per step at the peak learning rate. The frozen "
+            "whitening filters are not updated at all.")
+
+
 # Keyed on the config's `optimizer` field; a config without one uses SGD. Add an entry for a new optimizer.
-OPTIMIZER_TEXT = {"sgd": _sgd}
+OPTIMIZER_TEXT = {"sgd": _sgd, "muon": _muon}
+
+
+def _details(cfg):
+    """The recipe's smaller choices, those that are switched on; None when there are none."""
+    parts = []
+    if not cfg.get("bn_scale", True):
+        parts.append("Batch norm learns only its shift; its scale stays fixed at 1.")
+    if cfg.get("dirac_init"):
+        parts.append("The first filters of every 3x3 convolution start as the identity (a one at the centre "
+                     "tap of their own channel), so each group starts close to passing its input through.")
+    if cfg.get("whiten_bias_epochs"):
+        parts.append(f"The whitening stem's bias learns only during the first "
+                     f"{readable(cfg['whiten_bias_epochs'])} epochs, its learning rate falling linearly to zero; "
+                     "early on it centres the features, later it would only add noise.")
+    if cfg.get("lookahead"):
+        parts.append("Every 5 steps the weights are pulled towards a slow running average of themselves, more "
+                     "strongly as the learning rate falls; the final weights are that average.")
+    return " ".join(parts) or None
 
 
 def _optimizer(cfg):
@@ -150,9 +183,14 @@ def _schedule(cfg, n_train):
     total = max(1, round(cfg["epochs"] * steps_per_epoch))
     warmup = max(1, round(cfg["warmup_frac"] * total))
     epochs = readable(cfg["epochs"])
-    return (f"The learning rate rises linearly to its peak {readable(cfg['lr'])} over the first {warmup:,} steps "
-            f"({cfg['warmup_frac']:.0%} of the run), then falls linearly to zero at the end of step {total:,}: a "
-            f"triangle, updated after every step. One epoch is {steps_per_epoch:,} steps of {cfg['batch_size']} "
+    if cfg["warmup_frac"] > 0:
+        shape = (f"The learning rate rises linearly to its peak {readable(cfg['lr'])} over the first {warmup:,} "
+                 f"steps ({cfg['warmup_frac']:.0%} of the run), then falls linearly to zero at the end of step "
+                 f"{total:,}: a triangle, updated after every step.")
+    else:
+        shape = (f"The learning rate starts at its peak {readable(cfg['lr'])} and falls linearly to zero at the "
+                 f"end of step {total:,}, updated after every step (every parameter group follows this shape unless said otherwise below).")
+    return (f"{shape} One epoch is {steps_per_epoch:,} steps of {cfg['batch_size']} "
             f"images (the incomplete last batch of each shuffled epoch is dropped); the run is {epochs} "
             f"epoch{'' if epochs == '1' else 's'}.")
 
@@ -162,13 +200,17 @@ def _augmentation(cfg):
     if cfg["translate"]:
         parts.append(f"shifted by a random offset of up to {cfg['translate']} pixels each way (reflect padding, then "
                      "a random 32x32 crop)")
-    if cfg["flip"]:
+    if cfg["flip"] and cfg.get("alternate_flips"):
+        parts.append("mirrored left-right on every other epoch (which epochs, odd or even, is drawn once per "
+                     "image), so any two consecutive epochs show both views")
+    elif cfg["flip"]:
         parts.append("mirrored left-right with probability 1/2")
     if cfg["cutout"]:
         parts.append(f"given a random {cfg['cutout']}x{cfg['cutout']} square of the mean colour (cutout)")
     if not parts:
         return "None: the network sees the training images as they are, normalised per colour channel."
-    return ("Each training batch is augmented afresh on the training device: every image is "
+    when = "Each epoch the whole training set" if cfg.get("alternate_flips") else "Each training batch"
+    return (f"{when} is augmented afresh on the training device: every image is "
             + ", ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1]
             + ". The images are normalised per colour channel with the training set's mean and standard deviation.")
 
@@ -200,6 +242,9 @@ def method_paragraphs(cfg, *, total_params, n_train, whiten_images):
                   ("Learning-rate schedule", _schedule(cfg, n_train)),
                   ("Augmentation", _augmentation(cfg)),
                   ("Test-time augmentation", _tta(cfg))]
+    details = _details(cfg)
+    if details:
+        paragraphs.append(("Recipe details", details))
     if cfg.get("autocast"):
         paragraphs.append(("Arithmetic", "Training and evaluation run in bfloat16 mixed precision (autocast); the "
                                          "loss and the averaged class scores are computed in float32."))
