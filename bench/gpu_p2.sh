@@ -6,9 +6,9 @@
 # Carry in gpu_data/ (git-ignored): cifar10_q75_compact.npz and build.py (the q75 copy and its decoder), and
 # airbench-0.1.8.tar.gz (`pip download airbench==0.1.8 --no-deps --no-binary :all: -d gpu_data`). Then, from the
 # repository root on the GPU machine:   bash bench/gpu_p2.sh
-# A tiny dry run on the CPU (checks the script end to end, not the numbers; airbench needs CUDA and stops after
-# its set-up):
-#   P2_BENCH_SUBSET=400 P2_BENCH_ARGS="--device cpu --epochs 0.5 --batch-size 500" OUT=scratch/dry bash bench/gpu_p2.sh
+# A dry run on the CPU (checks the script end to end, not the numbers; airbench needs CUDA and stops after its
+# set-up; p2 reads only complete batch files, so the dry run trains a few steps on the full set):
+#   P2_BENCH_ARGS="--device cpu --epochs 0.04 --batch-size 500" OUT=scratch/dry bash bench/gpu_p2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=${CIFAR_SRC:-gpu_data}
@@ -17,11 +17,6 @@ DATA=$OUT/decoded
 mkdir -p "$OUT"
 if [ ! -f "$DATA/cifar-10-batches-bin/test_batch.bin" ]; then
     python3 "$SRC/build.py" "$DATA" --format bin
-    if [ -n "${P2_BENCH_SUBSET:-}" ]; then   # dry runs: the first N records of each batch file (3073 bytes each)
-        for f in "$DATA"/cifar-10-batches-bin/*_batch*.bin; do
-            head -c $((P2_BENCH_SUBSET * 3073)) "$f" > "$f.part" && mv "$f.part" "$f"
-        done
-    fi
 fi
 rm -rf "$OUT/airbench-0.1.8" && tar xzf "$SRC/airbench-0.1.8.tar.gz" -C "$OUT"
 python3 -c "import torch; print('torch', torch.__version__, '| card:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'none (CPU only)')"
