@@ -198,7 +198,8 @@ def run_training(args, device):
         save_checkpoint(out.staged("p2_model.pkl"), model, cfg, class_names=CLASSES, mean=MEAN, std=STD,
                         preset=preset, seed=args.seed, test_accuracy=acc, test_accuracy_no_tta=plain_acc,
                         train_seconds=train_s, device=device_name, data_note=args.data_note)
-        timing = dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s, train_s=train_s, eval_s=eval_s, total_s=time.perf_counter() - t_start)
+        timing = dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s, train_s=train_s, eval_s=eval_s,
+                      total_s=time.perf_counter() - t_start)
         summary = dict(
             title="24789 HW1 problem 2: CIFAR-10 CNN", preset=preset, seed=args.seed, config=cfg.to_dict(),
             test_accuracy=acc, test_accuracy_no_tta=plain_acc, tta=cfg.tta, history=history, class_names=list(CLASSES),

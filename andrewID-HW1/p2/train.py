@@ -21,11 +21,6 @@ def normalize(images, mean=MEAN, std=STD):
     return (images.float() - mean) / std
 
 
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def lr_factor(step, total_steps, warmup_frac):
     """Linear warm-up to 1, then linear decay to 0 at the last step."""
     warmup = max(1, round(warmup_frac * total_steps))
