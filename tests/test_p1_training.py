@@ -28,6 +28,16 @@ def template_loop(mlp, dset, nepochs, batch_size):
     forward, backward, step, then get_loss and get_error added to totals; eval() and mlp(x) for validation and
     test; totals divided by the number of samples; never zero_grads."""
     (trainx, trainy), (valx, valy), (testx, testy) = dset
+
+    def measure(x, y):   # the template's validation and test passes are the same loop
+        loss = error = 0
+        for b in range(0, len(x), batch_size):
+            mlp.eval()
+            mlp(x[b:b + batch_size])
+            loss += mlp.get_loss(y[b:b + batch_size])
+            error += mlp.get_error(y[b:b + batch_size])
+        return loss / len(x), error / len(x)
+
     training_losses, training_errors, validation_losses, validation_errors = [], [], [], []
     for _ in range(nepochs):
         loss = error = 0
@@ -40,22 +50,11 @@ def template_loop(mlp, dset, nepochs, batch_size):
             error += mlp.get_error(trainy[b:b + batch_size])
         training_losses.append(loss / len(trainx))
         training_errors.append(error / len(trainx))
-        loss = error = 0
-        for b in range(0, len(valx), batch_size):
-            mlp.eval()
-            mlp(valx[b:b + batch_size])
-            loss += mlp.get_loss(valy[b:b + batch_size])
-            error += mlp.get_error(valy[b:b + batch_size])
-        validation_losses.append(loss / len(valx))
-        validation_errors.append(error / len(valx))
-    loss = error = 0
-    for b in range(0, len(testx), batch_size):
-        mlp.eval()
-        mlp(testx[b:b + batch_size])
-        loss += mlp.get_loss(testy[b:b + batch_size])
-        error += mlp.get_error(testy[b:b + batch_size])
-    return (training_losses, training_errors, validation_losses, validation_errors), loss / len(testx), \
-        error / len(testx)
+        val_loss, val_error = measure(valx, valy)
+        validation_losses.append(val_loss)
+        validation_errors.append(val_error)
+    test_loss, test_error = measure(testx, testy)
+    return (training_losses, training_errors, validation_losses, validation_errors), test_loss, test_error
 
 
 def template_example_mlp(hidden=16):
