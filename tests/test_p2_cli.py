@@ -211,6 +211,67 @@ def test_ctrl_c_during_training_keeps_the_old_set(tiny_run, monkeypatch, capsys)
     assert contents(out) == before
 
 
+def press_ctrl_c_inside_a_library():
+    """What some library code does to a Ctrl-C: the KeyboardInterrupt is raised inside it, caught and dropped."""
+    import interrupt
+    try:
+        interrupt._on_ctrl_c(signal.SIGINT, None)
+    except KeyboardInterrupt:
+        pass
+
+
+@pytest.fixture
+def ctrl_c(monkeypatch):
+    import interrupt
+    monkeypatch.setattr(interrupt, "_pressed", False)   # restored after the test: no press leaks into the next
+
+
+def test_ctrl_c_swallowed_by_a_library_still_ends_training(tiny_run, ctrl_c, monkeypatch, capsys):
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+    real_train, steps = p2.train, []
+
+    def train_with_a_lost_press(model, cfg, *args, **kwargs):
+        press_ctrl_c_inside_a_library()
+        model.register_forward_hook(lambda *_: steps.append(1))
+        return real_train(model, cfg, *args, **kwargs)
+    monkeypatch.setattr(p2, "train", train_with_a_lost_press)
+    assert p2.main(argv) == 130
+    assert steps == []                                   # not a single step after the press
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted (Ctrl-C)") and err.count("\n") == 1
+    assert contents(out) == before
+
+
+@pytest.mark.parametrize("then", ["nothing", "another error"])
+def test_ctrl_c_swallowed_while_writing_the_report_keeps_the_old_set(tiny_run, ctrl_c, monkeypatch, capsys, then):
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+    real_write_report = p2.write_report
+
+    def write_report(*args, **kwargs):
+        real_write_report(*args, **kwargs)
+        press_ctrl_c_inside_a_library()
+        if then == "another error":
+            raise TypeError("incompatible function arguments")   # a Ctrl-C turned into another error
+    monkeypatch.setattr(p2, "train", lambda *args, **kwargs: ([], 0.0))
+    monkeypatch.setattr(p2, "write_report", write_report)
+    assert p2.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted (Ctrl-C)") and err.count("\n") == 1
+    assert contents(out) == before
+
+
+def test_a_bug_without_ctrl_c_keeps_its_traceback(tiny_run, ctrl_c, monkeypatch):
+    p2, argv, out = tiny_run
+
+    def bug(*args, **kwargs):
+        raise TypeError("a bug")
+    monkeypatch.setattr(p2, "train", bug)
+    with pytest.raises(TypeError, match="a bug"):
+        p2.main(argv)
+
+
 def test_failure_after_the_model_is_saved_keeps_the_old_set(tiny_run, monkeypatch, capsys):
     p2, argv, out = tiny_run
     before = old_outputs(out)
@@ -230,11 +291,12 @@ def test_ctrl_c_in_a_real_process_is_one_line_and_exit_130(tmp_path):
     write_cifar_batches(str(tmp_path / "cifar-10-batches-bin"), "bin", 8)
     proc = subprocess.Popen([*p2_command(P2, 8), "--data-dir", str(tmp_path), "--out", str(out), "--device", "cpu",
                              "--epochs", "1000", "--batch-size", "8"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     assert proc.stdout.readline().startswith("preset ")   # started: past the imports, about to read the data
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and err.startswith("interrupted (Ctrl-C)") and err.count("\n") == 1
+    assert proc.returncode == 130 and err.startswith("interrupted (Ctrl-C)") and err.count("\n") == 1, err
     assert contents(out) == before
 
 

@@ -32,6 +32,7 @@ import time
 
 import torch
 
+import interrupt
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: F401  (load_model: public API)
 from config import PRESETS, get_preset
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10
@@ -209,6 +210,7 @@ def run_training(args, device):
             command=command_line(sys.argv[1:]), machine=f"{platform.system()} {platform.machine()}, "
                                                         f"{os.cpu_count()} CPUs")
         write_report(summary, model, cfg, len(data["train_images"]), out)
+        interrupt.check()   # a Ctrl-C swallowed while writing still keeps the old outputs
         out.commit()
     print(f"wrote {', '.join(OUTPUT_NAMES)} in {out.folder}")
     if cfg.tta != "none":
@@ -259,9 +261,20 @@ def run_eval(args, device):
     print(f"test accuracy: {100 * acc:.2f}%")
 
 
+def error_message(exc):
+    """The one line shown for an error the user can act on; None for a bug (then the traceback is shown)."""
+    if isinstance(exc, (DataError, CheckpointError, OutputError, ValueError)):
+        return str(exc)
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return "out of GPU memory; try a smaller --batch-size"
+    if isinstance(exc, OSError):
+        return f"{exc.filename or 'a file'}: {exc.strerror or exc}"
+    return None
+
+
 def main(argv=None):
-    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:   # from here on: a KeyboardInterrupt
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:   # run as a script, past the imports
+        interrupt.install()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     problems = check_options(args)
     for problem in problems:
@@ -276,21 +289,18 @@ def main(argv=None):
             run_eval(args, device)
         else:
             run_training(args, device)
-    except KeyboardInterrupt:
-        kept = "" if args.eval or args.download_only else f"; {', '.join(OUTPUT_NAMES)} are as they were"
-        print(f"interrupted (Ctrl-C){kept}", file=sys.stderr)
-        return 130
-    except (DataError, CheckpointError, OutputError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except torch.cuda.OutOfMemoryError:
-        print("error: out of GPU memory; try a smaller --batch-size", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"error: {e.filename or 'a file'}: {e.strerror or e}", file=sys.stderr)
+    except (KeyboardInterrupt, Exception) as e:
+        # After a Ctrl-C, whatever error comes out is the interrupt in another form (see interrupt.py).
+        if isinstance(e, KeyboardInterrupt) or interrupt.pressed():
+            kept = "" if args.eval or args.download_only else f"; {', '.join(OUTPUT_NAMES)} are as they were"
+            print(f"interrupted (Ctrl-C){kept}", file=sys.stderr)
+            return 130
+        message = error_message(e)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,6 +5,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+import interrupt
 from augment import augment, cutout, epoch_view
 from muon import Muon
 from progress import EpochProgress, epoch_line
@@ -212,6 +213,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
         t0 = time.perf_counter()
         bar = EpochProgress(epoch, n_steps, cfg.batch_size)  # a bar on a terminal, a line every ~30 s in a log
         for i in bar:
+            interrupt.check()   # a Ctrl-C that a library swallowed ends the run here
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             if cfg.alternate_flips:
                 x = views[idx]
