@@ -4,7 +4,7 @@ import torch
 
 from config import PRESETS, Config
 from model import build_model
-from train import lr_factor, normalize, predict_logits, train
+from train import TTAS, lr_factor, normalize, predict_logits, predict_logits_per_tta, train
 
 TINY = Config(widths=(16, 32, 32), epochs=4.0, batch_size=32, lr=0.2, warmup_frac=0.25, tta="flip_translate",
               eval_batch_size=50)
@@ -65,6 +65,29 @@ def test_predict_logits_shapes_and_flip_invariance(tta):
     if tta != "none":   # every view set is closed under flipping, so a mirrored input gives the same logits
         mirrored = predict_logits(model, images.flip(-1), TINY, torch.device("cpu"), tta=tta)
         assert torch.allclose(logits, mirrored, atol=0.05)
+
+
+def views_averaged(model, x, tta):
+    """The test-time augmentations written out view by view, for float32 normalised images x."""
+    views = [x] if tta == "none" else [x, x.flip(-1)]
+    logits = torch.stack([model(v) for v in views]).mean(0)
+    if tta == "flip_translate":
+        padded = [torch.nn.functional.pad(v, (1, 1, 1, 1), mode="reflect") for v in views]
+        shifted = [p[..., :-2, :-2] for p in padded] + [p[..., 2:, 2:] for p in padded]
+        logits = 0.5 * logits + 0.5 * torch.stack([model(s) for s in shifted]).mean(0)
+    return logits
+
+
+def test_one_pass_gives_every_tta_as_its_views_define_it():
+    data = tiny_data(n=40)
+    model = fresh_model(TINY, data).eval()
+    cfg = TINY.override(autocast=False)
+    together = predict_logits_per_tta(model, data["test_images"], cfg, torch.device("cpu"), TTAS)
+    with torch.no_grad():
+        expected = {tta: views_averaged(model, normalize(data["test_images"]), tta) for tta in TTAS}
+    for tta in TTAS:
+        assert torch.allclose(together[tta], expected[tta], atol=1e-5)
+        assert torch.equal(together[tta], predict_logits(model, data["test_images"], cfg, torch.device("cpu"), tta=tta))
 
 
 def test_unknown_tta_is_refused():

@@ -39,7 +39,7 @@ from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10
 from describe import config_table, method_paragraphs
 from model import build_model
 from outputs import OutputError, OutputSet
-from train import MEAN, STD, normalize, predict_logits, train
+from train import MEAN, STD, normalize, predict_logits, predict_logits_per_tta, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_IMAGES = 50_000         # CIFAR-10's training set: the largest batch that makes one step per epoch
@@ -152,13 +152,18 @@ def warm_up(model, cfg, data, device):
     model.load_state_dict(saved)
 
 
-def evaluate(model, cfg, data, device, mean=MEAN, std=STD, tta=None):
-    logits = predict_logits(model, data["test_images"], cfg, device, tta=tta, mean=mean, std=std).cpu()
-    preds, labels = logits.argmax(1), data["test_labels"].cpu()
+def evaluate(model, cfg, data, device, mean=MEAN, std=STD):
+    """Test accuracy with the preset's TTA, its predictions, confusion matrix and per-class accuracy; and, from the
+    same pass, the accuracy without TTA."""
+    ttas = (cfg.tta, "none") if cfg.tta != "none" else ("none",)
+    logits = predict_logits_per_tta(model, data["test_images"], cfg, device, ttas, mean=mean, std=std)
+    labels = data["test_labels"].cpu()
+    preds, plain_preds = logits[cfg.tta].cpu().argmax(1), logits["none"].cpu().argmax(1)
     confusion = torch.zeros(10, 10, dtype=torch.long)
     confusion.index_put_((labels, preds), torch.ones_like(labels), accumulate=True)
     per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
-    return (preds == labels).float().mean().item(), preds, confusion, per_class
+    accuracy = (preds == labels).float().mean().item()
+    return accuracy, (plain_preds == labels).float().mean().item(), preds, confusion, per_class
 
 
 def run_training(args, device):
@@ -190,9 +195,8 @@ def run_training(args, device):
         history, train_s = train(net, cfg, data, device, args.seed, eval_each_epoch=not args.no_epoch_eval)
 
         t_eval = time.perf_counter()
-        acc, preds, confusion, per_class = evaluate(net, cfg, data, device)
+        acc, plain_acc, preds, confusion, per_class = evaluate(net, cfg, data, device)
         eval_s = time.perf_counter() - t_eval
-        plain_acc = acc if cfg.tta == "none" else evaluate(net, cfg, data, device, tta="none")[0]
         print(f"training time {train_s:.2f} s (first step to final weights); "
               f"evaluation with TTA '{cfg.tta}' {eval_s:.1f} s")
 

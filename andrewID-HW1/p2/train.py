@@ -145,29 +145,43 @@ def to_memory_format(x, cfg):
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 
+TTAS = ("none", "flip", "flip_translate")
+
+
 @torch.no_grad()
-def predict_logits(model, images, cfg, device, tta=None, mean=MEAN, std=STD):
-    """Logits (N, 10) in float32 for uint8 `images`, averaged over the test-time views `tta` names."""
-    tta = cfg.tta if tta is None else tta
-    if tta not in ("none", "flip", "flip_translate"):
-        raise ValueError(f"unknown tta {tta!r}")
+def predict_logits_per_tta(model, images, cfg, device, ttas, mean=MEAN, std=STD):
+    """{tta: logits (N, 10) in float32} for uint8 `images`, for each test-time augmentation named in `ttas`, from
+    one pass: the views they share (the image itself, its mirror) run through the model once."""
+    for tta in ttas:
+        if tta not in TTAS:
+            raise ValueError(f"unknown tta {tta!r}")
     was_training = model.training
     model.eval()
-    out = []
+    out = {tta: [] for tta in ttas}
     for start in range(0, len(images), cfg.eval_batch_size):
         x = to_memory_format(normalize(images[start:start + cfg.eval_batch_size].to(device), mean, std), cfg)
-        views = [x] if tta == "none" else [x, x.flip(-1)]
         with autocast(device, cfg.autocast):
-            logits = torch.stack([model(v).float() for v in views]).mean(0)
-            if tta == "flip_translate":
+            plain = model(x).float()
+            batch = dict(none=plain)
+            if "flip" in ttas or "flip_translate" in ttas:
+                views = [x, x.flip(-1)]
+                batch["flip"] = torch.stack([plain, model(views[1]).float()]).mean(0)
+            if "flip_translate" in ttas:
                 # One-pixel shifts (down-right and up-left, reflect padding) of both the image and its mirror.
                 padded = [F.pad(v, (1, 1, 1, 1), mode="reflect") for v in views]
                 shifted = [p[..., :-2, :-2] for p in padded] + [p[..., 2:, 2:] for p in padded]
                 shifted_logits = torch.stack([model(to_memory_format(s, cfg)).float() for s in shifted]).mean(0)
-                logits = 0.5 * logits + 0.5 * shifted_logits
-        out.append(logits.float())
+                batch["flip_translate"] = 0.5 * batch["flip"] + 0.5 * shifted_logits
+        for tta in ttas:
+            out[tta].append(batch[tta].float())
     model.train(was_training)
-    return torch.cat(out)
+    return {tta: torch.cat(logits) for tta, logits in out.items()}
+
+
+def predict_logits(model, images, cfg, device, tta=None, mean=MEAN, std=STD):
+    """Logits (N, 10) in float32 for uint8 `images`, averaged over the test-time views `tta` names."""
+    tta = cfg.tta if tta is None else tta
+    return predict_logits_per_tta(model, images, cfg, device, (tta,), mean, std)[tta]
 
 
 def accuracy(logits, labels):
