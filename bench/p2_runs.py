@@ -30,8 +30,10 @@ def run_one(run_name, seed, data_dir, out_dir, extra):
     cmd = [sys.executable, P2, "--preset", preset, "--seed", str(seed), "--data-dir", data_dir,
            "--out", out_dir, *([f"--{option}"] if option else []), *extra]
     print("$ " + " ".join(cmd), flush=True)
+    # A compiled run names every recompilation in its log: the first thing to look at when --compile is slow.
+    env = {**os.environ, "TORCH_LOGS": "recompiles"} if option == "compile" else None
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=env)
     wall = time.perf_counter() - t0
     ckpt = torch.load(os.path.join(out_dir, "p2_model.pkl"), map_location="cpu", weights_only=True)
     return dict(preset=run_name, seed=seed, acc=ckpt["test_accuracy"], train_s=ckpt["train_seconds"], wall_s=wall,
