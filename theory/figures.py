@@ -147,17 +147,17 @@ def draw_network(ax, network, inputs, title):
     under them, each weight on its edge, and the output thresholded at 0.5."""
     layers = [len(inputs)] + [len(layer["b"]) for layer in network]
     gap = 1.25  # between layers; room for a weight label between a node and the point where edges cross
-    positions = [[(gap * l, (n - 1) / 2 - i) for i in range(n)] for l, n in enumerate(layers)]
-    for l, layer in enumerate(network):
+    positions = [[(gap * k, (n - 1) / 2 - i) for i in range(n)] for k, n in enumerate(layers)]
+    for k, layer in enumerate(network):
         W = np.asarray(layer["W"])
-        for i, (x0, y0) in enumerate(positions[l]):
-            for j, (x1, y1) in enumerate(positions[l + 1]):
+        for i, (x0, y0) in enumerate(positions[k]):
+            for j, (x1, y1) in enumerate(positions[k + 1]):
                 ax.plot([x0, x1], [y0, y1], color="0.35", linewidth=0.8, zorder=1)
                 t = 0.3  # weight labels sit near the source node, where crossing edges are still apart
                 ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), f"{W[i, j]:g}", ha="center", va="center",
                         fontsize=6.5, color="tab:blue", zorder=2,
                         bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none"))
-        for j, (x, y) in enumerate(positions[l + 1]):
+        for j, (x, y) in enumerate(positions[k + 1]):
             _node(ax, x, y, r"$\sigma$", "#e8f0fa")
             # Upper neurons carry their bias above, the others below: clear of the edges that cross between layers.
             above = y > 0

@@ -179,7 +179,8 @@ def compare_p2(stored, measured_pct, stored_device, current_device):
 # ---------------------------------------------------------------------------------------------------------------
 def format_table(results):
     header = ("model", "stored", "re-measured", "tolerance", "match")
-    rows = [header] + [(r.model, r.stored, r.measured, r.tolerance, {True: "yes", False: "NO", None: "n/a"}[r.match]) for r in results]
+    match = {True: "yes", False: "NO", None: "n/a"}
+    rows = [header] + [(r.model, r.stored, r.measured, r.tolerance, match[r.match]) for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -72,7 +72,8 @@ def parse_args(argv):
     p.add_argument("--no-epoch-eval", action="store_true", help="skip the per-epoch test accuracy for the curves")
     task = p.add_mutually_exclusive_group()
     task.add_argument("--eval", metavar="PATH", help="re-measure the test accuracy of a saved model and exit")
-    task.add_argument("--download-only", action="store_true", help="find CIFAR-10, or download it (see above), and exit")
+    task.add_argument("--download-only", action="store_true",
+                      help="find CIFAR-10, or download it (see above), and exit")
     return p.parse_args(argv)
 
 

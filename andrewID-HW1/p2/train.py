@@ -224,7 +224,6 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
             order = torch.randperm(len(images), device=generator.device, generator=generator)
         else:
             order = torch.randperm(len(images), generator=generator)[:n_steps * cfg.batch_size].to(device)
-        t0 = time.perf_counter()
         bar = EpochProgress(epoch, n_steps, cfg.batch_size)  # a bar on a terminal, a line every ~30 s in a log
         for i in bar:
             interrupt.check()   # a Ctrl-C that a library swallowed ends the run here
