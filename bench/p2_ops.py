@@ -1,0 +1,74 @@
+"""Count the operations one training step of a p2 preset issues, by phase: forward, backward, and each optimizer.
+
+On a GPU a step whose kernels are short waits on the host, which pays per operation launched; this count is that
+cost's measure that needs no GPU. It counts leaf ATen operations (those that call no other ATen operation) under
+torch.profiler, on random data, on whatever device is given (the CPU by default).
+
+    python bench/p2_ops.py [--preset gpu-fast] [--device cpu] [--batch-size 64]
+"""
+import argparse
+import collections
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile, record_function
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
+from config import get_preset  # noqa: E402
+from model import build_model  # noqa: E402
+from train import autocast, make_optimizers, normalize, to_memory_format  # noqa: E402
+
+
+def phase_of(event, phases):
+    while event is not None and event.name not in phases:
+        event = event.cpu_parent
+    return event.name if event is not None else None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="gpu-fast")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=64, help="does not change the count; small is quick on a CPU")
+    args = p.parse_args()
+    device = torch.device(args.device)
+    cfg = get_preset(args.preset).override(batch_size=args.batch_size)
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (args.batch_size, 3, 32, 32), dtype=torch.uint8, device=device)
+    labels = torch.randint(0, 10, (args.batch_size,), device=device)
+    model = build_model(cfg).to(device)
+    model.whiten.fit(normalize(images))
+    optimizers = make_optimizers(model, cfg)
+    names = [f"optimizer {type(o).__name__}" for o in optimizers]
+
+    def step(record=lambda name: record_function(name)):
+        with record("forward"), autocast(device, cfg.autocast):
+            loss = F.cross_entropy(model(to_memory_format(normalize(images), cfg)).float(), labels,
+                                   label_smoothing=cfg.label_smoothing)
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        with record("backward"):
+            loss.backward()
+        for name, optimizer in zip(names, optimizers):
+            with record(name):
+                optimizer.step()
+
+    step()   # the first step creates the optimizer state: count a later one
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    phases = ["forward", "backward", *names]
+    counts = collections.Counter()
+    for event in prof.events():
+        is_leaf = not any(child.name.startswith("aten::") for child in event.cpu_children)
+        if event.name.startswith("aten::") and is_leaf:
+            counts[phase_of(event, phases)] += 1
+    print(f"preset {args.preset}, device {device}, torch {torch.__version__}: leaf ATen operations in one step")
+    for phase in phases:
+        print(f"  {phase:<22} {counts[phase]:>5}")
+    print(f"  {'total':<22} {sum(counts[phase] for phase in phases):>5}")
+
+
+if __name__ == "__main__":
+    main()
