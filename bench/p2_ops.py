@@ -43,16 +43,16 @@ def main():
     optimizers = make_optimizers(model, cfg)
     names = [f"optimizer {type(o).__name__}" for o in optimizers]
 
-    def step(record=lambda name: record_function(name)):
-        with record("forward"), autocast(device, cfg.autocast):
+    def step():
+        with record_function("forward"), autocast(device, cfg.autocast):
             loss = F.cross_entropy(model(to_memory_format(normalize(images), cfg)).float(), labels,
                                    label_smoothing=cfg.label_smoothing)
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
-        with record("backward"):
+        with record_function("backward"):
             loss.backward()
         for name, optimizer in zip(names, optimizers):
-            with record(name):
+            with record_function(name):
                 optimizer.step()
 
     step()   # the first step creates the optimizer state: count a later one

@@ -206,7 +206,7 @@ def test_failed_download_into_an_existing_folder_keeps_it_and_its_files(tmp_path
 # ---------------------------------------------------------------------------------------------------------------
 # Damaged and hostile files
 # ---------------------------------------------------------------------------------------------------------------
-def write_bin(path, labels, records=None):
+def write_bin(path, labels):
     labels = np.asarray(labels, np.uint8)
     np.column_stack([labels, np.zeros((len(labels), 3072), np.uint8)]).tofile(path)
 

@@ -23,7 +23,6 @@ MD5 = "c32a1d4ab5d03f1284b67883e8d87530"  # official checksum of the binary arch
 ARCHIVE = os.path.basename(URL)
 
 BIN, PY = "cifar-10-batches-bin", "cifar-10-batches-py"  # the official folder names of the two layouts
-BATCHES_DIR_NAME = BIN  # the layout that is downloaded
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILE = "test_batch.bin"
 PY_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))

@@ -69,7 +69,7 @@ def make_muon_optimizers(model, cfg):
     for group in groups:
         group["weight_decay"] = cfg.decay_per_step / group["lr"]
     sgd = torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
-                          fused=bool(filters) and filters[0].is_cuda)   # one kernel for all groups on a GPU
+                          fused=bool(filters) and filters[0].is_cuda)   # all groups in a few kernels on a GPU
     muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps)
     return [sgd, muon]
 
@@ -173,7 +173,7 @@ def predict_logits_per_tta(model, images, cfg, device, ttas, mean=MEAN, std=STD)
                 shifted_logits = torch.stack([model(to_memory_format(s, cfg)).float() for s in shifted]).mean(0)
                 batch["flip_translate"] = 0.5 * batch["flip"] + 0.5 * shifted_logits
         for tta in ttas:
-            out[tta].append(batch[tta].float())
+            out[tta].append(batch[tta])
     model.train(was_training)
     return {tta: torch.cat(logits) for tta, logits in out.items()}
 
