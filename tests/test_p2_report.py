@@ -67,7 +67,7 @@ def fake_summary(epochs=6, config_entries=0, seed=0):
                      "labels": list(range(10)), "preds": [0, 1, 2, 3, 4, 5, 6, 7, 9, 8]},
                     {"title": "Misclassified", "images": rng.integers(0, 256, (15, 32, 32, 3), dtype=np.uint8),
                      "labels": wrong.tolist(), "preds": ((wrong + 1) % 10).tolist()}],
-        "timing": {"data_prep_s": 1.2, "train_s": 75.0, "eval_s": 2.5, "total_s": 79.9},
+        "timing": {"data_prep_s": 1.2, "warm_up_s": 0.4, "train_s": 75.0, "eval_s": 2.5, "total_s": 80.3},
         "device": "CPU: Intel Xeon, 2 threads", "torch_version": torch.__version__,
         "data_description": "CIFAR-10 (JPEG-q75 copy)",
         "command": "python andrewID-HW1/p2/p2.py --data-dir data/cifar10 --preset cpu --epochs 6 " + "--flag " * 20,

@@ -186,9 +186,9 @@ def run_training(args, device):
             model = model.to(memory_format=torch.channels_last)
         net = compile_model(model, device) if args.compile else model
         t_warm = time.perf_counter()
+        data_prep_s = t_warm - t_start
         warm_up(net, cfg, data, device)
         warm_up_s = time.perf_counter() - t_warm
-        data_prep_s = time.perf_counter() - t_start
         print(f"warm-up (compilation, kernel selection) {warm_up_s:.1f} s, not counted in the training time")
 
         epochs = f"{cfg.epochs:g}"

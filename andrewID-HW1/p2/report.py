@@ -26,7 +26,7 @@ SAMPLE_COLUMNS = 5        # test images per row on the last page
 REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", "total_params", "history",
                  "test_accuracy", "test_accuracy_no_tta", "tta", "class_names", "per_class_accuracy", "confusion",
                  "samples", "timing", "device", "torch_version", "data_description", "command", "machine")
-TIMING_KEYS = ("data_prep_s", "train_s", "eval_s", "total_s")
+TIMING_KEYS = ("data_prep_s", "warm_up_s", "train_s", "eval_s", "total_s")
 
 
 class ReportError(Exception):
@@ -161,8 +161,8 @@ def _summary_page(summary):
     lines = [("Preset", summary["preset"]), ("Seed", summary["seed"]), ("Device", summary["device"]),
              ("Machine", summary["machine"]), ("PyTorch", summary["torch_version"]),
              ("Parameters", f"{summary['total_params']:,}"),
-             ("Time", "data prep {data_prep_s:.1f} s, training {train_s:.1f} s, evaluation {eval_s:.1f} s, "
-                      "total {total_s:.1f} s".format(**timing)),
+             ("Time", "data prep {data_prep_s:.1f} s, warm-up {warm_up_s:.1f} s, training {train_s:.1f} s, "
+                      "evaluation {eval_s:.1f} s, total {total_s:.1f} s".format(**timing)),
              ("Data", summary["data_description"]), ("Command", summary["command"])]
     y = 0.83
     for label, value in lines:
