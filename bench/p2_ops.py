@@ -1,8 +1,10 @@
 """Count the operations one training step of a p2 preset issues, by phase: forward, backward, and each optimizer.
 
-On a GPU a step whose kernels are short waits on the host, which pays per operation launched; this count is that
-cost's measure that needs no GPU. It counts leaf ATen operations (those that call no other ATen operation) under
-torch.profiler, on random data, on whatever device is given (the CPU by default).
+On a GPU a step whose kernels are short waits on the host, which pays per operation called and per kernel launched;
+these counts measure that cost without a GPU. Under torch.profiler, on random data, on whatever device is given
+(the CPU by default), it counts ATen operations two ways: calls (those the Python code makes: each pays the
+interpreter and the dispatcher) and leaves (those that call no other ATen operation: on a GPU each is a kernel
+launch or more, except that a list operation, torch._foreach_*, is one leaf there and one leaf per tensor here).
 
     python bench/p2_ops.py [--preset gpu-fast] [--device cpu] [--batch-size 64]
 """
@@ -59,15 +61,19 @@ def main():
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
     phases = ["forward", "backward", *names]
-    counts = collections.Counter()
+    calls, leaves = collections.Counter(), collections.Counter()
     for event in prof.events():
-        is_leaf = not any(child.name.startswith("aten::") for child in event.cpu_children)
-        if event.name.startswith("aten::") and is_leaf:
-            counts[phase_of(event, phases)] += 1
-    print(f"preset {args.preset}, device {device}, torch {torch.__version__}: leaf ATen operations in one step")
+        if not event.name.startswith("aten::"):
+            continue
+        if event.cpu_parent is None or not event.cpu_parent.name.startswith("aten::"):
+            calls[phase_of(event, phases)] += 1
+        if not any(child.name.startswith("aten::") for child in event.cpu_children):
+            leaves[phase_of(event, phases)] += 1
+    print(f"preset {args.preset}, device {device}, torch {torch.__version__}: ATen operations in one step")
+    print(f"  {'':<22} {'calls':>6} {'leaves':>7}")
     for phase in phases:
-        print(f"  {phase:<22} {counts[phase]:>5}")
-    print(f"  {'total':<22} {sum(counts[phase] for phase in phases):>5}")
+        print(f"  {phase:<22} {calls[phase]:>6} {leaves[phase]:>7}")
+    print(f"  {'total':<22} {sum(calls[p] for p in phases):>6} {sum(leaves[p] for p in phases):>7}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import torch
 
 from config import PRESETS
 from model import build_model
-from muon import Muon, orthogonalize
+from muon import NS_COEFFICIENTS, Muon, orthogonalize
 from train import Lookahead, lr_schedules, make_optimizers
 
 
@@ -30,6 +30,53 @@ def test_muon_step_renormalises_the_filters_then_steps_along_the_orthogonalised_
     Muon([w], lr=0.1, momentum=0.0).step()
     expected = before * (8 ** 0.5 / before.norm()) - 0.1 * orthogonalize(grad.flatten(1)).view_as(w)
     assert torch.allclose(w.detach(), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(12, 30), (30, 12)])
+def test_newton_schulz_is_the_quintic_iteration_on_the_normalised_matrix(shape):
+    torch.manual_seed(0)
+    g = torch.randn(*shape, dtype=torch.float64)
+    a, b, c = NS_COEFFICIENTS
+    x = g / g.norm()
+    for _ in range(3):   # the odd polynomial a x + b x^3 + c x^5 of the singular values, written out
+        x = a * x + b * x @ x.T @ x + c * x @ x.T @ x @ x.T @ x
+    assert torch.allclose(orthogonalize(g), x, atol=1e-6)
+
+
+def test_a_batch_of_matrices_is_orthogonalised_one_by_one():
+    torch.manual_seed(0)
+    g = torch.randn(3, 16, 40, dtype=torch.float64)
+    batched = orthogonalize(g)
+    assert batched.dtype == torch.float64
+    for k in range(3):
+        assert torch.allclose(batched[k], orthogonalize(g[k]), atol=1e-12)
+
+
+def _reference_muon_step(params, buffers, lr, momentum):
+    """Muon one filter bank at a time, as its docstring describes it: the batched step must match this."""
+    for p, buf in zip(params, buffers):
+        buf.mul_(momentum).add_(p.grad)
+        update = p.grad + momentum * buf
+        p.mul_(len(p) ** 0.5 / p.norm())
+        p.sub_(lr * orthogonalize(update.flatten(1)).view_as(p))
+
+
+def test_batched_muon_steps_match_the_one_bank_at_a_time_reference():
+    torch.manual_seed(0)
+    shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (8, 4, 3, 3), (4, 16, 3, 3), (16, 8, 3, 3)]
+    weights = [torch.nn.Parameter(torch.randn(*s, dtype=torch.float64)) for s in shapes]
+    weights[1].data = weights[1].data.to(memory_format=torch.channels_last)     # as the model stores them
+    reference = [w.detach().clone() for w in weights]
+    buffers = [torch.zeros_like(w) for w in reference]
+    muon = Muon(weights, lr=0.1, momentum=0.6)
+    for _ in range(3):
+        grads = [torch.randn_like(w) for w in reference]
+        for w, r, g in zip(weights, reference, grads):
+            w.grad, r.grad = g.clone(), g.clone()
+        muon.step()
+        _reference_muon_step(reference, buffers, lr=0.1, momentum=0.6)
+    for w, r in zip(weights, reference):
+        assert torch.allclose(w.detach(), r, atol=1e-10)
 
 
 def test_recipe_optimisers_cover_each_trainable_parameter_once():

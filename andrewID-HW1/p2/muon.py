@@ -12,20 +12,23 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
 def orthogonalize(g, steps=3, eps=1e-7):
-    """Approximately U V^T for the matrix g = U S V^T (rows >= or <= columns), in g's dtype.
+    """Approximately U V^T for the matrix g = U S V^T, or for each matrix of a batch (n, rows, cols); in g's dtype.
 
-    Runs in bf16 on a GPU (tensor cores; the result is approximate anyway) and in float32 on the CPU.
+    Runs in bf16 on a GPU (tensor cores; the result is approximate anyway) and in at least float32 on the CPU
+    (float64 stays float64, for checks).
     """
     a, b, c = NS_COEFFICIENTS
-    x = g.to(torch.bfloat16 if g.is_cuda else torch.float32)
-    x = x / (x.norm() + eps)                      # every singular value now <= 1, where the iteration works
-    tall = x.shape[0] > x.shape[1]
-    if tall:                                      # iterate on the small Gram matrix X X^T
-        x = x.T
-    for _ in range(steps):
-        gram = x @ x.T
-        x = a * x + (b * gram + c * gram @ gram) @ x
-    return (x.T if tall else x).to(g.dtype)
+    x = g.to(torch.bfloat16 if g.is_cuda else torch.promote_types(g.dtype, torch.float32))
+    x = x if g.ndim == 3 else x.unsqueeze(0)
+    x = x / (x.norm(dim=(1, 2), keepdim=True) + eps)   # every singular value now <= 1, where the iteration works
+    tall = x.size(1) > x.size(2)
+    if tall:                                           # iterate on the small Gram matrix X X^T
+        x = x.mT
+    for _ in range(steps):                             # x <- a x + (b G + c G^2) x, with G = x x^T: 3 calls
+        gram = x @ x.mT
+        x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    x = x.mT if tall else x
+    return (x if g.ndim == 3 else x[0]).to(g.dtype)
 
 
 class Muon(torch.optim.Optimizer):
@@ -41,16 +44,34 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self):
+        # The list ops (torch._foreach_*, as torch.optim's own optimizers use) and one batched orthogonalisation
+        # per filter shape keep the launches per step few: on a GPU a short run is bound by them, not by the maths.
         for group in self.param_groups:
-            momentum = group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(p.grad)
-                buf = state["momentum_buffer"].mul_(momentum).add_(p.grad)
-                g = p.grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-                p.mul_(len(p) ** 0.5 / p.norm())
-                update = orthogonalize(g.flatten(1), group["ns_steps"]).view_as(p)
-                p.add_(update, alpha=-group["lr"])
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            bufs = [self._momentum_buffer(p) for p in params]
+            torch._foreach_mul_(bufs, group["momentum"])
+            torch._foreach_add_(bufs, grads)
+            updates = torch._foreach_add(grads, bufs, alpha=group["momentum"]) if group["nesterov"] else bufs
+            torch._foreach_mul_(params, torch._foreach_reciprocal(torch._foreach_norm(params)))
+            torch._foreach_mul_(params, [len(p) ** 0.5 for p in params])
+            for same_shape in _indices_by_shape(params):
+                batch = torch.stack([updates[i].flatten(1) for i in same_shape])
+                steps = orthogonalize(batch, group["ns_steps"]).view(len(same_shape), *params[same_shape[0]].shape)
+                torch._foreach_add_([params[i] for i in same_shape], steps.unbind(), alpha=-group["lr"])
+
+    def _momentum_buffer(self, p):
+        state = self.state[p]
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros_like(p)
+        return state["momentum_buffer"]
+
+
+def _indices_by_shape(tensors):
+    """The tensors' positions grouped by shape, in order of first appearance."""
+    groups = {}
+    for i, t in enumerate(tensors):
+        groups.setdefault(tuple(t.shape), []).append(i)
+    return list(groups.values())
