@@ -1,6 +1,6 @@
 # 24789 HW1 bundle. `make help` lists the targets; `make` trains p1 and p2 and writes the theory PDF.
 PYTHON      ?= python3
-MNIST_DIR   ?= data/mnist
+MNIST_DIR   ?=
 CIFAR10_DIR ?= data/cifar10
 P2_ARGS     ?=
 ANDREW_ID   ?=
@@ -10,6 +10,8 @@ ALLOW_EXAMPLE_FIG5 ?=
 # The variables reach the tools through the environment, and recipes quote them as "$$NAME": a value holding
 # quotes, spaces or a semicolon stays one argument and is never run as shell text. P2_ARGS is a list of
 # arguments, split like shell words by tools/with_args.py.
+# MNIST_DIR is empty unless given: p1 then looks where `python p1.py` looks (beside p1.py, the working folder,
+# data/mnist), so `make p1` finds the CSVs wherever the plain command would; downloads and checks use data/mnist.
 export MNIST_DIR CIFAR10_DIR P2_ARGS ANDREW_ID ZIP ALLOW_EXAMPLE_FIG5
 export MPLBACKEND = Agg
 
@@ -35,8 +37,8 @@ data: ## download MNIST and CIFAR-10 (checksum-verified) into data/: tries both,
 	if [ $$mnist = ok ] && [ $$cifar = ok ]; then echo "make data: MNIST ok, CIFAR-10 ok"; \
 	else echo "make data: MNIST $$mnist, CIFAR-10 $$cifar (see the messages above)" >&2; exit 1; fi
 
-data-mnist: ## download the MNIST CSVs into $(MNIST_DIR)
-	$(PYTHON) tools/get_mnist.py "$$MNIST_DIR"
+data-mnist: ## download the MNIST CSVs into MNIST_DIR (default data/mnist)
+	$(PYTHON) tools/get_mnist.py "$${MNIST_DIR:-data/mnist}"
 
 data-cifar10: ## download the official CIFAR-10 binary version into $(CIFAR10_DIR)
 	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir "$$CIFAR10_DIR"
@@ -77,7 +79,7 @@ check-zip: ## validate an existing zip without running its code: make check-zip 
 	$(PYTHON) tools/bundle.py check "$$ZIP"
 
 verify: ## re-measure both committed models on the test sets and compare with the stored numbers
-	$(PYTHON) tools/verify.py --mnist-dir "$$MNIST_DIR" --cifar10-dir "$$CIFAR10_DIR"
+	$(PYTHON) tools/verify.py --mnist-dir "$${MNIST_DIR:-data/mnist}" --cifar10-dir "$$CIFAR10_DIR"
 
 clean: ## remove build outputs and test caches; keeps data/, the models, reports and p1's parse cache
 	rm -rf .pytest_cache scratch *-HW1.zip *-HW1.pdf

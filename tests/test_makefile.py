@@ -53,7 +53,8 @@ def make(tree, *args, **env):
     log = tree.parent / "log.jsonl"
     if log.exists():
         log.unlink()
-    environ = dict(os.environ, FAKE_LOG=str(log), **env)
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "CIFAR10_DIR")}
+    environ = dict(inherited, FAKE_LOG=str(log), **env)
     result = subprocess.run(["make", "--no-print-directory", f"PYTHON={sys.executable}", *args], cwd=tree,
                             env=environ, capture_output=True, text=True, timeout=60)
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -82,6 +83,26 @@ def test_p1_reads_its_folder_from_the_environment(tree):
     result, calls = make(tree, "p1", f"MNIST_DIR={SHELL_TEXT}")
     assert result.returncode == 0 and calls == [{"script": "andrewID-HW1/p1/p1.py", "argv": []}]
     assert not (tree / "pwned").exists()
+
+
+@pytest.mark.parametrize("given, expected", [((), ""), (("MNIST_DIR=/data/mnist",), "/data/mnist")])
+def test_p1_gets_mnist_dir_only_when_given_so_it_searches_like_the_plain_command(tree, given, expected):
+    seen = tree.parent / "mnist_dir.txt"
+    (tree / "andrewID-HW1" / "p1" / "p1.py").write_text(
+        f"import os\nopen({str(seen)!r}, 'w').write(os.environ.get('MNIST_DIR', ''))\n")
+    result, _ = make(tree, "p1", *given)
+    assert result.returncode == 0, result.stderr
+    assert seen.read_text() == expected
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("data-mnist", ["data/mnist"]),
+    ("verify", ["--mnist-dir", "data/mnist", "--cifar10-dir", "data/cifar10"]),
+])
+def test_mnist_downloads_and_checks_default_to_data_mnist(tree, target, expected):
+    result, calls = make(tree, target)
+    assert result.returncode == 0, result.stderr
+    assert calls[-1]["argv"] == expected
 
 
 def test_p2_args_are_split_like_shell_words_but_never_run(tree):
