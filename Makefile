@@ -40,10 +40,10 @@ data: ## download MNIST and CIFAR-10 (checksum-verified) into data/: tries both,
 data-mnist: ## download the MNIST CSVs into MNIST_DIR (default data/mnist)
 	$(PYTHON) tools/get_mnist.py "$${MNIST_DIR:-data/mnist}"
 
-data-cifar10: ## download the official CIFAR-10 binary version into $(CIFAR10_DIR)
+data-cifar10: ## download the official CIFAR-10 binary version into CIFAR10_DIR (default data/cifar10)
 	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir "$$CIFAR10_DIR"
 
-data-q75: ## development only: build CIFAR-10 from ../shared's JPEG-q75 copy into $(CIFAR10_DIR)
+data-q75: ## development only: build CIFAR-10 from ../shared's JPEG-q75 copy into CIFAR10_DIR (default data/cifar10)
 	$(PYTHON) ../shared/data/cifar10/build.py "$$CIFAR10_DIR" --format bin
 
 p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf
