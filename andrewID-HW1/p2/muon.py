@@ -45,7 +45,7 @@ class Muon(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self):
         # The list ops (torch._foreach_*, as torch.optim's own optimizers use) and one batched orthogonalisation
-        # per filter shape keep the launches per step few: on a GPU a short run is bound by them, not by the maths.
+        # per filter shape keep the launches per step few: a short GPU run waits on launches as much as on maths.
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -55,6 +55,7 @@ class Muon(torch.optim.Optimizer):
             torch._foreach_mul_(bufs, group["momentum"])
             torch._foreach_add_(bufs, grads)
             updates = torch._foreach_add(grads, bufs, alpha=group["momentum"]) if group["nesterov"] else bufs
+            # each bank to norm sqrt(out channels), as the class docstring says why
             torch._foreach_mul_(params, torch._foreach_reciprocal(torch._foreach_norm(params)))
             torch._foreach_mul_(params, [len(p) ** 0.5 for p in params])
             for same_shape in _indices_by_shape(params):
