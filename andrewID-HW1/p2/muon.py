@@ -55,9 +55,10 @@ class Muon(torch.optim.Optimizer):
             torch._foreach_mul_(bufs, group["momentum"])
             torch._foreach_add_(bufs, grads)
             updates = torch._foreach_add(grads, bufs, alpha=group["momentum"]) if group["nesterov"] else bufs
-            # each bank to norm sqrt(out channels), as the class docstring says why
-            torch._foreach_mul_(params, torch._foreach_reciprocal(torch._foreach_norm(params)))
-            torch._foreach_mul_(params, [len(p) ** 0.5 for p in params])
+            # each bank to norm sqrt(out channels), as the class docstring says why; one pass over the weights
+            scales = torch._foreach_reciprocal(torch._foreach_norm(params))
+            torch._foreach_mul_(scales, [len(p) ** 0.5 for p in params])
+            torch._foreach_mul_(params, scales)
             for same_shape in _indices_by_shape(params):
                 batch = torch.stack([updates[i].flatten(1) for i in same_shape])
                 steps = orthogonalize(batch, group["ns_steps"]).view(len(same_shape), *params[same_shape[0]].shape)
