@@ -25,7 +25,7 @@ measure() {
     rm -rf "$OUT/airbench-0.1.8" && tar xzf "$SRC/airbench-0.1.8.tar.gz" -C "$OUT"
     python3 -c "import torch; print('torch', torch.__version__, '| card:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'none (CPU only)')"
     # Operations per training step, as this device's host issues them (seconds; no data needed).
-    python3 bench/p2_ops.py --device "$(python3 -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")"
+    python3 bench/p2_ops.py
     # shellcheck disable=SC2086  # P2_BENCH_ARGS is a list of words on purpose
     python3 bench/p2_runs.py --data-dir "$DATA" --out "$OUT/runs" --table "$OUT/table.md" \
         --airbench "$OUT/airbench-0.1.8" \

@@ -1,12 +1,12 @@
 """Count the operations one training step of a p2 preset issues, by phase: forward, backward, and each optimizer.
 
 On a GPU a step whose kernels are short waits on the host, which pays per operation called and per kernel launched;
-these counts measure that cost without a GPU. Under torch.profiler, on random data, on whatever device is given
-(the CPU by default), it counts ATen operations two ways: calls (those the Python code makes: each pays the
+these counts measure that cost without a GPU. Under torch.profiler, on random data, on the given device (CUDA if
+there is one, else the CPU), it counts ATen operations two ways: calls (those the Python code makes: each pays the
 interpreter and the dispatcher) and leaves (those that call no other ATen operation: on a GPU each is a kernel
-launch or more, except that a list operation, torch._foreach_*, is one leaf there and one leaf per tensor here).
+launch or more, except that a list operation, torch._foreach_*, is one leaf there and one leaf per tensor on a CPU).
 
-    python bench/p2_ops.py [--preset gpu-fast] [--device cpu] [--batch-size 64]
+    python bench/p2_ops.py [--preset gpu-fast] [--device cpu|cuda] [--batch-size 64]
 """
 import argparse
 import collections
@@ -32,7 +32,7 @@ def phase_of(event, phases):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="gpu-fast")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch-size", type=int, default=64, help="does not change the count; small is quick on a CPU")
     args = p.parse_args()
     device = torch.device(args.device)
