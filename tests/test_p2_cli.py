@@ -113,6 +113,12 @@ BAD_OPTIONS = [
     (["--seed", str(2 ** 40)], "must be a whole number from 0 to"),
     (["--device", "gpu0"], "--device 'gpu0': not a device name"),
     (["--device", "meta"], "--device meta: p2 runs on cpu or cuda"),
+    (["--set", "epochs"], "--set 'epochs': expected FIELD=VALUE"),
+    (["--set", "widthz=8,8,8"], "--set widthz=8,8,8: no config field 'widthz'; the fields are: widths,"),
+    (["--set", "residual=maybe"], "--set residual=maybe: residual takes true or false"),
+    (["--set", "widths=8,0,8"], "--set widths=8,0,8: widths takes positive whole numbers separated by commas"),
+    (["--set", "lr=1/0"], "--set lr=1/0: lr takes a number"),
+    (["--set", "batch_size=1.5"], "--set batch_size=1.5: batch_size takes a whole number"),
 ]
 if not torch.cuda.is_available():
     BAD_OPTIONS.append((["--device", "cuda"], "--device cuda: CUDA is not available on this machine"))
@@ -196,6 +202,16 @@ def tiny_run(monkeypatch, tmp_path):
     write_cifar_batches(str(tmp_path / "data" / "cifar-10-batches-bin"), "bin", 8)
     out = tmp_path / "out"
     return p2, ["--data-dir", str(tmp_path / "data"), "--out", str(out), "--device", "cpu"], out
+
+
+def test_set_overrides_any_field_and_is_stored_in_the_model(tiny_run, capsys):
+    p2, argv, out = tiny_run
+    assert p2.main([*argv, "--set", "widths=8,8,12", "--set", "residual=yes", "--set", "logit-scale=1/4",
+                    "--epochs", "2"]) == 0
+    config = torch.load(out / "p2_model.pkl", weights_only=True)["config"]
+    assert (config["widths"], config["residual"], config["logit_scale"], config["epochs"]) == ((8, 8, 12), True,
+                                                                                               0.25, 2.0)
+    assert "residual" in capsys.readouterr().out   # the printed config
 
 
 def test_ctrl_c_during_training_keeps_the_old_set(tiny_run, monkeypatch, capsys):

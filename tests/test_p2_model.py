@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from config import PRESETS, Config
-from model import build_model, count_parameters
+from config import PRESETS, Config, parse_setting
+from model import ConvGroup, build_model, count_parameters
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -60,3 +60,29 @@ def test_dirac_init_passes_the_first_channels_through():
     for conv in convs[1:]:
         n = conv.in_channels
         assert torch.equal(conv.weight[:n, :, 1, 1], torch.eye(n))
+
+
+def test_residual_group_adds_its_first_block_to_its_last():
+    torch.manual_seed(0)
+    plain = build_model(Config(widths=(8, 8, 8), convs_per_group=3)).eval()
+    residual = build_model(Config(widths=(8, 8, 8), convs_per_group=3, residual=True)).eval()
+    residual.load_state_dict(plain.state_dict())         # same parameters, same names: old model files still load
+    x = torch.randn(2, 24, 16, 16)
+    for a, b in zip(plain.body[1:], residual.body[1:]):
+        with torch.no_grad():
+            first = b.layers[:ConvGroup.FIRST_BLOCK](x)
+            assert torch.allclose(b(x), a(x) + first, atol=1e-6)
+        x = a(x)
+    single = build_model(Config(widths=(8, 8, 8), convs_per_group=1, residual=True))
+    assert not any(g.residual for g in single.body[1:])   # nothing to skip over in a one-conv group
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("epochs=12", ("epochs", 12.0)), ("batch-size=500", ("batch_size", 500)), ("residual=false", ("residual", False)),
+    ("lookahead=ON", ("lookahead", True)), ("widths=96, 256,256", ("widths", (96, 256, 256))),
+    ("logit_scale=1/256", ("logit_scale", 1 / 256)), ("tta=flip", ("tta", "flip")), (" lr = 0.5 ", ("lr", 0.5)),
+])
+def test_a_setting_is_typed_like_its_field(text, expected):
+    name, value = parse_setting(text)
+    assert (name, value) == expected and type(value) is type(expected[1])
+    assert getattr(PRESETS["cpu"].override(**{name: value}), name) == value

@@ -34,6 +34,7 @@ FIELD_NOTES = {
     "dirac_init": "convs start as the identity",
     "whiten_bias_epochs": "epochs the stem's bias learns (0: all)",
     "alternate_flips": "mirror on alternate epochs",
+    "residual": "shortcut across each group",
     "lookahead": "average of the weights late in training",
 }
 
@@ -98,6 +99,9 @@ def _architecture(cfg, total_params, whiten_images):
         sizes.append(size)
     n = cfg["convs_per_group"]
     rest = (f", then {n - 1} more 3x3 convolution{'s' if n > 2 else ''} with batch norm and GELU" if n > 1 else "")
+    if n > 1 and cfg.get("residual"):
+        rest += (", and the output of the first block is added to that of the last (a shortcut, so that early in "
+                 "training a group acts much like its first block alone)")
     return (f"A convolutional network with {total_params:,} parameters. Its first layer is a whitening stem: a "
             f"{k}x{k} convolution whose filters are not learned but computed before training from "
             f"{whiten_images:,} training images. The {3 * k * k} values of a {k}x{k} patch (three colours) are "

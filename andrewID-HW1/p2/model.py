@@ -46,10 +46,16 @@ def conv3x3(c_in, c_out, dirac):
 
 
 class ConvGroup(nn.Module):
-    """One resolution stage: conv -> 2x2 max-pool -> BN -> GELU, then (n - 1) x (conv -> BN -> GELU)."""
+    """One resolution stage: conv -> 2x2 max-pool -> BN -> GELU, then (n - 1) x (conv -> BN -> GELU).
 
-    def __init__(self, c_in, c_out, n_convs, bn_momentum, bn_scale=True, dirac=False):
+    With residual=True the output of the first block is added back after the last, so a deep group starts out
+    close to its first block alone.
+    """
+    FIRST_BLOCK = 4   # conv, pool, BN, GELU
+
+    def __init__(self, c_in, c_out, n_convs, bn_momentum, bn_scale=True, dirac=False, residual=False):
         super().__init__()
+        self.residual = residual and n_convs > 1
         layers = []
         for i in range(n_convs):
             layers.append(conv3x3(c_in if i == 0 else c_out, c_out, dirac))
@@ -59,7 +65,14 @@ class ConvGroup(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x):
-        return self.layers(x)
+        if not self.residual:
+            return self.layers(x)
+        skip = None
+        for i, layer in enumerate(self.layers):
+            if i == self.FIRST_BLOCK:
+                skip = x
+            x = layer(x)
+        return x + skip
 
 
 class Net(nn.Module):
@@ -70,7 +83,7 @@ class Net(nn.Module):
         groups, c_in = [], self.whiten.out_channels
         for width in cfg.widths:
             groups.append(ConvGroup(c_in, width, cfg.convs_per_group, cfg.bn_momentum, cfg.bn_scale,
-                                    cfg.dirac_init))
+                                    cfg.dirac_init, cfg.residual))
             c_in = width
         self.body = nn.Sequential(nn.GELU(), *groups)
         self.pool = nn.AdaptiveMaxPool2d(1)

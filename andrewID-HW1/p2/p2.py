@@ -34,7 +34,7 @@ import torch
 
 import interrupt
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: F401  (load_model: public API)
-from config import PRESETS, get_preset
+from config import PRESETS, get_preset, parse_setting
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10
 from describe import config_table, method_paragraphs
 from model import build_model
@@ -68,6 +68,9 @@ def parse_args(argv):
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--epochs", type=float, help="override the preset's number of epochs (a positive number)")
     p.add_argument("--batch-size", type=int, help=f"override the preset's batch size (1 to {TRAIN_IMAGES:,})")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override any field of the preset's config (see config.py), e.g. --set residual=true "
+                        "--set widths=96,256,256; repeatable")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (warm-up excluded from timing)")
     p.add_argument("--no-epoch-eval", action="store_true", help="skip the per-epoch test accuracy for the curves")
     task = p.add_mutually_exclusive_group()
@@ -106,6 +109,11 @@ def check_options(args):
                         "(the training set's size)")
     if not 0 <= args.seed <= MAX_SEED:
         problems.append(f"--seed {args.seed}: must be a whole number from 0 to {MAX_SEED}")
+    for setting in args.set:
+        try:
+            parse_setting(setting)
+        except ValueError as e:
+            problems.append(str(e))
     try:
         pick_device(args.device)
     except OptionError as e:
@@ -172,7 +180,8 @@ def run_training(args, device):
     device_name = describe_device(device)
     torch.backends.cudnn.benchmark = True  # fixed shapes (the ragged last batch is dropped): pick the fastest kernels
     preset = args.preset or ("gpu-fast" if device.type == "cuda" else "cpu")
-    cfg = get_preset(preset).override(epochs=args.epochs, batch_size=args.batch_size)
+    settings = dict(parse_setting(setting) for setting in args.set)
+    cfg = get_preset(preset).override(**settings).override(epochs=args.epochs, batch_size=args.batch_size)
     with OutputSet(args.out, OUTPUT_NAMES) as out:   # checked writable now; files replaced only at the end
         print(f"preset {preset}, seed {args.seed}, device {device_name}, torch {torch.__version__}")
         print("config:")
