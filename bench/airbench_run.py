@@ -40,6 +40,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--result", required=True)
     args = p.parse_args()
+    for name in ("airbench", "data_dir", "work_dir", "result"):   # they must survive the chdir below
+        setattr(args, name, os.path.abspath(getattr(args, name)))
 
     sys.path.insert(0, args.airbench)
     import airbench  # noqa: E402  (from the unpacked sdist)

@@ -7,14 +7,20 @@ interpreter and the dispatcher) and leaves (those that call no other ATen operat
 launch or more, except that a list operation, torch._foreach_*, is one leaf there and one leaf per tensor on a CPU).
 
     python bench/p2_ops.py [--preset gpu-fast] [--device cpu|cuda] [--batch-size 64]
+
+With --time N it also times N steps at the preset's own batch size (wall clock after a sync, and the device's
+busy time from the profiler) and lists the operations that take the most device time: the step's floor on a GPU
+and how far the host keeps it from that floor.
 """
 import argparse
 import collections
 import os
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, record_function
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
@@ -34,14 +40,24 @@ def main():
     p.add_argument("--preset", default="gpu-fast")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch-size", type=int, default=64, help="does not change the count; small is quick on a CPU")
+    p.add_argument("--time", type=int, default=0, metavar="N", help="also time N steps at the preset's batch size")
     args = p.parse_args()
     device = torch.device(args.device)
-    cfg = get_preset(args.preset).override(batch_size=args.batch_size)
+    count_ops(get_preset(args.preset).override(batch_size=args.batch_size), args.preset, device)
+    if args.time:
+        time_steps(get_preset(args.preset), args.preset, device, args.time)
+
+
+def make_step(cfg, device):
+    """A training step of `cfg` on one random batch (fixed), after a first step that creates the optimizer state;
+    returns (step, names of the optimizers' phases)."""
     torch.manual_seed(0)
-    images = torch.randint(0, 256, (args.batch_size, 3, 32, 32), dtype=torch.uint8, device=device)
-    labels = torch.randint(0, 10, (args.batch_size,), device=device)
+    images = torch.randint(0, 256, (cfg.batch_size, 3, 32, 32), dtype=torch.uint8, device=device)
+    labels = torch.randint(0, 10, (cfg.batch_size,), device=device)
     model = build_model(cfg).to(device)
     model.whiten.fit(normalize(images))
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizers = make_optimizers(model, cfg)
     names = [f"optimizer {type(o).__name__}" for o in optimizers]
 
@@ -58,6 +74,11 @@ def main():
                 optimizer.step()
 
     step()   # the first step creates the optimizer state: count a later one
+    return step, names
+
+
+def count_ops(cfg, preset, device):
+    step, names = make_step(cfg, device)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
     phases = ["forward", "backward", *names]
@@ -69,11 +90,39 @@ def main():
             calls[phase_of(event, phases)] += 1
         if not any(child.name.startswith("aten::") for child in event.cpu_children):
             leaves[phase_of(event, phases)] += 1
-    print(f"preset {args.preset}, device {device}, torch {torch.__version__}: ATen operations in one step")
+    print(f"preset {preset}, device {device}, torch {torch.__version__}: ATen operations in one step")
     print(f"  {'':<22} {'calls':>6} {'leaves':>7}")
     for phase in phases:
         print(f"  {phase:<22} {calls[phase]:>6} {leaves[phase]:>7}")
     print(f"  {'total':<22} {sum(calls[p] for p in phases):>6} {sum(leaves[p] for p in phases):>7}")
+
+
+def time_steps(cfg, preset, device, n):
+    step, _ = make_step(cfg, device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(3):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync()
+    wall = (time.perf_counter() - t0) / n
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(n):
+            step()
+        sync()
+    cuda = device.type == "cuda"
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    averages = prof.key_averages()
+    # Busy time as the table's footer counts it: on a GPU the kernels alone (not the operations that launch them,
+    # nor the annotated regions, which would count each kernel twice); on a CPU every operation's own time.
+    busy = sum(e.self_device_time_total if cuda else e.self_cpu_time_total for e in averages
+               if (e.device_type == DeviceType.CUDA and not e.is_user_annotation) or not cuda) / n / 1e6
+    print(f"\npreset {preset}, batch {cfg.batch_size}, device {device}: {1e3 * wall:.2f} ms a step (wall, "
+          f"mean of {n}); the device is busy {1e3 * busy:.2f} ms of it (profiled)")
+    print(averages.table(sort_by=key, row_limit=25, max_name_column_width=60))
 
 
 if __name__ == "__main__":

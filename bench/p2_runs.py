@@ -5,6 +5,9 @@ and the table ends with our time and accuracy relative to it. Used by bench/gpu_
 
     python bench/p2_runs.py --data-dir DIR --runs gpu-fast:0 gpu-fast+compile:0 gpu-best:0 [-- extra p2 args]
     python bench/p2_runs.py --data-dir DIR --airbench SDIST_DIR --runs gpu-fast:0 airbench94:0 [-- extra p2 args]
+    python bench/p2_runs.py --data-dir DIR --runs gpu-best@residual=true@epochs=40:0   (a variant: p2.py --set)
+
+The table is rewritten after every run, so a run list cut short by a time limit still leaves the finished rows.
 """
 import argparse
 import json
@@ -25,10 +28,19 @@ AIRBENCH_RUN = os.path.join(ROOT, "bench", "airbench_run.py")
 RIVALS = {"gpu-fast": "airbench94", "gpu-fast+compile": "airbench94", "gpu-best": "airbench96"}
 
 
+def p2_options(run_name):
+    """"gpu-fast+compile" -> --preset gpu-fast --compile; "gpu-best@residual=true@epochs=40" -> --preset gpu-best
+    --set residual=true --set epochs=40."""
+    name, *settings = run_name.split("@")
+    preset, _, option = name.partition("+")
+    return ["--preset", preset, *([f"--{option}"] if option else []),
+            *[arg for setting in settings for arg in ("--set", setting)]]
+
+
 def run_one(run_name, seed, data_dir, out_dir, extra):
-    preset, _, option = run_name.partition("+")     # "gpu-fast+compile": p2.py --preset gpu-fast --compile
-    cmd = [sys.executable, P2, "--preset", preset, "--seed", str(seed), "--data-dir", data_dir,
-           "--out", out_dir, *([f"--{option}"] if option else []), *extra]
+    option = run_name.split("@")[0].partition("+")[2]
+    cmd = [sys.executable, P2, *p2_options(run_name), "--seed", str(seed), "--data-dir", data_dir,
+           "--out", out_dir, *extra]
     print("$ " + " ".join(cmd), flush=True)
     # A compiled run names every recompilation in its log: the first thing to look at when --compile is slow.
     env = {**os.environ, "TORCH_LOGS": "recompiles"} if option == "compile" else None
@@ -57,9 +69,10 @@ def run_airbench(variant, seed, data_dir, out_dir, airbench_dir):
 def summary_lines(rows):
     """Per preset: mean accuracy and median time; then each of ours against its airbench rival."""
     stats, lines = {}, []
-    for preset in dict.fromkeys(r["preset"] for r in rows):
-        accs = [100 * r["acc"] for r in rows if r["preset"] == preset]
-        times = [r["train_s"] for r in rows if r["preset"] == preset]
+    done = [r for r in rows if not math.isnan(r["acc"])]
+    for preset in dict.fromkeys(r["preset"] for r in done):
+        accs = [100 * r["acc"] for r in done if r["preset"] == preset]
+        times = [r["train_s"] for r in done if r["preset"] == preset]
         stats[preset] = (statistics.mean(accs), statistics.median(times))
         if len(accs) > 1:
             lines.append(f"| {preset} mean of {len(accs)} | | {statistics.mean(accs):.2f}% "
@@ -69,6 +82,13 @@ def summary_lines(rows):
             (acc, t), (rival_acc, rival_t) = stats[ours], stats[rival]
             lines.append(f"| {ours} / {rival} | | {acc - rival_acc:+.2f} points | time x{t / rival_t:.2f} | | |")
     return lines
+
+
+def table_text(rows):
+    lines = ["| run | seed | test accuracy | train s | wall s | device |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['preset']} | {r['seed']} | {100 * r['acc']:.2f}% | {r['train_s']:.2f} | {r['wall_s']:.1f} | "
+              f"{r['device']} |" for r in rows]
+    return "\n".join(lines + summary_lines(rows))
 
 
 def main():
@@ -83,28 +103,28 @@ def main():
     p.add_argument("--airbench", help="the unpacked airbench sdist, for runs named airbench94 / airbench96")
     args = p.parse_args(argv)
 
+    if any(run.startswith("airbench") for run in args.runs) and not args.airbench:
+        p.error("runs named airbench94 / airbench96 need --airbench")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for run in args.runs:
-            preset, seed = run.split(":")
-            out_dir = os.path.join(args.out or tmp, f"{preset}-{seed}")
+        for i, run in enumerate(args.runs):
+            preset, _, seed = run.rpartition(":")
+            out_dir = os.path.join(args.out or tmp, f"{i:02d}-{preset.split('@')[0]}-{seed}")
             os.makedirs(out_dir, exist_ok=True)
-            if preset.startswith("airbench"):
-                if not args.airbench:
-                    p.error(f"run {run} needs --airbench")
-                rows.append(run_airbench(preset, int(seed), args.data_dir, out_dir, args.airbench))
-            else:
-                rows.append(run_one(preset, int(seed), args.data_dir, out_dir, extra))
-
-    lines = ["| run | seed | test accuracy | train s | wall s | device |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['preset']} | {r['seed']} | {100 * r['acc']:.2f}% | {r['train_s']:.2f} | {r['wall_s']:.1f} | "
-              f"{r['device']} |" for r in rows]
-    lines += summary_lines(rows)
-    table = "\n".join(lines)
+            t0 = time.perf_counter()
+            try:
+                if preset.startswith("airbench"):
+                    rows.append(run_airbench(preset, int(seed), args.data_dir, out_dir, args.airbench))
+                else:
+                    rows.append(run_one(preset, int(seed), args.data_dir, out_dir, extra))
+            except subprocess.CalledProcessError as e:   # one failed run (its log above) does not end the list
+                rows.append(dict(preset=preset, seed=int(seed), acc=math.nan, train_s=math.nan,
+                                 wall_s=time.perf_counter() - t0, device=f"failed (exit {e.returncode})"))
+            table = table_text(rows)
+            if args.table:   # after every run: a list cut short still leaves its finished rows
+                with open(args.table, "w") as f:
+                    f.write(table + "\n")
     print(table)
-    if args.table:
-        with open(args.table, "w") as f:
-            f.write(table + "\n")
 
 
 if __name__ == "__main__":
