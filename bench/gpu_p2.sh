@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The whole GPU measurement in one run (about 9 minutes on one H100): decode the JPEG-q75 copy; count and time the
-# operations of a training step (gpu-fast, gpu-best); train ours gpu-fast with 5 seeds and the public airbench 0.1.8
-# train94 3 times; gpu-best and airbench96 once each; two gpu-best variants (`@field=value` is p2.py --set); a
-# compiled gpu-fast last. The table (accuracy, train seconds, card, ours relative to airbench) is rewritten after
-# every run, so a run cut short by the time limit keeps the rows it finished.
+# The whole GPU measurement in one run (about 8-9 minutes on one H100): decode the JPEG-q75 copy; count and time the
+# operations of a training step (gpu-fast, gpu-best; each as it is and with the global max-pool as a plain
+# reduction); train ours gpu-fast with 5 seeds and the public airbench 0.1.8 train94 3 times; gpu-best twice and
+# airbench96 once; gpu-fast compiled with CUDA graphs (max-autotune), then without (the --compile default) last.
+# P2_RUNS replaces the run list: `name@field=value` is p2.py --set, `name+compile=MODE` is --compile=MODE. The
+# table (accuracy, train seconds, card, ours relative to airbench) is rewritten after every run, so a list cut short
+# by the time limit keeps the rows it finished. The run of 2026-11-27 is in bench/results/h100-2026-11-27.md.
 #
 # Carry in gpu_data/ (git-ignored): cifar10_q75_compact.npz and build.py (the q75 copy and its decoder), and
 # airbench-0.1.8.tar.gz (`pip download airbench==0.1.8 --no-deps --no-binary :all: -d gpu_data`); 18 MB, so delete
@@ -20,8 +22,7 @@ OUT=${OUT:-scratch/gpu_p2}     # on the GPU machine, the folder whose files come
 DATA=${DATA:-$SRC/decoded}     # 180 MB decoded: kept out of $OUT
 WORK=${WORK:-$SRC/work}        # each run's model and report, and airbench's copy of the data: kept out of $OUT too
 RUNS=${P2_RUNS:-"gpu-fast:0 gpu-fast:1 gpu-fast:2 gpu-fast:3 gpu-fast:4 airbench94:0 airbench94:1 airbench94:2
-      gpu-best:0 airbench96:0 gpu-best@residual=true:0 gpu-best@residual=true:1
-      gpu-best@residual=true@widths=128,512,512:0 gpu-fast+compile:0"}
+      gpu-best:0 gpu-best:1 airbench96:0 gpu-fast+compile=max-autotune:0 gpu-fast+compile:0"}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1      # through tee, lines stay in the order they were printed
 
@@ -29,14 +30,16 @@ measure() {
     if [ ! -f "$DATA/cifar-10-batches-bin/test_batch.bin" ]; then
         python3 "$SRC/build.py" "$DATA" --format bin
     fi
-    rm -rf "$WORK" && mkdir -p "$WORK" && tar xzf "$SRC/airbench-0.1.8.tar.gz" -C "$WORK"
+    rm -rf "$WORK" "$OUT"/ops-*.txt && mkdir -p "$WORK" && tar xzf "$SRC/airbench-0.1.8.tar.gz" -C "$WORK"
     python3 -c "import torch; print('torch', torch.__version__, '| card:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'none (CPU only)')"
     # Operations per training step as this device's host issues them, then N timed steps on random data with the
     # operations that take the most device time (seconds each; a failure here does not stop the runs).
     for preset in gpu-fast gpu-best; do
-        python3 bench/p2_ops.py --preset $preset --time "${P2_TIME_STEPS:-20}" > "$OUT/ops-$preset.txt" 2>&1 \
-            || echo "p2_ops.py --preset $preset failed"
-        grep -A8 "ATen operations" "$OUT/ops-$preset.txt" || true
+        for variant in as-is amax-pool; do
+            python3 bench/p2_ops.py --preset $preset --time "${P2_TIME_STEPS:-20}" --variant $variant \
+                >> "$OUT/ops-$preset.txt" 2>&1 || echo "p2_ops.py --preset $preset --variant $variant failed"
+        done
+        grep -m1 -A8 "ATen operations" "$OUT/ops-$preset.txt" || true
         grep "ms a step" "$OUT/ops-$preset.txt" || true
     done
     # shellcheck disable=SC2086  # RUNS and P2_BENCH_ARGS are lists of words on purpose

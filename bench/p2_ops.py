@@ -10,7 +10,11 @@ launch or more, except that a list operation, torch._foreach_*, is one leaf ther
 
 With --time N it also times N steps at the preset's own batch size (wall clock after a sync, and the device's
 busy time from the profiler) and lists the operations that take the most device time: the step's floor on a GPU
-and how far the host keeps it from that floor.
+and how far the host keeps it from that floor. --variant and --compile time a candidate change against the same
+step, for a GPU session to measure several in one call:
+
+    python bench/p2_ops.py --time 20 --variant amax-pool        (the global max-pool as a plain reduction)
+    python bench/p2_ops.py --time 20 --compile max-autotune     (the network compiled; the optimizers eager)
 """
 import argparse
 import collections
@@ -39,18 +43,36 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="gpu-fast")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--batch-size", type=int, default=64, help="does not change the count; small is quick on a CPU")
+    p.add_argument("--batch-size", type=int, help="default: 64 to count (the count does not depend on it), the "
+                                                  "preset's own to time")
     p.add_argument("--time", type=int, default=0, metavar="N", help="also time N steps at the preset's batch size")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="as-is", help="a change to time (with --time)")
+    p.add_argument("--compile", metavar="MODE", help="time the network compiled in this torch.compile mode")
     args = p.parse_args()
     device = torch.device(args.device)
-    count_ops(get_preset(args.preset).override(batch_size=args.batch_size), args.preset, device)
+    count_ops(get_preset(args.preset).override(batch_size=args.batch_size or 64), args.preset, device)
     if args.time:
-        time_steps(get_preset(args.preset), args.preset, device, args.time)
+        time_steps(get_preset(args.preset).override(batch_size=args.batch_size), args.preset, device, args.time,
+                   args.variant, args.compile)
 
 
-def make_step(cfg, device):
-    """A training step of `cfg` on one random batch (fixed), after a first step that creates the optimizer state;
-    returns (step, names of the optimizers' phases)."""
+class AmaxPool(torch.nn.Module):
+    def forward(self, x):
+        return x.amax(dim=(2, 3), keepdim=True)
+
+
+def amax_pool(model):
+    model.pool = AmaxPool()
+    return model
+
+
+# Candidate changes to the network, timed without touching p2: name -> function(model) -> model.
+VARIANTS = {"as-is": lambda model: model, "amax-pool": amax_pool}
+
+
+def make_step(cfg, device, variant="as-is", compile_mode=None):
+    """A training step of `cfg` on one random batch (fixed), after a first step that creates the optimizer state
+    (and compiles, with `compile_mode`); returns (step, names of the optimizers' phases)."""
     torch.manual_seed(0)
     images = torch.randint(0, 256, (cfg.batch_size, 3, 32, 32), dtype=torch.uint8, device=device)
     labels = torch.randint(0, 10, (cfg.batch_size,), device=device)
@@ -60,10 +82,13 @@ def make_step(cfg, device):
         model = model.to(memory_format=torch.channels_last)
     optimizers = make_optimizers(model, cfg)
     names = [f"optimizer {type(o).__name__}" for o in optimizers]
+    net = VARIANTS[variant](model)
+    if compile_mode:
+        net = torch.compile(net, dynamic=False, mode=None if compile_mode == "default" else compile_mode)
 
     def step():
         with record_function("forward"), autocast(device, cfg.autocast):
-            loss = F.cross_entropy(model(to_memory_format(normalize(images), cfg)).float(), labels,
+            loss = F.cross_entropy(net(to_memory_format(normalize(images), cfg)).float(), labels,
                                    label_smoothing=cfg.label_smoothing)
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
@@ -97,8 +122,10 @@ def count_ops(cfg, preset, device):
     print(f"  {'total':<22} {sum(calls[p] for p in phases):>6} {sum(leaves[p] for p in phases):>7}")
 
 
-def time_steps(cfg, preset, device, n):
-    step, _ = make_step(cfg, device)
+def time_steps(cfg, preset, device, n, variant="as-is", compile_mode=None):
+    start = time.perf_counter()
+    step, _ = make_step(cfg, device, variant, compile_mode)
+    set_up = time.perf_counter() - start
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(3):
         step()
@@ -120,8 +147,9 @@ def time_steps(cfg, preset, device, n):
     # nor the annotated regions, which would count each kernel twice); on a CPU every operation's own time.
     busy = sum(e.self_device_time_total if cuda else e.self_cpu_time_total for e in averages
                if (e.device_type == DeviceType.CUDA and not e.is_user_annotation) or not cuda) / n / 1e6
-    print(f"\npreset {preset}, batch {cfg.batch_size}, device {device}: {1e3 * wall:.2f} ms a step (wall, "
-          f"mean of {n}); the device is busy {1e3 * busy:.2f} ms of it (profiled)")
+    compiled = f", compiled ({compile_mode}; set-up {set_up:.0f} s)" if compile_mode else ""
+    print(f"\npreset {preset}, variant {variant}{compiled}, batch {cfg.batch_size}, device {device}: "
+          f"{1e3 * wall:.2f} ms a step (wall, mean of {n}); the device is busy {1e3 * busy:.2f} ms of it (profiled)")
     print(averages.table(sort_by=key, row_limit=25, max_name_column_width=60))
 
 

@@ -43,7 +43,7 @@ def run_one(run_name, seed, data_dir, out_dir, extra):
            "--out", out_dir, *extra]
     print("$ " + " ".join(cmd), flush=True)
     # A compiled run names every recompilation in its log: the first thing to look at when --compile is slow.
-    env = {**os.environ, "TORCH_LOGS": "recompiles"} if option == "compile" else None
+    env = {**os.environ, "TORCH_LOGS": "recompiles"} if option.startswith("compile") else None
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env)
     wall = time.perf_counter() - t0

@@ -152,6 +152,25 @@ def test_unparsable_option_is_one_line(p2_main, capsys):
     assert e.value.code == 2 and err.count("\n") == 1 and "--epochs" in err and "--help" in err
 
 
+def test_unknown_compile_mode_is_one_line(p2_main, capsys):
+    with pytest.raises(SystemExit) as e:
+        p2_main.main(["--compile=fastest"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "--compile" in err and "max-autotune" in err
+
+
+def test_compile_mode_per_device(monkeypatch):
+    import p2
+    seen = []
+    monkeypatch.setattr(p2.torch, "compile", lambda model, **options: seen.append(options) or model)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for device, mode in [(cpu, "auto"), (cuda, "auto"), (cuda, "default"), (cuda, "max-autotune")]:
+        assert p2.compile_model("net", device, mode) == "net"
+    assert [o["mode"] for o in seen] == [None, "max-autotune-no-cudagraphs", None, "max-autotune"]
+    assert all(o["dynamic"] is False for o in seen)   # fixed shapes: one graph each for training and evaluation
+    assert p2.parse_args(["--compile"]).compile == "auto" and p2.parse_args([]).compile is None
+
+
 def test_output_folder_that_is_a_file_is_refused_at_once(p2_main, tmp_path, capsys):
     blocker = tmp_path / "results"
     blocker.write_text("keep me")
