@@ -85,10 +85,17 @@ def make_step(cfg, device, variant="as-is", compile_mode=None):
     net = VARIANTS[variant](model)
     if compile_mode:
         net = torch.compile(net, dynamic=False, mode=None if compile_mode == "default" else compile_mode)
+    # The network's input as training makes it: the GPU presets normalise the whole set once (to bf16 under
+    # autocast) and a step gathers its batch from it; the cpu preset normalises each batch.
+    pixels = normalize(images).to(torch.bfloat16 if cfg.autocast else torch.float32)
+    order = torch.randperm(cfg.batch_size, device=device)
+
+    def batch():
+        return pixels[order] if cfg.alternate_flips else normalize(images)
 
     def step():
         with record_function("forward"), autocast(device, cfg.autocast):
-            loss = F.cross_entropy(net(to_memory_format(normalize(images), cfg)).float(), labels,
+            loss = F.cross_entropy(net(to_memory_format(batch(), cfg)).float(), labels,
                                    label_smoothing=cfg.label_smoothing)
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
