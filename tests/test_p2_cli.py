@@ -119,6 +119,12 @@ BAD_OPTIONS = [
     (["--set", "widths=8,0,8"], "--set widths=8,0,8: widths takes positive whole numbers separated by commas"),
     (["--set", "lr=1/0"], "--set lr=1/0: lr takes a number"),
     (["--set", "batch_size=1.5"], "--set batch_size=1.5: batch_size takes a whole number"),
+    (["--set", "tta=all"], "--set tta=all: tta is one of: none, flip, flip_translate"),
+    (["--set", "optimizer=adam"], "--set optimizer=adam: optimizer is one of: sgd, muon"),
+    (["--set", "epochs=-3"], "--set epochs=-3: epochs must be more than 0"),
+    (["--set", "cutout=-1"], "--set cutout=-1: cutout must be 0 or more"),
+    (["--set", "momentum=1"], "--set momentum=1: momentum must be less than 1"),
+    (["--set", "warmup_frac=1.5"], "--set warmup_frac=1.5: warmup_frac must be 1 or less"),
 ]
 if not torch.cuda.is_available():
     BAD_OPTIONS.append((["--device", "cuda"], "--device cuda: CUDA is not available on this machine"))

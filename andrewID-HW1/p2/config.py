@@ -3,7 +3,10 @@
 A preset is a frozen `Config`; the command line may override single fields (`--epochs 8`). The whole config is
 printed at start and stored in the model file and the report, so any number in the report can be reproduced.
 """
+import math
 from dataclasses import asdict, dataclass, fields, replace
+
+TTAS = ("none", "flip", "flip_translate")   # test-time augmentations, from none to the most views
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,13 @@ PRESETS = {
 
 
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+# What --set accepts beyond the type: the words a field knows, and the numbers that make sense. Every other number
+# must be >= 0. Momenta and label smoothing stay below 1 (1 would never forget / leave nothing on the true class).
+CHOICES = {"tta": TTAS, "optimizer": ("sgd", "muon")}
+POSITIVE = ("epochs", "batch_size", "lr", "eval_batch_size", "convs_per_group", "whiten_patch", "logit_scale",
+            "bn_momentum", "muon_lr", "muon_ns_steps")
+BELOW_ONE = ("momentum", "muon_momentum", "label_smoothing")
+AT_MOST_ONE = ("warmup_frac", "bn_momentum")
 
 
 def parse_setting(text):
@@ -123,14 +133,35 @@ def parse_setting(text):
         if kind is float:
             top, slash, bottom = raw.partition("/")      # fractions read as written: logit_scale=1/256
             value = float(top) / float(bottom) if slash else float(raw)
-            if value != value or value in (float("inf"), float("-inf")):
+            if not math.isfinite(value):
                 raise ValueError
-            return name, value
-        return name, kind(raw)
+        else:
+            value = kind(raw)
     except (ValueError, ZeroDivisionError):
         hint = {bool: "true or false", tuple: "positive whole numbers separated by commas", int: "a whole number",
                 float: "a number"}.get(kind, "a word")
         raise ValueError(f"--set {text}: {name} takes {hint}") from None
+    problem = _range_problem(name, value)
+    if problem:
+        raise ValueError(f"--set {text}: {name} {problem}")
+    return name, value
+
+
+def _range_problem(name, value):
+    """Why `value` makes no sense for field `name`, or None."""
+    if name in CHOICES:
+        return None if value in CHOICES[name] else f"is one of: {', '.join(CHOICES[name])}"
+    if isinstance(value, tuple):
+        return None
+    if name in POSITIVE and value <= 0:
+        return "must be more than 0"
+    if value < 0:
+        return "must be 0 or more"
+    if name in BELOW_ONE and value >= 1:
+        return "must be less than 1"
+    if name in AT_MOST_ONE and value > 1:
+        return "must be 1 or less"
+    return None
 
 
 def get_preset(name):

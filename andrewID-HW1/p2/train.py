@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import interrupt
+from config import TTAS
 from augment import augment, cutout, epoch_view
 from muon import Muon
 from progress import EpochProgress, epoch_line
@@ -145,7 +146,6 @@ def to_memory_format(x, cfg):
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 
-TTAS = ("none", "flip", "flip_translate")
 
 
 @torch.no_grad()
