@@ -211,6 +211,9 @@ def test_method_follows_the_config():
     assert "label smoothing 0.1" in changed["Loss"] and "peak 2.5 " in changed["Learning-rate schedule"]
     assert "the run is 1 epoch." in changed["Learning-rate schedule"]
     assert "12x12" in changed["Augmentation"] and changed["Test-time augmentation"].startswith("None")
+    assert "shortcut" not in default["Architecture"]
+    assert "shortcut" in text(residual=True, convs_per_group=3)["Architecture"]
+    assert "shortcut" not in text(residual=True, convs_per_group=1)["Architecture"]   # a one-conv group has none
 
 
 def test_optimizer_paragraph_is_keyed_on_the_config(monkeypatch):
