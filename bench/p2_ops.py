@@ -30,7 +30,8 @@ from torch.profiler import ProfilerActivity, profile, record_function
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
 from config import get_preset  # noqa: E402
 from model import build_model  # noqa: E402
-from train import autocast, make_optimizers, normalize, to_memory_format  # noqa: E402
+from p2 import compile_model  # noqa: E402
+from train import autocast, make_optimizers, normalize, normalized_set, to_memory_format  # noqa: E402
 
 
 def phase_of(event, phases):
@@ -84,10 +85,10 @@ def make_step(cfg, device, variant="as-is", compile_mode=None):
     names = [f"optimizer {type(o).__name__}" for o in optimizers]
     net = VARIANTS[variant](model)
     if compile_mode:
-        net = torch.compile(net, dynamic=False, mode=None if compile_mode == "default" else compile_mode)
-    # The network's input as training makes it: the GPU presets normalise the whole set once (to bf16 under
-    # autocast) and a step gathers its batch from it; the cpu preset normalises each batch.
-    pixels = normalize(images).to(torch.bfloat16 if cfg.autocast else torch.float32)
+        net = compile_model(net, device, compile_mode)   # as p2.py --compile=MODE does
+    # The network's input as training makes it: the GPU presets gather each batch from the set normalised once;
+    # the cpu preset normalises each batch.
+    pixels = normalized_set(images, cfg) if cfg.alternate_flips else None
     order = torch.randperm(cfg.batch_size, device=device)
 
     def batch():

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 import interrupt
-from config import TTAS
 from augment import augment, cutout, epoch_view
+from config import TTAS
 from muon import Muon
 from progress import EpochProgress, epoch_line
 
@@ -146,6 +146,10 @@ def to_memory_format(x, cfg):
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 
+def normalized_set(images, cfg):
+    """The whole uint8 set normalised once, in the dtype the first conv gets (bf16 under autocast anyway), for the
+    recipes that augment a whole epoch at a time and gather each batch from it."""
+    return normalize(images).to(torch.bfloat16 if cfg.autocast else torch.float32)
 
 
 @torch.no_grad()
@@ -208,9 +212,8 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
 
     prep = Stopwatch(device).start()
     if cfg.alternate_flips:
-        # Normalised once (bf16 is what autocast feeds the first conv anyway); each epoch then shifts and flips
-        # the whole set in a few batched ops, and a step only gathers its batch.
-        pixels = normalize(images).to(torch.bfloat16 if cfg.autocast else torch.float32)
+        # Each epoch shifts and flips the whole normalised set in a few batched ops; a step only gathers its batch.
+        pixels = normalized_set(images, cfg)
         flip_phase = torch.rand(len(images), device=generator.device, generator=generator) < 0.5
     history, train_seconds, step = [], prep.stop(), 0
     for epoch in range(1, math.ceil(total_steps / steps_per_epoch) + 1):
