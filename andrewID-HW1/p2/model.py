@@ -75,6 +75,18 @@ class ConvGroup(nn.Module):
         return x + skip
 
 
+class GlobalMaxPool(nn.Module):
+    """The largest value of each channel: (N, C, H, W) -> (N, C).
+
+    A plain reduction rather than nn.AdaptiveMaxPool2d(1): on an H100 that layer's kernels, on a 3x3 map, took
+    7.5 % of a gpu-fast step (0.7 ms), far more than its few megabytes need. The maximum is the same; the
+    gradient differs only where two positions tie for it (each gets an equal share instead of one getting all).
+    """
+
+    def forward(self, x):
+        return x.amax(dim=(2, 3))
+
+
 class Net(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -86,11 +98,11 @@ class Net(nn.Module):
                                     cfg.dirac_init, cfg.residual))
             c_in = width
         self.body = nn.Sequential(nn.GELU(), *groups)
-        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.pool = GlobalMaxPool()
         self.head = nn.Linear(c_in, 10, bias=False)
 
     def forward(self, x):
-        x = self.pool(self.body(self.whiten(x))).flatten(1)
+        x = self.pool(self.body(self.whiten(x)))
         return self.head(x) * self.logit_scale
 
 
