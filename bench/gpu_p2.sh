@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole GPU measurement in one run (about 8-9 minutes on one H100): decode the JPEG-q75 copy; count and time the
-# operations of a training step (gpu-fast, gpu-best; each as it is and with the global max-pool as a plain
-# reduction); train ours gpu-fast with 5 seeds and the public airbench 0.1.8 train94 3 times; gpu-best twice and
-# airbench96 once; gpu-fast compiled (profiled as a step too), and last compiled with CUDA graphs (max-autotune).
+# operations of a training step (gpu-fast, gpu-best; each as it is and with the global max-pool as it was,
+# nn.AdaptiveMaxPool2d); train ours gpu-fast with 5 seeds and the public airbench 0.1.8 train94 3 times; gpu-best
+# twice and airbench96 once; gpu-fast compiled (profiled as a step too), and last compiled with CUDA graphs
+# (max-autotune).
 # P2_RUNS replaces the run list: `name@field=value` is p2.py --set, `name+compile=MODE` is --compile=MODE. The
 # table (accuracy, train seconds, card, ours relative to airbench) is rewritten after every run, so a list cut short
 # by the time limit keeps the rows it finished. The run of 2026-11-27 is in bench/results/h100-2026-11-27.md.
@@ -35,7 +36,7 @@ measure() {
     # Operations per training step as this device's host issues them, then N timed steps on random data with the
     # operations that take the most device time (seconds each; a failure here does not stop the runs).
     for preset in gpu-fast gpu-best; do
-        for variant in as-is amax-pool; do
+        for variant in as-is adaptive-pool; do
             python3 bench/p2_ops.py --preset $preset --time "${P2_TIME_STEPS:-20}" --variant $variant \
                 >> "$OUT/ops-$preset.txt" 2>&1 || echo "p2_ops.py --preset $preset --variant $variant failed"
         done
