@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from config import PRESETS, Config, parse_setting
-from model import ConvGroup, build_model, count_parameters
+from model import ConvGroup, GlobalMaxPool, build_model, count_parameters
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -75,6 +75,27 @@ def test_residual_group_adds_its_first_block_to_its_last():
         x = a(x)
     single = build_model(Config(widths=(8, 8, 8), convs_per_group=1, residual=True))
     assert not any(g.residual for g in single.body[1:])   # nothing to skip over in a one-conv group
+
+
+def test_global_max_pool_matches_adaptive_max_pool():
+    torch.manual_seed(0)
+    x = torch.randn(4, 8, 3, 3, dtype=torch.float64, requires_grad=True)
+    y = x.detach().clone().requires_grad_()
+    ours, theirs = GlobalMaxPool()(x), torch.nn.AdaptiveMaxPool2d(1)(y).flatten(1)
+    assert torch.equal(ours, theirs)
+    weights = torch.randn(4, 8, dtype=torch.float64)
+    (ours * weights).sum().backward()
+    (theirs * weights).sum().backward()
+    assert torch.equal(x.grad, y.grad)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_global_max_pool_on_a_gpu_is_a_reduction_that_splits_ties():
+    x = torch.randn(4, 8, 3, 3, device="cuda")
+    assert torch.equal(GlobalMaxPool()(x), x.flatten(2).max(2).values)
+    tied = torch.zeros(1, 1, 2, 2, device="cuda", requires_grad=True)   # four-way tie: each position a quarter
+    GlobalMaxPool()(tied).sum().backward()
+    assert torch.equal(tied.grad.cpu(), torch.full((1, 1, 2, 2), 0.25))
 
 
 @pytest.mark.parametrize("text, expected", [
