@@ -49,6 +49,22 @@ def test_second_read_comes_from_the_cache_and_edits_invalidate_it(tmp_path, cach
     np.testing.assert_array_equal(p1.load_mnist_csv(str(path))[0], rows[:, 1:])
 
 
+def test_clean_cache_finds_and_removes_what_p1_writes(tmp_path, cache_dir, monkeypatch):
+    # tools/clean_cache.py keeps its own copy of p1's cache folder and file names (it must run without numpy):
+    # the two must agree, with and without P1_CACHE_DIR.
+    from tools import clean_cache
+    assert clean_cache.cache_dir() == p1.cache_dir() == str(cache_dir)
+    monkeypatch.delenv("P1_CACHE_DIR")
+    assert clean_cache.cache_dir() == p1.cache_dir()
+    monkeypatch.setenv("P1_CACHE_DIR", str(cache_dir))
+    for name in ("mnist_train.csv", "mnist_test.csv"):
+        p1.load_mnist_csv(str(write_csv(tmp_path / name, table())))
+    cached = [f for _, _, files in os.walk(cache_dir) for f in files]
+    assert len(cached) == 2 and all(clean_cache.CACHE_FILE.fullmatch(f) for f in cached)
+    assert clean_cache.remove_cache(str(cache_dir))[0] == 2
+    assert not cache_dir.exists()
+
+
 def test_unwritable_cache_is_skipped_with_a_warning_naming_it(tmp_path, monkeypatch, capfd):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")

@@ -144,3 +144,9 @@ def test_cpu_trained_model_re_measured_on_a_gpu_one_image_apart_matches():
     assert result.match is True
     assert "10 images of 10,000" in result.note and "nearly tied" in result.note
 
+
+def test_verify_looks_for_the_batch_files_p2_reads():
+    # tools/verify.py checks for the files itself (so p2.py never downloads during a verification): its list of
+    # layouts and files must be the one p2's loader reads.
+    import data
+    assert verify.CIFAR_LAYOUTS == {layout: files["train"] + files["test"] for layout, files in data.FILES.items()}
