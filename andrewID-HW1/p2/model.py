@@ -81,8 +81,8 @@ class GlobalMaxPool(nn.Module):
 
     On a GPU a plain reduction: there nn.AdaptiveMaxPool2d(1)'s kernels, on a 3x3 map, took 7.5 % of a gpu-fast
     step on an H100 (0.7 ms), far more than its few megabytes need. On a CPU the adaptive pool stays: it is the
-    faster of the two there (0.9 against 2.6 ms a step, cpu preset), and the committed cpu model was trained
-    with it. Both give the same maximum; their gradients differ only where two positions tie for it (the
+    faster of the two there (0.9 against 2.6 ms a step, cpu preset), and the cpu preset's p2_model.pkl was
+    trained with it. Both give the same maximum; their gradients differ only where two positions tie for it (the
     reduction gives each an equal share, the pool gives one all of it), which changes a run as a new seed does.
     """
 
