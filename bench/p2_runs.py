@@ -24,8 +24,8 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 P2 = os.path.join(ROOT, "andrewID-HW1", "p2", "p2.py")
 AIRBENCH_RUN = os.path.join(ROOT, "bench", "airbench_run.py")
-# Ours against the public trainer of the same accuracy class.
-RIVALS = {"gpu-fast": "airbench94", "gpu-fast+compile": "airbench94", "gpu-best": "airbench96"}
+# Ours against the public trainer of the same accuracy class; a run's rival is its preset's, whatever its options.
+RIVALS = {"gpu-fast": "airbench94", "gpu-best": "airbench96"}
 
 
 def p2_options(run_name):
@@ -77,8 +77,9 @@ def summary_lines(rows):
         if len(accs) > 1:
             lines.append(f"| {preset} mean of {len(accs)} | | {statistics.mean(accs):.2f}% "
                          f"(min {min(accs):.2f}, max {max(accs):.2f}) | median {statistics.median(times):.2f} | | |")
-    for ours, rival in RIVALS.items():
-        if ours in stats and rival in stats and not math.isnan(stats[rival][1]):
+    for ours in stats:
+        rival = RIVALS.get(p2_options(ours)[1])   # ["--preset", preset, ...]
+        if rival in stats and not math.isnan(stats[rival][1]):
             (acc, t), (rival_acc, rival_t) = stats[ours], stats[rival]
             lines.append(f"| {ours} / {rival} | | {acc - rival_acc:+.2f} points | time x{t / rival_t:.2f} | | |")
     return lines

@@ -46,3 +46,13 @@ def test_a_failed_run_is_a_row_and_the_list_goes_on(monkeypatch, tmp_path, capsy
 def test_summary_of_failed_runs_only_is_empty():
     rows = [dict(preset="gpu-best", seed=0, acc=math.nan, train_s=math.nan, wall_s=1.0, device="failed (exit 1)")]
     assert p2_runs.summary_lines(rows) == []
+
+
+def test_every_run_of_a_preset_is_compared_with_its_rival():
+    def row(name, acc, train_s):
+        return dict(preset=name, seed=0, acc=acc, train_s=train_s, wall_s=1.0, device="GPU")
+    rows = [row("airbench94", 0.9074, 2.54), row("gpu-fast+compile=max-autotune", 0.9079, 1.27),
+            row("gpu-best@residual=true", 0.9323, 15.69), row("airbench96", 0.9334, 21.04)]
+    assert p2_runs.summary_lines(rows) == [
+        "| gpu-fast+compile=max-autotune / airbench94 | | +0.05 points | time x0.50 | | |",
+        "| gpu-best@residual=true / airbench96 | | -0.11 points | time x0.75 | | |"]
