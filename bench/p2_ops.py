@@ -130,7 +130,8 @@ def time_steps(cfg, preset, device, n, variant="as-is", compile_mode=None):
     start = time.perf_counter()
     step, _ = make_step(cfg, device, variant, compile_mode)
     set_up = time.perf_counter() - start
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     for _ in range(3):
         step()
     sync()
@@ -139,18 +140,17 @@ def time_steps(cfg, preset, device, n, variant="as-is", compile_mode=None):
         step()
     sync()
     wall = (time.perf_counter() - t0) / n
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities) as prof:
         for _ in range(n):
             step()
         sync()
-    cuda = device.type == "cuda"
     key = "self_device_time_total" if cuda else "self_cpu_time_total"
     averages = prof.key_averages()
     # Busy time as the table's footer counts it: on a GPU the kernels alone (not the operations that launch them,
     # nor the annotated regions, which would count each kernel twice); on a CPU every operation's own time.
-    busy = sum(e.self_device_time_total if cuda else e.self_cpu_time_total for e in averages
-               if (e.device_type == DeviceType.CUDA and not e.is_user_annotation) or not cuda) / n / 1e6
+    busy = sum(getattr(e, key) for e in averages
+               if not cuda or (e.device_type == DeviceType.CUDA and not e.is_user_annotation)) / n / 1e6
     compiled = f", compiled ({compile_mode}; set-up {set_up:.0f} s)" if compile_mode else ""
     print(f"\npreset {preset}, variant {variant}{compiled}, batch {cfg.batch_size}, device {device}: "
           f"{1e3 * wall:.2f} ms a step (wall, mean of {n}); the device is busy {1e3 * busy:.2f} ms of it (profiled)")
