@@ -11,9 +11,10 @@ launch or more, except that a list operation, torch._foreach_*, is one leaf ther
 With --time N it also times N steps at the preset's own batch size (wall clock after a sync, and the device's
 busy time from the profiler) and lists the operations that take the most device time: the step's floor on a GPU
 and how far the host keeps it from that floor. --variant and --compile time a candidate change against the same
-step, for a GPU session to measure several in one call:
+step, and --set a config field changed, for a GPU session to measure several in one call:
 
     python bench/p2_ops.py --time 20 --variant adaptive-pool    (the global max-pool as it was)
+    python bench/p2_ops.py --time 20 --set max_pool=mask        (any field, as p2.py --set takes it)
     python bench/p2_ops.py --time 20 --compile max-autotune     (the network compiled; the optimizers eager)
 """
 import argparse
@@ -28,7 +29,7 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, record_function
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
-from config import get_preset  # noqa: E402
+from config import get_preset, parse_setting  # noqa: E402
 from model import build_model  # noqa: E402
 from p2 import compile_model  # noqa: E402
 from train import autocast, make_optimizers, normalize, normalized_set, to_memory_format  # noqa: E402
@@ -49,12 +50,18 @@ def main():
     p.add_argument("--time", type=int, default=0, metavar="N", help="also time N steps at the preset's batch size")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="as-is", help="a change to time (with --time)")
     p.add_argument("--compile", metavar="MODE", help="time the network compiled in this torch.compile mode")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a config field, as p2.py --set does (repeatable)")
     args = p.parse_args()
     device = torch.device(args.device)
-    count_ops(get_preset(args.preset).override(batch_size=args.batch_size or 64), args.preset, device)
+    try:
+        cfg = get_preset(args.preset).override(**dict(parse_setting(s) for s in args.set))
+    except ValueError as e:
+        p.error(str(e))
+    name = "@".join([args.preset, *args.set])   # as bench/p2_runs.py names a run with settings
+    count_ops(cfg.override(batch_size=args.batch_size or 64), name, device)
     if args.time:
-        time_steps(get_preset(args.preset).override(batch_size=args.batch_size), args.preset, device, args.time,
-                   args.variant, args.compile)
+        time_steps(cfg.override(batch_size=args.batch_size), name, device, args.time, args.variant, args.compile)
 
 
 def adaptive_pool(model):

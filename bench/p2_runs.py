@@ -41,9 +41,10 @@ def run_one(run_name, seed, data_dir, out_dir, extra):
     options = p2_options(run_name)
     cmd = [sys.executable, P2, *options, "--seed", str(seed), "--data-dir", data_dir, "--out", out_dir, *extra]
     print("$ " + " ".join(cmd), flush=True)
-    # A compiled run names every recompilation in its log: the first thing to look at when --compile is slow.
+    # A compiled run names every recompilation in its log, and every graph that CUDA graphs skipped (perf_hints):
+    # the first things to look at when --compile is slow.
     compiled = any(option.startswith("--compile") for option in options)
-    env = {**os.environ, "TORCH_LOGS": "recompiles"} if compiled else None
+    env = {**os.environ, "TORCH_LOGS": "recompiles,perf_hints"} if compiled else None
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env)
     wall = time.perf_counter() - t0

@@ -55,6 +55,8 @@ class Config:
                                      # shortcut that lets a 3-conv group train like a 1-conv one early on)
     lookahead: bool = False          # True: every 5 steps pull the weights towards a slow average, more so as
                                      # the lr falls; the final weights are the average
+    max_pool: str = "torch"          # the groups' 2x2 max-pool: "torch" (nn.MaxPool2d, int64 indices) or "mask"
+                                     # (a backward that compares input and output; lighter on a GPU)
 
     def to_dict(self):
         return asdict(self)
@@ -104,7 +106,7 @@ PRESETS = {
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 # What --set accepts beyond the type: the words a field knows, and the numbers that make sense. Every other number
 # must be >= 0. Momenta and label smoothing stay below 1 (1 would never forget / leave nothing on the true class).
-CHOICES = {"tta": TTAS, "optimizer": ("sgd", "muon")}
+CHOICES = {"tta": TTAS, "optimizer": ("sgd", "muon"), "max_pool": ("torch", "mask")}
 POSITIVE = ("epochs", "batch_size", "lr", "eval_batch_size", "convs_per_group", "whiten_patch", "logit_scale",
             "bn_momentum", "muon_lr", "muon_ns_steps")
 BELOW_ONE = ("momentum", "muon_momentum", "label_smoothing")
