@@ -1,0 +1,95 @@
+"""Does the network train when compiled with CUDA graphs? gpu-fast trained in one process with p2's own code
+(warm-up, train, evaluate) several ways, each from the same initial weights, with the accuracy, the per-epoch
+losses and the training time of each; then more seeds of the first CUDA-graph way that trains.
+
+    python bench/cudagraph_check.py --data-dir DIR [--seeds 5]
+
+The ways: eager; compiled without CUDA graphs ("default"); compiled with them ("reduce-overhead") as p2.py does it;
+the same with torch.compiler.cudagraph_mark_step_begin() before every call of the network (each call its own
+step, so no output of one replay is taken for still in use by the next); and with the SGD groups unfused.
+"""
+import argparse
+import os
+import sys
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
+from config import get_preset  # noqa: E402
+from data import load_cifar10  # noqa: E402
+from model import build_model  # noqa: E402
+from p2 import WHITEN_FIT_IMAGES, compile_model, evaluate, find_data, warm_up  # noqa: E402
+from train import normalize, train  # noqa: E402
+
+
+class MarkSteps(nn.Module):
+    """Calls `net` after telling CUDA graph trees that a new step begins."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        torch.compiler.cudagraph_mark_step_begin()
+        return self.net(x)
+
+
+def unfused_sgd():
+    """torch.optim.SGD with fused=False whatever the caller asks; returns a function that undoes the patch."""
+    real = torch.optim.SGD
+    torch.optim.SGD = lambda *a, **k: real(*a, **{**k, "fused": False})
+    return lambda: setattr(torch.optim, "SGD", real)
+
+
+def one_run(way, cfg, data, device, seed):
+    torch.manual_seed(seed)
+    model = build_model(cfg).to(device)
+    model.whiten.fit(normalize(data["train_images"][:WHITEN_FIT_IMAGES]))
+    model = model.to(memory_format=torch.channels_last)
+    net = model if way == "eager" else compile_model(model, device, "default" if way == "default" else
+                                                      "reduce-overhead")
+    if way == "reduce-overhead+mark-steps":
+        net = MarkSteps(net)
+    undo = unfused_sgd() if way == "reduce-overhead+unfused-sgd" else (lambda: None)
+    losses = []
+    try:
+        warm_up(net, cfg, data, device)
+        history, seconds = train(net, cfg, data, device, seed, eval_each_epoch=False, log=lambda *a: None)
+        losses = [row["train_loss"] for row in history]
+        acc, plain, *_ = evaluate(net, cfg, data, device)
+    except Exception as e:  # noqa: BLE001  (a way that fails is a finding: report it and go on)
+        print(f"{way}, seed {seed}: failed: {type(e).__name__}: {str(e)[:300]}")
+        return None
+    finally:
+        undo()
+        torch._dynamo.reset()
+    print(f"{way}, seed {seed}: {100 * acc:.2f} % ({100 * plain:.2f} % without TTA) in {seconds:.2f} s; "
+          f"epoch losses {' '.join(f'{v:.3f}' for v in losses)}", flush=True)
+    return acc, seconds
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--seeds", type=int, default=5, help="seeds of the first CUDA-graph way that trains")
+    p.add_argument("--device", default="cuda", help="cpu: a dry run of the script (no CUDA graphs there)")
+    p.add_argument("--epochs", type=float, help="instead of the preset's 8 (for a dry run)")
+    args = p.parse_args()
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
+    cfg = get_preset("gpu-fast").override(epochs=args.epochs)
+    data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir)).items()}
+    ways = ["eager", "reduce-overhead", "reduce-overhead+mark-steps", "reduce-overhead+unfused-sgd", "default"]
+    results = {way: one_run(way, cfg, data, device, 0) for way in ways}
+    good = [w for w in ways if w.startswith("reduce-overhead") and results[w] and results[w][0] > 0.85]
+    if good:
+        runs = [results[good[0]]] + [one_run(good[0], cfg, data, device, s) for s in range(1, args.seeds)]
+        runs = [r for r in runs if r]
+        accs, times = sorted(r[0] for r in runs), sorted(r[1] for r in runs)
+        print(f"{good[0]}: {len(runs)} seeds, mean {100 * sum(accs) / len(accs):.2f} % "
+              f"(min {100 * accs[0]:.2f}, max {100 * accs[-1]:.2f}), median {times[len(times) // 2]:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
