@@ -74,13 +74,15 @@ def main():
     p.add_argument("--data-dir", required=True)
     p.add_argument("--seeds", type=int, default=5, help="seeds of the first CUDA-graph way that trains")
     p.add_argument("--device", default="cuda", help="cpu: a dry run of the script (no CUDA graphs there)")
+    p.add_argument("--ways", default="eager,reduce-overhead,reduce-overhead+mark-steps,reduce-overhead+unfused-sgd,"
+                                       "default", help="comma-separated, of those above")
     p.add_argument("--epochs", type=float, help="instead of the preset's 8 (for a dry run)")
     args = p.parse_args()
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
     cfg = get_preset("gpu-fast").override(epochs=args.epochs)
     data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir)).items()}
-    ways = ["eager", "reduce-overhead", "reduce-overhead+mark-steps", "reduce-overhead+unfused-sgd", "default"]
+    ways = args.ways.split(",")
     results = {way: one_run(way, cfg, data, device, 0) for way in ways}
     good = [w for w in ways if w.startswith("reduce-overhead") and results[w] and results[w][0] > 0.85]
     if good:
