@@ -1,13 +1,15 @@
-"""Does the network train when compiled with CUDA graphs? gpu-fast trained in one process with p2's own code
-(warm-up, train, evaluate) several ways, each from the same initial weights, with the accuracy, the per-epoch
-losses and the training time of each; then more seeds of the first CUDA-graph way that trains.
+"""Does gpu-fast train when compiled? It is trained in one process with p2's own code (warm-up, training loop,
+evaluation) several ways, each from the same initial weights, and each way's accuracy, per-epoch losses and
+training time are printed; then more seeds of the first CUDA-graph way that trains.
 
-    python bench/cudagraph_check.py --data-dir DIR [--seeds 5]
+    python bench/cudagraph_check.py --data-dir DIR [--ways eager,reduce-overhead,...] [--seeds 5]
 
-The ways: eager; compiled without CUDA graphs ("default"); compiled with them ("reduce-overhead") as p2.py does it;
-the same with torch.compiler.cudagraph_mark_step_begin() before every call of the network (each call its own
-step, so no output of one replay is taken for still in use by the next); and with the SGD groups unfused.
+The ways: eager; compiled without CUDA graphs ("default"); compiled with them ("reduce-overhead") as p2.py
+--compile does it; the same with torch.compiler.cudagraph_mark_step_begin() before every call of the network; and
+with the SGD groups unfused. On an H100 (2026-11-27) every compiled way gave NaN losses while the global max-pool
+was compiled as amax, and trained once it was the adaptive pool: bench/results/h100-2026-11-27.md.
 """
+
 import argparse
 import os
 import sys

@@ -172,7 +172,7 @@ def test_compile_mode_per_device(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     for device, mode in [(cpu, "auto"), (cuda, "auto"), (cuda, "default"), (cuda, "max-autotune")]:
         assert p2.compile_model("net", device, mode) == "net"
-    assert [o["mode"] for o in seen] == [None, "max-autotune-no-cudagraphs", None, "max-autotune"]
+    assert [o["mode"] for o in seen] == [None, "reduce-overhead", None, "max-autotune"]
     assert all(o["dynamic"] is False for o in seen)   # fixed shapes: one graph each for training and evaluation
     assert p2.parse_args(["--compile"]).compile == "auto" and p2.parse_args([]).compile is None
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from config import PRESETS, Config, parse_setting
-from model import ConvGroup, GlobalMaxPool, MaskMaxPool2d, build_model, count_parameters, max_pool
+from model import ConvGroup, GlobalMaxPool, build_model, count_parameters
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -98,66 +98,17 @@ def test_global_max_pool_on_a_gpu_is_a_reduction_that_splits_ties():
     assert torch.equal(tied.grad.cpu(), torch.full((1, 1, 2, 2), 0.25))
 
 
-@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-@pytest.mark.parametrize("size", [(31, 31), (8, 8), (7, 6), (3, 3)])
-def test_mask_max_pool_matches_torch_pool_without_ties(layout, size):
-    torch.manual_seed(0)
-    x = torch.randn(3, 5, *size, dtype=torch.float64).to(memory_format=layout).requires_grad_()
-    ours, theirs = MaskMaxPool2d()(x), torch.nn.MaxPool2d(2)(x)
-    assert torch.equal(ours, theirs) and ours.stride() == theirs.stride()   # the layout the next layer expects
-    weights = torch.randn_like(theirs)
-    grad, = torch.autograd.grad(ours, x, weights)
-    assert torch.equal(grad, torch.autograd.grad(theirs, x, weights)[0]) and grad.stride() == x.stride()
-    small = x[:1, :2].detach().clone(memory_format=layout).requires_grad_()   # a numerical Jacobian is slow
-    assert torch.autograd.gradcheck(MaskMaxPool2d(), (small,))
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_mask_max_pool_on_a_gpu_matches_torch_pool():
+def test_global_max_pool_compiled_on_a_gpu_gives_finite_gradients():
+    """Compiled, the reduction's backward gave NaN on an H100 (torch 2.11); the adaptive pool does not."""
     torch.manual_seed(0)
-    x = torch.randn(8, 64, 31, 31, device="cuda").to(memory_format=torch.channels_last).requires_grad_()
-    ours, theirs = MaskMaxPool2d()(x), torch.nn.MaxPool2d(2)(x)
-    assert torch.equal(ours, theirs) and ours.stride() == theirs.stride()
-    weights = torch.randn_like(theirs)
-    assert torch.equal(torch.autograd.grad(ours, x, weights)[0], torch.autograd.grad(theirs, x, weights)[0])
-
-
-def test_mask_max_pool_splits_a_tie_and_leaves_the_odd_edge_out():
-    x = torch.tensor([[[[1.0, 1.0, 5.0], [0.0, 1.0, 5.0], [5.0, 5.0, 5.0]]]], requires_grad=True)
-    out = MaskMaxPool2d()(x)
-    assert out.tolist() == [[[[1.0]]]]
-    out.sum().backward()
-    third = 1 / 3
-    assert torch.allclose(x.grad, torch.tensor([[[[third, third, 0.0], [0.0, third, 0.0], [0.0, 0.0, 0.0]]]]))
-
-
-def test_max_pool_kind_is_checked_and_reaches_the_groups():
-    with pytest.raises(ValueError, match="unknown max_pool 'fast'"):
-        max_pool("fast")
-    with pytest.raises(ValueError, match="max_pool is one of: torch, mask"):
-        parse_setting("max_pool=fast")
-    pools = [type(m) for m in build_model(Config(widths=(8, 8, 8), max_pool="mask")).modules()]
-    assert pools.count(MaskMaxPool2d) == 3 and torch.nn.MaxPool2d not in pools
-    assert torch.nn.MaxPool2d in [type(m) for m in build_model(Config(widths=(8, 8, 8))).modules()]
-
-
-@pytest.mark.parametrize("bf16", [False, True])
-def test_a_net_with_the_mask_pool_computes_what_torch_pool_does(bf16):
-    """The same loss; in float32 the same gradients too (in bf16 tied windows are common enough to move them)."""
-    cfg = Config(widths=(16, 32, 32))
-    torch.manual_seed(0)
-    x, y = torch.randn(16, 3, 32, 32).contiguous(memory_format=torch.channels_last), torch.randint(0, 10, (16,))
-    losses, grads = [], []
-    for kind in ("torch", "mask"):
-        torch.manual_seed(1)
-        model = build_model(cfg.override(max_pool=kind)).to(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
-        loss.backward()
-        losses.append(loss.item())
-        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
-    assert losses[0] == losses[1]
-    assert bf16 or torch.equal(grads[0], grads[1])
+    net = torch.nn.Sequential(torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.GELU(),
+                              GlobalMaxPool()).cuda().to(memory_format=torch.channels_last)
+    x = torch.randn(64, 16, 3, 3, device="cuda").contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = torch.compile(net)(x)
+    out.float().square().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters())
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -36,7 +36,6 @@ FIELD_NOTES = {
     "alternate_flips": "mirror on alternate epochs",
     "residual": "shortcut across each group",
     "lookahead": "average of the weights late in training",
-    "max_pool": "2x2 max-pool kernel (torch's, or by mask)",
 }
 
 # Fields that only the Muon recipe reads: left out of the tables of an SGD run, where they mean nothing.

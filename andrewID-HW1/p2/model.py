@@ -46,70 +46,6 @@ def conv3x3(c_in, c_out, dirac):
     return conv
 
 
-def _windows(x):
-    """(N, C, H, W) -> a view (N, C, H // 2, 2, W // 2, 2) of its 2x2 windows; an odd last row or column is left
-    out, as nn.MaxPool2d(2) leaves it out."""
-    h, w = x.shape[2] // 2, x.shape[3] // 2
-    return x[:, :, :2 * h, :2 * w].unflatten(3, (w, 2)).unflatten(2, (h, 2))
-
-
-class _MaskMaxPool(torch.autograd.Function):
-    """2x2 max-pool, stride 2, whose backward compares the input with the output instead of reading saved indices.
-
-    nn.MaxPool2d writes an int64 index for every output and reads it back in the backward: at gpu-fast's first
-    group (2000 x 64 x 15 x 15) that is 230 MB each way, more than the bf16 activations themselves. Here the forward
-    is one reduction into a tensor of the input's memory layout, and the backward one comparison and one select.
-    Where a window's maximum is tied (about 0.2 % of bf16 windows), the tied positions share its gradient equally,
-    as x.amax's backward does; nn.MaxPool2d gives all of it to one of them.
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        n, c, h, w = x.shape
-        out = torch.empty((n, c, h // 2, w // 2), dtype=x.dtype, device=x.device, memory_format=_layout(x))
-        torch.amax(_windows(x), dim=(3, 5), out=out)
-        ctx.save_for_backward(x, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, out = ctx.saved_tensors
-        hit = _windows(x) == out[:, :, :, None, :, None]
-        share = (grad / hit.sum(dim=(3, 5))).to(x.dtype)
-        grad_x = torch.empty_like(x)
-        grad_x[:, :, 2 * out.shape[2]:].zero_()          # the row and column the pool left out
-        grad_x[:, :, :, 2 * out.shape[3]:].zero_()
-        torch.where(hit, share[:, :, :, None, :, None], share.new_zeros(()), out=_windows(grad_x))
-        return grad_x
-
-
-def _layout(x):
-    return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-
-
-class MaskMaxPool2d(nn.Module):
-    """nn.MaxPool2d(2) with a lighter backward (`_MaskMaxPool`); the same output, the same gradient but on ties.
-
-    Compiled, torch's own pool stays: the compiler already fuses it into kernels that keep small offsets, not
-    int64 indices.
-    """
-
-    def forward(self, x):
-        if torch.compiler.is_compiling():
-            return F.max_pool2d(x, 2)
-        return _MaskMaxPool.apply(x)
-
-
-def max_pool(kind):
-    """The 2x2 max-pool of a conv group: "torch" (nn.MaxPool2d) or "mask" (MaskMaxPool2d)."""
-    if kind not in POOLS:
-        raise ValueError(f"unknown max_pool {kind!r}; choose one of: {', '.join(POOLS)}")
-    return POOLS[kind]()
-
-
-POOLS = {"torch": lambda: nn.MaxPool2d(2), "mask": MaskMaxPool2d}
-
-
 class ConvGroup(nn.Module):
     """One resolution stage: conv -> 2x2 max-pool -> BN -> GELU, then (n - 1) x (conv -> BN -> GELU).
 
@@ -118,15 +54,14 @@ class ConvGroup(nn.Module):
     """
     FIRST_BLOCK = 4   # conv, pool, BN, GELU
 
-    def __init__(self, c_in, c_out, n_convs, bn_momentum, bn_scale=True, dirac=False, residual=False,
-                 pool="torch"):
+    def __init__(self, c_in, c_out, n_convs, bn_momentum, bn_scale=True, dirac=False, residual=False):
         super().__init__()
         self.residual = residual and n_convs > 1
         layers = []
         for i in range(n_convs):
             layers.append(conv3x3(c_in if i == 0 else c_out, c_out, dirac))
             if i == 0:
-                layers.append(max_pool(pool))
+                layers.append(nn.MaxPool2d(2))
             layers += [batch_norm(c_out, bn_momentum, bn_scale), nn.GELU()]
         self.layers = nn.Sequential(*layers)
 
@@ -144,15 +79,20 @@ class ConvGroup(nn.Module):
 class GlobalMaxPool(nn.Module):
     """The largest value of each channel: (N, C, H, W) -> (N, C).
 
-    On a GPU a plain reduction: there nn.AdaptiveMaxPool2d(1)'s kernels, on a 3x3 map, took 7.5 % of a gpu-fast
-    step on an H100 (0.7 ms), far more than its few megabytes need. On a CPU the adaptive pool stays: it is the
-    faster of the two there (0.9 against 2.6 ms a step, cpu preset), and the cpu preset's p2_model.pkl was
-    trained with it. Both give the same maximum; their gradients differ only where two positions tie for it (the
-    reduction gives each an equal share, the pool gives one all of it), which changes a run as a new seed does.
+    On a GPU, run eagerly, a plain reduction: there nn.AdaptiveMaxPool2d(1)'s kernels on a 3x3 map took 0.7 ms of a
+    gpu-fast step on an H100, far more than its few megabytes need (the step's kernels: 9.25 ms with it, 8.52 ms
+    with the reduction). Compiled, and on a CPU, the adaptive pool stays:
+    - compiled with the reduction, every training loss was NaN (H100, torch 2.11). Its backward sends the gradient
+      to the positions equal to the maximum; in fused kernels that keep values in different precisions it may
+      find none and divide by zero. The adaptive pool keeps the index of the maximum instead;
+    - on a CPU the adaptive pool is the faster of the two (0.9 against 2.6 ms a step, cpu preset), and the cpu
+      preset's p2_model.pkl was trained with it.
+    Both give the same maximum; their gradients differ only where two positions tie for it (the reduction gives
+    each an equal share, the pool gives one all of it), which changes a run as a new seed does.
     """
 
     def forward(self, x):
-        if x.is_cuda and not torch.compiler.is_compiling():   # compiled, amax's backward gave NaN (H100, torch 2.11)
+        if x.is_cuda and not torch.compiler.is_compiling():
             return x.amax(dim=(2, 3))
         return F.adaptive_max_pool2d(x, 1).flatten(1)
 
@@ -165,7 +105,7 @@ class Net(nn.Module):
         groups, c_in = [], self.whiten.out_channels
         for width in cfg.widths:
             groups.append(ConvGroup(c_in, width, cfg.convs_per_group, cfg.bn_momentum, cfg.bn_scale,
-                                    cfg.dirac_init, cfg.residual, cfg.max_pool))
+                                    cfg.dirac_init, cfg.residual))
             c_in = width
         self.body = nn.Sequential(nn.GELU(), *groups)
         self.pool = GlobalMaxPool()
