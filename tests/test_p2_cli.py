@@ -252,6 +252,23 @@ def test_ctrl_c_during_training_keeps_the_old_set(tiny_run, monkeypatch, capsys)
     assert contents(out) == before
 
 
+def test_a_diverged_run_is_one_line_and_keeps_the_old_set(tiny_run, monkeypatch, capsys):
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+    build = p2.build_model
+
+    def nan_head(cfg):
+        model = build(cfg)
+        model.head.weight.data.fill_(float("nan"))
+        return model
+    monkeypatch.setattr(p2, "build_model", nan_head)
+    assert p2.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the training loss became nan in epoch 1 at peak learning rate")
+    assert err.count("\n") == 1 and "--set lr=" in err and "are as they were" in err
+    assert contents(out) == before
+
+
 def press_ctrl_c_inside_a_library():
     """What some library code does to a Ctrl-C: the KeyboardInterrupt is raised inside it, caught and dropped."""
     import interrupt

@@ -4,7 +4,7 @@ import torch
 
 from config import PRESETS, Config
 from model import build_model
-from train import TTAS, lr_factor, normalize, predict_logits, predict_logits_per_tta, train
+from train import TTAS, TrainingDiverged, lr_factor, normalize, predict_logits, predict_logits_per_tta, train
 
 TINY = Config(widths=(16, 32, 32), epochs=4.0, batch_size=32, lr=0.2, warmup_frac=0.25, tta="flip_translate",
               eval_batch_size=50)
@@ -124,3 +124,14 @@ def test_the_gpu_recipe_lowers_the_loss_on_the_cpu():
     history, _ = train(fresh_model(cfg, data), cfg, data, torch.device("cpu"), seed=0, log=lambda *a: None)
     assert history[-1]["train_loss"] < history[0]["train_loss"] - 0.2
     assert history[-1]["test_acc"] > 0.3
+
+
+def test_a_loss_that_is_not_a_number_stops_training_at_the_end_of_its_epoch():
+    data = tiny_data()
+    model = fresh_model(TINY, data)
+    with torch.no_grad():
+        model.head.weight.fill_(float("inf"))   # logits of inf and -inf: the loss is NaN from the first step
+    log = []
+    with pytest.raises(TrainingDiverged, match="loss became nan in epoch 1 at peak learning rate 0.2; lower it"):
+        train(model, TINY, data, torch.device("cpu"), seed=0, log=log.append)
+    assert log == []   # no epoch line with a NaN in it

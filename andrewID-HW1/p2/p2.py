@@ -39,7 +39,7 @@ from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10
 from describe import config_table, method_paragraphs
 from model import build_model
 from outputs import OutputError, OutputSet
-from train import MEAN, STD, normalize, predict_logits, predict_logits_per_tta, train
+from train import MEAN, STD, TrainingDiverged, normalize, predict_logits, predict_logits_per_tta, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_IMAGES = 50_000         # CIFAR-10's training set: the largest batch that makes one step per epoch
@@ -288,6 +288,8 @@ def error_message(exc):
     """The one line shown for an error the user can act on; None for a bug (then the traceback is shown)."""
     if isinstance(exc, (DataError, CheckpointError, OutputError, ValueError)):
         return str(exc)
+    if isinstance(exc, TrainingDiverged):
+        return f"{exc}; {', '.join(OUTPUT_NAMES)} are as they were"
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return "out of GPU memory; try a smaller --batch-size"
     if isinstance(exc, OSError):

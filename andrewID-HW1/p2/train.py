@@ -88,6 +88,16 @@ def set_lrs(optimizers, schedules, step):
         group["lr"] = group["initial_lr"] * schedules[group["schedule"]][step]
 
 
+class TrainingDiverged(RuntimeError):
+    """The training loss is no longer a finite number: every weight after that step is garbage."""
+
+
+def stop_if_diverged(loss, epoch, cfg):
+    if not math.isfinite(loss):
+        raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch} at peak learning rate {cfg.lr:g}; "
+                               "lower it (--set lr=...), or, with --compile, run without it")
+
+
 class Lookahead:
     """Every `every` steps pull the weights (and BN statistics) towards a slow copy and restart from it.
 
@@ -261,7 +271,10 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
             lookahead.finish(model)
         seconds = stopwatch.stop()
         train_seconds += seconds
-        row = dict(epoch=epoch, train_loss=loss_sum.item() / n_steps,
+        train_loss = loss_sum.item() / n_steps
+        # Checked once an epoch, where the loss is read anyway: a check each step would make the GPU wait on it.
+        stop_if_diverged(train_loss, epoch, cfg)
+        row = dict(epoch=epoch, train_loss=train_loss,
                    train_acc=correct.item() / (n_steps * cfg.batch_size), test_acc=None,
                    lr=cfg.lr * schedules["main"][step], seconds=seconds,
                    images_per_s=n_steps * cfg.batch_size / seconds)
