@@ -153,7 +153,7 @@ def compile_model(model, device, mode="auto"):
     picks between the two), both compiled during the warm-up. A new batch shape gets its own graph instead of
     a recompilation for dynamic shapes, whose kernels are slower. Mode "auto": CUDA graphs ("reduce-overhead") on
     a GPU, the fastest measured (gpu-fast on an H100: 1.49 s against 1.59 s compiled without them and 1.83 s
-    eager, after about 15 s of compilation), the default elsewhere."""
+    eager, after about 14 s of compilation), the default elsewhere."""
     if mode == "auto":
         mode = "reduce-overhead" if device.type == "cuda" else "default"
     return torch.compile(model, dynamic=False, mode=None if mode == "default" else mode)
