@@ -4,10 +4,12 @@ training time are printed; then more seeds of the first CUDA-graph way that trai
 
     python bench/cudagraph_check.py --data-dir DIR [--ways eager,reduce-overhead,...] [--seeds 5]
 
-The ways: eager; compiled without CUDA graphs ("default"); compiled with them ("reduce-overhead") as p2.py
---compile does it; the same with torch.compiler.cudagraph_mark_step_begin() before every call of the network; and
-with the SGD groups unfused. On an H100 (2026-11-27) every compiled way gave NaN losses while the global max-pool
-was compiled as amax, and trained once it was the adaptive pool: bench/results/h100-2026-11-27.md.
+The ways, "MODE" or "MODE+CHANGE": eager; compiled without CUDA graphs ("default"); compiled with them
+("reduce-overhead") as p2.py --compile does it; and a mode with one change: "+mark-steps" (a
+torch.compiler.cudagraph_mark_step_begin() before every call of the network), "+unfused-sgd", or
+"+max-pool2d-global" (the global max-pool as F.max_pool2d over the whole map). On an H100 (2026-11-27) every
+compiled way gave NaN losses while the global max-pool was compiled as amax, and trained once it was the adaptive
+pool: bench/results/h100-2026-11-27.md.
 """
 
 import argparse
@@ -23,6 +25,12 @@ from data import load_cifar10  # noqa: E402
 from model import build_model  # noqa: E402
 from p2 import WHITEN_FIT_IMAGES, compile_model, evaluate, find_data, warm_up  # noqa: E402
 from train import normalize, train  # noqa: E402
+
+from p2_ops import MaxPool2dGlobal  # noqa: E402  (this script's folder)
+
+
+MODES = ("eager", "default", "reduce-overhead")
+CHANGES = ("mark-steps", "unfused-sgd", "max-pool2d-global")
 
 
 class MarkSteps(nn.Module):
@@ -45,15 +53,19 @@ def unfused_sgd():
 
 
 def one_run(way, cfg, data, device, seed):
+    """Train and evaluate one way, "MODE" or "MODE+CHANGE": MODE eager, default or reduce-overhead; CHANGE one of
+    mark-steps, unfused-sgd, max-pool2d-global (the global max-pool as bench/p2_ops.py's MaxPool2dGlobal)."""
+    mode, _, change = way.partition("+")
     torch.manual_seed(seed)
     model = build_model(cfg).to(device)
     model.whiten.fit(normalize(data["train_images"][:WHITEN_FIT_IMAGES]))
     model = model.to(memory_format=torch.channels_last)
-    net = model if way == "eager" else compile_model(model, device, "default" if way == "default" else
-                                                      "reduce-overhead")
-    if way == "reduce-overhead+mark-steps":
+    if change == "max-pool2d-global":
+        model.pool = MaxPool2dGlobal()
+    net = model if mode == "eager" else compile_model(model, device, mode)
+    if change == "mark-steps":
         net = MarkSteps(net)
-    undo = unfused_sgd() if way == "reduce-overhead+unfused-sgd" else (lambda: None)
+    undo = unfused_sgd() if change == "unfused-sgd" else (lambda: None)
     losses = []
     try:
         warm_up(net, cfg, data, device)
@@ -80,11 +92,14 @@ def main():
                                        "default", help="comma-separated, of those above")
     p.add_argument("--epochs", type=float, help="instead of the preset's 8 (for a dry run)")
     args = p.parse_args()
+    ways = args.ways.split(",")
+    unknown = [w for w in ways if w.partition("+")[0] not in MODES or w.partition("+")[2] not in ("", *CHANGES)]
+    if unknown:
+        p.error(f"unknown way(s): {', '.join(unknown)}")
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
     cfg = get_preset("gpu-fast").override(epochs=args.epochs)
     data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir)).items()}
-    ways = args.ways.split(",")
     results = {way: one_run(way, cfg, data, device, 0) for way in ways}
     good = [w for w in ways if w.startswith("reduce-overhead") and results[w] and results[w][0] > 0.85]
     if good:

@@ -2,10 +2,10 @@
 # The whole GPU measurement in one run (about 9-10 minutes on one H100: give it what the lease allows, and re-run
 # what a cut-off list missed with P2_RUNS): decode the JPEG-q75 copy; count and time the operations of a training
 # step (gpu-fast eager, compiled with CUDA graphs as it is and with the global max-pool as F.max_pool2d, gpu-best
-# eager; every timing checks that the loss stayed finite); train ours gpu-fast compiled with CUDA graphs (p2.py
-# --compile) with 5 seeds, the public airbench 0.1.8 train94 3 times, gpu-fast eager with 5 seeds, gpu-best twice,
-# airbench96 once, and last gpu-fast compiled with max-autotune (CUDA graphs and kernel selection: about 150 s of
-# compilation).
+# eager; every timing checks that the loss stayed finite); train gpu-fast compiled with that F.max_pool2d global
+# pool, 5 seeds (bench/cudagraph_check.py); then ours gpu-fast compiled with CUDA graphs (p2.py --compile) with 5
+# seeds, the public airbench 0.1.8 train94 3 times, gpu-fast eager with 5 seeds, gpu-best twice, airbench96 once,
+# and last gpu-fast compiled with max-autotune (CUDA graphs and kernel selection: about 150 s of compilation).
 # P2_RUNS replaces the run list: `name@field=value` is p2.py --set, `name+compile=MODE` is --compile=MODE (both:
 # `name+compile=MODE@field=value`). The table (accuracy, train seconds, card, ours relative to airbench) is
 # rewritten after every run, so a list cut short by the time limit keeps the rows it finished. Earlier runs:
@@ -18,7 +18,8 @@
 # A dry run on the CPU (checks the script end to end, not the numbers; airbench needs CUDA and stops after its
 # set-up; p2 reads only complete batch files, so the dry run trains a few steps on the full set):
 #   P2_BENCH_ARGS="--device cpu --epochs 0.04 --batch-size 500" P2_RUNS="gpu-fast:0 gpu-fast+compile:0 \
-#     gpu-best@residual=false:0 airbench94:0" P2_TIME_STEPS=1 P2_OPS_COMPILE=default OUT=scratch/dry bash bench/gpu_p2.sh
+#     airbench94:0" P2_TIME_STEPS=1 P2_OPS_COMPILE=default P2_CHECK_WAYS=default+max-pool2d-global \
+#     P2_CHECK_ARGS="--device cpu --epochs 0.04" OUT=scratch/dry bash bench/gpu_p2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=${CIFAR_SRC:-gpu_data}
@@ -53,11 +54,17 @@ measure() {
     ops ops-gpu-best.txt --preset gpu-best
     grep -h -m1 -A8 "ATen operations" "$OUT/ops-gpu-fast.txt" "$OUT/ops-gpu-best.txt" || true
     grep -h "ms a step\|WARNING" "$OUT"/ops-*.txt || true
+    # Does the compiled step with the global max-pool as F.max_pool2d train, and how fast, over 5 seeds (about 70 s)?
+    # Adopt it in model.GlobalMaxPool only if its accuracy holds.
+    # shellcheck disable=SC2086  # P2_CHECK_ARGS is a list of words on purpose
+    python3 bench/cudagraph_check.py --data-dir "$DATA" --ways "${P2_CHECK_WAYS:-reduce-overhead+max-pool2d-global}" \
+        --seeds 5 ${P2_CHECK_ARGS:-} 2>&1 | grep -v "possibly bad tiling" | tee "$OUT/cudagraph-check.txt" \
+        || echo "cudagraph_check.py failed"
     # shellcheck disable=SC2086  # RUNS and P2_BENCH_ARGS are lists of words on purpose
     python3 bench/p2_runs.py --data-dir "$DATA" --out "$WORK/runs" --table "$OUT/table.md" \
         --airbench "$WORK/airbench-0.1.8" --runs $RUNS -- --no-epoch-eval ${P2_BENCH_ARGS:-}
 }
 
 # The whole log is kept in $OUT: all of it comes back, not just the tail that a remote run shows. $OUT holds only
-# five small files (log, table, three operation tables): a remote run brings back at most eight.
+# six small files (log, table, three operation tables, the check): a remote run brings back at most eight.
 measure 2>&1 | tee "$OUT/log.txt"
