@@ -22,9 +22,8 @@ from torch import nn
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
 from config import get_preset  # noqa: E402
 from data import load_cifar10  # noqa: E402
-from model import build_model  # noqa: E402
-from p2 import WHITEN_FIT_IMAGES, compile_model, evaluate, find_data, warm_up  # noqa: E402
-from train import normalize, train  # noqa: E402
+from p2 import compile_model, evaluate, find_data, new_model, warm_up  # noqa: E402
+from train import train  # noqa: E402
 
 from p2_ops import MaxPool2dGlobal  # noqa: E402  (this script's folder)
 
@@ -56,17 +55,13 @@ def one_run(way, cfg, data, device, seed):
     """Train and evaluate one way, "MODE" or "MODE+CHANGE": MODE eager, default or reduce-overhead; CHANGE one of
     mark-steps, unfused-sgd, max-pool2d-global (the global max-pool as bench/p2_ops.py's MaxPool2dGlobal)."""
     mode, _, change = way.partition("+")
-    torch.manual_seed(seed)
-    model = build_model(cfg).to(device)
-    model.whiten.fit(normalize(data["train_images"][:WHITEN_FIT_IMAGES]))
-    model = model.to(memory_format=torch.channels_last)
+    model = new_model(cfg, data["train_images"], device, seed)
     if change == "max-pool2d-global":
         model.pool = MaxPool2dGlobal()
     net = model if mode == "eager" else compile_model(model, device, mode)
     if change == "mark-steps":
         net = MarkSteps(net)
     undo = unfused_sgd() if change == "unfused-sgd" else (lambda: None)
-    losses = []
     try:
         warm_up(net, cfg, data, device)
         history, seconds = train(net, cfg, data, device, seed, eval_each_epoch=False, log=lambda *a: None)

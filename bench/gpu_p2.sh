@@ -48,9 +48,9 @@ measure() {
             || echo "p2_ops.py $* failed"
     }
     ops ops-gpu-fast.txt --preset gpu-fast
-    ops ops-gpu-fast-compiled.txt --preset gpu-fast --compile "${P2_OPS_COMPILE:-reduce-overhead}"
-    ops ops-gpu-fast-compiled.txt --preset gpu-fast --compile "${P2_OPS_COMPILE:-reduce-overhead}" \
-        --variant max-pool2d-global
+    local compile=${P2_OPS_COMPILE:-reduce-overhead}
+    ops ops-gpu-fast-compiled.txt --preset gpu-fast --compile "$compile"
+    ops ops-gpu-fast-compiled.txt --preset gpu-fast --compile "$compile" --variant max-pool2d-global
     ops ops-gpu-best.txt --preset gpu-best
     grep -h -m1 -A8 "ATen operations" "$OUT/ops-gpu-fast.txt" "$OUT/ops-gpu-best.txt" || true
     grep -h "ms a step\|WARNING" "$OUT"/ops-*.txt || true

@@ -148,6 +148,15 @@ def command_line(argv):
     return "python p2.py " + shlex.join(short(a) for a in argv)
 
 
+def new_model(cfg, train_images, device, seed):
+    """The network of `cfg` on `device`, initialised from `seed`, its whitening stem fitted to the first training
+    images, in the memory layout the config asks for: ready to train."""
+    torch.manual_seed(seed)
+    model = build_model(cfg).to(device)
+    model.whiten.fit(normalize(train_images[:WHITEN_FIT_IMAGES]))
+    return model.to(memory_format=torch.channels_last) if cfg.channels_last else model
+
+
 def compile_model(model, device, mode="auto"):
     """torch.compile with static shapes: one graph for training and one for evaluation (the train/eval switch
     picks between the two), both compiled during the warm-up. A new batch shape gets its own graph instead of
@@ -197,11 +206,7 @@ def run_training(args, device):
         print("\n".join(config_table(cfg.to_dict())))
         source = find_data(args.data_dir)
         data = {k: v.to(device) for k, v in load_cifar10(source).items()}
-        torch.manual_seed(args.seed)
-        model = build_model(cfg).to(device)
-        model.whiten.fit(normalize(data["train_images"][:WHITEN_FIT_IMAGES]))
-        if cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+        model = new_model(cfg, data["train_images"], device, args.seed)
         net = compile_model(model, device, args.compile) if args.compile else model
         t_warm = time.perf_counter()
         data_prep_s = t_warm - t_start
