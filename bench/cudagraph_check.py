@@ -4,10 +4,11 @@ training time are printed; then more seeds of the first CUDA-graph way that trai
 
     python bench/cudagraph_check.py --data-dir DIR [--ways eager,reduce-overhead,...] [--seeds 5]
 
-The ways, "MODE" or "MODE+CHANGE": eager; compiled without CUDA graphs ("default"); compiled with them
-("reduce-overhead") as p2.py --compile does it; and a mode with one change: "+mark-steps" (a
-torch.compiler.cudagraph_mark_step_begin() before every call of the network), "+unfused-sgd", or
-"+max-pool2d-global" (the global max-pool as F.max_pool2d over the whole map). On an H100 (2026-11-27) every
+The ways, "MODE" or "MODE+CHANGE[+CHANGE...]": eager; compiled without CUDA graphs ("default"); compiled with
+them ("reduce-overhead") as p2.py --compile does it; and a mode with changes: "+mark-steps" (a
+torch.compiler.cudagraph_mark_step_begin() before every call of the network), "+unfused-sgd",
+"+max-pool2d-global" (the global max-pool as F.max_pool2d over the whole map), "+one-batch-muon" (Muon's
+orthogonalisation in one padded batch: the config's muon_one_batch). On an H100 (2026-11-27) every
 compiled way gave NaN losses while the global max-pool was compiled as amax, and trained once it was the adaptive
 pool: bench/results/h100-2026-11-27.md.
 """
@@ -29,7 +30,7 @@ from p2_ops import MaxPool2dGlobal  # noqa: E402  (this script's folder)
 
 
 MODES = ("eager", "default", "reduce-overhead")
-CHANGES = ("mark-steps", "unfused-sgd", "max-pool2d-global")
+CHANGES = ("mark-steps", "unfused-sgd", "max-pool2d-global", "one-batch-muon")
 
 
 class MarkSteps(nn.Module):
@@ -52,16 +53,18 @@ def unfused_sgd():
 
 
 def one_run(way, cfg, data, device, seed):
-    """Train and evaluate one way, "MODE" or "MODE+CHANGE": MODE eager, default or reduce-overhead; CHANGE one of
-    mark-steps, unfused-sgd, max-pool2d-global (the global max-pool as bench/p2_ops.py's MaxPool2dGlobal)."""
-    mode, _, change = way.partition("+")
+    """Train and evaluate one way, "MODE" or "MODE+CHANGE[+CHANGE...]": MODE eager, default or reduce-overhead;
+    each CHANGE one of CHANGES (max-pool2d-global: the global max-pool as bench/p2_ops.py's MaxPool2dGlobal)."""
+    mode, *changes = way.split("+")
+    if "one-batch-muon" in changes:
+        cfg = cfg.override(muon_one_batch=True)
     model = new_model(cfg, data["train_images"], device, seed)
-    if change == "max-pool2d-global":
+    if "max-pool2d-global" in changes:
         model.pool = MaxPool2dGlobal()
     net = model if mode == "eager" else compile_model(model, device, mode)
-    if change == "mark-steps":
+    if "mark-steps" in changes:
         net = MarkSteps(net)
-    undo = unfused_sgd() if change == "unfused-sgd" else (lambda: None)
+    undo = unfused_sgd() if "unfused-sgd" in changes else (lambda: None)
     try:
         warm_up(net, cfg, data, device)
         history, seconds = train(net, cfg, data, device, seed, eval_each_epoch=False, log=lambda *a: None)
@@ -88,7 +91,7 @@ def main():
     p.add_argument("--epochs", type=float, help="instead of the preset's 8 (for a dry run)")
     args = p.parse_args()
     ways = args.ways.split(",")
-    unknown = [w for w in ways if w.partition("+")[0] not in MODES or w.partition("+")[2] not in ("", *CHANGES)]
+    unknown = [w for w in ways if w.split("+")[0] not in MODES or not set(w.split("+")[1:]) <= set(CHANGES)]
     if unknown:
         p.error(f"unknown way(s): {', '.join(unknown)}")
     device = torch.device(args.device)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole GPU measurement in one run (about 9-10 minutes on one H100: give it what the lease allows, and re-run
 # what a cut-off list missed with P2_RUNS): decode the JPEG-q75 copy; count and time the operations of a training
-# step (gpu-fast eager, compiled with CUDA graphs as it is and with the global max-pool as F.max_pool2d, gpu-best
-# eager; every timing checks that the loss stayed finite); train gpu-fast compiled with that F.max_pool2d global
-# pool, 5 seeds (bench/cudagraph_check.py); then ours gpu-fast compiled with CUDA graphs (p2.py --compile) with 5
-# seeds, the public airbench 0.1.8 train94 3 times, gpu-fast eager with 5 seeds, gpu-best twice, airbench96 once,
+# step (gpu-fast compiled with CUDA graphs: as it is, with the global max-pool as F.max_pool2d, with Muon's
+# orthogonalisation in one padded batch (muon_one_batch), with both; gpu-best eager as it is and with
+# muon_one_batch; every timing checks that the loss stayed finite); train gpu-fast compiled with both changes and
+# as it is, then 4 more seeds of the first that trains (bench/cudagraph_check.py); then ours gpu-fast compiled
+# with CUDA graphs (p2.py --compile) with 5 seeds, the public airbench 0.1.8 train94 3 times, gpu-fast compiled
+# with muon_one_batch 3 times, gpu-best as it is and with muon_one_batch, airbench96 once, gpu-fast eager twice,
 # and last gpu-fast compiled with max-autotune (CUDA graphs and kernel selection: about 150 s of compilation).
 # P2_RUNS replaces the run list: `name@field=value` is p2.py --set, `name+compile=MODE` is --compile=MODE (both:
 # `name+compile=MODE@field=value`). The table (accuracy, train seconds, card, ours relative to airbench) is
@@ -17,9 +19,10 @@
 #   bash bench/gpu_p2.sh        (the table and the whole log land in $OUT; the decoded data and the runs in gpu_data/)
 # A dry run on the CPU (checks the script end to end, not the numbers; airbench needs CUDA and stops after its
 # set-up; p2 reads only complete batch files, so the dry run trains a few steps on the full set):
-#   P2_BENCH_ARGS="--device cpu --epochs 0.04 --batch-size 500" P2_RUNS="gpu-fast:0 gpu-fast+compile:0 \
-#     airbench94:0" P2_TIME_STEPS=1 P2_OPS_COMPILE=default P2_CHECK_WAYS=default+max-pool2d-global \
-#     P2_CHECK_ARGS="--device cpu --epochs 0.04" OUT=scratch/dry bash bench/gpu_p2.sh
+#   P2_BENCH_ARGS="--device cpu --epochs 0.04 --batch-size 500" P2_RUNS="gpu-fast:0 \
+#     gpu-fast+compile@muon_one_batch=true:0 airbench94:0" P2_TIME_STEPS=1 P2_OPS_COMPILE=default \
+#     P2_CHECK_WAYS=default+max-pool2d-global+one-batch-muon,default P2_CHECK_ARGS="--device cpu --epochs 0.04" \
+#     OUT=scratch/dry bash bench/gpu_p2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=${CIFAR_SRC:-gpu_data}
@@ -28,8 +31,9 @@ DATA=${DATA:-$SRC/decoded}     # 180 MB decoded: kept out of $OUT
 WORK=${WORK:-$SRC/work}        # each run's model and report, and airbench's copy of the data: kept out of $OUT too
 # In order of what the issue's targets need first, so that a run cut short by the time limit loses the least.
 RUNS=${P2_RUNS:-"gpu-fast+compile:0 gpu-fast+compile:1 gpu-fast+compile:2 gpu-fast+compile:3 gpu-fast+compile:4
-      airbench94:0 airbench94:1 airbench94:2 gpu-fast:0 gpu-fast:1 gpu-fast:2 gpu-fast:3 gpu-fast:4
-      gpu-best:0 gpu-best:1 airbench96:0 gpu-fast+compile=max-autotune:0"}
+      airbench94:0 airbench94:1 airbench94:2 gpu-fast+compile@muon_one_batch=true:0
+      gpu-fast+compile@muon_one_batch=true:1 gpu-fast+compile@muon_one_batch=true:2 gpu-best:1
+      gpu-best@muon_one_batch=true:0 airbench96:0 gpu-fast:0 gpu-fast:1 gpu-fast+compile=max-autotune:0"}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1      # through tee, lines stay in the order they were printed
 
@@ -47,24 +51,28 @@ measure() {
         python3 bench/p2_ops.py --time "${P2_TIME_STEPS:-20}" "$@" >> "$OUT/$file" 2>&1 \
             || echo "p2_ops.py $* failed"
     }
-    ops ops-gpu-fast.txt --preset gpu-fast
     local compile=${P2_OPS_COMPILE:-reduce-overhead}
     ops ops-gpu-fast-compiled.txt --preset gpu-fast --compile "$compile"
     ops ops-gpu-fast-compiled.txt --preset gpu-fast --compile "$compile" --variant max-pool2d-global
+    ops ops-gpu-fast-compiled.txt --preset gpu-fast --compile "$compile" --set muon_one_batch=true
+    ops ops-gpu-fast-compiled.txt --preset gpu-fast --compile "$compile" --variant max-pool2d-global \
+        --set muon_one_batch=true
     ops ops-gpu-best.txt --preset gpu-best
-    grep -h -m1 -A8 "ATen operations" "$OUT/ops-gpu-fast.txt" "$OUT/ops-gpu-best.txt" || true
+    ops ops-gpu-best.txt --preset gpu-best --set muon_one_batch=true
+    grep -h -A8 "ATen operations" "$OUT/ops-gpu-fast-compiled.txt" "$OUT/ops-gpu-best.txt" || true
     grep -h "ms a step\|WARNING" "$OUT"/ops-*.txt || true
-    # Does the compiled step with the global max-pool as F.max_pool2d train, and how fast, over 5 seeds (about 70 s)?
-    # Adopt it in model.GlobalMaxPool only if its accuracy holds.
+    # Does the compiled step with both changes train, and how fast, against the step as it is in the same process;
+    # then 4 more seeds of the first that trains (about 90 s). Adopt the F.max_pool2d pool in model.GlobalMaxPool
+    # and muon_one_batch in the GPU presets only if the accuracy holds.
     # shellcheck disable=SC2086  # P2_CHECK_ARGS is a list of words on purpose
-    python3 bench/cudagraph_check.py --data-dir "$DATA" --ways "${P2_CHECK_WAYS:-reduce-overhead+max-pool2d-global}" \
-        --seeds 5 ${P2_CHECK_ARGS:-} 2>&1 | grep -v "possibly bad tiling" | tee "$OUT/cudagraph-check.txt" \
-        || echo "cudagraph_check.py failed"
+    python3 bench/cudagraph_check.py --data-dir "$DATA" --seeds 5 ${P2_CHECK_ARGS:-} \
+        --ways "${P2_CHECK_WAYS:-reduce-overhead+max-pool2d-global+one-batch-muon,reduce-overhead}" 2>&1 \
+        | grep -v "possibly bad tiling" | tee "$OUT/cudagraph-check.txt" || echo "cudagraph_check.py failed"
     # shellcheck disable=SC2086  # RUNS and P2_BENCH_ARGS are lists of words on purpose
     python3 bench/p2_runs.py --data-dir "$DATA" --out "$WORK/runs" --table "$OUT/table.md" \
         --airbench "$WORK/airbench-0.1.8" --runs $RUNS -- --no-epoch-eval ${P2_BENCH_ARGS:-}
 }
 
 # The whole log is kept in $OUT: all of it comes back, not just the tail that a remote run shows. $OUT holds only
-# six small files (log, table, three operation tables, the check): a remote run brings back at most eight.
+# five small files (log, table, two operation tables, the check): a remote run brings back at most eight.
 measure 2>&1 | tee "$OUT/log.txt"

@@ -4,7 +4,7 @@ import torch
 
 from config import PRESETS
 from model import build_model
-from muon import NS_COEFFICIENTS, Muon, orthogonalize
+from muon import NS_COEFFICIENTS, Muon, orthogonalize, orthogonalize_padded
 from train import Lookahead, lr_schedules, make_optimizers
 
 
@@ -61,14 +61,25 @@ def _reference_muon_step(params, buffers, lr, momentum):
         p.sub_(lr * orthogonalize(update.flatten(1)).view_as(p))
 
 
-def test_batched_muon_steps_match_the_one_bank_at_a_time_reference():
+def test_one_padded_batch_orthogonalises_each_matrix_as_alone():
+    torch.manual_seed(0)
+    shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (40, 2, 2, 2), (4, 16, 3, 3), (5, 7)]   # (40, 8) is tall
+    tensors = [torch.randn(*s, dtype=torch.float64) for s in shapes]
+    tensors[1] = tensors[1].contiguous(memory_format=torch.channels_last)
+    for t, out in zip(tensors, orthogonalize_padded(tensors)):
+        assert out.shape == t.shape and out.dtype == torch.float64
+        assert torch.allclose(out, orthogonalize(t.flatten(1)).view_as(t), atol=1e-12)
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_batched_muon_steps_match_the_one_bank_at_a_time_reference(one_batch):
     torch.manual_seed(0)
     shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (8, 4, 3, 3), (4, 16, 3, 3), (16, 8, 3, 3)]
     weights = [torch.nn.Parameter(torch.randn(*s, dtype=torch.float64)) for s in shapes]
     weights[1].data = weights[1].data.to(memory_format=torch.channels_last)     # as the model stores them
     reference = [w.detach().clone() for w in weights]
     buffers = [torch.zeros_like(w) for w in reference]
-    muon = Muon(weights, lr=0.1, momentum=0.6)
+    muon = Muon(weights, lr=0.1, momentum=0.6, one_batch=one_batch)
     for _ in range(3):
         grads = [torch.randn_like(w) for w in reference]
         for w, r, g in zip(weights, reference, grads):
@@ -91,6 +102,19 @@ def test_recipe_optimisers_cover_each_trainable_parameter_once():
     assert all(p.ndim == 4 for p in muon_params) and all(p.ndim < 4 for p in sgd_params)
     whiten_group = next(g for g in sgd.param_groups if g["schedule"] == "whiten")
     assert whiten_group["params"] == [model.whiten.bias]
+    assert [g["one_batch"] for g in muon.param_groups] == [False]
+    _, muon = make_optimizers(model, cfg.override(muon_one_batch=True))
+    assert [g["one_batch"] for g in muon.param_groups] == [True]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_one_padded_batch_on_a_gpu_gives_the_per_shape_step_up_to_bf16_rounding():
+    torch.manual_seed(0)
+    grads = [torch.randn(*s, device="cuda") for s in [(64, 24, 3, 3), (256, 64, 3, 3), (256, 256, 3, 3)]]
+    for g, out in zip(grads, orthogonalize_padded(grads)):
+        reference = orthogonalize(g.flatten(1)).view_as(g)
+        assert out.dtype == torch.bfloat16
+        assert (out.float() - reference).norm() <= 0.02 * reference.norm()
 
 
 def test_whitening_bias_schedule_reaches_zero_and_stays_there():

@@ -41,6 +41,9 @@ class Config:
     muon_lr: float = 0.24            # angle per step of each (norm-fixed) filter bank at peak
     muon_momentum: float = 0.6       # Muon averages less than SGD: the orthogonalised step is already smooth
     muon_ns_steps: int = 3           # Newton-Schulz iterations: 3 is as accurate as the step needs
+    muon_one_batch: bool = False     # True: every filter bank orthogonalised in one zero-padded batch, the same
+                                     # step in fewer, larger kernels (for a GPU that waits on launches); False:
+                                     # a batch per filter shape, as every recorded run did
     bias_lr: float = 0.0             # muon: SGD lr of the BN and whitening biases (0: lr, as for the sgd recipe)
     decay_per_step: float = 0.0      # muon: every SGD-trained tensor shrinks by this fraction a step at peak lr
     bn_scale: bool = True            # False: BN scale frozen at 1, only its bias learns (a ReLU-like net needs

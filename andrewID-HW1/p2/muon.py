@@ -11,14 +11,17 @@ import torch
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
-def orthogonalize(g, steps=3, eps=1e-7):
-    """Approximately U V^T for the matrix g = U S V^T, or for each matrix of a batch (n, rows, cols); in g's dtype.
+def working_dtype(g):
+    """bf16 on a GPU (tensor cores; the result is approximate anyway), at least float32 on the CPU (float64 stays
+    float64, for checks)."""
+    return torch.bfloat16 if g.is_cuda else torch.promote_types(g.dtype, torch.float32)
 
-    Runs in bf16 on a GPU (tensor cores; the result is approximate anyway) and in at least float32 on the CPU
-    (float64 stays float64, for checks).
-    """
+
+def orthogonalize(g, steps=3, eps=1e-7):
+    """Approximately U V^T for the matrix g = U S V^T, or for each matrix of a batch (n, rows, cols); in g's dtype,
+    computed in working_dtype(g)."""
     a, b, c = NS_COEFFICIENTS
-    x = g.to(torch.bfloat16 if g.is_cuda else torch.promote_types(g.dtype, torch.float32))
+    x = g.to(working_dtype(g))
     x = x if g.ndim == 3 else x.unsqueeze(0)
     x = x / (x.norm(dim=(1, 2), keepdim=True) + eps)   # every singular value now <= 1, where the iteration works
     tall = x.size(1) > x.size(2)
@@ -31,6 +34,26 @@ def orthogonalize(g, steps=3, eps=1e-7):
     return (x if g.ndim == 3 else x[0]).to(g.dtype)
 
 
+def orthogonalize_padded(tensors, steps=3):
+    """orthogonalize() of tensors of any shapes (as matrices: first dim the rows) in one batch, as views shaped as
+    the tensors, in working_dtype. Each matrix, turned wide, is zero-padded to the largest; zero rows and columns
+    stay zero through the iteration, so each result is its own matrix's up to rounding. A few large kernels instead
+    of a batch per shape: cheaper where a step waits on launches (a GPU), dearer where it waits on arithmetic."""
+    sizes = [(len(t), t[0].numel()) for t in tensors]
+    rows = max(min(size) for size in sizes)
+    cols = max(max(size) for size in sizes)
+
+    def block(batch, k):   # matrix k: the top-left corner of its slice, transposed if it is tall
+        r, c = sizes[k]
+        return (batch[k, :r, :c] if r <= c else batch[k, :c, :r].mT).view(tensors[k].shape)
+
+    batch = tensors[0].new_zeros(len(tensors), rows, cols, dtype=working_dtype(tensors[0]))
+    for k, t in enumerate(tensors):
+        block(batch, k).copy_(t)
+    result = orthogonalize(batch, steps)   # already in working_dtype, where it stays
+    return [block(result, k) for k in range(len(tensors))]
+
+
 class Muon(torch.optim.Optimizer):
     """Momentum (Nesterov by default), then an orthogonalised step of size lr for each parameter of ndim >= 2.
 
@@ -39,13 +62,16 @@ class Muon(torch.optim.Optimizer):
     replaces weight decay).
     """
 
-    def __init__(self, params, lr, momentum=0.6, nesterov=True, ns_steps=3):
-        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps))
+    def __init__(self, params, lr, momentum=0.6, nesterov=True, ns_steps=3, one_batch=False):
+        # one_batch: all banks of a group in one orthogonalize_padded call, not one batch per shape
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
+                                      one_batch=one_batch))
 
     @torch.no_grad()
     def step(self):
-        # The list ops (torch._foreach_*, as torch.optim's own optimizers use) and one batched orthogonalisation
-        # per filter shape keep the launches per step few: a short GPU run waits on launches as much as on maths.
+        # The list ops (torch._foreach_*, as torch.optim's own optimizers use) and batched orthogonalisations
+        # (one per filter shape, or one in all) keep the launches per step few: a short GPU run waits on launches
+        # as much as on maths.
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -59,6 +85,9 @@ class Muon(torch.optim.Optimizer):
             scales = torch._foreach_reciprocal(torch._foreach_norm(params))
             torch._foreach_mul_(scales, [len(p) ** 0.5 for p in params])
             torch._foreach_mul_(params, scales)
+            if group["one_batch"]:
+                torch._foreach_add_(params, orthogonalize_padded(updates, group["ns_steps"]), alpha=-group["lr"])
+                continue
             for same_shape in _indices_by_shape(params):
                 batch = torch.stack([updates[i].flatten(1) for i in same_shape])
                 steps = orthogonalize(batch, group["ns_steps"]).view(len(same_shape), *params[same_shape[0]].shape)

@@ -71,7 +71,8 @@ def make_muon_optimizers(model, cfg):
         group["weight_decay"] = cfg.decay_per_step / group["lr"]
     sgd = torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           fused=bool(filters) and filters[0].is_cuda)   # all groups in a few kernels on a GPU
-    muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps)
+    muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps,
+                one_batch=cfg.muon_one_batch)
     return [sgd, muon]
 
 
