@@ -4,11 +4,11 @@ training time are printed; then more seeds of the first CUDA-graph way that trai
 
     python bench/cudagraph_check.py --data-dir DIR [--ways eager,reduce-overhead,...] [--seeds 5]
 
-The ways, "MODE" or "MODE+CHANGE[+CHANGE...]": eager; compiled without CUDA graphs ("default"); compiled with
-them ("reduce-overhead") as p2.py --compile does it; and a mode with changes: "+mark-steps" (a
+The ways, "MODE[+CHANGE...][@FIELD=VALUE...]": eager; compiled without CUDA graphs ("default"); compiled with
+them ("reduce-overhead") as p2.py --compile does it; a mode with changes: "+mark-steps" (a
 torch.compiler.cudagraph_mark_step_begin() before every call of the network), "+unfused-sgd",
-"+max-pool2d-global" (the global max-pool as F.max_pool2d over the whole map), "+one-batch-muon" (Muon's
-orthogonalisation in one padded batch: the config's muon_one_batch). On an H100 (2026-11-27) every
+"+max-pool2d-global" (the global max-pool as F.max_pool2d over the whole map); and config fields changed as p2.py
+--set and bench/p2_runs.py take them ("@muon_one_batch=true"). On an H100 (2026-11-27) every
 compiled way gave NaN losses while the global max-pool was compiled as amax, and trained once it was the adaptive
 pool: bench/results/h100-2026-11-27.md.
 """
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
-from config import get_preset  # noqa: E402
+from config import get_preset, parse_setting  # noqa: E402
 from data import load_cifar10  # noqa: E402
 from p2 import compile_model, evaluate, find_data, new_model, warm_up  # noqa: E402
 from train import train  # noqa: E402
@@ -30,7 +30,7 @@ from p2_ops import MaxPool2dGlobal  # noqa: E402  (this script's folder)
 
 
 MODES = ("eager", "default", "reduce-overhead")
-CHANGES = ("mark-steps", "unfused-sgd", "max-pool2d-global", "one-batch-muon")
+CHANGES = ("mark-steps", "unfused-sgd", "max-pool2d-global")
 
 
 class MarkSteps(nn.Module):
@@ -52,12 +52,20 @@ def unfused_sgd():
     return lambda: setattr(torch.optim, "SGD", real)
 
 
+def parse_way(way):
+    """"MODE[+CHANGE...][@FIELD=VALUE...]" -> (mode, changes, {field: value}); ValueError for an unknown part."""
+    head, *settings = way.split("@")
+    mode, *changes = head.split("+")
+    if mode not in MODES or not set(changes) <= set(CHANGES):
+        raise ValueError(f"unknown way {way!r}")
+    return mode, changes, dict(parse_setting(setting) for setting in settings)
+
+
 def one_run(way, cfg, data, device, seed):
-    """Train and evaluate one way, "MODE" or "MODE+CHANGE[+CHANGE...]": MODE eager, default or reduce-overhead;
-    each CHANGE one of CHANGES (max-pool2d-global: the global max-pool as bench/p2_ops.py's MaxPool2dGlobal)."""
-    mode, *changes = way.split("+")
-    if "one-batch-muon" in changes:
-        cfg = cfg.override(muon_one_batch=True)
+    """Train and evaluate one way (parse_way): MODE eager, default or reduce-overhead; each CHANGE one of CHANGES
+    (max-pool2d-global: the global max-pool as bench/p2_ops.py's MaxPool2dGlobal); the config fields changed."""
+    mode, changes, settings = parse_way(way)
+    cfg = cfg.override(**settings)
     model = new_model(cfg, data["train_images"], device, seed)
     if "max-pool2d-global" in changes:
         model.pool = MaxPool2dGlobal()
@@ -91,9 +99,11 @@ def main():
     p.add_argument("--epochs", type=float, help="instead of the preset's 8 (for a dry run)")
     args = p.parse_args()
     ways = args.ways.split(",")
-    unknown = [w for w in ways if w.split("+")[0] not in MODES or not set(w.split("+")[1:]) <= set(CHANGES)]
-    if unknown:
-        p.error(f"unknown way(s): {', '.join(unknown)}")
+    try:
+        for way in ways:
+            parse_way(way)
+    except ValueError as e:
+        p.error(str(e))
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
     cfg = get_preset("gpu-fast").override(epochs=args.epochs)

@@ -21,7 +21,7 @@
 # set-up; p2 reads only complete batch files, so the dry run trains a few steps on the full set):
 #   P2_BENCH_ARGS="--device cpu --epochs 0.04 --batch-size 500" P2_RUNS="gpu-fast:0 \
 #     gpu-fast+compile@muon_one_batch=true:0 airbench94:0" P2_TIME_STEPS=1 P2_OPS_COMPILE=default \
-#     P2_CHECK_WAYS=default+max-pool2d-global+one-batch-muon,default P2_CHECK_ARGS="--device cpu --epochs 0.04" \
+#     P2_CHECK_WAYS=default+max-pool2d-global@muon_one_batch=true,default P2_CHECK_ARGS="--device cpu --epochs 0.04" \
 #     OUT=scratch/dry bash bench/gpu_p2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +66,7 @@ measure() {
     # and muon_one_batch in the GPU presets only if the accuracy holds.
     # shellcheck disable=SC2086  # P2_CHECK_ARGS is a list of words on purpose
     python3 bench/cudagraph_check.py --data-dir "$DATA" --seeds 5 ${P2_CHECK_ARGS:-} \
-        --ways "${P2_CHECK_WAYS:-reduce-overhead+max-pool2d-global+one-batch-muon,reduce-overhead}" 2>&1 \
+        --ways "${P2_CHECK_WAYS:-reduce-overhead+max-pool2d-global@muon_one_batch=true,reduce-overhead}" 2>&1 \
         | grep -v "possibly bad tiling" | tee "$OUT/cudagraph-check.txt" || echo "cudagraph_check.py failed"
     # shellcheck disable=SC2086  # RUNS and P2_BENCH_ARGS are lists of words on purpose
     python3 bench/p2_runs.py --data-dir "$DATA" --out "$WORK/runs" --table "$OUT/table.md" \
