@@ -1,6 +1,6 @@
 """Does gpu-fast train when compiled? It is trained in one process with p2's own code (warm-up, training loop,
 evaluation) several ways, each from the same initial weights, and each way's accuracy, per-epoch losses and
-training time are printed; then more seeds of the first CUDA-graph way that trains.
+training time are printed; then more seeds of the fastest way that trains (above 85 %, the first seed).
 
     python bench/cudagraph_check.py --data-dir DIR [--ways eager,reduce-overhead,...] [--seeds 5]
 
@@ -8,7 +8,7 @@ The ways, "MODE[+CHANGE...][@FIELD=VALUE...]": eager; compiled without CUDA grap
 them ("reduce-overhead") as p2.py --compile does it; a mode with changes: "+mark-steps" (a
 torch.compiler.cudagraph_mark_step_begin() before every call of the network), "+unfused-sgd",
 "+max-pool2d-global" (the global max-pool as F.max_pool2d over the whole map); and config fields changed as p2.py
---set and bench/p2_runs.py take them ("@muon_one_batch=true"). On an H100 (2026-11-27) every
+--set and bench/p2_runs.py take them ("@muon_one_batch=true", "@muon_cuda_graph=true"). On an H100 (2026-11-27) every
 compiled way gave NaN losses while the global max-pool was compiled as amax, and trained once it was the adaptive
 pool: bench/results/h100-2026-11-27.md.
 """
@@ -92,7 +92,7 @@ def one_run(way, cfg, data, device, seed):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", required=True)
-    p.add_argument("--seeds", type=int, default=5, help="seeds of the first CUDA-graph way that trains")
+    p.add_argument("--seeds", type=int, default=5, help="seeds of the fastest way that trains")
     p.add_argument("--device", default="cuda", help="cpu: a dry run of the script (no CUDA graphs there)")
     p.add_argument("--ways", default="eager,reduce-overhead,reduce-overhead+mark-steps,reduce-overhead+unfused-sgd,"
                                        "default", help="comma-separated, of those above")
@@ -109,12 +109,13 @@ def main():
     cfg = get_preset("gpu-fast").override(epochs=args.epochs)
     data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir)).items()}
     results = {way: one_run(way, cfg, data, device, 0) for way in ways}
-    good = [w for w in ways if w.startswith("reduce-overhead") and results[w] and results[w][0] > 0.85]
+    good = [w for w in ways if results[w] and results[w][0] > 0.85]   # a NaN run scores 10 %
     if good:
-        runs = [results[good[0]]] + [one_run(good[0], cfg, data, device, s) for s in range(1, args.seeds)]
+        fastest = min(good, key=lambda w: results[w][1])
+        runs = [results[fastest]] + [one_run(fastest, cfg, data, device, s) for s in range(1, args.seeds)]
         runs = [r for r in runs if r]
         accs, times = sorted(r[0] for r in runs), sorted(r[1] for r in runs)
-        print(f"{good[0]}: {len(runs)} seeds, mean {100 * sum(accs) / len(accs):.2f} % "
+        print(f"{fastest}: {len(runs)} seeds, mean {100 * sum(accs) / len(accs):.2f} % "
               f"(min {100 * accs[0]:.2f}, max {100 * accs[-1]:.2f}), median {times[len(times) // 2]:.2f} s")
 
 

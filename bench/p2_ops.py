@@ -17,6 +17,7 @@ step, and --set a config field changed, for a GPU session to measure several in 
     python bench/p2_ops.py --time 20 --set channels_last=false  (any field, as p2.py --set takes it)
     python bench/p2_ops.py --time 20 --compile max-autotune     (the network compiled; the optimizers eager)
     python bench/p2_ops.py --time 20 --compile reduce-overhead --variant max-pool2d-global
+    python bench/p2_ops.py --time 20 --set muon_cuda_graph=true  (Muon's step replayed from a CUDA graph)
 """
 import argparse
 import collections
@@ -99,7 +100,9 @@ def make_step(cfg, device, variant="as-is", compile_mode=None):
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizers = make_optimizers(model, cfg)
-    names = [f"optimizer {type(o).__name__}" for o in optimizers]
+    # a Muon step replayed from a CUDA graph (muon_cuda_graph) is named as it is: "optimizer Muon (CUDA graph)"
+    names = [f"optimizer {type(getattr(o, 'optimizer', o)).__name__}{' (CUDA graph)' if hasattr(o, 'graph') else ''}"
+             for o in optimizers]
     net = VARIANTS[variant](model)
     if compile_mode:
         net = compile_model(net, device, compile_mode)   # as p2.py --compile=MODE does
@@ -124,7 +127,7 @@ def make_step(cfg, device, variant="as-is", compile_mode=None):
                 optimizer.step()
         return loss
 
-    step()   # the first step creates the optimizer state: count a later one
+    step()   # the first step creates the optimizer state: count a later one (with muon_cuda_graph, an eager one)
     return step, names
 
 
@@ -154,7 +157,7 @@ def time_steps(cfg, preset, device, n, variant="as-is", compile_mode=None):
     set_up = time.perf_counter() - start
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    for _ in range(3):
+    for _ in range(3):   # with muon_cuda_graph, the last of these captures Muon's step: the timed steps replay it
         step()
     sync()
     t0 = time.perf_counter()

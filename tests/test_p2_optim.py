@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from config import PRESETS
+from cuda_graph import GraphedStep
 from model import build_model
 from muon import NS_COEFFICIENTS, Muon, orthogonalize, orthogonalize_padded
 from train import Lookahead, lr_schedules, make_optimizers
@@ -90,6 +91,54 @@ def test_batched_muon_steps_match_the_one_bank_at_a_time_reference(one_batch):
         assert torch.allclose(w.detach(), r, atol=1e-10)
 
 
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_muon_reads_its_lr_from_a_tensor_as_from_a_number(one_batch):
+    # A CUDA graph replays the constants it was captured with: GraphedStep hands Muon its lr as a tensor instead.
+    torch.manual_seed(0)
+    shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (8, 4, 3, 3)]
+    as_number = [torch.nn.Parameter(torch.randn(*s, dtype=torch.float64)) for s in shapes]
+    as_tensor = [torch.nn.Parameter(w.detach().clone()) for w in as_number]
+    muons = [Muon(ws, lr=0.1, one_batch=one_batch) for ws in (as_number, as_tensor)]
+    muons[1].param_groups[0]["lr"] = torch.tensor(0.1, dtype=torch.float64)
+    for _ in range(2):
+        for a, b in zip(as_number, as_tensor):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        for muon in muons:
+            muon.step()
+    for a, b in zip(as_number, as_tensor):
+        assert torch.allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_a_muon_step_replayed_from_a_cuda_graph_is_the_eager_step(one_batch):
+    torch.manual_seed(0)
+    shapes = [(64, 24, 3, 3), (256, 64, 3, 3), (256, 256, 3, 3), (256, 256, 3, 3)]
+    eager = [torch.nn.Parameter(torch.randn(*s, device="cuda")) for s in shapes]
+    graphed = [torch.nn.Parameter(w.detach().clone()) for w in eager]
+    optimizers = [Muon(eager, lr=0.1, one_batch=one_batch), GraphedStep(Muon(graphed, lr=0.1, one_batch=one_batch))]
+    for step in range(7):   # three warm-up steps, the capture (then its replay), three replays
+        grads = [torch.randn(*s, device="cuda") for s in shapes]
+        for weights, optimizer in zip((eager, graphed), optimizers):
+            for w, g in zip(weights, grads):
+                w.grad = g.clone()
+            optimizer.param_groups[0]["lr"] = 0.1 / (step + 1)   # each replay must read the step's own lr
+            optimizer.step()
+    assert optimizers[1].graph is not None and isinstance(optimizers[1].param_groups[0]["lr"], float)
+    for a, b in zip(eager, graphed):
+        assert (a - b).norm() <= 1e-3 * a.norm()   # the lr multiplies a bf16 step before, not inside, the add
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_graphed_step_refuses_a_parameter_without_a_gradient():
+    weights = [torch.nn.Parameter(torch.randn(8, 4, 3, 3, device="cuda")) for _ in range(2)]
+    optimizer = GraphedStep(Muon(weights, lr=0.1), warmup=0)
+    weights[0].grad = torch.randn_like(weights[0])
+    with pytest.raises(RuntimeError, match="needs a gradient for every parameter"):
+        optimizer.step()
+
+
 def test_recipe_optimisers_cover_each_trainable_parameter_once():
     cfg = PRESETS["gpu-fast"].override(widths=(8, 16, 16))
     model = build_model(cfg)
@@ -105,6 +154,8 @@ def test_recipe_optimisers_cover_each_trainable_parameter_once():
     assert [g["one_batch"] for g in muon.param_groups] == [False]
     _, muon = make_optimizers(model, cfg.override(muon_one_batch=True))
     assert [g["one_batch"] for g in muon.param_groups] == [True]
+    _, muon = make_optimizers(model, cfg.override(muon_cuda_graph=True))
+    assert isinstance(muon, Muon)   # on the CPU the field is ignored: no CUDA graphs there
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -44,6 +44,9 @@ class Config:
     muon_one_batch: bool = False     # True: every filter bank orthogonalised in one zero-padded batch, the same
                                      # step in fewer, larger kernels (for a GPU that waits on launches); False:
                                      # a batch per filter shape, as every recorded run did
+    muon_cuda_graph: bool = False    # True: on a GPU, Muon's step (about 100 small kernels, which the host launches
+                                     # slower than the GPU runs them) is replayed from a CUDA graph (cuda_graph.py);
+                                     # the same arithmetic. Ignored on the CPU
     bias_lr: float = 0.0             # muon: SGD lr of the BN and whitening biases (0: lr, as for the sgd recipe)
     decay_per_step: float = 0.0      # muon: every SGD-trained tensor shrinks by this fraction a step at peak lr
     bn_scale: bool = True            # False: BN scale frozen at 1, only its bias learns (a ReLU-like net needs

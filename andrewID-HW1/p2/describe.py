@@ -29,6 +29,7 @@ FIELD_NOTES = {
     "muon_momentum": "Muon: momentum of the filter updates",
     "muon_ns_steps": "Muon: Newton-Schulz iterations",
     "muon_one_batch": "Muon: all banks in one padded batch",
+    "muon_cuda_graph": "Muon: step replayed from a CUDA graph",
     "bias_lr": "Muon runs: peak lr of the biases",
     "decay_per_step": "Muon runs: weight shrink per step",
     "bn_scale": "batch-norm scale learned (no: fixed at 1)",
@@ -40,7 +41,8 @@ FIELD_NOTES = {
 }
 
 # Fields that only the Muon recipe reads: left out of the tables of an SGD run, where they mean nothing.
-MUON_ONLY = ("muon_lr", "muon_momentum", "muon_ns_steps", "muon_one_batch", "bias_lr", "decay_per_step")
+MUON_ONLY = ("muon_lr", "muon_momentum", "muon_ns_steps", "muon_one_batch", "muon_cuda_graph",
+             "bias_lr", "decay_per_step")
 
 
 def shown_fields(config):

@@ -12,8 +12,7 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
 def working_dtype(g):
-    """bf16 on a GPU (tensor cores; the result is approximate anyway), at least float32 on the CPU (float64 stays
-    float64, for checks)."""
+    """bf16 on a GPU (tensor cores; the result is approximate anyway), else at least float32 (float64 for checks)."""
     return torch.bfloat16 if g.is_cuda else torch.promote_types(g.dtype, torch.float32)
 
 
@@ -34,11 +33,24 @@ def orthogonalize(g, steps=3, eps=1e-7):
     return (x if g.ndim == 3 else x[0]).to(g.dtype)
 
 
+def orthogonalize_by_shape(tensors, steps=3):
+    """orthogonalize() of tensors of any shapes (as matrices: first dim the rows), a batch per shape; in each
+    tensor's own shape and dtype."""
+    by_shape = {}
+    for k, t in enumerate(tensors):
+        by_shape.setdefault(t.shape, []).append(k)
+    results = [None] * len(tensors)
+    for same in by_shape.values():
+        batch = orthogonalize(torch.stack([tensors[k].flatten(1) for k in same]), steps)
+        for k, matrix in zip(same, batch.unbind()):
+            results[k] = matrix.view(tensors[k].shape)
+    return results
+
+
 def orthogonalize_padded(tensors, steps=3):
-    """orthogonalize() of tensors of any shapes (as matrices: first dim the rows) in one batch, as views shaped as
-    the tensors, in working_dtype. Each matrix, turned wide, is zero-padded to the largest; zero rows and columns
-    stay zero through the iteration, so each result is its own matrix's up to rounding. A few large kernels instead
-    of a batch per shape: cheaper where a step waits on launches (a GPU), dearer where it waits on arithmetic."""
+    """orthogonalize_by_shape() in one batch, as views in working_dtype: each matrix, turned wide, zero-padded to the
+    largest (zero rows and columns stay zero through the iteration). Fewer, larger kernels: cheaper where a step
+    waits on launches (a GPU), dearer where it waits on arithmetic."""
     sizes = [(len(t), t[0].numel()) for t in tensors]
     rows = max(min(size) for size in sizes)
     cols = max(max(size) for size in sizes)
@@ -57,27 +69,26 @@ def orthogonalize_padded(tensors, steps=3):
 class Muon(torch.optim.Optimizer):
     """Momentum (Nesterov by default), then an orthogonalised step of size lr for each parameter of ndim >= 2.
 
-    Each filter bank is rescaled to Frobenius norm sqrt(out channels) before its step: a BatchNorm follows
-    every conv, so the scale carries no information, and fixing it keeps lr the angle moved per step (this
-    replaces weight decay).
+    Each filter bank is rescaled to Frobenius norm sqrt(out channels) before its step: a BatchNorm follows every
+    conv, so the scale carries no information, and fixing it keeps lr the angle moved per step (no weight decay).
+    one_batch: every bank in one orthogonalize_padded call instead of a batch per shape. List ops (torch._foreach_*)
+    and batches keep the launches per step few: a short GPU run waits on launches as much as on maths.
     """
 
     def __init__(self, params, lr, momentum=0.6, nesterov=True, ns_steps=3, one_batch=False):
-        # one_batch: all banks of a group in one orthogonalize_padded call, not one batch per shape
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
                                       one_batch=one_batch))
+        for p in (p for group in self.param_groups for p in group["params"]):
+            self.state[p]["momentum_buffer"] = torch.zeros_like(p)
 
     @torch.no_grad()
     def step(self):
-        # The list ops (torch._foreach_*, as torch.optim's own optimizers use) and batched orthogonalisations
-        # (one per filter shape, or one in all) keep the launches per step few: a short GPU run waits on launches
-        # as much as on maths.
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
             grads = [p.grad for p in params]
-            bufs = [self._momentum_buffer(p) for p in params]
+            bufs = [self.state[p]["momentum_buffer"] for p in params]
             torch._foreach_mul_(bufs, group["momentum"])
             torch._foreach_add_(bufs, grads)
             updates = torch._foreach_add(grads, bufs, alpha=group["momentum"]) if group["nesterov"] else bufs
@@ -85,24 +96,9 @@ class Muon(torch.optim.Optimizer):
             scales = torch._foreach_reciprocal(torch._foreach_norm(params))
             torch._foreach_mul_(scales, [len(p) ** 0.5 for p in params])
             torch._foreach_mul_(params, scales)
-            if group["one_batch"]:
-                torch._foreach_add_(params, orthogonalize_padded(updates, group["ns_steps"]), alpha=-group["lr"])
-                continue
-            for same_shape in _indices_by_shape(params):
-                batch = torch.stack([updates[i].flatten(1) for i in same_shape])
-                steps = orthogonalize(batch, group["ns_steps"]).view(len(same_shape), *params[same_shape[0]].shape)
-                torch._foreach_add_([params[i] for i in same_shape], steps.unbind(), alpha=-group["lr"])
-
-    def _momentum_buffer(self, p):
-        state = self.state[p]
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = torch.zeros_like(p)
-        return state["momentum_buffer"]
-
-
-def _indices_by_shape(tensors):
-    """The tensors' positions grouped by shape, in order of first appearance."""
-    groups = {}
-    for i, t in enumerate(tensors):
-        groups.setdefault(tuple(t.shape), []).append(i)
-    return list(groups.values())
+            orthogonalize_all = orthogonalize_padded if group["one_batch"] else orthogonalize_by_shape
+            steps = orthogonalize_all(updates, group["ns_steps"])
+            lr = group["lr"]
+            if torch.is_tensor(lr):   # read at each replay of a CUDA graph (cuda_graph.py), not fixed at capture
+                steps, lr = torch._foreach_mul(steps, lr), 1.0
+            torch._foreach_add_(params, steps, alpha=-lr)

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 import interrupt
 from augment import augment, cutout, epoch_view
 from config import TTAS
+from cuda_graph import GraphedStep
 from muon import Muon
 from progress import EpochProgress, epoch_line
 
@@ -73,6 +74,8 @@ def make_muon_optimizers(model, cfg):
                           fused=bool(filters) and filters[0].is_cuda)   # all groups in a few kernels on a GPU
     muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps,
                 one_batch=cfg.muon_one_batch)
+    if cfg.muon_cuda_graph and filters and filters[0].is_cuda:
+        muon = GraphedStep(muon)
     return [sgd, muon]
 
 

@@ -1,0 +1,64 @@
+"""An optimizer's step replayed from a CUDA graph. Muon's step is about a hundred small kernels; on a GPU the host
+launches them one by one, slower than the GPU runs them, so the step waits on the host. Replayed from a graph, the
+whole step is one launch (plus a copy of the gradients and the learning rates)."""
+import torch
+
+
+class GraphedStep:
+    """`optimizer` with its first `warmup` steps run as they are, the next one captured once as a CUDA graph, and
+    every step from then on replayed from it.
+
+    A graph replays the same kernels on the same memory with the same constants. So each step first copies the
+    gradients into the buffers the graph reads, and each group's learning rate into a one-element tensor, which
+    the optimizer must accept for group["lr"] (Muon does). Every parameter must have a gradient at every step.
+    """
+
+    def __init__(self, optimizer, warmup=3):
+        self.optimizer, self.warmup, self.steps_done = optimizer, warmup, 0
+        self.param_groups = optimizer.param_groups   # set_lrs writes the lr of each step here, as for any optimizer
+        self.graph = None
+
+    def zero_grad(self, set_to_none=True):
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    @torch.no_grad()
+    def step(self):
+        if self.graph is None and self.steps_done < self.warmup:
+            # cuBLAS workspaces and the optimizer's state are created here, outside the capture; on a side stream,
+            # as torch's CUDA graph notes ask of the warm-up before a capture
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                self.optimizer.step()
+            torch.cuda.current_stream().wait_stream(side)
+        else:
+            if self.graph is None:
+                self._capture()
+            torch._foreach_copy_(self.grads, [p.grad for p in self.params])
+            for lr, group in zip(self.lrs, self.param_groups):
+                lr.fill_(group["lr"])
+            self.graph.replay()
+        self.steps_done += 1
+
+    def _capture(self):
+        """Record one step (capture runs nothing) that reads the gradients and learning rates from fixed tensors."""
+        self.params = [p for group in self.param_groups for p in group["params"]]
+        if any(p.grad is None for p in self.params):
+            raise RuntimeError("a CUDA-graphed optimizer step needs a gradient for every parameter at every step")
+        self.grads = [torch.empty_like(p.grad) for p in self.params]
+        self.lrs = [torch.tensor(float(group["lr"]), device=self.params[0].device) for group in self.param_groups]
+        grads, lrs = [p.grad for p in self.params], [group["lr"] for group in self.param_groups]
+        for p, buffer in zip(self.params, self.grads):
+            p.grad = buffer
+        for group, lr in zip(self.param_groups, self.lrs):
+            group["lr"] = lr
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph):
+                self.optimizer.step()
+            self.graph = graph
+        finally:   # the step as the training loop left it; the graph keeps its own references
+            for p, grad in zip(self.params, grads):
+                p.grad = grad
+            for group, lr in zip(self.param_groups, lrs):
+                group["lr"] = lr
