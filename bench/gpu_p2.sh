@@ -3,16 +3,18 @@
 # what a cut-off list missed with P2_RUNS), in order of what the issue's targets need first:
 #  1. decode the JPEG-q75 copy; run the CUDA tests of the optimizer and the model (if pytest is there);
 #  2. train gpu-fast in one process several ways (bench/cudagraph_check.py): compiled with CUDA graphs as it is;
-#     with Muon's step replayed from a CUDA graph (muon_cuda_graph), alone and with the global max-pool as
-#     F.max_pool2d; the pool with muon_one_batch (Muon's banks in one padded batch), and with both; eager, with and
-#     without the graphed Muon; then 4 more seeds of the fastest way that trains;
+#     with Muon's step replayed from a CUDA graph (muon_cuda_graph), alone, with the global max-pool as
+#     F.max_pool2d, and with that pool and the whitening conv as a fused sum (whiten-as-sum); the pool with
+#     muon_one_batch (Muon's banks in one padded batch), and with both; eager, with and without the graphed Muon;
+#     then 4 more seeds of the fastest way that trains;
 #  3. time a training step (bench/p2_ops.py; each timing checks that the loss stayed finite): gpu-fast compiled as
-#     it is and with the two changes; gpu-best eager as it is and with muon_cuda_graph;
+#     it is, with the pool and the graphed Muon, and with whiten-as-sum; gpu-best eager with muon_cuda_graph (as
+#     it is: 23.07 ms a step, bench/results/h100-2026-11-27b-ops-gpu-best.txt);
 #  4. the runs through p2.py: ours gpu-fast compiled (p2.py --compile) with 3 seeds, the public airbench 0.1.8
 #     train94 3 times, gpu-fast compiled with muon_cuda_graph 3 times, gpu-best with muon_cuda_graph, airbench96
 #     once, gpu-best as it is, 2 more seeds of gpu-fast compiled, gpu-fast eager with muon_cuda_graph.
-# Adopt a change in the presets (muon_cuda_graph, muon_one_batch) or in model.GlobalMaxPool (F.max_pool2d when
-# compiled) only if its accuracy holds over 5 seeds (>= 90.6 %).
+# Adopt a change in the presets (muon_cuda_graph, muon_one_batch) or in the model (F.max_pool2d as the compiled
+# global pool, the whitening as a sum when compiled) only if its accuracy holds over 5 seeds (>= 90.6 %).
 # P2_RUNS replaces the run list: `name@field=value` is p2.py --set, `name+compile=MODE` is --compile=MODE (both:
 # `name+compile=MODE@field=value`). The table (accuracy, train seconds, card, ours relative to airbench) is
 # rewritten after every run, so a list cut short by the time limit keeps the rows it finished. Earlier runs:
@@ -27,7 +29,7 @@
 # the dry run trains a few steps on the full set; about 10 minutes on 2 cores):
 #   P2_BENCH_ARGS="--device cpu --epochs 0.04 --batch-size 500" P2_RUNS="gpu-fast:0 \
 #     gpu-fast+compile@muon_cuda_graph=true:0 airbench94:0" P2_TIME_STEPS=1 P2_OPS_COMPILE=none \
-#     P2_CHECK_WAYS=eager+max-pool2d-global@muon_cuda_graph=true@muon_one_batch=true,eager \
+#     P2_CHECK_WAYS=eager+max-pool2d-global+whiten-as-sum@muon_cuda_graph=true@muon_one_batch=true,eager \
 #     P2_CHECK_ARGS="--device cpu --epochs 0.04 --seeds 2" OUT=scratch/dry bash bench/gpu_p2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +42,8 @@ RUNS=${P2_RUNS:-"gpu-fast+compile:0 gpu-fast+compile:1 gpu-fast+compile:2 airben
       gpu-fast+compile@muon_cuda_graph=true:0 gpu-fast+compile@muon_cuda_graph=true:1
       gpu-fast+compile@muon_cuda_graph=true:2 gpu-best@muon_cuda_graph=true:1 airbench96:0 gpu-best:1
       gpu-fast+compile:3 gpu-fast+compile:4 gpu-fast@muon_cuda_graph=true:0"}
-WAYS=${P2_CHECK_WAYS:-"reduce-overhead+max-pool2d-global@muon_cuda_graph=true,reduce-overhead@muon_cuda_graph=true,\
+WAYS=${P2_CHECK_WAYS:-"reduce-overhead+max-pool2d-global+whiten-as-sum@muon_cuda_graph=true,\
+reduce-overhead+max-pool2d-global@muon_cuda_graph=true,reduce-overhead@muon_cuda_graph=true,\
 reduce-overhead+max-pool2d-global@muon_one_batch=true,\
 reduce-overhead+max-pool2d-global@muon_cuda_graph=true@muon_one_batch=true,reduce-overhead,\
 eager@muon_cuda_graph=true,eager"}
@@ -72,7 +75,7 @@ measure() {
     ops ops-gpu-fast-compiled.txt --preset gpu-fast "${compile[@]}"
     ops ops-gpu-fast-compiled.txt --preset gpu-fast "${compile[@]}" --variant max-pool2d-global \
         --set muon_cuda_graph=true
-    ops ops-gpu-best.txt --preset gpu-best
+    ops ops-gpu-fast-compiled.txt --preset gpu-fast "${compile[@]}" --variant whiten-as-sum
     ops ops-gpu-best.txt --preset gpu-best --set muon_cuda_graph=true
     grep -h -A8 "ATen operations" "$OUT/ops-gpu-fast-compiled.txt" "$OUT/ops-gpu-best.txt" || true
     grep -h "ms a step\|WARNING" "$OUT"/ops-*.txt || true
