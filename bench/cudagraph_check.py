@@ -6,12 +6,12 @@ training time are printed; then more seeds of the fastest way that trains (above
 
 The ways, "MODE[+CHANGE...][@FIELD=VALUE...]": eager; compiled without CUDA graphs ("default"); compiled with
 them ("reduce-overhead") as p2.py --compile does it; a mode with changes: "+mark-steps" (a
-torch.compiler.cudagraph_mark_step_begin() before every call of the network), "+unfused-sgd",
-"+max-pool2d-global" (the global max-pool as F.max_pool2d over the whole map), "+whiten-as-sum" (the whitening
-conv as 12 products the compiler fuses; both from bench/p2_ops.py); and config fields changed as p2.py
---set and bench/p2_runs.py take them ("@muon_one_batch=true", "@muon_cuda_graph=true"). On an H100 (2026-11-27) every
-compiled way gave NaN losses while the global max-pool was compiled as amax, and trained once it was the adaptive
-pool: bench/results/h100-2026-11-27.md.
+torch.compiler.cudagraph_mark_step_begin() before every call of the network), "+unfused-sgd", and the network
+variants of bench/p2_ops.py by name: "+max-pool2d-global" (the global max-pool as F.max_pool2d over the whole map),
+"+whiten-as-sum" (the whitening conv as 12 products the compiler fuses), "+adaptive-pool"; and config fields
+changed as p2.py --set and bench/p2_runs.py take them ("@muon_one_batch=true", "@muon_cuda_graph=true"). On an H100
+(2026-11-27) every compiled way gave NaN losses while the global max-pool was compiled as amax, and trained once it
+was the adaptive pool: bench/results/h100-2026-11-27.md.
 """
 
 import argparse
@@ -27,11 +27,12 @@ from data import load_cifar10  # noqa: E402
 from p2 import compile_model, evaluate, find_data, new_model, warm_up  # noqa: E402
 from train import train  # noqa: E402
 
-from p2_ops import MaxPool2dGlobal, WhitenAsSum  # noqa: E402  (this script's folder)
+from p2_ops import VARIANTS  # noqa: E402  (this script's folder)
 
 
 MODES = ("eager", "default", "reduce-overhead")
-CHANGES = ("mark-steps", "unfused-sgd", "max-pool2d-global", "whiten-as-sum")
+NETWORK_CHANGES = tuple(v for v in VARIANTS if v != "as-is")   # bench/p2_ops.py's network variants, by name
+CHANGES = ("mark-steps", "unfused-sgd", *NETWORK_CHANGES)
 
 
 class MarkSteps(nn.Module):
@@ -64,15 +65,13 @@ def parse_way(way):
 
 def one_run(way, cfg, data, device, seed):
     """Train and evaluate one way (parse_way): MODE eager, default or reduce-overhead; each CHANGE one of CHANGES
-    (max-pool2d-global and whiten-as-sum: bench/p2_ops.py's MaxPool2dGlobal and WhitenAsSum); the config fields
-    changed."""
+    (the network ones applied as bench/p2_ops.py's VARIANTS); the config fields changed."""
     mode, changes, settings = parse_way(way)
     cfg = cfg.override(**settings)
     model = new_model(cfg, data["train_images"], device, seed)
-    if "max-pool2d-global" in changes:
-        model.pool = MaxPool2dGlobal()
-    if "whiten-as-sum" in changes:
-        model.whiten = WhitenAsSum(model.whiten)
+    for change in changes:
+        if change in NETWORK_CHANGES:
+            model = VARIANTS[change](model)
     net = model if mode == "eager" else compile_model(model, device, mode)
     if "mark-steps" in changes:
         net = MarkSteps(net)

@@ -21,6 +21,7 @@ step, and --set a config field changed, for a GPU session to measure several in 
 """
 import argparse
 import collections
+import itertools
 import os
 import sys
 import time
@@ -32,6 +33,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
 from config import get_preset, parse_setting  # noqa: E402
+from cuda_graph import GraphedStep  # noqa: E402
 from model import build_model  # noqa: E402
 from p2 import compile_model  # noqa: E402
 from train import autocast, make_optimizers, normalize, normalized_set, to_memory_format  # noqa: E402
@@ -99,10 +101,8 @@ class WhitenAsSum(torch.nn.Module):
         weight, bias, k = self.whiten.weight, self.whiten.bias, self.whiten.kernel_size[0]
         height, width = x.shape[-2] - k + 1, x.shape[-1] - k + 1
         out = bias.view(1, -1, 1, 1)
-        for c in range(x.shape[1]):
-            for a in range(k):
-                for b in range(k):
-                    out = out + x[:, c:c + 1, a:a + height, b:b + width] * weight[:, c, a, b].view(1, -1, 1, 1)
+        for c, a, b in itertools.product(range(x.shape[1]), range(k), range(k)):   # channel, row and column taps
+            out = out + x[:, c:c + 1, a:a + height, b:b + width] * weight[:, c, a, b].view(1, -1, 1, 1)
         return out.to(x.dtype)
 
 
@@ -127,9 +127,8 @@ def make_step(cfg, device, variant="as-is", compile_mode=None):
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizers = make_optimizers(model, cfg)
-    # a Muon step replayed from a CUDA graph (muon_cuda_graph) is named as it is: "optimizer Muon (CUDA graph)"
-    names = [f"optimizer {type(getattr(o, 'optimizer', o)).__name__}{' (CUDA graph)' if hasattr(o, 'graph') else ''}"
-             for o in optimizers]
+    names = [f"optimizer {type(o.optimizer).__name__} (CUDA graph)" if isinstance(o, GraphedStep)
+             else f"optimizer {type(o).__name__}" for o in optimizers]
     net = VARIANTS[variant](model)
     if compile_mode:
         net = compile_model(net, device, compile_mode)   # as p2.py --compile=MODE does
