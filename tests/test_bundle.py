@@ -18,6 +18,12 @@ HANDOUT_FIG5 = {"F": [[2, 0, 1], [1, 3, 0], [0, 1, 2]], "Filter1": [[0, 1, 0], [
                 "Filter2": [[1, 0], [0, 1]]}
 
 
+def theory_pdf(fig5):
+    """A minimal theory PDF whose Subject names the Fig. 5 values it answers, as theory/writeup.py writes it."""
+    from theory import cnn
+    return PDF.replace(b"trailer <<>>", f"trailer << /Subject (Fig. 5 values {cnn.fig5_digest(fig5)}) >>".encode())
+
+
 def p1_source_with_template_names(text):
     """p1.py's text, given the course template's get_one_hot and MLP.save_model when it lacks them: the bundle
     check requires both, and p1.py gains them on its own branch."""
@@ -67,7 +73,7 @@ def template(tmp_path_factory):
     (p2_dir / "__pycache__").mkdir()
     (p2_dir / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"cache")
     (root / "theory").mkdir()
-    (root / "theory" / "HW1_theory.pdf").write_bytes(PDF)
+    (root / "theory" / "HW1_theory.pdf").write_bytes(theory_pdf(HANDOUT_FIG5))
     (root / "theory" / "fig5.json").write_text(json.dumps(HANDOUT_FIG5))
     return root
 
@@ -401,6 +407,25 @@ def test_make_zip_refuses_a_theory_pdf_with_a_machine_path(repo, capsys, monkeyp
     assert not (repo / "jdoe-HW1.zip").exists()
 
 
+@pytest.mark.parametrize("pdf", ["other values", "no fingerprint"])
+def test_make_zip_refuses_a_theory_pdf_written_from_other_fig5_values(repo, capsys, monkeypatch, pdf):
+    """A PDF newer than fig5.json may still answer other values (a checkout or a copy changes the dates)."""
+    monkeypatch.setattr(bundle, "validate_bundle", lambda *args, **kwargs: [])
+    other = dict(HANDOUT_FIG5, F=[[9, 9], [9, 9]])
+    (repo / "theory" / "HW1_theory.pdf").write_bytes(theory_pdf(other) if pdf == "other values" else PDF)
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    err = capsys.readouterr().err
+    assert "theory/HW1_theory.pdf: answers Problem 4 for other Fig. 5 values than theory/fig5.json holds now" in err
+    assert "rewrite it with `make theory`" in err
+    assert not (repo / "jdoe-HW1.zip").exists() and not (repo / "jdoe-HW1.pdf").exists()
+
+
+def test_the_committed_theory_pdf_answers_the_committed_fig5_values():
+    from theory import cnn
+    assert bundle.theory_pdf_problems(bundle.ROOT) == []
+    assert bundle.pdf_fig5_digest(os.path.join(bundle.ROOT, bundle.THEORY_PDF)) == cnn.load_fig5()["digest"]
+
+
 def test_the_committed_theory_pdf_shows_no_machine_path():
     assert bundle_static.pdf_machine_paths(os.path.join(bundle.ROOT, bundle.THEORY_PDF)) == []
 
@@ -412,6 +437,7 @@ def test_the_committed_theory_pdf_shows_no_machine_path():
 def example_fig5(repo):
     from theory import cnn
     (repo / "theory" / "fig5.json").write_text(json.dumps(dict(cnn.EXAMPLE_FIG5, _note="example")))
+    (repo / "theory" / "HW1_theory.pdf").write_bytes(theory_pdf(cnn.EXAMPLE_FIG5))
     return repo
 
 

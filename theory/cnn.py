@@ -3,6 +3,7 @@
 conv2d is cross-correlation (no kernel flip), as torch.nn.functional.conv2d computes it. Sizes, strides and
 paddings may be an int or an (rows, columns) pair; every answer below is solved per axis, so any shapes work.
 """
+import hashlib
 import json
 import os
 
@@ -73,7 +74,15 @@ def load_fig5(path=FIG5_PATH):
     matrices["note"] = str(data.get("_note", ""))
     matrices["is_example"] = all(np.array_equal(matrices[key], EXAMPLE_FIG5[key]) for key in EXAMPLE_FIG5)
     matrices["path"] = path
+    matrices["digest"] = fig5_digest(matrices)
     return matrices
+
+
+def fig5_digest(fig5):
+    """A short fingerprint of the three matrices: the theory PDF records it, so a hand-in check can tell whether
+    the PDF answers the values fig5.json holds now (dates alone cannot: a checkout or a copy changes them)."""
+    values = {key: np.asarray(fig5[key], np.float64).tolist() for key in ("F", "Filter1", "Filter2")}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _matrix_from_rows(data, key, path):

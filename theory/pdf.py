@@ -328,8 +328,8 @@ class PageBreak(Block):
 class Document:
     """Blocks added in reading order; save() flows them onto pages and writes the PDF atomically."""
 
-    def __init__(self, title_footer):
-        self.blocks, self.footer = [], title_footer
+    def __init__(self, title_footer, subject=None):
+        self.blocks, self.footer, self.subject = [], title_footer, subject
 
     def add(self, block):
         self.blocks.append(block)
@@ -378,7 +378,10 @@ class Document:
         os.close(handle)
         try:
             # CreationDate None keeps the bytes identical from run to run.
-            with PdfPages(tmp, metadata={"CreationDate": None, "Title": self.footer}) as pdf:
+            metadata = {"CreationDate": None, "Title": self.footer}
+            if self.subject:
+                metadata["Subject"] = self.subject
+            with PdfPages(tmp, metadata=metadata) as pdf:
                 pages = self._pages()
                 for number, blocks in enumerate(pages, start=1):
                     fig = Figure(figsize=(PAGE_W, PAGE_H))

@@ -341,9 +341,14 @@ def problem4(doc, r):
                       ("gives (= c)", d["on_F"]["check"])]))
 
 
+def fig5_subject(digest):
+    return f"Fig. 5 values {digest}"
+
+
 def build(results):
     """The whole write-up as a Document."""
-    doc = Document("24789 HW1 - theory part")
+    # The PDF's Subject names the Fig. 5 values it answers, for the hand-in check (tools/bundle.py).
+    doc = Document("24789 HW1 - theory part", subject=fig5_subject(results["T4"]["fig5"]["digest"]))
     doc.add(Heading("24789 HW1: theory part", 0))
     doc.add(Paragraph("Every number in this document is computed in code from the handout's equations and values "
                       "(Eq. 5, Fig. 3, Fig. 5); none is typed by hand. Each problem: the question in one line, the "

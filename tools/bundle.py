@@ -148,11 +148,25 @@ def validate_bundle(bundle_dir, label, run_code=False):
 
 
 def theory_pdf_problems(root):
-    """The theory PDF handed in beside the zip: present, a whole PDF, no machine path in it."""
+    """The theory PDF handed in beside the zip: present, a whole PDF, no machine path in it, and written from the
+    Fig. 5 values theory/fig5.json holds now (the PDF's Subject names them; file dates cannot tell, as a checkout
+    or a copy changes them)."""
+    from theory import cnn
     path = os.path.join(root, THEORY_PDF)
     if not os.path.isfile(path):
         return [f"{THEORY_PDF}: missing; write it with `make theory`"]
-    return bundle_static.pdf_problems(path, THEORY_PDF, "rewrite it with `make theory`")
+    problems = bundle_static.pdf_problems(path, THEORY_PDF, "rewrite it with `make theory`")
+    if not problems and pdf_fig5_digest(path) != cnn.load_fig5(os.path.join(root, FIG5_JSON))["digest"]:
+        problems.append(f"{THEORY_PDF}: answers Problem 4 for other Fig. 5 values than {FIG5_JSON} holds now (or "
+                        "was written by older code); rewrite it with `make theory`")
+    return problems
+
+
+def pdf_fig5_digest(path):
+    """The Fig. 5 fingerprint in the theory PDF's Subject (theory/writeup.py writes it), or None."""
+    with open(path, "rb") as f:
+        found = re.search(rb"/Subject \(Fig\. 5 values ([0-9a-f]{16})\)", f.read())
+    return found.group(1).decode() if found else None
 
 
 def fig5_refusal(root, andrew_id):
