@@ -47,6 +47,31 @@ def test_second_read_comes_from_the_cache_and_edits_invalidate_it(tmp_path, cach
     write_csv(path, rows)
     os.utime(path, ns=(1, 1))  # a different size and time: the cache entry no longer matches
     np.testing.assert_array_equal(p1.load_mnist_csv(str(path))[0], rows[:, 1:])
+    now_cached = [os.path.join(d, f) for d, _, files in os.walk(cache_dir) for f in files]
+    assert len(now_cached) == 1 and now_cached != cached   # the stale one (as large as the data) is gone
+
+
+def test_only_the_same_csvs_older_caches_are_removed(tmp_path, cache_dir):
+    path = write_csv(tmp_path / "mnist_test.csv", table())
+    folder = cache_dir / str(tmp_path).lstrip(os.sep)
+    folder.mkdir(parents=True)
+    keep = ["mnist_train.csv.10-20.npy", "mnist_test.csv.notes.npy", "mnist_test.csv.1-2.txt", "other.csv.1-2.npy"]
+    for name in keep + ["mnist_test.csv.10-20.npy"]:
+        (folder / name).write_bytes(b"x")
+    p1.load_mnist_csv(str(path))
+    assert sorted(os.listdir(folder)) == sorted(keep + [os.path.basename(p1._cache_file(str(path), cache_dir))])
+
+
+def test_a_windows_path_gets_a_cache_file_inside_the_cache_folder(monkeypatch):
+    import ntpath
+
+    class Stat:
+        st_size, st_mtime_ns = 109_575_000, 1_700_000_000_000_000_000
+    with monkeypatch.context() as m:
+        m.setattr(os, "path", ntpath)
+        m.setattr(os, "stat", lambda path: Stat)
+        name = p1._cache_file(r"C:\Users\jdoe\hw1\mnist_test.csv", r"C:\Users\jdoe\.cache\hw1_p1")
+    assert name == r"C:\Users\jdoe\.cache\hw1_p1\C\Users\jdoe\hw1\mnist_test.csv.109575000-1700000000000000000.npy"
 
 
 def test_clean_cache_finds_and_removes_what_p1_writes(tmp_path, cache_dir, monkeypatch):
@@ -152,8 +177,8 @@ def test_malformed_file_names_file_and_row(tmp_path, kind, row, message):
     assert p1.CSV_URLS[0] in str(e.value) and "\n" not in str(e.value)
 
 
-@pytest.mark.filterwarnings("ignore:loadtxt")
-@pytest.mark.parametrize("text", ["", "\n\n"])
+@pytest.mark.filterwarnings("error")   # one message, not NumPy's "no data" warning beside it
+@pytest.mark.parametrize("text", ["", "\n\n", " \r\n\t\n"])
 def test_file_without_rows(tmp_path, text):
     path = tmp_path / "mnist_test.csv"
     path.write_text(text)

@@ -46,7 +46,15 @@ def test_activations_keep_dtype(dtype):
     x = RNG.normal(size=(3, 4)).astype(dtype)
     for cls in (p1.Identity, p1.Sigmoid, p1.Tanh, p1.ReLU):
         act = cls()
-        assert act(x).dtype == dtype and act.derivative().dtype == dtype
+        assert act(x).dtype == dtype
+        assert (act.derivative() * x).dtype == dtype   # as backward() uses it
+
+
+def test_identity_is_the_templates():
+    """Identity is given in the template ("do not change"): its derivative is the number 1.0."""
+    act = p1.Identity()
+    x = RNG.normal(size=(2, 3))
+    assert act(x) is x and act.state is x and act.derivative() == 1.0
 
 
 def test_softmax_cross_entropy_matches_definition_and_is_stable():

@@ -1,6 +1,7 @@
 """p1 end to end on a tiny generated MNIST: the command line, its outputs, and every bad setting or fault
 refused up front with one line on stderr, its exit status, and nothing written or lost."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -110,7 +111,7 @@ def test_missing_data_names_every_place_tried_and_the_urls(tmp_path, monkeypatch
     assert p1.run_presets({"default": TINY}, {"P1_OUT": str(tmp_path / "out")}) == 1
     line = one_error_line(capfd)
     for place in ("the folder holding p1.py", str(tmp_path / "here"), "the working folder", str(tmp_path),
-                  "the repository's data/mnist", str(tmp_path / "repo"), *p1.CSV_URLS):
+                  "data/mnist two folders above p1.py", str(tmp_path / "repo"), *p1.CSV_URLS):
         assert place in line
     assert not (tmp_path / "out").exists()
 
@@ -166,7 +167,7 @@ def test_bad_environment_is_refused_before_any_work(env, tmp_path, capfd, change
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
     changes = {k: v.replace("FILE", str(blocker)) for k, v in changes.items()}
-    monkeypatch.setattr(p1, "load_mnist_csv", lambda path: pytest.fail("data was read"))
+    monkeypatch.setattr(p1, "load_mnist_csv", lambda *args: pytest.fail("data was read"))
     assert run(dict(env, **changes)) == 2
     assert message.replace("FILE", str(blocker)) in one_error_line(capfd)
     assert blocker.read_text() == "x" and not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
@@ -176,7 +177,7 @@ def test_bad_environment_is_refused_before_any_work(env, tmp_path, capfd, change
 def test_unwritable_output_folder_is_refused_before_any_work(env, tmp_path, capfd, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    monkeypatch.setattr(p1, "load_mnist_csv", lambda path: pytest.fail("data was read"))
+    monkeypatch.setattr(p1, "load_mnist_csv", lambda *args: pytest.fail("data was read"))
     assert run(dict(env, P1_OUT=str(locked / "out"))) == 2
     assert "cannot be written (Permission denied)" in one_error_line(capfd)
 
@@ -186,7 +187,7 @@ def test_unwritable_output_folder_message(env, tmp_path, capfd, monkeypatch):
     def refuse(*args):
         raise PermissionError(13, "Permission denied")
     monkeypatch.setattr(p1.os, "open", refuse)
-    monkeypatch.setattr(p1, "load_mnist_csv", lambda path: pytest.fail("data was read"))
+    monkeypatch.setattr(p1, "load_mnist_csv", lambda *args: pytest.fail("data was read"))
     assert run(env) == 2
     monkeypatch.undo()
     line = one_error_line(capfd)
@@ -208,7 +209,7 @@ def test_unwritable_output_folder_message(env, tmp_path, capfd, monkeypatch):
     (dict(epochs=3), "unknown hyper-parameter 'epochs'"),
 ])
 def test_bad_hyper_parameters_are_refused_before_any_work(env, tmp_path, capfd, changes, message, monkeypatch):
-    monkeypatch.setattr(p1, "load_mnist_csv", lambda path: pytest.fail("data was read"))
+    monkeypatch.setattr(p1, "load_mnist_csv", lambda *args: pytest.fail("data was read"))
     assert run(env, **changes) == 2
     assert f"error: preset 'default': {message}" in one_error_line(capfd)
     assert not (tmp_path / "out").exists()
@@ -256,3 +257,44 @@ def test_python_p1_py_with_a_bad_setting_prints_one_line_on_stderr(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "error: unknown P1_PRESET 'nope'; choose one of default, best\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_where_an_output_goes_is_refused_before_any_work(env, tmp_path, capfd, monkeypatch):
+    # the three outputs are replaced as one set: a name that cannot be replaced would stop it half way
+    out_dir = old_outputs(tmp_path / "out")
+    (out_dir / "p1_report.pdf").unlink()
+    (out_dir / "p1_report.pdf").mkdir()
+    monkeypatch.setattr(p1, "load_mnist_csv", lambda *args: pytest.fail("data was read"))
+    assert run(env) == 2
+    line = one_error_line(capfd)
+    assert f"{out_dir / 'p1_report.pdf'} exists and is not a file" in line and "P1_OUT" in line
+    assert sorted(os.listdir(out_dir)) == sorted(OLD)
+    for name in ("p1_model.npz", "p1_training.png"):
+        assert (out_dir / name).read_bytes() == OLD[name]
+
+
+def test_the_parse_cache_goes_where_the_environment_says(env, tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("P1_CACHE_DIR", raising=False)
+    assert run(env) == 0
+    cached = [f for _, _, files in os.walk(env["P1_CACHE_DIR"]) for f in files]
+    assert len(cached) == 2 and all(f.endswith(".npy") for f in cached)
+    assert not (tmp_path / "home" / ".cache" / "hw1_p1").exists()
+
+
+def test_runs_where_os_has_no_uname_and_no_elapsed_time(env, tmp_path, capfd, monkeypatch):
+    """Windows: no os.uname, and os.times() leaves elapsed at 0; the run still times itself and writes all."""
+    real_times = os.times
+
+    class WindowsTimes:
+        def __init__(self):
+            t = real_times()
+            self.user, self.system, self.elapsed = t.user, t.system, 0.0
+    monkeypatch.delattr(p1.os, "uname")
+    monkeypatch.setattr(p1.os, "times", WindowsTimes)
+    assert p1.machine_description().startswith("Windows, ")
+    before = time.time()
+    assert abs(p1.wall_clock() - before) < 2   # whole seconds of the calendar clock
+    assert run(env) == 0
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(p1.OUTPUTS)
+    assert "wall time" in capfd.readouterr().out

@@ -165,6 +165,14 @@ def test_wrong_number_of_activations_is_one_clear_error():
                p1.SoftmaxCrossEntropy(), 0.1)
 
 
+def test_one_activation_object_for_two_layers_is_refused():
+    # each activation keeps its layer's state for backward(); a shared one would silently give wrong gradients
+    sigmoid = p1.Sigmoid()
+    with pytest.raises(ValueError, match="each layer needs its own activation object"):
+        p1.MLP(6, 3, [5, 4], [sigmoid, sigmoid], p1.random_normal_weight_init, p1.zeros_bias_init,
+               p1.SoftmaxCrossEntropy(), 0.1)
+
+
 def test_get_loss_is_the_batch_sum_and_get_error_the_count_in_eval_mode_too():
     mlp = make_mlp(["ReLU", "Identity"], [5])
     x = np.random.default_rng(8).normal(size=(7, 6))

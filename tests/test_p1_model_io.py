@@ -56,6 +56,16 @@ def test_template_save_model_writes_p1_model_npz_in_the_working_folder(tmp_path,
     np.testing.assert_array_equal(loaded(x), mlp(x))
 
 
+def test_a_path_without_npz_gets_it_as_np_savez_does(tmp_path):
+    np.random.seed(0)
+    mlp = p1.MLP(784, 10, [8], [p1.ReLU()], p1.random_normal_weight_init, p1.zeros_bias_init,
+                 p1.SoftmaxCrossEntropy(), 0.05)
+    mlp.save_model(str(tmp_path / "model"))
+    mlp.save_model(tmp_path / "other.npz")   # a path object, as np.savez takes
+    assert sorted(os.listdir(tmp_path)) == ["model.npz", "other.npz"]
+    np.testing.assert_array_equal(p1.load_model(str(tmp_path / "model.npz")).W[0], mlp.W[0])
+
+
 def test_file_is_a_plain_npz_without_pickles(tmp_path):
     path = tmp_path / "model.npz"
     mlp = small_mlp()

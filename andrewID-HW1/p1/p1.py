@@ -47,7 +47,7 @@ class Identity(Activation):
         return x
 
     def derivative(self):
-        return np.ones_like(self.state)
+        return 1.0
 
 
 class Sigmoid(Activation):
@@ -202,6 +202,10 @@ class MLP:
         if len(activations) not in (self.nlayers - 1, self.nlayers):
             raise ValueError(f"{len(hiddens)} hidden layers need {self.nlayers - 1} activations (one per hidden "
                              f"layer) or {self.nlayers} (one per layer, Identity() last), got {len(activations)}")
+        if len({id(a) for a in activations}) < len(activations):
+            raise ValueError("each layer needs its own activation object: one object passed twice would keep only "
+                             "the last layer's state, and backward() would use it for both (write [Sigmoid(), "
+                             "Sigmoid()], not [s, s])")
         # The activation each layer applies: the output layer adds Identity() when only hidden ones are given.
         self.layer_activations = list(activations) + [Identity()] * (self.nlayers - len(activations))
         self.momentum = momentum
@@ -210,7 +214,7 @@ class MLP:
 
         # The template's names (don't change): layer sizes, weights, biases and their gradients.
         self.nn_dim = [input_size] + list(hiddens) + [output_size]
-        # All weights first, layer by layer, then the biases: the order seeded reference graders expect.
+        # All weights first, layer by layer, then the biases: the draw order fixes which weights a seed gives.
         self.W = [weight_init_fn(self.nn_dim[i], self.nn_dim[i + 1]) for i in range(self.nlayers)]
         self.b = [np.asarray(bias_init_fn(self.nn_dim[i + 1]), dtype=self.W[i].dtype) for i in range(self.nlayers)]
         self.dW = [np.zeros_like(w) for w in self.W]
@@ -307,6 +311,9 @@ class MLP:
                 arrays[f"bn{i}_{name}"] = getattr(bn, name)
         for key, value in self.metadata.items():
             arrays[f"meta_{key}"] = np.asarray(value)
+        path = os.fspath(path)
+        if not path.endswith(".npz"):   # as np.savez names its file: save_model('model') writes model.npz
+            path += ".npz"
         _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -341,7 +348,7 @@ def get_training_stats(mlp, dset, nepochs, batch_size, *, rng=None, lr_schedule=
         raise ValueError("augment needs rng, the generator it draws from")
     training_losses, training_errors, validation_losses, validation_errors = [], [], [], []
     steps = -(-len(trainx) // batch_size)
-    start = os.times().elapsed
+    start = wall_clock()
     for e in range(nepochs):
         order = rng.permutation(len(trainx)) if rng is not None else None
         progress = ProgressLine(f"epoch {e + 1:3d}/{nepochs}", steps, start) if verbose else None
@@ -375,7 +382,7 @@ def get_training_stats(mlp, dset, nepochs, batch_size, *, rng=None, lr_schedule=
             progress.finish()
             print(f"epoch {e + 1:3d}/{nepochs}  train loss {training_losses[-1]:.4f} error "
                   f"{100 * training_errors[-1]:5.2f}%  val loss {val_loss:.4f} error {100 * val_error:5.2f}%  "
-                  f"lr {mlp.lr:.4f}  {os.times().elapsed - start:6.1f}s", flush=True)
+                  f"lr {mlp.lr:.4f}  {wall_clock() - start:6.1f}s", flush=True)
     mlp.test_loss, mlp.test_error = _evaluate_batches(mlp, *test, batch_size)
     if verbose:
         print(f"test loss {mlp.test_loss:.4f}  test error {100 * mlp.test_error:.2f}%", flush=True)
@@ -407,11 +414,11 @@ class ProgressLine:
     def __init__(self, title, steps, start, live=None, interval=30.0):
         self.title, self.steps, self.start, self.interval = title, steps, start, interval
         self.live = os.isatty(1) if live is None else live
-        self.last_line = os.times().elapsed
+        self.last_line = wall_clock()
         self.drawn = False
 
     def update(self, step):
-        now = os.times().elapsed
+        now = wall_clock()
         if self.live:
             if step % max(1, self.steps // 40) == 0 or step == self.steps:
                 done = 30 * step // self.steps
@@ -607,7 +614,7 @@ def _read_npz(path):
 CSV_NAMES = ("mnist_train.csv", "mnist_test.csv")
 CSV_URLS = ("https://pjreddie.com/media/files/mnist_train.csv", "https://pjreddie.com/media/files/mnist_test.csv")
 GET_DATA_HINT = (f"download {CSV_URLS[0]} and {CSV_URLS[1]} into the folder holding p1.py, or set MNIST_DIR "
-                 "to the folder holding them (in the course repository, `make data-mnist` fetches them)")
+                 "to the folder holding them")
 ROW_LAYOUT = "each row must be a label 0..9 followed by 784 pixel values 0..255, comma-separated, no header"
 PIXELS = 784
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -625,7 +632,7 @@ def find_mnist_dir(environ=os.environ):
         places = [(environ["MNIST_DIR"], "MNIST_DIR")]
     else:
         places = [(HERE, "the folder holding p1.py"), (os.getcwd(), "the working folder"),
-                  (DEFAULT_MNIST_DIR, "the repository's data/mnist")]
+                  (DEFAULT_MNIST_DIR, "data/mnist two folders above p1.py")]
     tried = []
     for folder, what in places:
         missing = [name for name in CSV_NAMES if not os.path.isfile(os.path.join(folder, name))]
@@ -635,13 +642,14 @@ def find_mnist_dir(environ=os.environ):
     raise MnistDataError(f"the MNIST CSVs were not found; tried {'; '.join(tried)}. To get them, {GET_DATA_HINT}")
 
 
-def load_mnist_csv(path):
-    """(pixels uint8 (n, 784), labels int64 (n,)) from one MNIST CSV, validated; cached as .npy after the
-    first parse so later runs start at once."""
+def load_mnist_csv(path, cache_folder=None):
+    """(pixels uint8 (n, 784), labels int64 (n,)) from one MNIST CSV, validated; cached as .npy (in
+    `cache_folder`, by default $P1_CACHE_DIR or ~/.cache/hw1_p1) after the first parse so later runs start at
+    once."""
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise MnistDataError(f"{path}: file not found; {GET_DATA_HINT}")
-    cache = _cache_file(path)
+    cache = _cache_file(path, cache_folder or cache_dir())
     table = _read_cache(cache)
     if table is None:
         table = _parse_mnist_csv(path)
@@ -663,6 +671,13 @@ def _parse_mnist_csv(path):
         if f.read(3) == b"\xef\xbb\xbf":
             raise MnistDataError(f"{path}: the file starts with a UTF-8 byte-order mark (bytes EF BB BF, added by "
                                  "some editors); save it without one. " + ROW_LAYOUT)
+        f.seek(0)
+        while True:   # only blank lines: say so, rather than let the parser warn about "no data"
+            chunk = f.read(1 << 16)
+            if not chunk:
+                raise MnistDataError(f"{path}: the file holds no rows; {GET_DATA_HINT}")
+            if chunk.strip():
+                break
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.uint8, ndmin=2)
     except ValueError:
@@ -706,11 +721,13 @@ def cache_dir(environ=os.environ):
     return environ.get("P1_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "hw1_p1")
 
 
-def _cache_file(path):
-    """One .npy per CSV under the cache folder, named after its absolute path, size and modification time, so
-    an edited or replaced CSV is parsed again."""
+def _cache_file(path, folder):
+    """One .npy per CSV under `folder`, named after its absolute path, size and modification time, so an edited
+    or replaced CSV is parsed again. (A Windows drive becomes a folder name: C:\\data -> <folder>\\C\\data.)"""
     st = os.stat(path)
-    return os.path.join(cache_dir(), path.lstrip(os.sep) + f".{st.st_size}-{st.st_mtime_ns}.npy")
+    drive, rest = os.path.splitdrive(path)
+    relative = os.path.join(drive.strip("\\/:").replace(":", ""), rest.lstrip("\\/"))
+    return os.path.join(folder, relative + f".{st.st_size}-{st.st_mtime_ns}.npy")
 
 
 def _read_cache(cache):
@@ -735,6 +752,23 @@ def _write_cache(cache, table):
         _atomic_write(cache, lambda f: np.save(f, table))
     except OSError as e:
         _warn(f"could not write the parse cache {cache} ({e.strerror}); the next run parses the CSV again")
+        return
+    for stale in _older_caches(cache):   # each as large as the data, and never read again
+        try:
+            os.remove(stale)
+        except OSError:
+            pass
+
+
+def _older_caches(cache):
+    """The cache files of the same CSV for another size or date than `cache` (<csv name>.<size>-<mtime>.npy)."""
+    folder, name = os.path.split(cache)
+    stem = name.rsplit(".", 2)[0] + "."
+    for other in os.listdir(folder):
+        version = other[len(stem):-len(".npy")].split("-")
+        if (other != name and other.startswith(stem) and other.endswith(".npy") and len(version) == 2
+                and all(part.isdigit() for part in version)):
+            yield os.path.join(folder, other)
 
 
 def _atomic_write(path, write):
@@ -747,6 +781,13 @@ def _atomic_write(path, write):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def wall_clock():
+    """Seconds since some fixed moment. os.times().elapsed counts in clock ticks, but Windows leaves it 0; there
+    NumPy's clock stands in (whole seconds: enough for epochs and a run, not for a single batch)."""
+    elapsed = os.times().elapsed
+    return elapsed if elapsed else np.datetime64("now", "s").astype(np.int64).item()
 
 
 def _end_bar():
@@ -874,8 +915,12 @@ def machine_description():
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
-    u = os.uname()
-    return f"{u.sysname} {u.release} {u.machine}, {os.cpu_count()} CPUs {model}, numpy {np.__version__}"
+    if hasattr(os, "uname"):
+        u = os.uname()
+        system = f"{u.sysname} {u.release} {u.machine}"
+    else:  # Windows
+        system, model = "Windows", model or os.environ.get("PROCESSOR_IDENTIFIER", "")
+    return f"{system}, {os.cpu_count()} CPUs {model}, numpy {np.__version__}"
 
 
 # ---- Addition: the MNIST experiment: checks first, then data, training, and the three outputs as one set.
@@ -940,6 +985,11 @@ def check_output_dir(out_dir, what):
     folders made for the check are removed again, and made for real when the outputs are written."""
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise SettingError(f"{what} {out_dir} is a file, not a folder; set P1_OUT to a folder for the outputs")
+    for name in OUTPUTS:   # the outputs are replaced as one set, so each must be replaceable
+        target = os.path.join(out_dir, name)
+        if os.path.lexists(target) and not os.path.isfile(target):
+            raise SettingError(f"{target} exists and is not a file, so the outputs could not be replaced; move it "
+                               "away or set P1_OUT to another folder")
     created = []
     folder = os.path.abspath(out_dir)
     while not os.path.exists(folder):
@@ -967,12 +1017,12 @@ def build_mlp(config, dtype=np.float32):
                momentum=config["momentum"])  # the MLP gives each bias its weights' dtype
 
 
-def run_experiment(config, mnist_dir, out_dir, preset="custom"):
+def run_experiment(config, mnist_dir, out_dir, preset="custom", cache_folder=None):
     """Load the data, train, evaluate, and write p1_model.npz, p1_training.png and p1_report.pdf as one set;
     returns the run record the report is made from."""
-    clock = os.times().elapsed
-    train_pixels, train_labels = load_mnist_csv(os.path.join(mnist_dir, "mnist_train.csv"))
-    test_pixels, test_labels = load_mnist_csv(os.path.join(mnist_dir, "mnist_test.csv"))
+    clock = wall_clock()
+    train_pixels, train_labels = load_mnist_csv(os.path.join(mnist_dir, "mnist_train.csv"), cache_folder)
+    test_pixels, test_labels = load_mnist_csv(os.path.join(mnist_dir, "mnist_test.csv"), cache_folder)
     n_val = config["validation"]
     if n_val >= len(train_pixels):
         raise MnistDataError(f"{os.path.join(mnist_dir, 'mnist_train.csv')} has {len(train_pixels)} rows, too few "
@@ -986,7 +1036,7 @@ def run_experiment(config, mnist_dir, out_dir, preset="custom"):
     train = [x[:n_train], get_one_hot(train_labels[:n_train].reshape(-1, 1), 10)]
     val = [x[n_train:], get_one_hot(train_labels[n_train:].reshape(-1, 1), 10)]
     test = [test_x, get_one_hot(test_labels.reshape(-1, 1), 10)]
-    times = {"data": os.times().elapsed - clock}
+    times = {"data": wall_clock() - clock}
     print(f"data from {mnist_dir}: {n_train} training, {n_val} validation, {len(test_x)} test images "
           f"({times['data']:.1f} s)", flush=True)
 
@@ -996,7 +1046,7 @@ def run_experiment(config, mnist_dir, out_dir, preset="custom"):
                                rng=np.random.default_rng(config["seed"]),
                                lr_schedule=warmup_cosine(config["lr"], config["warmup"]),
                                augment=make_augment(config))
-    times["train"] = os.times().elapsed - clock - times["data"]
+    times["train"] = wall_clock() - clock - times["data"]
 
     # The training rows again, without augmentation and with the final weights; validation was measured
     # after the last epoch with these same weights, so its numbers are the curves' last points.
@@ -1006,7 +1056,7 @@ def run_experiment(config, mnist_dir, out_dir, preset="custom"):
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (test_labels, predicted), 1)
     wrong = np.flatnonzero(predicted != test_labels)
-    times["total"] = os.times().elapsed - clock
+    times["total"] = wall_clock() - clock
     times["eval"] = times["total"] - times["data"] - times["train"]
     run = dict(preset=preset, config=config, stats=stats, sizes=mlp.nn_dim,
                activations=[type(a).__name__ for a in mlp.layer_activations],
@@ -1024,11 +1074,18 @@ def run_experiment(config, mnist_dir, out_dir, preset="custom"):
     return run
 
 
+def _temporary_name(name):
+    """p1_model.npz -> .p1_model.tmp<pid>.npz: hidden, unique to this run, and with the extension the writer
+    expects (save_model adds .npz to a name without it)."""
+    stem, extension = os.path.splitext(name)
+    return f".{stem}.tmp{os.getpid()}{extension}"
+
+
 def write_outputs(out_dir, writers):
     """Each writer(path) writes to a temporary name first; only when all have succeeded are the files renamed
     into place, so an interruption or failure never leaves a new model beside an old report."""
     os.makedirs(out_dir, exist_ok=True)
-    staged = {name: os.path.join(out_dir, f".{name}.tmp{os.getpid()}") for name in writers}
+    staged = {name: os.path.join(out_dir, _temporary_name(name)) for name in writers}
     try:
         for name, write in writers.items():
             write(staged[name])
@@ -1043,7 +1100,7 @@ def write_outputs(out_dir, writers):
 def run_presets(presets, environ=os.environ):
     """The command line: check every setting, then train the chosen preset. Returns the exit status: 0 done,
     1 data or training failed, 2 a setting cannot work, 130 interrupted; every failure is one line on stderr."""
-    start = os.times().elapsed
+    start = wall_clock()
     try:
         preset = environ.get("P1_PRESET") or "default"
         if preset not in presets:
@@ -1054,7 +1111,7 @@ def run_presets(presets, environ=os.environ):
         out_dir = environ.get("P1_OUT") or HERE
         check_output_dir(out_dir, "P1_OUT" if environ.get("P1_OUT") else "the output folder")
         mnist_dir = find_mnist_dir(environ)
-        run = run_experiment(presets[preset], mnist_dir, out_dir, preset)
+        run = run_experiment(presets[preset], mnist_dir, out_dir, preset, cache_dir(environ))
     except SettingError as e:
         _stderr(f"error: {e}")
         return 2
@@ -1064,7 +1121,7 @@ def run_presets(presets, environ=os.environ):
     except KeyboardInterrupt:
         _stderr(f"{_end_bar()}interrupted: {', '.join(OUTPUTS)} were left as they were")
         return 130
-    print(f"wrote {', '.join(OUTPUTS)} to {out_dir} (wall time {os.times().elapsed - start:.1f} s)")
+    print(f"wrote {', '.join(OUTPUTS)} to {out_dir} (wall time {wall_clock() - start:.1f} s)")
     print(f"train error: {100 * run['train_error']:.2f}%  validation error: {100 * run['val_error']:.2f}%")
     print(f"test error: {100 * run['test_error']:.2f}%")
     return 0
