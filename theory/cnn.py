@@ -134,7 +134,7 @@ def _why_no_stride(n, k, padding):
         sizes.append(output_size(n, k, s, padding))
         s += 1
     listed = ", ".join(f"s = {i} gives {size}" for i, size in enumerate(sizes, start=1))
-    return f"floor(({n} + 2*{padding} - {k})/s) + 1 only falls as s grows, and it skips {n}: {listed}"
+    return f"floor(({n} + 2*{padding} - {k})/s) + 1 never grows as s grows, and it skips {n}: {listed}"
 
 
 def _scalar_or_pair(pair):

@@ -9,8 +9,8 @@ import numpy as np
 
 from theory.gelu_gd import sigmoid
 
-# Weights of +-20 and biases that are multiples of 10 keep every pre-activation at least 10 away from the 0.5
-# threshold, so each unit is a clean 0/1 switch (sigmoid(10) = 0.99995).
+# Weights of +-20 and biases that are multiples of 10 keep every pre-activation about 10 or more away from
+# 0 (the sigmoid's 0.5 threshold), so each unit is a clean 0/1 switch (sigmoid(10) = 0.99995).
 AND = [{"W": [[20.0], [20.0]], "b": [-30.0]}]
 OR = [{"W": [[20.0], [20.0]], "b": [-10.0]}]
 # XOR = AND(OR(A, B), NAND(A, B)): hidden unit 1 is OR, hidden unit 2 is NAND.
