@@ -82,7 +82,7 @@ class Config:
 
 
 PRESETS = {
-    # A 2-core Xeon with AMX (bf16) does ~1,100 img/s: 14 epochs take ~10.5 minutes (10 gave 90.2% on the q75 copy).
+    # A 2-core Xeon with AMX (bf16) does ~1,000 img/s: 14 epochs take ~11.5 minutes (10 gave 90.2% on the q75 copy).
     "cpu": Config(epochs=14.0, batch_size=512),
     # The short GPU run: the airbench94-style recipe on the same net (public figure on the official CIFAR-10: 94.0 %
     # in ~2.6 s on an A100). Batch 2000 for 8 epochs is 200 steps: few, large steps keep the GPU busy. The SGD lrs
@@ -98,10 +98,10 @@ PRESETS = {
                        alternate_flips=True, logit_scale=1 / 256),
     # The long GPU run: the same recipe on a wider net with three convs per group and a shortcut across each group,
     # for longer, with stronger augmentation (4-px shifts, 12-px cutout) and the lookahead average, as the public
-    # 96 % recipes. On an H100 (q75 copy, seed 0): 93.41 % in 18.1 s; airbench96 93.34 % in 21.0 s in the same
-    # session; seeds 0-1 with another max-pool kernel (a later lease): 93.24 %, 93.40 %; on the CPU (seed 0, 134
-    # min): 93.23 %, seed 1: 93.54 % (five runs: mean 93.36 %). Without the shortcut, and 384 channels in the
-    # middle group: 93.16 % in 15.3 s.
+    # 96 % recipes. On an H100 (q75 copy, seed 0): 93.41 % in 18.1 s (airbench96 on the same machine: 93.34 % in
+    # 21.0 s); seeds 0-1 with another max-pool kernel: 93.24 %, 93.40 %; on the CPU, seed 0 (134 min): 93.23 %,
+    # seed 1: 93.54 % (five runs: mean 93.36 %). Without the shortcut, and 384 channels in the middle group:
+    # 93.16 % in 15.3 s.
     "gpu-best": Config(widths=(128, 512, 512), convs_per_group=3, residual=True, epochs=30.0, batch_size=2000,
                        translate=4, cutout=12, optimizer="muon", lr=1340.0, bias_lr=106.0, weight_decay=0.0,
                        decay_per_step=0.004, momentum=0.85, warmup_frac=0.0, bn_scale=False, bn_momentum=0.4,

@@ -243,7 +243,7 @@ def run_training(args, device):
     print(f"wrote {', '.join(OUTPUT_NAMES)} in {out.folder}")
     if cfg.tta != "none":
         print(f"test accuracy without TTA: {100 * plain_acc:.2f}%")
-    print(f"test accuracy: {100 * acc:.2f}%")   # the last line, read by tools/verify.py and the tests
+    print(f"test accuracy: {100 * acc:.2f}%")   # the last line: scripts that re-measure a model read it
 
 
 def pick_samples(images, labels, preds, n_wrong=15):
