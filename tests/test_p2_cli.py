@@ -384,7 +384,17 @@ def test_samples_are_the_first_of_each_class_then_misclassified_ones():
     by_class, wrong = p2.pick_samples(images, labels, preds)
     assert by_class["labels"] == list(range(10)) and by_class["images"].shape == (10, 32, 32, 3)
     assert by_class["images"][:, 0, 0, 0].tolist() == [2, 3, 4, 0, 5, 6, 7, 8, 9, 10]
-    assert wrong["labels"] == [3, 9, 0] and wrong["preds"] == [1, 0, 2]
+    assert wrong["labels"] == [0, 3, 9] and wrong["preds"] == [2, 1, 0]   # a class at a time
+
+
+def test_misclassified_samples_cover_the_classes_of_a_test_set_in_class_order():
+    import p2
+    labels = torch.arange(10).repeat_interleave(20)   # as the test set may be stored: sorted by class
+    preds = (labels + 1) % 10                         # every image wrong
+    images = torch.zeros(200, 3, 32, 32, dtype=torch.uint8)
+    _, wrong = p2.pick_samples(images, labels, preds)
+    assert wrong["labels"] == list(range(10)) + list(range(5))
+    assert wrong["title"] == "15 misclassified test images, the first of each class in turn"
 
 
 class FakeClock:

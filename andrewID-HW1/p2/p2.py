@@ -24,6 +24,7 @@ if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_
 
 import argparse  # the imports below follow the Ctrl-C handler on purpose
 import copy
+import itertools
 import math
 import os
 import platform
@@ -247,15 +248,19 @@ def run_training(args, device):
 
 
 def pick_samples(images, labels, preds, n_wrong=15):
-    """Images for the report: the first test image of each class, then the first misclassified ones."""
+    """Images for the report: the first test image of each class, then misclassified ones taken a class at a time
+    (the first of each class, then the second of each, ...), so a test set stored in class order shows every class."""
     labels, preds = labels.cpu(), preds.cpu()
     first = [int((labels == c).nonzero()[0]) for c in range(len(CLASSES)) if (labels == c).any()]
-    wrong = (preds != labels).nonzero().flatten()[:n_wrong].tolist()
+    wrong = (preds != labels).nonzero().flatten()
+    per_class = [wrong[labels[wrong] == c].tolist() for c in range(len(CLASSES))]
+    wrong = [i for rank in itertools.zip_longest(*per_class) for i in rank if i is not None][:n_wrong]
 
     def group(title, index):
         return dict(title=title, images=images[index].permute(0, 2, 3, 1).cpu().numpy(),
                     labels=labels[index].tolist(), preds=preds[index].tolist())
-    wrong_title = f"The first {len(wrong)} misclassified test images" if wrong else "No test image is misclassified"
+    wrong_title = (f"{len(wrong)} misclassified test images, the first of each class in turn" if wrong
+                   else "No test image is misclassified")
     return [group("The first test image of each class", first), group(wrong_title, wrong)]
 
 
