@@ -158,3 +158,49 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         saved_model(path, seed=1)
     assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["m.pkl"]
+
+
+def test_a_damaged_member_is_refused_though_torch_would_read_it(tmp_path):
+    """torch does not check the zip's checksums: changed bytes in the weights would load and give wrong answers."""
+    path = tmp_path / "m.pkl"
+    saved_model(str(path))
+    with zipfile.ZipFile(path) as z:
+        member = max(z.infolist(), key=lambda info: info.compress_size)
+    data = bytearray(path.read_bytes())
+    local = member.header_offset   # the local header's name and extra lengths (torch pads the extra field)
+    start = local + 30 + int.from_bytes(data[local + 26:local + 28], "little") + int.from_bytes(
+        data[local + 28:local + 30], "little")
+    data[start + 10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(str(path))
+    assert f"it is damaged ({member.filename} fails its checksum)" in str(e.value)
+    assert_plain_refusal(str(e.value))
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(config=dict(autocast="maybe")), "its config: autocast must be true or false, not 'maybe'"),
+    (dict(config=dict(logit_scale="x")), "its config: logit_scale must be a number, not 'x'"),
+    (dict(config=dict(eval_batch_size=0)), "its config: eval_batch_size must be more than 0"),
+    (dict(config=dict(tta="bogus")), "its config: tta is one of: none, flip, flip_translate"),
+    (dict(config=dict(widths=[20000, 8, 8])), "its config: widths allows at most 4,096 channels a layer"),
+    (dict(config="notadict"), "its config: the config is a str, not a dict of fields"),
+    (dict(mean=[1, 2]), "mean and std must be 3 finite numbers each"),
+    (dict(std=[1, 0, 1]), "mean and std must be 3 finite numbers each (one per colour), std above 0"),
+    (dict(test_accuracy="high"), "test_accuracy must be a number from 0 to 1"),
+    (dict(class_names=["cat"]), "class_names must be the 10 class names"),
+])
+def test_values_beside_the_weights_are_checked(tmp_path, change, message):
+    path = str(tmp_path / "m.pkl")
+    saved_model(path)
+    ckpt = torch.load(path, weights_only=True)
+    for key, value in change.items():
+        if isinstance(value, dict):
+            ckpt[key].update(value)
+        else:
+            ckpt[key] = value
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError) as e:
+        load_model(path)
+    assert str(e.value).startswith(f"{path}: not a valid p2 model file: ") and message in str(e.value)
+    assert_plain_refusal(str(e.value))

@@ -125,6 +125,16 @@ BAD_OPTIONS = [
     (["--set", "cutout=-1"], "--set cutout=-1: cutout must be 0 or more"),
     (["--set", "momentum=1"], "--set momentum=1: momentum must be less than 1"),
     (["--set", "warmup_frac=1.5"], "--set warmup_frac=1.5: warmup_frac must be 1 or less"),
+    # Values that pass their type but could not run: found before any work, not as a traceback after it.
+    (["--set", "translate=32"], "--set translate=32: translate must be 31 or less"),
+    (["--set", "whiten_patch=33"], "--set whiten_patch=33: whiten_patch must be 8 or less"),
+    (["--set", "lr=1e308"], "--set lr=1e308: lr must be at most 3.4e+38 (the largest float32)"),
+    (["--set", "widths=8,30000,8"], "--set widths=8,30000,8: widths allows at most 4,096 channels a layer"),
+    (["--set", "batch_size=100000"], "--set batch_size=100000: batch_size must be 50,000 or less"),
+    (["--set", "epochs=1e300"], "--set epochs=1e300: epochs must be 1,000 or less"),
+    (["--epochs", "1e12"], "preset cpu with these settings: epochs must be 1,000 or less"),
+    (["--set", "widths=8,8,8,8,8,8"], "preset cpu with these settings: 6 conv groups (widths) with whiten_patch 2 "
+                                      "pool the 31x31 maps below 1 pixel"),
 ]
 if not torch.cuda.is_available():
     BAD_OPTIONS.append((["--device", "cuda"], "--device cuda: CUDA is not available on this machine"))
@@ -239,7 +249,7 @@ def test_set_overrides_any_field_and_is_stored_in_the_model(tiny_run, capsys):
     assert "residual" in capsys.readouterr().out   # the printed config
 
 
-def test_ctrl_c_during_training_keeps_the_old_set(tiny_run, monkeypatch, capsys):
+def test_ctrl_c_during_training_keeps_the_old_set(tiny_run, ctrl_c, monkeypatch, capsys):
     p2, argv, out = tiny_run
     before = old_outputs(out)
 
@@ -281,7 +291,10 @@ def press_ctrl_c_inside_a_library():
 @pytest.fixture
 def ctrl_c(monkeypatch):
     import interrupt
-    monkeypatch.setattr(interrupt, "_pressed", False)   # restored after the test: no press leaks into the next
+    monkeypatch.setattr(interrupt, "_received", None)   # restored after the test: no press leaks into the next
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, handler)   # p2 ignores further presses once it is ending
 
 
 def test_ctrl_c_swallowed_by_a_library_still_ends_training(tiny_run, ctrl_c, monkeypatch, capsys):
@@ -343,7 +356,8 @@ def test_failure_after_the_model_is_saved_keeps_the_old_set(tiny_run, monkeypatc
     assert contents(out) == before                       # the new model was staged, never moved into place
 
 
-def test_ctrl_c_in_a_real_process_is_one_line_and_exit_130(tmp_path):
+@pytest.mark.parametrize("sent, status, says", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_ctrl_c_or_kill_in_a_real_process_is_one_line_and_keeps_the_old_set(tmp_path, sent, status, says):
     out = tmp_path / "out"
     before = old_outputs(out)
     write_cifar_batches(str(tmp_path / "cifar-10-batches-bin"), "bin", 8)
@@ -352,9 +366,30 @@ def test_ctrl_c_in_a_real_process_is_one_line_and_exit_130(tmp_path):
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     assert proc.stdout.readline().startswith("preset ")   # started: past the imports, about to read the data
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sent)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and err.startswith("interrupted (Ctrl-C)") and err.count("\n") == 1, err
+    assert proc.returncode == status and err.startswith(f"interrupted ({says})") and err.count("\n") == 1, err
+    assert contents(out) == before   # no temporary file left either
+
+
+def test_muon_cuda_graph_on_the_cpu_is_said_and_stored_as_not_applied(tiny_run, capsys):
+    p2, argv, out = tiny_run
+    assert p2.main([*argv, "--set", "optimizer=muon", "--set", "muon_cuda_graph=true"]) == 0
+    assert "note: muon_cuda_graph applies on a CUDA device only" in capsys.readouterr().out
+    assert torch.load(out / "p2_model.pkl", weights_only=True)["config"]["muon_cuda_graph"] is False
+
+
+def test_a_model_file_that_cannot_be_written_completely_is_one_line(tiny_run, monkeypatch, capsys):
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+
+    def disk_full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 807680 vs 807576")
+    monkeypatch.setattr(torch, "save", disk_full)
+    assert p2.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: --out {out}: the model file could not be written (it was not written completely; is the "
+                   "disk full?); p2_model.pkl, p2_report.pdf, p2_training.png are as they were\n")
     assert contents(out) == before
 
 

@@ -234,3 +234,15 @@ def test_muon_recipe_is_described_with_its_own_values():
     assert "Recipe details" not in dict(describe.method_paragraphs(PRESETS["cpu"].to_dict(), total_params=1,
                                                                     n_train=50_000, whiten_images=5_000))
 
+
+
+def test_fields_a_recipe_does_not_read_are_neither_shown_nor_described():
+    """SGD never reads whiten_bias_epochs (nor Muon weight_decay): the report describes only what was applied."""
+    sgd = Config(whiten_bias_epochs=0.5).to_dict()
+    text = dict(describe.method_paragraphs(sgd, total_params=1, n_train=50_000, whiten_images=5_000))
+    assert "whiten_bias_epochs" not in describe.shown_fields(sgd) and "Recipe details" not in text
+    muon = Config(optimizer="muon", whiten_bias_epochs=0.5).to_dict()
+    text = dict(describe.method_paragraphs(muon, total_params=1, n_train=50_000, whiten_images=5_000))
+    assert "first 0.5 epochs" in text["Recipe details"] and "whiten_bias_epochs" in describe.shown_fields(muon)
+    assert "weight_decay" not in describe.shown_fields(muon) and "weight_decay" in describe.shown_fields(sgd)
+

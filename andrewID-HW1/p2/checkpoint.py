@@ -1,5 +1,7 @@
 """The model file: a plain dict saved with torch.save and read back with weights_only=True (no code can run)."""
 import codecs
+import errno
+import math
 import os
 import pickle
 import re
@@ -30,7 +32,10 @@ def save_checkpoint(path, model, cfg, *, class_names, mean, std, preset, seed, t
     fd, tmp = tempfile.mkstemp(prefix=".p2_model.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            try:
+                torch.save(payload, f)
+            except RuntimeError:   # torch's words for a failed write (a full disk): "unexpected pos ..."
+                raise OSError(errno.EIO, "it was not written completely; is the disk full?", path) from None
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes the file private; a model file is an ordinary file
@@ -52,9 +57,13 @@ def _sniff(path, head):
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-        except (zipfile.BadZipFile, OSError, EOFError):
+                damaged = archive.testzip()   # torch reads the members without checking their CRCs
+        except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile, NotImplementedError):
             raise _refusal(path, "it is a damaged or truncated zip archive; copy the model file again, "
                                  "or train a new one with `python p2.py`") from None
+        if damaged:
+            raise _refusal(path, f"it is damaged ({damaged} fails its checksum); copy the model file again, "
+                                 "or train a new one with `python p2.py`")
         if names and all(name.endswith(".npy") for name in names):
             raise _refusal(path, "it is a NumPy .npz archive (such as p1_model.npz)")
         if not any(name.endswith("/data.pkl") for name in names):
@@ -106,7 +115,34 @@ def load_checkpoint(path):
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: p2 model file lacks {', '.join(missing)}")
+    problem = _metadata_problem(ckpt)
+    if problem:
+        raise CheckpointError(f"{path}: not a valid p2 model file: {problem}")
     return ckpt
+
+
+def _metadata_problem(ckpt):
+    """What is wrong with the values stored beside the weights (the evaluation and the report use them)."""
+    def numbers(value, count):
+        return (isinstance(value, (list, tuple)) and len(value) == count
+                and all(_is_number(v) and math.isfinite(v) for v in value))
+    if not (numbers(ckpt["mean"], 3) and numbers(ckpt["std"], 3) and min(ckpt["std"]) > 0):
+        return "mean and std must be 3 finite numbers each (one per colour), std above 0"
+    names = ckpt["class_names"]
+    if not (isinstance(names, (list, tuple)) and len(names) == 10 and all(isinstance(n, str) for n in names)):
+        return "class_names must be the 10 class names"
+    if not (_is_number(ckpt["test_accuracy"]) and 0 <= ckpt["test_accuracy"] <= 1):
+        return "test_accuracy must be a number from 0 to 1"
+    seed = ckpt["seed"]
+    if not isinstance(ckpt["preset"], str) or isinstance(seed, bool) or not isinstance(seed, int):
+        return "preset must be a name and seed a whole number"
+    if not isinstance(ckpt["state_dict"], dict):
+        return "state_dict must be a dict of tensors"
+    return None
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def load_model(path, device="cpu"):
@@ -114,6 +150,9 @@ def load_model(path, device="cpu"):
     ckpt = load_checkpoint(path)
     try:
         cfg = Config.from_dict(ckpt["config"])
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: not a valid p2 model file: its config: {e}") from None
+    try:
         model = build_model(cfg)
         model.load_state_dict(ckpt["state_dict"])
     except (ValueError, TypeError, RuntimeError) as e:

@@ -67,14 +67,21 @@ class Config:
 
     @classmethod
     def from_dict(cls, values):
+        """The config stored in a model file, checked as the command line's settings are (ValueError if not)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"the config is a {type(values).__name__}, not a dict of fields")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+            raise ValueError(f"unknown config field(s): {', '.join(map(str, unknown))}")
         values = dict(values)
-        if "widths" in values:
-            values["widths"] = tuple(int(w) for w in values["widths"])
-        return cls(**values)
+        if isinstance(values.get("widths"), (list, tuple)):
+            values["widths"] = tuple(values["widths"])
+        cfg = cls(**values)
+        problems = config_problems(cfg)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return cfg
 
     def override(self, **changes):
         """Copy with some fields replaced; None means 'keep the preset value'."""
@@ -118,6 +125,14 @@ POSITIVE = ("epochs", "batch_size", "lr", "eval_batch_size", "convs_per_group", 
             "bn_momentum", "muon_lr", "muon_ns_steps")
 BELOW_ONE = ("momentum", "muon_momentum", "label_smoothing")
 AT_MOST_ONE = ("warmup_frac", "bn_momentum")
+# Upper limits: a shift or square must fit the 32x32 image, a run must fit a machine (the lr schedule has a value
+# per step, a channel count sizes every tensor), and every number must fit the float32 tensors it is written into.
+AT_MOST = {"translate": 31, "cutout": 32, "whiten_patch": 8, "epochs": 1000, "batch_size": 50_000,
+           "eval_batch_size": 50_000, "convs_per_group": 8, "muon_ns_steps": 20, "whiten_bias_epochs": 1000}
+MAX_WIDTH = 4096
+FLOAT32_MAX = 3.4e38
+KIND_HINT = {bool: "true or false", tuple: "positive whole numbers separated by commas", int: "a whole number",
+             float: "a number", str: "a word"}
 
 
 def parse_setting(text):
@@ -140,8 +155,7 @@ def parse_setting(text):
             value = tuple(int(w) for w in raw.split(","))
             if not value or min(value) < 1:
                 raise ValueError
-            return name, value
-        if kind is float:
+        elif kind is float:
             top, slash, bottom = raw.partition("/")      # fractions read as written: logit_scale=1/256
             value = float(top) / float(bottom) if slash else float(raw)
             if not math.isfinite(value):
@@ -149,9 +163,7 @@ def parse_setting(text):
         else:
             value = kind(raw)
     except (ValueError, ZeroDivisionError):
-        hint = {bool: "true or false", tuple: "positive whole numbers separated by commas", int: "a whole number",
-                float: "a number"}.get(kind, "a word")
-        raise ValueError(f"--set {text}: {name} takes {hint}") from None
+        raise ValueError(f"--set {text}: {name} takes {KIND_HINT[kind]}") from None
     problem = _range_problem(name, value)
     if problem:
         raise ValueError(f"--set {text}: {name} {problem}")
@@ -163,7 +175,11 @@ def _range_problem(name, value):
     if name in CHOICES:
         return None if value in CHOICES[name] else f"is one of: {', '.join(CHOICES[name])}"
     if isinstance(value, tuple):
-        return None
+        return None if max(value) <= MAX_WIDTH else f"allows at most {MAX_WIDTH:,} channels a layer"
+    if name in AT_MOST and value > AT_MOST[name]:
+        return f"must be {AT_MOST[name]:,} or less"
+    if value > FLOAT32_MAX:
+        return f"must be at most {FLOAT32_MAX:g} (the largest float32)"
     if name in POSITIVE and value <= 0:
         return "must be more than 0"
     if value < 0:
@@ -173,6 +189,35 @@ def _range_problem(name, value):
     if name in AT_MOST_ONE and value > 1:
         return "must be 1 or less"
     return None
+
+
+def config_problems(cfg):
+    """Why `cfg` cannot run, one line per problem (empty: it can): each field's type and range, as --set checks
+    them, and the network's shape (the stem and the groups' pools must leave at least one pixel)."""
+    problems = []
+    for f in fields(Config):
+        value, kind = getattr(cfg, f.name), type(f.default)
+        if kind is tuple:
+            ok = isinstance(value, tuple) and bool(value) and all(_is_int(w) and w >= 1 for w in value)
+        elif kind is float:
+            ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+        elif kind is int:
+            ok = _is_int(value)
+        else:
+            ok = isinstance(value, kind)
+        problem = _range_problem(f.name, value) if ok else f"must be {KIND_HINT[kind]}, not {value!r}"
+        if problem:
+            problems.append(f"{f.name} {problem}")
+    if not problems:
+        side = 32 - cfg.whiten_patch + 1   # the stem's unpadded conv, then each group pools by 2
+        if side // 2 ** len(cfg.widths) < 1:
+            problems.append(f"{len(cfg.widths)} conv groups (widths) with whiten_patch {cfg.whiten_patch} pool the "
+                            f"{side}x{side} maps below 1 pixel; use fewer groups or a smaller patch")
+    return problems
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def get_preset(name):

@@ -40,14 +40,16 @@ FIELD_NOTES = {
     "lookahead": "average of the weights late in training",
 }
 
-# Fields that only the Muon recipe reads: left out of the tables of an SGD run, where they mean nothing.
+# Fields that only one recipe reads (train.py's two optimizer set-ups): left out of the other's tables and text,
+# where they mean nothing.
 MUON_ONLY = ("muon_lr", "muon_momentum", "muon_ns_steps", "muon_one_batch", "muon_cuda_graph",
-             "bias_lr", "decay_per_step")
+             "bias_lr", "decay_per_step", "whiten_bias_epochs")
+SGD_ONLY = ("weight_decay",)
 
 
 def shown_fields(config):
     """The config fields that mean something for this run, in order."""
-    hidden = MUON_ONLY if config.get("optimizer", "sgd") == "sgd" else ()
+    hidden = MUON_ONLY if config.get("optimizer", "sgd") == "sgd" else SGD_ONLY
     return {name: value for name, value in config.items() if name not in hidden}
 
 
@@ -167,7 +169,7 @@ def _details(cfg):
     if cfg.get("dirac_init"):
         parts.append("The first filters of every 3x3 convolution start as the identity (a one at the centre "
                      "tap of their own channel), so each group starts close to passing its input through.")
-    if cfg.get("whiten_bias_epochs"):
+    if cfg.get("whiten_bias_epochs") and cfg.get("optimizer") == "muon":
         parts.append(f"The whitening stem's bias learns only during the first "
                      f"{readable(cfg['whiten_bias_epochs'])} epochs, its learning rate falling linearly to zero; "
                      "early on it centres the features, later it would only add noise.")

@@ -1,33 +1,44 @@
-"""Ctrl-C that always ends the run.
+"""Ctrl-C (or a polite kill) that always ends the run.
 
 Python raises KeyboardInterrupt wherever the main thread happens to be. Inside some library code (PyTorch's
 argument conversion, for one) that exception can be caught and dropped, so the press would be lost and training
 would go on; or it can come out as a different error. So the handler also remembers the press: check() at every
 training step and before the outputs are replaced raises it again, and p2.main() reports any error that follows a
-press as the interrupt it is.
+press as the interrupt it is. SIGTERM and SIGHUP (a `kill`, a closed terminal) end the run the same way, so the
+outputs' temporary files are removed and the previous ones kept.
 """
 import signal
 
-_pressed = False
+_received = None   # the first signal that asked the run to end
 
 
 def _on_ctrl_c(signum, frame):
-    global _pressed
-    _pressed = True
+    global _received
+    _received = _received or signum
     raise KeyboardInterrupt
 
 
 def install():
-    """Route SIGINT here, unless it is ignored (as under nohup): then it stays ignored."""
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, _on_ctrl_c)
+    """Route SIGINT, SIGTERM and SIGHUP here, unless one is ignored (as SIGHUP under nohup): it stays ignored."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)   # Windows has no SIGHUP
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+            signal.signal(number, _on_ctrl_c)
 
 
 def pressed():
-    return _pressed
+    return _received is not None
 
 
 def check():
     """Raise KeyboardInterrupt if Ctrl-C was pressed, even when the first one was swallowed on its way up."""
-    if _pressed:
+    if _received is not None:
         raise KeyboardInterrupt
+
+
+def ending():
+    """What to tell the user, and the exit status (128 + the signal's number), once the run has stopped; later
+    presses are ignored, as a second Ctrl-C while exiting would only add a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    number = _received or signal.SIGINT
+    return ("Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name), 128 + int(number)

@@ -35,7 +35,7 @@ import torch
 
 import interrupt
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: F401  (load_model: public API)
-from config import PRESETS, get_preset, parse_setting
+from config import PRESETS, config_problems, get_preset, parse_setting
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10
 from describe import config_table, method_paragraphs
 from model import build_model
@@ -121,10 +121,21 @@ def check_options(args):
         except ValueError as e:
             problems.append(str(e))
     try:
-        pick_device(args.device)
+        device = pick_device(args.device)
     except OptionError as e:
-        problems.append(str(e))
+        return problems + [str(e)]
+    if not problems and not (args.eval or args.download_only):   # each setting is fine; is the whole?
+        preset, cfg = compose_config(args, device)
+        problems += [f"preset {preset} with these settings: {problem}" for problem in config_problems(cfg)]
     return problems
+
+
+def compose_config(args, device):
+    """(preset name, config): the preset (by default the device's), then --set, then --epochs and --batch-size."""
+    preset = args.preset or ("gpu-fast" if device.type == "cuda" else "cpu")
+    settings = dict(parse_setting(setting) for setting in args.set)
+    cfg = get_preset(preset).override(**settings).override(epochs=args.epochs, batch_size=args.batch_size)
+    return preset, cfg
 
 
 def describe_device(device):
@@ -198,9 +209,11 @@ def run_training(args, device):
     t_start = time.perf_counter()
     device_name = describe_device(device)
     torch.backends.cudnn.benchmark = True  # fixed shapes (the ragged last batch is dropped): pick the fastest kernels
-    preset = args.preset or ("gpu-fast" if device.type == "cuda" else "cpu")
-    settings = dict(parse_setting(setting) for setting in args.set)
-    cfg = get_preset(preset).override(**settings).override(epochs=args.epochs, batch_size=args.batch_size)
+    preset, cfg = compose_config(args, device)
+    if cfg.muon_cuda_graph and device.type != "cuda" and cfg.optimizer == "muon":
+        print("note: muon_cuda_graph applies on a CUDA device only; this run takes Muon's ordinary step (the same "
+              "arithmetic), and the report and model file say so")
+        cfg = cfg.override(muon_cuda_graph=False)
     with OutputSet(args.out, OUTPUT_NAMES) as out:   # checked writable now; files replaced only at the end
         print(f"preset {preset}, seed {args.seed}, device {device_name}, torch {torch.__version__}")
         print("config:")
@@ -225,9 +238,13 @@ def run_training(args, device):
         print(f"training time {train_s:.2f} s (first step to final weights); "
               f"evaluation with TTA '{cfg.tta}' {eval_s:.1f} s")
 
-        save_checkpoint(out.staged("p2_model.pkl"), model, cfg, class_names=CLASSES, mean=MEAN, std=STD,
-                        preset=preset, seed=args.seed, test_accuracy=acc, test_accuracy_no_tta=plain_acc,
-                        train_seconds=train_s, device=device_name, data_note=args.data_note)
+        try:
+            save_checkpoint(out.staged("p2_model.pkl"), model, cfg, class_names=CLASSES, mean=MEAN, std=STD,
+                            preset=preset, seed=args.seed, test_accuracy=acc, test_accuracy_no_tta=plain_acc,
+                            train_seconds=train_s, device=device_name, data_note=args.data_note)
+        except OSError as e:
+            raise OutputError(f"--out {out.folder}: the model file could not be written ({e.strerror or e}); "
+                              f"{', '.join(OUTPUT_NAMES)} are as they were") from None
         timing = dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s, train_s=train_s, eval_s=eval_s,
                       total_s=time.perf_counter() - t_start)
         summary = dict(
@@ -274,6 +291,9 @@ def write_report(summary, model, cfg, n_train, out):
         report.write_report(summary, out.staged("p2_report.pdf"), out.staged("p2_training.png"))
     except report.ReportError as e:
         raise OutputError(str(e)) from None
+    except OSError as e:   # e.g. a full disk while matplotlib writes
+        raise OutputError(f"--out {out.folder}: the report could not be written ({e.strerror or e}); "
+                          f"{', '.join(OUTPUT_NAMES)} are as they were") from None
 
 
 def find_data(data_dir):
@@ -328,8 +348,9 @@ def main(argv=None):
         # After a Ctrl-C, whatever error comes out is the interrupt in another form (see interrupt.py).
         if isinstance(e, KeyboardInterrupt) or interrupt.pressed():
             kept = "" if args.eval or args.download_only else f"; {', '.join(OUTPUT_NAMES)} are as they were"
-            print(f"interrupted (Ctrl-C){kept}", file=sys.stderr)
-            return 130
+            what, status = interrupt.ending()
+            print(f"interrupted ({what}){kept}", file=sys.stderr)
+            return status
         message = error_message(e)
         if message is None:
             raise

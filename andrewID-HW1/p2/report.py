@@ -166,7 +166,9 @@ def _summary_page(summary):
              ("Data", summary["data_description"]), ("Command", summary["command"])]
     y = 0.83
     for label, value in lines:
-        wrapped = textwrap.wrap(str(value), 78 if label == "Command" else 90) or [""]
+        # break only at spaces: "--batch-size" split at its hyphen would no longer read as one option
+        wrapped = textwrap.wrap(str(value), 78 if label == "Command" else 90, break_on_hyphens=False,
+                                break_long_words=False) or [""]
         fig.text(0.08, y, label, fontsize=9, weight="bold", va="top")
         fig.text(0.22, y, "\n".join(wrapped), fontsize=9, va="top", family="monospace" if label == "Command"
                  else None)
