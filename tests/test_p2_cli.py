@@ -409,6 +409,8 @@ def test_report_command_line_has_no_machine_paths():
     import p2
     line = p2.command_line(["--data-dir", "/home/me/data/cifar10", "--out=/tmp/runs/a", "--epochs", "2"])
     assert line == "python p2.py --data-dir .../cifar10 --out=.../a --epochs 2"
+    line = p2.command_line(["--data-dir", "../../elsewhere/cifar10", "--out", "runs/a"])
+    assert line == "python p2.py --data-dir .../cifar10 --out runs/a"   # a path inside the working folder stays
 
 
 def test_samples_are_the_first_of_each_class_then_misclassified_ones():

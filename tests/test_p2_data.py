@@ -136,6 +136,15 @@ def test_a_given_folder_is_the_only_place_looked_at(tmp_path):
         data.locate_cifar10(str(tmp_path / "elsewhere"), download=False)
 
 
+def test_a_batches_folder_without_batch_files_is_named(tmp_path):
+    stray = tmp_path / data.BIN
+    stray.mkdir()
+    (stray / "notes.txt").write_text("not the data")
+    with pytest.raises(data.DataError) as info:
+        data.locate_cifar10(str(tmp_path), download=False)
+    assert f"({stray} holds none of the batch files)" in str(info.value)
+
+
 def test_a_file_given_as_data_dir_is_refused_before_any_download(tmp_path, monkeypatch):
     no_download(monkeypatch)
     (tmp_path / "cifar.tar.gz").write_bytes(b"x")

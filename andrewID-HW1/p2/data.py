@@ -109,7 +109,11 @@ def find_in(place):
 
 
 def _not_found(places):
-    return f"CIFAR-10 not found: looked for {BIN}/ or {PY}/ in {', '.join(places)}"
+    """The message for places holding no CIFAR-10, naming a batches folder that is there but holds none of its files
+    (a wrong or unfinished copy), as that one needs the user's eye."""
+    strays = [os.path.join(p, layout) for p in places for layout in (BIN, PY) if os.path.isdir(os.path.join(p, layout))]
+    stray = f" ({', '.join(strays)} holds none of the batch files)" if strays else ""
+    return f"CIFAR-10 not found: looked for {BIN}/ or {PY}/ in {', '.join(places)}{stray}"
 
 
 POINT_TO_DATA = "Pass --data-dir (or set CIFAR10_DIR) to the folder holding one of them"

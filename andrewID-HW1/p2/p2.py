@@ -151,10 +151,11 @@ def describe_device(device):
 
 
 def command_line(argv):
-    """The command as run, for the report: `python p2.py ...` with absolute paths cut to their last part."""
+    """The command as run, for the report: `python p2.py ...` with paths that say where this machine keeps things
+    (absolute, from home, or up out of the working folder) cut to their last part."""
     def short(arg):
         option, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
-        if os.path.isabs(os.path.expanduser(value)):
+        if os.path.isabs(os.path.expanduser(value)) or value.startswith(".." + os.sep):
             value = ".../" + os.path.basename(os.path.normpath(value))
         return option + eq + value
     return "python p2.py " + shlex.join(short(a) for a in argv)
