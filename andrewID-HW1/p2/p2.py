@@ -155,7 +155,7 @@ def command_line(argv):
     (absolute, from home, or up out of the working folder) cut to their last part."""
     def short(arg):
         option, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
-        if os.path.isabs(os.path.expanduser(value)) or value.startswith(".." + os.sep):
+        if os.path.isabs(os.path.expanduser(value)) or value.startswith(("../", ".." + os.sep)):
             value = ".../" + os.path.basename(os.path.normpath(value))
         return option + eq + value
     return "python p2.py " + shlex.join(short(a) for a in argv)
