@@ -67,11 +67,15 @@ def test_a_windows_path_gets_a_cache_file_inside_the_cache_folder(monkeypatch):
 
     class Stat:
         st_size, st_mtime_ns = 109_575_000, 1_700_000_000_000_000_000
+    cache, version = r"C:\Users\jdoe\.cache\hw1_p1", ".109575000-1700000000000000000.npy"
     with monkeypatch.context() as m:
         m.setattr(os, "path", ntpath)
         m.setattr(os, "stat", lambda path: Stat)
-        name = p1._cache_file(r"C:\Users\jdoe\hw1\mnist_test.csv", r"C:\Users\jdoe\.cache\hw1_p1")
-    assert name == r"C:\Users\jdoe\.cache\hw1_p1\C\Users\jdoe\hw1\mnist_test.csv.109575000-1700000000000000000.npy"
+        names = [p1._cache_file(csv, cache) for csv in (
+            r"C:\Users\jdoe\hw1\mnist_test.csv", r"\\?\C:\Users\jdoe\hw1\mnist_test.csv",
+            r"\\server\share\mnist_test.csv", r"\\?\UNC\server\share\mnist_test.csv")]
+    assert names == [cache + r"\C\Users\jdoe\hw1\mnist_test.csv" + version] * 2 + \
+                    [cache + r"\server\share\mnist_test.csv" + version] * 2
 
 
 def test_clean_cache_finds_and_removes_what_p1_writes(tmp_path, cache_dir, monkeypatch):

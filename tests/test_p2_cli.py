@@ -128,7 +128,7 @@ BAD_OPTIONS = [
     # Values that pass their type but could not run: found before any work, not as a traceback after it.
     (["--set", "translate=32"], "--set translate=32: translate must be 31 or less"),
     (["--set", "whiten_patch=33"], "--set whiten_patch=33: whiten_patch must be 8 or less"),
-    (["--set", "lr=1e308"], "--set lr=1e308: lr must be at most 3.4e+38 (the largest float32)"),
+    (["--set", "lr=1e308"], "--set lr=1e308: lr must be at most 3.403e+38 (the largest float32)"),
     (["--set", "widths=8,30000,8"], "--set widths=8,30000,8: widths allows at most 4,096 channels a layer"),
     (["--set", "batch_size=100000"], "--set batch_size=100000: batch_size must be 50,000 or less"),
     (["--set", "epochs=1e300"], "--set epochs=1e300: epochs must be 1,000 or less"),
@@ -283,7 +283,7 @@ def press_ctrl_c_inside_a_library():
     """What some library code does to a Ctrl-C: the KeyboardInterrupt is raised inside it, caught and dropped."""
     import interrupt
     try:
-        interrupt._on_ctrl_c(signal.SIGINT, None)
+        interrupt._on_signal(signal.SIGINT, None)
     except KeyboardInterrupt:
         pass
 
@@ -356,15 +356,19 @@ def test_failure_after_the_model_is_saved_keeps_the_old_set(tiny_run, monkeypatc
     assert contents(out) == before                       # the new model was staged, never moved into place
 
 
-@pytest.mark.parametrize("sent, status, says", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
-def test_ctrl_c_or_kill_in_a_real_process_is_one_line_and_keeps_the_old_set(tmp_path, sent, status, says):
+@pytest.mark.parametrize("sent, status, says, sigint", [
+    (signal.SIGINT, 130, "Ctrl-C", signal.SIG_DFL),     # as from a terminal
+    (signal.SIGTERM, 143, "SIGTERM", signal.SIG_DFL),
+    (signal.SIGTERM, 143, "SIGTERM", signal.SIG_IGN),   # a background job of a script: SIGINT ignored
+])
+def test_ctrl_c_or_kill_in_a_real_process_is_one_line_and_keeps_the_old_set(tmp_path, sent, status, says, sigint):
     out = tmp_path / "out"
     before = old_outputs(out)
     write_cifar_batches(str(tmp_path / "cifar-10-batches-bin"), "bin", 8)
     proc = subprocess.Popen([*p2_command(P2, 8), "--data-dir", str(tmp_path), "--out", str(out), "--device", "cpu",
                              "--epochs", "1000", "--batch-size", "8"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     assert proc.stdout.readline().startswith("preset ")   # started: past the imports, about to read the data
     proc.send_signal(sent)
     _, err = proc.communicate(timeout=120)
@@ -389,7 +393,8 @@ def test_a_model_file_that_cannot_be_written_completely_is_one_line(tiny_run, mo
     assert p2.main(argv) == 2
     err = capsys.readouterr().err
     assert err == (f"error: --out {out}: the model file could not be written (it was not written completely; is the "
-                   "disk full?); p2_model.pkl, p2_report.pdf, p2_training.png are as they were\n")
+                   "disk full, or a file size or quota limit reached?); p2_model.pkl, p2_report.pdf, p2_training.png "
+                   "are as they were\n")
     assert contents(out) == before
 
 

@@ -167,7 +167,8 @@ def problem2(doc, r):
                                 r"$\geq 0.5$."))
     doc.add(Paragraph(
         "Every weight is $\\pm 20$ and every bias a multiple of 10, so each pre-activation is about 10 or more away "
-        "from 0 (hidden outputs are within 0.0001 of 0 or 1) and each unit is a clean switch ($\\sigma(10) = 0.99995$). Every truth-table row, computed:"))
+        "from 0 (hidden outputs are within 0.0001 of 0 or 1) and each unit is a clean switch "
+        "($\\sigma(10) = 0.99995$). Every truth-table row, computed:"))
     header = ["A", "B"] + [f"{name} (target)" for name in r["networks"]]
     table_rows = []
     for i in range(4):

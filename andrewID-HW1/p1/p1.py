@@ -723,8 +723,13 @@ def cache_dir(environ=os.environ):
 
 def _cache_file(path, folder):
     """One .npy per CSV under `folder`, named after its absolute path, size and modification time, so an edited
-    or replaced CSV is parsed again. (A Windows drive becomes a folder name: C:\\data -> <folder>\\C\\data.)"""
+    or replaced CSV is parsed again. (A Windows drive becomes a folder name: C:\\data -> <folder>\\C\\data.)
+    Machines sharing a home folder over a network, each with its own copy of a CSV, replace each other's cache."""
     st = os.stat(path)
+    for long_form in ("\\\\?\\UNC\\", "\\\\?\\"):   # Windows' long-path forms: \\?\UNC\server\share\..., \\?\C:\...
+        if path.startswith(long_form):
+            path = path[len(long_form):]
+            break
     drive, rest = os.path.splitdrive(path)
     relative = os.path.join(drive.strip("\\/:").replace(":", ""), rest.lstrip("\\/"))
     return os.path.join(folder, relative + f".{st.st_size}-{st.st_mtime_ns}.npy")

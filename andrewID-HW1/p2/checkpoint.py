@@ -34,8 +34,11 @@ def save_checkpoint(path, model, cfg, *, class_names, mean, std, preset, seed, t
         with os.fdopen(fd, "wb") as f:
             try:
                 torch.save(payload, f)
-            except RuntimeError:   # torch's words for a failed write (a full disk): "unexpected pos ..."
-                raise OSError(errno.EIO, "it was not written completely; is the disk full?", path) from None
+            except RuntimeError as e:   # torch's words for a write that failed half way
+                if "unexpected pos" not in str(e) and "PytorchStreamWriter failed" not in str(e):
+                    raise
+                raise OSError(errno.EIO, "it was not written completely; is the disk full, or a file size or "
+                                         "quota limit reached?", path) from e
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes the file private; a model file is an ordinary file
@@ -57,7 +60,9 @@ def _sniff(path, head):
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-                damaged = archive.testzip()   # torch reads the members without checking their CRCs
+                # torch reads the members without checking their CRCs; a file saved with torch's compute_crc32
+                # off has none to check (all zero)
+                damaged = archive.testzip() if any(info.CRC for info in archive.infolist()) else None
         except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile, NotImplementedError):
             raise _refusal(path, "it is a damaged or truncated zip archive; copy the model file again, "
                                  "or train a new one with `python p2.py`") from None
@@ -141,6 +146,13 @@ def _metadata_problem(ckpt):
     return None
 
 
+def _differing_tensors(expected, stored):
+    """The names of the tensors missing from either dict, or stored with another shape."""
+    names = sorted(set(expected) | set(stored))
+    return [name for name in names if name not in expected or not torch.is_tensor(stored.get(name))
+            or stored[name].shape != expected[name].shape]
+
+
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -152,6 +164,14 @@ def load_model(path, device="cpu"):
         cfg = Config.from_dict(ckpt["config"])
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: not a valid p2 model file: its config: {e}") from None
+    # The shapes first, on the meta device (no memory): a config that names a network other than the weights' (or
+    # a huge one, in a tampered file) is refused before anything is allocated.
+    with torch.device("meta"):
+        expected = build_model(cfg).state_dict()
+    differ = _differing_tensors(expected, ckpt["state_dict"])
+    if differ:
+        raise CheckpointError(f"{path}: the weights do not fit the network its config describes: "
+                              f"{', '.join(differ[:3])}{' and more' if len(differ) > 3 else ''} differ")
     try:
         model = build_model(cfg)
         model.load_state_dict(ckpt["state_dict"])

@@ -78,7 +78,7 @@ class Config:
         if isinstance(values.get("widths"), (list, tuple)):
             values["widths"] = tuple(values["widths"])
         cfg = cls(**values)
-        problems = config_problems(cfg)
+        problems = config_problems(cfg, new_run=False)
         if problems:
             raise ValueError("; ".join(problems))
         return cfg
@@ -125,12 +125,14 @@ POSITIVE = ("epochs", "batch_size", "lr", "eval_batch_size", "convs_per_group", 
             "bn_momentum", "muon_lr", "muon_ns_steps")
 BELOW_ONE = ("momentum", "muon_momentum", "label_smoothing")
 AT_MOST_ONE = ("warmup_frac", "bn_momentum")
-# Upper limits: a shift or square must fit the 32x32 image, a run must fit a machine (the lr schedule has a value
-# per step, a channel count sizes every tensor), and every number must fit the float32 tensors it is written into.
-AT_MOST = {"translate": 31, "cutout": 32, "whiten_patch": 8, "epochs": 1000, "batch_size": 50_000,
-           "eval_batch_size": 50_000, "convs_per_group": 8, "muon_ns_steps": 20, "whiten_bias_epochs": 1000}
+# Upper limits for a new run, checked on the command line only (a model file trained under other limits still
+# loads): reflect padding needs a shift below the image's 32 pixels; the rest keep a run within reach of a machine
+# (the lr schedule holds a value per step, a channel count sizes every tensor) and every number within the float32
+# tensors it is written into.
+AT_MOST = {"translate": 31, "whiten_patch": 8, "epochs": 1000, "batch_size": 50_000, "eval_batch_size": 50_000,
+           "convs_per_group": 8, "muon_ns_steps": 20, "whiten_bias_epochs": 1000}
 MAX_WIDTH = 4096
-FLOAT32_MAX = 3.4e38
+FLOAT32_MAX = 3.4028234663852886e38   # numpy.finfo(numpy.float32).max
 KIND_HINT = {bool: "true or false", tuple: "positive whole numbers separated by commas", int: "a whole number",
              float: "a number", str: "a word"}
 
@@ -164,22 +166,22 @@ def parse_setting(text):
             value = kind(raw)
     except (ValueError, ZeroDivisionError):
         raise ValueError(f"--set {text}: {name} takes {KIND_HINT[kind]}") from None
-    problem = _range_problem(name, value)
+    problem = _range_problem(name, value, new_run=True)
     if problem:
         raise ValueError(f"--set {text}: {name} {problem}")
     return name, value
 
 
-def _range_problem(name, value):
-    """Why `value` makes no sense for field `name`, or None."""
+def _range_problem(name, value, new_run):
+    """Why `value` makes no sense for field `name`, or None; `new_run` adds the upper limits of a new run."""
     if name in CHOICES:
         return None if value in CHOICES[name] else f"is one of: {', '.join(CHOICES[name])}"
     if isinstance(value, tuple):
-        return None if max(value) <= MAX_WIDTH else f"allows at most {MAX_WIDTH:,} channels a layer"
-    if name in AT_MOST and value > AT_MOST[name]:
+        return None if not new_run or max(value) <= MAX_WIDTH else f"allows at most {MAX_WIDTH:,} channels a layer"
+    if new_run and name in AT_MOST and value > AT_MOST[name]:
         return f"must be {AT_MOST[name]:,} or less"
-    if value > FLOAT32_MAX:
-        return f"must be at most {FLOAT32_MAX:g} (the largest float32)"
+    if new_run and value > FLOAT32_MAX:
+        return f"must be at most {FLOAT32_MAX:.4g} (the largest float32)"
     if name in POSITIVE and value <= 0:
         return "must be more than 0"
     if value < 0:
@@ -191,9 +193,10 @@ def _range_problem(name, value):
     return None
 
 
-def config_problems(cfg):
+def config_problems(cfg, new_run=True):
     """Why `cfg` cannot run, one line per problem (empty: it can): each field's type and range, as --set checks
-    them, and the network's shape (the stem and the groups' pools must leave at least one pixel)."""
+    them (without a new run's upper limits when `new_run` is false: a stored model's config), and the network's
+    shape (the stem and the groups' pools must leave at least one pixel)."""
     problems = []
     for f in fields(Config):
         value, kind = getattr(cfg, f.name), type(f.default)
@@ -205,7 +208,7 @@ def config_problems(cfg):
             ok = _is_int(value)
         else:
             ok = isinstance(value, kind)
-        problem = _range_problem(f.name, value) if ok else f"must be {KIND_HINT[kind]}, not {value!r}"
+        problem = _range_problem(f.name, value, new_run) if ok else f"must be {KIND_HINT[kind]}, not {value!r}"
         if problem:
             problems.append(f"{f.name} {problem}")
     if not problems:

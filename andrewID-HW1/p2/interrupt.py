@@ -2,17 +2,20 @@
 
 Python raises KeyboardInterrupt wherever the main thread happens to be. Inside some library code (PyTorch's
 argument conversion, for one) that exception can be caught and dropped, so the press would be lost and training
-would go on; or it can come out as a different error. So the handler also remembers the press: check() at every
-training step and before the outputs are replaced raises it again, and p2.main() reports any error that follows a
-press as the interrupt it is. SIGTERM and SIGHUP (a `kill`, a closed terminal) end the run the same way, so the
+would go on; or it can come out as a different error. So the handler also remembers the signal: check() at every
+training step and before the outputs are replaced raises it again, and p2.main() reports any error that follows
+it as the interrupt it is. SIGTERM and SIGHUP (a `kill`, a closed terminal) end the run the same way, so the
 outputs' temporary files are removed and the previous ones kept.
 """
 import signal
+import threading
 
-_received = None   # the first signal that asked the run to end
+NAMES = ("SIGINT", "SIGTERM", "SIGHUP")   # Windows has no SIGHUP
+_received = None    # the first signal that asked the run to end
+_installed = []     # the signals routed to _on_signal
 
 
-def _on_ctrl_c(signum, frame):
+def _on_signal(signum, frame):
     global _received
     _received = _received or signum
     raise KeyboardInterrupt
@@ -20,25 +23,30 @@ def _on_ctrl_c(signum, frame):
 
 def install():
     """Route SIGINT, SIGTERM and SIGHUP here, unless one is ignored (as SIGHUP under nohup): it stays ignored."""
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        number = getattr(signal, name, None)   # Windows has no SIGHUP
+    for name in NAMES:
+        number = getattr(signal, name, None)
         if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
-            signal.signal(number, _on_ctrl_c)
+            signal.signal(number, _on_signal)
+            _installed.append(number)
 
 
-def pressed():
+def received():
     return _received is not None
 
 
 def check():
-    """Raise KeyboardInterrupt if Ctrl-C was pressed, even when the first one was swallowed on its way up."""
+    """Raise KeyboardInterrupt if a signal asked the run to end, even when the first one was swallowed on its way
+    up."""
     if _received is not None:
         raise KeyboardInterrupt
 
 
 def ending():
-    """What to tell the user, and the exit status (128 + the signal's number), once the run has stopped; later
-    presses are ignored, as a second Ctrl-C while exiting would only add a traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """What to tell the user, and the exit status (128 + the signal's number), once the run has stopped. Later
+    signals are ignored from here (the process is about to exit, and a second Ctrl-C would only add a
+    traceback); only the handlers install() set, and only from the main thread, which alone may set them."""
+    if threading.current_thread() is threading.main_thread():
+        for number in _installed:
+            signal.signal(number, signal.SIG_IGN)
     number = _received or signal.SIGINT
     return ("Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name), 128 + int(number)

@@ -19,7 +19,8 @@ def _interrupted_while_starting(signum, frame):
 
 
 # Ctrl-C while torch loads (seconds) ends like Ctrl-C later: one line, exit 130. An ignored SIGINT stays ignored.
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+RUN_AS_SCRIPT = __name__ == "__main__"
+if RUN_AS_SCRIPT and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import argparse  # the imports below follow the Ctrl-C handler on purpose
@@ -329,7 +330,7 @@ def error_message(exc):
 
 
 def main(argv=None):
-    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:   # run as a script, past the imports
+    if RUN_AS_SCRIPT:   # past the imports; also when SIGINT is ignored (a background job), for SIGTERM and SIGHUP
         interrupt.install()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     problems = check_options(args)
@@ -347,7 +348,7 @@ def main(argv=None):
             run_training(args, device)
     except (KeyboardInterrupt, Exception) as e:
         # After a Ctrl-C, whatever error comes out is the interrupt in another form (see interrupt.py).
-        if isinstance(e, KeyboardInterrupt) or interrupt.pressed():
+        if isinstance(e, KeyboardInterrupt) or interrupt.received():
             kept = "" if args.eval or args.download_only else f"; {', '.join(OUTPUT_NAMES)} are as they were"
             what, status = interrupt.ending()
             print(f"interrupted ({what}){kept}", file=sys.stderr)
