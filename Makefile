@@ -12,6 +12,14 @@ ALLOW_EXAMPLE_FIG5 ?=
 # arguments, split like shell words by tools/with_args.py.
 # MNIST_DIR is empty unless given: p1 then looks where `python p1.py` looks (beside p1.py, the working folder,
 # data/mnist), so `make p1` finds the CSVs wherever the plain command would; downloads and checks use data/mnist.
+# Make expands $ in a variable given on its command line when it exports it: `override NAME := $(value NAME)`
+# keeps the value as typed (make zip ZIP='my$1.zip' stays my$1.zip, and a $(shell ...) in a value never runs).
+override MNIST_DIR := $(value MNIST_DIR)
+override CIFAR10_DIR := $(value CIFAR10_DIR)
+override P2_ARGS := $(value P2_ARGS)
+override ANDREW_ID := $(value ANDREW_ID)
+override ZIP := $(value ZIP)
+override ALLOW_EXAMPLE_FIG5 := $(value ALLOW_EXAMPLE_FIG5)
 export MNIST_DIR CIFAR10_DIR P2_ARGS ANDREW_ID ZIP ALLOW_EXAMPLE_FIG5
 export MPLBACKEND = Agg
 
@@ -33,7 +41,7 @@ install: ## install the pinned Python packages
 data: ## download MNIST and CIFAR-10 (checksum-verified) into data/: tries both, then reports both
 	@mnist=ok; cifar=ok; \
 	$(MAKE) --no-print-directory data-mnist || mnist=FAILED; \
-	$(MAKE) --no-print-directory data-cifar10 || { cifar=FAILED; rmdir -p "$$CIFAR10_DIR" 2>/dev/null; }; \
+	$(MAKE) --no-print-directory data-cifar10 || cifar=FAILED; \
 	if [ $$mnist = ok ] && [ $$cifar = ok ]; then echo "make data: MNIST ok, CIFAR-10 ok"; \
 	else echo "make data: MNIST $$mnist, CIFAR-10 $$cifar (see the messages above)" >&2; exit 1; fi
 
@@ -82,7 +90,7 @@ verify: ## re-measure both committed models on the test sets and compare with th
 	$(PYTHON) tools/verify.py --mnist-dir "$${MNIST_DIR:-data/mnist}" --cifar10-dir "$$CIFAR10_DIR"
 
 clean: ## remove build outputs and test caches; keeps data/, the models, reports and p1's parse cache
-	rm -rf .pytest_cache scratch *-HW1.zip *-HW1.pdf
+	rm -rf .pytest_cache *-HW1.zip *-HW1.pdf
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	@echo "kept: data/, the trained models and reports, and p1's parse cache" \
 	      "($${P1_CACHE_DIR:-~/.cache/hw1_p1}); make distclean removes the cache too"

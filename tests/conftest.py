@@ -12,3 +12,18 @@ for path in (ROOT, P1_DIR, P2_DIR):
         sys.path.insert(0, path)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402  (after the path set-up above)
+
+# The settings the Makefile and the tools read from the environment: a student's exported values (say
+# ALLOW_EXAMPLE_FIG5=1) must not change what the tests see.
+USER_SETTINGS = ("MNIST_DIR", "CIFAR10_DIR", "P2_ARGS", "ANDREW_ID", "ZIP", "ALLOW_EXAMPLE_FIG5", "P1_PRESET", "P1_OUT")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch, tmp_path_factory):
+    """Every test starts without the user's settings, and p1's parse cache goes to a temporary folder, never into
+    the user's ~/.cache."""
+    for name in USER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("P1_CACHE_DIR", str(tmp_path_factory.mktemp("p1-cache")))

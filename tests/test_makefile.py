@@ -12,8 +12,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Logs its script name, arguments and a few variables; fails (after creating --data-dir, as a failed download
-# would) when its script is named in FAKE_FAIL.
+# Logs its script name, arguments and a few variables; fails when its script is named in FAKE_FAIL.
 FAKE = r"""
 import json, os, sys
 script = os.path.relpath(os.path.abspath(sys.argv[0]))
@@ -22,8 +21,6 @@ if script == os.path.join("theory", "__main__.py"):
 with open(os.environ["FAKE_LOG"], "a") as f:
     f.write(json.dumps({"script": script, "argv": sys.argv[1:]}) + "\n")
 if script in os.environ.get("FAKE_FAIL", "").split(","):
-    if "--data-dir" in sys.argv:
-        os.makedirs(sys.argv[sys.argv.index("--data-dir") + 1], exist_ok=True)
     sys.exit(1)
 if script == "theory":
     open(sys.argv[sys.argv.index("--pdf") + 1], "w").write("%PDF-")
@@ -124,11 +121,19 @@ def test_p2_args_with_an_open_quote_is_one_line(tree):
     ("tools/get_mnist.py,andrewID-HW1/p2/p2.py", "make data: MNIST FAILED, CIFAR-10 FAILED"),
 ])
 def test_make_data_tries_both_then_reports_both(tree, fail, summary):
-    result, calls = make(tree, "data", FAKE_FAIL=fail)
+    (tree / "mine" / "cifar").mkdir(parents=True)   # made by the student, empty: a failed download keeps it
+    result, calls = make(tree, "data", "CIFAR10_DIR=mine/cifar", FAKE_FAIL=fail)
     assert result.returncode != 0
     assert [call["script"] for call in calls] == ["tools/get_mnist.py", "andrewID-HW1/p2/p2.py"]
     assert summary in result.stderr
-    assert not (tree / "data").exists()  # the failed download's empty folders are gone
+    assert (tree / "mine" / "cifar").is_dir()
+
+
+@pytest.mark.parametrize("value", ["my$1.zip", "$(shell touch PWNED).zip", "a $$b `c` 'd' \"e\"; f.zip"])
+def test_a_variable_given_to_make_arrives_as_typed_and_never_runs(tree, value):
+    result, calls = make(tree, "check-zip", f"ZIP={value}")
+    assert calls == [{"script": "tools/bundle.py", "argv": ["check", value]}], result.stderr
+    assert not (tree / "PWNED").exists()
 
 
 def test_make_data_success_says_so(tree):
@@ -164,12 +169,15 @@ def write_cache(folder):
 
 def test_clean_says_what_it_keeps(tree, tmp_path):
     (tree / "jdoe-HW1.zip").write_text("zip")
+    (tree / "scratch" / "p1best").mkdir(parents=True)   # where the README's p1-best command writes its model
+    (tree / "scratch" / "p1best" / "p1_model.npz").write_text("model")
     write_cache(tmp_path / "cache")
     result, _ = make(tree, "clean", P1_CACHE_DIR=str(tmp_path / "cache"))
     assert result.returncode == 0 and not (tree / "jdoe-HW1.zip").exists()
     assert f"kept: data/, the trained models and reports, and p1's parse cache ({tmp_path / 'cache'})" in result.stdout
     assert "make distclean removes the cache too" in result.stdout
     assert (tmp_path / "cache" / "work" / "data" / "mnist" / "mnist_test.csv.1000-123456789.npy").exists()
+    assert (tree / "scratch" / "p1best" / "p1_model.npz").exists()
 
 
 def test_distclean_removes_only_p1s_cache_and_says_so(tree, tmp_path):

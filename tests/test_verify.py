@@ -1,6 +1,7 @@
 """make verify: tiny models whose predictions are known, on tiny MNIST and CIFAR-10 files in the real formats."""
 import glob
 import os
+from pathlib import Path
 import shutil
 
 import numpy as np
@@ -60,6 +61,7 @@ def setup(tmp_path, monkeypatch):
     """A bundle folder with the repository's code and constant models, plus tiny data sets: p1's error is 15/20
     (it predicts 3, five labels are 3), p2's accuracy 3/4 (it predicts 0, three labels are 0)."""
     monkeypatch.setenv("P1_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(verify, "MNIST_TEST_ROWS", 20)
     bundle = tmp_path / "bundle"
     (bundle / "p1").mkdir(parents=True)
     (bundle / "p2").mkdir()
@@ -103,6 +105,20 @@ def test_p1_within_one_image_matches_beyond_it_fails(setup, capsys):
     captured = capsys.readouterr()
     assert captured.out.splitlines()[-1].endswith("NO")
     assert "differs from the stored one" in captured.err
+
+
+def test_a_cut_test_set_or_a_stored_error_that_is_no_number_is_one_line(setup, capsys):
+    write_mnist_test_csv(Path(setup["args"][3]), [3] * 5 + [0, 1, 2, 4, 5] * 2)   # 15 of the 20 rows
+    assert verify.main(setup["args"] + ["--only", "p1"]) == 1
+    assert "mnist_test.csv: 15 rows, but MNIST's test set has 20; get it again" in capsys.readouterr().err
+    model = setup["bundle"] / "p1" / "p1_model.npz"
+    with np.load(model, allow_pickle=False) as z:
+        arrays = dict(z)
+    arrays["meta_test_error"] = np.array("abc")
+    np.savez(model, **arrays)
+    assert verify.main(setup["args"] + ["--only", "p1"]) == 1
+    err = capsys.readouterr().err
+    assert "its stored test_error ('abc') is not a number" in err and "Traceback" not in err
 
 
 def test_missing_data_says_how_to_get_it(setup, tmp_path, capsys):

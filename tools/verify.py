@@ -86,6 +86,9 @@ def import_p1(p1_dir):
     return module
 
 
+MNIST_TEST_ROWS = 10_000
+
+
 def measure_p1(p1_dir, mnist_dir):
     """(stored test error, wrong predictions, test images) of p1_model.npz on MNIST's test set."""
     model_path = os.path.join(p1_dir, "p1_model.npz")
@@ -104,11 +107,19 @@ def measure_p1(p1_dir, mnist_dir):
     stored = getattr(mlp, "metadata", {}).get("test_error")
     if stored is None:
         raise VerifyError(f"{model_path}: stores no test_error; retrain with `make p1` to write a complete model file")
+    try:
+        stored = float(stored)
+    except (TypeError, ValueError):
+        raise VerifyError(f"{model_path}: its stored test_error ({stored!r}) is not a number; retrain with "
+                          "`make p1`") from None
+    if len(labels) != MNIST_TEST_ROWS:   # the stored error was measured on the whole test set
+        raise VerifyError(f"{csv}: {len(labels):,} rows, but MNIST's test set has {MNIST_TEST_ROWS:,}; get it "
+                          "again with `make data-mnist`")
     wrong = 0
     for start in range(0, len(labels), P1_BATCH):
         logits = mlp.forward(p1.preprocess(pixels[start:start + P1_BATCH]))
         wrong += int((logits.argmax(axis=1) != labels[start:start + P1_BATCH]).sum())
-    return float(stored), wrong, len(labels)
+    return stored, wrong, len(labels)
 
 
 def compare_p1(stored, wrong, n):
