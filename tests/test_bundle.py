@@ -311,6 +311,39 @@ def test_check_refuses_files_outside_a_top_folder_and_unsafe_paths(tmp_path):
     assert not (tmp_path.parent / "evil.py").exists()
 
 
+def test_check_refuses_a_symbolic_link_member(repo, tmp_path):
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1", leave_out=("p1_report.pdf",))
+    with zipfile.ZipFile(zip_path, "a") as z:
+        link = zipfile.ZipInfo("jdoe-HW1/p1/p1_report.pdf")
+        link.external_attr = (0o120777 << 16)   # how zip -y stores a symlink: its target as the member's data
+        z.writestr(link, "%PDF-1.4 x %%EOF")
+    problems = bundle.check_zip(str(zip_path))
+    assert any("jdoe-HW1/p1/p1_report.pdf is a symbolic link, not a file" in p for p in problems), problems
+    assert any("p1/p1_report.pdf: missing" in p for p in problems)   # the link was not unpacked as the report
+
+
+@pytest.mark.parametrize("members, says", [
+    ([(f"jdoe-HW1/p2/m{i}.py", "") for i in range(1001)], "1,001 members; a hand-in has about 20 (not unpacked)"),
+    ([("jdoe-HW1/p2/big.py", "#" * (2 ** 20 + 1))], "jdoe-HW1/p2/big.py is 1.0 MB, too large for a source module"),
+])
+def test_check_does_not_unpack_a_zip_far_from_a_hand_in(tmp_path, members, says, monkeypatch):
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    monkeypatch.setattr(zipfile.ZipFile, "extract", lambda *args: pytest.fail("unpacked"))
+    problems = bundle.check_zip(str(zip_path))
+    assert len(problems) == 1 and says in problems[0], problems
+
+
+def test_check_refuses_a_zip_not_named_after_its_top_folder(repo, tmp_path):
+    zip_path = tmp_path / "submission.zip"
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1")
+    problems = bundle.check_zip(str(zip_path))
+    assert problems == ["submission.zip: name the zip jdoe-HW1.zip, after its top folder, as `make zip` does"]
+
+
 def test_check_explains_a_file_that_is_no_zip(tmp_path, capsys):
     (tmp_path / "jdoe-HW1.zip").write_text("not a zip")
     assert bundle.main(["check", str(tmp_path / "jdoe-HW1.zip")]) == 1
@@ -525,3 +558,10 @@ def test_shell_text_in_the_andrew_id_is_refused_with_what_is_allowed(repo, capsy
     err = capsys.readouterr().err
     assert "is not a plausible Andrew ID (2-20 lowercase letters and digits, starting with a letter)" in err
     assert sorted(os.listdir(repo)) == ["andrewID-HW1", "theory"]
+
+
+def test_a_zip_that_unpacks_to_far_more_than_a_hand_in_is_not_unpacked():
+    info = zipfile.ZipInfo("jdoe-HW1/p2/data.bin")
+    info.file_size = 2 * 2 ** 30   # a few MB of zeros can say this
+    assert bundle.size_problems("jdoe-HW1.zip", [info]) == [
+        "jdoe-HW1.zip: unpacks to 2,048 MB; a hand-in is about 16 MB (not unpacked)"]

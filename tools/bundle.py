@@ -15,6 +15,7 @@ both models with the bundle's own code, in a fresh interpreter that sees only th
 --allow-example-fig5 (make zip ... ALLOW_EXAMPLE_FIG5=1) it builds anyway and warns.
 """
 import argparse
+import collections
 import os
 import re
 import shutil
@@ -316,31 +317,66 @@ def open_zip(zip_path):
     return z
 
 
+# A hand-in is about 20 files and 16 MB; a zip far beyond that is not unpacked at all.
+MAX_MEMBERS = 1000
+MAX_UNPACKED_BYTES = 200 * 2 ** 20
+MAX_SOURCE_BYTES = 2 ** 20   # one .py module
+
+
+def size_problems(label, infos):
+    """Why the zip is too far from a hand-in to unpack (too many members, too many bytes), or []."""
+    unpacked = sum(info.file_size for info in infos)
+    problems = []
+    if len(infos) > MAX_MEMBERS:
+        problems.append(f"{label}: {len(infos):,} members; a hand-in has about 20 (not unpacked)")
+    if unpacked > MAX_UNPACKED_BYTES:
+        problems.append(f"{label}: unpacks to {unpacked / 2 ** 20:,.0f} MB; a hand-in is about 16 MB (not unpacked)")
+    problems += [f"{label}: {info.filename} is {info.file_size / 2 ** 20:,.1f} MB, too large for a source module"
+                 for info in infos if info.filename.endswith(".py") and info.file_size > MAX_SOURCE_BYTES]
+    return problems
+
+
+def is_symlink(info):
+    """A member stored as a symbolic link: unzip makes a link (often dangling) where a grader expects a file."""
+    return (info.external_attr >> 16) & 0o170000 == 0o120000
+
+
 def check_zip(zip_path, run_code=False):
     """Every problem of an existing zip: its layout (top folder <id>-HW1/, nothing extra) and, extracted to a temp
     folder, the same validation as `make zip` (the code is run only with `run_code`). Raises BundleError when the
     file cannot be read as a zip at all."""
+    label = os.path.basename(zip_path)
     try:
         with open_zip(zip_path) as z:
             infos = z.infolist()
+            too_large = size_problems(label, infos)
+            if too_large:
+                return too_large
             bad_member = z.testzip()
             problems, top = layout_problems(zip_path, [info.filename for info in infos])
+            links = [info for info in infos if is_symlink(info)]
+            problems += [f"{label}: {info.filename} is a symbolic link, not a file; rebuild the zip with `make zip`"
+                         for info in links]
             if bad_member is not None:
                 problems.append(f"{zip_path}: {bad_member} is corrupt (CRC mismatch); rebuild the zip")
             if top is None:
                 return problems
             with tempfile.TemporaryDirectory(prefix="hw1-check-") as tmp:
-                for info in infos:
-                    if not info.is_dir() and info.filename.startswith(f"{top}/") and safe_name(info.filename):
+                for info in infos:   # only what belongs in a hand-in is unpacked: the rest is reported above
+                    inner = info.filename[len(top) + 1:]
+                    if (not info.is_dir() and info.filename.startswith(f"{top}/") and safe_name(info.filename)
+                            and allowed_name(inner) and not is_symlink(info)):
                         z.extract(info, tmp)
                 bundle = os.path.join(tmp, top)
                 for folder in ("p1", "p2"):
                     os.makedirs(os.path.join(bundle, folder), exist_ok=True)
-                return problems + validate_bundle(bundle, f"{os.path.basename(zip_path)}:{top}", run_code)
+                return problems + validate_bundle(bundle, f"{label}:{top}", run_code)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as e:
         # RuntimeError: zipfile's word for an encrypted member; NotImplementedError: an unknown compression
         raise BundleError(f"{zip_path}: not a readable zip file ({e}); rebuild it with `make zip ANDREW_ID=yourid`") \
             from None
+    except OSError as e:   # the temporary folder: a full disk, say
+        raise BundleError(f"{zip_path}: cannot unpack it into a temporary folder ({e.strerror or e})") from None
 
 
 def safe_name(name):
@@ -355,7 +391,7 @@ def layout_problems(zip_path, names):
     problems = [f"{label}: {name}: unsafe path (absolute or with '..'); this zip was not made by `make zip`"
                 for name in names if not safe_name(name)]
     names = [name for name in names if safe_name(name)]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, count in collections.Counter(names).items() if count > 1)
     problems += [f"{label}: {name} is stored more than once" for name in duplicates]
 
     match = re.fullmatch(r"(.+)-HW1\.zip", label)
@@ -370,6 +406,8 @@ def layout_problems(zip_path, names):
     if expected_id is None or not ANDREW_ID.fullmatch(expected_id) or expected_id in PLACEHOLDER_IDS:
         problems.append(f"{label}: the bundle must be named <andrewid>-HW1.zip with one top folder <andrewid>-HW1/ "
                         "(your Andrew ID: lowercase letters and digits); rebuild it with `make zip ANDREW_ID=yourid`")
+    elif not match:
+        problems.append(f"{label}: name the zip {expected}.zip, after its top folder, as `make zip` does")
     if expected is not None and tops != [expected]:
         found = sorted({name.split("/")[0] + ("/" if "/" in name else "") for name in names})
         problems.append(f"{label}: the top folder must be {expected}/ alone, found: {', '.join(found) or 'nothing'}")

@@ -7,6 +7,7 @@ import importlib.machinery
 import os
 import re
 import sys
+import warnings
 import zlib
 
 P1_ALLOWED_IMPORTS = ("os", "numpy", "matplotlib")
@@ -232,7 +233,9 @@ def p2_model_problems(path, label):
     import torch
     hint = "train it with `make p2`"
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # torch warns about old pickle protocols, inviting bug reports
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # torch's own message advises loading unsafely; only the name of what was refused is passed on.
         wanted = refused_global(e)
