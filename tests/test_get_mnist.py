@@ -1,6 +1,8 @@
 """tools/get_mnist.py with the network replaced by generated files: both sources, skipping, failures."""
 import gzip
 import hashlib
+import http.client
+import sys
 
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from tools import get_mnist
 
 MIRRORS = ["https://mirror-a.test/", "https://mirror-b.test/"]
+REAL_MIRRORS = get_mnist.torchvision_mirrors
 
 
 def make_set(n, seed):
@@ -107,6 +110,37 @@ def test_a_failed_run_keeps_a_folder_that_was_there(tmp_path, server):
     server.files.clear()
     assert get_mnist.main([str(tmp_path)]) == 1
     assert tmp_path.is_dir()
+
+
+def test_a_download_that_breaks_off_or_a_missing_torchvision_is_one_error(tmp_path, server, capsys, monkeypatch):
+    def broken(url):
+        raise http.client.IncompleteRead(b"partial", 1000)   # the connection dropped mid-body
+    monkeypatch.setattr(get_mnist, "fetch", broken)
+    monkeypatch.setattr(get_mnist, "torchvision_mirrors", REAL_MIRRORS)
+    monkeypatch.setitem(sys.modules, "torchvision.datasets", None)   # as on a p1-only machine: no torchvision
+    assert get_mnist.main([str(tmp_path / "mnist")]) == 1
+    err = capsys.readouterr().err
+    assert "the download broke off (IncompleteRead)" in err and "this source needs torchvision" in err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_leaves_no_folder_and_exits_130(tmp_path, server, capsys, monkeypatch):
+    def interrupted(url):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(get_mnist, "fetch", interrupted)
+    assert get_mnist.main([str(tmp_path / "mnist")]) == 130
+    assert capsys.readouterr().err.startswith("interrupted (Ctrl-C)") and list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_any_download(tmp_path, server, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    assert get_mnist.main([str(blocker)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {blocker} is a file, not a folder; give the folder the CSVs should go to\n"
+    assert get_mnist.main([str(blocker / "sub")]) == 1
+    assert "cannot be written (Not a directory)" in capsys.readouterr().err
+    assert server.asked == [] and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
 def test_help_names_the_sources_in_order(capsys):

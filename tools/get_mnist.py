@@ -12,6 +12,7 @@ renamed, so an interrupted run never leaves a partial CSV, and a failed run leav
 import argparse
 import gzip
 import hashlib
+import http.client
 import os
 import sys
 import urllib.request
@@ -57,7 +58,10 @@ def file_sha256(path):
 
 def torchvision_mirrors():
     """[(base URL, ...)], {idx file name: md5} as torchvision's MNIST class lists them."""
-    from torchvision.datasets import MNIST
+    try:
+        from torchvision.datasets import MNIST
+    except ImportError:
+        raise GetMnistError("this source needs torchvision (pip install -r requirements.txt)") from None
     return list(MNIST.mirrors), dict(MNIST.resources)
 
 
@@ -81,6 +85,8 @@ def download(url):
         return fetch(url)
     except OSError as e:  # urllib's URLError, timeouts, refused connections
         raise GetMnistError(f"{url}: {getattr(e, 'reason', e)}") from None
+    except http.client.HTTPException as e:   # e.g. IncompleteRead: the connection dropped part-way
+        raise GetMnistError(f"{url}: the download broke off ({type(e).__name__})") from None
 
 
 def from_csv_copy(name):
@@ -148,12 +154,23 @@ def get(name, folder):
 
 
 def make_folder(folder):
-    """Create `folder` and any missing parents; returns the ones created, deepest first, to undo on failure."""
+    """Create `folder` and any missing parents, and prove it writable before anything is downloaded; returns the
+    folders created, deepest first, to undo on failure."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise GetMnistError(f"{folder} is a file, not a folder; give the folder the CSVs should go to")
     created, path = [], os.path.abspath(folder)
     while not os.path.isdir(path):
         created.append(path)
         path = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".write_test{os.getpid()}")
+        open(probe, "wb").close()
+        os.remove(probe)
+    except OSError as e:
+        remove_if_empty(created)
+        raise GetMnistError(f"{folder} cannot be written ({e.strerror or e}); choose a folder you can write to") \
+            from None
     return created
 
 
@@ -182,6 +199,10 @@ def main(argv=None):
         remove_if_empty(created)
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:   # a partly downloaded file was never written (write_atomically)
+        remove_if_empty(created)
+        print("interrupted (Ctrl-C); nothing half-written was left", file=sys.stderr)
+        return 130
     return 0
 
 

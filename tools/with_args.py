@@ -8,6 +8,7 @@ and a value like `x; touch f` is two harmless words, never a command.
 """
 import os
 import shlex
+import subprocess
 import sys
 
 
@@ -32,7 +33,9 @@ def main(argv=None):
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    os.execv(cmd[0], cmd)
+    if os.name == "nt":   # Windows has no exec (os.execv starts a new process and returns at once)
+        return subprocess.call(cmd)
+    os.execv(cmd[0], cmd)   # the script becomes this process: its exit status and Ctrl-C are make's directly
 
 
 if __name__ == "__main__":
