@@ -87,7 +87,7 @@ check-zip: ## validate an existing zip without running its code: make check-zip 
 	$(PYTHON) tools/bundle.py check "$$ZIP"
 
 verify: ## re-measure both committed models on the test sets and compare with the stored numbers
-	$(PYTHON) tools/verify.py --mnist-dir "$${MNIST_DIR:-data/mnist}" --cifar10-dir "$$CIFAR10_DIR"
+	$(PYTHON) tools/verify.py $${MNIST_DIR:+--mnist-dir "$$MNIST_DIR"} --cifar10-dir "$$CIFAR10_DIR"
 
 clean: ## remove build outputs and test caches; keeps data/, the models, reports and p1's parse cache
 	rm -rf .pytest_cache *-HW1.zip *-HW1.pdf

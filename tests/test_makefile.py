@@ -94,9 +94,9 @@ def test_p1_gets_mnist_dir_only_when_given_so_it_searches_like_the_plain_command
 
 @pytest.mark.parametrize("target, expected", [
     ("data-mnist", ["data/mnist"]),
-    ("verify", ["--mnist-dir", "data/mnist", "--cifar10-dir", "data/cifar10"]),
+    ("verify", ["--cifar10-dir", "data/cifar10"]),   # verify then looks where p1.py does
 ])
-def test_mnist_downloads_and_checks_default_to_data_mnist(tree, target, expected):
+def test_mnist_downloads_default_to_data_mnist_and_verify_searches_like_p1(tree, target, expected):
     result, calls = make(tree, target)
     assert result.returncode == 0, result.stderr
     assert calls[-1]["argv"] == expected

@@ -121,6 +121,15 @@ def test_a_cut_test_set_or_a_stored_error_that_is_no_number_is_one_line(setup, c
     assert "its stored test_error ('abc') is not a number" in err and "Traceback" not in err
 
 
+def test_without_a_folder_the_test_set_is_found_where_p1_looks(setup, capsys, monkeypatch, tmp_path):
+    p1_dir = setup["bundle"] / "p1"   # beside p1.py, where p1's own message tells students to put the CSVs
+    write_mnist_test_csv(p1_dir, [3] * 5 + [0, 1, 2, 4, 5] * 3)
+    (p1_dir / "mnist_train.csv").write_text((p1_dir / "mnist_test.csv").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert verify.main(["--bundle", str(setup["bundle"]), "--only", "p1"]) == 0
+    assert "75.00%  75.00% (15/20)" in capsys.readouterr().out
+
+
 def test_missing_data_says_how_to_get_it(setup, tmp_path, capsys):
     empty = str(tmp_path / "nothing")
     args = ["--bundle", str(setup["bundle"]), "--mnist-dir", empty, "--cifar10-dir", empty]

@@ -92,13 +92,18 @@ MNIST_TEST_ROWS = 10_000
 def measure_p1(p1_dir, mnist_dir):
     """(stored test error, wrong predictions, test images) of p1_model.npz on MNIST's test set."""
     model_path = os.path.join(p1_dir, "p1_model.npz")
-    csv = os.path.join(mnist_dir, "mnist_test.csv")
     if not os.path.isfile(model_path):
         raise VerifyError(f"{model_path}: missing; train it with `make p1`")
+    p1 = import_p1(p1_dir)
+    if mnist_dir is None:   # where `python p1.py` looks, so the data it trained on is found here too
+        try:
+            mnist_dir = p1.find_mnist_dir()
+        except Exception as e:
+            raise VerifyError(f"p1: {e}") from None
+    csv = os.path.join(mnist_dir, "mnist_test.csv")
     if not os.path.isfile(csv):
         raise VerifyError(f"{csv}: MNIST test set not found; get it with `make data-mnist`, or pass the folder "
                           "holding mnist_test.csv: `make verify MNIST_DIR=/path/to/mnist`")
-    p1 = import_p1(p1_dir)
     try:
         mlp = p1.load_model(model_path)
         pixels, labels = p1.load_mnist_csv(csv)
@@ -200,8 +205,8 @@ def format_table(results):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR") or os.path.join(ROOT, "data", "mnist"),
-                   help="folder holding mnist_test.csv (default: $MNIST_DIR or data/mnist)")
+    p.add_argument("--mnist-dir", help="folder holding mnist_test.csv (default: where p1.py looks: $MNIST_DIR, "
+                                       "beside p1.py, the working folder, data/mnist)")
     p.add_argument("--cifar10-dir", default=os.environ.get("CIFAR10_DIR") or os.path.join(ROOT, "data", "cifar10"),
                    help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ "
                         "(default: $CIFAR10_DIR or data/cifar10)")
