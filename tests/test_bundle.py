@@ -561,7 +561,21 @@ def test_shell_text_in_the_andrew_id_is_refused_with_what_is_allowed(repo, capsy
 
 
 def test_a_zip_that_unpacks_to_far_more_than_a_hand_in_is_not_unpacked():
-    info = zipfile.ZipInfo("jdoe-HW1/p2/data.bin")
-    info.file_size = 2 * 2 ** 30   # a few MB of zeros can say this
-    assert bundle.size_problems("jdoe-HW1.zip", [info]) == [
+    sizes = {"jdoe-HW1/p2/data.bin": 2 * 2 ** 30}   # a few MB of zeros can say this
+    assert bundle.size_problems("jdoe-HW1.zip", sizes) == [
         "jdoe-HW1.zip: unpacks to 2,048 MB; a hand-in is about 16 MB (not unpacked)"]
+
+
+def test_make_zip_refuses_what_check_zip_would(repo, capsys):
+    (repo / "andrewID-HW1" / "p2" / "tables.py").write_text("#" * (2 ** 20 + 1) + "\n")
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    assert "andrewID-HW1: p2/tables.py is 1.0 MB, too large for a source module" in capsys.readouterr().err
+    assert not (repo / "jdoe-HW1.zip").exists()
+
+
+def test_a_member_that_cannot_be_unpacked_is_one_problem_among_the_others(repo, tmp_path):
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    long_name = "a" * 300 + ".py"   # longer than a file name may be
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1", extra=[(f"jdoe-HW1/p2/{long_name}", "x = 1\n")])
+    problems = bundle.check_zip(str(zip_path))
+    assert problems == [f"jdoe-HW1.zip: jdoe-HW1/p2/{long_name} cannot be unpacked (File name too long)"], problems

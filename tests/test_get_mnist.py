@@ -139,8 +139,19 @@ def test_a_folder_that_cannot_be_written_is_refused_before_any_download(tmp_path
     err = capsys.readouterr().err
     assert err == f"error: {blocker} is a file, not a folder; give the folder the CSVs should go to\n"
     assert get_mnist.main([str(blocker / "sub")]) == 1
-    assert "cannot be written (Not a directory)" in capsys.readouterr().err
+    assert "cannot be created (Not a directory)" in capsys.readouterr().err
     assert server.asked == [] and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_a_read_only_folder_that_holds_both_csvs_is_fine(tmp_path, server, monkeypatch):
+    assert get_mnist.main([str(tmp_path)]) == 0
+
+    def read_only(folder):
+        raise get_mnist.GetMnistError(f"{folder} cannot be written (Permission denied)")
+    monkeypatch.setattr(get_mnist, "check_writable", read_only)   # as the course's shared, read-only copy
+    assert get_mnist.main([str(tmp_path)]) == 0
+    (tmp_path / "mnist_test.csv").unlink()
+    assert get_mnist.main([str(tmp_path)]) == 1   # now something would have to be written there
 
 
 def test_help_names_the_sources_in_order(capsys):

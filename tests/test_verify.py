@@ -130,6 +130,17 @@ def test_without_a_folder_the_test_set_is_found_where_p1_looks(setup, capsys, mo
     assert "75.00%  75.00% (15/20)" in capsys.readouterr().out
 
 
+def test_the_test_set_alone_is_enough_and_an_unpacked_zip_finds_the_repositorys_data(setup, capsys, monkeypatch,
+                                                                                    tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(verify, "ROOT", str(tmp_path / "repo"))
+    data = tmp_path / "repo" / "data" / "mnist"
+    data.mkdir(parents=True)
+    write_mnist_test_csv(data, [3] * 5 + [0, 1, 2, 4, 5] * 3)   # no mnist_train.csv: verify reads only the test set
+    assert verify.main(["--bundle", str(setup["bundle"]), "--only", "p1"]) == 0
+    assert "75.00%  75.00% (15/20)" in capsys.readouterr().out
+
+
 def test_missing_data_says_how_to_get_it(setup, tmp_path, capsys):
     empty = str(tmp_path / "nothing")
     args = ["--bundle", str(setup["bundle"]), "--mnist-dir", empty, "--cifar10-dir", empty]

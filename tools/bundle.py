@@ -226,7 +226,9 @@ def make_zip(andrew_id, root=ROOT, allow_example_fig5=False):
             shutil.copy2(os.path.join(source, name), os.path.join(stage, name))
         os.makedirs(os.path.join(stage, "p1"), exist_ok=True)
         os.makedirs(os.path.join(stage, "p2"), exist_ok=True)
-        problems = validate_bundle(stage, SOURCE_DIR, run_code=True) + theory_pdf_problems(root)
+        sizes = {name: os.path.getsize(os.path.join(stage, name)) for name in names}
+        problems = (size_problems(SOURCE_DIR, sizes, "check-zip would refuse it")
+                    + validate_bundle(stage, SOURCE_DIR, run_code=True) + theory_pdf_problems(root))
         if problems:
             raise BundleInvalid(problems)
         write_zip(stage, top, names, zip_path)
@@ -323,16 +325,16 @@ MAX_UNPACKED_BYTES = 200 * 2 ** 20
 MAX_SOURCE_BYTES = 2 ** 20   # one .py module
 
 
-def size_problems(label, infos):
-    """Why the zip is too far from a hand-in to unpack (too many members, too many bytes), or []."""
-    unpacked = sum(info.file_size for info in infos)
+def size_problems(label, sizes, what="not unpacked"):
+    """Why a bundle of files {name: bytes} is too far from a hand-in (too many files, too many bytes), or []."""
+    total = sum(sizes.values())
     problems = []
-    if len(infos) > MAX_MEMBERS:
-        problems.append(f"{label}: {len(infos):,} members; a hand-in has about 20 (not unpacked)")
-    if unpacked > MAX_UNPACKED_BYTES:
-        problems.append(f"{label}: unpacks to {unpacked / 2 ** 20:,.0f} MB; a hand-in is about 16 MB (not unpacked)")
-    problems += [f"{label}: {info.filename} is {info.file_size / 2 ** 20:,.1f} MB, too large for a source module"
-                 for info in infos if info.filename.endswith(".py") and info.file_size > MAX_SOURCE_BYTES]
+    if len(sizes) > MAX_MEMBERS:
+        problems.append(f"{label}: {len(sizes):,} members; a hand-in has about 20 ({what})")
+    if total > MAX_UNPACKED_BYTES:
+        problems.append(f"{label}: unpacks to {total / 2 ** 20:,.0f} MB; a hand-in is about 16 MB ({what})")
+    problems += [f"{label}: {name} is {size / 2 ** 20:,.1f} MB, too large for a source module"
+                 for name, size in sizes.items() if name.endswith(".py") and size > MAX_SOURCE_BYTES]
     return problems
 
 
@@ -349,7 +351,7 @@ def check_zip(zip_path, run_code=False):
     try:
         with open_zip(zip_path) as z:
             infos = z.infolist()
-            too_large = size_problems(label, infos)
+            too_large = size_problems(label, {info.filename: info.file_size for info in infos})
             if too_large:
                 return too_large
             bad_member = z.testzip()
@@ -366,7 +368,10 @@ def check_zip(zip_path, run_code=False):
                     inner = info.filename[len(top) + 1:]
                     if (not info.is_dir() and info.filename.startswith(f"{top}/") and safe_name(info.filename)
                             and allowed_name(inner) and not is_symlink(info)):
-                        z.extract(info, tmp)
+                        try:
+                            z.extract(info, tmp)
+                        except OSError as e:   # a name too long for this file system, say
+                            problems.append(f"{label}: {info.filename} cannot be unpacked ({e.strerror or e})")
                 bundle = os.path.join(tmp, top)
                 for folder in ("p1", "p2"):
                     os.makedirs(os.path.join(bundle, folder), exist_ok=True)

@@ -139,6 +139,7 @@ def get(name, folder):
     path = os.path.join(folder, name)
     if os.path.isfile(path) and file_sha256(path) == CSV_SHA256[name]:
         return "already present, sha256 verified"
+    check_writable(folder)
     errors = []
     for number, (source, how) in enumerate(SOURCES, start=1):
         print(f"{name}: trying source {number} of {len(SOURCES)}, {how}", flush=True)
@@ -154,8 +155,7 @@ def get(name, folder):
 
 
 def make_folder(folder):
-    """Create `folder` and any missing parents, and prove it writable before anything is downloaded; returns the
-    folders created, deepest first, to undo on failure."""
+    """Create `folder` and any missing parents; returns the ones created, deepest first, to undo on failure."""
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise GetMnistError(f"{folder} is a file, not a folder; give the folder the CSVs should go to")
     created, path = [], os.path.abspath(folder)
@@ -164,14 +164,23 @@ def make_folder(folder):
         path = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)
-        probe = os.path.join(folder, f".write_test{os.getpid()}")
+    except OSError as e:
+        remove_if_empty(created)
+        raise GetMnistError(f"{folder} cannot be created ({e.strerror or e}); choose a folder you can write to") \
+            from None
+    return created
+
+
+def check_writable(folder):
+    """Fail before a download, not after it, when the CSV could not be written (a read-only folder that already
+    holds both verified CSVs is fine: nothing is written there)."""
+    probe = os.path.join(folder, f".write_test{os.getpid()}")
+    try:
         open(probe, "wb").close()
         os.remove(probe)
     except OSError as e:
-        remove_if_empty(created)
         raise GetMnistError(f"{folder} cannot be written ({e.strerror or e}); choose a folder you can write to") \
             from None
-    return created
 
 
 def remove_if_empty(folders):

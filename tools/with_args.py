@@ -34,7 +34,10 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     if os.name == "nt":   # Windows has no exec (os.execv starts a new process and returns at once)
-        return subprocess.call(cmd)
+        try:
+            return subprocess.call(cmd)
+        except KeyboardInterrupt:   # the script got the Ctrl-C too and says so itself
+            return 130
     os.execv(cmd[0], cmd)   # the script becomes this process: its exit status and Ctrl-C are make's directly
 
 
