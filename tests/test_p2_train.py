@@ -98,7 +98,8 @@ def test_unknown_tta_is_refused():
 
 def test_batch_larger_than_the_data_is_refused():
     data = tiny_data(n=16)
-    with pytest.raises(ValueError, match="larger than the 16 training images"):
+    from data import DataError
+    with pytest.raises(DataError, match="larger than the 16 training images; use a smaller --batch-size"):
         train(fresh_model(TINY, data), TINY, data, torch.device("cpu"), seed=0, log=lambda *a: None)
 
 

@@ -317,8 +317,9 @@ def run_eval(args, device):
 
 
 def error_message(exc):
-    """The one line shown for an error the user can act on; None for a bug (then the traceback is shown)."""
-    if isinstance(exc, (DataError, CheckpointError, OutputError, ValueError)):
+    """The one line shown for an error the user can act on; None for a bug (then the traceback is shown: a
+    ValueError from inside the code is one, as the settings are all checked before any work)."""
+    if isinstance(exc, (DataError, CheckpointError, OutputError)):
         return str(exc)
     if isinstance(exc, TrainingDiverged):
         return f"{exc}; {', '.join(OUTPUT_NAMES)} are as they were"

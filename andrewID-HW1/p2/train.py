@@ -9,6 +9,7 @@ import interrupt
 from augment import augment, cutout, epoch_view
 from config import TTAS
 from cuda_graph import GraphedStep
+from data import DataError
 from muon import Muon
 from progress import EpochProgress, epoch_line
 
@@ -218,7 +219,8 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print):
     generator = torch.Generator(device if cfg.alternate_flips else "cpu").manual_seed(seed)
     steps_per_epoch = len(images) // cfg.batch_size   # drop the ragged last batch: fixed shapes for compile
     if steps_per_epoch == 0:
-        raise ValueError(f"batch size {cfg.batch_size} is larger than the {len(images)} training images")
+        raise DataError(f"batch size {cfg.batch_size} is larger than the {len(images)} training images; use a "
+                        "smaller --batch-size")
     total_steps = max(1, round(cfg.epochs * steps_per_epoch))
     optimizers = make_optimizers(model, cfg)
     schedules = lr_schedules(total_steps, cfg.warmup_frac, round(cfg.whiten_bias_epochs * steps_per_epoch))
