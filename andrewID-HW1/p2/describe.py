@@ -169,7 +169,7 @@ def _details(cfg):
     if cfg.get("dirac_init"):
         parts.append("The first filters of every 3x3 convolution start as the identity (a one at the centre "
                      "tap of their own channel), so each group starts close to passing its input through.")
-    if cfg.get("whiten_bias_epochs") and cfg.get("optimizer") == "muon":
+    if cfg.get("whiten_bias_epochs") and "whiten_bias_epochs" in shown_fields(cfg):   # the Muon recipe's field
         parts.append(f"The whitening stem's bias learns only during the first "
                      f"{readable(cfg['whiten_bias_epochs'])} epochs, its learning rate falling linearly to zero; "
                      "early on it centres the features, later it would only add noise.")

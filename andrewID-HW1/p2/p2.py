@@ -245,8 +245,7 @@ def run_training(args, device):
                             preset=preset, seed=args.seed, test_accuracy=acc, test_accuracy_no_tta=plain_acc,
                             train_seconds=train_s, device=device_name, data_note=args.data_note)
         except OSError as e:
-            raise OutputError(f"--out {out.folder}: the model file could not be written ({e.strerror or e}); "
-                              f"{', '.join(OUTPUT_NAMES)} are as they were") from None
+            raise not_written(out, "the model file", e) from None
         timing = dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s, train_s=train_s, eval_s=eval_s,
                       total_s=time.perf_counter() - t_start)
         summary = dict(
@@ -294,8 +293,13 @@ def write_report(summary, model, cfg, n_train, out):
     except report.ReportError as e:
         raise OutputError(str(e)) from None
     except OSError as e:   # e.g. a full disk while matplotlib writes
-        raise OutputError(f"--out {out.folder}: the report could not be written ({e.strerror or e}); "
-                          f"{', '.join(OUTPUT_NAMES)} are as they were") from None
+        raise not_written(out, "the report", e) from None
+
+
+def not_written(out, what, error):
+    """The one-line error for an output that could not be written (a full disk, say): the old set stays."""
+    return OutputError(f"--out {out.folder}: {what} could not be written ({error.strerror or error}); "
+                       f"{', '.join(OUTPUT_NAMES)} are as they were")
 
 
 def find_data(data_dir):
