@@ -89,13 +89,12 @@ def import_p1(p1_dir):
 MNIST_TEST_ROWS = 10_000
 
 
-def mnist_places(p1_dir):
-    """Where to look for mnist_test.csv without --mnist-dir: where `python p1.py` looks ($MNIST_DIR, beside p1.py,
-    the working folder, data/mnist two folders up), then this repository's data/mnist (for an unpacked zip)."""
-    if os.environ.get("MNIST_DIR"):
-        return [os.environ["MNIST_DIR"]]
-    places = [p1_dir, os.getcwd(), os.path.join(p1_dir, "..", "..", "data", "mnist"),
-              os.path.join(ROOT, "data", "mnist")]
+def mnist_places(p1):
+    """Where to look for mnist_test.csv without --mnist-dir: where the bundle's `python p1.py` looks, then (when
+    $MNIST_DIR does not decide alone) this repository's data/mnist, for an unpacked zip."""
+    places = [folder for folder, _ in p1.mnist_places()]
+    if not os.environ.get("MNIST_DIR"):
+        places.append(os.path.join(ROOT, "data", "mnist"))
     unique = []
     for place in map(os.path.normpath, map(os.path.abspath, places)):
         if place not in unique:
@@ -108,13 +107,13 @@ def measure_p1(p1_dir, mnist_dir):
     model_path = os.path.join(p1_dir, "p1_model.npz")
     if not os.path.isfile(model_path):
         raise VerifyError(f"{model_path}: missing; train it with `make p1`")
-    places = [mnist_dir] if mnist_dir else mnist_places(p1_dir)
+    p1 = import_p1(p1_dir)
+    places = [mnist_dir] if mnist_dir else mnist_places(p1)
     csv = next((os.path.join(place, "mnist_test.csv") for place in places
                 if os.path.isfile(os.path.join(place, "mnist_test.csv"))), None)
     if csv is None:
         raise VerifyError(f"MNIST test set (mnist_test.csv) not found in {', '.join(places)}; get it with `make "
                           "data-mnist`, or pass its folder: `make verify MNIST_DIR=/path/to/mnist`")
-    p1 = import_p1(p1_dir)
     try:
         mlp = p1.load_model(model_path)
         pixels, labels = p1.load_mnist_csv(csv)

@@ -625,16 +625,19 @@ class MnistDataError(Exception):
     """An MNIST CSV is missing or malformed."""
 
 
-def find_mnist_dir(environ=os.environ):
-    """The first folder holding both CSVs: $MNIST_DIR alone when it is set, else the folder holding p1.py, the
-    working folder, and the repository's data/mnist. The error names every place tried."""
+def mnist_places(environ=os.environ):
+    """[(folder, how to name it)] where the CSVs are looked for, in order: $MNIST_DIR alone when it is set, else
+    the folder holding p1.py, the working folder, and the repository's data/mnist."""
     if environ.get("MNIST_DIR"):
-        places = [(environ["MNIST_DIR"], "MNIST_DIR")]
-    else:
-        places = [(HERE, "the folder holding p1.py"), (os.getcwd(), "the working folder"),
-                  (DEFAULT_MNIST_DIR, "data/mnist two folders above p1.py")]
+        return [(environ["MNIST_DIR"], "MNIST_DIR")]
+    return [(HERE, "the folder holding p1.py"), (os.getcwd(), "the working folder"),
+            (DEFAULT_MNIST_DIR, "data/mnist two folders above p1.py")]
+
+
+def find_mnist_dir(environ=os.environ):
+    """The first of mnist_places() holding both CSVs. The error names every place tried."""
     tried = []
-    for folder, what in places:
+    for folder, what in mnist_places(environ):
         missing = [name for name in CSV_NAMES if not os.path.isfile(os.path.join(folder, name))]
         if not missing:
             return folder
