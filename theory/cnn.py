@@ -85,6 +85,11 @@ def fig5_digest(fig5):
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def fig5_subject(digest):
+    """The theory PDF's Subject: the fingerprint of the Fig. 5 values it answers (tools/bundle.py reads it)."""
+    return f"Fig. 5 values {digest}"
+
+
 def _matrix_from_rows(data, key, path):
     """data[key] as a float matrix: a non-empty list of equal-length rows of finite numbers of sane size."""
     if key not in data:

@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from theory import figures, gelu_gd
+from theory import cnn, figures, gelu_gd
 from theory.pdf import Document, FigureBlock, Formula, Heading, Matrices, PageBreak, Paragraph, Table
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -350,14 +350,9 @@ def problem4(doc, r):
                       ("gives (= c)", d["on_F"]["check"])]))
 
 
-def fig5_subject(digest):
-    return f"Fig. 5 values {digest}"
-
-
 def build(results):
     """The whole write-up as a Document."""
-    # The PDF's Subject names the Fig. 5 values it answers, for the hand-in check (tools/bundle.py).
-    doc = Document("24789 HW1 - theory part", subject=fig5_subject(results["T4"]["fig5"]["digest"]))
+    doc = Document("24789 HW1 - theory part", subject=cnn.fig5_subject(results["T4"]["fig5"]["digest"]))
     doc.add(Heading("24789 HW1: theory part", 0))
     doc.add(Paragraph("Every number in this document is computed from the handout's equations and values "
                       "(Eq. 5, Fig. 3, Fig. 5); none is typed by hand. Each problem: the question in one line, the "

@@ -164,9 +164,11 @@ def theory_pdf_problems(root):
 
 
 def pdf_fig5_digest(path):
-    """The Fig. 5 fingerprint in the theory PDF's Subject (theory/writeup.py writes it), or None."""
+    """The Fig. 5 fingerprint in the theory PDF's Subject (theory.cnn.fig5_subject), or None."""
+    from theory import cnn
+    subject = re.escape(cnn.fig5_subject("").encode()) + rb"([0-9a-f]{16})"
     with open(path, "rb") as f:
-        found = re.search(rb"/Subject \(Fig\. 5 values ([0-9a-f]{16})\)", f.read())
+        found = re.search(rb"/Subject \(" + subject + rb"\)", f.read())
     return found.group(1).decode() if found else None
 
 
