@@ -1,7 +1,7 @@
 # 24789 HW1 bundle. `make help` lists the targets; `make` trains p1 and p2 and writes the theory PDF.
 PYTHON      ?= python3
 MNIST_DIR   ?=
-CIFAR10_DIR ?= data/cifar10
+CIFAR10_DIR ?=
 P2_ARGS     ?=
 ANDREW_ID   ?=
 ZIP         ?=
@@ -12,6 +12,8 @@ ALLOW_EXAMPLE_FIG5 ?=
 # arguments, split like shell words by tools/with_args.py.
 # MNIST_DIR is empty unless given: p1 then looks where `python p1.py` looks (beside p1.py, the working folder,
 # data/mnist), so `make p1` finds the CSVs wherever the plain command would; downloads and checks use data/mnist.
+# CIFAR10_DIR likewise: unless given, p2 and verify use p2.py's own search (./data first, where the PyTorch
+# tutorial downloads), and downloads go to data/cifar10.
 # Make expands $ in a variable given on its command line when it exports it: `override NAME := $(value NAME)`
 # keeps the value as typed (make zip ZIP='my$1.zip' stays my$1.zip, and a $(shell ...) in a value never runs).
 override MNIST_DIR := $(value MNIST_DIR)
@@ -49,10 +51,10 @@ data-mnist: ## download the MNIST CSVs into MNIST_DIR (default data/mnist)
 	$(PYTHON) tools/get_mnist.py "$${MNIST_DIR:-data/mnist}"
 
 data-cifar10: ## download the official CIFAR-10 binary version into CIFAR10_DIR (default data/cifar10)
-	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir "$$CIFAR10_DIR"
+	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir "$${CIFAR10_DIR:-data/cifar10}"
 
 data-q75: ## development only: build CIFAR-10 from ../shared's JPEG-q75 copy into CIFAR10_DIR (default data/cifar10)
-	$(PYTHON) ../shared/data/cifar10/build.py "$$CIFAR10_DIR" --format bin
+	$(PYTHON) ../shared/data/cifar10/build.py "$${CIFAR10_DIR:-data/cifar10}" --format bin
 
 p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf
 	$(PYTHON) andrewID-HW1/p1/p1.py
@@ -61,7 +63,7 @@ p1-best: ## train the stronger p1 preset (about 5 minutes; writes next to p1.py,
 	P1_PRESET=best $(PYTHON) andrewID-HW1/p1/p1.py
 
 p2: ## train the CIFAR-10 CNN (cpu or gpu-fast preset by device) -> p2_model.pkl, p2_report.pdf
-	$(PYTHON) tools/with_args.py P2_ARGS andrewID-HW1/p2/p2.py --data-dir "$$CIFAR10_DIR"
+	$(PYTHON) tools/with_args.py P2_ARGS andrewID-HW1/p2/p2.py $${CIFAR10_DIR:+--data-dir "$$CIFAR10_DIR"}
 
 theory: ## compute the theory answers and write theory/HW1_theory.pdf
 	$(PYTHON) -m theory --pdf $(THEORY_PDF)
@@ -78,7 +80,7 @@ bench-p1: ## time the NumPy MLP against PyTorch on the CPU (same network and hyp
 	$(PYTHON) bench/bench_p1.py
 
 bench-p2-cpu: ## run the cpu preset end to end and print accuracy and wall time
-	$(PYTHON) bench/bench_p2_cpu.py --data-dir "$$CIFAR10_DIR"
+	$(PYTHON) bench/bench_p2_cpu.py --data-dir "$${CIFAR10_DIR:-data/cifar10}"
 
 zip: $(THEORY_PDF) ## validate and build $(ANDREW_ID)-HW1.zip (+ $(ANDREW_ID)-HW1.pdf): make zip ANDREW_ID=jdoe
 	$(PYTHON) tools/bundle.py zip "$$ANDREW_ID"
@@ -87,7 +89,7 @@ check-zip: ## validate an existing zip without running its code: make check-zip 
 	$(PYTHON) tools/bundle.py check "$$ZIP"
 
 verify: ## re-measure both committed models on the test sets and compare with the stored numbers
-	$(PYTHON) tools/verify.py $${MNIST_DIR:+--mnist-dir "$$MNIST_DIR"} --cifar10-dir "$$CIFAR10_DIR"
+	$(PYTHON) tools/verify.py $${MNIST_DIR:+--mnist-dir "$$MNIST_DIR"} $${CIFAR10_DIR:+--cifar10-dir "$$CIFAR10_DIR"}
 
 clean: ## remove build outputs and test caches; keeps data/, the models, reports and p1's parse cache
 	rm -rf .pytest_cache *-HW1.zip *-HW1.pdf

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from fakes import write_cifar_batches
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Logs its script name, arguments and a few variables; fails when its script is named in FAKE_FAIL.
@@ -67,7 +69,9 @@ SHELL_TEXT = 'x"; touch pwned; echo "'
     ("data-mnist", "MNIST_DIR", [SHELL_TEXT]),
     ("data-cifar10", "CIFAR10_DIR", ["--download-only", "--data-dir", SHELL_TEXT]),
     ("bench-p2-cpu", "CIFAR10_DIR", ["--data-dir", SHELL_TEXT]),
-    ("verify", "MNIST_DIR", ["--mnist-dir", SHELL_TEXT, "--cifar10-dir", "data/cifar10"]),
+    ("verify", "MNIST_DIR", ["--mnist-dir", SHELL_TEXT]),
+    ("verify", "CIFAR10_DIR", ["--cifar10-dir", SHELL_TEXT]),
+    ("p2", "CIFAR10_DIR", ["--data-dir", SHELL_TEXT]),
 ])
 def test_variables_arrive_as_literal_arguments(tree, target, variable, expected):
     result, calls = make(tree, target, f"{variable}={SHELL_TEXT}")
@@ -94,9 +98,11 @@ def test_p1_gets_mnist_dir_only_when_given_so_it_searches_like_the_plain_command
 
 @pytest.mark.parametrize("target, expected", [
     ("data-mnist", ["data/mnist"]),
-    ("verify", ["--cifar10-dir", "data/cifar10"]),   # verify then looks where p1.py does
+    ("data-cifar10", ["--download-only", "--data-dir", "data/cifar10"]),
+    ("verify", []),   # verify then looks where p1.py and p2.py do
+    ("p2", []),       # p2.py then searches itself, ./data first
 ])
-def test_mnist_downloads_default_to_data_mnist_and_verify_searches_like_p1(tree, target, expected):
+def test_downloads_default_to_data_and_without_folders_p2_and_verify_search_themselves(tree, target, expected):
     result, calls = make(tree, target)
     assert result.returncode == 0, result.stderr
     assert calls[-1]["argv"] == expected
@@ -106,8 +112,23 @@ def test_p2_args_are_split_like_shell_words_but_never_run(tree):
     result, calls = make(tree, "p2", """P2_ARGS=--epochs 2 --out "my runs"; touch pwned""")
     assert result.returncode == 0, result.stderr
     assert calls == [{"script": "andrewID-HW1/p2/p2.py",
-                      "argv": ["--data-dir", "data/cifar10", "--epochs", "2", "--out", "my runs;", "touch", "pwned"]}]
+                      "argv": ["--epochs", "2", "--out", "my runs;", "touch", "pwned"]}]
     assert not (tree / "pwned").exists()
+
+
+def test_make_p2_finds_cifar10_where_the_pytorch_tutorial_puts_it(tree):
+    # p2.py stands in as a script that runs the real data search on the folder make hands it, if any
+    (tree / "andrewID-HW1" / "p2" / "p2.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {os.path.join(ROOT, 'andrewID-HW1', 'p2')!r})\n"
+        "import data\n"
+        "data.RECORDS_PER_FILE = 8\n"
+        "given = sys.argv[sys.argv.index('--data-dir') + 1] if '--data-dir' in sys.argv else None\n"
+        "print('found', data.locate_cifar10(given, download=False).folder)\n")
+    write_cifar_batches(tree / "data" / "cifar-10-batches-py", "py", records_per_file=8)
+    result, _ = make(tree, "p2")
+    assert result.returncode == 0, result.stderr
+    assert f"found {tree / 'data' / 'cifar-10-batches-py'}" in result.stdout
 
 
 def test_p2_args_with_an_open_quote_is_one_line(tree):

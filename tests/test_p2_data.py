@@ -109,14 +109,27 @@ def test_python_batches_matching_the_official_checksums_are_called_official(tmp_
 def test_search_order_env_then_cwd_data_then_p2_folder_then_repo(tmp_path, monkeypatch):
     no_download(monkeypatch)
     places = [tmp_path / "env", tmp_path / "data", tmp_path / "p2", tmp_path / "p2" / "data",
-              tmp_path / "repo" / "data" / "cifar10"]
+              tmp_path / "repo" / "data", tmp_path / "repo" / "data" / "cifar10"]
     monkeypatch.setenv("CIFAR10_DIR", str(places[0]))
     assert data.search_places() == [str(p) for p in places]
-    layouts = ["py", "py", "bin", "py2", "bin"]
+    layouts = ["py", "py", "bin", "py2", "py", "bin"]
     for place, layout in reversed(list(zip(places, layouts))):  # fill from the last place; the first must win
         write_cifar_batches(place / LAYOUT_DIRS[layout], layout, RECORDS)
         source = data.locate_cifar10()
         assert source.folder == str(place / LAYOUT_DIRS[layout])
+
+
+def test_run_from_inside_the_p2_folder_finds_the_tutorials_data_in_the_repository(tmp_path, monkeypatch):
+    # The PyTorch tutorial downloads into <repo>/data/cifar-10-batches-py; `cd andrewID-HW1/p2 && python p2.py`
+    # must find it there, not only in the working folder's data/.
+    no_download(monkeypatch)
+    repo = tmp_path / "repo"
+    monkeypatch.setattr(data, "HERE", str(repo / "andrewID-HW1" / "p2"))
+    monkeypatch.setattr(data, "REPO_DATA_DIR", str(repo / "andrewID-HW1" / "p2" / ".." / ".." / "data" / "cifar10"))
+    (repo / "andrewID-HW1" / "p2").mkdir(parents=True)
+    monkeypatch.chdir(repo / "andrewID-HW1" / "p2")
+    write_cifar_batches(repo / "data" / data.PY, "py", RECORDS)
+    assert data.locate_cifar10().folder == str(repo / "data" / data.PY)
 
 
 def test_not_found_names_every_place_tried(tmp_path, monkeypatch):

@@ -141,6 +141,27 @@ def test_the_test_set_alone_is_enough_and_an_unpacked_zip_finds_the_repositorys_
     assert "75.00%  75.00% (15/20)" in capsys.readouterr().out
 
 
+def test_without_a_folder_cifar10_is_found_where_the_pytorch_tutorial_puts_it(setup, capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("CIFAR10_DIR", raising=False)
+    monkeypatch.setattr(verify, "ROOT", str(tmp_path / "repo"))   # nothing there: ./data must be found
+    work = tmp_path / "work"
+    write_cifar_batches(work / "data" / "cifar-10-batches-py", "py2", test_labels=[0, 0, 0, 5])
+    monkeypatch.chdir(work)
+    write_constant_p2_model(str(setup["bundle"] / "p2" / "p2_model.pkl"), test_accuracy=0.75)
+    assert verify.main(["--bundle", str(setup["bundle"]), "--only", "p2"]) == 0
+    assert "75.00%  75.00%" in capsys.readouterr().out
+
+
+def test_cifar10_places_are_p2s_own_search_then_this_repositorys_data(setup, monkeypatch, tmp_path):
+    monkeypatch.delenv("CIFAR10_DIR", raising=False)
+    monkeypatch.setattr(verify, "ROOT", str(tmp_path / "repo"))
+    monkeypatch.chdir(tmp_path)
+    p2_dir = setup["bundle"] / "p2"
+    assert verify.cifar10_places(str(p2_dir)) == [str(p) for p in (
+        tmp_path / "data", p2_dir, p2_dir / "data", tmp_path / "data" / "cifar10",
+        tmp_path / "repo" / "data", tmp_path / "repo" / "data" / "cifar10")]
+
+
 def test_missing_data_says_how_to_get_it(setup, tmp_path, capsys):
     empty = str(tmp_path / "nothing")
     args = ["--bundle", str(setup["bundle"]), "--mnist-dir", empty, "--cifar10-dir", empty]

@@ -9,7 +9,8 @@ printed rounding) on the device the model was trained on, within 10 images (0.1 
 bf16, whose rounding differs between devices (CPU vector units and GPU tensor cores add in different orders), so an
 image whose two best classes are nearly tied can change class: the committed CPU-trained model re-measured on an
 H100 moved by 1 image. A wrong model file or different data moves the accuracy by far more than 10 images.
-CIFAR-10 may be in either official layout (cifar-10-batches-bin/ or cifar-10-batches-py/).
+CIFAR-10 may be in either official layout (cifar-10-batches-bin/ or cifar-10-batches-py/); without --cifar10-dir
+it is looked for where p2.py looks (./data first, where the PyTorch tutorial downloads it).
 Prints a table; exits 1 on a mismatch, a missing model or missing data.
 """
 import argparse
@@ -147,16 +148,47 @@ def compare_p1(stored, wrong, n):
 # ---------------------------------------------------------------------------------------------------------------
 # p2: CIFAR-10
 # ---------------------------------------------------------------------------------------------------------------
-def cifar_batches_dir(cifar10_dir):
-    """The folder with the six batch files of either layout (DIR/cifar-10-batches-bin, DIR/cifar-10-batches-py, or
-    DIR itself); checked here so that p2.py never starts a download from inside a verification."""
-    for layout, names in CIFAR_LAYOUTS.items():
-        for folder in (os.path.join(cifar10_dir, layout), cifar10_dir):
-            if all(os.path.isfile(os.path.join(folder, name)) for name in names):
-                return folder
-    raise VerifyError(f"CIFAR-10 not found in {cifar10_dir}: expected cifar-10-batches-bin/ or cifar-10-batches-py/ "
-                      "with the five training batches and the test batch; get it with `make data-cifar10`, or pass "
-                      "the folder: `make verify CIFAR10_DIR=/path/to/cifar10`")
+def import_p2_data(p2_dir):
+    """data.py of `p2_dir` as a module of its own, for its search_places()."""
+    path = os.path.join(p2_dir, "data.py")
+    if not os.path.isfile(path):
+        raise VerifyError(f"{path}: missing; restore it from the repository")
+    spec = importlib.util.spec_from_file_location("verified_p2_data", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, os.path.abspath(p2_dir))   # data.py imports its neighbour safe_pickle
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        raise VerifyError(f"{path} does not import: {type(e).__name__}: {e}") from None
+    finally:
+        sys.path.remove(os.path.abspath(p2_dir))
+    return module
+
+
+def cifar10_places(p2_dir):
+    """Where to look for CIFAR-10 without --cifar10-dir: where the bundle's `python p2.py` looks (./data first,
+    where the PyTorch tutorial downloads), then this repository's data/ and data/cifar10, for an unpacked zip."""
+    places = import_p2_data(p2_dir).search_places()
+    places += [os.path.join(ROOT, "data"), os.path.join(ROOT, "data", "cifar10")]
+    unique = []
+    for place in map(os.path.normpath, map(os.path.abspath, places)):
+        if place not in unique:
+            unique.append(place)
+    return unique
+
+
+def cifar_batches_dir(*places):
+    """The first folder with the six batch files of either layout (PLACE/cifar-10-batches-bin,
+    PLACE/cifar-10-batches-py, or PLACE itself); checked here so that p2.py never starts a download from inside a
+    verification."""
+    for place in places:
+        for layout, names in CIFAR_LAYOUTS.items():
+            for folder in (os.path.join(place, layout), place):
+                if all(os.path.isfile(os.path.join(folder, name)) for name in names):
+                    return folder
+    raise VerifyError(f"CIFAR-10 not found in {', '.join(places)}: expected cifar-10-batches-bin/ or "
+                      "cifar-10-batches-py/ with the five training batches and the test batch; get it with `make "
+                      "data-cifar10`, or pass the folder: `make verify CIFAR10_DIR=/path/to/cifar10`")
 
 
 def measure_p2(p2_dir, cifar10_dir):
@@ -164,7 +196,8 @@ def measure_p2(p2_dir, cifar10_dir):
     model_path = os.path.abspath(os.path.join(p2_dir, "p2_model.pkl"))
     if not os.path.isfile(model_path):
         raise VerifyError(f"{model_path}: missing; train it with `make p2`")
-    data_dir = os.path.abspath(cifar_batches_dir(cifar10_dir))
+    places = [cifar10_dir] if cifar10_dir else cifar10_places(p2_dir)
+    data_dir = os.path.abspath(cifar_batches_dir(*places))
     cmd = [sys.executable, "-I", "-B", "-c", P2_EVAL, "--eval", model_path, "--data-dir", data_dir]
     try:
         proc = subprocess.run(cmd, cwd=p2_dir, capture_output=True, text=True, timeout=P2_TIMEOUT_S,
@@ -217,9 +250,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mnist-dir", help="folder holding mnist_test.csv (default: where p1.py looks: $MNIST_DIR, "
                                        "beside p1.py, the working folder, data/mnist)")
-    p.add_argument("--cifar10-dir", default=os.environ.get("CIFAR10_DIR") or os.path.join(ROOT, "data", "cifar10"),
-                   help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ "
-                        "(default: $CIFAR10_DIR or data/cifar10)")
+    p.add_argument("--cifar10-dir", help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: "
+                                         "where p2.py looks: $CIFAR10_DIR, ./data, beside p2.py, data/cifar10)")
     p.add_argument("--only", choices=("p1", "p2"), help="verify one model only")
     p.add_argument("--bundle", default=DEFAULT_BUNDLE,
                    help="folder holding p1/ and p2/ (default: andrewID-HW1; an unpacked zip works too)")

@@ -88,8 +88,10 @@ def _found(folder, layout, downloaded=False):
 # ---------------------------------------------------------------------------------------------------------------
 def search_places():
     """Where to look when no folder is given, in order: $CIFAR10_DIR, ./data (the PyTorch tutorial's root), the
-    folder holding p2.py and its data/, the repository's data/cifar10."""
-    places = [os.environ.get("CIFAR10_DIR"), "data", HERE, os.path.join(HERE, "data"), REPO_DATA_DIR]
+    folder holding p2.py and its data/, the repository's data/ (the tutorial's root when p2.py is run from inside
+    its folder) and data/cifar10."""
+    repo_data = os.path.dirname(REPO_DATA_DIR)
+    places = [os.environ.get("CIFAR10_DIR"), "data", HERE, os.path.join(HERE, "data"), repo_data, REPO_DATA_DIR]
     unique = []
     for place in places:
         if place and os.path.abspath(place) not in unique:
