@@ -1,15 +1,23 @@
-"""report.py: layer table of a small conv net, atomic PNG/PDF writing, a complete fake report."""
+"""report.py: layer table of a small conv net, atomic PNG/PDF writing, a complete fake report; the report's words
+(describe.py) and its credit for borrowed ideas (credit.py)."""
 import os
 import re
+
+import matplotlib.text
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import augment
+import credit
 import describe
+import model as p2_model
+import muon
 import report
-from config import Config
+import train
+from config import PRESETS, Config
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -42,25 +50,26 @@ class Block(nn.Module):
         return x + torch.relu(self.norm(self.conv(x)))
 
 
-def fake_summary(epochs=6, config_entries=0, seed=0):
+def fake_summary(epochs=6, seed=0, preset="cpu", model=None):
+    """A summary as p2.py fills it, for the network `model` (a small stand-in by default) and a preset's config."""
     rng = np.random.default_rng(seed)
-    model = small_net()
+    model = model or small_net()
+    cfg = PRESETS[preset].override(epochs=float(epochs)).to_dict()
     confusion = rng.integers(0, 40, (10, 10)) + np.diag(rng.integers(700, 950, 10))
     history = [{"epoch": e + 1, "train_loss": 2.0 / (e + 1), "train_acc": 1 - 0.6 / (e + 1),
-                "test_acc": None if e % 2 == 0 and e < epochs - 1 else 0.95 - 0.6 / (e + 1),
+                "val_acc": None if e % 2 == 0 and e < epochs - 1 else 0.95 - 0.6 / (e + 1),
                 "lr": 0.1 * (1 - e / epochs),
                 "seconds": 12.5, "images_per_s": 4000.0} for e in range(epochs)]
     wrong = rng.integers(0, 10, 15)
-    config = {"batch_size": 512, "epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9,
-                                                                 "nesterov": True, "weight_decay": 5e-4},
-              "augment": {"pad": 4, "flip": True, "cutout": 0}, "data_dir": "/very/long/path/" * 8}
-    config.update({f"extra_{i}": i for i in range(config_entries)})
     return {
-        "title": "24789 HW1 p2: CIFAR-10 CNN", "preset": "cpu", "seed": 0, "config": config,
+        "title": "24789 HW1 p2: CIFAR-10 CNN", "preset": preset, "seed": 0, "config": cfg,
         "architecture": report.layer_table(model), "total_params": report.total_params(model),
         "history": history, "test_accuracy": float(np.trace(confusion) / confusion.sum()),
-        "test_accuracy_no_tta": 0.9, "tta": "flip", "method": describe.method_paragraphs(
-            Config().to_dict(), total_params=report.total_params(model), n_train=50_000, whiten_images=5_000),
+        "test_accuracy_no_tta": 0.9, "tta": cfg["tta"], "method": describe.method_paragraphs(
+            cfg, total_params=report.total_params(model), n_train=45_000, whiten_images=5_000),
+        "precision": "bfloat16 autocast", "precision_reason": "this CPU computes bf16 natively",
+        "n_validation": 5_000, "n_train": 45_000,
+        "selection_note": "The number of epochs was compared on the validation images.",
         "class_names": CLASSES, "per_class_accuracy": list(np.diag(confusion) / confusion.sum(1)),
         "confusion": confusion.tolist(),
         "samples": [{"title": "One per class", "images": rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8),
@@ -70,7 +79,7 @@ def fake_summary(epochs=6, config_entries=0, seed=0):
         "timing": {"data_prep_s": 1.2, "warm_up_s": 0.4, "train_s": 75.0, "eval_s": 2.5, "total_s": 80.3},
         "device": "CPU: Intel Xeon, 2 threads", "torch_version": torch.__version__,
         "data_description": "CIFAR-10 (JPEG-q75 copy)",
-        "command": "python andrewID-HW1/p2/p2.py --data-dir data/cifar10 --preset cpu --epochs 6 " + "--flag " * 20,
+        "command": "python p2.py --data-dir data/cifar10 --preset cpu --set tta=flip_translate " + "--flag " * 20,
         "machine": "test-host (Linux x86_64)",
     }
 
@@ -122,7 +131,8 @@ def test_write_report_writes_pdf_and_png_without_temp_files(written):
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size < 600_000
     assert (written / "p2_training.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(os.listdir(written)) == ["p2_report.pdf", "p2_training.png"]
-    assert page_count(pdf) == 7  # summary, method, architecture, curves, epoch log, results, samples
+    # summary, method (two pages), architecture, curves, epoch log, results, samples
+    assert page_count(pdf) == 8
 
 
 def test_pdf_and_png_are_deterministic(written, tmp_path):
@@ -246,3 +256,140 @@ def test_fields_a_recipe_does_not_read_are_neither_shown_nor_described():
     assert "first 0.5 epochs" in text["Recipe details"] and "whiten_bias_epochs" in describe.shown_fields(muon)
     assert "weight_decay" not in describe.shown_fields(muon) and "weight_decay" in describe.shown_fields(sgd)
 
+
+
+# ----- the report in words, and its credit for borrowed ideas -----
+
+class TextPdf:
+    """Stands in for PdfPages: keeps every string the report's pages draw (texts, titles, labels, table cells)."""
+
+    def __init__(self):
+        self.texts = []
+
+    def savefig(self, fig):
+        self.texts += [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+        self.texts += [cell.get_text().get_text() for ax in fig.axes for table in ax.tables
+                       for cell in table.get_celld().values()]
+
+
+def drawn_text(summary):
+    pdf = TextPdf()
+    report.add_pages(pdf, summary)
+    return [text for text in pdf.texts if text]
+
+
+# Names from the code that a reader of the report should not meet: identifiers, module paths, class names, and a
+# "warm-up" that is not the learning rate's.
+CODE_NAMES = ["flip_translate", "preset", "Preset", "channels_last", "channels last", "autocast", "body.",
+              "layers.", "warm-up", "warm_up", "Conv2d", "BatchNorm2d", "MaxPool2d", "GlobalMaxPool", "Whiten ",
+              "True", "False", "TTA", "bf16", "test_acc", "val_acc"]
+IDENTIFIER = re.compile(r"\b[a-z]+_[a-z0-9_]+\b|\bsgd\b|(?<!/)\bmuon\b")   # Muon's web address may say muon
+
+
+@pytest.mark.parametrize("preset", ["cpu", "gpu-fast", "gpu-best"])
+def test_report_text_has_no_code_names(preset):
+    net = p2_model.build_model(PRESETS[preset].override(widths=(8, 16, 16)))
+    texts = drawn_text(fake_summary(preset=preset, model=net))
+    prose = [text for text in texts if not text.startswith("python ")]   # the command is code, on purpose
+    assert len(prose) < len(texts)
+    found = sorted({name for text in prose for name in CODE_NAMES if name in text}
+                   | {m for text in prose for m in IDENTIFIER.findall(text)})
+    assert found == []
+
+
+def test_report_cites_its_sources():
+    text = " ".join(" ".join(drawn_text(fake_summary())).split())   # lines joined again
+    for source in ("Keller Jordan", "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", "arXiv:2404.00498",
+                   "github.com/KellerJordan/cifar10-airbench", "Muon: An optimizer for hidden layers",
+                   "kellerjordan.github.io/posts/muon", "Training a Classifier", "pytorch.org/tutorials"):
+        assert source in text, source
+    assert "Our own are the code, the recipe for a CPU" in text
+
+
+def test_sources_name_each_borrowed_idea_of_the_run():
+    cpu = credit.sources_paragraph(PRESETS["cpu"].to_dict())
+    assert "patch-whitening" in cpu.split("are taken from")[0] and "label smoothing 0.2" in cpu
+    assert "lookahead" in cpu.split("are taken from")[1]            # the GPU recipes' ideas, credited too
+    best = credit.sources_paragraph(PRESETS["gpu-best"].to_dict())
+    used = best.split("are taken from")[0]
+    for idea in ("Muon recipe (Newton-Schulz", "Dirac", "scale fixed at 1", "alternate epochs",
+                 "bias during the first epochs", "lookahead", "1-pixel shifts", "scaled down"):
+        assert idea in used, idea
+
+
+@pytest.mark.parametrize("module, sources", [(p2_model, ("arXiv:2404.00498", "cifar10-airbench")),
+                                             (muon, ("Muon: An optimizer for hidden layers", "arXiv:2404.00498")),
+                                             (augment, ("arXiv:2404.00498", "cifar10-airbench"))])
+def test_modules_with_borrowed_ideas_cite_them(module, sources):
+    for source in sources:
+        assert source in module.__doc__
+
+
+def test_hyper_parameter_table_shows_only_what_the_run_used():
+    rows = dict(describe.settings_rows(PRESETS["cpu"].to_dict()))
+    assert rows["test-time augmentation (views averaged)"] == "the image, its mirror and 1-pixel shifts of both"
+    assert rows["update rule"] == "SGD with Nesterov momentum" and rows["label smoothing (weight moved off the "
+                                                                         "true class)"] == "0.2"
+    assert not [name for name in rows if "Muon" in name or "blanked" in name or "identity" in name]
+    assert not [value for value in rows.values() if value == "no"]   # a switch that is off was not used
+    muon_rows = dict(describe.settings_rows(PRESETS["gpu-fast"].to_dict()))
+    assert muon_rows["Muon: Newton-Schulz iterations"] == "3" and "weight decay" not in " ".join(muon_rows)
+    assert "random left-right mirror" not in muon_rows and muon_rows["each image mirrored on alternate epochs"]
+
+
+def test_architecture_layers_are_named_in_words():
+    net = p2_model.build_model(Config(widths=(8, 16, 16)))
+    names = describe.layer_names(report.layer_table(net))
+    assert names[:2] == ["whitening layer (frozen filters)", "GELU after the whitening layer"]
+    assert names[2:9] == ["group 1, convolution 1", "group 1, max-pool 1", "group 1, batch norm 1", "group 1, GELU 1",
+                          "group 1, convolution 2", "group 1, batch norm 2", "group 1, GELU 2"]
+    assert names[-2:] == ["global max-pool", "linear layer (the ten class scores)"]
+    assert describe.layer_names(report.layer_table(small_net()))[0] == "layer 0: convolution"
+
+
+def test_learning_rate_is_drawn_per_step():
+    summary = fake_summary()
+    cfg, n_train = summary["config"], summary["n_train"]
+    total_steps = max(1, round(cfg["epochs"] * (n_train // cfg["batch_size"])))
+    epochs, curves = report.lr_per_step(cfg, n_train)
+    expected = train.lr_schedules(total_steps, cfg["warmup_frac"], 0)["main"]
+    assert list(curves) == ["all parameters"] and curves["all parameters"] == expected
+    assert len(epochs) == total_steps + 1 and epochs[-1] == pytest.approx(cfg["epochs"])
+    assert expected[0] < 0.01 and max(expected) == 1   # the triangle starts near 0, not at the first epoch's value
+    fig = report._training_figure(summary["history"], **report._curve_inputs(summary))
+    lr_line = fig.axes[2].get_lines()[0]
+    assert len(lr_line.get_xdata()) == total_steps + 1
+    _, muon_curves = report.lr_per_step(PRESETS["gpu-fast"].to_dict(), n_train)
+    assert list(muon_curves) == ["every other parameter", "whitening-layer bias"]
+
+
+def test_curves_say_what_they_measure():
+    fig = report._training_figure(fake_summary()["history"], **report._curve_inputs(fake_summary()))
+    loss_ax, acc_ax, _ = fig.axes
+    assert "label-smoothed cross-entropy" in loss_ax.get_title()
+    assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == [
+        "training batches (augmented)", "validation (5,000 held-out images, one view)"]
+
+
+def test_summary_page_shows_both_accuracies_precision_and_the_split():
+    texts = drawn_text(fake_summary())
+    assert "with test-time augmentation\n(the image, its mirror and 1-pixel shifts of both)" in texts
+    assert "without test-time augmentation\n(one view of each image)" in texts and "90.00 %" in texts
+    assert "bfloat16 mixed precision (this CPU computes bfloat16 natively)" in texts
+    assert "trained on 45,000, 5,000 held out for validation" in texts
+    assert any(t.startswith("set-up before timing (kernel selection)") or "set-up before timing" in t for t in texts)
+    method = dict(report.method_paragraphs(fake_summary()))
+    assert "5,000 of the training images were held out" in method["How the settings were chosen"]
+    assert "compared on the validation images" in method["How the settings were chosen"]
+    assert "float32" in method["Arithmetic"]
+
+
+def test_a_summary_without_the_newer_keys_still_renders(tmp_path):
+    summary = fake_summary()
+    for key in ("precision", "precision_reason", "n_validation", "n_train", "selection_note"):
+        del summary[key]
+    for row in summary["history"]:
+        row["test_acc"] = row.pop("val_acc")
+    report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))
+    method = dict(report.method_paragraphs(summary))
+    assert "How the settings were chosen" not in method and "bfloat16 mixed precision" in method["Arithmetic"]

@@ -3,42 +3,53 @@ true when a value changes), and hyper-parameters rounded for reading."""
 import math
 from fractions import Fraction
 
-# One short line per config field, for the hyper-parameter tables.
-FIELD_NOTES = {
-    "widths": "channels of the three conv groups",
+# Each config field in words, for the report's hyper-parameter table (the console keeps the field names, which
+# --set takes). A recipe-specific wording, where one field means something else under Muon, is in MUON_WORDS.
+SETTING_WORDS = {
+    "widths": "channels of the three convolution groups",
     "convs_per_group": "3x3 convolutions per group",
-    "whiten_patch": "patch size of the whitening stem",
+    "whiten_patch": "patch side of the whitening stem (pixels)",
     "logit_scale": "factor on the class scores",
     "bn_momentum": "batch-norm running-statistics momentum",
     "optimizer": "update rule",
-    "epochs": "passes over the training set",
+    "epochs": "passes over the training images",
     "batch_size": "images per step",
     "lr": "peak learning rate",
-    "weight_decay": "on conv and linear weights only",
+    "weight_decay": "weight decay (convolution and linear weights)",
     "momentum": "Nesterov momentum",
-    "warmup_frac": "fraction of steps warming up",
-    "label_smoothing": "weight moved off the true class",
+    "warmup_frac": "fraction of the steps with a rising learning rate",
+    "label_smoothing": "label smoothing (weight moved off the true class)",
     "translate": "largest random shift (pixels)",
     "flip": "random left-right mirror",
-    "cutout": "side of the blanked square (0: off)",
-    "tta": "test-time augmentation",
-    "autocast": "bfloat16 mixed precision",
-    "channels_last": "memory layout of activations",
-    "eval_batch_size": "images per evaluation batch",
-    "muon_lr": "Muon: peak step angle of the conv filters",
+    "cutout": "side of the blanked square (pixels)",
+    "tta": "test-time augmentation (views averaged)",
+    "muon_lr": "Muon: peak angle a filter bank turns per step",
     "muon_momentum": "Muon: momentum of the filter updates",
     "muon_ns_steps": "Muon: Newton-Schulz iterations",
-    "muon_one_batch": "Muon: all banks in one padded batch",
-    "muon_cuda_graph": "Muon: step replayed from a CUDA graph",
-    "bias_lr": "Muon runs: peak lr of the biases",
-    "decay_per_step": "Muon runs: weight shrink per step",
-    "bn_scale": "batch-norm scale learned (no: fixed at 1)",
-    "dirac_init": "convs start as the identity",
-    "whiten_bias_epochs": "epochs the stem's bias learns (0: all)",
-    "alternate_flips": "mirror on alternate epochs",
+    "bias_lr": "SGD: peak learning rate of the biases",
+    "decay_per_step": "SGD parts: shrink per step at the peak learning rate",
+    "bn_scale": "batch-norm scale fixed at 1",
+    "dirac_init": "convolutions start as the identity",
+    "whiten_bias_epochs": "epochs the whitening stem's bias learns",
+    "alternate_flips": "each image mirrored on alternate epochs",
     "residual": "shortcut across each group",
-    "lookahead": "average of the weights late in training",
+    "lookahead": "final weights a slow average (lookahead)",
 }
+MUON_WORDS = {"lr": "SGD: peak learning rate of the linear layer", "momentum": "SGD: Nesterov momentum"}
+# How fast the arithmetic runs, not what is learned: left out of the report's table (the report states the
+# precision in its own line).
+SPEED_ONLY = ("autocast", "channels_last", "eval_batch_size", "muon_one_batch", "muon_cuda_graph")
+# Fields whose 0 or False means "not used"; bn_scale is the other way round (True is ordinary batch norm).
+OFF_WHEN_ZERO = ("cutout", "translate", "label_smoothing", "warmup_frac", "weight_decay", "bias_lr",
+                 "decay_per_step", "whiten_bias_epochs")
+TTA_WORDS = {
+    "none": "one view of each image",
+    "flip": "the image and its mirror",
+    "flip_translate": "the image, its mirror and 1-pixel shifts of both",
+}
+OPTIMIZER_WORDS = {"sgd": "SGD with Nesterov momentum",
+                   "muon": "Muon for the convolution filters, SGD for the rest"}
+
 
 # Fields that only one recipe reads (train.py's two optimizer set-ups): left out of the other's tables and text,
 # where they mean nothing.
@@ -91,6 +102,41 @@ def config_table(config, columns=3, indent="  "):
                  for c, col in enumerate(by_column) if r < len(col)]
         lines.append(indent + "   ".join(parts).rstrip())
     return lines
+
+
+def _value_words(name, value):
+    if name == "tta":
+        return TTA_WORDS.get(value, readable(value))
+    if name == "optimizer":
+        return OPTIMIZER_WORDS.get(value, readable(value))
+    return readable(value)
+
+
+def _used(name, value, config):
+    """Whether field `name` took part in this run (a switch that is off, or a 0 that means off, did not)."""
+    if name in SPEED_ONLY:
+        return False
+    if name == "bn_scale":
+        return value is False
+    if name == "flip" and config.get("alternate_flips"):
+        return False   # the alternate-epoch row says it
+    return bool(value) if name in OFF_WHEN_ZERO or isinstance(value, bool) else True
+
+
+def settings_rows(config):
+    """[(setting in words, value in words)] for the report: only the settings this run used, in reading order
+    (the network, then training, augmentation and testing; SETTING_WORDS's order)."""
+    muon = config.get("optimizer") == "muon"
+    fields = shown_fields(config)
+    order = [name for name in SETTING_WORDS if name in fields]
+    order += [name for name in fields if name not in SETTING_WORDS]
+    rows = []
+    for name, value in ((name, fields[name]) for name in order):
+        if not _used(name, value, config):
+            continue
+        words = (MUON_WORDS if muon else {}).get(name) or SETTING_WORDS.get(name) or name.replace("_", " ")
+        rows.append((words, "yes" if name == "bn_scale" else _value_words(name, value)))
+    return rows
 
 
 # ----- the method, paragraph by paragraph -----
@@ -236,12 +282,12 @@ TTA_VIEWS = {
 def _tta(cfg):
     tta = cfg["tta"]
     if tta == "none":
-        return ("None: each test image is classified from one view, as it is. The per-epoch test accuracy "
-                "is measured the same way.")
-    return (f"Test-time augmentation (TTA) classifies each test image from the average of the class scores of "
+        return ("None: each test image is classified from one view, as it is. The validation accuracy after each "
+                "epoch is measured the same way.")
+    return (f"Test-time augmentation classifies each test image from the average of the class scores of "
             f"several views of it: {TTA_VIEWS.get(tta, tta)}. The weights are the same; only the prediction looks "
-            "more than once. The final accuracy is given with and without TTA; the per-epoch test accuracy is "
-            "measured without it.")
+            "more than once. The final test accuracy is given both with and without it; the validation accuracy "
+            "after each epoch is measured from one view, without it.")
 
 
 def method_paragraphs(cfg, *, total_params, n_train, whiten_images):
@@ -255,7 +301,73 @@ def method_paragraphs(cfg, *, total_params, n_train, whiten_images):
     details = _details(cfg)
     if details:
         paragraphs.append(("Recipe details", details))
-    if cfg.get("autocast"):
-        paragraphs.append(("Arithmetic", "Training and evaluation run in bfloat16 mixed precision (autocast); the "
-                                         "loss and the averaged class scores are computed in float32."))
     return paragraphs
+
+
+# ----- what the report adds from the run's summary -----
+
+def plain_words(text):
+    """A precision or its reason as a reader says it: 'bfloat16 mixed precision', not 'bf16 autocast'."""
+    for code, words in (("autocast", "mixed precision"), ("bf16", "bfloat16"), ("fp16", "float16"),
+                        ("fp32", "float32")):
+        text = text.replace(code, words)
+    return text
+
+
+def precision_paragraph(precision, reason=""):
+    """The arithmetic of the run: `precision` as p2 records it ("float32", "bfloat16 autocast", ...)."""
+    words = plain_words(precision)
+    text = f"Training and evaluation run in {words}" + (f" ({plain_words(reason)})." if reason else ".")
+    low = next((t for t in ("bfloat16", "float16") if t in words), None)
+    if low:
+        text += (f" The convolutions and matrix products run in {low}; the loss and the averaged class scores "
+                 "are computed in float32.")
+    if "loss scaling" in words:
+        text += (" The loss is multiplied by a large factor before the backward pass and the gradients are "
+                 "divided by it again, so that small float16 gradients do not round to zero.")
+    return text
+
+
+def selection_paragraph(n_train, n_validation, note="", n_test=10_000):
+    """Which images chose the settings and which measured the result; None when the run recorded neither."""
+    if n_train is None and n_validation is None and not note:
+        return None
+    if n_validation:
+        text = (f"{n_validation:,} of the training images were held out as a validation set: the curves and the "
+                "per-epoch log show the accuracy on them.")
+        if n_train:
+            text += f" The model trained on the other {n_train:,} images."
+    elif n_train:
+        text = (f"The final model trained on all {n_train:,} training images, with settings fixed beforehand; "
+                "no validation accuracy is recorded during this run.")
+    else:
+        text = ""
+    text += f" The {n_test:,} test images were evaluated once, after training."
+    return (text + (" " + note if note else "")).strip()
+
+
+# Module names of model.Net, in words: the stem, the body's groups, the pool and the head.
+LAYER_TYPE_WORDS = {"Conv2d": "convolution", "MaxPool2d": "max-pool", "BatchNorm2d": "batch norm",
+                    "GELU": "GELU", "Linear": "linear", "Whiten": "whitening layer (frozen filters)",
+                    "GlobalMaxPool": "global max-pool", "ReLU": "ReLU"}
+
+
+def layer_names(rows):
+    """The layer column of the architecture table in words: 'group 2, convolution 1' for body.2.layers.4."""
+    names, counts = [], {}
+    for row in rows:
+        kind = LAYER_TYPE_WORDS.get(row["type"], row["type"])
+        parts = row["name"].split(".")
+        if len(parts) == 4 and parts[0] == "body" and parts[2] == "layers":   # body.G.layers.I
+            key = (parts[1], kind)
+            counts[key] = counts.get(key, 0) + 1
+            names.append(f"group {parts[1]}, {kind} {counts[key]}")
+        elif row["name"] == "body.0":
+            names.append(f"{kind} after the whitening layer")
+        elif row["name"] == "head":
+            names.append("linear layer (the ten class scores)")
+        elif row["name"] in ("whiten", "pool"):
+            names.append(kind)
+        else:
+            names.append(f"layer {row['name']}: {kind}")
+    return names

@@ -1,5 +1,8 @@
 """The p2 hand-in report: the recipe in words, the layer table, training curves (PNG) and a multi-page PDF.
 
+Everything the report draws is written for a reader, not a programmer: settings, layers and timings are named in
+words (describe.py), and the Method section credits the published work the recipe borrows (credit.py).
+
 Figures are built as matplotlib Figure objects without pyplot, so importing this module never touches the
 caller's plotting backend. Every file is written to a temporary file in the target folder and then moved into
 place; missing folders are created. The PDF carries no creation date, so the same numbers give the same bytes.
@@ -13,8 +16,10 @@ from matplotlib.figure import Figure
 from matplotlib.table import Table
 from matplotlib.ticker import MaxNLocator
 
-from describe import FIELD_NOTES, readable, shown_fields
+from credit import sources_paragraph
+from describe import TTA_WORDS, layer_names, precision_paragraph, selection_paragraph, settings_rows
 from layers import layer_table, total_params  # noqa: F401  (the report's public API)
+from train import lr_schedules
 
 PAGE = (8.5, 11.0)        # US letter, portrait (inches)
 TABLE_FONT_PT = 8
@@ -27,6 +32,7 @@ REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", 
                  "test_accuracy", "test_accuracy_no_tta", "tta", "class_names", "per_class_accuracy", "confusion",
                  "samples", "timing", "device", "torch_version", "data_description", "command", "machine")
 TIMING_KEYS = ("data_prep_s", "warm_up_s", "train_s", "eval_s", "total_s")
+PRESET_WORDS = {"cpu": "the CPU recipe", "gpu-fast": "the short GPU recipe", "gpu-best": "the long GPU recipe"}
 
 
 class ReportError(Exception):
@@ -55,26 +61,61 @@ def _atomic_write(path, write):
 
 # ----- figures -----
 
-def _plot_curves(axes, history):
+def lr_per_step(config, n_train):
+    """(epoch of each step, {curve label: learning rate as a fraction of its peak}), as training set it step by
+    step; None when the config lacks what the schedule needs."""
+    try:
+        steps_per_epoch = max(1, n_train // config["batch_size"])
+        total_steps = max(1, round(config["epochs"] * steps_per_epoch))
+        whiten_steps = round(config.get("whiten_bias_epochs", 0) * steps_per_epoch)
+        schedules = lr_schedules(total_steps, config["warmup_frac"], whiten_steps)
+    except (KeyError, TypeError):
+        return None
+    epochs = np.arange(total_steps + 1) / steps_per_epoch
+    # train.py gives the whitening bias its own schedule under Muon only
+    if config.get("optimizer") == "muon" and whiten_steps > 0:
+        return epochs, {"every other parameter": schedules["main"], "whitening-layer bias": schedules["whiten"]}
+    return epochs, {"all parameters": schedules["main"]}
+
+
+def _loss_title(config):
+    smoothing = config.get("label_smoothing")
+    return (f"Training loss (label-smoothed cross-entropy, smoothing {smoothing:g})" if smoothing
+            else "Training loss (cross-entropy)")
+
+
+def _plot_curves(axes, history, config, n_train, n_validation):
     loss_ax, acc_ax, lr_ax = axes
+    config = config or {}
     epochs = [h["epoch"] for h in history]
     loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", color="tab:blue", ms=3)
-    loss_ax.set(title="Training loss", xlabel="epoch", ylabel="cross-entropy")
-    acc_ax.plot(epochs, [100 * h["train_acc"] for h in history], "o-", ms=3, label="train")
-    tested = [h for h in history if h.get("test_acc") is not None]
-    if tested:
-        acc_ax.plot([h["epoch"] for h in tested], [100 * h["test_acc"] for h in tested], "s-", ms=3,
-                    label="test (no TTA)")
-    acc_ax.set(title="Accuracy", xlabel="epoch", ylabel="%")
-    acc_ax.legend(loc="lower right")
-    lr_ax.plot(epochs, [h["lr"] for h in history], "-", color="tab:gray")
-    lr_ax.set(title="Learning rate", xlabel="epoch")
+    loss_ax.set(title=_loss_title(config), xlabel="epoch", ylabel="loss")
+    acc_ax.plot(epochs, [100 * h["train_acc"] for h in history], "o-", ms=3, label="training batches (augmented)")
+    validated = [h for h in history if h.get("val_acc") is not None]
+    held_out = f"{n_validation:,} held-out images" if n_validation else "held-out images"
+    if validated:
+        acc_ax.plot([h["epoch"] for h in validated], [100 * h["val_acc"] for h in validated], "s-", ms=3,
+                    label=f"validation ({held_out}, one view)")
+    acc_ax.set(title="Accuracy" + ("" if validated else " (no validation images in this run)"), xlabel="epoch",
+               ylabel="%")
+    acc_ax.legend(loc="lower right", fontsize=8)
+    schedule = lr_per_step(config, n_train)
+    if schedule:
+        step_epochs, curves = schedule
+        for label, values in curves.items():
+            lr_ax.plot(step_epochs, values, "-", lw=1.2, label=label)
+        if len(curves) > 1:
+            lr_ax.legend(loc="upper right", fontsize=8)
+        lr_ax.set(title="Learning rate, set at every step", xlabel="epoch", ylabel="fraction of the peak")
+    else:   # a config without the schedule's fields (an older summary): the rate each epoch ended with
+        lr_ax.plot(epochs, [h["lr"] for h in history], "-", color="tab:gray")
+        lr_ax.set(title="Learning rate at the end of each epoch", xlabel="epoch")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _training_figure(history, portrait=False):
+def _training_figure(history, portrait=False, config=None, n_train=50_000, n_validation=0):
     """Three panels side by side for the PNG, or stacked on a letter page for the PDF."""
     # fixed margins rather than constrained layout: same look for these fixed sizes, and much faster
     if portrait:
@@ -86,26 +127,17 @@ def _training_figure(history, portrait=False):
         axes = fig.subplots(1, 3)
         fig.subplots_adjust(left=0.06, right=0.99, top=0.91, bottom=0.14, wspace=0.22)
     if history:
-        _plot_curves(axes, history)
+        _plot_curves(axes, history, config, n_train, n_validation)
     if portrait or not history:
         fig.suptitle("Training curves" if history else "no epochs recorded", fontsize=13, weight="bold")
     return fig
 
 
-def plot_training(history, png_path):
-    """Write the training curves (loss, train/test accuracy, learning rate per epoch) as a PNG."""
-    fig = _training_figure(history)
+def plot_training(history, png_path, config=None, n_train=50_000, n_validation=0):
+    """Write the training curves as a PNG: loss and accuracy per epoch, and the learning rate per step (from
+    `config` and the `n_train` training images; without a config, the rate at the end of each epoch)."""
+    fig = _training_figure(history, config=config, n_train=n_train, n_validation=n_validation)
     _atomic_write(png_path, lambda temp: fig.savefig(temp, format="png", dpi=100))
-
-
-def _flatten(config, prefix=""):
-    rows = []
-    for key, value in config.items():
-        if isinstance(value, dict):
-            rows += _flatten(value, f"{prefix}{key}.")
-        else:
-            rows.append((f"{prefix}{key}", value))
-    return rows
 
 
 def _shorten(value, width=70):
@@ -148,23 +180,33 @@ def _summary_page(summary):
     fig.text(0.5, 0.96, summary["title"], ha="center", va="top", fontsize=16, weight="bold")
     tested = int(np.asarray(summary["confusion"]).sum())
     fig.text(0.5, 0.925, f"Test accuracy on {tested:,} CIFAR-10 test images", ha="center", va="top", fontsize=11)
-    results = [(summary["test_accuracy"], f"with test-time augmentation ({summary['tta']})"),
-               (summary["test_accuracy_no_tta"], "without test-time augmentation")]
+    views = TTA_WORDS.get(summary["tta"], "several views")
+    results = [(summary["test_accuracy"], f"with test-time augmentation\n({views})"),
+               (summary["test_accuracy_no_tta"], "without test-time augmentation\n(one view of each image)")]
     if summary["tta"] == "none":
         results = [(summary["test_accuracy"], "no test-time augmentation")]
     for k, (accuracy, caption) in enumerate(results):
         x = 0.5 if len(results) == 1 else 0.3 + 0.4 * k
         fig.text(x, 0.9, f"{100 * accuracy:.2f} %", ha="center", va="top", fontsize=24, weight="bold",
                  color="tab:blue" if k == 0 else "tab:gray")
-        fig.text(x, 0.862, caption, ha="center", va="top", fontsize=9)
+        fig.text(x, 0.862, caption, ha="center", va="top", fontsize=9, linespacing=1.3)
     timing = summary["timing"]
-    lines = [("Preset", summary["preset"]), ("Seed", summary["seed"]), ("Device", summary["device"]),
-             ("Machine", summary["machine"]), ("PyTorch", summary["torch_version"]),
+    preset = summary["preset"]
+    lines = [("Recipe", PRESET_WORDS.get(preset, f"{preset} recipe".replace("-", " "))), ("Seed", summary["seed"]),
+             ("Device", summary["device"]), ("Machine", summary["machine"]), ("PyTorch", summary["torch_version"]),
              ("Parameters", f"{summary['total_params']:,}"),
-             ("Time", "data prep {data_prep_s:.1f} s, warm-up {warm_up_s:.1f} s, training {train_s:.1f} s, "
-                      "evaluation {eval_s:.1f} s, total {total_s:.1f} s".format(**timing)),
-             ("Data", summary["data_description"]), ("Command", summary["command"])]
-    y = 0.83
+             ("Time", "data preparation {data_prep_s:.1f} s, set-up before timing (kernel selection) "
+                      "{warm_up_s:.1f} s, training {train_s:.1f} s, evaluation {eval_s:.1f} s, total {total_s:.1f} s"
+                      .format(**timing)),
+             ("Data", summary["data_description"])]
+    if summary.get("n_train"):
+        held_out = summary.get("n_validation") or 0
+        lines.append(("Images", f"trained on {summary['n_train']:,}" + (f", {held_out:,} held out for validation"
+                                                                      if held_out else "")))
+    if summary.get("precision"):
+        lines.append(("Arithmetic", _precision_line(summary)))
+    lines.append(("Command", summary["command"]))
+    y = 0.82
     for label, value in lines:
         # break only at spaces: "--batch-size" split at its hyphen would no longer read as one option
         wrapped = textwrap.wrap(str(value), 78 if label == "Command" else 90, break_on_hyphens=False,
@@ -174,6 +216,11 @@ def _summary_page(summary):
                  else None)
         y -= 0.022 * len(wrapped) + 0.006
     return fig, y - 0.02
+
+
+def _precision_line(summary):
+    words = precision_paragraph(summary["precision"], summary.get("precision_reason", ""))
+    return words.split(". ")[0].removeprefix("Training and evaluation run in ").rstrip(".")
 
 
 def _results_page(summary):
@@ -199,17 +246,41 @@ def _results_page(summary):
     return fig
 
 
-def _method_page(paragraphs):
-    """The recipe in words: a bold heading and a wrapped paragraph each."""
-    fig = Figure(figsize=PAGE)
-    fig.text(0.08, 0.95, "Method", fontsize=13, weight="bold", va="top")
-    y = 0.915
+def method_paragraphs(summary):
+    """The Method section: the recipe as training described it, then what the summary adds (the arithmetic, how
+    the settings were chosen) and the credit for borrowed ideas."""
+    paragraphs = [(h, t) for h, t in summary["method"] if h != "Arithmetic"]   # older runs wrote their own
+    config = summary["config"]
+    if summary.get("precision"):
+        paragraphs.append(("Arithmetic", precision_paragraph(summary["precision"],
+                                                             summary.get("precision_reason", ""))))
+    elif "autocast" in config:   # a summary from before the precision keys
+        paragraphs.append(("Arithmetic", precision_paragraph("bfloat16 autocast" if config["autocast"]
+                                                             else "float32")))
+    chosen = selection_paragraph(summary.get("n_train"), summary.get("n_validation"),
+                                 summary.get("selection_note") or "",
+                                 n_test=int(np.asarray(summary["confusion"]).sum()))
+    if chosen:
+        paragraphs.append(("How the settings were chosen", chosen))
+    paragraphs.append(("Sources", sources_paragraph(config)))
+    return paragraphs
+
+
+def _method_pages(paragraphs):
+    """The recipe in words: a bold heading and a wrapped paragraph each, continued on a new page when full."""
+    figures, y = [], None
     for heading, text in paragraphs:
         lines = textwrap.wrap(text, 100)
-        fig.text(0.08, y, heading, fontsize=10, weight="bold", va="top")
-        fig.text(0.08, y - 0.018, "\n".join(lines), fontsize=9, va="top", linespacing=1.35)
-        y -= 0.018 + 0.0165 * len(lines) + 0.016
-    return fig
+        height = 0.018 + 0.0165 * len(lines) + 0.016
+        if y is None or y - height < BOTTOM:
+            figures.append(Figure(figsize=PAGE))
+            title = "Method" if len(figures) == 1 else "Method (continued)"
+            figures[-1].text(0.08, 0.95, title, fontsize=13, weight="bold", va="top")
+            y = 0.915
+        figures[-1].text(0.08, y, heading, fontsize=10, weight="bold", va="top")
+        figures[-1].text(0.08, y - 0.018, "\n".join(lines), fontsize=9, va="top", linespacing=1.35)
+        y -= height
+    return figures
 
 
 def _samples_page(summary):
@@ -234,35 +305,48 @@ def _samples_page(summary):
     return fig
 
 
+def add_pages(pdf, summary):
+    """Add every page of the report to `pdf` (anything with savefig(figure), such as PdfPages)."""
+    rows = [(name, _shorten(value)) for name, value in settings_rows(summary["config"])]
+    _table_pages(pdf, "Hyper-parameters of this run", ("setting", "value"), rows, (0.5, 0.5),
+                 first_page=_summary_page(summary))
+    for fig in _method_pages(method_paragraphs(summary)):
+        pdf.savefig(fig)
+    names = layer_names(summary["architecture"])
+    arch_rows = [(i, name, "x".join(map(str, row["output_shape"] or ["-"])), f"{row['params']:,}")
+                 for i, (name, row) in enumerate(zip(names, summary["architecture"]))]
+    arch_rows.append(("", "total", "", f"{summary['total_params']:,}"))
+    _table_pages(pdf, "Architecture (output shape per image)", ("#", "layer", "output", "parameters"),
+                 arch_rows, (0.06, 0.56, 0.2, 0.18))
+    history = summary["history"]
+    pdf.savefig(_training_figure(history, portrait=True, **_curve_inputs(summary)))
+    epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
+                   "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr']:.4g}",
+                   f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
+    _table_pages(pdf, "Per-epoch log", ("epoch", "train loss", "train acc %", "validation acc %",
+                                        "lr at end", "seconds", "images/s"), epoch_rows,
+                 (0.09, 0.13, 0.14, 0.2, 0.13, 0.13, 0.18))
+    pdf.savefig(_results_page(summary))
+    pdf.savefig(_samples_page(summary))
+
+
+def _curve_inputs(summary):
+    """What the curves need beyond the history: the config and the image counts (older summaries lack them)."""
+    n_validation = summary.get("n_validation") or 0
+    return dict(config=summary["config"], n_validation=n_validation,
+                n_train=summary.get("n_train") or 50_000 - n_validation)
+
+
 def write_report(summary, pdf_path, png_path):
     """Write the multi-page PDF report and the training-curve PNG (see the module docstring)."""
     missing = [key for key in REQUIRED_KEYS if key not in summary]
     missing += [f"timing.{key}" for key in TIMING_KEYS if key not in summary.get("timing", {})]
     if missing:
         raise ReportError(f"report summary lacks {', '.join(missing)}; the training code must fill them in.")
-    history = summary["history"]
 
     def write_pdf(temp):
         with PdfPages(temp, metadata={"CreationDate": None, "Title": summary["title"]}) as pdf:
-            config_rows = [(key, _shorten(readable(value)), FIELD_NOTES.get(key, ""))
-                           for key, value in _flatten(shown_fields(summary["config"]))]
-            _table_pages(pdf, "Hyper-parameters", ("name", "value", "meaning"), config_rows, (0.25, 0.3, 0.45),
-                         first_page=_summary_page(summary))
-            pdf.savefig(_method_page(summary["method"]))
-            arch_rows = [(i, row["layer"], "x".join(map(str, row["output_shape"] or ["-"])), f"{row['params']:,}")
-                         for i, row in enumerate(summary["architecture"])]
-            arch_rows.append(("", "total", "", f"{summary['total_params']:,}"))
-            _table_pages(pdf, "Architecture (output shape per sample)", ("#", "layer", "output", "params"),
-                         arch_rows, (0.06, 0.56, 0.2, 0.18))
-            pdf.savefig(_training_figure(history, portrait=True))
-            epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
-                           "-" if h.get("test_acc") is None else f"{100 * h['test_acc']:.2f}", f"{h['lr']:.4g}",
-                           f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
-            _table_pages(pdf, "Per-epoch log", ("epoch", "train loss", "train acc %", "test acc % (no TTA)", "lr",
-                                                "seconds", "images/s"), epoch_rows,
-                         (0.09, 0.13, 0.14, 0.22, 0.13, 0.13, 0.16))
-            pdf.savefig(_results_page(summary))
-            pdf.savefig(_samples_page(summary))
+            add_pages(pdf, summary)
 
     _atomic_write(pdf_path, write_pdf)
-    plot_training(history, png_path)
+    plot_training(summary["history"], png_path, **_curve_inputs(summary))

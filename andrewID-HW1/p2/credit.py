@@ -1,0 +1,63 @@
+"""Credit for the p2 recipe: which of its ideas come from published work, and what is our own.
+
+The report's Method section ends with sources_paragraph(config); the modules that implement the borrowed ideas
+name the same sources in their docstrings.
+"""
+from describe import readable
+
+AIRBENCH = ('Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its '
+            "code, airbench (github.com/KellerJordan/cifar10-airbench)")
+MUON = ('Keller Jordan et al., "Muon: An optimizer for hidden layers in neural networks" (2024), '
+        "kellerjordan.github.io/posts/muon/")
+TUTORIAL = 'the PyTorch tutorial "Training a Classifier" (pytorch.org/tutorials), to which the assignment points'
+
+# A config with every borrowed idea switched on: what the bundle as a whole takes from the airbench work.
+EVERY_IDEA = dict(whiten_patch=2, logit_scale=1 / 9, label_smoothing=0.2, tta="flip_translate", optimizer="muon",
+                  dirac_init=True, bn_scale=False, alternate_flips=True, whiten_bias_epochs=3.0, lookahead=True)
+
+
+def borrowed_ideas(cfg):
+    """The ideas of the run of `cfg` that come from the airbench work, in words, in the order a reader meets them."""
+    ideas = []
+    if cfg.get("whiten_patch"):
+        ideas.append("the frozen patch-whitening first layer")
+    if cfg.get("logit_scale", 1) != 1:
+        ideas.append("class scores scaled down by a constant")
+    if cfg.get("label_smoothing"):
+        ideas.append(f"label smoothing {readable(cfg['label_smoothing'])}")
+    if cfg.get("tta") in ("flip", "flip_translate"):
+        views = "mirror images and 1-pixel shifts" if cfg["tta"] == "flip_translate" else "mirror images"
+        ideas.append(f"test-time augmentation with {views}")
+    if cfg.get("optimizer") == "muon":
+        ideas.append("the Muon recipe (Newton-Schulz orthogonalised updates) for the convolution filters")
+    if cfg.get("dirac_init"):
+        ideas.append("identity (Dirac) initialisation of the convolutions")
+    if cfg.get("bn_scale") is False:
+        ideas.append("batch norm with its scale fixed at 1")
+    if cfg.get("alternate_flips"):
+        ideas.append("mirroring each image on alternate epochs")
+    if cfg.get("optimizer") == "muon" and cfg.get("whiten_bias_epochs"):
+        ideas.append("training the whitening layer's bias during the first epochs only")
+    if cfg.get("lookahead"):
+        ideas.append("the lookahead average of the weights")
+    return ideas
+
+
+def _listed(items):
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")
+
+
+def sources_paragraph(cfg):
+    """Credit for the ideas this recipe borrows, the bundle's other recipes, and what is our own."""
+    used = borrowed_ideas(cfg)
+    others = [idea for idea in borrowed_ideas(EVERY_IDEA) if idea not in used]
+    text = ("The steps of the program (load CIFAR-10, define a convolutional network and a cross-entropy loss, "
+            f"train, then test) follow {TUTORIAL}. ")
+    if used:
+        text += f"Several ideas of this recipe are not ours: {_listed(used)} are taken from {AIRBENCH}. "
+    if others:
+        text += (f"The bundle's GPU recipes take more from the same work: {_listed(others)}. " if used else
+                 f"The bundle's GPU recipes take {_listed(others)} from {AIRBENCH}. ")
+    text += f"The Muon optimizer is described in {MUON}. "
+    return text + ("Our own are the code, the recipe for a CPU (its sizes, schedule and length, chosen by our "
+                   "own runs) and every measurement in this report.")
