@@ -1,4 +1,8 @@
-"""The layer table of a network for the report: each reported module's output shape and parameter count."""
+"""The layer table of a network for the report: each reported module's output shape and parameter count.
+
+Rows are named by module path ("body.1.layers.0"), which is what the code knows; the report turns these names
+into words ("group 1, convolution 1") with describe.layer_names.
+"""
 import copy
 
 import torch
