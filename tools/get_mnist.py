@@ -1,12 +1,13 @@
 """Download the MNIST CSVs that HW1 problem 1 reads: python3 tools/get_mnist.py DIR (or make data-mnist).
 
 Sources, tried in this order for each file:
-  1. a CSV copy of MNIST at pjreddie.com (mnist_train.csv, mnist_test.csv: label, then 784 pixels 0..255, no
-     header, the original order);
-  2. the original MNIST idx files from torchvision's mirrors (URLs and md5 sums taken from
+  1. the assignment's own links, https://www.python-course.eu/data/mnist/mnist_train.csv and .../mnist_test.csv
+     (label, then 784 pixels 0..255, no header, the original order);
+  2. a CSV copy of MNIST at pjreddie.com, the same layout;
+  3. the original MNIST idx files from torchvision's mirrors (URLs and md5 sums taken from
      torchvision.datasets.MNIST), converted here to the same CSV layout.
-Either way each CSV must match a fixed sha256 (that of the standard MNIST CSV files), so both routes give
-identical bytes. Files already present and correct are kept; every file is written to a temporary name and
+Each CSV must match a fixed sha256 (that of the standard MNIST CSV files), so every route gives identical
+bytes. Files already present and correct are kept; every file is written to a temporary name and
 renamed, so an interrupted run never leaves a partial CSV, and a failed run leaves no empty folder behind.
 """
 import argparse
@@ -19,10 +20,11 @@ import urllib.request
 
 import numpy as np
 
-CSV_URLS = {
-    "mnist_train.csv": "https://pjreddie.com/media/files/mnist_train.csv",
-    "mnist_test.csv": "https://pjreddie.com/media/files/mnist_test.csv",
-}
+CSV_NAMES = ("mnist_train.csv", "mnist_test.csv")
+CSV_COPIES = (  # (folder URL, how to name it): the assignment's own links first, then a mirror
+    ("https://www.python-course.eu/data/mnist/", "the assignment's CSV copy at python-course.eu"),
+    ("https://pjreddie.com/media/files/", "the CSV copy at pjreddie.com"),
+)
 CSV_SHA256 = {
     "mnist_train.csv": "fb60bc58af4dac3554e394af262b3184479833d3cc540ff8783f274b73492d5d",
     "mnist_test.csv": "51c292478d94ec3a01461bdfa82eb0885d262eb09e615679b2d69dedb6ad09e7",
@@ -89,11 +91,14 @@ def download(url):
         raise GetMnistError(f"{url}: the download broke off ({type(e).__name__})") from None
 
 
-def from_csv_copy(name):
-    data = download(CSV_URLS[name])
-    if sha256(data) != CSV_SHA256[name]:
-        raise GetMnistError(f"{CSV_URLS[name]}: the file does not match the expected sha256")
-    return data
+def csv_copy(base):
+    """A source: the CSV `name` from the folder URL `base`, checked against its sha256."""
+    def from_csv_copy(name):
+        data = download(base + name)
+        if sha256(data) != CSV_SHA256[name]:
+            raise GetMnistError(f"{base + name}: the file does not match the expected sha256")
+        return data
+    return from_csv_copy
 
 
 def from_idx_mirrors(name):
@@ -130,8 +135,8 @@ def write_atomically(path, data):
             os.remove(tmp)
 
 
-SOURCES = ((from_csv_copy, "the CSV copy at pjreddie.com"),
-           (from_idx_mirrors, "the original idx files from torchvision's mirrors, converted to CSV"))
+SOURCES = tuple((csv_copy(base), how) for base, how in CSV_COPIES) + \
+    ((from_idx_mirrors, "the original idx files from torchvision's mirrors, converted to CSV"),)
 
 
 def get(name, folder):
@@ -202,7 +207,7 @@ def main(argv=None):
     created = []
     try:
         created = make_folder(folder)
-        for name in CSV_URLS:
+        for name in CSV_NAMES:
             print(f"{os.path.join(folder, name)}: {get(name, folder)}", flush=True)
     except (GetMnistError, OSError) as e:
         remove_if_empty(created)
