@@ -17,7 +17,10 @@ import model as p2_model
 import muon
 import report
 import train
-from config import PRESETS, Config
+from config import Config, get_preset
+
+# The two optimizers' recipes, whatever the presets are called: SGD (the defaults), and Muon short and long.
+RECIPES = {"cpu": Config(epochs=14.0, batch_size=512), "fast": get_preset("gpu-fast"), "best": get_preset("gpu-best")}
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -54,7 +57,7 @@ def fake_summary(epochs=6, seed=0, preset="cpu", model=None):
     """A summary as p2.py fills it, for the network `model` (a small stand-in by default) and a preset's config."""
     rng = np.random.default_rng(seed)
     model = model or small_net()
-    cfg = PRESETS[preset].override(epochs=float(epochs)).to_dict()
+    cfg = RECIPES[preset].override(epochs=float(epochs)).to_dict()
     confusion = rng.integers(0, 40, (10, 10)) + np.diag(rng.integers(700, 950, 10))
     history = [{"epoch": e + 1, "train_loss": 2.0 / (e + 1), "train_acc": 1 - 0.6 / (e + 1),
                 "val_acc": None if e % 2 == 0 and e < epochs - 1 else 0.95 - 0.6 / (e + 1),
@@ -67,7 +70,7 @@ def fake_summary(epochs=6, seed=0, preset="cpu", model=None):
         "history": history, "test_accuracy": float(np.trace(confusion) / confusion.sum()),
         "test_accuracy_no_tta": 0.9, "tta": cfg["tta"], "method": describe.method_paragraphs(
             cfg, total_params=report.total_params(model), n_train=45_000, whiten_images=5_000),
-        "precision": "bfloat16 autocast", "precision_reason": "this CPU computes bf16 natively",
+        "precision": "bfloat16 autocast", "precision_reason": "this CPU computes bf16 natively (AMX)",
         "n_validation": 5_000, "n_train": 45_000,
         "selection_note": "The number of epochs was compared on the validation images.",
         "class_names": CLASSES, "per_class_accuracy": list(np.diag(confusion) / confusion.sum(1)),
@@ -234,14 +237,13 @@ def test_optimizer_paragraph_is_keyed_on_the_config(monkeypatch):
 
 
 def test_muon_recipe_is_described_with_its_own_values():
-    from config import PRESETS
-    cfg = PRESETS["gpu-fast"].to_dict()
+    cfg = RECIPES["fast"].to_dict()
     text = dict(describe.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5_000))
     assert "Muon" in text["Optimizer"] and describe.readable(cfg["muon_lr"]) in text["Optimizer"]
     assert "every other epoch" in text["Augmentation"]
     assert "starts at its peak" in text["Learning-rate schedule"]
     assert "scale stays fixed at 1" in text["Recipe details"] and "identity" in text["Recipe details"]
-    assert "Recipe details" not in dict(describe.method_paragraphs(PRESETS["cpu"].to_dict(), total_params=1,
+    assert "Recipe details" not in dict(describe.method_paragraphs(RECIPES["cpu"].to_dict(), total_params=1,
                                                                     n_train=50_000, whiten_images=5_000))
 
 
@@ -286,9 +288,9 @@ CODE_NAMES = ["flip_translate", "preset", "Preset", "channels_last", "channels l
 IDENTIFIER = re.compile(r"\b[a-z]+_[a-z0-9_]+\b|\bsgd\b|(?<!/)\bmuon\b")   # Muon's web address may say muon
 
 
-@pytest.mark.parametrize("preset", ["cpu", "gpu-fast", "gpu-best"])
+@pytest.mark.parametrize("preset", list(RECIPES))
 def test_report_text_has_no_code_names(preset):
-    net = p2_model.build_model(PRESETS[preset].override(widths=(8, 16, 16)))
+    net = p2_model.build_model(RECIPES[preset].override(widths=(8, 16, 16)))
     texts = drawn_text(fake_summary(preset=preset, model=net))
     prose = [text for text in texts if not text.startswith("python ")]   # the command is code, on purpose
     assert len(prose) < len(texts)
@@ -303,14 +305,14 @@ def test_report_cites_its_sources():
                    "github.com/KellerJordan/cifar10-airbench", "Muon: An optimizer for hidden layers",
                    "kellerjordan.github.io/posts/muon", "Training a Classifier", "pytorch.org/tutorials"):
         assert source in text, source
-    assert "Our own are the code, the recipe for a CPU" in text
+    assert "Our own are the code, written anew rather than copied" in text
 
 
 def test_sources_name_each_borrowed_idea_of_the_run():
-    cpu = credit.sources_paragraph(PRESETS["cpu"].to_dict())
+    cpu = credit.sources_paragraph(RECIPES["cpu"].to_dict())
     assert "patch-whitening" in cpu.split("are taken from")[0] and "label smoothing 0.2" in cpu
     assert "lookahead" in cpu.split("are taken from")[1]            # the GPU recipes' ideas, credited too
-    best = credit.sources_paragraph(PRESETS["gpu-best"].to_dict())
+    best = credit.sources_paragraph(RECIPES["best"].to_dict())
     used = best.split("are taken from")[0]
     for idea in ("Muon recipe (Newton-Schulz", "Dirac", "scale fixed at 1", "alternate epochs",
                  "bias during the first epochs", "lookahead", "1-pixel shifts", "scaled down"):
@@ -326,13 +328,13 @@ def test_modules_with_borrowed_ideas_cite_them(module, sources):
 
 
 def test_hyper_parameter_table_shows_only_what_the_run_used():
-    rows = dict(describe.settings_rows(PRESETS["cpu"].to_dict()))
+    rows = dict(describe.settings_rows(RECIPES["cpu"].to_dict()))
     assert rows["test-time augmentation (views averaged)"] == "the image, its mirror and 1-pixel shifts of both"
     assert rows["update rule"] == "SGD with Nesterov momentum" and rows["label smoothing (weight moved off the "
                                                                          "true class)"] == "0.2"
     assert not [name for name in rows if "Muon" in name or "blanked" in name or "identity" in name]
     assert not [value for value in rows.values() if value == "no"]   # a switch that is off was not used
-    muon_rows = dict(describe.settings_rows(PRESETS["gpu-fast"].to_dict()))
+    muon_rows = dict(describe.settings_rows(RECIPES["fast"].to_dict()))
     assert muon_rows["Muon: Newton-Schulz iterations"] == "3" and "weight decay" not in " ".join(muon_rows)
     assert "random left-right mirror" not in muon_rows and muon_rows["each image mirrored on alternate epochs"]
 
@@ -359,7 +361,7 @@ def test_learning_rate_is_drawn_per_step():
     fig = report._training_figure(summary["history"], **report._curve_inputs(summary))
     lr_line = fig.axes[2].get_lines()[0]
     assert len(lr_line.get_xdata()) == total_steps + 1
-    _, muon_curves = report.lr_per_step(PRESETS["gpu-fast"].to_dict(), n_train)
+    _, muon_curves = report.lr_per_step(RECIPES["fast"].to_dict(), n_train)
     assert list(muon_curves) == ["every other parameter", "whitening-layer bias"]
 
 
@@ -375,9 +377,9 @@ def test_summary_page_shows_both_accuracies_precision_and_the_split():
     texts = drawn_text(fake_summary())
     assert "with test-time augmentation\n(the image, its mirror and 1-pixel shifts of both)" in texts
     assert "without test-time augmentation\n(one view of each image)" in texts and "90.00 %" in texts
-    assert "bfloat16 mixed precision (this CPU computes bfloat16 natively)" in texts
+    assert "bfloat16 mixed precision (this CPU computes bfloat16 natively, AMX)" in texts
     assert "trained on 45,000, 5,000 held out for validation" in texts
-    assert any(t.startswith("set-up before timing (kernel selection)") or "set-up before timing" in t for t in texts)
+    assert any("set-up before timing (kernel selection) 0.4 s, training 75.0 s" in t for t in texts)
     method = dict(report.method_paragraphs(fake_summary()))
     assert "5,000 of the training images were held out" in method["How the settings were chosen"]
     assert "compared on the validation images" in method["How the settings were chosen"]
@@ -390,6 +392,24 @@ def test_a_summary_without_the_newer_keys_still_renders(tmp_path):
         del summary[key]
     for row in summary["history"]:
         row["test_acc"] = row.pop("val_acc")
+    summary["config"]["autocast"] = True   # where older configs kept the precision
     report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))
     method = dict(report.method_paragraphs(summary))
     assert "How the settings were chosen" not in method and "bfloat16 mixed precision" in method["Arithmetic"]
+
+
+@pytest.mark.parametrize("precision, reason, words", [
+    ("float32", "this CPU has no native bf16 (torch's kernels use AVX2)",
+     "float32 (this CPU has no native bfloat16, torch's kernels use AVX2)"),
+    ("float16 autocast with loss scaling", "asked for with --precision",
+     "float16 mixed precision with loss scaling (chosen on the command line)"),
+    ("bfloat16 autocast", "", "bfloat16 mixed precision")])
+def test_precision_is_said_in_words(precision, reason, words):
+    assert describe.precision_words(precision, reason) == words
+    paragraph = describe.precision_paragraph(precision, reason)
+    assert ("loss is multiplied by a large factor" in paragraph) == ("loss scaling" in precision)
+
+
+def test_a_time_that_was_not_spent_is_not_listed():
+    timing = dict(fake_summary()["timing"], warm_up_s=0.0)
+    assert report._times(timing) == "data preparation 1.2 s, training 75.0 s, evaluation 2.5 s, total 80.3 s"

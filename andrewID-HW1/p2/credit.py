@@ -56,8 +56,11 @@ def sources_paragraph(cfg):
     if used:
         text += f"Several ideas of this recipe are not ours: {_listed(used)} are taken from {AIRBENCH}. "
     if others:
-        text += (f"The bundle's GPU recipes take more from the same work: {_listed(others)}. " if used else
-                 f"The bundle's GPU recipes take {_listed(others)} from {AIRBENCH}. ")
+        text += (f"The bundle's other recipes take more from the same work: {_listed(others)}. " if used else
+                 f"The bundle's other recipes take {_listed(others)} from {AIRBENCH}. ")
     text += f"The Muon optimizer is described in {MUON}. "
-    return text + ("Our own are the code, the recipe for a CPU (its sizes, schedule and length, chosen by our "
-                   "own runs) and every measurement in this report.")
+    if cfg.get("optimizer", "sgd") == "sgd":
+        return text + ("Our own are the code, written anew rather than copied, this SGD recipe for a CPU (its "
+                       "sizes, schedule and length, chosen by our own runs) and every measurement in this report.")
+    return text + ("Our own are the code, written anew rather than copied (it runs the same recipe on a CPU as on "
+                   "a GPU), and every measurement in this report.")

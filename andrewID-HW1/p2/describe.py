@@ -308,20 +308,27 @@ def method_paragraphs(cfg, *, total_params, n_train, whiten_images):
 
 def plain_words(text):
     """A precision or its reason as a reader says it: 'bfloat16 mixed precision', not 'bf16 autocast'."""
-    for code, words in (("autocast", "mixed precision"), ("bf16", "bfloat16"), ("fp16", "float16"),
+    for code, words in (("asked for with --precision", "chosen on the command line"),
+                        ("autocast", "mixed precision"), ("bf16", "bfloat16"), ("fp16", "float16"),
                         ("fp32", "float32")):
         text = text.replace(code, words)
     return text
 
 
+def precision_words(precision, reason=""):
+    """'bfloat16 mixed precision (this CPU computes bfloat16 natively, with AMX)': the precision and why."""
+    reason = plain_words(reason).replace(" (", ", ").replace(")", "")   # one level of brackets reads better
+    return plain_words(precision) + (f" ({reason})" if reason else "")
+
+
 def precision_paragraph(precision, reason=""):
     """The arithmetic of the run: `precision` as p2 records it ("float32", "bfloat16 autocast", ...)."""
     words = plain_words(precision)
-    text = f"Training and evaluation run in {words}" + (f" ({plain_words(reason)})." if reason else ".")
+    text = f"Training and evaluation run in {precision_words(precision, reason)}."
     low = next((t for t in ("bfloat16", "float16") if t in words), None)
     if low:
-        text += (f" The convolutions and matrix products run in {low}; the loss and the averaged class scores "
-                 "are computed in float32.")
+        text += (f" The convolutions and matrix products run in {low}; the weights, the loss and the averaged "
+                 "class scores stay in float32.")
     if "loss scaling" in words:
         text += (" The loss is multiplied by a large factor before the backward pass and the gradients are "
                  "divided by it again, so that small float16 gradients do not round to zero.")

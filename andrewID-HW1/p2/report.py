@@ -17,7 +17,8 @@ from matplotlib.table import Table
 from matplotlib.ticker import MaxNLocator
 
 from credit import sources_paragraph
-from describe import TTA_WORDS, layer_names, precision_paragraph, selection_paragraph, settings_rows
+from describe import (TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
+                      settings_rows)
 from layers import layer_table, total_params  # noqa: F401  (the report's public API)
 from train import lr_schedules
 
@@ -32,7 +33,9 @@ REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", 
                  "test_accuracy", "test_accuracy_no_tta", "tta", "class_names", "per_class_accuracy", "confusion",
                  "samples", "timing", "device", "torch_version", "data_description", "command", "machine")
 TIMING_KEYS = ("data_prep_s", "warm_up_s", "train_s", "eval_s", "total_s")
-PRESET_WORDS = {"cpu": "the CPU recipe", "gpu-fast": "the short GPU recipe", "gpu-best": "the long GPU recipe"}
+# The recipes by their names on the command line (and earlier names, which model files may carry).
+PRESET_WORDS = {"fast": "the short recipe", "best": "the long recipe", "cpu": "the SGD recipe for a CPU",
+                "gpu-fast": "the short recipe", "gpu-best": "the long recipe"}
 
 
 class ReportError(Exception):
@@ -78,10 +81,12 @@ def lr_per_step(config, n_train):
     return epochs, {"all parameters": schedules["main"]}
 
 
-def _loss_title(config):
+def _loss_labels(config):
+    """(title, y label) of the loss panel: which loss it is, and its label smoothing."""
     smoothing = config.get("label_smoothing")
-    return (f"Training loss (label-smoothed cross-entropy, smoothing {smoothing:g})" if smoothing
-            else "Training loss (cross-entropy)")
+    if smoothing:
+        return "Training loss (label-smoothed cross-entropy)", f"loss (label smoothing {smoothing:g})"
+    return "Training loss (cross-entropy)", "loss"
 
 
 def _plot_curves(axes, history, config, n_train, n_validation):
@@ -89,7 +94,8 @@ def _plot_curves(axes, history, config, n_train, n_validation):
     config = config or {}
     epochs = [h["epoch"] for h in history]
     loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", color="tab:blue", ms=3)
-    loss_ax.set(title=_loss_title(config), xlabel="epoch", ylabel="loss")
+    title, ylabel = _loss_labels(config)
+    loss_ax.set(title=title, xlabel="epoch", ylabel=ylabel)
     acc_ax.plot(epochs, [100 * h["train_acc"] for h in history], "o-", ms=3, label="training batches (augmented)")
     validated = [h for h in history if h.get("val_acc") is not None]
     held_out = f"{n_validation:,} held-out images" if n_validation else "held-out images"
@@ -190,21 +196,19 @@ def _summary_page(summary):
         fig.text(x, 0.9, f"{100 * accuracy:.2f} %", ha="center", va="top", fontsize=24, weight="bold",
                  color="tab:blue" if k == 0 else "tab:gray")
         fig.text(x, 0.862, caption, ha="center", va="top", fontsize=9, linespacing=1.3)
-    timing = summary["timing"]
     preset = summary["preset"]
-    lines = [("Recipe", PRESET_WORDS.get(preset, f"{preset} recipe".replace("-", " "))), ("Seed", summary["seed"]),
+    lines = [("Recipe", PRESET_WORDS.get(preset, f"the {preset} recipe".replace("-", " ").replace("_", " "))),
+             ("Seed", summary["seed"]),
              ("Device", summary["device"]), ("Machine", summary["machine"]), ("PyTorch", summary["torch_version"]),
              ("Parameters", f"{summary['total_params']:,}"),
-             ("Time", "data preparation {data_prep_s:.1f} s, set-up before timing (kernel selection) "
-                      "{warm_up_s:.1f} s, training {train_s:.1f} s, evaluation {eval_s:.1f} s, total {total_s:.1f} s"
-                      .format(**timing)),
+             ("Time", _times(summary["timing"])),
              ("Data", summary["data_description"])]
     if summary.get("n_train"):
         held_out = summary.get("n_validation") or 0
         lines.append(("Images", f"trained on {summary['n_train']:,}" + (f", {held_out:,} held out for validation"
                                                                       if held_out else "")))
     if summary.get("precision"):
-        lines.append(("Arithmetic", _precision_line(summary)))
+        lines.append(("Arithmetic", precision_words(summary["precision"], summary.get("precision_reason", ""))))
     lines.append(("Command", summary["command"]))
     y = 0.82
     for label, value in lines:
@@ -218,9 +222,11 @@ def _summary_page(summary):
     return fig, y - 0.02
 
 
-def _precision_line(summary):
-    words = precision_paragraph(summary["precision"], summary.get("precision_reason", ""))
-    return words.split(". ")[0].removeprefix("Training and evaluation run in ").rstrip(".")
+def _times(timing):
+    parts = [("data preparation", timing["data_prep_s"]),
+             ("set-up before timing (kernel selection)", timing["warm_up_s"]),   # none on a CPU run uncompiled
+             ("training", timing["train_s"]), ("evaluation", timing["eval_s"]), ("total", timing["total_s"])]
+    return ", ".join(f"{what} {seconds:.1f} s" for what, seconds in parts if seconds or what == "training")
 
 
 def _results_page(summary):
