@@ -287,7 +287,7 @@ def _tta(cfg):
     return (f"Test-time augmentation classifies each test image from the average of the class scores of "
             f"several views of it: {TTA_VIEWS.get(tta, tta)}. The weights are the same; only the prediction looks "
             "more than once. The final test accuracy is given both with and without it; the validation accuracy "
-            "after each epoch is measured from one view, without it.")
+            "after each epoch, where a run holds images out, is measured from one view, without it.")
 
 
 def method_paragraphs(cfg, *, total_params, n_train, whiten_images):
