@@ -266,7 +266,9 @@ def test_a_broken_bundle_reports_every_problem_and_writes_nothing(repo, capsys, 
                  "train.py does not import from the p2 folder alone", "No module named 'augment'"):
         assert says in err
     assert "weights_only" not in err and "Re-running" not in err  # torch's advice to load unsafely is not passed on
-    assert "8 problem(s), no zip written" in err  # p2.py and train.py both need augment
+    # Six problems above, plus one per p2 module that needs augment (train.py and whatever imports it).
+    needs_augment = err.count("does not import from the p2 folder alone: ModuleNotFoundError: No module named 'augment'")
+    assert needs_augment >= 2 and f"error: {6 + needs_augment} problem(s), no zip written" in err
     assert not marker.exists(), "the pickle's command ran"
     assert sorted(os.listdir(repo)) == before  # no zip, no temp file
 
@@ -464,42 +466,62 @@ def test_the_committed_theory_pdf_shows_no_machine_path():
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# make zip refuses the example Fig. 5 values unless told to build anyway
+# make zip says where Problem 4's Fig. 5 values come from
 # ----------------------------------------------------------------------------------------------------------------
-@pytest.fixture
-def example_fig5(repo):
-    from theory import cnn
-    (repo / "theory" / "fig5.json").write_text(json.dumps(dict(cnn.EXAMPLE_FIG5, _note="example")))
-    (repo / "theory" / "HW1_theory.pdf").write_bytes(theory_pdf(cnn.EXAMPLE_FIG5))
-    return repo
+def use_committed_fig5(repo, source=True):
+    """The repository's own fig5.json (optionally without its source field) and a theory PDF answering it."""
+    with open(os.path.join(bundle.ROOT, bundle.FIG5_JSON), encoding="utf-8") as f:
+        data = json.load(f)
+    if not source:
+        del data["source"]
+    (repo / "theory" / "fig5.json").write_text(json.dumps(data))
+    (repo / "theory" / "HW1_theory.pdf").write_bytes(theory_pdf(data))
+    return data
 
 
-def test_make_zip_refuses_the_example_fig5_values(example_fig5, capsys):
-    before = sorted(os.listdir(example_fig5))
-    assert bundle.main(["zip", "jdoe"], root=str(example_fig5)) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: theory/fig5.json still holds the example values")
-    for says in ("copy F, Filter1 and Filter2 from the handout's Fig. 5", "as a list of rows",
-                 "run `make zip ANDREW_ID=jdoe` again (it rebuilds the theory PDF)",
-                 "`make zip ANDREW_ID=jdoe ALLOW_EXAMPLE_FIG5=1`"):
-        assert says in err
-    assert sorted(os.listdir(example_fig5)) == before
-
-
-@pytest.mark.parametrize("how", ["flag", "env"])
-def test_allow_example_fig5_builds_with_a_warning(example_fig5, capsys, monkeypatch, how):
+def test_make_zip_builds_on_the_committed_values_and_names_their_source(repo, capsys, monkeypatch):
     monkeypatch.setattr(bundle, "validate_bundle", lambda *args, **kwargs: [])  # the bundle itself is tested above
-    if how == "env":
-        monkeypatch.setenv("ALLOW_EXAMPLE_FIG5", "1")
-    args = ["zip", "jdoe"] + (["--allow-example-fig5"] if how == "flag" else [])
-    assert bundle.main(args, root=str(example_fig5)) == 0
-    assert "warning: theory/fig5.json holds the example values" in capsys.readouterr().err
-    assert (example_fig5 / "jdoe-HW1.zip").exists() and (example_fig5 / "jdoe-HW1.pdf").exists()
+    data = use_committed_fig5(repo)
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = [line for line in out.splitlines() if "Fig. 5" in line]
+    assert lines == [f"theory: Problem 4 uses the values of {data['source']}; compare them with Fig. 5 of your own "
+                     "handout and, if they differ, change theory/fig5.json"]
+    assert "Spring 2020" in lines[0] and (repo / "jdoe-HW1.zip").exists() and (repo / "jdoe-HW1.pdf").exists()
 
 
-def test_allow_example_fig5_0_does_not_allow(example_fig5, monkeypatch):
-    monkeypatch.setenv("ALLOW_EXAMPLE_FIG5", "0")
-    assert bundle.main(["zip", "jdoe"], root=str(example_fig5)) == 1
+def test_make_zip_without_a_named_source_says_so(repo, capsys, monkeypatch):
+    monkeypatch.setattr(bundle, "validate_bundle", lambda *args, **kwargs: [])
+    use_committed_fig5(repo, source=False)
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 0
+    assert "theory: Problem 4 uses the values in theory/fig5.json (no source named); compare them" in \
+        capsys.readouterr().out
+
+
+def test_make_zip_refuses_the_committed_pdf_once_fig5_json_holds_other_values(repo, capsys, monkeypatch):
+    """The student changed fig5.json to their handout's values but the PDF still answers the committed ones."""
+    monkeypatch.setattr(bundle, "validate_bundle", lambda *args, **kwargs: [])
+    data = use_committed_fig5(repo)
+    data["F"][0][0] += 1
+    (repo / "theory" / "fig5.json").write_text(json.dumps(data))
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    assert "answers Problem 4 for other Fig. 5 values than theory/fig5.json holds now" in capsys.readouterr().err
+    assert not (repo / "jdoe-HW1.zip").exists()
+
+
+def test_make_zip_with_a_broken_fig5_json_is_one_line(repo, capsys):
+    (repo / "theory" / "fig5.json").write_text("{")
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: theory/fig5.json, line 1: not valid JSON")
+    assert not (repo / "jdoe-HW1.zip").exists()
+
+
+def test_no_setting_or_flag_builds_from_other_values():
+    """Building with values the PDF does not answer needs no switch any more: there is none."""
+    with open(bundle.__file__, encoding="utf-8") as f:
+        assert "allow_example" not in f.read().lower()
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def test_json_has_every_key(capsys):
 def test_text_output_lists_every_problem(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
-    for heading in ("Problem 1", "Problem 2", "Problem 3", "Problem 4", "EXAMPLE VALUES"):
+    for heading in ("Problem 1", "Problem 2", "Problem 3", "Problem 4", "values: Fig. 5 of"):
         assert heading in out
 
 
@@ -48,6 +48,36 @@ def test_pdf_is_written_atomically(tmp_path, capsys):
     assert main(["--pdf", str(target)]) == 0
     assert target.read_bytes().startswith(b"%PDF")
     assert os.listdir(tmp_path) == ["theory.pdf"]
+
+
+def test_json_answers_problem_4_on_the_handouts_values(capsys):
+    assert main(["--json"]) == 0
+    t4 = json.loads(capsys.readouterr().out)["T4"]
+    assert t4["a"]["padding"] == 1 and len(t4["a"]["map"]) == 4 and t4["c"]["map"] == [[17.75, 16.75], [2.0, 3.5]]
+    assert t4["b"]["possible"] is False and "no integer lies in" in t4["b"]["reason"]
+
+
+def test_if_stale_keeps_an_up_to_date_pdf_whatever_its_date(tmp_path, capsys):
+    """make zip's staleness test: the sources' fingerprint in the PDF, never the file dates."""
+    fig5 = write_fig5(tmp_path, json.dumps({"F": [[1, 2], [3, 4]], "Filter1": [[1]], "Filter2": [[1]]}))
+    target = tmp_path / "theory.pdf"
+    assert main(["--pdf", str(target), "--fig5", fig5, "--if-stale"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    written = target.read_bytes()
+    os.utime(target, (1, 1))  # far older than every source, as a checkout may leave it
+    assert main(["--pdf", str(target), "--fig5", fig5, "--if-stale"]) == 0
+    assert capsys.readouterr().out == f"{target} is up to date with its sources\n"
+    assert target.read_bytes() == written and os.stat(target).st_mtime == 1
+
+    write_fig5(tmp_path, json.dumps({"F": [[1, 2], [3, 5]], "Filter1": [[1]], "Filter2": [[1]]}))
+    assert main(["--pdf", str(target), "--fig5", fig5, "--if-stale"]) == 0
+    assert "wrote" in capsys.readouterr().out and target.read_bytes() != written
+
+
+def test_if_stale_needs_pdf(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--if-stale"])
+    assert info.value.code == 2 and "--if-stale needs --pdf PATH" in capsys.readouterr().err
 
 
 def test_pdf_into_a_missing_folder_fails_cleanly(tmp_path, capsys):

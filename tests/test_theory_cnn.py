@@ -60,20 +60,39 @@ def test_strides_keeping_size_agrees_with_brute_force():
                 assert cnn.strides_keeping_size(n, k, p) == brute, (n, k, p)
 
 
-def write_fig5(tmp_path, F_, K1, K2, note="handout values"):
+def write_fig5(tmp_path, F_, K1, K2, source="my handout"):
     path = tmp_path / "fig5.json"
-    path.write_text(json.dumps({"_note": note, "F": F_, "Filter1": K1, "Filter2": K2}))
+    path.write_text(json.dumps({"source": source, "F": F_, "Filter1": K1, "Filter2": K2}))
     return str(path)
 
 
-def test_shipped_example_answers():
+# Fig. 5 as the course's Spring 2020 handout prints it (its Problem 4 text is the same word for word).
+HANDOUT_F = [[3, 5, 2, 3], [9, 1, 8, 4], [6, 4, 3, 7], [7, 0, 2, 4]]
+HANDOUT_FILTER1 = [[-1, 0.5, -2], [2, 0, 1], [0, 1, 1.5]]
+HANDOUT_FILTER2 = [[-1, 0.5], [2, 0]]
+
+
+def test_shipped_values_are_the_handouts_with_their_source():
+    fig5 = cnn.load_fig5()
+    for key, values in (("F", HANDOUT_F), ("Filter1", HANDOUT_FILTER1), ("Filter2", HANDOUT_FILTER2)):
+        np.testing.assert_array_equal(fig5[key], values)
+    assert "Spring 2020" in fig5["source"] and "Fig. 5" in fig5["source"]
+
+
+def test_shipped_answers():
     result = cnn.solve()
-    assert result["fig5"]["is_example"]
     t4 = cnn.to_json(result)
     fig5 = result["fig5"]
     assert t4["a"]["padding"] == 1
+    # F' worked by hand at one corner: the padded window [[0,0,0],[0,3,5],[0,9,1]] meets 1*5 + 1*9 + 1.5*1.
+    assert t4["a"]["map"][0][0] == 15.5
     np.testing.assert_allclose(t4["a"]["map"], torch_conv(fig5["F"], fig5["Filter1"], 1, 1))
-    assert t4["b"]["possible"] is False and t4["b"]["stride"] is None and t4["b"]["reason"]
+    assert t4["c"]["map"] == [[17.75, 16.75], [2.0, 3.5]]
+    # b): floor(4/s) + 1 = 4 needs 1 < s <= 4/3; s = 1 gives 5 and s = 2 gives 3.
+    assert t4["b"]["possible"] is False and t4["b"]["stride"] is None
+    assert "(1, 1.333]" in t4["b"]["reason"] and "s = 1 gives 5, s = 2 gives 3" in t4["b"]["reason"]
+    for s in range(1, 8):
+        assert torch_conv(fig5["F"], fig5["Filter2"], s, 1).shape != (4, 4)
     pooled = F.avg_pool2d(torch.tensor(t4["a"]["map"])[None, None], 2, 2)[0, 0].numpy()
     np.testing.assert_allclose(t4["c"]["map"], pooled)
     np.testing.assert_allclose(torch_conv(np.array(t4["a"]["map"]), np.array(t4["d"]["filter"]), t4["d"]["stride"],
@@ -89,7 +108,7 @@ def test_b_possible_case(tmp_path):
     K1 = rng.integers(-1, 2, size=(3, 3)).tolist()
     K2 = rng.integers(-1, 2, size=(3, 3)).tolist()
     result = cnn.solve(write_fig5(tmp_path, F_, K1, K2))
-    assert not result["fig5"]["is_example"]
+    assert result["fig5"]["source"] == "my handout"
     b = cnn.to_json(result)["b"]
     assert b["possible"] is True and b["stride"] == 1
     np.testing.assert_allclose(b["map"], torch_conv(np.array(F_, float), np.array(K2, float), 1, 1))
@@ -122,6 +141,7 @@ def test_even_filter1_has_no_same_padding(tmp_path):
     (json.dumps({"F": [[1, 2], [3]], "Filter1": [[1]], "Filter2": [[1]]}), "rows of equal length"),
     (json.dumps({"F": [[1, "a"]], "Filter1": [[1]], "Filter2": [[1]]}), "row 0 holds 'a', which is not a number"),
     (json.dumps([1, 2]), "expected an object"),
+    (json.dumps({"source": 5, "F": [[1]], "Filter1": [[1]], "Filter2": [[1]]}), "'source' must be text"),
 ])
 def test_bad_fig5_files_raise_a_clear_error(tmp_path, content, message):
     path = tmp_path / "fig5.json"
@@ -129,6 +149,12 @@ def test_bad_fig5_files_raise_a_clear_error(tmp_path, content, message):
     with pytest.raises(cnn.Fig5Error, match=message) as info:
         cnn.load_fig5(str(path))
     assert str(path) in str(info.value)
+
+
+def test_the_source_is_optional(tmp_path):
+    path = tmp_path / "fig5.json"
+    path.write_text(json.dumps({"F": [[1]], "Filter1": [[1]], "Filter2": [[1]]}))
+    assert cnn.load_fig5(str(path))["source"] == ""
 
 
 def test_missing_fig5_file(tmp_path):

@@ -1,10 +1,12 @@
-"""The write-up speaks to the grader: the handout's terms, no development wording, every figure it promises."""
+"""The write-up speaks to the grader: the handout's terms, no development wording, no instructions, no self-check
+tables, every figure it promises."""
 import json
+import re
 
 import pytest
 
 from theory import answers, cnn, figures, writeup
-from theory.pdf import FigureBlock, Paragraph
+from theory.pdf import FigureBlock, Matrices, Paragraph, Table
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +29,47 @@ def test_the_handouts_figures_are_named_as_such(document):
     joined = " ".join(texts(document))
     for name in ("the handout's Eq. 5", "the handout's Fig. 3", "the handout's Fig. 5"):
         assert name in joined
-    assert "The handout's NOT example (weight -1, bias -0.5)" in joined and "answers 0 for A = 0" in joined
     assert "why the bias must be positive" in joined
+
+
+def test_the_remark_on_the_handouts_not_example_is_one_short_paragraph(document):
+    remarks = [text for text in texts(document) if "The handout's NOT example" in text]
+    assert len(remarks) == 1 and "answers 0 for A = 0" in remarks[0] and len(remarks[0]) < 400
+
+
+def test_no_self_check_tables(document):
+    """Answers and their working, not tables of pass/fail checks."""
+    cells = [cell for block in document.blocks if isinstance(block, Table) for row in [block.header] + block.rows
+             for cell in row]
+    assert not [cell for cell in cells if cell.strip().lower() in ("yes", "no") or "target" in cell.lower()
+                or "wrong" in cell.lower() or "matches" in cell.lower()]
+    assert not [text for text in texts(document) if "WRONG" in text or "DO NOT" in text]
+
+
+def test_the_reader_is_never_told_to_edit_a_file_or_run_a_command(document):
+    for text in texts(document):
+        for wording in ("fig5.json", "make ", "run '", "copy ", "edit ", "EXAMPLE VALUES"):
+            assert wording not in text, (wording, text)
+
+
+def test_convolution_is_defined_once_as_cross_correlation(document):
+    said = [text for text in texts(document) if re.search(r'"convolution" means cross-correlation, as CNN layers '
+                                                          r'compute it', text)]
+    assert len(said) == 1
+
+
+def test_problem_1_defines_no_symbol_it_does_not_use(document):
+    joined = " ".join(texts(document))
+    assert "$s = " not in joined and r"With $\sigma' = \sigma(1-\sigma)$, the product rule gives" in joined
+
+
+def test_problem_4_shows_fig5_and_names_its_source(document):
+    fig5 = cnn.load_fig5()
+    joined = " ".join(texts(document))
+    assert f"The values of {fig5['source']}." in joined
+    labels = [label for block in document.blocks if isinstance(block, Matrices) for label, _ in block.items]
+    assert labels[:3] == ["F", "Filter1", "Filter2"] and any(label.startswith("F' = conv(F, Filter1)")
+                                                             for label in labels)
 
 
 def test_problem_2_draws_every_network(document):
@@ -48,18 +89,9 @@ def test_network_drawing_puts_every_weight_and_bias_on_the_page():
         assert bias in labels
 
 
-def test_fig5_note_speaks_of_the_handout_only():
+def test_fig5_source_speaks_of_the_handout_only():
     with open(cnn.FIG5_PATH, encoding="utf-8") as f:
-        note = json.load(f)["_note"]
-    assert "handout's Fig. 5" in note
-    for wording in ("seed", "lost", "issue", "bundle"):
-        assert wording not in note.lower()
-
-
-def test_shipped_values_are_the_example_and_any_change_is_not(tmp_path):
-    assert cnn.load_fig5()["is_example"]
-    data = dict(cnn.EXAMPLE_FIG5, F=[row[:] for row in cnn.EXAMPLE_FIG5["F"]])
-    data["F"][0][0] += 1
-    path = tmp_path / "fig5.json"
-    path.write_text(json.dumps(data))
-    assert not cnn.load_fig5(str(path))["is_example"]
+        source = json.load(f)["source"]
+    assert "handout" in source and "Fig. 5" in source
+    for wording in ("seed", "lost", "issue", "bundle", "github", "repository", "student", "/"):
+        assert wording not in source.lower()

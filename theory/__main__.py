@@ -3,7 +3,7 @@ import argparse
 import json
 import sys
 
-from theory import answers, cnn, writeup
+from theory import answers, cnn, fingerprint, writeup
 from theory.pdf import LayoutError, WriteError
 
 
@@ -13,7 +13,15 @@ def main(argv=None):
     parser.add_argument("--pdf", metavar="PATH", help="write the theory write-up to PATH")
     parser.add_argument("--fig5", metavar="PATH", default=cnn.FIG5_PATH,
                         help="Fig. 5 values (F, Filter1, Filter2) for Problem 4 (default: theory/fig5.json)")
+    parser.add_argument("--if-stale", action="store_true",
+                        help="with --pdf: write only when the PDF is missing or was made from other sources than "
+                             "today's (make zip uses this)")
     args = parser.parse_args(argv)
+    if args.if_stale and not args.pdf:
+        parser.error("--if-stale needs --pdf PATH")
+    if args.if_stale and not args.json and fingerprint.is_current(args.pdf, args.fig5):
+        print(f"{args.pdf} is up to date with its sources")
+        return 0
     try:
         results = answers.solve_all(args.fig5)
         if args.pdf:

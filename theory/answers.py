@@ -71,8 +71,8 @@ def _text_t3(r):
 
 def _text_t4(r):
     fig5 = r["fig5"]
-    lines = [f"Problem 4: CNN arithmetic on {fig5['path']}" + ("  [EXAMPLE VALUES, not the handout's]"
-                                                               if fig5["is_example"] else ""),
+    lines = [f"Problem 4: CNN arithmetic on {fig5['path']}",
+             f"  values: {fig5['source'] or '(no source given)'}",
              "  output size = floor((n + 2p - k) / s) + 1",
              "  F =", _matrix_text(fig5["F"]), "  Filter1 =", _matrix_text(fig5["Filter1"]),
              "  Filter2 =", _matrix_text(fig5["Filter2"])]

@@ -1,6 +1,6 @@
 """Problem 4: convolution and pooling arithmetic on the feature map and filters of Fig. 5.
 
-conv2d is cross-correlation (no kernel flip), as torch.nn.functional.conv2d computes it. Sizes, strides and
+"Convolution" means cross-correlation (no kernel flip), as CNN layers and torch.nn.functional.conv2d compute it. Sizes, strides and
 paddings may be an int or an (rows, columns) pair; every answer below is solved per axis, so any shapes work.
 """
 import hashlib
@@ -9,11 +9,8 @@ import os
 
 import numpy as np
 
+# F, Filter1, Filter2 and a "source" field naming where the values come from (shown in the PDF and by make zip).
 FIG5_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fig5.json")
-# The values theory/fig5.json ships with, standing in for the handout's Fig. 5 until a student copies those in.
-EXAMPLE_FIG5 = {"F": [[1, 2, 0, 1], [3, 1, 2, 0], [0, 2, 1, 3], [1, 0, 2, 1]],
-                "Filter1": [[1, 0, -1], [1, 0, -1], [1, 0, -1]],
-                "Filter2": [[1, 1], [1, 1]]}
 # Fig. 5 is a small drawing: its numbers are small and its matrices a few rows. The limits keep every answer a
 # finite, printable number (1e308 squared is not) and the PDF's matrices on the page.
 MAX_ABS_VALUE = 1e6
@@ -58,7 +55,8 @@ def avg_pool2d(x, size, stride=None):
 
 
 def load_fig5(path=FIG5_PATH):
-    """F, Filter1, Filter2 and the note from a Fig. 5 JSON file, each matrix checked to be numeric and rectangular."""
+    """F, Filter1, Filter2 and their source from a Fig. 5 JSON file, each matrix checked to be numeric and
+    rectangular; the source is optional ("" when absent)."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -71,8 +69,10 @@ def load_fig5(path=FIG5_PATH):
     if not isinstance(data, dict):
         raise Fig5Error(f"{path}: expected an object with keys F, Filter1, Filter2")
     matrices = {key: _matrix_from_rows(data, key, path) for key in ("F", "Filter1", "Filter2")}
-    matrices["note"] = str(data.get("_note", ""))
-    matrices["is_example"] = all(np.array_equal(matrices[key], EXAMPLE_FIG5[key]) for key in EXAMPLE_FIG5)
+    source = data.get("source", "")
+    if not isinstance(source, str):
+        raise Fig5Error(f"{path}: 'source' must be text naming where the values come from")
+    matrices["source"] = " ".join(source.split())
     matrices["path"] = path
     matrices["digest"] = fig5_digest(matrices)
     return matrices
@@ -134,12 +134,16 @@ def _why_no_stride(n, k, padding):
     if largest < n:
         return (f"even stride 1 gives only n + 2p - k + 1 = {n} + {2 * padding} - {k} + 1 = {largest} < {n}, "
                 "and a larger stride never gives more")
+    # Size n needs floor(span / s) = n - 1, i.e. span / n < s <= span / (n - 1); n >= 2 here, since for n = 1
+    # the stride span + 1 would do.
+    span = n + 2 * padding - k
     sizes, s = [], 1
     while not sizes or sizes[-1] > n:
         sizes.append(output_size(n, k, s, padding))
         s += 1
     listed = ", ".join(f"s = {i} gives {size}" for i, size in enumerate(sizes, start=1))
-    return f"floor(({n} + 2*{padding} - {k})/s) + 1 never grows as s grows, and it skips {n}: {listed}"
+    return (f"size {n} needs floor(({n} + 2*{padding} - {k})/s) = {n - 1}, i.e. {span}/{n} < s <= {span}/{n - 1}, "
+            f"and no integer lies in ({span / n:.4g}, {span / (n - 1):.4g}]: {listed}")
 
 
 def _scalar_or_pair(pair):

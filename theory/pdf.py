@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 PAGE_W, PAGE_H = 8.27, 11.69  # A4 in inches
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 0.8, 0.75, 0.8
 TEXT_W = PAGE_W - 2 * MARGIN_X
+USABLE_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM  # the height blocks flow into on each page
 BODY_SIZE = 9.5
 LEADING = 1.35  # line height as a multiple of the font size
 
@@ -328,8 +329,8 @@ class PageBreak(Block):
 class Document:
     """Blocks added in reading order; save() flows them onto pages and writes the PDF atomically."""
 
-    def __init__(self, title_footer, subject=None):
-        self.blocks, self.footer, self.subject = [], title_footer, subject
+    def __init__(self, title_footer, subject=None, keywords=None):
+        self.blocks, self.footer, self.subject, self.keywords = [], title_footer, subject, keywords
 
     def add(self, block):
         self.blocks.append(block)
@@ -338,7 +339,7 @@ class Document:
     def _pages(self):
         """Group blocks into pages; a block marked keep_with_next (every heading) moves to the next page together
         with the block after it."""
-        usable = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
+        usable = USABLE_H
         pages, page, used = [], [], 0.0
         for i, block in enumerate(self.blocks):
             if isinstance(block, PageBreak):
@@ -365,7 +366,8 @@ class Document:
         return pages
 
     def save(self, path):
-        """Render every page to `path` via a temporary file in the same folder, so a failure leaves no half PDF."""
+        """Render every page to `path` via a temporary file in the same folder, so a failure leaves no half PDF.
+        No creation date is written, so the same pages give the same bytes on every run."""
         if os.path.isdir(path):
             raise WriteError(f"cannot write {path}: it is a folder; give a file name, e.g. "
                              f"{os.path.join(path, 'HW1_theory.pdf')}")
@@ -377,10 +379,11 @@ class Document:
                              "writable") from None
         os.close(handle)
         try:
-            # CreationDate None keeps the bytes identical from run to run.
             metadata = {"CreationDate": None, "Title": self.footer}
             if self.subject:
                 metadata["Subject"] = self.subject
+            if self.keywords:
+                metadata["Keywords"] = self.keywords
             with PdfPages(tmp, metadata=metadata) as pdf:
                 pages = self._pages()
                 for number, blocks in enumerate(pages, start=1):

@@ -1,13 +1,9 @@
 """The hand-in PDF: each problem's question, answer and working, rendered from the computed results only."""
-import os
-
+import matplotlib.style
 import numpy as np
 
-from theory import cnn, figures, gelu_gd
-from theory.pdf import Document, FigureBlock, Formula, Heading, Matrices, PageBreak, Paragraph, Table
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
+from theory import cnn, figures, fingerprint, gelu_gd
+from theory.pdf import USABLE_H, Document, FigureBlock, Formula, Heading, Matrices, PageBreak, Paragraph, Table
 
 def f(value, digits=6):
     """A number with a fixed count of decimals, for tables and text."""
@@ -44,11 +40,10 @@ def _three(xs):
 def _p1_derivative(doc, r, max_curv):
     x_star, f_star, curv = r["minimum"]["x"], r["minimum"]["gelu"], r["minimum"]["curvature"]
     doc.add(Heading("Derivative and minimum", 2))
-    doc.add(Paragraph(r"With $s = \sigma(1.702x)$ and $\sigma' = \sigma(1-\sigma)$, the product rule gives"))
+    doc.add(Paragraph(r"With $\sigma' = \sigma(1-\sigma)$, the product rule gives"))
     doc.add(Formula(f"${G}'(x) = " + r"\sigma(1.702x) + 1.702\,x\,\sigma(1.702x)\,(1 - \sigma(1.702x))$"))
     doc.add(Paragraph(
-        "It agrees with central finite differences and with automatic differentiation at 201 points in [-6, 6]. "
-        f"${G}'(x) = " + r"\sigma(z)\,(1 + z\,\sigma(-z))$ with $z = 1.702x$; the bracket is positive for "
+        f"Written as ${G}'(x) = " + r"\sigma(z)\,(1 + z\,\sigma(-z))$ with $z = 1.702x$; the bracket is positive for "
         r"$z \geq 0$ and increasing for $z < 0$ (its derivative is $\sigma(-z)(1 - z\sigma(z)) > 0$), so "
         f"${G}'$ changes sign exactly once: bisection gives $x^* = {f(x_star, 8)}$, ${G}(x^*) = {f(f_star, 8)}$, "
         r"the global minimum (GELU falls to it from 0 at $-\infty$ and rises after it). There "
@@ -150,8 +145,8 @@ def problem2(doc, r):
     doc.add(Paragraph("Smallest layered sigmoid networks (class 1 iff output $\\geq 0.5$) for AND, OR, XOR, XNOR; "
                       "show XOR/XNOR need a hidden layer; the NOT gate of the handout's Fig. 3.", lead="Question."))
     doc.add(Paragraph(r"Each layer computes $\sigma(x W + b)$ with $W$ of shape (inputs, outputs) and inputs ordered "
-                      "(A, B). AND and OR are one neuron; XOR and XNOR are one hidden layer of two neurons and one "
-                      "output neuron:", lead="Answer."))
+                      "(A, B). AND, OR and NOT are one neuron; XOR and XNOR are one hidden layer of two neurons and "
+                      "one output neuron:", lead="Answer."))
     meaning = {("AND", 0): "A AND B", ("OR", 0): "A OR B", ("XOR", 0): "h1 = OR, h2 = NAND",
                ("XOR", 1): "AND(h1, h2)", ("XNOR", 0): "h1 = AND, h2 = NOR", ("XNOR", 1): "OR(h1, h2)"}
     rows = []
@@ -159,6 +154,8 @@ def problem2(doc, r):
         for i, layer in enumerate(network):
             kind = "output" if i == len(network) - 1 else "hidden"
             rows.append([name if i == 0 else "", kind, *_layer_text(layer), meaning[(name, i)]])
+        if name == "OR":
+            rows.append(["NOT", "output", *_layer_text(r["not"]["network"][0]), "NOT A (Fig. 3, input A)"])
     doc.add(Table(["gate", "layer", "W", "b", "computes"], rows, align=["left"] * 5))
     doc.add(FigureBlock(figures.gate_networks(r), 3.2,
                         caption="Figure 2. The networks drawn like the handout's Fig. 3: each weight on its edge "
@@ -168,19 +165,16 @@ def problem2(doc, r):
     doc.add(Paragraph(
         "Every weight is $\\pm 20$ and every bias a multiple of 10, so each pre-activation is about 10 or more away "
         "from 0 (hidden outputs are within 0.0001 of 0 or 1) and each unit is a clean switch "
-        "($\\sigma(10) = 0.99995$). Every truth-table row, computed:"))
-    header = ["A", "B"] + [f"{name} (target)" for name in r["networks"]]
+        "($\\sigma(10) = 0.99995$). Each network's output and class on every input row:"))
+    header = ["A", "B"] + [f"{name}: output -> class" for name in r["networks"]]
     table_rows = []
     for i in range(4):
         row = [str(r["tables"]["AND"][i]["A"]), str(r["tables"]["AND"][i]["B"])]
-        for name in r["networks"]:
-            cell = r["tables"][name][i]
-            row.append(f"{cell['output']:.5f} -> {cell['class']} ({cell['target']})" + ("" if cell["ok"] else " WRONG"))
+        row += [f"{r['tables'][name][i]['output']:.5f} -> {r['tables'][name][i]['class']}" for name in r["networks"]]
         table_rows.append(row)
     doc.add(Table(header, table_rows, align=["left", "left"] + ["right"] * 4))
-    all_ok = all(row["ok"] for table in r["tables"].values() for row in table)
-    doc.add(Paragraph(("All 16 rows give the target class." if all_ok else "SOME ROWS ARE WRONG.")
-                      + " Hidden activations (h1, h2) for rows 00, 01, 10, 11: "
+    doc.add(Paragraph("Read down a column, the classes are that gate's truth table. "
+                      "Hidden activations (h1, h2) for rows 00, 01, 10, 11: "
                       + "; ".join(f"{name}: " + ", ".join(f"({row['hidden'][0]:.4f}, {row['hidden'][1]:.4f})"
                                                           for row in r["tables"][name])
                                   for name in ("XOR", "XNOR")) + "."))
@@ -203,20 +197,18 @@ def problem2(doc, r):
         "Hence one hidden layer needs at least two units, and AND and OR cannot be smaller than one neuron."))
 
     doc.add(Heading("The NOT gate of the handout's Fig. 3", 2))
-    check = r["not"]["bias_check"]
-    doc.add(Table(["bias", "x = 0: output -> class", "x = 1: output -> class", "matches NOT (1, 0)"],
-                  [[f"{bias:+g}", f"{c['output'][0]:.5f} -> {c['class'][0]}",
-                    f"{c['output'][1]:.5g} -> {c['class'][1]}", "yes" if c["matches"] else "no"]
-                   for bias, c in check.items()]))
-    doc.add(Paragraph("One neuron with weight -20: the bias must be positive (+10). Then x = 0 gives "
-                      r"$\sigma(10) \approx 1$ and x = 1 gives $\sigma(-10) \approx 0$; with -10 both rows give 0."))
+    positive, negative = r["not"]["bias_check"][10.0], r["not"]["bias_check"][-10.0]
+    doc.add(Paragraph(
+        rf"With weight -20 the bias must be +10: A = 0 then gives $\sigma(10) = {positive['output'][0]:.5f}$, class "
+        rf"{positive['class'][0]}, and A = 1 gives $\sigma(-10) = {positive['output'][1]:.5f}$, class "
+        rf"{positive['class'][1]}, which is NOT. With -10, A = 0 gives $\sigma(-10)$ and A = 1 gives "
+        rf"$\sigma(-30)$: class {negative['class'][0]} both times."))
     handout = r["not"]["handout_example"]
     doc.add(Paragraph(
-        "The handout's NOT example (weight -1, bias -0.5) shows why: with the 0.5 threshold it answers "
-        rf"{handout['class'][0]} for A = 0 ($\sigma(-0.5) = {handout['output'][0]:.3f} < 0.5$), and "
-        rf"{handout['class'][1]} for A = 1 ($\sigma(-1.5) = {handout['output'][1]:.3f}$), so it never outputs 1. "
-        r"NOT must answer 1 for A = 0, where the output is $\sigma(b)$ alone: $\sigma(b) \geq 0.5$ needs "
-        r"$b \geq 0$, and a clear margin needs $b > 0$. That is why the bias must be positive."))
+        "The handout's NOT example (weight -1, bias -0.5) "
+        rf"answers {handout['class'][0]} for A = 0 ($\sigma(-0.5) = {handout['output'][0]:.3f} < 0.5$) and "
+        rf"{handout['class'][1]} for A = 1, so it never outputs 1. At A = 0 the output is $\sigma(b)$ alone, and "
+        r"class 1 there needs $b \geq 0$: that is why the bias must be positive.", lead="Remark."))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -278,7 +270,7 @@ def problem3(doc, r):
 
     inputs, fw, gr = ex["inputs"], ex["forward"], ex["grads"]
     doc.add(Paragraph(",  ".join(f"{name} = {given(inputs[name])}" for name in ("x", "W1", "b1", "W2", "b2", "y"))
-                      + " (vectors as 1-row matrices)."))
+                      + " (vectors as 1-row matrices).", keep_with_next=True))
     rows = [["$f_1$", vec(fw["f1"])], ["$a$", vec(fw["a"])], ["$f_2$", vec(fw["f2"])], ["$o$", vec(fw["o"])],
             ["$E$", f"{fw['E']:.6f}"], [r"$\partial E/\partial f_2 = o - y$", vec(gr["f2"])],
             [r"$\partial E/\partial a$", vec(gr["a"])], [r"$\partial E/\partial f_1$", vec(gr["f1"])],
@@ -291,32 +283,20 @@ def problem3(doc, r):
 # Problem 4
 # ----------------------------------------------------------------------------------------------------------------
 
-def _display_path(path):
-    path = os.path.abspath(path)
-    inside = os.path.commonpath([path, REPO_ROOT]) == REPO_ROOT
-    return os.path.relpath(path, REPO_ROOT) if inside else os.path.basename(path)
-
-
 def problem4(doc, r):
     fig5 = r["fig5"]
     F, K1, K2 = fig5["F"], fig5["Filter1"], fig5["Filter2"]
     a, b, c, d = r["a"], r["b"], r["c"], r["d"]
-    source = _display_path(fig5["path"])
     doc.add(Heading("Problem 4: CNN arithmetic"))
     doc.add(Paragraph("With the feature map F and filters of the handout's Fig. 5: a) padding that keeps the size "
                       "with Filter1 (stride 1); b) Filter2, padding 1: can any stride keep the size? c) 2x2 average "
                       "pooling, stride 2, of a); d) a convolution that reproduces c).", lead="Question."))
-    if fig5["is_example"]:
-        doc.add(Paragraph(
-            f"The values below are EXAMPLE VALUES, not those of the handout's Fig. 5; copy the handout's F, Filter1 "
-            f"and Filter2 into {source} and run 'make theory' to recompute every answer on this page.",
-            lead="Note.", color="tab:red"))
-    else:
-        doc.add(Paragraph("The values of the handout's Fig. 5.", lead="Input."))
+    source = f"the values of {fig5['source']}" if fig5["source"] else "the values of the handout's Fig. 5"
+    doc.add(Paragraph(source[0].upper() + source[1:] + ".", lead="Input."))
     doc.add(Matrices([("F", F), ("Filter1", K1), ("Filter2", K2)]))
-    doc.add(Paragraph("Convolution here is cross-correlation (the kernel is not flipped), as deep-learning frameworks "
-                      "compute it; the convolution and pooling used here agree with PyTorch's conv2d and avg_pool2d "
-                      "on random inputs, kernels, strides and paddings. Along each axis the output size is"))
+    doc.add(Paragraph("Here \"convolution\" means cross-correlation, as CNN layers compute it: the filter slides "
+                      "over the map without being flipped, and each output is the sum of the products of the filter "
+                      "with the patch under it. Along each axis the output size is"))
     doc.add(Formula(r"$n_{\mathrm{out}} = \lfloor (n + 2p - k)\,/\,s \rfloor + 1$"))
     n, k1 = F.shape, K1.shape
     if a["map"] is None:
@@ -325,44 +305,57 @@ def problem4(doc, r):
         doc.add(Paragraph(
             f"At s = 1, $n + 2p - k + 1 = n$ gives $p = (k - 1)/2$ = {a['padding']} for the "
             f"{k1[0]}x{k1[1]} Filter1 (F is {n[0]}x{n[1]}, the output stays {n[0]}x{n[1]}). "
-            f"Answer: padding {a['padding']}, feature map:", lead="a)"))
-        doc.add(Matrices([("conv(F, Filter1), s = 1, p = " + str(a["padding"]), a["map"])]))
+            f"Answer: padding {a['padding']}, feature map F':", lead="a)", keep_with_next=True))
+        doc.add(Matrices([("F' = conv(F, Filter1), s = 1, p = " + str(a["padding"]), a["map"])]))
     answer_b = (f"yes, stride {b['stride']}" if b["possible"] else "no stride keeps the size")
     doc.add(Paragraph(f"Filter2 is {K2.shape[0]}x{K2.shape[1]}, p = 1. Solve the size formula per axis: {b['reason']}. "
-                      f"Answer: {answer_b}.", lead="b)"))
+                      f"Answer: {answer_b}.", lead="b)", keep_with_next=b["possible"]))
     if b["possible"]:
         doc.add(Matrices([(f"conv(F, Filter2), s = {b['stride']}, p = 1", b["map"])]))
     if "map" not in c:
         doc.add(Paragraph(c["reason"] + ".", lead="c), d)"))
         return
-    doc.add(Paragraph("Each output is the mean of a 2x2 block of a)'s map; blocks do not overlap at stride 2.",
-                      lead="c)"))
-    doc.add(Matrices([("avgpool(a), 2x2, s = 2", c["map"])]))
+    doc.add(Paragraph("Each output is the mean of a 2x2 block of F'; blocks do not overlap at stride 2.",
+                      lead="c)", keep_with_next=True))
+    doc.add(Matrices([("avgpool(F'), 2x2, s = 2", c["map"])]))
     doc.add(Paragraph(
-        f"Average pooling is a convolution with a uniform kernel: on a)'s map, the 2x2 filter below with stride "
-        f"{d['stride']} and padding {d['padding']} gives the numbers of c). Because both steps are linear, c) is "
-        f"also a single convolution of F itself: Filter1 spread over the 2x2 window (sum of its four shifts / 4), "
-        f"stride {d['on_F']['stride']}, padding {d['on_F']['padding']}. Both were computed and "
-        + ("reproduce c) exactly." if d["matches"] else "DO NOT reproduce c)."), lead="d)"))
-    doc.add(Matrices([(f"filter on a)'s map, s = {d['stride']}, p = {d['padding']}", d["filter"]),
-                      ("gives (= c)", d["check"])]))
-    doc.add(Matrices([(f"or: filter on F, s = {d['on_F']['stride']}, p = {d['on_F']['padding']}", d["on_F"]["filter"]),
-                      ("gives (= c)", d["on_F"]["check"])]))
+        f"Average pooling is a convolution with a uniform kernel: on F', the 2x2 filter below with stride "
+        f"{d['stride']} and padding {d['padding']} gives exactly the map of c). Because both steps are linear, c) is "
+        f"also a single convolution of F itself: Filter1 spread over the 2x2 window (the sum of its four shifts, "
+        f"divided by 4), with stride {d['on_F']['stride']} and padding {d['on_F']['padding']}.", lead="d)",
+        keep_with_next=True))
+    doc.add(Matrices([(f"filter on F', s = {d['stride']}, p = {d['padding']}", d["filter"]),
+                      (f"or: filter on F, s = {d['on_F']['stride']}, p = {d['on_F']['padding']}",
+                       d["on_F"]["filter"])]))
+
+
+def _add_problem(doc, problem, result):
+    """Add one problem, starting it on a new page unless it fits whole in what is left of the page (or, for a
+    problem longer than a page, unless most of a page is left)."""
+    start = len(doc.blocks)
+    problem(doc, result)
+    height = sum(block.height() + block.space_after for block in doc.blocks[start:])
+    doc.blocks.insert(start, PageBreak(room=height if height <= USABLE_H else 4.0))
 
 
 def build(results):
-    """The whole write-up as a Document."""
-    doc = Document("24789 HW1 - theory part", subject=cnn.fig5_subject(results["T4"]["fig5"]["digest"]))
+    """The whole write-up as a Document; its Subject names the Fig. 5 values it answers, its Keywords the
+    fingerprint of the sources it was made from."""
+    fig5 = results["T4"]["fig5"]
+    doc = Document("24789 HW1 - theory part", subject=cnn.fig5_subject(fig5["digest"]),
+                   keywords=fingerprint.keywords(fingerprint.sources_digest(fig5["path"])))
     doc.add(Heading("24789 HW1: theory part", 0))
     doc.add(Paragraph("Every number in this document is computed from the handout's equations and values "
                       "(Eq. 5, Fig. 3, Fig. 5); none is typed by hand. Each problem: the question in one line, the "
                       "answer, then the working.", color="0.25"))
-    for problem, key in ((problem1, "T1"), (problem2, "T2"), (problem3, "T3"), (problem4, "T4")):
-        if key != "T1":
-            doc.add(PageBreak(room=4.0))  # a problem starts on a new page unless most of a page is left
-        problem(doc, results[key])
+    problem1(doc, results["T1"])
+    for problem, key in ((problem2, "T2"), (problem3, "T3"), (problem4, "T4")):
+        _add_problem(doc, problem, results[key])
     return doc
 
 
 def write_pdf(results, path):
-    build(results).save(path)
+    """Lay out and write the PDF with matplotlib's own defaults, not the user's matplotlibrc, so the same sources
+    give the same bytes on every machine with this matplotlib version."""
+    with matplotlib.style.context("default"):
+        build(results).save(path)

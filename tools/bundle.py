@@ -11,8 +11,8 @@ module of the p2 folder, p2_model.pkl, p2_report.pdf}. Both commands validate th
 models loaded as data only. `zip` (your own tree) and `check --run` then import p1.py and every p2 module and load
 both models with the bundle's own code, in a fresh interpreter that sees only the p1 or p2 folder.
 
-`zip` refuses while theory/fig5.json holds the example values instead of the handout's Fig. 5; with
---allow-example-fig5 (make zip ... ALLOW_EXAMPLE_FIG5=1) it builds anyway and warns.
+`zip` also checks the theory PDF handed in beside the zip (theory/HW1_theory.pdf: it must answer Problem 4 for the
+Fig. 5 values theory/fig5.json holds) and says where those values come from, to compare with the student's handout.
 """
 import argparse
 import collections
@@ -172,19 +172,16 @@ def pdf_fig5_digest(path):
     return found.group(1).decode() if found else None
 
 
-def fig5_refusal(root, andrew_id):
-    """None when theory/fig5.json holds the handout's values, else the message that stops `make zip`."""
+def fig5_source_line(root):
+    """The line `make zip` prints on where Problem 4's Fig. 5 values come from; a bad fig5.json is a BundleError."""
     from theory import cnn
     try:
         fig5 = cnn.load_fig5(os.path.join(root, FIG5_JSON))
     except cnn.Fig5Error as e:
         raise BundleError(str(e).replace(os.path.join(root, ""), "")) from None
-    if not fig5["is_example"]:
-        return None
-    return (f"{FIG5_JSON} still holds the example values, so Problem 4 of the theory PDF would answer the wrong "
-            "question: copy F, Filter1 and Filter2 from the handout's Fig. 5 into it, each as a list of rows, then "
-            f"run `make zip ANDREW_ID={andrew_id}` again (it rebuilds the theory PDF). To build with the example "
-            f"values anyway: `make zip ANDREW_ID={andrew_id} ALLOW_EXAMPLE_FIG5=1`")
+    values = f"the values of {fig5['source']}" if fig5["source"] else f"the values in {FIG5_JSON} (no source named)"
+    return (f"theory: Problem 4 uses {values}; compare them with Fig. 5 of your own handout and, if they differ, "
+            f"change {FIG5_JSON}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -203,17 +200,12 @@ def check_target(path):
         raise BundleError(f"cannot write {name}: its folder is not writable")
 
 
-def make_zip(andrew_id, root=ROOT, allow_example_fig5=False):
-    """Validate the repository's andrewID-HW1/ folder and write `root`/<id>-HW1.zip. Returns (zip path, warnings);
-    raises BundleError or BundleInvalid (nothing written) when the bundle is not ready."""
+def make_zip(andrew_id, root=ROOT):
+    """Validate the repository's andrewID-HW1/ folder and write `root`/<id>-HW1.zip. Returns the zip's path and the
+    line on Problem 4's Fig. 5 source; raises BundleError or BundleInvalid (nothing written) when the bundle is not
+    ready."""
     check_andrew_id(andrew_id)
-    warnings = []
-    refusal = fig5_refusal(root, andrew_id)
-    if refusal and not allow_example_fig5:
-        raise BundleError(refusal)
-    if refusal:
-        warnings.append(f"{FIG5_JSON} holds the example values, not the handout's Fig. 5: Problem 4 of the theory "
-                        "PDF answers for those (built anyway: ALLOW_EXAMPLE_FIG5=1)")
+    source_line = fig5_source_line(root)
     top = f"{andrew_id}-HW1"
     zip_path = os.path.join(root, f"{top}.zip")
     for target in (zip_path, os.path.join(root, f"{top}.pdf")):
@@ -234,7 +226,7 @@ def make_zip(andrew_id, root=ROOT, allow_example_fig5=False):
         if problems:
             raise BundleInvalid(problems)
         write_zip(stage, top, names, zip_path)
-    return zip_path, warnings
+    return zip_path, source_line
 
 
 def write_zip(stage, top, names, zip_path):
@@ -437,21 +429,15 @@ def layout_problems(zip_path, names):
 # ---------------------------------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------------------------------
-def env_flag(name):
-    """A yes/no make variable passed through the environment: set and not 0/no/false means yes."""
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "no", "false")
-
-
-def run_zip(andrew_id, root=ROOT, allow_example_fig5=False):
-    zip_path, warnings = make_zip(andrew_id, root, allow_example_fig5)
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+def run_zip(andrew_id, root=ROOT):
+    zip_path, source_line = make_zip(andrew_id, root)
     print(f"wrote {os.path.basename(zip_path)}:")
     print("\n".join(zip_listing(zip_path)))
     path, message = copy_theory_pdf(andrew_id, root)
     if path is None:
         raise BundleError(message)
     print(message)
+    print(source_line)
 
 
 def run_check(zip_path, run_code=False):
@@ -470,8 +456,6 @@ def main(argv=None, root=ROOT):
     commands = parser.add_subparsers(dest="command", required=True)
     zip_cmd = commands.add_parser("zip", help="validate and write <id>-HW1.zip")
     zip_cmd.add_argument("andrew_id", nargs="?", default="")
-    zip_cmd.add_argument("--allow-example-fig5", action="store_true", default=env_flag("ALLOW_EXAMPLE_FIG5"),
-                         help="build even while theory/fig5.json holds the example values (env ALLOW_EXAMPLE_FIG5=1)")
     check_cmd = commands.add_parser("check", help="validate an existing zip without running its code")
     check_cmd.add_argument("zip_path", nargs="?", default="")
     check_cmd.add_argument("--run", action="store_true",
@@ -479,7 +463,7 @@ def main(argv=None, root=ROOT):
     args = parser.parse_args(argv)
     try:
         if args.command == "zip":
-            run_zip(args.andrew_id, root, args.allow_example_fig5)
+            run_zip(args.andrew_id, root)
         else:
             run_check(args.zip_path, args.run)
     except BundleError as e:
