@@ -267,7 +267,8 @@ def test_a_broken_bundle_reports_every_problem_and_writes_nothing(repo, capsys, 
         assert says in err
     assert "weights_only" not in err and "Re-running" not in err  # torch's advice to load unsafely is not passed on
     # Six problems above, plus one per p2 module that needs augment (train.py and whatever imports it).
-    needs_augment = err.count("does not import from the p2 folder alone: ModuleNotFoundError: No module named 'augment'")
+    needs_augment = err.count("does not import from the p2 folder alone: ModuleNotFoundError: No module named "
+                              "'augment'")
     assert needs_augment >= 2 and f"error: {6 + needs_augment} problem(s), no zip written" in err
     assert not marker.exists(), "the pickle's command ran"
     assert sorted(os.listdir(repo)) == before  # no zip, no temp file

@@ -1,7 +1,8 @@
 """Problem 4: convolution and pooling arithmetic on the feature map and filters of Fig. 5.
 
-"Convolution" means cross-correlation (no kernel flip), as CNN layers and torch.nn.functional.conv2d compute it. Sizes, strides and
-paddings may be an int or an (rows, columns) pair; every answer below is solved per axis, so any shapes work.
+"Convolution" means cross-correlation (no kernel flip), as CNN layers and torch.nn.functional.conv2d compute it.
+Sizes, strides and paddings may be an int or an (rows, columns) pair; every answer below is solved per axis, so any
+shapes work.
 """
 import hashlib
 import json

@@ -5,6 +5,7 @@ import numpy as np
 from theory import cnn, figures, fingerprint, gelu_gd
 from theory.pdf import USABLE_H, Document, FigureBlock, Formula, Heading, Matrices, PageBreak, Paragraph, Table
 
+
 def f(value, digits=6):
     """A number with a fixed count of decimals, for tables and text."""
     return f"{float(value):.{digits}f}"
