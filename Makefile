@@ -27,7 +27,7 @@ THEORY_PDF := theory/HW1_theory.pdf
 
 .DEFAULT_GOAL := all
 .PHONY: all help install data data-mnist data-cifar10 data-q75 p1 p1-best p2 theory test \
-        bench-p1 bench-p2-cpu zip check-zip verify clean distclean
+        bench-p1 bench-p2-cpu zip check-zip verify clean
 
 all: p1 p2 theory ## the main job: train p1 and p2, write every report and the theory PDF
 
@@ -86,11 +86,7 @@ check-zip: ## validate an existing zip without running its code: make check-zip 
 verify: ## re-measure both committed models on the test sets and compare with the stored numbers
 	$(PYTHON) tools/verify.py $${MNIST_DIR:+--mnist-dir "$$MNIST_DIR"} $${CIFAR10_DIR:+--cifar10-dir "$$CIFAR10_DIR"}
 
-clean: ## remove build outputs and test caches; keeps data/, the models, reports and p1's parse cache
+clean: ## remove build outputs and test caches; keeps data/, the models and reports
 	rm -rf .pytest_cache *-HW1.zip *-HW1.pdf
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
-	@echo "kept: data/, the trained models and reports, and p1's parse cache" \
-	      "($${P1_CACHE_DIR:-~/.cache/hw1_p1}); make distclean removes the cache too"
-
-distclean: clean ## clean, and remove p1's parse cache (P1_CACHE_DIR, default ~/.cache/hw1_p1)
-	$(PYTHON) tools/clean_cache.py
+	@echo "kept: data/, the trained models and reports"

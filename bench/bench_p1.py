@@ -36,31 +36,36 @@ def torch_model(mlp):
     return torch.nn.Sequential(*layers)
 
 
+class Chosen(Exception):
+    """Stops p1.main() at its hyper-parameter block, carrying the default preset."""
+
+
 def default_preset():
-    """The default preset from the hyper-parameter block in p1.main(), which hands its presets to run_presets."""
-    original = p1.run_presets
-    p1.run_presets = lambda presets: presets
+    """The default preset from the hyper-parameter block in p1.main(), which hands its presets to choose_preset."""
+    def capture(presets):
+        raise Chosen(dict(presets["default"]))
+    original = p1.choose_preset
+    p1.choose_preset = capture
     try:
-        return dict(p1.main()["default"])
+        p1.main()
+    except Chosen as chosen:
+        return chosen.args[0]
     finally:
-        p1.run_presets = original
+        p1.choose_preset = original
+    raise RuntimeError("p1.main() never chose its hyper-parameters")
 
 
-def numpy_epoch(mlp, x, y_one_hot, config, rng, schedule, augment, epoch, nepochs):
-    """One training pass as p1.get_training_stats makes it (same permutation, augmentation and schedule)."""
-    batch_size = config["batch_size"]
-    steps = -(-len(x) // batch_size)
-    order = rng.permutation(len(x))
-    mlp.train()
-    for step in range(steps):
-        idx = order[step * batch_size:(step + 1) * batch_size]
-        mlp.lr = schedule(epoch * steps + step, nepochs * steps)
-        mlp.forward(augment(x[idx], rng))
-        mlp.backward(y_one_hot[idx])
+def numpy_epoch(mlp, images, batch_size):
+    """One training pass as p1.get_training_stats makes it: `images` shuffles and augments, mlp.step() follows
+    the schedule."""
+    for b in range(0, len(images), batch_size):
+        mlp.train()
+        mlp.forward(images[b:b + batch_size])
+        mlp.backward(images.labels[b:b + batch_size])
         mlp.step()
 
 
-def torch_epoch(model, optimizer, x, y, config, rng, schedule, augment, epoch, nepochs):
+def torch_epoch(model, optimizer, x, y, config, rng, schedule, augment, epoch):
     """The same batches as numpy_epoch: same permutation and augmentation draws from an equal rng."""
     batch_size = config["batch_size"]
     steps = -(-len(x) // batch_size)
@@ -70,7 +75,7 @@ def torch_epoch(model, optimizer, x, y, config, rng, schedule, augment, epoch, n
         idx = order[step * batch_size:(step + 1) * batch_size]
         batch = augment(x[idx], rng)
         for group in optimizer.param_groups:
-            group["lr"] = schedule(epoch * steps + step, nepochs * steps)
+            group["lr"] = schedule(epoch * steps + step)
         optimizer.zero_grad(set_to_none=True)
         loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(batch)), torch.from_numpy(y[idx]))
         loss.backward()
@@ -97,35 +102,35 @@ def run(name, train_one_epoch, test_error, nepochs):
 
 
 def main():
-    config = default_preset()
-    nepochs = int(os.environ.get("BENCH_EPOCHS") or config["num_epochs"])
     torch.set_num_threads(THREADS)
     try:
+        config = default_preset()   # p1.main() reads the data before its hyper-parameter block
         mnist_dir = p1.find_mnist_dir()
         pixels, labels = p1.load_mnist_csv(os.path.join(mnist_dir, "mnist_train.csv"))
         test_pixels, test_labels = p1.load_mnist_csv(os.path.join(mnist_dir, "mnist_test.csv"))
     except p1.MnistDataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    n_val = config["validation"]
+    nepochs = int(os.environ.get("BENCH_EPOCHS") or config["num_epochs"])
+    n_val = p1.VALIDATION_ROWS
     x, y = p1.preprocess(pixels)[:-n_val], labels[:-n_val]
-    y_one_hot = p1.get_one_hot(y, 10)
-    test_x = p1.preprocess(test_pixels)
-    schedule = p1.warmup_cosine(config["lr"], config["warmup"])
+    test_x, test_y = p1.preprocess(test_pixels), p1.get_one_hot(test_labels, 10)
+    schedule = p1.warmup_cosine(config["lr"], config["warmup"], nepochs * -(-len(x) // config["batch_size"]))
     augment = p1.make_augment(config)
     print(f"network {[784, *config['hiddens'], 10]}, {nepochs} epochs of {len(x)} images, batch "
           f"{config['batch_size']}, {THREADS} threads, numpy {np.__version__}, torch {torch.__version__}", flush=True)
 
     np.random.seed(config["seed"])
-    mlp = p1.build_mlp(config)
+    mlp = p1.MLP(784, 10, config["hiddens"], config["activations"], p1.he_weight_init, p1.zeros_bias_init,
+                 p1.SoftmaxCrossEntropy(), config["lr"], momentum=config["momentum"], lr_schedule=schedule)
     model = torch_model(mlp)  # copied before training so both start from the same weights
     optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"])
-    rng_np, rng_torch = np.random.default_rng(config["seed"]), np.random.default_rng(config["seed"])
+    images = p1.TrainingImages(x, p1.get_one_hot(y, 10), np.random.default_rng(config["seed"]), augment)
+    rng_torch = np.random.default_rng(config["seed"])
     results = [
-        run("numpy", lambda e: numpy_epoch(mlp, x, y_one_hot, config, rng_np, schedule, augment, e, nepochs),
-            lambda: p1.evaluate(mlp, test_x, test_labels)[1], nepochs),
-        run("pytorch", lambda e: torch_epoch(model, optimizer, x, y, config, rng_torch, schedule, augment, e,
-                                             nepochs),
+        run("numpy", lambda e: numpy_epoch(mlp, images, config["batch_size"]),
+            lambda: p1.evaluate(mlp, test_x, test_y)[1], nepochs),
+        run("pytorch", lambda e: torch_epoch(model, optimizer, x, y, config, rng_torch, schedule, augment, e),
             lambda: torch_test_error(model, test_x, test_labels), nepochs),
     ]
     base = results[1]["epoch_s"]

@@ -23,9 +23,7 @@ USER_SETTINGS = ("MNIST_DIR", "CIFAR10_DIR", "P2_ARGS", "ANDREW_ID", "ZIP", "P1_
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch, tmp_path_factory):
-    """Every test starts without the user's settings, and p1's parse cache goes to a temporary folder, never into
-    the user's ~/.cache."""
+def isolated_environment(monkeypatch):
+    """Every test starts without the user's settings."""
     for name in USER_SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("P1_CACHE_DIR", str(tmp_path_factory.mktemp("p1-cache")))

@@ -1,7 +1,7 @@
 """The Makefile in a scratch tree whose tools are stand-ins that log their arguments: variables arrive as
 literal arguments (never shell text), make data tries both data sets, make zip lets the theory tool decide
 whether the PDF is stale,
-clean and distclean say what they keep and remove."""
+clean says what it keeps."""
 import json
 import os
 import shutil
@@ -38,7 +38,7 @@ def tree(tmp_path):
     for name in FAKES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(FAKE)
-    for name in ("Makefile", "tools/with_args.py", "tools/clean_cache.py"):
+    for name in ("Makefile", "tools/with_args.py"):
         shutil.copy(os.path.join(ROOT, name), root / name)
     (root / "theory" / "__init__.py").write_text("")
     (root / "theory" / "fig5.json").write_text("{}")
@@ -184,41 +184,11 @@ def test_zip_needs_no_extra_variable(tree):
     assert "ALLOW_EXAMPLE_FIG5" not in (tree / "Makefile").read_text()
 
 
-def write_cache(folder):
-    """p1's cache layout: <cache>/<csv path>.csv.<size>-<mtime>.npy, plus a file p1 did not write."""
-    nested = folder / "work" / "data" / "mnist"
-    nested.mkdir(parents=True)
-    (nested / "mnist_test.csv.1000-123456789.npy").write_bytes(b"x" * 1000)
-    (nested / "mnist_train.csv.6000-123456789.npy").write_bytes(b"x" * 6000)
-    (folder / "notes.txt").write_text("mine")
-
-
-def test_clean_says_what_it_keeps(tree, tmp_path):
+def test_clean_says_what_it_keeps(tree):
     (tree / "jdoe-HW1.zip").write_text("zip")
     (tree / "scratch" / "p1best").mkdir(parents=True)   # where the README's p1-best command writes its model
     (tree / "scratch" / "p1best" / "p1_model.npz").write_text("model")
-    write_cache(tmp_path / "cache")
-    result, _ = make(tree, "clean", P1_CACHE_DIR=str(tmp_path / "cache"))
+    result, _ = make(tree, "clean")
     assert result.returncode == 0 and not (tree / "jdoe-HW1.zip").exists()
-    assert f"kept: data/, the trained models and reports, and p1's parse cache ({tmp_path / 'cache'})" in result.stdout
-    assert "make distclean removes the cache too" in result.stdout
-    assert (tmp_path / "cache" / "work" / "data" / "mnist" / "mnist_test.csv.1000-123456789.npy").exists()
+    assert "kept: data/, the trained models and reports" in result.stdout
     assert (tree / "scratch" / "p1best" / "p1_model.npz").exists()
-
-
-def test_distclean_removes_only_p1s_cache_and_says_so(tree, tmp_path):
-    cache = tmp_path / "cache"
-    write_cache(cache)
-    result, _ = make(tree, "distclean", P1_CACHE_DIR=str(cache))
-    assert result.returncode == 0, result.stderr
-    assert f"p1's parse cache: removed 2 file(s), 0 MB, from {cache}" in result.stdout
-    assert sorted(p.name for p in cache.iterdir()) == ["notes.txt"]  # the cache's own folders went with it
-
-
-def test_distclean_removes_the_default_cache_folder(tree, tmp_path):
-    home = tmp_path / "home"
-    write_cache(home / ".cache" / "hw1_p1")
-    (home / ".cache" / "hw1_p1" / "notes.txt").unlink()
-    result, _ = make(tree, "distclean", HOME=str(home), P1_CACHE_DIR="")
-    assert result.returncode == 0, result.stderr
-    assert os.listdir(home / ".cache") == []

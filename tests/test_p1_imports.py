@@ -30,8 +30,7 @@ def test_import_has_no_side_effects(tmp_path):
     code.mkdir()
     work.mkdir()
     shutil.copy(p1.__file__, code)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(code), HOME=str(tmp_path / "home"),
-               P1_CACHE_DIR="")   # matplotlib may keep its font cache in HOME
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(code), HOME=str(tmp_path / "home"))
     result = subprocess.run([sys.executable, "-c", "import p1; assert callable(p1.main)"], cwd=work, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout == "", result.stderr

@@ -8,24 +8,18 @@ import p1
 ACTS = {"Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "ReLU": torch.relu, "Identity": lambda z: z}
 
 
-def make_mlp(names, hiddens, num_bn_layers=0, lr=0.1, momentum=0.0, bias_shape=lambda d: (d,)):
+def make_mlp(names, hiddens, lr=0.1, momentum=0.0, bias_shape=lambda d: (d,)):
     """Seeded float64 MLP; biases random (not zero) so their gradients matter, in the shape bias_shape gives."""
     np.random.seed(3)
     rng = np.random.default_rng(4)
     return p1.MLP(6, 4, hiddens, [getattr(p1, n)() for n in names], p1.random_normal_weight_init,
-                  lambda d: rng.normal(size=bias_shape(d)), p1.SoftmaxCrossEntropy(), lr, momentum, num_bn_layers)
+                  lambda d: rng.normal(size=bias_shape(d)), p1.SoftmaxCrossEntropy(), lr, momentum)
 
 
-def torch_forward(mlp, x, params, bn_params=()):
+def torch_forward(mlp, x, params):
     h = torch.as_tensor(x)
     for i in range(mlp.nlayers):
-        W, b = params[2 * i], params[2 * i + 1]
-        z = h @ W + b
-        if i < mlp.num_bn_layers:
-            gamma, beta = bn_params[2 * i], bn_params[2 * i + 1]
-            mean, var = z.mean(0, keepdim=True), z.var(0, unbiased=False, keepdim=True)
-            z = gamma * (z - mean) / torch.sqrt(var + mlp.bn_layers[i].eps) + beta
-        h = ACTS[type(mlp.activations[i]).__name__](z)
+        h = ACTS[type(mlp.activations[i]).__name__](h @ params[2 * i] + params[2 * i + 1])
     return h
 
 
@@ -33,24 +27,21 @@ def leaf(a):
     return torch.tensor(np.array(a), dtype=torch.float64, requires_grad=True)
 
 
-@pytest.mark.parametrize("names,bn,bias_shape", [
-    (["ReLU", "Identity"], 0, lambda d: (d,)),
-    (["Sigmoid", "Tanh", "Identity"], 0, lambda d: (1, d)),
-    (["ReLU", "Tanh", "Identity"], 2, lambda d: (d,)),
+@pytest.mark.parametrize("names,bias_shape", [
+    (["ReLU", "Identity"], lambda d: (d,)),
+    (["Sigmoid", "Tanh", "Identity"], lambda d: (1, d)),
+    (["ReLU", "Tanh", "Identity"], lambda d: (d,)),
 ])
-def test_forward_loss_and_gradients_match_autograd(names, bn, bias_shape):
+def test_forward_loss_and_gradients_match_autograd(names, bias_shape):
     hiddens = [5, 7][:len(names) - 1]
-    mlp = make_mlp(names, hiddens, bn, bias_shape=bias_shape)
+    mlp = make_mlp(names, hiddens, bias_shape=bias_shape)
     rng = np.random.default_rng(5)
     x = rng.normal(size=(9, 6))
     labels = rng.integers(0, 4, 9)
     y = p1.get_one_hot(labels, 4)
-    for i, layer in enumerate(mlp.bn_layers):
-        layer.gamma, layer.beta = rng.normal(size=(1, hiddens[i])), rng.normal(size=(1, hiddens[i]))
 
     params = [leaf(p) for pair in zip(mlp.W, mlp.b) for p in pair]
-    bn_params = [leaf(p) for layer in mlp.bn_layers for p in (layer.gamma, layer.beta)]
-    logits = torch_forward(mlp, x, params, bn_params)
+    logits = torch_forward(mlp, x, params)
     loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels))
     loss.backward()
 
@@ -65,19 +56,14 @@ def test_forward_loss_and_gradients_match_autograd(names, bn, bias_shape):
         assert mlp.dW[i].shape == mlp.W[i].shape and mlp.db[i].shape == mlp.b[i].shape
         np.testing.assert_allclose(mlp.dW[i], params[2 * i].grad.numpy(), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(mlp.db[i], params[2 * i + 1].grad.numpy(), rtol=1e-9, atol=1e-12)
-    for i, layer in enumerate(mlp.bn_layers):
-        np.testing.assert_allclose(layer.dgamma, bn_params[2 * i].grad.numpy(), rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(layer.dbeta, bn_params[2 * i + 1].grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("bn", [0, 1])
-def test_momentum_steps_match_torch_sgd(bn):
+def test_momentum_steps_match_torch_sgd():
     lr, momentum = 0.05, 0.9
-    mlp = make_mlp(["ReLU", "Sigmoid", "Identity"], [5, 3], bn, lr=lr, momentum=momentum)
+    mlp = make_mlp(["ReLU", "Sigmoid", "Identity"], [5, 3], lr=lr, momentum=momentum)
     params = [leaf(p) for pair in zip(mlp.W, mlp.b) for p in pair]
-    bn_params = [leaf(p) for layer in mlp.bn_layers for p in (layer.gamma, layer.beta)]
-    # torch: v = m v + g; p -= lr v. Template: d = m d - lr g; p += d. The same for a constant lr (d = -lr v).
-    optimizer = torch.optim.SGD(params + bn_params, lr=lr, momentum=momentum)
+    # torch: v = m v + g; p -= lr v. Ours: d = m d - lr g; p += d. The same for a constant lr (d = -lr v).
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
     rng = np.random.default_rng(6)
     for _ in range(4):
         x = rng.normal(size=(8, 6))
@@ -87,21 +73,31 @@ def test_momentum_steps_match_torch_sgd(bn):
         mlp.backward(p1.get_one_hot(labels, 4))
         mlp.step()
         optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(torch_forward(mlp, x, params, bn_params),
-                                          torch.as_tensor(labels)).backward()
+        torch.nn.functional.cross_entropy(torch_forward(mlp, x, params), torch.as_tensor(labels)).backward()
         optimizer.step()
     for i in range(mlp.nlayers):
         np.testing.assert_allclose(mlp.W[i], params[2 * i].detach().numpy(), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(mlp.b[i], params[2 * i + 1].detach().numpy(), rtol=1e-9, atol=1e-12)
-    for i, layer in enumerate(mlp.bn_layers):
-        np.testing.assert_allclose(layer.gamma, bn_params[2 * i].detach().numpy(), rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(layer.beta, bn_params[2 * i + 1].detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_step_follows_the_learning_rate_schedule():
+    mlp = make_mlp(["ReLU", "Identity"], [5], lr=1.0, momentum=0.0)
+    mlp.lr_schedule = lambda step: [0.5, 0.0, 0.25][step]
+    x, y = np.ones((2, 6)), p1.get_one_hot([0, 1], 4)
+    for expected in (0.5, 0.0, 0.25):
+        before = [w.copy() for w in mlp.W]
+        mlp.forward(x)
+        mlp.backward(y)
+        mlp.step()
+        assert mlp.lr == expected
+        np.testing.assert_allclose(mlp.W[0], before[0] - expected * mlp.dW[0])
+    assert mlp.steps_taken == 3
 
 
 def test_constructor_draws_one_weight_matrix_per_layer_in_order():
     np.random.seed(11785)
     mlp = p1.MLP(784, 10, [64, 32], [p1.Sigmoid(), p1.Sigmoid(), p1.Identity()], p1.random_normal_weight_init,
-                 p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), 0.008, momentum=0.856, num_bn_layers=1)
+                 p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), 0.008, momentum=0.856)
     after = np.random.randn()
     np.random.seed(11785)
     expected = [np.random.randn(784, 64), np.random.randn(64, 32), np.random.randn(32, 10)]
@@ -111,22 +107,12 @@ def test_constructor_draws_one_weight_matrix_per_layer_in_order():
     for b, d in zip(mlp.b, (64, 32, 10)):
         np.testing.assert_array_equal(b, np.zeros(d))
     assert [dw.shape for dw in mlp.dW] == [w.shape for w in mlp.W]
-    assert len(mlp.bn_layers) == 1 and mlp.bn_layers[0].gamma.shape == (1, 64)
-
-
-def test_eval_mode_uses_running_statistics():
-    mlp = make_mlp(["ReLU", "Identity"], [5], num_bn_layers=1)
-    x = np.random.default_rng(7).normal(size=(10, 6))
-    mlp.train()
-    mlp.forward(x)
-    mlp.eval()
-    single = mlp(x[:1])
-    np.testing.assert_allclose(single, mlp(x)[:1])  # in eval mode a sample's output ignores its batch
 
 
 def test_float32_path_stays_float32():
     np.random.seed(0)
-    mlp = p1.build_mlp(dict(hiddens=[8], activations=[p1.ReLU()], lr=0.1, momentum=0.9))
+    mlp = p1.MLP(784, 10, [8], [p1.ReLU()], p1.he_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), 0.1,
+                 momentum=0.9)
     x = np.random.default_rng(0).random((5, 784))  # float64 input is cast to the weights' dtype
     mlp.forward(x)
     mlp.backward(p1.get_one_hot([1, 2, 3, 4, 5], 10))  # float64 labels must not promote

@@ -1,4 +1,5 @@
-"""p1 training loop: learns a small generated problem, reports per epoch, stops on divergence; helpers."""
+"""p1 training: the template's loop against one written from its description; shuffling, augmentation and the
+learning-rate schedule reaching it through the objects it is handed; divergence stops with one message."""
 import numpy as np
 import pytest
 
@@ -11,12 +12,6 @@ def blobs(n, seed, dim=784, classes=10):
     centres = np.random.default_rng(0).normal(size=(classes, dim))
     labels = rng.integers(0, classes, n)
     return (centres[labels] + rng.normal(size=(n, dim)) * 1.5).astype(np.float32) / 4, labels
-
-
-def tiny_config(**changes):
-    config = dict(hiddens=[32], activations=[p1.ReLU()], lr=0.05, momentum=0.9)
-    config.update(changes)
-    return config
 
 
 def one_hot_dset(*parts):
@@ -77,70 +72,76 @@ def test_template_loop_runs_our_mlp_with_per_sample_curves():
 def test_our_get_training_stats_matches_the_template_loop_exactly(capsys):
     dset = one_hot_dset(blobs(200, 1), blobs(60, 2), blobs(60, 3))
     expected, test_loss, test_error = template_loop(template_example_mlp(), dset, 2, 8)
-    mlp = template_example_mlp()
-    stats = p1.get_training_stats(mlp, dset, 2, 8)
+    stats = p1.get_training_stats(template_example_mlp(), dset, 2, 8)
     for ours, theirs in zip(stats, expected):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
-    assert (mlp.test_loss, mlp.test_error) == pytest.approx((test_loss, test_error), rel=1e-12)
-    out = capsys.readouterr().out
-    assert out.count("val loss") == 2 and f"test error {100 * test_error:.2f}%" in out.splitlines()[-1]
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("validation loss:") for line in lines) == 2
+    assert float(lines[-1].split(":")[1]) == pytest.approx(test_error, rel=1e-12)
+    assert float(lines[-2].split(":")[1]) == pytest.approx(test_loss, rel=1e-12)
+
+
+def training_run(x, labels, dset, epochs=4, batch_size=32, lr=0.05, seed=0, augment=None):
+    """Our additions through the template's loop: shuffled, augmented images and an MLP on a schedule."""
+    np.random.seed(seed)
+    steps = epochs * -(-len(x) // batch_size)
+    mlp = p1.MLP(784, 10, [32], [p1.ReLU()], p1.he_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), lr,
+                 momentum=0.9, lr_schedule=p1.warmup_cosine(lr, 0.1, steps))
+    images = p1.TrainingImages(x, p1.get_one_hot(labels, 10), np.random.default_rng(seed), augment)
+    stats = p1.get_training_stats(mlp, [[images, images.labels]] + dset, epochs, batch_size)
+    return mlp, stats
 
 
 def test_short_training_with_the_additions_learns(capsys):
-    dset = one_hot_dset(blobs(600, 1), blobs(200, 2), blobs(200, 3))
-    np.random.seed(0)
-    mlp = p1.build_mlp(tiny_config())
-    stats = p1.get_training_stats(mlp, dset, 4, 32, lr_schedule=p1.warmup_cosine(0.05, 0.1),
-                                  augment=p1.random_shift(1), rng=np.random.default_rng(0))
+    x, labels = blobs(600, 1)
+    dset = one_hot_dset(blobs(200, 2), blobs(200, 3))
+    mlp, stats = training_run(x, labels, dset, augment=p1.random_shift(1))
     training_losses, training_errors, validation_losses, validation_errors = stats
-    assert all(len(s) == 4 for s in stats)
+    assert all(len(s) == 4 for s in stats) and mlp.steps_taken == 4 * 19
     assert training_losses[-1] < training_losses[0] and validation_losses[-1] < validation_losses[0]
     assert 0 <= validation_errors[-1] <= 0.05 and 0 <= training_errors[-1] <= 0.1
-    assert 0 <= mlp.test_error <= 0.05 and mlp.test_loss < 0.5
+    assert mlp.lr < 1e-3   # the cosine schedule ends near 0
+    _, error, _ = p1.evaluate(mlp, *dset[1])
+    assert error <= 0.05
     out = capsys.readouterr().out
-    assert out.count("val loss") == 4 and "\r" not in out  # stdout is no terminal here: no redrawn bar
+    assert out.count("s since training started") == 4   # one progress line per epoch, from the images' side
 
 
-def test_progress_in_a_log_is_a_plain_line_every_interval(capsys):
-    log = p1.ProgressLine("epoch   1/3", 10, 0.0, live=False, interval=0.0)
-    for step in range(1, 4):
-        log.update(step)
-    log.finish()
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split(",")[0] for line in lines] == [f"epoch   1/3: batch {k}/10" for k in (1, 2, 3)]
-    quiet = p1.ProgressLine("epoch   1/3", 10, 0.0, live=False, interval=30.0)
-    quiet.update(5)
-    assert capsys.readouterr().out == ""  # less than 30 s since the last line
-    bar = p1.ProgressLine("epoch   1/3", 10, 0.0, live=True)
-    bar.update(10)
-    bar.finish()
-    assert capsys.readouterr().out.startswith("\repoch   1/3 [####")
+def test_training_images_shuffle_each_epoch_and_keep_labels_with_their_images():
+    x = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 784), np.float32)
+    images = p1.TrainingImages(x, p1.get_one_hot(np.arange(10), 10), np.random.default_rng(0))
+    orders = []
+    for _ in range(3):   # as the template's loop slices: images from row 0 start an epoch, labels follow them
+        rows = []
+        for b in range(0, len(images), 4):
+            batch, labels = images[b:b + 4], images.labels[b:b + 4]
+            np.testing.assert_array_equal(batch[:, 0], labels.argmax(axis=1))
+            rows += list(batch[:, 0].astype(int))
+        assert sorted(rows) == list(range(10))
+        orders.append(rows)
+    assert len(images) == len(images.labels) == 10 and orders[0] != orders[1] != orders[2]
 
 
-def test_same_seed_same_result():
-    dset = one_hot_dset(blobs(300, 1), blobs(100, 2), blobs(100, 3))
-    results = []
-    for _ in range(2):
-        np.random.seed(5)
-        mlp = p1.build_mlp(tiny_config())
-        p1.get_training_stats(mlp, dset, 2, 32, augment=p1.random_shift(1), rng=np.random.default_rng(5),
-                              verbose=False)
-        results.append(mlp.W)
-    for a, b in zip(*results):
+def test_same_seed_same_result(capsys):
+    x, labels = blobs(300, 1)
+    dset = one_hot_dset(blobs(100, 2), blobs(100, 3))
+    first, second = (training_run(x, labels, dset, epochs=2, seed=5, augment=p1.random_shift(1))[0]
+                     for _ in range(2))
+    for a, b in zip(first.W + first.b, second.W + second.b):
         np.testing.assert_array_equal(a, b)
 
 
-def test_divergence_stops_with_the_learning_rate_in_the_message():
-    dset = one_hot_dset(blobs(200, 1), blobs(50, 2), blobs(50, 3))
-    np.random.seed(0)
-    mlp = p1.build_mlp(tiny_config(lr=1e6))
-    with pytest.raises(p1.TrainingDiverged, match="learning rate 1e\\+06"):
-        p1.get_training_stats(mlp, dset, 3, 20, verbose=False)
+def test_divergence_stops_with_the_learning_rate_in_the_message(capsys):
+    x, labels = blobs(200, 1)
+    with pytest.raises(p1.TrainingDiverged, match="learning rate 1e\\+06"), np.errstate(all="ignore"):
+        mlp = p1.MLP(784, 10, [32], [p1.ReLU()], p1.he_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(),
+                     1e6, momentum=0.9)
+        p1.get_training_stats(mlp, one_hot_dset((x, labels), blobs(50, 2), blobs(50, 3)), 3, 20)
 
 
 def test_warmup_cosine_schedule():
-    schedule = p1.warmup_cosine(0.1, 0.1)
-    lrs = [schedule(step, 100) for step in range(100)]
+    schedule = p1.warmup_cosine(0.1, 0.1, 100)
+    lrs = [schedule(step) for step in range(100)]
     assert lrs[0] == pytest.approx(0.01) and lrs[9] == pytest.approx(0.1) and max(lrs) == pytest.approx(0.1)
     assert lrs[-1] < 1e-3 and all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
     assert all(type(lr) is float for lr in lrs)

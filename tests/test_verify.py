@@ -60,7 +60,6 @@ def expect_records(p2_dir, records):
 def setup(tmp_path, monkeypatch):
     """A bundle folder with the repository's code and constant models, plus tiny data sets: p1's error is 15/20
     (it predicts 3, five labels are 3), p2's accuracy 3/4 (it predicts 0, three labels are 0)."""
-    monkeypatch.setenv("P1_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(verify, "MNIST_TEST_ROWS", 20)
     bundle = tmp_path / "bundle"
     (bundle / "p1").mkdir(parents=True)
