@@ -1,5 +1,6 @@
 """p2.py end to end on tiny generated CIFAR-10 files: --help, a short training run, --eval, clear errors."""
 import io
+import time
 import os
 import pickle
 import signal
@@ -27,13 +28,15 @@ def test_help():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One tiny training run of the cpu preset's network (64 images, 1 epoch) shared by the tests below."""
+    """One tiny training run of the default recipe on a small network (64 images, 1 epoch), shared by the tests below;
+    its SGD learning rates scaled from the preset's batch of 2000 to 32."""
     root = tmp_path_factory.mktemp("p2")
     data_dir = str(root / "cifar-10-batches-bin")
     write_cifar_batches(data_dir, "bin", RECORDS)
     out = root / "out"
-    result = run_p2("--preset", "cpu", "--epochs", "1", "--batch-size", "32", "--data-dir", str(root),
-                    "--out", str(out), "--device", "cpu")
+    result = run_p2("--epochs", "1", "--batch-size", "32", "--set", "widths=16,32,32", "--set", "logit_scale=1/32",
+                    "--set", "lr=21.44", "--set", "bias_lr=1.7", "--data-dir", str(root), "--out", str(out),
+                    "--device", "cpu")
     assert result.returncode == 0, result.stderr
     return data_dir, out, result
 
@@ -69,12 +72,12 @@ def test_missing_data_and_bad_model_give_one_clear_error(tmp_path, trained):
 def test_console_wording(trained):
     _, _, result = trained
     out = result.stdout
-    assert "for 1 epoch\n" in out                                  # singular
+    assert "for 1 epoch (" in out                                  # singular
     assert max(len(line) for line in out.splitlines()) < 130       # the config is a table, not one long line
-    assert any(line.split()[:2] == ["logit_scale", "1/9"] for line in out.splitlines())
+    assert any(line.split()[:2] == ["logit_scale", "0.03125"] for line in out.splitlines())
     epoch = next(line for line in out.splitlines() if line.startswith("epoch  1"))
-    assert "train acc" in epoch and epoch.count("%") == 2          # train and test accuracy in percent
-    assert "test accuracy without TTA: " in out
+    assert "train acc" in epoch and epoch.count("%") == 1          # no validation images held out: no test curve
+    assert "test accuracy without test-time augmentation: " in out
 
 
 # ----- refused before any work: in-process, with data loading booby-trapped -----
@@ -132,8 +135,9 @@ BAD_OPTIONS = [
     (["--set", "widths=8,30000,8"], "--set widths=8,30000,8: widths allows at most 4,096 channels a layer"),
     (["--set", "batch_size=100000"], "--set batch_size=100000: batch_size must be 50,000 or less"),
     (["--set", "epochs=1e300"], "--set epochs=1e300: epochs must be 1,000 or less"),
-    (["--epochs", "1e12"], "preset cpu with these settings: epochs must be 1,000 or less"),
-    (["--set", "widths=8,8,8,8,8,8"], "preset cpu with these settings: 6 conv groups (widths) with whiten_patch 2 "
+    (["--epochs", "1e12"], "preset fast with these settings: epochs must be 1,000 or less"),
+    (["--validation", "30000"], "--validation 30000: must be from 0 to 25,000 training images"),
+    (["--set", "widths=8,8,8,8,8,8"], "preset fast with these settings: 6 conv groups (widths) with whiten_patch 2 "
                                       "pool the 31x31 maps below 1 pixel"),
 ]
 if not torch.cuda.is_available():
@@ -231,7 +235,7 @@ def tiny_run(monkeypatch, tmp_path):
     import p2
     from config import Config
     monkeypatch.setattr(p2, "get_preset", lambda name: Config(widths=(8, 16, 16), epochs=1, batch_size=16,
-                                                                autocast=False, channels_last=False, tta="none"))
+                                                                channels_last=False, tta="none"))
     import data
     monkeypatch.setattr(data, "RECORDS_PER_FILE", 8)
     write_cifar_batches(str(tmp_path / "data" / "cifar-10-batches-bin"), "bin", 8)
@@ -376,11 +380,22 @@ def test_ctrl_c_or_kill_in_a_real_process_is_one_line_and_keeps_the_old_set(tmp_
     assert contents(out) == before   # no temporary file left either
 
 
-def test_muon_cuda_graph_on_the_cpu_is_said_and_stored_as_not_applied(tiny_run, capsys):
+def test_the_precision_and_its_reason_are_said_first_and_stored(tiny_run, capsys):
     p2, argv, out = tiny_run
-    assert p2.main([*argv, "--set", "optimizer=muon", "--set", "muon_cuda_graph=true"]) == 0
-    assert "note: muon_cuda_graph applies on a CUDA device only" in capsys.readouterr().out
-    assert torch.load(out / "p2_model.pkl", weights_only=True)["config"]["muon_cuda_graph"] is False
+    assert p2.main([*argv, "--precision", "fp16"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[1] == "precision: float16 autocast with loss scaling (asked for with --precision)"
+    assert torch.load(out / "p2_model.pkl", weights_only=True)["precision"] == "fp16"
+
+
+def test_validation_holds_out_the_last_training_images_and_reports_them_each_epoch(tiny_run, capsys):
+    p2, argv, out = tiny_run
+    assert p2.main([*argv, "--validation", "16", "--epochs", "2"]) == 0
+    said = capsys.readouterr().out
+    assert "holding out the last 16 training images for validation: training on 24" in said
+    assert said.count("validation acc") == 2
+    stored = torch.load(out / "p2_model.pkl", weights_only=True)
+    assert (stored["n_train"], stored["n_validation"]) == (24, 16)
 
 
 def test_a_model_file_that_cannot_be_written_completely_is_one_line(tiny_run, monkeypatch, capsys):
@@ -476,3 +491,30 @@ def test_progress_on_a_terminal_is_a_bar():
     assert shown == [9, 19]
     assert "epoch 1" in stream.getvalue() and "loss=1.000" in stream.getvalue()
     assert stream.getvalue().endswith("\r")            # closed: the bar's line is cleared
+
+
+def test_a_bar_moves_during_a_long_step():
+    # a step of a large batch on a laptop CPU can take a minute: the bar's clock must move meanwhile
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    stream = Terminal()
+    bar = progress.EpochProgress(epoch=1, n_steps=2, batch_size=10, stream=stream)
+    bar.ticker.stop()
+    bar.ticker = progress.Ticker(bar.bar, every_s=0.05)
+    before = stream.getvalue()
+    time.sleep(0.3)
+    assert stream.getvalue() != before   # redrawn without a step having finished
+    bar.close()
+
+
+def test_evaluation_progress_in_a_log_is_a_line_about_every_30_seconds():
+    stream, clock = io.StringIO(), FakeClock()
+    for _ in progress.Progress(5, "testing", stream=stream, clock=clock):
+        clock.now += 20.0
+    assert stream.getvalue().splitlines() == ["testing: 2/5 batches, 40 s", "testing: 4/5 batches, 80 s"]
+
+
+def test_a_short_evaluation_says_nothing_in_a_log():
+    stream = io.StringIO()
+    assert list(progress.Progress(3, "testing", stream=stream)) == [0, 1, 2] and stream.getvalue() == ""

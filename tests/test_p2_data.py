@@ -358,7 +358,8 @@ def test_eval_from_tutorial_data_folder_matches_binary_layout(tmp_path, capsys):
     for extra in ([], ["--data-dir", str(tmp_path / "bin")]):
         assert p2.main(["--eval", str(model_path), "--device", "cpu", *extra]) == 0
         printed.append(capsys.readouterr().out.splitlines())
-    assert printed[0][0] == f"data: {tmp_path / 'data' / data.PY} (CIFAR-10 python version)"
-    assert printed[1][0] == f"data: {tmp_path / 'bin' / data.BIN} (CIFAR-10 binary version)"
+    assert printed[0][0].startswith("precision: ")   # the precision this device computes in, and why
+    assert printed[0][1] == f"data: {tmp_path / 'data' / data.PY} (CIFAR-10 python version)"
+    assert printed[1][1] == f"data: {tmp_path / 'bin' / data.BIN} (CIFAR-10 binary version)"
     assert printed[0][-1] == printed[1][-1] and printed[0][-1].startswith("test accuracy: ")
 

@@ -32,7 +32,7 @@ def test_whitening_decorrelates_patches():
 
 
 def test_config_round_trip_and_unknown_fields():
-    cfg = PRESETS["gpu-best"]
+    cfg = PRESETS["best"]
     assert Config.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown config field"):
         Config.from_dict({"widthz": [1, 2, 3]})
@@ -119,4 +119,4 @@ def test_global_max_pool_compiled_on_a_gpu_gives_finite_gradients():
 def test_a_setting_is_typed_like_its_field(text, expected):
     name, value = parse_setting(text)
     assert (name, value) == expected and type(value) is type(expected[1])
-    assert getattr(PRESETS["cpu"].override(**{name: value}), name) == value
+    assert getattr(PRESETS["fast"].override(**{name: value}), name) == value

@@ -5,10 +5,12 @@
 p1: p1_model.npz is loaded with p1's own load_model and its error on mnist_test.csv is compared with the stored
 test_error (tolerance: one image). p2: `p2.py --eval` runs as a student would run it, from the p2 folder alone, and
 its accuracy on the 10,000 test images is compared with the stored test_accuracy: within 1 image (0.01 pp, the
-printed rounding) on the device the model was trained on, within 10 images (0.1 pp) on another one. Both run in
-bf16, whose rounding differs between devices (CPU vector units and GPU tensor cores add in different orders), so an
-image whose two best classes are nearly tied can change class: the committed CPU-trained model re-measured on an
-H100 moved by 1 image. A wrong model file or different data moves the accuracy by far more than 10 images.
+printed rounding) on the device and in the precision the model was trained with, within 10 images (0.1 pp)
+otherwise. p2 picks its precision for the device (bf16 where the device computes it natively, float32 on a CPU
+without it, float16 on an older GPU), and rounding differs between devices and precisions (CPU vector units and GPU
+tensor cores add in different orders), so an image whose two best classes are nearly tied can change class: a
+CPU-trained model re-measured on an H100 moved by 1 image. A wrong model file or different data moves the accuracy by
+far more than 10 images. p2's progress lines pass through while it evaluates.
 CIFAR-10 may be in either official layout (cifar-10-batches-bin/ or cifar-10-batches-py/); without --cifar10-dir
 it is looked for where p2.py looks (./data first, where the PyTorch tutorial downloads it).
 Prints a table; exits 1 on a mismatch, a missing model or missing data.
@@ -44,11 +46,15 @@ model_path = sys.argv[2]
 try:
     ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
     stored = {"test_accuracy": ckpt.get("test_accuracy"), "device": ckpt.get("device")}
+    from precision import WORDS
+    if stored["device"] and ckpt.get("precision") in WORDS:
+        stored["device"] += ", " + WORDS[ckpt["precision"]]
 except Exception:
     stored = {"test_accuracy": None, "device": None}  # p2.py's own loading below explains what is wrong
 import p2
 try:
-    device = p2.describe_device(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    here = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = p2.describe_device(here) + ", " + p2.choose_precision("auto", here).words
 except Exception:
     device = None
 print("verify-json: " + json.dumps(dict(stored, current_device=device)), flush=True)
@@ -199,20 +205,36 @@ def measure_p2(p2_dir, cifar10_dir):
     places = [cifar10_dir] if cifar10_dir else cifar10_places(p2_dir)
     data_dir = os.path.abspath(cifar_batches_dir(*places))
     cmd = [sys.executable, "-I", "-B", "-c", P2_EVAL, "--eval", model_path, "--data-dir", data_dir]
-    try:
-        proc = subprocess.run(cmd, cwd=p2_dir, capture_output=True, text=True, timeout=P2_TIMEOUT_S,
-                              env=dict(os.environ, MPLBACKEND="Agg"))
-    except subprocess.TimeoutExpired:
-        raise VerifyError(f"p2.py --eval took over {P2_TIMEOUT_S} s; gave up") from None
-    lines = proc.stdout.strip().splitlines()
+    returncode, lines = run_showing_progress(cmd, p2_dir)
     info = next((json.loads(line[len(MARK):]) for line in lines if line.startswith(MARK)), None)
     printed = re.fullmatch(r"test accuracy: ([0-9.]+)%", lines[-1].strip()) if lines else None
-    if proc.returncode != 0 or info is None or printed is None:
-        tail = (proc.stderr.strip() or proc.stdout.strip())[-800:]
-        raise VerifyError(f"p2.py --eval {model_path} failed (exit {proc.returncode}): {tail}")
+    if returncode != 0 or info is None or printed is None:
+        tail = "\n".join(lines)[-800:]
+        raise VerifyError(f"p2.py --eval {model_path} failed (exit {returncode}): {tail}")
     if not isinstance(info["test_accuracy"], (int, float)):
         raise VerifyError(f"{model_path}: stores no test_accuracy; retrain with `make p2`")
     return float(info["test_accuracy"]), float(printed.group(1)), info["device"], info["current_device"]
+
+
+def run_showing_progress(cmd, folder):
+    """(exit status, output lines) of `cmd` run in `folder`, its stdout and stderr together; its lines pass through
+    as they come (p2.py says its precision, and its progress every 30 s, while it evaluates)."""
+    proc = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1"))
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if not line.startswith(MARK):   # on stderr: stdout keeps the table alone, for scripts
+                print(f"  p2: {line.rstrip()}", file=sys.stderr, flush=True)
+        returncode = proc.wait(timeout=P2_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise VerifyError(f"p2.py --eval took over {P2_TIMEOUT_S} s; gave up") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return returncode, lines
 
 
 def compare_p2(stored, measured_pct, stored_device, current_device):
@@ -227,8 +249,8 @@ def compare_p2(stored, measured_pct, stored_device, current_device):
         note = f"p2: re-measured on the device it was trained on ({current_device}): tolerance {allowed}."
     else:
         note = (f"p2: trained on {stored_device or 'an unrecorded device'}, re-measured on {current_device}: "
-                f"tolerance {allowed}, since bf16 rounding differs between devices and can change the class of "
-                "an image whose two best classes are nearly tied.")
+                f"tolerance {allowed}, since rounding (bf16's above all) differs between devices and precisions "
+                "and can change the class of an image whose two best classes are nearly tied.")
     return Result("p2  CIFAR-10 test accuracy", f"{100 * stored:.2f}%", f"{measured_pct:.2f}%",
                   f"±{images} image{'s' * (images != 1)} ({tolerance:g} pp)", match, note)
 
@@ -289,4 +311,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C); nothing was changed", file=sys.stderr)
+        sys.exit(130)

@@ -32,8 +32,7 @@ class Config:
     cutout: int = 0                  # square size zeroed per image; pays only with long training
     # Evaluation: test-time augmentation averages logits over views of each image.
     tta: str = "flip_translate"      # "none" | "flip" | "flip_translate" (flip, and 1-px shifts of both)
-    # Speed.
-    autocast: bool = True            # bf16 autocast: tensor cores on GPU, AMX/AVX512-BF16 on recent Xeon CPUs
+    # Speed. (The arithmetic precision is not a recipe setting: precision.py chooses it for the device.)
     channels_last: bool = True
     eval_batch_size: int = 2000
     # The fast-GPU recipe (airbench-style). Every default below is "off": the cpu preset was measured without them.
@@ -44,9 +43,6 @@ class Config:
     muon_one_batch: bool = False     # True: every filter bank orthogonalised in one zero-padded batch, the same
                                      # step in fewer, larger kernels (for a GPU that waits on launches); False:
                                      # a batch per filter shape, as every recorded run did
-    muon_cuda_graph: bool = False    # True: on a GPU, Muon's step (about 100 small kernels, which the host launches
-                                     # slower than the GPU runs them) is replayed from a CUDA graph (cuda_graph.py);
-                                     # the same arithmetic. Ignored on the CPU
     bias_lr: float = 0.0             # muon: SGD lr of the BN and whitening biases (0: lr, as for the sgd recipe)
     decay_per_step: float = 0.0      # muon: every SGD-trained tensor shrinks by this fraction a step at peak lr
     bn_scale: bool = True            # False: BN scale frozen at 1, only its bias learns (a ReLU-like net needs
@@ -89,32 +85,42 @@ class Config:
 
 
 PRESETS = {
-    # A 2-core Xeon with AMX (bf16) does ~1,000 img/s: 14 epochs take ~11.5 minutes (10 gave 90.2% on the q75 copy).
-    "cpu": Config(epochs=14.0, batch_size=512),
-    # The short GPU run: the airbench94-style recipe on the same net (public figure on the official CIFAR-10: 94.0 %
-    # in ~2.6 s on an A100). Batch 2000 for 8 epochs is 200 steps: few, large steps keep the GPU busy. The SGD lrs
-    # are for the mean loss (the public recipe's per-sum lrs 0.67 and 0.053, times the batch), so they scale with
-    # the batch size; Muon's step is an angle, independent of it. The logits are scaled by 1 / width (small at
-    # init, as 1/9 is for the cpu preset); BN statistics follow faster (0.4) as the weights turn faster. Measured on
-    # the CPU (q75 copy): 7 epochs cost 0.3 points (seeds 0-2: 90.28 % mean), and the shortcut of gpu-best at
-    # 7 epochs lost 0.8 more (seed 0: 89.67 % against 90.44 %). On an H100 (q75 copy, 5 seeds each): mean 90.77 %
-    # in a median 1.83 s eager, 90.68 % in 1.49 s with --compile (CUDA graphs); airbench94 90.65 % in 2.38 s.
-    "gpu-fast": Config(epochs=8.0, batch_size=2000, optimizer="muon", lr=1340.0, bias_lr=106.0,
-                       weight_decay=0.0, decay_per_step=0.004, momentum=0.85, warmup_frac=0.0,
-                       bn_scale=False, bn_momentum=0.4, dirac_init=True, whiten_bias_epochs=3.0,
-                       alternate_flips=True, logit_scale=1 / 256),
-    # The long GPU run: the same recipe on a wider net with three convs per group and a shortcut across each group,
-    # for longer, with stronger augmentation (4-px shifts, 12-px cutout) and the lookahead average, as the public
-    # 96 % recipes. On an H100 (q75 copy, seed 0): 93.41 % in 18.1 s (airbench96 on the same machine: 93.34 % in
-    # 21.0 s); seeds 0-1 with another max-pool kernel: 93.24 %, 93.40 %; on the CPU, seed 0 (134 min): 93.23 %,
-    # seed 1: 93.54 % (five runs: mean 93.36 %). Without the shortcut, and 384 channels in the middle group:
-    # 93.16 % in 15.3 s.
-    "gpu-best": Config(widths=(128, 512, 512), convs_per_group=3, residual=True, epochs=30.0, batch_size=2000,
-                       translate=4, cutout=12, optimizer="muon", lr=1340.0, bias_lr=106.0, weight_decay=0.0,
-                       decay_per_step=0.004, momentum=0.85, warmup_frac=0.0, bn_scale=False, bn_momentum=0.4,
-                       dirac_init=True, whiten_bias_epochs=3.0, alternate_flips=True, logit_scale=1 / 512,
-                       lookahead=True),
+    # The default on every device: the recipe of the fastest public CIFAR-10 trainers (airbench94 with Muon, see
+    # model.py and muon.py for the credit), written anew, 8 epochs of batch 2000 (200 steps). The SGD lrs are for
+    # the mean loss (the public recipe's per-sum lrs 0.67 and 0.053, times the batch), so they scale with the batch
+    # size; Muon's step is an angle, independent of it. The logits are scaled by 1 / width (small at init); BN
+    # statistics follow fast (0.4) as the weights turn fast. On the JPEG-q75 copy of CIFAR-10: mean 90.63 % over 10
+    # seeds on a CPU (lowest 90.37 %), 90.68 % over 5 on an H100 in 1.49 s. Those seeds were measured on the test
+    # set; the settings come from the public recipe and were re-checked on 5,000 held-out training images
+    # (python p2.py --validation 5000; the report gives the result).
+    "fast": Config(epochs=8.0, batch_size=2000, optimizer="muon", lr=1340.0, bias_lr=106.0,
+                   weight_decay=0.0, decay_per_step=0.004, momentum=0.85, warmup_frac=0.0,
+                   bn_scale=False, bn_momentum=0.4, dirac_init=True, whiten_bias_epochs=3.0,
+                   alternate_flips=True, logit_scale=1 / 256),
+    # The long run: the same recipe on a wider net with three convs per group and a shortcut across each group, for
+    # longer, with stronger augmentation (4-px shifts, 12-px cutout) and the lookahead average, as the public 96 %
+    # recipes. On the q75 copy: 93.41 % in 18.1 s on an H100 (seed 0); five runs on either device: mean 93.36 %;
+    # about 2.5 hours on a 2-core CPU.
+    "best": Config(widths=(128, 512, 512), convs_per_group=3, residual=True, epochs=30.0, batch_size=2000,
+                   translate=4, cutout=12, optimizer="muon", lr=1340.0, bias_lr=106.0, weight_decay=0.0,
+                   decay_per_step=0.004, momentum=0.85, warmup_frac=0.0, bn_scale=False, bn_momentum=0.4,
+                   dirac_init=True, whiten_bias_epochs=3.0, alternate_flips=True, logit_scale=1 / 512,
+                   lookahead=True),
 }
+DEFAULT_PRESET = "fast"
+# How each preset's settings were chosen, for the report.
+SELECTION_NOTES = {
+    "fast": "The settings are those of the public airbench94 recipe with Muon (see Sources), with its learning rates "
+            "rescaled for the mean rather than the summed loss; none was tuned on the test set here. Re-checked on "
+            "5,000 held-out training images (python p2.py --validation 5000, seed 0): VALIDATION_RESULT. The "
+            "final model trained on all 50,000 training images, and the test set was measured once, at the end.",
+    "best": "The settings follow the public 96 % airbench recipes (see Sources): a wider, deeper network, longer "
+            "training, stronger augmentation and the lookahead average. The width of the middle group and the "
+            "shortcut were compared on the test set in earlier runs; the accuracy reported here may therefore be "
+            "slightly optimistic. The test set was measured once for this model, at the end.",
+}
+# Earlier names, still accepted (scripts and model files use them).
+ALIASES = {"gpu-fast": "fast", "gpu-best": "best"}
 
 
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
@@ -224,6 +230,7 @@ def _is_int(value):
 
 
 def get_preset(name):
+    name = ALIASES.get(name, name)
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     return PRESETS[name]

@@ -8,6 +8,7 @@ it as the interrupt it is. SIGTERM and SIGHUP (a `kill`, a closed terminal) end 
 outputs' temporary files are removed and the previous ones kept.
 """
 import signal
+import sys
 import threading
 
 NAMES = ("SIGINT", "SIGTERM", "SIGHUP")   # Windows has no SIGHUP
@@ -50,3 +51,15 @@ def ending():
             signal.signal(number, signal.SIG_IGN)
     number = _received or signal.SIGINT
     return ("Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name), 128 + int(number)
+
+
+def while_starting(active):
+    """Before the slow imports (torch takes seconds to load): a Ctrl-C then ends the program in one line, exit 130,
+    as it does later. `active`: only when run as a program; an ignored SIGINT (a background job) stays ignored."""
+    if active and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+
+def _interrupted_while_starting(signum, frame):
+    print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
+    sys.exit(130)

@@ -11,21 +11,24 @@ it for the conv filters of a fast CIFAR-10 run, with the filters' norm held fixe
 """
 import torch
 
-# Coefficients of the quintic x -> a x + b x^3 + c x^5 (the values published with Muon), chosen to push every singular value in (0, 1] quickly
-# towards 1 (to within about +-30 %, which is all Muon needs) rather than to converge exactly.
+# Coefficients of the quintic x -> a x + b x^3 + c x^5 (the values published with Muon), chosen to push every
+# singular value in (0, 1] quickly towards 1 (to within about +-30 %, which is all Muon needs) rather than to converge exactly.
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
-def working_dtype(g):
-    """bf16 on a GPU (tensor cores; the result is approximate anyway), else at least float32 (float64 for checks)."""
+def working_dtype(g, dtype=None):
+    """`dtype` if given (a 16-bit dtype the GPU computes natively), else bf16 on a GPU (tensor cores; the result is
+    approximate anyway), else at least float32 (float64 for checks)."""
+    if dtype is not None:
+        return dtype
     return torch.bfloat16 if g.is_cuda else torch.promote_types(g.dtype, torch.float32)
 
 
-def orthogonalize(g, steps=3, eps=1e-7):
+def orthogonalize(g, steps=3, eps=1e-7, dtype=None):
     """Approximately U V^T for the matrix g = U S V^T, or for each matrix of a batch (n, rows, cols); in g's dtype,
-    computed in working_dtype(g)."""
+    computed in working_dtype(g, dtype)."""
     a, b, c = NS_COEFFICIENTS
-    x = g.to(working_dtype(g))
+    x = g.to(working_dtype(g, dtype))
     x = x if g.ndim == 3 else x.unsqueeze(0)
     x = x / (x.norm(dim=(1, 2), keepdim=True) + eps)   # every singular value now <= 1, where the iteration works
     tall = x.size(1) > x.size(2)
@@ -38,7 +41,7 @@ def orthogonalize(g, steps=3, eps=1e-7):
     return (x if g.ndim == 3 else x[0]).to(g.dtype)
 
 
-def orthogonalize_by_shape(tensors, steps=3):
+def orthogonalize_by_shape(tensors, steps=3, dtype=None):
     """orthogonalize() of tensors of any shapes (as matrices: first dim the rows), a batch per shape; in each
     tensor's own shape and dtype."""
     by_shape = {}
@@ -46,13 +49,13 @@ def orthogonalize_by_shape(tensors, steps=3):
         by_shape.setdefault(t.shape, []).append(k)
     results = [None] * len(tensors)
     for same in by_shape.values():
-        batch = orthogonalize(torch.stack([tensors[k].flatten(1) for k in same]), steps)
+        batch = orthogonalize(torch.stack([tensors[k].flatten(1) for k in same]), steps, dtype=dtype)
         for k, matrix in zip(same, batch.unbind()):
             results[k] = matrix.view(tensors[k].shape)
     return results
 
 
-def orthogonalize_padded(tensors, steps=3):
+def orthogonalize_padded(tensors, steps=3, dtype=None):
     """orthogonalize_by_shape() in one batch, as views in working_dtype: each matrix, turned wide, zero-padded to the
     largest (zero rows and columns stay zero through the iteration). Fewer, larger kernels: cheaper where a step
     waits on launches (a GPU), dearer where it waits on arithmetic."""
@@ -64,10 +67,10 @@ def orthogonalize_padded(tensors, steps=3):
         r, c = sizes[k]
         return (batch[k, :r, :c] if r <= c else batch[k, :c, :r].mT).view(tensors[k].shape)
 
-    batch = tensors[0].new_zeros(len(tensors), rows, cols, dtype=working_dtype(tensors[0]))
+    batch = tensors[0].new_zeros(len(tensors), rows, cols, dtype=working_dtype(tensors[0], dtype))
     for k, t in enumerate(tensors):
         block(batch, k).copy_(t)
-    result = orthogonalize(batch, steps)   # already in working_dtype, where it stays
+    result = orthogonalize(batch, steps, dtype=dtype)   # already in working_dtype, where it stays
     return [block(result, k) for k in range(len(tensors))]
 
 
@@ -80,9 +83,9 @@ class Muon(torch.optim.Optimizer):
     and batches keep the launches per step few: a short GPU run waits on launches as much as on maths.
     """
 
-    def __init__(self, params, lr, momentum=0.6, nesterov=True, ns_steps=3, one_batch=False):
+    def __init__(self, params, lr, momentum=0.6, nesterov=True, ns_steps=3, one_batch=False, ns_dtype=None):
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
-                                      one_batch=one_batch))
+                                      one_batch=one_batch, ns_dtype=ns_dtype))
         for p in (p for group in self.param_groups for p in group["params"]):
             self.state[p]["momentum_buffer"] = torch.zeros_like(p)
 
@@ -102,8 +105,8 @@ class Muon(torch.optim.Optimizer):
             torch._foreach_mul_(scales, [len(p) ** 0.5 for p in params])
             torch._foreach_mul_(params, scales)
             orthogonalize_all = orthogonalize_padded if group["one_batch"] else orthogonalize_by_shape
-            steps = orthogonalize_all(updates, group["ns_steps"])
+            steps = orthogonalize_all(updates, group["ns_steps"], dtype=group["ns_dtype"])
             lr = group["lr"]
-            if torch.is_tensor(lr):   # read at each replay of a CUDA graph (cuda_graph.py), not fixed at capture
+            if torch.is_tensor(lr):   # an lr held in a tensor (a replayed CUDA graph reads it at each step)
                 steps, lr = torch._foreach_mul(steps, lr), 1.0
             torch._foreach_add_(params, steps, alpha=-lr)

@@ -1,55 +1,106 @@
 """Problem 2: train a CNN on CIFAR-10 and write p2_model.pkl, p2_report.pdf and p2_training.png.
 
-    python p2.py                          # the cpu preset, or gpu-fast when CUDA is there
-    python p2.py --preset gpu-best --seed 1 --out runs/
+    python p2.py                          # the "fast" recipe: seconds on a GPU, 15-65 minutes on a laptop CPU
+    python p2.py --preset best --seed 1 --out runs/
+    python p2.py --validation 5000        # hold out 5,000 training images and show their accuracy per epoch
     python p2.py --eval p2_model.pkl      # re-measure a saved model's test accuracy
+
+The steps follow the PyTorch CIFAR-10 tutorial ("Training a Classifier"): load the data, define the network, the
+loss and the optimizer, train, test, save; then write the report. `run_training` below is that list.
 
 Data: CIFAR-10 in either official layout (cifar-10-batches-bin/ or cifar-10-batches-py/) from --data-dir; without
 it, from the first that holds one of: $CIFAR10_DIR, ./data (where the PyTorch tutorial puts it), the folder holding
-p2.py, its data/, the repository's data/cifar10. If none does, the official binary version is downloaded
+p2.py, its data/, the repository's data/ and data/cifar10. If none does, the official binary version is downloaded
 (md5-checked) into $CIFAR10_DIR, or else ./data.
 """
-import signal
-import sys
+import interrupt  # first, before torch loads (seconds): a Ctrl-C then still ends in one line
 
+interrupt.while_starting(__name__ == "__main__")
 
-def _interrupted_while_starting(signum, frame):
-    print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
-    sys.exit(130)
+import argparse  # noqa: E402  (the imports follow the Ctrl-C handler on purpose)
+import copy  # noqa: E402
+import itertools  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import shlex  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
 
+import torch  # noqa: E402
 
-# Ctrl-C while torch loads (seconds) ends like Ctrl-C later: one line, exit 130. An ignored SIGINT stays ignored.
-RUN_AS_SCRIPT = __name__ == "__main__"
-if RUN_AS_SCRIPT and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-    signal.signal(signal.SIGINT, _interrupted_while_starting)
-
-import argparse  # the imports below follow the Ctrl-C handler on purpose
-import copy
-import itertools
-import math
-import os
-import platform
-import shlex
-import time
-
-import torch
-
-import interrupt
-from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: F401  (load_model: public API)
-from config import PRESETS, config_problems, get_preset, parse_setting
-from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10
-from describe import config_table, method_paragraphs
-from model import build_model
-from outputs import OutputError, OutputSet
-from train import MEAN, STD, TrainingDiverged, normalize, predict_logits, predict_logits_per_tta, train
+from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402,F401  (load_model: public API)
+from config import (ALIASES, DEFAULT_PRESET, PRESETS, SELECTION_NOTES, config_problems, get_preset,  # noqa: E402
+                    parse_setting)
+from describe import config_table, method_paragraphs  # noqa: E402
+from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10  # noqa: E402
+from model import build_model  # noqa: E402
+from outputs import OutputError, OutputSet  # noqa: E402
+from precision import CHOICES as PRECISIONS, choose_precision  # noqa: E402
+from train import MEAN, STD, TrainingDiverged, normalize, predict_logits, predict_logits_per_tta, train  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_IMAGES = 50_000         # CIFAR-10's training set: the largest batch that makes one step per epoch
 WHITEN_FIT_IMAGES = 5_000     # training images the whitening stem is computed from
-WARM_UP_STEPS = 3             # training steps run (and undone) before the timed run
+WARM_UP_STEPS = 3             # training steps run (and undone) before the timed run, on a GPU or compiled
+MAX_VALIDATION = 25_000       # --validation: at most half the training set
 MAX_SEED = 2 ** 32 - 1
 OUTPUT_NAMES = ("p2_model.pkl", "p2_report.pdf", "p2_training.png")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def run_training(args, device):
+    """Train, test once, save and report: the PyTorch tutorial's steps, each one call."""
+    t_start = time.perf_counter()
+    preset, cfg = compose_config(args, device)
+    precision = choose_precision(args.precision, device)
+    torch.backends.cudnn.benchmark = True  # fixed shapes (the ragged last batch is dropped): pick the fastest kernels
+    with OutputSet(args.out, OUTPUT_NAMES) as out:   # checked writable now; files replaced only at the end
+        announce(args, preset, cfg, precision, device)
+
+        # 1. Data: the 50,000 training and 10,000 test images, as uint8 tensors on the device.
+        source = find_data(args.data_dir)
+        data = split_validation(load_cifar10(source), args.validation, device)
+
+        # 2. The network (model.py), its whitening stem fitted to the training images.
+        model = new_model(cfg, data["train_images"], device, args.seed)
+        net = compile_model(model, device, args.compile) if args.compile else model
+        data_prep_s = time.perf_counter() - t_start
+        on_gpu_or_compiled = device.type == "cuda" or args.compile
+        warm_up_s = warm_up(net, cfg, data, device, precision, args.compile) if on_gpu_or_compiled else 0.0
+
+        # 3-4. Loss (label-smoothed cross-entropy), optimizers (Muon + SGD) and the training loop: train.py.
+        history, train_s = train(net, cfg, data, device, args.seed, eval_each_epoch=not args.no_epoch_eval,
+                                 precision=precision)
+
+        # 5. Test: once, at the end, with and without test-time augmentation.
+        t_eval = time.perf_counter()
+        acc, plain_acc, preds, confusion, per_class = evaluate(net, cfg, data, device, precision)
+        eval_s = time.perf_counter() - t_eval
+        print(f"training time {train_s:.2f} s (first step to final weights); test evaluation {eval_s:.1f} s")
+
+        # 6. Save the model file (checkpoint.py), then 7. the report (report.py).
+        facts = dict(preset=preset, seed=args.seed, test_accuracy=acc, test_accuracy_no_tta=plain_acc,
+                     train_seconds=train_s, device=describe_device(device), data_note=args.data_note,
+                     precision=precision.name, n_train=len(data["train_images"]), n_validation=args.validation)
+        save_model(out, model, cfg, facts)
+        summary = dict(facts, history=history, config=cfg.to_dict(), tta=cfg.tta, per_class_accuracy=per_class,
+                       confusion=confusion.tolist(), class_names=list(CLASSES),
+                       samples=pick_samples(data["test_images"], data["test_labels"], preds),
+                       timing=dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s,
+                                   train_s=train_s, eval_s=eval_s, total_s=time.perf_counter() - t_start),
+                       precision=precision.words, precision_reason=precision.reason,
+                       selection_note=SELECTION_NOTES.get(preset, ""), data_description=source.describe(args.data_note),
+                       title="24789 HW1 problem 2: CIFAR-10 CNN", torch_version=torch.__version__,
+                       command=command_line(sys.argv[1:]),
+                       machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
+        write_report(summary, model, cfg, len(data["train_images"]), out)
+        interrupt.check()   # a Ctrl-C swallowed while writing still keeps the old outputs
+        out.commit()
+    print(f"wrote {', '.join(OUTPUT_NAMES)} in {out.folder}")
+    if cfg.tta != "none":
+        print(f"test accuracy without test-time augmentation: {100 * plain_acc:.2f}%")
+    print(f"test accuracy: {100 * acc:.2f}%")   # the last line: scripts that re-measure a model read it
 
 
 class OptionError(Exception):
@@ -63,13 +114,20 @@ class OneLineParser(argparse.ArgumentParser):
 
 def parse_args(argv):
     p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), help="default: gpu-fast with CUDA, else cpu")
+    p.add_argument("--preset", choices=[*PRESETS, *ALIASES], metavar="{" + ",".join(PRESETS) + "}",
+                   help=f"the recipe (config.py; default: {DEFAULT_PRESET})")
     p.add_argument("--seed", type=int, default=0, help=f"random seed, 0 to {MAX_SEED} (default: 0)")
     p.add_argument("--out", default=HERE, help="folder for the model file, report and plot (default: next to p2.py)")
     p.add_argument("--data-dir",
                    help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: search, see above)")
     p.add_argument("--data-note", default="", help="a note on the data for the report, e.g. 'JPEG-q75 copy'")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="arithmetic: bf16 or fp16 mixed precision, or fp32 (default auto: bf16 where the device "
+                        "computes it natively, fp16 on older GPUs, else fp32)")
+    p.add_argument("--validation", type=int, default=0, metavar="N",
+                   help="hold out the last N training images and show their accuracy after each epoch (default 0: "
+                        "train on all 50,000; the test set is measured once, at the end, either way)")
     p.add_argument("--epochs", type=float, help="override the preset's number of epochs (a positive number)")
     p.add_argument("--batch-size", type=int, help=f"override the preset's batch size (1 to {TRAIN_IMAGES:,})")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -79,7 +137,8 @@ def parse_args(argv):
                    help="torch.compile the network, compiled in the warm-up (excluded from the training time); MODE "
                         "is torch.compile's: default, reduce-overhead, max-autotune or max-autotune-no-cudagraphs "
                         "(without MODE: reduce-overhead, with CUDA graphs, on a GPU; default on a CPU)")
-    p.add_argument("--no-epoch-eval", action="store_true", help="skip the per-epoch test accuracy for the curves")
+    p.add_argument("--no-epoch-eval", action="store_true",
+                   help="with --validation: skip the per-epoch validation accuracy")
     task = p.add_mutually_exclusive_group()
     task.add_argument("--eval", metavar="PATH", help="re-measure the test accuracy of a saved model and exit")
     task.add_argument("--download-only", action="store_true",
@@ -114,6 +173,8 @@ def check_options(args):
     if args.batch_size is not None and not 1 <= args.batch_size <= TRAIN_IMAGES:
         problems.append(f"--batch-size {args.batch_size}: must be between 1 and {TRAIN_IMAGES:,} "
                         "(the training set's size)")
+    if not 0 <= args.validation <= MAX_VALIDATION:
+        problems.append(f"--validation {args.validation}: must be from 0 to {MAX_VALIDATION:,} training images")
     if not 0 <= args.seed <= MAX_SEED:
         problems.append(f"--seed {args.seed}: must be a whole number from 0 to {MAX_SEED}")
     for setting in args.set:
@@ -132,8 +193,8 @@ def check_options(args):
 
 
 def compose_config(args, device):
-    """(preset name, config): the preset (by default the device's), then --set, then --epochs and --batch-size."""
-    preset = args.preset or ("gpu-fast" if device.type == "cuda" else "cpu")
+    """(preset name, config): the preset, then --set, then --epochs and --batch-size."""
+    preset = ALIASES.get(args.preset, args.preset) or DEFAULT_PRESET
     settings = dict(parse_setting(setting) for setting in args.set)
     cfg = get_preset(preset).override(**settings).override(epochs=args.epochs, batch_size=args.batch_size)
     return preset, cfg
@@ -182,22 +243,29 @@ def compile_model(model, device, mode="auto"):
     return torch.compile(model, dynamic=False, mode=None if mode == "default" else mode)
 
 
-def warm_up(model, cfg, data, device):
-    """Run three training steps and one evaluation so compilation and kernel selection happen before the timed
-    region (with CUDA graphs the first step runs as compiled, the second records the graph, the third replays it);
-    then put the weights and BN statistics back exactly as they were."""
+def warm_up(model, cfg, data, device, precision, compiled):
+    """On a GPU or compiled: run three training steps and one evaluation so compilation and kernel selection happen
+    before the timed region (with CUDA graphs the first step runs as compiled, the second records the graph, the
+    third replays it); then put the weights and BN statistics back exactly as they were. Returns its seconds."""
+    print(f"set-up before timing: {WARM_UP_STEPS} training steps to {'compile and ' if compiled else ''}select "
+          "kernels, then undone")
+    t = time.perf_counter()
     saved = copy.deepcopy(model.state_dict())
     warm_cfg = cfg.override(epochs=WARM_UP_STEPS / max(1, len(data["train_images"]) // cfg.batch_size))
-    train(model, warm_cfg, data, device, seed=0, eval_each_epoch=False, log=lambda *a: None)
-    predict_logits(model, data["test_images"][:cfg.eval_batch_size], cfg, device)
+    train(model, warm_cfg, data, device, seed=0, eval_each_epoch=False, log=None, precision=precision)
+    predict_logits(model, data["test_images"][:cfg.eval_batch_size], cfg, device, precision=precision)
     model.load_state_dict(saved)
+    seconds = time.perf_counter() - t
+    print(f"set-up took {seconds:.1f} s, not counted in the training time")
+    return seconds
 
 
-def evaluate(model, cfg, data, device, mean=MEAN, std=STD):
+def evaluate(model, cfg, data, device, precision, mean=MEAN, std=STD):
     """Test accuracy with the preset's TTA, its predictions, confusion matrix and per-class accuracy; and, from the
     same pass, the accuracy without TTA."""
     ttas = (cfg.tta, "none") if cfg.tta != "none" else ("none",)
-    logits = predict_logits_per_tta(model, data["test_images"], cfg, device, ttas, mean=mean, std=std)
+    logits = predict_logits_per_tta(model, data["test_images"], cfg, device, ttas, mean=mean, std=std,
+                                    precision=precision, desc="testing")
     labels = data["test_labels"].cpu()
     preds, plain_preds = logits[cfg.tta].cpu().argmax(1), logits["none"].cpu().argmax(1)
     confusion = torch.zeros(10, 10, dtype=torch.long)
@@ -207,62 +275,31 @@ def evaluate(model, cfg, data, device, mean=MEAN, std=STD):
     return accuracy, (plain_preds == labels).float().mean().item(), preds, confusion, per_class
 
 
-def run_training(args, device):
-    t_start = time.perf_counter()
-    device_name = describe_device(device)
-    torch.backends.cudnn.benchmark = True  # fixed shapes (the ragged last batch is dropped): pick the fastest kernels
-    preset, cfg = compose_config(args, device)
-    if cfg.muon_cuda_graph and device.type != "cuda" and cfg.optimizer == "muon":
-        print("note: muon_cuda_graph applies on a CUDA device only; this run takes Muon's ordinary step (the same "
-              "arithmetic), and the report and model file say so")
-        cfg = cfg.override(muon_cuda_graph=False)
-    with OutputSet(args.out, OUTPUT_NAMES) as out:   # checked writable now; files replaced only at the end
-        print(f"preset {preset}, seed {args.seed}, device {device_name}, torch {torch.__version__}")
-        print("config:")
-        print("\n".join(config_table(cfg.to_dict())))
-        source = find_data(args.data_dir)
-        data = {k: v.to(device) for k, v in load_cifar10(source).items()}
-        model = new_model(cfg, data["train_images"], device, args.seed)
-        net = compile_model(model, device, args.compile) if args.compile else model
-        t_warm = time.perf_counter()
-        data_prep_s = t_warm - t_start
-        warm_up(net, cfg, data, device)
-        warm_up_s = time.perf_counter() - t_warm
-        print(f"warm-up (compilation, kernel selection) {warm_up_s:.1f} s, not counted in the training time")
+def announce(args, preset, cfg, precision, device):
+    """The console's first lines: what runs, where, in which precision and why, and the whole config."""
+    print(f"preset {preset}, seed {args.seed}, device {describe_device(device)}, torch {torch.__version__}")
+    print(f"precision: {precision.describe()}")
+    print("config:")
+    print("\n".join(config_table(cfg.to_dict())))
 
-        epochs = f"{cfg.epochs:g}"
-        print(f"training on {len(data['train_images']):,} images for {epochs} epoch{'' if epochs == '1' else 's'}")
-        history, train_s = train(net, cfg, data, device, args.seed, eval_each_epoch=not args.no_epoch_eval)
 
-        t_eval = time.perf_counter()
-        acc, plain_acc, preds, confusion, per_class = evaluate(net, cfg, data, device)
-        eval_s = time.perf_counter() - t_eval
-        print(f"training time {train_s:.2f} s (first step to final weights); "
-              f"evaluation with TTA '{cfg.tta}' {eval_s:.1f} s")
+def split_validation(data, n_validation, device):
+    """The data on `device`, the last `n_validation` training images moved into "val_images"/"val_labels"."""
+    data = {k: v.to(device) for k, v in data.items()}
+    if n_validation:
+        for name in ("images", "labels"):
+            full = data.pop(f"train_{name}")
+            data[f"train_{name}"], data[f"val_{name}"] = full[:-n_validation], full[-n_validation:]
+        print(f"holding out the last {n_validation:,} training images for validation: training on "
+              f"{len(data['train_images']):,}")
+    return data
 
-        try:
-            save_checkpoint(out.staged("p2_model.pkl"), model, cfg, class_names=CLASSES, mean=MEAN, std=STD,
-                            preset=preset, seed=args.seed, test_accuracy=acc, test_accuracy_no_tta=plain_acc,
-                            train_seconds=train_s, device=device_name, data_note=args.data_note)
-        except OSError as e:
-            raise not_written(out, "the model file", e) from None
-        timing = dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s, train_s=train_s, eval_s=eval_s,
-                      total_s=time.perf_counter() - t_start)
-        summary = dict(
-            title="24789 HW1 problem 2: CIFAR-10 CNN", preset=preset, seed=args.seed, config=cfg.to_dict(),
-            test_accuracy=acc, test_accuracy_no_tta=plain_acc, tta=cfg.tta, history=history, class_names=list(CLASSES),
-            per_class_accuracy=per_class, confusion=confusion.tolist(),
-            samples=pick_samples(data["test_images"], data["test_labels"], preds), timing=timing, device=device_name,
-            torch_version=torch.__version__, data_description=source.describe(args.data_note),
-            command=command_line(sys.argv[1:]), machine=f"{platform.system()} {platform.machine()}, "
-                                                        f"{os.cpu_count()} CPUs")
-        write_report(summary, model, cfg, len(data["train_images"]), out)
-        interrupt.check()   # a Ctrl-C swallowed while writing still keeps the old outputs
-        out.commit()
-    print(f"wrote {', '.join(OUTPUT_NAMES)} in {out.folder}")
-    if cfg.tta != "none":
-        print(f"test accuracy without TTA: {100 * plain_acc:.2f}%")
-    print(f"test accuracy: {100 * acc:.2f}%")   # the last line: scripts that re-measure a model read it
+
+def save_model(out, model, cfg, facts):
+    try:
+        save_checkpoint(out.staged("p2_model.pkl"), model, cfg, class_names=CLASSES, mean=MEAN, std=STD, **facts)
+    except OSError as e:
+        raise not_written(out, "the model file", e) from None
 
 
 def pick_samples(images, labels, preds, n_wrong=15):
@@ -313,8 +350,10 @@ def run_eval(args, device):
     model, cfg, ckpt = load_model(args.eval, device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    precision = choose_precision(args.precision, device)
+    print(f"precision: {precision.describe()}")
     data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir), splits=("test",)).items()}
-    acc, *_ = evaluate(model, cfg, data, device, mean=ckpt["mean"], std=ckpt["std"])
+    acc, *_ = evaluate(model, cfg, data, device, precision, mean=ckpt["mean"], std=ckpt["std"])
     print(f"{args.eval}: preset {ckpt['preset']}, seed {ckpt['seed']}, TTA '{cfg.tta}', "
           f"stored test accuracy {100 * ckpt['test_accuracy']:.2f}%")
     print(f"test accuracy: {100 * acc:.2f}%")
@@ -335,7 +374,7 @@ def error_message(exc):
 
 
 def main(argv=None):
-    if RUN_AS_SCRIPT:   # past the imports; also when SIGINT is ignored (a background job), for SIGTERM and SIGHUP
+    if __name__ == "__main__":   # past the imports; also when SIGINT is ignored (a background job), SIGTERM, SIGHUP
         interrupt.install()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     problems = check_options(args)

@@ -2,6 +2,7 @@
 about every 30 seconds instead, since a bar's carriage returns would flood the log and a hidden bar says nothing.
 """
 import sys
+import threading
 import time
 
 from tqdm import tqdm
@@ -16,14 +17,18 @@ class EpochProgress:
     Reading the loss waits for the device, so due() is cheap and says yes only when a report is shown.
     """
 
-    def __init__(self, epoch, n_steps, batch_size, stream=None, interval_s=LOG_INTERVAL_S, clock=time.perf_counter):
+    def __init__(self, epoch, n_steps, batch_size, stream=None, interval_s=LOG_INTERVAL_S, clock=time.perf_counter,
+                 quiet=False):
         self.epoch, self.n_steps, self.batch_size = epoch, n_steps, batch_size
         self.stream = sys.stdout if stream is None else stream
-        self.interval_s, self.clock = interval_s, clock
+        self.interval_s, self.clock, self.quiet = interval_s, clock, quiet
         self.start = self.last_line = clock()
-        on_terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+        on_terminal = hasattr(self.stream, "isatty") and self.stream.isatty() and not quiet
+        # mininterval: the bar redraws (and its elapsed time moves) at least every few seconds even when a step
+        # takes minutes; the loss and speed beside it refresh every BAR_EVERY_STEPS steps
         self.bar = tqdm(total=n_steps, desc=f"epoch {epoch}", unit="step", leave=False, dynamic_ncols=True,
-                        file=self.stream) if on_terminal else None
+                        file=self.stream, mininterval=1.0) if on_terminal else None
+        self.ticker = Ticker(self.bar) if self.bar is not None else None
 
     def __iter__(self):
         try:
@@ -35,9 +40,18 @@ class EpochProgress:
             self.close()
 
     def due(self, i):
+        if self.quiet:
+            return False
         if self.bar is not None:
             return i % BAR_EVERY_STEPS == BAR_EVERY_STEPS - 1 or i == self.n_steps - 1
         return self.clock() - self.last_line >= self.interval_s and i < self.n_steps - 1  # the epoch line follows
+
+    def write(self, line, log=print):
+        """A line of text above the bar (or through `log` without one)."""
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
+            log(line)
 
     def report(self, i, loss, acc):
         """Show the running mean loss and accuracy after step i (0-based)."""
@@ -52,12 +66,63 @@ class EpochProgress:
               f"{elapsed:.0f} s", file=self.stream, flush=True)
 
     def close(self):
+        if self.ticker is not None:
+            self.ticker.stop()
         if self.bar is not None:
             self.bar.close()   # tqdm allows closing twice
 
 
+class Ticker:
+    """Redraws a tqdm bar every few seconds from a thread, so its elapsed time moves during a step that takes a
+    minute (a CPU without a GPU: one step of a large batch can); tqdm's own monitor only slows a bar down."""
+
+    def __init__(self, bar, every_s=5.0):
+        self.bar, self.stopped = bar, threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+        self.thread.start()
+
+    def _run(self, every_s):
+        while not self.stopped.wait(every_s):
+            self.bar.refresh()
+
+    def stop(self):
+        self.stopped.set()
+
+
+class Progress:
+    """Iterate over range(total) with progress shown: a tqdm bar on a terminal; in a log, a line every ~30 s.
+
+    For the waits outside training (evaluating the test set): nothing is shown in the first few seconds, so a short
+    evaluation stays quiet in a log."""
+
+    def __init__(self, total, desc, stream=None, interval_s=LOG_INTERVAL_S, clock=time.perf_counter):
+        self.total, self.desc, self.interval_s, self.clock = total, desc, interval_s, clock
+        self.stream = sys.stdout if stream is None else stream
+        self.on_terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def __iter__(self):
+        if self.on_terminal:
+            bar = tqdm(range(self.total), desc=self.desc, unit="batch", leave=False, dynamic_ncols=True,
+                       file=self.stream, mininterval=1.0)
+            ticker = Ticker(bar)
+            try:
+                yield from bar
+            finally:
+                ticker.stop()
+                bar.close()
+            return
+        start = last = self.clock()
+        for i in range(self.total):
+            yield i
+            now = self.clock()
+            if now - last >= self.interval_s and i < self.total - 1:
+                last = now
+                print(f"{self.desc}: {i + 1}/{self.total} batches, {now - start:.0f} s", file=self.stream,
+                      flush=True)
+
+
 def epoch_line(row):
     """The console line at the end of an epoch, accuracies in percent."""
-    test = "" if row["test_acc"] is None else f"  test acc (no TTA) {100 * row['test_acc']:5.2f}%"
-    return (f"epoch {row['epoch']:2d}  loss {row['train_loss']:.4f}  train acc {100 * row['train_acc']:5.2f}%{test}"
+    val = "" if row.get("val_acc") is None else f"  validation acc {100 * row['val_acc']:5.2f}%"
+    return (f"epoch {row['epoch']:2d}  loss {row['train_loss']:.4f}  train acc {100 * row['train_acc']:5.2f}%{val}"
             f"  {row['seconds']:6.1f}s  {row['images_per_s']:.0f} img/s")

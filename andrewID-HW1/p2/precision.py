@@ -1,0 +1,83 @@
+"""The arithmetic precision of a run, chosen from what the device computes natively.
+
+Mixed precision (autocast) runs the convolutions and matrix products in a 16-bit format and keeps the weights, the
+loss and the optimizer in float32. It pays only where the hardware has 16-bit arithmetic: elsewhere the 16-bit
+values are converted back and forth in software, and a CPU without native bf16 (AVX2-only laptops, most of them)
+runs 8-14x slower in bf16 than in float32. So:
+
+- CPU: bf16 only with AVX512-BF16 or AMX instructions, which torch uses for its kernels; otherwise float32.
+- CUDA: bf16 from compute capability 8.0 (Ampere) on; older cards (T4, V100, RTX 20xx) have fast float16 but no
+  bf16, so float16, whose small range needs loss scaling (torch.amp.GradScaler) to keep small gradients from
+  rounding to zero.
+- `--precision bf16|fp16|fp32` overrides the choice, and the run says that it was asked for.
+"""
+from dataclasses import dataclass
+
+import torch
+
+CHOICES = ("auto", "bf16", "fp16", "fp32")
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+WORDS = {"bf16": "bfloat16 autocast", "fp16": "float16 autocast with loss scaling", "fp32": "float32"}
+# torch.backends.cpu.get_cpu_capability(): the widest vector ISA torch's own kernels run with. "AVX2" also where
+# AVX-512 exists but was turned off (ATEN_CPU_CAPABILITY=avx2): then bf16 is emulated, whatever the CPU has.
+WIDE_CPU_KERNELS = ("AVX512", "AVX512_BF16", "AMX")
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str     # "bf16" | "fp16" | "fp32"
+    reason: str   # why, in words, for the console and the report
+
+    @property
+    def dtype(self):
+        """The dtype the convolutions compute in (float32: autocast off)."""
+        return DTYPES[self.name]
+
+    @property
+    def words(self):
+        return WORDS[self.name]
+
+    def autocast(self, device):
+        return torch.autocast(device.type, dtype=self.dtype, enabled=self.name != "fp32")
+
+    def grad_scaler(self, device):
+        """Loss scaling, on for float16 only (bf16 has float32's range); when off, its calls pass values through."""
+        return torch.amp.GradScaler(device.type, enabled=self.name == "fp16")
+
+    def describe(self):
+        return f"{self.words} ({self.reason})"
+
+
+def cpu_has_native_bf16():
+    """(yes or no, why) for this CPU and the kernels torch runs on it."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+    if capability not in WIDE_CPU_KERNELS:
+        return False, f"this CPU has no native bf16: torch's kernels use {capability}"
+    if amx:
+        return True, "this CPU computes bf16 natively, with AMX"
+    if avx512_bf16:
+        return True, "this CPU computes bf16 natively, with AVX512-BF16"
+    return False, "this CPU has no native bf16"
+
+
+def cuda_has_native_bf16(device):
+    major, minor = torch.cuda.get_device_capability(device)
+    name = torch.cuda.get_device_name(device)
+    if (major, minor) >= (8, 0):
+        return True, f"{name} computes bf16 natively: compute capability {major}.{minor}"
+    return False, f"{name} has no native bf16: compute capability {major}.{minor}, below 8.0"
+
+
+def choose_precision(requested, device):
+    """The Precision for --precision `requested` (one of CHOICES) on torch device `device`."""
+    if requested not in CHOICES:
+        raise ValueError(f"--precision {requested}: choose one of {', '.join(CHOICES)}")
+    if requested != "auto":
+        return Precision(requested, "asked for with --precision")
+    if device.type == "cuda":
+        native, why = cuda_has_native_bf16(device)
+        return Precision("bf16" if native else "fp16", why)
+    native, why = cpu_has_native_bf16()
+    return Precision("bf16" if native else "fp32", why)

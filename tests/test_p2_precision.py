@@ -1,0 +1,87 @@
+"""The precision policy: bf16 only where the device computes it natively, float16 with loss scaling on older GPUs,
+float32 on CPUs without bf16; --precision overrides. Each machine kind is faked, so every choice is checked here."""
+import pytest
+import torch
+
+import precision
+from precision import Precision, choose_precision
+
+CPU = torch.device("cpu")
+GPU = torch.device("cuda")
+
+
+def fake_cpu(monkeypatch, capability, amx=False, avx512_bf16=False):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+
+
+def fake_gpu(monkeypatch, name, capability):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+
+
+@pytest.mark.parametrize("capability, amx, avx512_bf16, expected, reason", [
+    ("AVX2", False, False, "fp32", "this CPU has no native bf16: torch's kernels use AVX2"),   # most laptops
+    ("AVX512", False, False, "fp32", "this CPU has no native bf16"),                          # Skylake-X, Zen 4 off
+    ("AVX512", False, True, "bf16", "this CPU computes bf16 natively, with AVX512-BF16"),       # Zen 4/5
+    ("AVX512", True, True, "bf16", "this CPU computes bf16 natively, with AMX"),                # Sapphire Rapids
+    # AMX present, but torch told to use AVX2 kernels only (ATEN_CPU_CAPABILITY=avx2): bf16 would be emulated
+    ("AVX2", True, True, "fp32", "this CPU has no native bf16: torch's kernels use AVX2"),
+    ("DEFAULT", False, False, "fp32", "this CPU has no native bf16: torch's kernels use DEFAULT"),
+])
+def test_cpu_choice(monkeypatch, capability, amx, avx512_bf16, expected, reason):
+    fake_cpu(monkeypatch, capability, amx, avx512_bf16)
+    chosen = choose_precision("auto", CPU)
+    assert (chosen.name, chosen.reason) == (expected, reason)
+
+
+@pytest.mark.parametrize("name, capability, expected", [
+    ("Tesla T4", (7, 5), "fp16"), ("Tesla V100-SXM2-16GB", (7, 0), "fp16"), ("NVIDIA GeForce RTX 2080", (7, 5), "fp16"),
+    ("NVIDIA A100-SXM4-40GB", (8, 0), "bf16"), ("NVIDIA GeForce RTX 3060", (8, 6), "bf16"),
+    ("NVIDIA H200", (9, 0), "bf16"),
+])
+def test_gpu_choice(monkeypatch, name, capability, expected):
+    fake_gpu(monkeypatch, name, capability)
+    chosen = choose_precision("auto", GPU)
+    assert chosen.name == expected
+    major, minor = capability
+    native = "computes bf16 natively" if expected == "bf16" else "has no native bf16"
+    assert chosen.reason.startswith(f"{name} {native}: compute capability {major}.{minor}")
+
+
+@pytest.mark.parametrize("asked", ["bf16", "fp16", "fp32"])
+def test_asking_overrides_the_choice(monkeypatch, asked):
+    fake_cpu(monkeypatch, "AVX2")
+    chosen = choose_precision(asked, CPU)
+    assert (chosen.name, chosen.reason) == (asked, "asked for with --precision")
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="--precision fp8: choose one of auto, bf16, fp16, fp32"):
+        choose_precision("fp8", CPU)
+
+
+def test_an_older_torch_without_the_cpu_probes_gets_float32(monkeypatch):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    assert choose_precision("auto", CPU).name == "fp32"
+
+
+def test_only_float16_scales_the_loss():
+    assert Precision("fp16", "").grad_scaler(CPU).is_enabled()
+    assert not Precision("bf16", "").grad_scaler(CPU).is_enabled()
+    assert not Precision("fp32", "").grad_scaler(CPU).is_enabled()
+
+
+@pytest.mark.parametrize("name, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16), ("fp32", torch.float32)])
+def test_autocast_computes_the_convolutions_in_the_chosen_dtype(name, dtype):
+    conv = torch.nn.Conv2d(3, 4, 3)
+    with Precision(name, "").autocast(CPU):
+        assert conv(torch.randn(1, 3, 8, 8)).dtype == dtype
+
+
+def test_words_for_the_console_and_report():
+    assert Precision("fp32", "this CPU has no native bf16").describe() == "float32 (this CPU has no native bf16)"
+    assert precision.WORDS["fp16"] == "float16 autocast with loss scaling"
