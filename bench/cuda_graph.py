@@ -1,7 +1,21 @@
-"""An optimizer's step replayed from a CUDA graph. Muon's step is about a hundred small kernels; on a GPU the host
-launches them one by one, slower than the GPU runs them, so the step waits on the host. Replayed from a graph, the
-whole step is one launch (plus a copy of the gradients and the learning rates)."""
+"""An optimizer's step replayed from a CUDA graph, for the bench only (p2 itself never graphs its optimizer).
+Muon's step is about a hundred small kernels; on a GPU the host launches them one by one, slower than the GPU runs
+them, so the step waits on the host. Replayed from a graph, the whole step is one launch (plus a copy of the
+gradients and the learning rates). The capture follows PyTorch's CUDA graph notes (warm-up on a side stream,
+static input buffers copied into before each replay): https://pytorch.org/docs/stable/notes/cuda.html#cuda-graphs
+
+    with graphed_muon():      # every Muon that p2's train.make_muon_optimizers makes on a GPU is a GraphedStep
+        train(...)
+"""
+import contextlib
+import os
+import sys
+
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
+import train as p2_train  # noqa: E402
+from muon import Muon  # noqa: E402
 
 
 class GraphedStep:
@@ -10,7 +24,7 @@ class GraphedStep:
 
     A graph replays the same kernels on the same memory with the same constants. So each step first copies the
     gradients into the buffers the graph reads, and each group's learning rate into a one-element tensor, which
-    the optimizer must accept for group["lr"] (Muon does). Every parameter must have a gradient at every step.
+    the optimizer must accept for group["lr"] (p2's Muon does). Every parameter must have a gradient at every step.
     """
 
     def __init__(self, optimizer, warmup=3):
@@ -62,3 +76,22 @@ class GraphedStep:
                 p.grad = grad
             for group, lr in zip(self.param_groups, lrs):
                 group["lr"] = lr
+
+
+def graph_muons(optimizers):
+    """The optimizers with each Muon whose parameters are on a GPU wrapped in a GraphedStep (no CUDA graphs on a
+    CPU: there it stays Muon's ordinary step, the same arithmetic)."""
+    return [GraphedStep(o) if isinstance(o, Muon) and o.param_groups[0]["params"][0].is_cuda else o
+            for o in optimizers]
+
+
+@contextlib.contextmanager
+def graphed_muon(train_module=p2_train):
+    """While inside, p2's training (train.train, through train.make_optimizers) gets its Muon as a GraphedStep on a
+    GPU; p2's own code and config are untouched."""
+    real = train_module.make_muon_optimizers
+    train_module.make_muon_optimizers = lambda *args, **kwargs: graph_muons(real(*args, **kwargs))
+    try:
+        yield
+    finally:
+        train_module.make_muon_optimizers = real

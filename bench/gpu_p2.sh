@@ -1,89 +1,140 @@
 #!/usr/bin/env bash
-# The whole GPU measurement in one run (about 9-10 minutes on one H100: give it what the lease allows, and re-run
-# what a cut-off list missed with P2_RUNS), in order of what the issue's targets need first:
-#  1. decode the JPEG-q75 copy; run the CUDA tests of the optimizer and the model (if pytest is there);
-#  2. train gpu-fast in one process several ways (bench/cudagraph_check.py): compiled with CUDA graphs as it is;
-#     with Muon's step replayed from a CUDA graph (muon_cuda_graph), alone, with the global max-pool as
-#     F.max_pool2d, and with that pool and the whitening conv as a fused sum (whiten-as-sum); the pool with
-#     muon_one_batch (Muon's banks in one padded batch), and with both; eager, with and without the graphed Muon;
-#     then 4 more seeds of the fastest way that trains;
-#  3. time a training step (bench/p2_ops.py; each timing checks that the loss stayed finite): gpu-fast compiled as
-#     it is, with the pool and the graphed Muon, and with whiten-as-sum; gpu-best eager with muon_cuda_graph (as
-#     it is: 23.07 ms a step, bench/results/h100-2026-11-27b-ops-gpu-best.txt);
-#  4. the runs through p2.py: ours gpu-fast compiled (p2.py --compile) with 3 seeds, the public airbench 0.1.8
-#     train94 3 times, gpu-fast compiled with muon_cuda_graph 3 times, gpu-best with muon_cuda_graph, airbench96
-#     once, gpu-best as it is, 2 more seeds of gpu-fast compiled, gpu-fast eager with muon_cuda_graph.
-# Adopt a change in the presets (muon_cuda_graph, muon_one_batch) or in the model (F.max_pool2d as the compiled
-# global pool, the whitening as a sum when compiled) only if its accuracy holds over 5 seeds (>= 90.6 %).
-# P2_RUNS replaces the run list: `name@field=value` is p2.py --set, `name+compile=MODE` is --compile=MODE (both:
-# `name+compile=MODE@field=value`). The table (accuracy, train seconds, card, ours relative to airbench) is
-# rewritten after every run, so a list cut short by the time limit keeps the rows it finished. Earlier runs:
-# bench/results/h100-2026-11-27.md (two leases).
+# p2 against the public airbench trainers, side by side on one GPU in one call, on the same JPEG-q75 data (issue 24;
+# the fp16 row is issue 21's). Rows, most important first; each python runner trains its seeds in one process and
+# the table is rewritten after every seed, so a call cut short keeps what it measured:
+#  1. fast (p2.py --preset fast --compile: CUDA graphs; bf16 on an Ampere or later card), seeds 0-4
+#     (bench/p2_seeds.py: p2's own new_model, compile_model, warm_up, train and evaluate, no report);
+#  2. airbench94_muon, Keller Jordan's public file, seeds 0-4, compiled max-autotune as its own __main__ does
+#     (bench/airbench94_muon_run.py; it is stopped after AIRBENCH94_MAX_S seconds so the rows after it still run);
+#  3. fast fp16 (--precision fp16: float16 autocast with loss scaling, the path of pre-Ampere cards), seeds 0-4;
+#  4. airbench96 (the registry package airbench 0.1.8's train96, from its sdist), seed 0 (bench/airbench_run.py);
+#  5. best (p2.py --preset best --compile), seeds 0-2;
+#  6. if time is left: fast with the candidate speed-ups (Muon's step replayed from a CUDA graph, bench/cuda_graph.py;
+#     the global max-pool as F.max_pool2d; the whitening conv as a fused sum; bench/p2_ops.py), seeds 0-4;
+#  7. if time is left: the CUDA-only tests (the graphed Muon step against the eager one; p2's GPU tests).
+# No seed starts that would end after P2_BUDGET_S seconds (default 480) from the script's start; a row that cannot
+# start says so in the table. Table columns: accuracy with each trainer's own TTA and without, training seconds
+# (CUDA events, compilation and warm-up excluded), precision; then per row the mean and median, then ours against
+# theirs with the targets.
 #
-# Carry in gpu_data/ (git-ignored): cifar10_q75_compact.npz and build.py (the q75 copy and its decoder), and
-# airbench-0.1.8.tar.gz (`pip download airbench==0.1.8 --no-deps --no-binary :all: -d gpu_data`); 18 MB, so delete
-# a gpu_data/decoded/ left by a dry run first. Then, from the repository root on the GPU machine:
-#   bash bench/gpu_p2.sh        (the table and the whole log land in $OUT; the decoded data and the runs in gpu_data/)
-# A dry run on the CPU (checks the script end to end, not the numbers; no CUDA graphs there, so the ways and
-# timings run without them; airbench needs CUDA and stops after its set-up; p2 reads only complete batch files, so
-# the dry run trains a few steps on the full set; about 10 minutes on 2 cores):
-#   P2_BENCH_ARGS="--device cpu --epochs 0.04 --batch-size 500" P2_RUNS="gpu-fast:0 \
-#     gpu-fast+compile@muon_cuda_graph=true:0 airbench94:0" P2_TIME_STEPS=1 P2_OPS_COMPILE=none \
-#     P2_CHECK_WAYS=eager+max-pool2d-global+whiten-as-sum@muon_cuda_graph=true@muon_one_batch=true,eager \
-#     P2_CHECK_ARGS="--device cpu --epochs 0.04 --seeds 2" OUT=scratch/dry bash bench/gpu_p2.sh
-set -euo pipefail
+# HOW TO CALL IT (device tool), from the repository root of a session with a lent GPU:
+#  a. here, once: gpu_data/ (git-ignored) must hold
+#       cp /work/shared/data/cifar10/cifar10_q75_compact.npz /work/shared/data/cifar10/build.py gpu_data/
+#       python3 -m pip download airbench==0.1.8 --no-deps --no-binary :all: -d gpu_data    (airbench-0.1.8.tar.gz)
+#       gpu_data/airbench94_muon.py: the search tools' read_file(repo "KellerJordan/cifar10-airbench", path
+#         "airbench94_muon.py"; commit 096d14d9aa92dcc837ab4f1f288dffea2bbe41b7, 18,137 characters), its text
+#         written unchanged; the copy of 2026-12-02 has sha256 704e29251a5207d8aed8a35adf13f772ff386b90a712aaddc2a28854385b536e
+#     and nothing else that is large (about 18 MB in all; the data is decoded on the GPU machine, outside gpu_data/).
+#  b. run(command="bash bench/gpu_p2.sh", carry=["gpu_data"], timeout_s=560)
+#     About 8 minutes of work (P2_BUDGET_S=480) plus the decoding (about 15 s); 560 s leaves the last row time to
+#     finish, inside the 10-minute limit of one command. Give the machine back afterwards.
+#  c. the files come back from $OUT: table.md (the table), results.jsonl (one line a run), machine.json, log.txt.
+#     Copy table.md to bench/results/h200-YYYY-MM-DD.md (the card and date it names) and cite it.
+# What the public file needs, and what the wrapper supplies without editing it: CUDA; torch.compile with Triton
+# (max-autotune); torchvision (imported; the H200 image has 0.26); cifar10/{train,test}.pt in its working
+# directory (else it downloads CIFAR-10: no network there), which the wrapper writes from our decoded files;
+# sys.argv[0] readable (it logs its own code). airbench 0.1.8 needs the same .pt files and nothing else.
+#
+# DRY RUN on the CPU (checks every step end to end, no figure; CUDA-only steps skipped; a few minutes on 2 cores):
+#   DRY_RUN=1 nice -n 19 bash bench/gpu_p2.sh          (OUT defaults to scratch/gpu_p2_dry)
+# It trains each p2 row a step or two on 100 images in float32 (fp16 for the fp16 row), runs airbench94_muon
+# uncompiled in float32 on 25 images, and stops airbench96 after its set-up (it needs CUDA).
+set -uo pipefail   # not -e: a failed row is recorded and the next one runs
 cd "$(dirname "$0")/.."
-SRC=${CIFAR_SRC:-gpu_data}
-OUT=${OUT:-scratch/gpu_p2}     # on the GPU machine, the folder whose files come back
-DATA=${DATA:-$SRC/decoded}     # 180 MB decoded: kept out of $OUT
-WORK=${WORK:-$SRC/work}        # each run's model and report, and airbench's copy of the data: kept out of $OUT too
-# In order of what the issue's targets need first, so that a run cut short by the time limit loses the least.
-RUNS=${P2_RUNS:-"gpu-fast+compile:0 gpu-fast+compile:1 gpu-fast+compile:2 airbench94:0 airbench94:1 airbench94:2
-      gpu-fast+compile@muon_cuda_graph=true:0 gpu-fast+compile@muon_cuda_graph=true:1
-      gpu-fast+compile@muon_cuda_graph=true:2 gpu-best@muon_cuda_graph=true:1 airbench96:0 gpu-best:1
-      gpu-fast+compile:3 gpu-fast+compile:4 gpu-fast@muon_cuda_graph=true:0"}
-WAYS=${P2_CHECK_WAYS:-"reduce-overhead+max-pool2d-global+whiten-as-sum@muon_cuda_graph=true,\
-reduce-overhead+max-pool2d-global@muon_cuda_graph=true,reduce-overhead@muon_cuda_graph=true,\
-reduce-overhead+max-pool2d-global@muon_one_batch=true,\
-reduce-overhead+max-pool2d-global@muon_cuda_graph=true@muon_one_batch=true,reduce-overhead,\
-eager@muon_cuda_graph=true,eager"}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1      # through tee, lines stay in the order they were printed
+DRY=${DRY_RUN:-0}
+SRC=${SRC:-gpu_data}
+OUT=${OUT:-scratch/gpu_p2$([ "$DRY" = 1 ] && echo _dry)}   # on the GPU machine, the folder whose files come back
+TMP=${P2_GPU_TMP:-${TMPDIR:-/tmp}/p2-gpu}   # decoded data (180 MB) and airbench's copies: outside $OUT and the carry
+DATA=${DATA:-$TMP/decoded}
+WORK=$TMP/work
+BUDGET=${P2_BUDGET_S:-$([ "$DRY" = 1 ] && echo 1200 || echo 480)}
+AIRBENCH94_MAX_S=${AIRBENCH94_MAX_S:-240}
+START=$(date +%s)
+DEADLINE=$((START + BUDGET))
+RESULTS=$OUT/results.jsonl
+INFO=$OUT/machine.json
+TABLE=$OUT/table.md
+mkdir -p "$OUT" "$WORK"
+rm -f "$RESULTS" "$TABLE"
+export PYTHONUNBUFFERED=1   # through tee, the lines stay in the order they were printed
+TABLE_ARGS=(--results "$RESULTS" --table "$TABLE" --info "$INFO")
 
-measure() {
-    if [ ! -f "$DATA/cifar-10-batches-bin/test_batch.bin" ]; then
-        python3 "$SRC/build.py" "$DATA" --format bin
-    fi
-    rm -rf "$WORK" "$OUT"/ops-*.txt && mkdir -p "$WORK" && tar xzf "$SRC/airbench-0.1.8.tar.gz" -C "$WORK"
-    python3 -c "import torch; print('torch', torch.__version__, '| card:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'none (CPU only)')"
-    # The CUDA-only tests (the graphed Muon step against the eager one, the compiled pool's gradients); seconds.
-    python3 -m pytest -q -p no:cacheprovider tests/test_p2_optim.py tests/test_p2_model.py 2>&1 | tail -15 \
-        || echo "pytest failed or is not installed"
-    # Does each way train, and how fast, side by side in one process; then 4 more seeds of the fastest that trains.
-    # shellcheck disable=SC2086  # P2_CHECK_ARGS is a list of words on purpose
-    python3 bench/cudagraph_check.py --data-dir "$DATA" --seeds 5 ${P2_CHECK_ARGS:-} --ways "$WAYS" 2>&1 \
-        | grep -v "possibly bad tiling" | tee "$OUT/cudagraph-check.txt" || echo "cudagraph_check.py failed"
-    # Operations per training step as this device's host issues them, then N timed steps on random data with the
-    # operations that take the most device time (seconds each; a failure here does not stop the runs).
-    ops() {  # FILE, then p2_ops.py's options
-        local file=$1 && shift
-        python3 bench/p2_ops.py --time "${P2_TIME_STEPS:-20}" "$@" >> "$OUT/$file" 2>&1 \
-            || echo "p2_ops.py $* failed"
-    }
-    local compile=(--compile "${P2_OPS_COMPILE:-reduce-overhead}")
-    [ "${P2_OPS_COMPILE:-}" = none ] && compile=()   # a quick dry run: compiling on a CPU takes minutes a timing
-    ops ops-gpu-fast-compiled.txt --preset gpu-fast "${compile[@]}"
-    ops ops-gpu-fast-compiled.txt --preset gpu-fast "${compile[@]}" --variant max-pool2d-global \
-        --set muon_cuda_graph=true
-    ops ops-gpu-fast-compiled.txt --preset gpu-fast "${compile[@]}" --variant whiten-as-sum
-    ops ops-gpu-best.txt --preset gpu-best --set muon_cuda_graph=true
-    grep -h -A8 "ATen operations" "$OUT/ops-gpu-fast-compiled.txt" "$OUT/ops-gpu-best.txt" || true
-    grep -h "ms a step\|WARNING" "$OUT"/ops-*.txt || true
-    # shellcheck disable=SC2086  # RUNS and P2_BENCH_ARGS are lists of words on purpose
-    python3 bench/p2_runs.py --data-dir "$DATA" --out "$WORK/runs" --table "$OUT/table.md" \
-        --airbench "$WORK/airbench-0.1.8" --runs $RUNS -- --no-epoch-eval ${P2_BENCH_ARGS:-}
+if [ "$DRY" = 1 ]; then   # tiny and on the CPU: checks the plumbing, not the numbers
+    P2_DEVICE=(--device cpu --batch-size 50 --epochs 1 --set eval_batch_size=50)
+    P2_PRECISION=(--precision fp32)              # bf16 is emulated, slowly, on most CPUs
+    P2_LIMITS=(--limit-train 100 --limit-test 100)
+    P2_COMPILE=()                                # compiling on a CPU takes minutes
+    FAST_SEEDS="0 1" FP16_SEEDS="0" BEST_SEEDS="0" AB94_SEEDS="0 1"
+    AB94_DRY=(--device cpu --limit 25 --dry-batch 25)
+else
+    P2_DEVICE=() P2_PRECISION=() P2_LIMITS=() P2_COMPILE=(--compile)
+    FAST_SEEDS="0 1 2 3 4" FP16_SEEDS="0 1 2 3 4" BEST_SEEDS="0 1 2" AB94_SEEDS="0 1 2 3 4"
+    AB94_DRY=()
+fi
+
+left() { echo $((DEADLINE - $(date +%s))); }
+skip() {  # ROW: a row the budget leaves no time for, said in the table
+    echo "== $1: not run, $(left) s of the budget left"
+    python3 bench/gpu_table.py add "${TABLE_ARGS[@]}" --row "$1" --note "not run: past the call's time budget"
 }
 
-# The whole log is kept in $OUT: all of it comes back, not just the tail that a remote run shows. $OUT holds only
-# five small files (log, table, two operation tables, the check): a remote run brings back at most eight.
+p2_row() {  # ROW "SEEDS" MIN_S [p2_seeds.py options] -- p2.py options
+    local row=$1 seeds=$2 min_s=$3 && shift 3
+    if [ "$(left)" -lt "$min_s" ]; then skip "$row"; return; fi
+    echo "== $row ($(left) s of the budget left)"
+    # shellcheck disable=SC2086  # the seeds are a list of words
+    python3 bench/p2_seeds.py --row "$row" --seeds $seeds --data-dir "$DATA" "${TABLE_ARGS[@]}" \
+        --deadline "$DEADLINE" "${P2_LIMITS[@]}" "$@" || echo "p2_seeds.py $row: exit $?"
+}
+
+measure() {
+    echo "== bench/gpu_p2.sh: dry run $DRY, budget $BUDGET s, out $OUT, data $DATA"
+    python3 bench/gpu_table.py info --out "$INFO" || echo '{}' > "$INFO"
+    nvidia-smi 2>/dev/null | head -15
+    if [ ! -f "$DATA/cifar-10-batches-bin/test_batch.bin" ]; then
+        echo "== decoding the JPEG-q75 copy into $DATA"
+        python3 "$SRC/build.py" "$DATA" --format bin || { echo "cannot decode the data: nothing to measure"; return 1; }
+    fi
+    if [ -f "$SRC/airbench94_muon.py" ]; then sha256sum "$SRC/airbench94_muon.py"; fi
+
+    p2_row fast "$FAST_SEEDS" 40 -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
+
+    if [ "$(left)" -lt 60 ]; then skip airbench94_muon; else
+        echo "== airbench94_muon ($(left) s of the budget left; stopped after $AIRBENCH94_MAX_S s)"
+        # shellcheck disable=SC2086
+        timeout "$AIRBENCH94_MAX_S" python3 bench/airbench94_muon_run.py --file "$SRC/airbench94_muon.py" \
+            --data-dir "$DATA" --work-dir "$WORK/airbench94_muon" --seeds $AB94_SEEDS "${TABLE_ARGS[@]}" \
+            --deadline "$DEADLINE" "${AB94_DRY[@]}"
+        code=$?
+        if [ "$code" = 124 ]; then
+            python3 bench/gpu_table.py add "${TABLE_ARGS[@]}" --row airbench94_muon \
+                --note "stopped after $AIRBENCH94_MAX_S s (compilation and the seeds above)"
+        elif [ "$code" != 0 ]; then echo "airbench94_muon_run.py: exit $code"; fi
+    fi
+
+    p2_row "fast fp16" "$FP16_SEEDS" 40 -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" --precision fp16
+
+    if [ "$(left)" -lt 50 ]; then skip airbench96; else
+        echo "== airbench96 ($(left) s of the budget left)"
+        tar xzf "$SRC/airbench-0.1.8.tar.gz" -C "$WORK" \
+            && python3 bench/airbench_run.py --airbench "$WORK/airbench-0.1.8" --data-dir "$DATA" \
+                --work-dir "$WORK/airbench96" --variant 96 --seed 0 "${TABLE_ARGS[@]}" \
+            || echo "airbench96: failed (the log above says why)"
+    fi
+
+    p2_row best "$BEST_SEEDS" 60 -- --preset best "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
+
+    p2_row "fast candidates" "$FAST_SEEDS" 40 --graphed-muon --variant max-pool2d-global --variant whiten-as-sum \
+        -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
+
+    if [ "$DRY" != 1 ] && [ "$(left)" -gt 30 ]; then   # the CUDA-only tests; skipped on a CPU
+        echo "== CUDA tests"
+        timeout "$(left)" python3 -m pytest -q -p no:cacheprovider tests/test_bench_cuda_graph.py \
+            tests/test_p2_optim.py tests/test_p2_model.py 2>&1 | tail -15 || echo "pytest failed or is not there"
+    fi
+    echo "== done in $(($(date +%s) - START)) s"
+    cat "$TABLE"
+}
+
+# The whole log is kept in $OUT (a remote run shows only its tail); $OUT holds four small files.
 measure 2>&1 | tee "$OUT/log.txt"

@@ -6,7 +6,7 @@ there is one, else the CPU), it counts ATen operations two ways: calls (those th
 interpreter and the dispatcher) and leaves (those that call no other ATen operation: on a GPU each is a kernel
 launch or more, except that a list operation, torch._foreach_*, is one leaf there and one leaf per tensor on a CPU).
 
-    python bench/p2_ops.py [--preset gpu-fast] [--device cpu|cuda] [--batch-size 64]
+    python bench/p2_ops.py [--preset fast] [--device cpu|cuda] [--batch-size 64]
 
 With --time N it also times N steps at the preset's own batch size (wall clock after a sync, and the device's
 busy time from the profiler) and lists the operations that take the most device time: the step's floor on a GPU
@@ -17,7 +17,8 @@ step, and --set a config field changed, for a GPU session to measure several in 
     python bench/p2_ops.py --time 20 --set channels_last=false  (any field, as p2.py --set takes it)
     python bench/p2_ops.py --time 20 --compile max-autotune     (the network compiled; the optimizers eager)
     python bench/p2_ops.py --time 20 --compile reduce-overhead --variant max-pool2d-global
-    python bench/p2_ops.py --time 20 --set muon_cuda_graph=true  (Muon's step replayed from a CUDA graph)
+    python bench/p2_ops.py --time 20 --graphed-muon             (Muon's step replayed from a CUDA graph)
+    python bench/p2_ops.py --time 20 --precision fp16           (p2's precision choices; default: the device's)
 """
 import argparse
 import collections
@@ -31,12 +32,16 @@ import torch.nn.functional as F
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, record_function
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "andrewID-HW1", "p2"))
+sys.path.insert(1, HERE)
 from config import get_preset, parse_setting  # noqa: E402
-from cuda_graph import GraphedStep  # noqa: E402
 from model import build_model  # noqa: E402
 from p2 import compile_model  # noqa: E402
-from train import autocast, make_optimizers, normalize, normalized_set, to_memory_format  # noqa: E402
+from precision import CHOICES as PRECISIONS, choose_precision  # noqa: E402
+from train import make_optimizers, normalize, normalized_set, to_memory_format  # noqa: E402
+
+from cuda_graph import GraphedStep, graph_muons  # noqa: E402  (bench/)
 
 
 def phase_of(event, phases):
@@ -47,7 +52,7 @@ def phase_of(event, phases):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="gpu-fast")
+    p.add_argument("--preset", default="fast")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch-size", type=int, help="default: 64 to count (the count does not depend on it), the "
                                                   "preset's own to time")
@@ -56,16 +61,21 @@ def main():
     p.add_argument("--compile", metavar="MODE", help="time the network compiled in this torch.compile mode")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a config field, as p2.py --set does (repeatable)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help="as p2.py --precision")
+    p.add_argument("--graphed-muon", action="store_true", help="Muon's step replayed from a CUDA graph (GPU only)")
     args = p.parse_args()
     device = torch.device(args.device)
+    precision = choose_precision(args.precision, device)
     try:
         cfg = get_preset(args.preset).override(**dict(parse_setting(s) for s in args.set))
     except ValueError as e:
         p.error(str(e))
     name = "@".join([args.preset, *args.set])   # as bench/p2_runs.py names a run with settings
-    count_ops(cfg.override(batch_size=args.batch_size or 64), name, device)
+    print(f"precision: {precision.describe()}")
+    count_ops(cfg.override(batch_size=args.batch_size or 64), name, device, precision, args.graphed_muon)
     if args.time:
-        time_steps(cfg.override(batch_size=args.batch_size), name, device, args.time, args.variant, args.compile)
+        time_steps(cfg.override(batch_size=args.batch_size), name, device, args.time, args.variant, args.compile,
+                   precision, args.graphed_muon)
 
 
 def adaptive_pool(model):
@@ -116,9 +126,11 @@ VARIANTS = {"as-is": lambda model: model, "adaptive-pool": adaptive_pool, "max-p
             "whiten-as-sum": whiten_as_sum}
 
 
-def make_step(cfg, device, variant="as-is", compile_mode=None):
-    """A training step of `cfg` on one random batch (fixed), after a first step that creates the optimizer state
-    (and compiles, with `compile_mode`); returns (step, names of the optimizers' phases)."""
+def make_step(cfg, device, variant="as-is", compile_mode=None, precision=None, graphed_muon=False):
+    """A training step of `cfg` on one random batch (fixed), as train.train takes it (autocast and loss scaling of
+    `precision`, None: the device's own), after a first step that creates the optimizer state (and compiles, with
+    `compile_mode`); returns (step, names of the optimizers' phases)."""
+    precision = precision or choose_precision("auto", device)
     torch.manual_seed(0)
     images = torch.randint(0, 256, (cfg.batch_size, 3, 32, 32), dtype=torch.uint8, device=device)
     labels = torch.randint(0, 10, (cfg.batch_size,), device=device)
@@ -126,7 +138,10 @@ def make_step(cfg, device, variant="as-is", compile_mode=None):
     model.whiten.fit(normalize(images))
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizers = make_optimizers(model, cfg)
+    optimizers = make_optimizers(model, cfg, precision)
+    if graphed_muon:
+        optimizers = graph_muons(optimizers)
+    scaler = precision.grad_scaler(device)
     names = [f"optimizer {type(o.optimizer).__name__} (CUDA graph)" if isinstance(o, GraphedStep)
              else f"optimizer {type(o).__name__}" for o in optimizers]
     net = VARIANTS[variant](model)
@@ -134,31 +149,32 @@ def make_step(cfg, device, variant="as-is", compile_mode=None):
         net = compile_model(net, device, compile_mode)   # as p2.py --compile=MODE does
     # The network's input as training makes it: the GPU presets gather each batch from the set normalised once;
     # the cpu preset normalises each batch.
-    pixels = normalized_set(images, cfg) if cfg.alternate_flips else None
+    pixels = normalized_set(images, precision) if cfg.alternate_flips else None
     order = torch.randperm(cfg.batch_size, device=device)
 
     def batch():
         return pixels[order] if cfg.alternate_flips else normalize(images)
 
     def step():
-        with record_function("forward"), autocast(device, cfg.autocast):
+        with record_function("forward"), precision.autocast(device):
             loss = F.cross_entropy(net(to_memory_format(batch(), cfg)).float(), labels,
                                    label_smoothing=cfg.label_smoothing)
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
         with record_function("backward"):
-            loss.backward()
+            scaler.scale(loss).backward()
         for name, optimizer in zip(names, optimizers):
             with record_function(name):
-                optimizer.step()
+                scaler.step(optimizer)
+        scaler.update()
         return loss
 
-    step()   # the first step creates the optimizer state: count a later one (with muon_cuda_graph, an eager one)
+    step()   # the first step creates the optimizer state: count a later one (with a graphed Muon, an eager one)
     return step, names
 
 
-def count_ops(cfg, preset, device):
-    step, names = make_step(cfg, device)
+def count_ops(cfg, preset, device, precision=None, graphed_muon=False):
+    step, names = make_step(cfg, device, precision=precision, graphed_muon=graphed_muon)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
     phases = ["forward", "backward", *names]
@@ -177,13 +193,13 @@ def count_ops(cfg, preset, device):
     print(f"  {'total':<22} {sum(calls[p] for p in phases):>6} {sum(leaves[p] for p in phases):>7}")
 
 
-def time_steps(cfg, preset, device, n, variant="as-is", compile_mode=None):
+def time_steps(cfg, preset, device, n, variant="as-is", compile_mode=None, precision=None, graphed_muon=False):
     start = time.perf_counter()
-    step, _ = make_step(cfg, device, variant, compile_mode)
+    step, _ = make_step(cfg, device, variant, compile_mode, precision, graphed_muon)
     set_up = time.perf_counter() - start
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    for _ in range(3):   # with muon_cuda_graph, the last of these captures Muon's step: the timed steps replay it
+    for _ in range(3):   # with a graphed Muon, the last of these captures Muon's step: the timed steps replay it
         step()
     sync()
     t0 = time.perf_counter()

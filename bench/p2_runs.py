@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 P2 = os.path.join(ROOT, "andrewID-HW1", "p2", "p2.py")
 AIRBENCH_RUN = os.path.join(ROOT, "bench", "airbench_run.py")
 # Ours against the public trainer of the same accuracy class; a run's rival is its preset's, whatever its options.
-RIVALS = {"gpu-fast": "airbench94", "gpu-best": "airbench96"}
+RIVALS = {"fast": "airbench94", "best": "airbench96", "gpu-fast": "airbench94", "gpu-best": "airbench96"}
 
 
 def p2_options(run_name):

@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from bench import p2_ops
-from config import PRESETS
+from config import get_preset
 from model import build_model
 
 
 def _net(variant):
     torch.manual_seed(0)
-    cfg = PRESETS["gpu-fast"].override(widths=(8, 16, 16))
+    cfg = get_preset("fast").override(widths=(8, 16, 16))
     model = build_model(cfg).double()
     model.whiten.fit(torch.randn(16, 3, 32, 32, dtype=torch.float64))
     with torch.no_grad():
