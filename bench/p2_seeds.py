@@ -99,18 +99,44 @@ def main(argv=None):
           f"precision: {precision.describe()}", flush=True)
 
     model = fresh_model(args.seeds[0])
-    net = p2.compile_model(model, device, p2_args.compile) if p2_args.compile else model
-    with graphs:
+    compiled = bool(p2_args.compile)
+    net = p2.compile_model(model, device, p2_args.compile) if compiled else model
+
+    def failed(e):
+        return f"{type(e).__name__}: {str(e)[:200]}"
+
+    def eager_instead(why):
+        """A compiled row that fails (as the compiled amax pool once gave NaN) goes on eagerly, and says so."""
+        nonlocal net, compiled
+        record(seed="", acc=None, train_s=None, note=f"compiled: {why}; the seeds below ran eager")
+        torch._dynamo.reset()
+        row["note"] = "eager (compiled failed, above)"
+        net, compiled = model, False
+        model.load_state_dict(fresh_model(args.seeds[0]).state_dict())
+        return warm()
+
+    def warm():
         t0 = time.perf_counter()
+        p2.warm_up(net, cfg, data, device, precision, compiled)
+        seconds = time.perf_counter() - t0
+        print(f"{args.row}: warm-up ({'compilation, ' if compiled else ''}kernel selection) {seconds:.1f} s",
+              flush=True)
+        return seconds
+
+    with graphs:
         try:
-            p2.warm_up(net, cfg, data, device, precision, p2_args.compile)
-        except Exception as e:  # noqa: BLE001  (a row that cannot even warm up is a finding: say so, go on)
-            record(seed="", acc=None, train_s=None, note=f"failed in the warm-up: {type(e).__name__}: {str(e)[:200]}")
+            try:
+                warm_s = warm()
+            except Exception as e:  # noqa: BLE001  (a failure is a finding: said in the table)
+                if not compiled:
+                    raise
+                warm_s = eager_instead(f"failed in the warm-up: {failed(e)}")
+        except Exception as e:  # noqa: BLE001
+            record(seed="", acc=None, train_s=None, note=f"failed in the warm-up: {failed(e)}")
             return 1
-        warm_s = time.perf_counter() - t0
-        print(f"{args.row}: warm-up (compilation, kernel selection) {warm_s:.1f} s", flush=True)
-        per_seed = None
-        for seed in args.seeds:
+        per_seed, seeds = None, list(args.seeds)
+        while seeds:
+            seed = seeds.pop(0)
             if args.deadline and per_seed and time.time() + per_seed > args.deadline:
                 record(seed=seed, acc=None, train_s=None, note="not run: past the call's time budget")
                 continue
@@ -121,7 +147,15 @@ def main(argv=None):
                                    precision=precision)
                 acc, plain, *_ = p2.evaluate(net, cfg, data, device, precision)
             except Exception as e:  # noqa: BLE001  (one failed seed, e.g. a diverged run, is a row that says so)
-                record(seed=seed, acc=None, train_s=None, note=f"failed: {type(e).__name__}: {str(e)[:200]}")
+                if compiled and per_seed is None:   # the first seed fails compiled: the row goes on eager
+                    try:
+                        warm_s = eager_instead(f"seed {seed} failed: {failed(e)}")
+                    except Exception as e:  # noqa: BLE001
+                        record(seed="", acc=None, train_s=None, note=f"failed in the eager warm-up: {failed(e)}")
+                        return 1
+                    seeds.insert(0, seed)
+                    continue
+                record(seed=seed, acc=None, train_s=None, note=f"failed: {failed(e)}")
                 continue
             per_seed = time.perf_counter() - start
             print(f"{args.row}, seed {seed}: {100 * acc:.2f} % ({100 * plain:.2f} % without TTA), "

@@ -134,3 +134,27 @@ def test_p2_seeds_records_a_row_p2_refuses(tmp_path):
     assert code == 2
     (r,) = [json.loads(line) for line in results.read_text().splitlines()]
     assert r["acc"] is None and r["note"].startswith("not run: p2.py refuses") and "fp8" in r["note"]
+
+
+def test_p2_seeds_goes_on_eagerly_when_the_compiled_network_fails(tmp_path, monkeypatch):
+    import torch
+    from bench import p2_seeds
+
+    class Broken(torch.nn.Module):   # a compiled network that fails, as the compiled amax pool once did (NaN)
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            raise RuntimeError("boom")
+    monkeypatch.setattr(p2_seeds.p2, "compile_model", lambda model, device, mode: Broken(model))
+    write_cifar_batches(tmp_path / "cifar-10-batches-bin", records_per_file=16)
+    results = tmp_path / "r.jsonl"
+    code = p2_seeds.main(["--row", "fast", "--seeds", "0", "--data-dir", str(tmp_path), "--results", str(results),
+                          "--", "--preset", "fast", "--compile", "--device", "cpu", "--precision", "fp32",
+                          "--batch-size", "8", "--epochs", "1", "--set", "widths=8,16,16", "--set",
+                          "eval_batch_size=8"])
+    assert code == 0
+    failure, run = [json.loads(line) for line in results.read_text().splitlines()]
+    assert failure["acc"] is None and "failed in the warm-up: RuntimeError: boom" in failure["note"]
+    assert run["seed"] == 0 and run["acc"] is not None and run["note"] == "eager (compiled failed, above)"
