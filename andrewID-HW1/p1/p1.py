@@ -12,6 +12,7 @@ import numpy as np
 # The template imports matplotlib.pyplot; Figure objects write files without a display or pyplot's global state.
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter
 
 
 # ---- Activations. `state` is the last output; derivative() is taken w.r.t. the last input.
@@ -320,7 +321,7 @@ def main():
     # One activation per hidden layer; the report gives each value's reason. "default" trains in under a minute
     # on two cores; P1_PRESET=best picks the second set, with random distortions that need many more epochs.
     presets = {
-        "default": dict(hiddens=[800, 800], activations=[ReLU(), ReLU()], lr=0.1, num_epochs=10,
+        "default": dict(hiddens=[700, 700], activations=[ReLU(), ReLU()], lr=0.1, num_epochs=10,
                         batch_size=256, momentum=0.9, warmup=0.03, max_shift=1, max_degrees=0, max_scale=0, seed=0),
         "best": dict(hiddens=[1024, 1024], activations=[ReLU(), ReLU()], lr=0.05, num_epochs=60,
                      batch_size=128, momentum=0.9, warmup=0.03, max_shift=2, max_degrees=10, max_scale=0.1, seed=0),
@@ -690,7 +691,10 @@ def _draw_curves(axes, stats):
                                         (axes[1], training_errors, validation_errors, "error (%)", 100)):
         ax.plot(epochs, np.multiply(train, scale), "o-", ms=3, label="training")
         ax.plot(epochs, np.multiply(val, scale), "s-", ms=3, label="validation")
-        ax.set(xlabel="epoch", ylabel=name, title=f"{name.split()[0]} vs epoch")
+        ax.set(xlabel="epoch", ylabel=name, yscale="log", title=f"{name.split()[0]} vs epoch")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # ticks at 1, 2, 5 x 10^k, written as plain numbers
+        ax.yaxis.set_major_formatter("{x:g}")
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
 
