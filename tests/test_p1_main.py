@@ -266,3 +266,16 @@ def test_runs_where_os_times_has_no_elapsed_time(tiny, tmp_path, capfd, monkeypa
     assert run(tiny) == 0
     assert sorted(os.listdir(tmp_path / "out")) == sorted(p1.OUTPUTS)
     assert "wall time" in capfd.readouterr().out
+
+
+def test_the_report_names_the_initialisation_and_speaks_to_the_reader(tiny, monkeypatch, capfd):
+    runs = []
+    real_write_report = p1.write_report
+    monkeypatch.setattr(p1, "write_report", lambda run, path: (runs.append(run), real_write_report(run, path)))
+    assert run(tiny) == 0
+    text = p1._report_text(runs[0])
+    assert "He et al. (2015), normal with variance 2 / fan-in" in text
+    for phrase in ("preset", "time budget", "BLAS", os.uname().release):   # no lab-notebook words, no kernel
+        assert phrase not in text
+    model_file = text.split("MODEL FILE")[1].split("CURVES")[0]
+    assert model_file.count(". ") + model_file.strip().count(".\n") == 0 and model_file.strip().endswith(".")
