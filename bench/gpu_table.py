@@ -57,8 +57,8 @@ def machine_info():
     try:
         info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                         check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        info["commit"] = "unknown (no git)"
+    except (OSError, subprocess.CalledProcessError):   # the device machine gets the working tree without .git
+        info["commit"] = os.environ.get("P2_COMMIT") or "unknown (no git here; pass P2_COMMIT)"
     if torch.cuda.is_available():
         info["card"] = torch.cuda.get_device_name()
         props = torch.cuda.get_device_properties(0)

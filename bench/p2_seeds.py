@@ -2,7 +2,8 @@
 (p2's own new_model, compile_model, warm_up, train and evaluate), without the report. The network is compiled and
 warmed up once; each seed then loads its own initial weights into it (the same tensors, so the compiled graphs and
 CUDA graphs stay valid), trains and is evaluated. Each finished seed is a line in --results, and the table is
-rewritten after it (bench/gpu_table.py).
+rewritten after it (bench/gpu_table.py). Compiling once and reusing the compiled network for every run is
+what airbench94_muon's own __main__ does (Keller Jordan, github.com/KellerJordan/cifar10-airbench).
 
     python bench/p2_seeds.py --row gpu-fast --seeds 0 1 2 3 4 --data-dir DIR --results R.jsonl --table T.md \
         -- --preset fast --compile [--precision fp16] [--set FIELD=VALUE ...]
