@@ -59,7 +59,7 @@ p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf
 p1-best: ## train the stronger p1 preset (about 5 minutes; writes next to p1.py, or into P1_OUT)
 	P1_PRESET=best $(PYTHON) andrewID-HW1/p1/p1.py
 
-p2: ## train the CIFAR-10 CNN (cpu or gpu-fast preset by device) -> p2_model.pkl, p2_report.pdf
+p2: ## train the CIFAR-10 CNN (the fast recipe, precision chosen for the device) -> p2_model.pkl, p2_report.pdf
 	$(PYTHON) tools/with_args.py P2_ARGS andrewID-HW1/p2/p2.py $${CIFAR10_DIR:+--data-dir "$$CIFAR10_DIR"}
 
 theory: ## compute the theory answers and write theory/HW1_theory.pdf
@@ -71,7 +71,7 @@ test: ## run the test suite (no network, no data needed)
 bench-p1: ## time the NumPy MLP against PyTorch on the CPU (same network and hyper-parameters)
 	$(PYTHON) bench/bench_p1.py
 
-bench-p2-cpu: ## run the cpu preset end to end and print accuracy and wall time
+bench-p2-cpu: ## run the default (fast) recipe end to end on the CPU and print accuracy and wall time
 	$(PYTHON) bench/bench_p2_cpu.py --data-dir "$${CIFAR10_DIR:-data/cifar10}"
 
 # make zip rewrites the theory PDF only when its sources (theory/*.py, fig5.json) differ from the fingerprint the PDF

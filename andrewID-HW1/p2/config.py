@@ -35,7 +35,8 @@ class Config:
     # Speed. (The arithmetic precision is not a recipe setting: precision.py chooses it for the device.)
     channels_last: bool = True
     eval_batch_size: int = 2000
-    # The fast-GPU recipe (airbench-style). Every default below is "off": the cpu preset was measured without them.
+    # The Muon recipe (airbench-style) of both presets. Every default below is "off", as for the plain SGD recipe
+    # of the defaults above (the tutorial's kind of training, kept for comparison: --set optimizer=sgd).
     optimizer: str = "sgd"           # "sgd" | "muon": Muon (muon.py) for the conv filters, SGD for the rest
     muon_lr: float = 0.24            # angle per step of each (norm-fixed) filter bank at peak
     muon_momentum: float = 0.6       # Muon averages less than SGD: the orthogonalised step is already smooth

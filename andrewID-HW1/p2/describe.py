@@ -38,7 +38,7 @@ SETTING_WORDS = {
 MUON_WORDS = {"lr": "SGD: peak learning rate of the linear layer", "momentum": "SGD: Nesterov momentum"}
 # How fast the arithmetic runs, not what is learned: left out of the report's table (the report states the
 # precision in its own line).
-SPEED_ONLY = ("autocast", "channels_last", "eval_batch_size", "muon_one_batch", "muon_cuda_graph")
+SPEED_ONLY = ("channels_last", "eval_batch_size", "muon_one_batch")
 # Fields whose 0 or False means "not used"; bn_scale is the other way round (True is ordinary batch norm).
 OFF_WHEN_ZERO = ("cutout", "translate", "label_smoothing", "warmup_frac", "weight_decay", "bias_lr",
                  "decay_per_step", "whiten_bias_epochs")
@@ -53,7 +53,7 @@ OPTIMIZER_WORDS = {"sgd": "SGD with Nesterov momentum",
 
 # Fields that only one recipe reads (train.py's two optimizer set-ups): left out of the other's tables and text,
 # where they mean nothing.
-MUON_ONLY = ("muon_lr", "muon_momentum", "muon_ns_steps", "muon_one_batch", "muon_cuda_graph",
+MUON_ONLY = ("muon_lr", "muon_momentum", "muon_ns_steps", "muon_one_batch",
              "bias_lr", "decay_per_step", "whiten_bias_epochs")
 SGD_ONLY = ("weight_decay",)
 

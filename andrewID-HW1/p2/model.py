@@ -87,13 +87,13 @@ class GlobalMaxPool(nn.Module):
     """The largest value of each channel: (N, C, H, W) -> (N, C).
 
     On a GPU, run eagerly, a plain reduction: there nn.AdaptiveMaxPool2d(1)'s kernels on a 3x3 map took 0.7 ms of a
-    gpu-fast step on an H100, far more than its few megabytes need (the step's kernels: 9.25 ms with it, 8.52 ms
+    fast-recipe step on an H100, far more than its few megabytes need (the step's kernels: 9.25 ms with it, 8.52 ms
     with the reduction). Compiled, and on a CPU, the adaptive pool stays:
     - compiled with the reduction, every training loss was NaN (H100, torch 2.11). Its backward sends the gradient
       to the positions equal to the maximum; in fused kernels that keep values in different precisions it may
       find none and divide by zero. The adaptive pool keeps the index of the maximum instead;
-    - on a CPU the adaptive pool is the faster of the two (0.9 against 2.6 ms a step, cpu preset), and the cpu
-      preset's p2_model.pkl was trained with it.
+    - on a CPU the adaptive pool is the faster of the two (0.9 against 2.6 ms a step, SGD recipe), and every
+      recorded CPU run was trained with it.
     Both give the same maximum; their gradients differ only where two positions tie for it (the reduction gives
     each an equal share, the pool gives one all of it), which changes a run as a new seed does.
     """

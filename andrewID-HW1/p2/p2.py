@@ -1,6 +1,6 @@
 """Problem 2: train a CNN on CIFAR-10 and write p2_model.pkl, p2_report.pdf and p2_training.png.
 
-    python p2.py                          # the "fast" recipe: seconds on a GPU, 15-65 minutes on a laptop CPU
+    python p2.py                          # the "fast" recipe: seconds on a GPU, minutes to an hour on a CPU
     python p2.py --preset best --seed 1 --out runs/
     python p2.py --validation 5000        # hold out 5,000 training images and show their accuracy per epoch
     python p2.py --eval p2_model.pkl      # re-measure a saved model's test accuracy
@@ -32,8 +32,8 @@ import torch  # noqa: E402
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402,F401  (load_model: public API)
 from config import (ALIASES, DEFAULT_PRESET, PRESETS, SELECTION_NOTES, config_problems, get_preset,  # noqa: E402
                     parse_setting)
-from describe import config_table, method_paragraphs  # noqa: E402
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10  # noqa: E402
+from describe import config_table, method_paragraphs  # noqa: E402
 from model import build_model  # noqa: E402
 from outputs import OutputError, OutputSet  # noqa: E402
 from precision import CHOICES as PRECISIONS, choose_precision  # noqa: E402
@@ -236,7 +236,7 @@ def compile_model(model, device, mode="auto"):
     """torch.compile with static shapes: one graph for training and one for evaluation (the train/eval switch
     picks between the two), both compiled during the warm-up. A new batch shape gets its own graph instead of
     a recompilation for dynamic shapes, whose kernels are slower. Mode "auto": CUDA graphs ("reduce-overhead") on
-    a GPU, the fastest measured (gpu-fast on an H100: 1.49 s against 1.59 s compiled without them and 1.83 s
+    a GPU, the fastest measured (the fast recipe on an H100: 1.49 s against 1.59 s compiled without them and 1.83 s
     eager, after about 14 s of compilation), the default elsewhere."""
     if mode == "auto":
         mode = "reduce-overhead" if device.type == "cuda" else "default"

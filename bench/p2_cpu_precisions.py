@@ -1,0 +1,111 @@
+"""Time p2's default recipe on this CPU in each precision, natively and as an AVX2-only CPU runs it.
+
+    python bench/p2_cpu_precisions.py [--preset fast] [--steps 3] [--eval-batches 2]
+
+Each row runs in its own process on random data of the preset's shape: training steps (forward, loss, backward, both
+optimizers) at the preset's batch size, and evaluation batches (forward only, as `p2.py --eval` runs each test-time
+view). "as AVX2" sets ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, so torch's and oneDNN's kernels use
+AVX2 only: the closest stand-in here for an AVX2-only laptop CPU (its clock and memory still differ). Medians of
+--steps steps after one untimed step; the ratios are measured in the same call, which keeps them meaningful on a
+shared machine whose absolute speed drifts.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+P2 = os.path.join(os.path.dirname(HERE), "andrewID-HW1", "p2")
+AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+ROWS = [("fp32", {}), ("bf16", {}), ("fp32", AVX2_ONLY), ("bf16", AVX2_ONLY)]
+
+
+def measure(preset, precision, steps, eval_batches, bf16_emulated_steps):
+    """In the child process: {"train_s": median s a step, "eval_s": median s an eval batch, ...}."""
+    sys.path.insert(0, P2)
+    import torch
+    import torch.nn.functional as F
+
+    from config import get_preset
+    from model import build_model
+    from precision import Precision
+    from train import make_optimizers
+
+    cfg = get_preset(preset)
+    chosen = Precision(precision, "bench")
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    model.whiten.fit(torch.randn(256, 3, 32, 32))
+    model = model.to(memory_format=torch.channels_last)
+    optimizers = make_optimizers(model, cfg, chosen)
+    scaler = chosen.grad_scaler(torch.device("cpu"))
+    x = torch.randn(cfg.batch_size, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (cfg.batch_size,))
+    emulated = precision != "fp32" and torch.backends.cpu.get_cpu_capability() == "AVX2"
+    n = bf16_emulated_steps if emulated else steps   # emulated bf16 is an order of magnitude slower
+
+    def step():
+        with chosen.autocast(torch.device("cpu")):
+            loss = F.cross_entropy(model(x).float(), y, label_smoothing=cfg.label_smoothing)
+        for o in optimizers:
+            o.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        for o in optimizers:
+            scaler.step(o)
+        scaler.update()
+
+    def forward():
+        with torch.no_grad(), chosen.autocast(torch.device("cpu")):
+            model(x[:cfg.eval_batch_size])
+
+    def timed(fn, count):
+        fn()   # memory allocation and kernel selection
+        times = []
+        for _ in range(count):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    model.train()
+    train_s = timed(step, n)
+    model.eval()
+    eval_s = timed(forward, eval_batches if not emulated else 1)
+    return dict(capability=torch.backends.cpu.get_cpu_capability(), threads=torch.get_num_threads(),
+                batch=cfg.batch_size, eval_batch=cfg.eval_batch_size, train_s=train_s, eval_s=eval_s, steps=n)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="fast")
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--eval-batches", type=int, default=2)
+    p.add_argument("--bf16-emulated-steps", type=int, default=1)
+    p.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.preset, args.child[0], args.steps, args.eval_batches,
+                                 args.bf16_emulated_steps)))
+        return
+    results = []
+    for precision, env in ROWS:
+        cmd = [sys.executable, __file__, "--preset", args.preset, "--steps", str(args.steps), "--eval-batches",
+               str(args.eval_batches), "--bf16-emulated-steps", str(args.bf16_emulated_steps), "--child", precision]
+        out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout
+        row = json.loads(out.strip().splitlines()[-1])
+        row.update(precision=precision, kernels="as AVX2" if env else "native")
+        results.append(row)
+        print(f"{precision:5s} {row['kernels']:8s} ({row['capability']}, {row['threads']} threads): "
+              f"{row['train_s']:.2f} s a training step of {row['batch']} ({row['batch'] / row['train_s']:.0f} img/s), "
+              f"{row['eval_s']:.2f} s a forward of {row['eval_batch']} "
+              f"({row['eval_batch'] / row['eval_s']:.0f} img/s)", flush=True)
+    base = results[0]["train_s"]
+    print("training step time relative to float32 with this CPU's own kernels: " +
+          ", ".join(f"{r['precision']} {r['kernels']} {r['train_s'] / base:.2f}x" for r in results))
+
+
+if __name__ == "__main__":
+    main()
