@@ -25,7 +25,8 @@
 #       python3 -m pip download airbench==0.1.8 --no-deps --no-binary :all: -d gpu_data    (airbench-0.1.8.tar.gz)
 #       gpu_data/airbench94_muon.py: the search tools' read_file(repo "KellerJordan/cifar10-airbench", path
 #         "airbench94_muon.py"; commit 096d14d9aa92dcc837ab4f1f288dffea2bbe41b7, 18,137 characters), its text
-#         written unchanged; the copy of 2026-12-02 has sha256 704e29251a5207d8aed8a35adf13f772ff386b90a712aaddc2a28854385b536e
+#         written unchanged; the copy of 2026-12-02 has sha256
+#         704e29251a5207d8aed8a35adf13f772ff386b90a712aaddc2a28854385b536e (the script prints the carried copy's)
 #     and nothing else that is large (about 18 MB in all; the data is decoded on the GPU machine, outside gpu_data/).
 #  b. run(command="P2_COMMIT=<git rev-parse --short HEAD, here> bash bench/gpu_p2.sh", carry=["gpu_data"],
 #         timeout_s=560)        (the commit goes into the table: the GPU machine gets no .git)
