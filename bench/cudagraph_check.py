@@ -1,6 +1,7 @@
 """Does the fast preset (gpu-fast before) train when compiled? It is trained in one process with p2's own code
-(warm-up, training loop, evaluation) several ways, each from the same initial weights, and each way's accuracy, per-epoch losses and
-training time are printed; then more seeds of the fastest way that trains (above 85 %, the first seed).
+(warm-up, training loop, evaluation) several ways, each from the same initial weights, and each way's accuracy,
+per-epoch losses and training time are printed; then more seeds of the fastest way that trains (above 85 %, the
+first seed).
 
     python bench/cudagraph_check.py --data-dir DIR [--ways eager,reduce-overhead,...] [--seeds 5]
 
