@@ -254,3 +254,13 @@ def test_values_beside_the_weights_are_checked(tmp_path, change, message):
         load_model(path)
     assert str(e.value).startswith(f"{path}: ") and message in str(e.value)
     assert_plain_refusal(str(e.value))
+
+
+def test_a_model_file_of_an_earlier_version_still_loads(tmp_path):
+    """Files saved before the precision policy carry an `autocast` field (and `muon_cuda_graph`): both are ignored."""
+    path = str(tmp_path / "m.pkl")
+    saved_model(path)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["config"].update(autocast=True, muon_cuda_graph=False)
+    torch.save(ckpt, path)
+    assert load_model(path)[1] == CFG
