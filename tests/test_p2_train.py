@@ -92,6 +92,14 @@ def test_a_long_estimate_on_a_cpu_names_the_faster_way(monkeypatch):
     assert said[2].startswith("expected training time: about 1.7 h for 200 steps at 30.00 s a step; a GPU trains")
 
 
+def test_a_run_of_under_a_minute_gets_no_estimate(monkeypatch):
+    import train as train_module
+    clock = iter([0.0, 5.0, 10.0])
+    monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
+    estimate = TimeEstimate(total_steps=10, device=torch.device("cpu"))
+    assert [estimate.after_step(step) for step in range(4)] == [None] * 4
+
+
 def test_same_seed_same_weights():
     data = tiny_data()
     cfg = TINY.override(epochs=1.0)

@@ -223,6 +223,7 @@ class TimeEstimate:
     (memory allocation, kernel selection) is left out of the rate."""
     AFTER_S = 10.0     # measure this long, but at least 2 steps, before estimating
     LONG_S = 20 * 60   # past this, name the faster way
+    SHORT_S = 60       # below this, say nothing
 
     def __init__(self, total_steps, device):
         self.total_steps, self.device = total_steps, device
@@ -245,10 +246,12 @@ class TimeEstimate:
             torch.cuda.synchronize(self.device)
             elapsed = time.perf_counter() - self.begin
         seconds = elapsed / step * self.total_steps
+        self.done = True
+        if seconds < self.SHORT_S:   # a GPU: over before an estimate would help
+            return None
         hint = ""
         if seconds > self.LONG_S and self.device.type == "cpu":
             hint = "; a GPU trains this in seconds (for example Colab's free GPU, where python p2.py picks it up)"
-        self.done = True
         return (f"expected training time: about {_duration(seconds)} for {self.total_steps} steps at "
                 f"{elapsed / step:.2f} s a step{hint}")
 
