@@ -20,7 +20,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 P2 = os.path.join(os.path.dirname(HERE), "andrewID-HW1", "p2")
 AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-ROWS = [("fp32", {}), ("bf16", {}), ("fp32", AVX2_ONLY), ("bf16", AVX2_ONLY)]
+ROWS = [("fp32", {}), ("bf16", {}), ("fp32", AVX2_ONLY)]
+EMULATED_BF16 = ("bf16", AVX2_ONLY)   # minutes a step: only with --with-emulated-bf16
 
 
 def measure(preset, precision, steps, eval_batches, bf16_emulated_steps):
@@ -84,6 +85,8 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--eval-batches", type=int, default=2)
     p.add_argument("--bf16-emulated-steps", type=int, default=1)
+    p.add_argument("--with-emulated-bf16", action="store_true",
+                   help="also bf16 with AVX2-only kernels (emulated: an order of magnitude slower)")
     p.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -91,7 +94,7 @@ def main():
                                  args.bf16_emulated_steps)))
         return
     results = []
-    for precision, env in ROWS:
+    for precision, env in ROWS + ([EMULATED_BF16] if args.with_emulated_bf16 else []):
         cmd = [sys.executable, __file__, "--preset", args.preset, "--steps", str(args.steps), "--eval-batches",
                str(args.eval_batches), "--bf16-emulated-steps", str(args.bf16_emulated_steps), "--child", precision]
         out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout
