@@ -485,8 +485,8 @@ def evaluate(mlp, x, y, batch_size=1000):
 # ---- MNIST in the assignment's CSV layout: a label, then 784 pixels 0..255 per row; no header.
 CSV_URLS = ("https://www.python-course.eu/data/mnist/mnist_train.csv",
             "https://www.python-course.eu/data/mnist/mnist_test.csv")
-GET_DATA_HINT = (f"download {CSV_URLS[0]} and {CSV_URLS[1]} (the same files: "
-                 "https://pjreddie.com/media/files/mnist_train.csv, .../mnist_test.csv) into the folder holding "
+GET_DATA_HINT = (f"download {CSV_URLS[0]} and {CSV_URLS[1]} (or from a mirror, "
+                 "https://pjreddie.com/media/files/mnist_train.csv and .../mnist_test.csv) into the folder holding "
                  "p1.py, or set MNIST_DIR to the folder holding them")
 ROW_LAYOUT = "each row must be a label 0..9 and 784 pixel values 0..255, comma-separated, no header"
 VALIDATION_ROWS = 10000  # the last rows of mnist_train.csv: the template's 50,000 / 10,000 split
