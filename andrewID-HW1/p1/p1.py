@@ -409,6 +409,7 @@ class TrainingImages:
 
 
 class ShuffledLabels:
+    """trainy for get_training_stats: the one-hot labels in the order of the images' current epoch."""
 
     def __init__(self, images, labels):
         self.images, self.labels = images, labels
