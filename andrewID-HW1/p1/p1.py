@@ -8,10 +8,7 @@ The template's parts come first, in its order; what the template does not have f
 # Do not import any third-party library other than numpy and matplotlib (the assignment's rule).
 import os
 
-# One BLAS thread unless you choose otherwise (set OPENBLAS_NUM_THREADS before running): these matrices are small,
-# and a second thread that must wait for a busy core made an epoch about five times slower on a shared 2-core machine.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-import numpy as np  # noqa: E402  (after the thread setting, which NumPy reads when it loads)
+import numpy as np
 # The template imports matplotlib.pyplot; Figure objects write files without a display or pyplot's global state.
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
