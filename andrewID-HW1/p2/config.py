@@ -119,8 +119,9 @@ SELECTION_NOTES = {
             "batch size, a shortcut across each group) were compared on the test set in earlier runs and none was "
             "adopted. The settings were "
             "re-checked on the last 5,000 training images, held out from a separate run of the same recipe (seed "
-            "0): after the last epoch, 89.58 % of them were classified correctly (without test-time augmentation). The final model trained on all 50,000 training images, and the test set was "
-            "measured once, at the end.",
+            "0): after the last epoch, 89.58 % of them were classified correctly (without test-time "
+            "augmentation). The final model trained on all 50,000 training images, and the test set was measured "
+            "once, at the end.",
     "best": "The settings follow the public 96 % airbench recipes (see Sources): a wider, deeper network, longer "
             "training, stronger augmentation and the lookahead average. The width of the middle group and the "
             "shortcut were compared on the test set in earlier runs; the accuracy reported here may therefore be "
