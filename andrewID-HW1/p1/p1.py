@@ -1,10 +1,8 @@
 """HW1 problem 1: the course template p1_template.py, solved: a multi-layer perceptron in NumPy, trained on MNIST.
-
-`python p1.py` beside mnist_train.csv and mnist_test.csv trains with the hyper-parameters marked in main(),
-prints every epoch's loss and error and the final test error, and writes p1_model.npz, p1_training.png and
-p1_report.pdf next to this file. Optional: MNIST_DIR (the CSVs' folder), P1_PRESET=best, P1_OUT (output folder).
-The template's parts come first, in its order; what the template does not have follows under "Additions".
-"""
+`python p1.py` beside mnist_train.csv and mnist_test.csv trains with the hyper-parameters marked in main(), prints
+each epoch's loss and error and the test error, and writes p1_model.npz, p1_training.png and p1_report.pdf beside
+p1.py. Optional: MNIST_DIR (the CSVs' folder), P1_PRESET=best, P1_OUT (output folder). The template's parts come
+first, in its order; what the template does not have follows under "Additions"."""
 # Do not import any third-party library other than numpy and matplotlib (the assignment's rule).
 import os
 
@@ -14,85 +12,56 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter
 
-
 # ---- Activations. `state` is the last output; derivative() is taken w.r.t. the last input.
 class Activation:
-    """Interface for activation functions (non-linearities)."""
-
     def __init__(self):
         self.state = None
-
     def __call__(self, x):
         return self.forward(x)
-
     def forward(self, x):
         raise NotImplementedError
-
     def derivative(self):
         raise NotImplementedError
 
-
-class Identity(Activation):
-    """Identity function (given in the template)."""
-
+class Identity(Activation):  # given in the template
     def forward(self, x):
         self.state = x
         return x
-
     def derivative(self):
         return 1.0
 
-
 class Sigmoid(Activation):
     def forward(self, x):
-        # exp(-|x|) never overflows; the two branches are the same function written stably for each sign.
-        e = np.exp(-np.abs(x))
+        e = np.exp(-np.abs(x))  # never overflows; the two branches below are one function, stable for each sign
         self.state = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
         return self.state
-
     def derivative(self):
         return self.state * (1.0 - self.state)
-
 
 class Tanh(Activation):
     def forward(self, x):
         self.state = np.tanh(x)
         return self.state
-
     def derivative(self):
         return 1.0 - self.state * self.state
-
 
 class ReLU(Activation):
     def forward(self, x):
         self.state = np.maximum(x, 0)
         return self.state
-
     def derivative(self):
         return (self.state > 0).astype(self.state.dtype)
 
-
-ACTIVATIONS = {cls.__name__: cls for cls in (Identity, Sigmoid, Tanh, ReLU)}
-
-
 # ---- Loss: softmax cross-entropy on logits and one-hot labels.
 class Criterion:
-    """Interface for loss functions."""
-
     def __init__(self):
-        self.logits = None
-        self.labels = None
-        self.loss = None
-
+        self.logits = self.labels = self.loss = None
     def __call__(self, x, y):
         return self.forward(x, y)
-
     def forward(self, x, y):
         raise NotImplementedError
-
     def derivative(self):
         raise NotImplementedError
-
 
 class SoftmaxCrossEntropy(Criterion):
     def __init__(self):
@@ -111,59 +80,41 @@ class SoftmaxCrossEntropy(Criterion):
         return self.loss
 
     def derivative(self):
-        """d loss_i / d logits_i for every sample (not averaged over the batch)."""
-        return self.sm - self.labels
+        return self.sm - self.labels  # d loss_i / d logits_i for every sample, not averaged over the batch
 
-
-# ---- Initialisation (the template's two functions; he_weight_init, under Additions, is what main() uses).
+# ---- Initialisation (the template's two functions; main() uses he_weight_init, under Additions).
 def random_normal_weight_init(d0, d1):
-    """A d0 x d1 matrix drawn from the standard normal distribution."""
     return np.random.randn(d0, d1)
 
-
 def zeros_bias_init(d):
-    """A bias vector of d zeros."""
     return np.zeros(d)
-
 
 # ---- The MLP: layer i computes activation_i(x @ W[i] + b[i]).
 class MLP:
-    """The template's MLP. `activations`: one per hidden layer (the template's hiddens=[128],
-    activations=[Sigmoid()]; the output layer feeds the criterion), or one per layer with Identity() last.
-    Additions: `momentum` (0: the template's plain SGD) and `lr_schedule`, step -> learning rate, for step()."""
-
+    """The template's MLP. `activations`: one per hidden layer (the template's [Sigmoid()] for hiddens=[128]), or one
+    per layer with Identity() last. Additions: `momentum` (0: plain SGD) and `lr_schedule` (step -> lr) for step()."""
     def __init__(self, input_size, output_size, hiddens, activations, weight_init_fn, bias_init_fn, criterion,
                  lr, momentum=0.0, lr_schedule=None):
-        # The template's attributes (don't change)
-        self.train_mode = True
-        self.nlayers = len(hiddens) + 1
-        self.input_size = input_size
-        self.output_size = output_size
-        self.activations = activations
-        self.criterion = criterion
-        self.lr = lr
+        self.train_mode, self.nlayers = True, len(hiddens) + 1  # the template's attributes (don't change)
+        self.input_size, self.output_size = input_size, output_size
+        self.activations, self.criterion, self.lr = activations, criterion, lr
         if len(activations) not in (self.nlayers - 1, self.nlayers):
             raise ValueError(f"{len(hiddens)} hidden layers need {self.nlayers - 1} activations (one per hidden "
                              f"layer) or {self.nlayers} (one per layer, Identity() last), got {len(activations)}")
         if len({id(a) for a in activations}) < len(activations):
             raise ValueError("each layer needs its own activation object: a shared one keeps only the last "
                              "layer's state, which backward() needs for each (write [ReLU(), ReLU()], not [r, r])")
-        # what each layer applies: Identity() on the output layer when only hidden activations are given
         self.layer_activations = list(activations) + [Identity()] * (self.nlayers - len(activations))
-        # The template's names (don't change): layer sizes, weights, biases and their gradients.
+        # The template's names (don't change). All weights first, then the biases: the order a seed's draws go in.
         self.nn_dim = [input_size] + list(hiddens) + [output_size]
-        # All weights first, layer by layer, then the biases: the draw order fixes which weights a seed gives.
         self.W = [weight_init_fn(self.nn_dim[i], self.nn_dim[i + 1]) for i in range(self.nlayers)]
         self.b = [np.asarray(bias_init_fn(self.nn_dim[i + 1]), dtype=self.W[i].dtype) for i in range(self.nlayers)]
-        self.dW = [np.zeros_like(w) for w in self.W]
-        self.db = [np.zeros_like(b) for b in self.b]
+        self.zero_grads()  # self.dW and self.db, the template's names
         self.momentum, self.lr_schedule, self.steps_taken = momentum, lr_schedule, 0
         self.velocities = [np.zeros_like(param) for param in self.W + self.b]  # one per parameter, W then b
-        self.inputs, self.output = [], None
         self.metadata = {}  # numbers or strings that save_model stores beside the weights, e.g. test_error
 
     def forward(self, x):
-        """Logits (batch, output_size). Layer inputs are kept for backward()."""
         x = np.asarray(x, dtype=self.W[0].dtype)
         self.inputs = []
         for i in range(self.nlayers):
@@ -204,10 +155,8 @@ class MLP:
 
     def __call__(self, x):
         return self.forward(x)
-
     def train(self):
         self.train_mode = True
-
     def eval(self):
         self.train_mode = False
 
@@ -232,8 +181,7 @@ class MLP:
         arrays.update({f"meta_{key}": np.asarray(value) for key, value in self.metadata.items()})
         np.savez(path, **arrays)
 
-
-# ---- get_training_stats: the template's function, unchanged (don't change this function).
+# ---- get_training_stats (don't change this function) and get_one_hot (no need to change): the template's.
 def get_training_stats(mlp, dset, nepochs, batch_size):
     train, val, test = dset
     trainx, trainy = train
@@ -290,9 +238,6 @@ def get_training_stats(mlp, dset, nepochs, batch_size):
     print("test error: ", test_error)
 
     return (training_losses, training_errors, validation_losses, validation_errors)
-
-
-# ---- get_one_hot: labels -> one-hot rows (no need to change this function).
 def get_one_hot(in_array, one_hot_dim):
     """(N, one_hot_dim) float one-hot rows from N labels: the template's (N, 1) float column, or a flat array."""
     labels = np.asarray(in_array, dtype=np.float64).reshape(len(in_array), -1)
@@ -302,14 +247,13 @@ def get_one_hot(in_array, one_hot_dim):
     out_array[np.arange(len(labels)), labels[:, 0].astype(np.intp)] = 1
     return out_array
 
-
+# ---- main: read the data, split and scale it, build the MLP, train, save, plot and report.
 def main():
     # load the MNIST data set from the CSV files (find_mnist_dir says where it looks)
-    clock = wall_clock()
+    clock, folder = wall_clock(), output_dir()  # a folder that cannot be written is refused before any work
     mnist_dir = find_mnist_dir()
     train_pixels, train_labels = load_mnist_csv(os.path.join(mnist_dir, "mnist_train.csv"), VALIDATION_ROWS + 1)
     test_pixels, test_labels = load_mnist_csv(os.path.join(mnist_dir, "mnist_test.csv"))
-
     # the template's split (the first 50,000 rows train, the last 10,000 validate), pixels scaled by 1/255
     n_train = len(train_pixels) - VALIDATION_ROWS
     train_imgs, val_imgs, test_imgs = preprocess(train_pixels[:n_train]), preprocess(train_pixels[n_train:]), \
@@ -335,29 +279,24 @@ def main():
     mlp = MLP(input_size=784, output_size=10, hiddens=hp["hiddens"], activations=hp["activations"],
               weight_init_fn=he_weight_init, bias_init_fn=zeros_bias_init, criterion=SoftmaxCrossEntropy(),
               lr=hp["lr"], momentum=hp["momentum"], lr_schedule=warmup_cosine(hp["lr"], hp["warmup"], steps))
-
     # train: each epoch visits the training images in a new random order, randomly shifted (and distorted)
     train_set = TrainingImages(train_imgs, train_y, np.random.default_rng(hp["seed"]), make_augment(hp))
     dataset = [[train_set, train_set.labels], [val_imgs, val_y], [test_imgs, test_y]]
     times = {"data": wall_clock() - clock}
     stats = get_training_stats(mlp, dataset, hp["num_epochs"], hp["batch_size"])
     times["train"] = wall_clock() - clock - times["data"]
-
     # the test error get_training_stats printed (same weights, same batches), kept for the model file and report
     test_loss, test_error, predicted = evaluate(mlp, test_imgs, test_y, hp["batch_size"])
     mlp.metadata = dict(test_error=test_error, val_error=stats[3][-1], train_error=stats[1][-1], seed=hp["seed"])
     times["total"] = wall_clock() - clock
     run = dict(hp=hp, stats=stats, mlp=mlp, test_loss=test_loss, test_error=test_error, times=times,
                test_labels=test_labels, predicted=predicted, n_train=n_train)
-
     # save the model, plot the curves and write the report: replaced together, or not at all
-    with OutputSet(output_dir()) as out:
-        mlp.save_model(out.path("p1_model.npz"))
-        plot_training(stats, out.path("p1_training.png"))
-        write_report(run, out.path("p1_report.pdf"))
-    print(f"wrote {', '.join(OUTPUTS)} to {output_dir()} (wall time {wall_clock() - clock:.1f} s)")
+    write_outputs(folder, {"p1_model.npz": mlp.save_model,
+                           "p1_training.png": lambda path: plot_training(stats, path),
+                           "p1_report.pdf": lambda path: write_report(run, path)})
+    print(f"wrote {', '.join(OUTPUTS)} to {folder} (wall time {wall_clock() - clock:.1f} s)")
     print(f"test error: {100 * test_error:.2f}%")
-
 
 # ======== Additions: what the template does not have, each under its own heading. ========
 # ---- Initialisation and learning-rate schedule.
@@ -365,10 +304,8 @@ def he_weight_init(d0, d1):
     """N(0, 2/d0) in float32: keeps the activations' scale constant through ReLU layers (He et al., 2015)."""
     return (random_normal_weight_init(d0, d1) * np.sqrt(2.0 / d0)).astype(np.float32)
 
-
 def warmup_cosine(peak_lr, warmup_fraction, total_steps):
-    """lr_schedule: a linear warm-up to peak_lr (large momentum steps from a random start can diverge),
-    then a cosine decay to 0, so the last epochs settle into a minimum."""
+    """A linear warm-up to peak_lr (big momentum steps from a random start can diverge), then a cosine decay to 0."""
     def schedule(step):
         progress = step / total_steps
         if progress < warmup_fraction:
@@ -377,21 +314,14 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
         return float(peak_lr * 0.5 * (1 + np.cos(np.pi * (progress - warmup_fraction) / (1 - warmup_fraction))))
     return schedule
 
-
-class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
-
-
 # ---- Shuffling and augmentation: the training set as get_training_stats slices it.
 class TrainingImages:
     """trainx for get_training_stats: [b:b + n] gives rows b..b+n of this epoch's random order, augmented; a slice
     from row 0 starts an epoch (a new order, a progress line). `labels` is trainy, in the same order."""
-
     def __init__(self, images, labels, rng, augment=None):
         self.images, self.rng, self.augment = images, rng, augment
-        self.order = np.arange(len(images))
+        self.order, self.start = np.arange(len(images)), None
         self.labels = ShuffledLabels(self, labels)
-        self.start = None
 
     def __len__(self):
         return len(self.images)
@@ -404,26 +334,18 @@ class TrainingImages:
         batch = self.images[self.order[rows]]
         return self.augment(batch, self.rng) if self.augment else batch
 
-
 class ShuffledLabels:
-    """trainy for get_training_stats: the one-hot labels in the order of the images' current epoch."""
-
     def __init__(self, images, labels):
         self.images, self.labels = images, labels
-
     def __len__(self):
         return len(self.labels)
-
     def __getitem__(self, rows):
         return self.labels[self.images.order[rows]]
 
-
 def random_shift(max_shift, side=28):
-    """Move each image by a random whole number of pixels in x and y (|shift| <= max_shift), filling with
-    background: a digit's class does not depend on its position, and an MLP has no built-in invariance."""
+    """Shift each image by whole pixels (|shift| <= max_shift), filling with background; an MLP is not shift-proof."""
     width = side + 2 * max_shift
     pixels = (np.arange(side)[:, None] * width + np.arange(side)).reshape(-1)  # flat places in a padded image
-
     def augment(x, rng):
         n = len(x)
         padded = np.pad(x.reshape(n, side, side), ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
@@ -431,14 +353,11 @@ def random_shift(max_shift, side=28):
         return padded.reshape(-1)[np.arange(n)[:, None] * width * width + dy * width + dx + pixels]
     return augment
 
-
 def random_affine(max_degrees, max_scale, max_shift, side=28):
-    """Rotate by up to max_degrees, scale by 1 +- max_scale and shift by up to max_shift pixels, each image its
-    own random draw, resampled bilinearly: handwriting varies this way, so the label is kept."""
+    """Rotate (<= max_degrees), scale (1 +- max_scale) and shift (<= max_shift pixels) each image, bilinearly."""
     centre = (side - 1) / 2
     grid_y, grid_x = (np.mgrid[0:side, 0:side].reshape(2, -1) - centre).astype(np.float32)
     width = side + 2  # a one-pixel zero border gives every sample point four neighbours
-
     def augment(x, rng):
         n = len(x)
         angle = np.radians(rng.uniform(-max_degrees, max_degrees, (n, 1)))
@@ -460,25 +379,20 @@ def random_affine(max_degrees, max_scale, max_shift, side=28):
         return (top + (bottom - top) * wy).astype(x.dtype, copy=False)
     return augment
 
-
 def make_augment(hp):
-    """random_affine when the hyper-parameters rotate or scale, whole-pixel random_shift when they only shift."""
     if hp.get("max_degrees") or hp.get("max_scale"):
         return random_affine(hp["max_degrees"], hp["max_scale"], hp["max_shift"])
     return random_shift(hp["max_shift"]) if hp.get("max_shift") else None
 
-
 def evaluate(mlp, x, y, batch_size=1000):
     """(loss, error) per sample and the predicted classes, in eval mode, batch by batch as the template does."""
-    loss = error = 0.0
-    predicted = []
+    loss, error, predicted = 0.0, 0.0, []
     mlp.eval()
     for b in range(0, len(x), batch_size):
         predicted.append(mlp(x[b:b + batch_size]).argmax(axis=1))
         loss += mlp.get_loss(y[b:b + batch_size])
         error += mlp.get_error(y[b:b + batch_size])
     return loss / len(x), error / len(x), np.concatenate(predicted)
-
 
 # ---- MNIST in the assignment's CSV layout: a label, then 784 pixels 0..255 per row; no header.
 CSV_URLS = ("https://www.python-course.eu/data/mnist/mnist_train.csv",
@@ -491,22 +405,14 @@ VALIDATION_ROWS = 10000  # the last rows of mnist_train.csv: the template's 50,0
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MNIST_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "data", "mnist"))
 
-
-class MnistDataError(Exception):
-    """An MNIST CSV is missing or malformed."""
-
-
 def mnist_places():
-    """[(folder, how to name it)] where the CSVs are looked for: $MNIST_DIR alone when it is set, else the folder
-    holding p1.py, the working folder, and the repository's data/mnist."""
+    """[(folder, its name)] to look in: $MNIST_DIR alone when set, else beside p1.py, the working folder, data/mnist."""
     if os.environ.get("MNIST_DIR"):
         return [(os.environ["MNIST_DIR"], "MNIST_DIR")]
     return [(HERE, "the folder holding p1.py"), (os.getcwd(), "the working folder"),
             (DEFAULT_MNIST_DIR, "data/mnist two folders above p1.py")]
 
-
 def find_mnist_dir():
-    """The first of mnist_places() holding both CSVs; the error names every place tried."""
     tried = []
     for folder, what in mnist_places():
         missing = [n for n in ("mnist_train.csv", "mnist_test.csv") if not os.path.isfile(os.path.join(folder, n))]
@@ -515,25 +421,24 @@ def find_mnist_dir():
         tried.append(f"{what} {folder} (no {' or '.join(missing)})")
     raise MnistDataError(f"the MNIST CSVs were not found; tried {'; '.join(tried)}. To get them, {GET_DATA_HINT}")
 
-
 def load_mnist_csv(path, min_rows=1):
-    """(pixels uint8 (n, 784), labels int64 (n,)) from one MNIST CSV; a malformed file is one MnistDataError
-    naming the file, the first bad row and what is wrong with it."""
+    """(pixels uint8 (n, 784), labels int64 (n,)); a malformed file is one MnistDataError naming its first bad row."""
+    def bad_row(row, what):
+        return MnistDataError(f"{path}, row {row}: {what}; {ROW_LAYOUT}. To replace the file, {GET_DATA_HINT}")
     if os.path.getsize(path) == 0:
         raise MnistDataError(f"{path}: the file is empty; {GET_DATA_HINT}")
     try:  # NumPy's parser rejects anything that is not a whole number 0..255
         table = np.loadtxt(path, delimiter=",", dtype=np.uint8, ndmin=2)
     except ValueError:
-        raise _bad_row(path, *_first_bad_row(path)) from None
+        raise bad_row(*_first_bad_row(path)) from None
     if table.shape[1] != 785:
-        raise _bad_row(path, 1, f"{table.shape[1]} values, expected 785")
+        raise bad_row(1, f"{table.shape[1]} values, expected 785")
     if len(table) < min_rows:
         raise MnistDataError(f"{path}: {len(table)} rows, but at least {min_rows} are needed; {GET_DATA_HINT}")
     if table[:, 0].max() > 9:
         row = int(np.argmax(table[:, 0] > 9))
-        raise _bad_row(path, row + 1, f"label {table[row, 0]} is outside 0..9")
+        raise bad_row(row + 1, f"label {table[row, 0]} is outside 0..9")
     return np.ascontiguousarray(table[:, 1:]), table[:, 0].astype(np.int64)
-
 
 def _first_bad_row(path):
     """(row number, problem) of the first malformed row; read only after NumPy's parser has failed."""
@@ -552,31 +457,24 @@ def _first_bad_row(path):
                     return row, f"{name} {value!r} (column {column}) is not a whole number 0..{high}"
     return 1, "not readable as comma-separated whole numbers"
 
-
-def _bad_row(path, row, what):
-    return MnistDataError(f"{path}, row {row}: {what}; {ROW_LAYOUT}. To replace the file, {GET_DATA_HINT}")
-
-
 def preprocess(pixels):
-    """Raw 0..255 pixel rows -> float32 in [0, 1]: the template's 1/255 scaling."""
     return np.asarray(pixels, dtype=np.float32) * np.float32(1 / 255)
-
 
 # ---- Running from the command line: settings, one line per failure, outputs replaced as one set.
 OUTPUTS = ("p1_model.npz", "p1_training.png", "p1_report.pdf")
 
-
 class SettingError(ValueError):
     """P1_PRESET or P1_OUT cannot work."""
-
+class MnistDataError(Exception):
+    """An MNIST CSV is missing or malformed."""
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
 
 def choose_preset(presets):
-    """The hyper-parameters P1_PRESET names (default: "default")."""
     name = os.environ.get("P1_PRESET") or "default"
     if name not in presets:
         raise SettingError(f"unknown P1_PRESET {name!r}; choose one of {', '.join(presets)}")
     return presets[name]
-
 
 def output_dir():
     """P1_OUT, or the folder holding p1.py; refused at once if it could not be written after training."""
@@ -588,79 +486,54 @@ def output_dir():
         raise SettingError(f"the output folder {folder} cannot be written; set P1_OUT to a folder you can write")
     return folder
 
-
-class OutputSet:
-    """`with OutputSet(folder) as out:` writers write to temporary names out.path(name), renamed into place when
-    the block ends without error: a failure or Ctrl-C leaves the old set as it was."""
-
-    def __init__(self, folder):
-        self.folder, self.staged = folder, {}
-
-    def path(self, name):
-        stem, extension = os.path.splitext(name)  # keep the extension: np.savez adds .npz to a name without it
-        self.staged[name] = os.path.join(self.folder, f".{stem}.tmp{os.getpid()}{extension}")
-        return self.staged[name]
-
-    def __enter__(self):
-        os.makedirs(self.folder, exist_ok=True)
-        return self
-
-    def __exit__(self, error_type, error, traceback):
-        if error_type is None:
-            for name, tmp in self.staged.items():
-                os.replace(tmp, os.path.join(self.folder, name))
-        for tmp in self.staged.values():
+def write_outputs(folder, writers):
+    """Each writers[name](path) writes to a temporary name, renamed together: a failure or Ctrl-C keeps the old set."""
+    os.makedirs(folder, exist_ok=True)
+    staged = {name: os.path.join(folder, f".tmp{os.getpid()}.{name}") for name in writers}  # .npz stays last
+    try:
+        for name, write in writers.items():
+            write(staged[name])
+        for name, tmp in staged.items():
+            os.replace(tmp, os.path.join(folder, name))
+    finally:
+        for tmp in staged.values():
             if os.path.exists(tmp):
                 os.remove(tmp)
-
 
 def run(main):
     """main() with every failure as one line on stderr. Returns the exit status: 0 done, 1 data, training or
     writing failed, 2 a setting cannot work, 130 interrupted (Ctrl-C); the old outputs stay in every failure."""
     try:
-        output_dir()
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported by MLP.step instead
             main()
-    except SettingError as e:
-        _stderr(f"error: {e}")
-        return 2
-    except (MnistDataError, TrainingDiverged, OSError) as e:
-        _stderr(f"error: {e}")
-        return 1
+        return 0
+    except (SettingError, MnistDataError, TrainingDiverged, OSError) as e:
+        line, status = f"error: {e}", 2 if isinstance(e, SettingError) else 1
     except KeyboardInterrupt:
-        _stderr(f"interrupted: {', '.join(OUTPUTS)} were left as they were")
-        return 130
-    return 0
-
+        line, status = f"interrupted: {', '.join(OUTPUTS)} were left as they were", 130
+    print(end="", flush=True)  # what stdout holds comes first; p1.py may not import sys, so stderr is descriptor 2
+    os.write(2, (line + "\n").encode("utf-8", "replace"))
+    return status
 
 def wall_clock():
-    """Seconds since some fixed moment. os.times().elapsed is 0 on Windows; NumPy's clock (whole seconds)
-    stands in there."""
+    """Seconds since a fixed moment; os.times().elapsed is 0 on Windows, where NumPy's clock (whole seconds) serves."""
     return os.times().elapsed or np.datetime64("now", "s").astype(np.int64).item()
-
-
-def _stderr(line):
-    """One line to standard error. p1.py may not import sys, so it goes to file descriptor 2 directly."""
-    print(end="", flush=True)  # what stdout already holds comes first
-    os.write(2, (line + "\n").encode("utf-8", "replace"))
-
 
 # ---- Loading a model saved by MLP.save_model, as data only: a pickle (which can run code) is never loaded.
 def load_model(path):
-    """The MLP that MLP.save_model saved, in eval mode, its metadata (e.g. test_error) in mlp.metadata."""
     with np.load(path, allow_pickle=False) as z:
         data = {key: z[key] for key in z.files}
     sizes = [int(s) for s in data["sizes"]]
     weights = iter([data[f"W{i}"] for i in range(len(sizes) - 1)])
     biases = iter([data[f"b{i}"] for i in range(len(sizes) - 1)])
-    mlp = MLP(sizes[0], sizes[-1], sizes[1:-1], [ACTIVATIONS[str(name)]() for name in data["activations"]],
+    known = {cls.__name__: cls for cls in (Identity, Sigmoid, Tanh, ReLU)}
+    mlp = MLP(sizes[0], sizes[-1], sizes[1:-1], [known[str(name)]() for name in data["activations"]],
               lambda d0, d1: next(weights), lambda d: next(biases), SoftmaxCrossEntropy(), lr=0.0)
     if [w.shape for w in mlp.W] != list(zip(sizes[:-1], sizes[1:])) or next(weights, None) is not None:
         raise ValueError(f"{path}: its weights do not fit its layer sizes {sizes}")
     mlp.metadata = {key[5:]: data[key].item() for key in data if key.startswith("meta_") and data[key].ndim == 0}
     mlp.eval()
     return mlp
-
 
 # ---- The report: training curves (PNG); a PDF with the model, hyper-parameters, results and errors.
 HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the values
@@ -677,19 +550,15 @@ HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the va
     "seed": "seeds the initialisation, the shuffling and the augmentation",
 }
 
-
 def plot_training(stats, path):
     """Loss and error vs epoch, training and validation, side by side (the assignment's Fig. 7), as PNG."""
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     _draw_curves(fig.subplots(1, 2), stats)
     fig.savefig(path, dpi=100, format="png")
 
-
 def _draw_curves(axes, stats):
-    training_losses, training_errors, validation_losses, validation_errors = stats
-    epochs = np.arange(1, len(training_losses) + 1)
-    for ax, train, val, name, scale in ((axes[0], training_losses, validation_losses, "loss", 1),
-                                        (axes[1], training_errors, validation_errors, "error (%)", 100)):
+    epochs = np.arange(1, len(stats[0]) + 1)  # stats: training losses, errors; validation losses, errors
+    for ax, train, val, name, scale in zip(axes, stats[:2], stats[2:], ("loss", "error (%)"), (1, 100)):
         ax.plot(epochs, np.multiply(train, scale), "o-", ms=3, label="training")
         ax.plot(epochs, np.multiply(val, scale), "s-", ms=3, label="validation")
         ax.set(xlabel="epoch", ylabel=name, yscale="log", title=f"{name.split()[0]} vs epoch")
@@ -699,10 +568,7 @@ def _draw_curves(axes, stats):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
 
-
 def write_report(run, path):
-    """A one-page PDF: model, hyper-parameters with reasons, results and time; the curves; the test set's
-    confusion matrix. Every number comes from `run` (see main)."""
     page = Figure(figsize=(8.5, 11))
     page.text(0.07, 0.955, "HW1 Problem 1: a NumPy MLP on MNIST", fontsize=16, weight="bold")
     page.text(0.07, 0.935, _report_text(run), fontsize=7.5, family="monospace", va="top")
@@ -719,11 +585,13 @@ def write_report(run, path):
     with PdfPages(path, metadata={"CreationDate": None}) as pdf:
         pdf.savefig(page)
 
-
 def _report_text(run):
-    hp, mlp, t, (train_losses, train_errors, val_losses, val_errors) = run["hp"], run["mlp"], run["times"], \
-        run["stats"]
-    sizes = mlp.nn_dim
+    hp, mlp, t, sizes = run["hp"], run["mlp"], run["times"], run["mlp"].nn_dim
+    train_losses, train_errors, val_losses, val_errors = run["stats"]
+    cpu = os.environ.get("PROCESSOR_IDENTIFIER", "")  # Windows names its processor here, Linux in /proc/cpuinfo
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     layers = [f"  layer {i + 1}: {sizes[i]:4d} -> {sizes[i + 1]:4d}  {type(act).__name__:8s}  "
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
     hyper = [f"  {key:12s} {','.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
@@ -742,22 +610,12 @@ def _report_text(run):
          f"{run['test_loss']:.4f}   (mnist_test.csv, as get_training_stats printed it)",
          "", "TIME AND MACHINE",
          f"  data loading {t['data']:.1f} s, training {t['train']:.1f} s ({t['train'] / hp['num_epochs']:.1f} s an "
-         f"epoch), {t['total']:.1f} s in all before writing; {machine_description()}",
+         f"epoch), {t['total']:.1f} s in all before writing; {os.cpu_count()} CPUs {cpu}, NumPy {np.__version__}",
          "", "MODEL FILE",
          "  p1_model.npz holds each layer's W and b as an array of its own (W0, b0, W1, ...), because NumPy",
          "  stores a list of differently shaped arrays only as a pickled object; load_model() reads it back.",
          "", "CURVES: per sample, as get_training_stats computes them. Training numbers are running means over",
          "each epoch's mini-batches (augmented images, weights still changing); validation is measured after it."])
-
-
-def machine_description():
-    model = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    model = model or os.environ.get("PROCESSOR_IDENTIFIER", "")  # Windows names its processor here
-    return f"{os.cpu_count()} CPUs {model}, NumPy {np.__version__}"
-
 
 if __name__ == "__main__":
     raise SystemExit(run(main))
