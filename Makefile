@@ -65,8 +65,8 @@ p2: ## train the CIFAR-10 CNN (the fast recipe, precision chosen for the device)
 theory: ## compute the theory answers and write theory/HW1_theory.pdf
 	$(PYTHON) -m theory --pdf $(THEORY_PDF)
 
-test: ## run the test suite (no network, no data needed)
-	$(PYTHON) -m pytest -q tests
+test: ## run the test suite (no network, no data needed), one worker per CPU core (pytest-xdist)
+	$(PYTHON) -m pytest -q -n auto tests
 
 bench-p1: ## time the NumPy MLP against PyTorch on the CPU (same network and hyper-parameters)
 	$(PYTHON) bench/bench_p1.py
