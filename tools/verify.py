@@ -79,17 +79,21 @@ class Result:
 # ---------------------------------------------------------------------------------------------------------------
 # p1: MNIST
 # ---------------------------------------------------------------------------------------------------------------
-def import_p1(p1_dir):
-    """p1.py of `p1_dir` as a module of its own, so it never mixes with another p1 already imported."""
-    path = os.path.join(p1_dir, "p1.py")
+def import_file(folder, filename, name):
+    """`folder`/`filename` as a module of its own (`name`), so it never mixes with a module of the same file name
+    already imported; its folder is importable while it loads (p2's data.py imports its neighbour safe_pickle)."""
+    path = os.path.join(folder, filename)
     if not os.path.isfile(path):
         raise VerifyError(f"{path}: missing; restore it from the repository")
-    spec = importlib.util.spec_from_file_location("verified_p1", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, os.path.abspath(folder))
     try:
         spec.loader.exec_module(module)
     except Exception as e:
         raise VerifyError(f"{path} does not import: {type(e).__name__}: {e}") from None
+    finally:
+        sys.path.remove(os.path.abspath(folder))
     return module
 
 
@@ -114,7 +118,7 @@ def measure_p1(p1_dir, mnist_dir):
     model_path = os.path.join(p1_dir, "p1_model.npz")
     if not os.path.isfile(model_path):
         raise VerifyError(f"{model_path}: missing; train it with `make p1`")
-    p1 = import_p1(p1_dir)
+    p1 = import_file(p1_dir, "p1.py", "verified_p1")
     places = [mnist_dir] if mnist_dir else mnist_places(p1)
     csv = next((os.path.join(place, "mnist_test.csv") for place in places
                 if os.path.isfile(os.path.join(place, "mnist_test.csv"))), None)
@@ -154,27 +158,10 @@ def compare_p1(stored, wrong, n):
 # ---------------------------------------------------------------------------------------------------------------
 # p2: CIFAR-10
 # ---------------------------------------------------------------------------------------------------------------
-def import_p2_data(p2_dir):
-    """data.py of `p2_dir` as a module of its own, for its search_places()."""
-    path = os.path.join(p2_dir, "data.py")
-    if not os.path.isfile(path):
-        raise VerifyError(f"{path}: missing; restore it from the repository")
-    spec = importlib.util.spec_from_file_location("verified_p2_data", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, os.path.abspath(p2_dir))   # data.py imports its neighbour safe_pickle
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:
-        raise VerifyError(f"{path} does not import: {type(e).__name__}: {e}") from None
-    finally:
-        sys.path.remove(os.path.abspath(p2_dir))
-    return module
-
-
 def cifar10_places(p2_dir):
     """Where to look for CIFAR-10 without --cifar10-dir: where the bundle's `python p2.py` looks (./data first,
     where the PyTorch tutorial downloads), then this repository's data/ and data/cifar10, for an unpacked zip."""
-    places = import_p2_data(p2_dir).search_places()
+    places = import_file(p2_dir, "data.py", "verified_p2_data").search_places()
     places += [os.path.join(ROOT, "data"), os.path.join(ROOT, "data", "cifar10")]
     unique = []
     for place in map(os.path.normpath, map(os.path.abspath, places)):
