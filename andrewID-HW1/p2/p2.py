@@ -33,7 +33,7 @@ from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E40
 from config import (ALIASES, DEFAULT_PRESET, PRESETS, SELECTION_NOTES, config_problems, get_preset,  # noqa: E402
                     parse_setting)
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10  # noqa: E402
-from describe import config_table, method_paragraphs  # noqa: E402
+from describe import TTA_WORDS, config_table, method_paragraphs  # noqa: E402
 from model import build_model  # noqa: E402
 from outputs import OutputError, OutputSet  # noqa: E402
 from precision import CHOICES as PRECISIONS, choose_precision  # noqa: E402
@@ -354,8 +354,8 @@ def run_eval(args, device):
     print(f"precision: {precision.describe()}")
     data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir), splits=("test",)).items()}
     acc, *_ = evaluate(model, cfg, data, device, precision, mean=ckpt["mean"], std=ckpt["std"])
-    print(f"{args.eval}: preset {ckpt['preset']}, seed {ckpt['seed']}, TTA '{cfg.tta}', "
-          f"stored test accuracy {100 * ckpt['test_accuracy']:.2f}%")
+    print(f"{args.eval}: preset {ckpt['preset']}, seed {ckpt['seed']}, stored test accuracy "
+          f"{100 * ckpt['test_accuracy']:.2f}%; test-time augmentation: {TTA_WORDS[cfg.tta]}")
     print(f"test accuracy: {100 * acc:.2f}%")
 
 
