@@ -24,8 +24,8 @@ class EpochProgress:
         self.interval_s, self.clock, self.quiet = interval_s, clock, quiet
         self.start = self.last_line = clock()
         on_terminal = hasattr(self.stream, "isatty") and self.stream.isatty() and not quiet
-        # mininterval: the bar redraws (and its elapsed time moves) at least every few seconds even when a step
-        # takes minutes; the loss and speed beside it refresh every BAR_EVERY_STEPS steps
+        # the Ticker redraws the bar every few seconds, so its clock moves even while one step takes a minute;
+        # the loss and speed beside it refresh every BAR_EVERY_STEPS steps
         self.bar = tqdm(total=n_steps, desc=f"epoch {epoch}", unit="step", leave=False, dynamic_ncols=True,
                         file=self.stream, mininterval=1.0) if on_terminal else None
         self.ticker = Ticker(self.bar) if self.bar is not None else None
