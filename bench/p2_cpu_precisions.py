@@ -1,9 +1,10 @@
-"""Time p2's default recipe on this CPU in each precision, natively and as an AVX2-only CPU runs it.
+"""Time a p2 recipe on this CPU in each precision, natively and as an AVX2-only CPU runs it.
 
-    python bench/p2_cpu_precisions.py [--preset fast] [--steps 3] [--eval-batches 2]
+    python bench/p2_cpu_precisions.py [--preset cpu] [--steps 3] [--eval-batches 2]
 
 Each row runs in its own process on random data of the preset's shape: training steps (forward, loss, backward, both
-optimizers) at the preset's batch size, and evaluation batches (forward only, as `p2.py --eval` runs each test-time
+optimizers) at the preset's batch size, for each image side its epochs use (then the whole recipe's training time at
+those step times), and evaluation batches (forward only, as `p2.py --eval` runs each test-time
 view). "as AVX2" sets ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, so torch's and oneDNN's kernels use
 AVX2 only: the closest stand-in here for an AVX2-only laptop CPU (its clock and memory still differ). Medians of
 --steps steps after one untimed step; the ratios are measured in the same call, which keeps them meaningful on a
@@ -11,6 +12,7 @@ shared machine whose absolute speed drifts.
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -43,12 +45,11 @@ def measure(preset, precision, steps, eval_batches, bf16_emulated_steps):
     model = model.to(memory_format=torch.channels_last)
     optimizers = make_optimizers(model, cfg, chosen)
     scaler = chosen.grad_scaler(torch.device("cpu"))
-    x = torch.randn(cfg.batch_size, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (cfg.batch_size,))
     emulated = precision != "fp32" and torch.backends.cpu.get_cpu_capability() == "AVX2"
     n = bf16_emulated_steps if emulated else steps   # emulated bf16 is an order of magnitude slower
 
-    def step():
+    def step(x):
         with chosen.autocast(torch.device("cpu")):
             loss = F.cross_entropy(model(x).float(), y, label_smoothing=cfg.label_smoothing)
         for o in optimizers:
@@ -58,9 +59,14 @@ def measure(preset, precision, steps, eval_batches, bf16_emulated_steps):
             scaler.step(o)
         scaler.update()
 
+    def images(side, n=cfg.batch_size):
+        return torch.randn(n, 3, side, side).contiguous(memory_format=torch.channels_last)
+
+    test_x = images(32, cfg.eval_batch_size)
+
     def forward():
         with torch.no_grad(), chosen.autocast(torch.device("cpu")):
-            model(x[:cfg.eval_batch_size])
+            model(test_x)
 
     def timed(fn, count):
         fn()   # memory allocation and kernel selection
@@ -72,16 +78,23 @@ def measure(preset, precision, steps, eval_batches, bf16_emulated_steps):
         return statistics.median(times)
 
     model.train()
-    train_s = timed(step, n)
+    # one step time per image side the recipe trains on (epoch_sizes: small images in its first epochs)
+    sides = sorted(set(cfg.epoch_sizes) | {32}, reverse=True)
+    train_s_by_side = {side: timed(lambda x=images(side): step(x), n) for side in sides}
     model.eval()
     eval_s = timed(forward, eval_batches if not emulated else 1)
+    steps_per_epoch = 50_000 // cfg.batch_size
+    epochs = range(1, math.ceil(cfg.epochs) + 1)
+    recipe_s = sum(steps_per_epoch * train_s_by_side[cfg.epoch_sizes[min(e, len(cfg.epoch_sizes)) - 1]]
+                   for e in epochs)
     return dict(capability=torch.backends.cpu.get_cpu_capability(), threads=torch.get_num_threads(),
-                batch=cfg.batch_size, eval_batch=cfg.eval_batch_size, train_s=train_s, eval_s=eval_s, steps=n)
+                batch=cfg.batch_size, eval_batch=cfg.eval_batch_size, train_s=train_s_by_side[32],
+                train_s_by_side=train_s_by_side, recipe_s=recipe_s, eval_s=eval_s, steps=n)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="fast")
+    p.add_argument("--preset", default="cpu", help="the recipe (default: cpu, the default on a CPU)")
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--eval-batches", type=int, default=2)
     p.add_argument("--bf16-emulated-steps", type=int, default=1)
@@ -105,6 +118,11 @@ def main():
               f"{row['train_s']:.2f} s a training step of {row['batch']} ({row['batch'] / row['train_s']:.0f} img/s), "
               f"{row['eval_s']:.2f} s a forward of {row['eval_batch']} "
               f"({row['eval_batch'] / row['eval_s']:.0f} img/s)", flush=True)
+        smaller = {side: t for side, t in row["train_s_by_side"].items() if side != "32"}
+        if smaller:
+            print("      smaller images: " + ", ".join(f"{side}x{side} {t:.2f} s" for side, t in smaller.items()))
+        print(f"      the {args.preset} recipe's training at these step times: {row['recipe_s'] / 60:.1f} min "
+              "(its epochs and image sizes)", flush=True)
     base = results[0]["train_s"]
     print("training step time relative to float32 with this CPU's own kernels: " +
           ", ".join(f"{r['precision']} {r['kernels']} {r['train_s'] / base:.2f}x" for r in results))

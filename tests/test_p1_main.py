@@ -277,5 +277,3 @@ def test_the_report_names_the_initialisation_and_speaks_to_the_reader(tiny, monk
     assert "He et al. (2015), normal with variance 2 / fan-in" in text
     for phrase in ("preset", "time budget", "BLAS", os.uname().release):   # no lab-notebook words, no kernel
         assert phrase not in text
-    model_file = text.split("MODEL FILE")[1].split("CURVES")[0]
-    assert model_file.count(". ") + model_file.strip().count(".\n") == 0 and model_file.strip().endswith(".")

@@ -164,3 +164,18 @@ def test_epoch_view_mirrors_each_image_on_every_other_epoch():
 def test_epoch_view_shifts_like_random_crop():
     images = random_images(n=8)
     assert torch.equal(augment.epoch_view(images, 2, None, 1, seeded(4)), augment.random_crop(images, 2, seeded(4)))
+
+
+def test_downscale_averages_the_pixels_each_output_pixel_covers():
+    images = random_images(n=4, dtype=torch.float32)
+    half = augment.downscale(images, 16)
+    assert half.shape == (4, 3, 16, 16) and half.dtype == torch.float32
+    # each output pixel is a weighted average of the input pixels around it: a flat image stays flat, the mean stays
+    flat = torch.full((1, 3, 32, 32), 100.0)
+    assert torch.allclose(augment.downscale(flat, 20), torch.full((1, 3, 20, 20), 100.0))
+    assert torch.allclose(half.mean((2, 3)), images.mean((2, 3)), rtol=0.02)
+    assert half.min() >= images.min() and half.max() <= images.max()
+    assert augment.downscale(images, 32) is images                   # full size: untouched
+    assert augment.downscale(images.bfloat16(), 24).dtype == torch.bfloat16
+    # chunked and in one piece alike
+    assert torch.equal(augment.downscale(images, 24, chunk=1), augment.downscale(images, 24))

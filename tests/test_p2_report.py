@@ -319,6 +319,18 @@ def test_sources_name_each_borrowed_idea_of_the_run():
         assert idea in used, idea
 
 
+def test_small_early_epochs_are_described_and_credited():
+    cfg = get_preset("cpu").to_dict()
+    augmentation = dict(describe.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5000))
+    assert ("24x24 pixels in epoch 1 and 32x32 (full size) in epochs 2-6"
+            in augmentation["Augmentation"])
+    assert dict(describe.settings_rows(cfg))["training image side, epoch by epoch (pixels)"] == "24, 32"
+    assert "progressive resizing" in credit.sources_paragraph(cfg)
+    assert "resizing" not in credit.sources_paragraph(get_preset("fast").to_dict())
+    assert "training image side" not in " ".join(dict(describe.settings_rows(get_preset("fast").to_dict())))
+    assert "progressive resizing" in train.__doc__
+
+
 @pytest.mark.parametrize("module, sources", [(p2_model, ("arXiv:2404.00498", "cifar10-airbench")),
                                              (muon, ("Muon: An optimizer for hidden layers", "arXiv:2404.00498")),
                                              (augment, ("arXiv:2404.00498", "cifar10-airbench"))])

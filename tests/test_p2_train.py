@@ -80,7 +80,7 @@ def test_the_time_estimate_is_said_once_after_the_first_steps():
         train_module.time.perf_counter = real
     assert said[:2] == [None, None] and said[3] is None
     # steps 1-2 took 12 s, 6 s a step: 100 steps about 10 min
-    assert said[2] == "expected training time: about 10 min for 100 steps at 6.00 s a step"
+    assert said[2] == "expected training time: about 10 min for 100 steps (6.00 s a step so far)"
 
 
 def test_a_long_estimate_on_a_cpu_names_the_faster_way(monkeypatch):
@@ -89,7 +89,17 @@ def test_a_long_estimate_on_a_cpu_names_the_faster_way(monkeypatch):
     monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
     estimate = TimeEstimate(total_steps=200, device=torch.device("cpu"))
     said = [estimate.after_step(step) for step in range(3)]
-    assert said[2].startswith("expected training time: about 1.7 h for 200 steps at 30.00 s a step; a GPU trains")
+    assert said[2].startswith("expected training time: about 1.7 h for 200 steps (30.00 s a step so far); a GPU trains")
+
+
+def test_the_estimate_weighs_the_later_larger_images(monkeypatch):
+    # 50 steps of 16x16 images, then 50 of 32x32 (4 times the area): 6 s a small step, 24 s a large one
+    import train as train_module
+    clock = iter([0.0, 6.0, 12.0])
+    monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
+    estimate = TimeEstimate(total_steps=100, device=torch.device("cpu"), step_costs=[16 ** 2] * 50 + [32 ** 2] * 50)
+    said = [estimate.after_step(step) for step in range(3)]
+    assert said[2].startswith("expected training time: about 25 min for 100 steps (6.00 s a step so far)")
 
 
 def test_a_run_of_under_a_minute_gets_no_estimate(monkeypatch):
@@ -98,6 +108,23 @@ def test_a_run_of_under_a_minute_gets_no_estimate(monkeypatch):
     monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
     estimate = TimeEstimate(total_steps=10, device=torch.device("cpu"))
     assert [estimate.after_step(step) for step in range(4)] == [None] * 4
+
+
+def test_small_early_epochs_train_on_down_scaled_images(monkeypatch):
+    import train as train_module
+    seen = []
+    real = train_module.downscale
+    monkeypatch.setattr(train_module, "downscale", lambda x, size: seen.append(size) or real(x, size))
+    data = tiny_data()
+    cfg = PRESETS["fast"].override(widths=(16, 32, 32), batch_size=32, epochs=3.0, eval_batch_size=50,
+                                   epoch_sizes=(16, 24))
+    history, _ = train(fresh_model(cfg, data), cfg, data, torch.device("cpu"), seed=0, log=None, precision=FP32)
+    assert seen == [16, 24, 24] and len(history) == 3 and all(torch.isfinite(torch.tensor(h["train_loss"]))
+                                                               for h in history)
+    sgd = TINY.override(epochs=2.0, epoch_sizes=(16, 32))   # the per-batch path: every batch of epoch 1 is small
+    seen.clear()
+    train(fresh_model(sgd, data), sgd, data, torch.device("cpu"), seed=0, log=None, precision=FP32)
+    assert seen == [16] * 4 + [32] * 4
 
 
 def test_same_seed_same_weights():
@@ -169,8 +196,18 @@ def test_fast_preset_is_the_measured_recipe():
                     momentum=0.85, warmup_frac=0.0, label_smoothing=0.2, translate=2, flip=True, cutout=0,
                     tta="flip_translate", channels_last=True, eval_batch_size=2000, optimizer="muon", muon_lr=0.24,
                     muon_momentum=0.6, muon_ns_steps=3, muon_one_batch=False, bn_scale=False, dirac_init=True,
-                    whiten_bias_epochs=3.0, alternate_flips=True, residual=False, lookahead=False)
+                    whiten_bias_epochs=3.0, alternate_flips=True, residual=False, lookahead=False, epoch_sizes=(32,))
     assert PRESETS["fast"].to_dict() == expected
+    # The CPU's default: the same recipe in 6 epochs of batch 1000 (SGD lrs and decay halved), small images early.
+    cpu = dict(expected, epochs=6.0, batch_size=1000, lr=670.0, bias_lr=53.0, decay_per_step=0.002,
+               epoch_sizes=(24, 32))
+    assert PRESETS["cpu"].to_dict() == cpu
+
+
+def test_the_default_recipe_is_fast_on_a_gpu_and_cpu_on_a_cpu():
+    from config import default_preset
+    assert default_preset(torch.device("cpu")) == "cpu"
+    assert default_preset(torch.device("cuda", 0)) == "fast" and default_preset(torch.device("mps")) == "fast"
 
 
 def test_the_fast_recipe_lowers_the_loss_on_the_cpu():

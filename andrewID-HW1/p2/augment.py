@@ -114,3 +114,15 @@ def epoch_view(images, pad, flip_phase, epoch, generator=None):
         return out
     mirror = (flip_phase != bool(epoch % 2)).to(out.device).view(-1, 1, 1, 1)
     return torch.where(mirror, out.flip(3), out)
+
+
+def downscale(images, size, chunk=5000):
+    """Images (N, C, H, W) shrunk to size x size (antialiased bilinear: each output pixel a weighted average of the
+    input pixels around it); the same tensor when they are that size already. Chunks bound the float32 copy's
+    memory."""
+    _check_images(images)
+    if images.shape[-2:] == (size, size):
+        return images
+    return torch.cat([F.interpolate(part.float(), size=(size, size), mode="bilinear", antialias=True,
+                                    align_corners=False).to(images.dtype) for part in images.split(chunk)])
+

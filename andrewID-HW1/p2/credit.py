@@ -9,6 +9,8 @@ AIRBENCH = ('Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", a
             "code, airbench (github.com/KellerJordan/cifar10-airbench)")
 MUON = ('Keller Jordan et al., "Muon: An optimizer for hidden layers in neural networks" (2024), '
         "kellerjordan.github.io/posts/muon/")
+RESIZING = ('fast.ai\'s fast ImageNet training (Jeremy Howard et al., "Now anyone can train Imagenet in 18 '
+            'minutes", fast.ai, 2018), which trained on small images first ("progressive resizing")')
 TUTORIAL = 'the PyTorch tutorial "Training a Classifier" (pytorch.org/tutorials), to which the assignment points'
 
 # A config with every borrowed idea switched on: what the bundle as a whole takes from the airbench work.
@@ -59,6 +61,8 @@ def sources_paragraph(cfg):
         text += (f"The bundle's other recipes take more from the same work: {_listed(others)}. " if used else
                  f"The bundle's other recipes take {_listed(others)} from {AIRBENCH}. ")
     text += f"The Muon optimizer is described in {MUON}. "
+    if min(cfg.get("epoch_sizes", (32,))) < 32:
+        text += f"Training the first epochs on down-scaled images follows {RESIZING}. "
     if cfg.get("optimizer", "sgd") == "sgd":
         return text + ("Our own are the code, written anew rather than copied, this SGD recipe for a CPU (its "
                        "sizes, schedule and length, chosen by our own runs) and every measurement in this report.")

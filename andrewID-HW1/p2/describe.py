@@ -22,6 +22,7 @@ SETTING_WORDS = {
     "translate": "largest random shift (pixels)",
     "flip": "random left-right mirror",
     "cutout": "side of the blanked square (pixels)",
+    "epoch_sizes": "training image side, epoch by epoch (pixels)",
     "tta": "test-time augmentation (views averaged)",
     "muon_lr": "Muon: peak angle a filter bank turns per step",
     "muon_momentum": "Muon: momentum of the filter updates",
@@ -120,6 +121,8 @@ def _used(name, value, config):
         return value is False
     if name == "flip" and config.get("alternate_flips"):
         return False   # the alternate-epoch row says it
+    if name == "epoch_sizes":
+        return min(value) < 32   # full-size images throughout: nothing to say
     return bool(value) if name in OFF_WHEN_ZERO or isinstance(value, bool) else True
 
 
@@ -263,12 +266,35 @@ def _augmentation(cfg):
         parts.append("mirrored left-right with probability 1/2")
     if cfg["cutout"]:
         parts.append(f"given a random {cfg['cutout']}x{cfg['cutout']} square of the mean colour (cutout)")
+    sizes = [int(v) for v in cfg.get("epoch_sizes", (32,))]
+    if min(sizes) < 32:
+        parts.append("shrunk to " + _size_schedule(sizes, cfg["epochs"]))
     if not parts:
         return "None: the network sees the training images as they are, normalised per colour channel."
     when = "Each epoch the whole training set" if cfg.get("alternate_flips") else "Each training batch"
     return (f"{when} is augmented afresh on the training device: every image is "
             + ", ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1]
             + ". The images are normalised per colour channel with the training set's mean and standard deviation.")
+
+
+def _size_schedule(sizes, epochs):
+    """(16, 16, 24, 32) over 8 epochs -> '16x16 pixels in epochs 1-2, 24x24 in epoch 3 and 32x32 (full size) in
+    epochs 4-8', with why."""
+    n_epochs = max(1, math.ceil(epochs))
+    sizes = (sizes + [sizes[-1]] * n_epochs)[:n_epochs]
+    runs = []   # [size, first epoch, last epoch]
+    for epoch, size in enumerate(sizes, 1):
+        if runs and runs[-1][0] == size:
+            runs[-1][2] = epoch
+        else:
+            runs.append([size, epoch, epoch])
+    words = [f"{size}x{size}{' (full size)' if size == 32 else ''} in epoch{'s' if last > first else ''} "
+             f"{first}{f'-{last}' if last > first else ''}" for size, first, last in runs]
+    words[0] = words[0].replace(" in ", " pixels in ", 1)
+    why = ("; small images cost a fraction of a step, and the net learns coarse shapes from them before the last "
+           "epochs at full size" if sizes[-1] == 32 else "")
+    return (", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+            + f" (antialiased bilinear down-scaling after the shift and mirror{why})")
 
 
 TTA_VIEWS = {

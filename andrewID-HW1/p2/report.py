@@ -34,7 +34,7 @@ REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", 
                  "samples", "timing", "device", "torch_version", "data_description", "command", "machine")
 TIMING_KEYS = ("data_prep_s", "warm_up_s", "train_s", "eval_s", "total_s")
 # The recipes by their names on the command line (and earlier names, which model files may carry).
-PRESET_WORDS = {"fast": "the short recipe", "best": "the long recipe", "cpu": "the SGD recipe for a CPU",
+PRESET_WORDS = {"fast": "the short recipe", "best": "the long recipe", "cpu": "the short recipe for a CPU",
                 "gpu-fast": "the short recipe", "gpu-best": "the long recipe"}
 
 
