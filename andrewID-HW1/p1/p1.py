@@ -67,7 +67,6 @@ class SoftmaxCrossEntropy(Criterion):
     def __init__(self):
         super().__init__()
         self.sm = None
-
     def forward(self, x, y):
         """Per-sample loss (batch,) = logsumexp(x) - <y, x>; shifting by the row max keeps exp() finite.
         Labels take the logits' dtype, so float64 one-hot labels never turn float32 training into float64."""
@@ -78,7 +77,6 @@ class SoftmaxCrossEntropy(Criterion):
         self.sm = np.exp(log_sm)
         self.loss = -(y * log_sm).sum(axis=1)
         return self.loss
-
     def derivative(self):
         return self.sm - self.labels  # d loss_i / d logits_i for every sample, not averaged over the batch
 
@@ -611,9 +609,6 @@ def _report_text(run):
          "", "TIME AND MACHINE",
          f"  data loading {t['data']:.1f} s, training {t['train']:.1f} s ({t['train'] / hp['num_epochs']:.1f} s an "
          f"epoch), {t['total']:.1f} s in all before writing; {os.cpu_count()} CPUs {cpu}, NumPy {np.__version__}",
-         "", "MODEL FILE",
-         "  p1_model.npz holds each layer's W and b as an array of its own (W0, b0, W1, ...), because NumPy",
-         "  stores a list of differently shaped arrays only as a pickled object; load_model() reads it back.",
          "", "CURVES: per sample, as get_training_stats computes them. Training numbers are running means over",
          "each epoch's mini-batches (augmented images, weights still changing); validation is measured after it."])
 
