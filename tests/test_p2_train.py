@@ -202,6 +202,7 @@ def test_fast_preset_is_the_measured_recipe():
     cpu = dict(expected, epochs=6.0, batch_size=1000, lr=670.0, bias_lr=53.0, decay_per_step=0.002,
                epoch_sizes=(24, 32))
     assert PRESETS["cpu"].to_dict() == cpu
+    assert Config.from_dict(dict(cpu, epoch_sizes=[24, 32], widths=[64, 256, 256])) == PRESETS["cpu"]
 
 
 def test_the_fast_recipe_lowers_the_loss_on_the_cpu():

@@ -79,8 +79,9 @@ class Config:
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(map(str, unknown))}")
         values = {k: v for k, v in values.items() if k in known}
-        if isinstance(values.get("widths"), (list, tuple)):
-            values["widths"] = tuple(values["widths"])
+        for name in ("widths", "epoch_sizes"):   # a list where a file format has no tuples
+            if isinstance(values.get(name), (list, tuple)):
+                values[name] = tuple(values[name])
         cfg = cls(**values)
         problems = config_problems(cfg, new_run=False)
         if problems:
