@@ -32,7 +32,7 @@ def measure(preset, precision, steps, eval_batches, bf16_emulated_steps):
     import torch
     import torch.nn.functional as F
 
-    from config import get_preset
+    from config import epoch_size, get_preset
     from model import build_model
     from precision import Precision
     from train import make_optimizers
@@ -85,8 +85,7 @@ def measure(preset, precision, steps, eval_batches, bf16_emulated_steps):
     eval_s = timed(forward, eval_batches if not emulated else 1)
     steps_per_epoch = 50_000 // cfg.batch_size
     epochs = range(1, math.ceil(cfg.epochs) + 1)
-    recipe_s = sum(steps_per_epoch * train_s_by_side[cfg.epoch_sizes[min(e, len(cfg.epoch_sizes)) - 1]]
-                   for e in epochs)
+    recipe_s = sum(steps_per_epoch * train_s_by_side[epoch_size(cfg.epoch_sizes, e)] for e in epochs)
     return dict(capability=torch.backends.cpu.get_cpu_capability(), threads=torch.get_num_threads(),
                 batch=cfg.batch_size, eval_batch=cfg.eval_batch_size, train_s=train_s_by_side[32],
                 train_s_by_side=train_s_by_side, recipe_s=recipe_s, eval_s=eval_s, steps=n)

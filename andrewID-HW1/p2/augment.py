@@ -125,4 +125,3 @@ def downscale(images, size, chunk=5000):
         return images
     return torch.cat([F.interpolate(part.float(), size=(size, size), mode="bilinear", antialias=True,
                                     align_corners=False).to(images.dtype) for part in images.split(chunk)])
-

@@ -259,6 +259,12 @@ def config_problems(cfg, new_run=True):
     return problems
 
 
+def epoch_size(epoch_sizes, epoch):
+    """The side of epoch `epoch`'s (1-based) training images: epoch_sizes[epoch - 1], its last value for later
+    epochs."""
+    return epoch_sizes[min(epoch, len(epoch_sizes)) - 1]
+
+
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 

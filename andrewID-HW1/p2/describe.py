@@ -3,6 +3,8 @@ true when a value changes), and hyper-parameters rounded for reading."""
 import math
 from fractions import Fraction
 
+from config import epoch_size
+
 # Each config field in words, for the report's hyper-parameter table (the console keeps the field names, which
 # --set takes). A recipe-specific wording, where one field means something else under Muon, is in MUON_WORDS.
 SETTING_WORDS = {
@@ -280,8 +282,7 @@ def _augmentation(cfg):
 def _size_schedule(sizes, epochs):
     """(16, 16, 24, 32) over 8 epochs -> '16x16 pixels in epochs 1-2, 24x24 in epoch 3 and 32x32 (full size) in
     epochs 4-8', with why."""
-    n_epochs = max(1, math.ceil(epochs))
-    sizes = (sizes + [sizes[-1]] * n_epochs)[:n_epochs]
+    sizes = [epoch_size(sizes, epoch) for epoch in range(1, max(1, math.ceil(epochs)) + 1)]
     runs = []   # [size, first epoch, last epoch]
     for epoch, size in enumerate(sizes, 1):
         if runs and runs[-1][0] == size:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 import interrupt
 from augment import augment, cutout, downscale, epoch_view
-from config import TTAS
+from config import TTAS, epoch_size
 from data import DataError
 from muon import Muon
 from precision import choose_precision
@@ -166,11 +166,6 @@ class Stopwatch:
         return self.begin.elapsed_time(end) / 1000
 
 
-def epoch_size(cfg, epoch):
-    """The side of epoch `epoch`'s (1-based) training images: cfg.epoch_sizes, its last value for later epochs."""
-    return cfg.epoch_sizes[min(epoch, len(cfg.epoch_sizes)) - 1]
-
-
 def to_memory_format(x, cfg):
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
@@ -295,7 +290,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
     schedules = lr_schedules(total_steps, cfg.warmup_frac, round(cfg.whiten_bias_epochs * steps_per_epoch))
     lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
     # A step's cost grows with the images' area: the estimate weighs the steps still to come by theirs.
-    estimate = TimeEstimate(total_steps, device, [epoch_size(cfg, 1 + s // steps_per_epoch) ** 2
+    estimate = TimeEstimate(total_steps, device, [epoch_size(cfg.epoch_sizes, 1 + s // steps_per_epoch) ** 2
                                                   for s in range(total_steps)])
     epochs = f"{cfg.epochs:g}"
     log(f"training on {len(images):,} images for {epochs} epoch{'' if epochs == '1' else 's'} ({total_steps} steps of "
@@ -313,7 +308,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
         stopwatch = Stopwatch(device).start()
-        size = epoch_size(cfg, epoch)
+        size = epoch_size(cfg.epoch_sizes, epoch)
         if cfg.alternate_flips:
             views = epoch_view(pixels, cfg.translate, flip_phase if cfg.flip else None, epoch, generator)
             views = downscale(views, size)
