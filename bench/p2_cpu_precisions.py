@@ -1,6 +1,7 @@
 """Time a p2 recipe on this CPU in each precision, natively and as an AVX2-only CPU runs it.
 
-    python bench/p2_cpu_precisions.py [--preset fast] [--steps 3] [--eval-batches 2]
+    python bench/p2_cpu_precisions.py [--preset fast] [--steps 3] [--eval-batches 2] [--set FIELD=VALUE ...]
+    python bench/p2_cpu_precisions.py --preset cpu --set channels_last=false --only fp32-avx2
 
 Each row runs in its own process on random data of the preset's shape: training steps (forward, loss, backward, both
 optimizers) at the preset's batch size, for each image side its epochs use (then the whole recipe's training time at
@@ -26,23 +27,28 @@ ROWS = [("fp32", {}), ("bf16", {}), ("fp32", AVX2_ONLY)]
 EMULATED_BF16 = ("bf16", AVX2_ONLY)   # minutes a step: only with --with-emulated-bf16
 
 
-def measure(preset, precision, steps, eval_batches, bf16_emulated_steps):
+def row_name(precision, env):
+    return precision + ("-avx2" if env else "")
+
+
+def measure(preset, settings, precision, steps, eval_batches, bf16_emulated_steps):
     """In the child process: {"train_s": median s a step, "eval_s": median s an eval batch, ...}."""
     sys.path.insert(0, P2)
     import torch
     import torch.nn.functional as F
 
-    from config import epoch_size, get_preset
+    from config import epoch_size, get_preset, parse_setting
     from model import build_model
     from precision import Precision
     from train import make_optimizers
 
-    cfg = get_preset(preset)
+    cfg = get_preset(preset).override(**dict(parse_setting(s) for s in settings))
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     chosen = Precision(precision, "bench")
     torch.manual_seed(0)
     model = build_model(cfg)
     model.whiten.fit(torch.randn(256, 3, 32, 32))
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=memory_format)
     optimizers = make_optimizers(model, cfg, chosen)
     scaler = chosen.grad_scaler(torch.device("cpu"))
     y = torch.randint(0, 10, (cfg.batch_size,))
@@ -60,7 +66,7 @@ def measure(preset, precision, steps, eval_batches, bf16_emulated_steps):
         scaler.update()
 
     def images(side, n=cfg.batch_size):
-        return torch.randn(n, 3, side, side).contiguous(memory_format=torch.channels_last)
+        return torch.randn(n, 3, side, side).contiguous(memory_format=memory_format)
 
     test_x = images(32, cfg.eval_batch_size)
 
@@ -99,16 +105,23 @@ def main():
     p.add_argument("--bf16-emulated-steps", type=int, default=1)
     p.add_argument("--with-emulated-bf16", action="store_true",
                    help="also bf16 with AVX2-only kernels (emulated: an order of magnitude slower)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a field of the preset, as p2.py --set does (e.g. channels_last=false)")
+    p.add_argument("--only", choices=[row_name(*row) for row in ROWS + [EMULATED_BF16]], action="append",
+                   help="time only this row (repeatable)")
     p.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        print(json.dumps(measure(args.preset, args.child[0], args.steps, args.eval_batches,
+        print(json.dumps(measure(args.preset, args.set, args.child[0], args.steps, args.eval_batches,
                                  args.bf16_emulated_steps)))
         return
     results = []
-    for precision, env in ROWS + ([EMULATED_BF16] if args.with_emulated_bf16 else []):
+    rows = ROWS + ([EMULATED_BF16] if args.with_emulated_bf16 else [])
+    rows = [row for row in rows if not args.only or row_name(*row) in args.only]
+    for precision, env in rows:
         cmd = [sys.executable, __file__, "--preset", args.preset, "--steps", str(args.steps), "--eval-batches",
-               str(args.eval_batches), "--bf16-emulated-steps", str(args.bf16_emulated_steps), "--child", precision]
+               str(args.eval_batches), "--bf16-emulated-steps", str(args.bf16_emulated_steps),
+               *[arg for s in args.set for arg in ("--set", s)], "--child", precision]
         out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout
         row = json.loads(out.strip().splitlines()[-1])
         row.update(precision=precision, kernels="as AVX2" if env else "native")
@@ -123,7 +136,7 @@ def main():
         print(f"      the {args.preset} recipe's training at these step times: {row['recipe_s'] / 60:.1f} min "
               "(its epochs and image sizes)", flush=True)
     base = results[0]["train_s"]
-    print("training step time relative to float32 with this CPU's own kernels: " +
+    print(f"training step time relative to the first row ({row_name(*rows[0])}): " +
           ", ".join(f"{r['precision']} {r['kernels']} {r['train_s'] / base:.2f}x" for r in results))
 
 

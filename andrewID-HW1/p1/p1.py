@@ -461,12 +461,9 @@ def preprocess(pixels):
 # ---- Running from the command line: settings, one line per failure, outputs replaced as one set.
 OUTPUTS = ("p1_model.npz", "p1_training.png", "p1_report.pdf")
 
-class SettingError(ValueError):
-    """P1_PRESET or P1_OUT cannot work."""
-class MnistDataError(Exception):
-    """An MNIST CSV is missing or malformed."""
-class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
+class SettingError(ValueError): """P1_PRESET or P1_OUT cannot work."""
+class MnistDataError(Exception): """An MNIST CSV is missing or malformed."""
+class TrainingDiverged(RuntimeError): """The training loss became NaN or infinite."""
 
 def choose_preset(presets):
     name = os.environ.get("P1_PRESET") or "default"
