@@ -71,7 +71,7 @@ test: ## run the test suite (no network, no data needed), one worker per CPU cor
 bench-p1: ## time the NumPy MLP against PyTorch on the CPU (same network and hyper-parameters)
 	$(PYTHON) bench/bench_p1.py
 
-bench-p2-cpu: ## run the default (fast) recipe end to end on the CPU and print accuracy and wall time
+bench-p2-cpu: ## run the CPU's default recipe (cpu) end to end and print accuracy and wall time
 	$(PYTHON) bench/bench_p2_cpu.py --data-dir "$${CIFAR10_DIR:-data/cifar10}"
 
 # make zip rewrites the theory PDF only when its sources (theory/*.py, fig5.json) differ from the fingerprint the PDF

@@ -1,4 +1,4 @@
-"""`make bench-p2-cpu`: the default recipe (fast) end to end on the CPU, on already-decoded data; prints accuracy and
+"""`make bench-p2-cpu`: the CPU's default recipe (cpu) end to end, on already-decoded data; prints accuracy and
 wall time.
 
 Wall time covers the whole p2.py process: loading, training, evaluation with TTA and the report.
@@ -11,5 +11,5 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 if __name__ == "__main__":
     args = sys.argv[1:] or ["--data-dir", os.path.join(HERE, "..", "data", "cifar10")]
-    runner = [sys.executable, os.path.join(HERE, "p2_runs.py"), *args, "--runs", "fast:0"]
+    runner = [sys.executable, os.path.join(HERE, "p2_runs.py"), *args, "--runs", "cpu:0"]
     sys.exit(subprocess.call([*runner, "--", "--device", "cpu"]))

@@ -1,7 +1,7 @@
 """Time a p2 recipe on this CPU in each precision, natively and as an AVX2-only CPU runs it.
 
-    python bench/p2_cpu_precisions.py [--preset fast] [--steps 3] [--eval-batches 2] [--set FIELD=VALUE ...]
-    python bench/p2_cpu_precisions.py --preset cpu --set channels_last=false --only fp32-avx2
+    python bench/p2_cpu_precisions.py [--preset cpu] [--steps 3] [--eval-batches 2] [--set FIELD=VALUE ...]
+    python bench/p2_cpu_precisions.py --set channels_last=false --only fp32-avx2
 
 Each row runs in its own process on random data of the preset's shape: training steps (forward, loss, backward, both
 optimizers) at the preset's batch size, for each image side its epochs use (then the whole recipe's training time at
@@ -99,7 +99,7 @@ def measure(preset, settings, precision, steps, eval_batches, bf16_emulated_step
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="fast", help="the recipe (default: fast, p2's default)")
+    p.add_argument("--preset", default="cpu", help="the recipe (default: cpu, p2's default on a CPU)")
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--eval-batches", type=int, default=2)
     p.add_argument("--bf16-emulated-steps", type=int, default=1)

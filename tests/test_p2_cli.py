@@ -104,6 +104,7 @@ def contents(folder):
     return {name: (folder / name).read_bytes() for name in os.listdir(folder)}
 
 
+DEFAULT = "fast" if torch.cuda.is_available() else "cpu"   # the preset p2.py trains without --preset here
 BAD_OPTIONS = [
     (["--epochs", "0"], "--epochs 0: must be a positive finite number"),
     (["--epochs", "-1"], "--epochs -1: must be a positive finite number"),
@@ -135,7 +136,7 @@ BAD_OPTIONS = [
     (["--set", "widths=8,30000,8"], "--set widths=8,30000,8: widths allows at most 4,096 channels a layer"),
     (["--set", "batch_size=100000"], "--set batch_size=100000: batch_size must be 50,000 or less"),
     (["--set", "epochs=1e300"], "--set epochs=1e300: epochs must be 1,000 or less"),
-    (["--epochs", "1e12"], "preset fast with these settings: epochs must be 1,000 or less"),
+    (["--epochs", "1e12"], f"preset {DEFAULT} with these settings: epochs must be 1,000 or less"),
     (["--validation", "30000"], "--validation 30000: must be from 0 to 25,000 training images"),
     (["--preset", "fast", "--set", "widths=8,8,8,8,8,8"],
      "preset fast with these settings: 6 conv groups (widths) with whiten_patch 2 pool the 31x31 maps below 1 pixel"),

@@ -322,9 +322,9 @@ def test_sources_name_each_borrowed_idea_of_the_run():
 def test_small_early_epochs_are_described_and_credited():
     cfg = get_preset("cpu").to_dict()
     augmentation = dict(describe.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5000))
-    assert ("24x24 pixels in epoch 1 and 32x32 (full size) in epochs 2-6"
+    assert ("24x24 pixels in epochs 1-2 and 32x32 (full size) in epochs 3-7"
             in augmentation["Augmentation"])
-    assert dict(describe.settings_rows(cfg))["training image side, epoch by epoch (pixels)"] == "24, 32"
+    assert dict(describe.settings_rows(cfg))["training image side, epoch by epoch (pixels)"] == "24, 24, 32"
     assert "progressive resizing" in credit.sources_paragraph(cfg)
     assert "resizing" not in credit.sources_paragraph(get_preset("fast").to_dict())
     assert "training image side" not in " ".join(dict(describe.settings_rows(get_preset("fast").to_dict())))

@@ -198,11 +198,17 @@ def test_fast_preset_is_the_measured_recipe():
                     muon_momentum=0.6, muon_ns_steps=3, muon_one_batch=False, bn_scale=False, dirac_init=True,
                     whiten_bias_epochs=3.0, alternate_flips=True, residual=False, lookahead=False, epoch_sizes=(32,))
     assert PRESETS["fast"].to_dict() == expected
-    # The cheaper CPU recipe: 6 epochs of batch 1000 (SGD lrs and decay halved), the first on small images.
-    cpu = dict(expected, epochs=6.0, batch_size=1000, lr=670.0, bias_lr=53.0, decay_per_step=0.002,
-               epoch_sizes=(24, 32))
+    # The CPU's default: 7 epochs of batch 1000 (SGD lrs and decay halved), the first two on small images.
+    cpu = dict(expected, epochs=7.0, batch_size=1000, lr=670.0, bias_lr=53.0, decay_per_step=0.002,
+               epoch_sizes=(24, 24, 32))
     assert PRESETS["cpu"].to_dict() == cpu
-    assert Config.from_dict(dict(cpu, epoch_sizes=[24, 32], widths=[64, 256, 256])) == PRESETS["cpu"]
+    assert Config.from_dict(dict(cpu, epoch_sizes=[24, 24, 32], widths=[64, 256, 256])) == PRESETS["cpu"]
+
+
+def test_the_default_recipe_is_fast_on_a_gpu_and_cpu_on_a_cpu():
+    from config import default_preset
+    assert default_preset(torch.device("cpu")) == "cpu"
+    assert default_preset(torch.device("cuda", 0)) == "fast" and default_preset(torch.device("mps")) == "fast"
 
 
 def test_the_fast_recipe_lowers_the_loss_on_the_cpu():
