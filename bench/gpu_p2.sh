@@ -4,11 +4,11 @@
 # the table is rewritten after every seed, so a call cut short keeps what it measured:
 #  1. fast (p2.py --preset fast --compile: CUDA graphs; bf16 on an Ampere or later card), seeds 0-4
 #     (bench/p2_seeds.py: p2's own new_model, compile_model, warm_up, train and evaluate, no report);
-#  2. airbench94_muon, Keller Jordan's public file, seeds 0-4, compiled max-autotune as its own __main__ does
+#  2. fast fp16 (--precision fp16: float16 autocast with loss scaling, the path of pre-Ampere cards), seeds 0-4;
+#  3. airbench94_muon, Keller Jordan's public file, seeds 0-4, compiled max-autotune as its own __main__ does
 #     (bench/airbench94_muon_run.py). It is stopped after AIRBENCH94_MAX_S seconds (default 270) so the rows
 #     after it still run; if not one seed finished by then, it runs again compiled reduce-overhead (no autotuning),
 #     and the table says so;
-#  3. fast fp16 (--precision fp16: float16 autocast with loss scaling, the path of pre-Ampere cards), seeds 0-4;
 #  4. airbench96 (the registry package airbench 0.1.8's train96, from its sdist), seed 0 (bench/airbench_run.py);
 #  5. best (p2.py --preset best --compile), seeds 0-2;
 #  6. if time is left: fast with the candidate speed-ups (Muon's step replayed from a CUDA graph, bench/cuda_graph.py;
@@ -117,6 +117,8 @@ measure() {
 
     p2_row fast "$FAST_SEEDS" 40 -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
 
+    p2_row "fast fp16" "$FP16_SEEDS" 40 -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" --precision fp16
+
     if [ "$(left)" -lt 60 ]; then skip airbench94_muon; else
         ab94 max-autotune   # as its own __main__ compiles it
         if [ "$AB94_CODE" = 124 ] && ! grep -q '"row": "airbench94_muon".*"acc": [0-9]' "$RESULTS" \
@@ -126,8 +128,6 @@ measure() {
             ab94 reduce-overhead
         fi
     fi
-
-    p2_row "fast fp16" "$FP16_SEEDS" 40 -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" --precision fp16
 
     if [ "$(left)" -lt 50 ]; then skip airbench96; else
         echo "== airbench96 ($(left) s of the budget left)"
