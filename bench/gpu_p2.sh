@@ -14,6 +14,8 @@
 #  6. if time is left: fast with the candidate speed-ups (Muon's step replayed from a CUDA graph, bench/cuda_graph.py;
 #     the global max-pool as F.max_pool2d; the whitening conv as a fused sum; bench/p2_ops.py), seeds 0-4;
 #  7. if time is left: the CUDA-only tests (the graphed Muon step against the eager one; p2's GPU tests).
+# P2_ROWS picks rows by name, in the order above whatever order it lists them (default: all of
+# "fast fp16 airbench94 airbench96 best candidates tests"); e.g. P2_ROWS="candidates tests".
 # No seed starts that would end after P2_BUDGET_S seconds (default 480) from the script's start; a row that cannot
 # start says so in the table. Table columns: accuracy with each trainer's own TTA and without, training seconds
 # (CUDA events, compilation and warm-up excluded), precision; then per row the mean and median, then ours against
@@ -77,6 +79,8 @@ else
 fi
 
 left() { echo $((DEADLINE - $(date +%s))); }
+ROWS=" ${P2_ROWS:-fast fp16 airbench94 airbench96 best candidates tests} "
+want() { [[ $ROWS == *" $1 "* ]]; }   # ROW: is it among the rows asked for (P2_ROWS)?
 skip() {  # ROW: a row the budget leaves no time for, said in the table
     echo "== $1: not run, $(left) s of the budget left"
     python3 bench/gpu_table.py add "${TABLE_ARGS[@]}" --row "$1" --note "not run: past the call's time budget"
@@ -115,11 +119,11 @@ measure() {
     fi
     if [ -f "$SRC/airbench94_muon.py" ]; then sha256sum "$SRC/airbench94_muon.py"; fi
 
-    p2_row fast "$FAST_SEEDS" 40 -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
+    want fast && p2_row fast "$FAST_SEEDS" 40 -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
 
-    p2_row "fast fp16" "$FP16_SEEDS" 40 -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" --precision fp16
+    want fp16 && p2_row "fast fp16" "$FP16_SEEDS" 40 -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" --precision fp16
 
-    if [ "$(left)" -lt 60 ]; then skip airbench94_muon; else
+    if ! want airbench94; then :; elif [ "$(left)" -lt 60 ]; then skip airbench94_muon; else
         ab94 max-autotune   # as its own __main__ compiles it
         if [ "$AB94_CODE" = 124 ] && ! grep -q '"row": "airbench94_muon".*"acc": [0-9]' "$RESULTS" \
                 && [ "$(left)" -gt 100 ]; then
@@ -129,7 +133,7 @@ measure() {
         fi
     fi
 
-    if [ "$(left)" -lt 50 ]; then skip airbench96; else
+    if ! want airbench96; then :; elif [ "$(left)" -lt 50 ]; then skip airbench96; else
         echo "== airbench96 ($(left) s of the budget left)"
         tar xzf "$SRC/airbench-0.1.8.tar.gz" -C "$WORK" \
             && python3 bench/airbench_run.py --airbench "$WORK/airbench-0.1.8" --data-dir "$DATA" \
@@ -137,15 +141,16 @@ measure() {
             || echo "airbench96: failed (the log above says why)"
     fi
 
-    p2_row best "$BEST_SEEDS" 60 -- --preset best "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
+    want best && p2_row best "$BEST_SEEDS" 60 -- --preset best "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
 
-    p2_row "fast candidates" "$FAST_SEEDS" 40 --graphed-muon --variant max-pool2d-global --variant whiten-as-sum \
+    want candidates && p2_row "fast candidates" "$FAST_SEEDS" 40 --graphed-muon --variant max-pool2d-global --variant whiten-as-sum \
         -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
 
-    if [ "$DRY" != 1 ] && [ "$(left)" -gt 30 ]; then   # the CUDA-only tests; skipped on a CPU
+    if want tests && [ "$DRY" != 1 ] && [ "$(left)" -gt 30 ]; then   # the tests that CUDA unlocks; not on a CPU
         echo "== CUDA tests"
-        timeout "$(left)" python3 -m pytest -q -p no:cacheprovider tests/test_bench_cuda_graph.py \
-            tests/test_p2_optim.py tests/test_p2_model.py 2>&1 | tail -15 || echo "pytest failed or is not there"
+        timeout "$(left)" python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_graph.py \
+            tests/test_p2_optim.py tests/test_p2_model.py tests/test_p2_augment.py tests/test_p2_cli.py 2>&1 \
+            | tail -25 || echo "pytest failed or is not there"
     fi
     echo "== done in $(($(date +%s) - START)) s"
     cat "$TABLE"
