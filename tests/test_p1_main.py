@@ -11,7 +11,7 @@ import pytest
 import p1
 
 TINY = dict(hiddens=[32], activations=[p1.ReLU()], lr=0.05, num_epochs=3, batch_size=32, momentum=0.9,
-            warmup=0.1, max_shift=1, max_degrees=0, max_scale=0, seed=0)
+            warmup=0.1, max_shift=1, max_degrees=0, max_scale=0, elastic=0, seed=0)
 OLD = {name: f"old {name}".encode() for name in p1.OUTPUTS}
 
 

@@ -184,8 +184,20 @@ def test_random_affine_moves_rotates_and_keeps_digits_inside():
     assert np.abs(centres - [13.5, 13.5]).max() <= 2.5 and centres.std(axis=0).min() > 0.3
 
 
+def test_random_affine_bends_elastically_with_a_smooth_field():
+    rng = np.random.default_rng(2)
+    ramp = np.tile(np.arange(28, dtype=np.float32) / 27, (28, 1))   # each pixel's value is its column / 27
+    out = p1.random_affine(0, 0, 0, elastic=36)(np.repeat(ramp.reshape(1, 784), 20, axis=0), rng)
+    # bilinear sampling of a ramp is exact: the value tells the column it came from; inside, away from the edges
+    moved = (out.reshape(20, 28, 28) - ramp)[:, 6:22, 6:22] * 27
+    assert 0.4 < moved.std() < 2.5   # about a pixel for these settings (uniform noise, smoothed, times 36)
+    assert np.abs(np.diff(moved, axis=2)).mean() < 0.25 * np.abs(moved).mean()   # neighbours move together
+
+
 def test_make_augment_picks_from_the_config():
     assert p1.make_augment({"max_shift": 0}) is None
     assert p1.make_augment({"max_shift": 1}).__qualname__.startswith("random_shift")
     assert p1.make_augment({"max_shift": 2, "max_degrees": 10, "max_scale": 0.1}).__qualname__.startswith(
+        "random_affine")
+    assert p1.make_augment({"max_shift": 0, "max_degrees": 0, "max_scale": 0, "elastic": 36}).__qualname__.startswith(
         "random_affine")

@@ -13,20 +13,19 @@ it, from the first that holds one of: $CIFAR10_DIR, ./data (where the PyTorch tu
 p2.py, its data/, the repository's data/ and data/cifar10. If none does, the official binary version is downloaded
 (md5-checked) into $CIFAR10_DIR, or else ./data.
 """
-import interrupt  # first, before torch loads (seconds): a Ctrl-C then still ends in one line
+import argparse
+import copy
+import itertools
+import math
+import os
+import platform
+import shlex
+import sys
+import time
 
-interrupt.while_starting(__name__ == "__main__")
+import interrupt
 
-import argparse  # noqa: E402  (the imports follow the Ctrl-C handler on purpose)
-import copy  # noqa: E402
-import itertools  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
+interrupt.while_starting(__name__ == "__main__")   # before torch loads (seconds): a Ctrl-C then ends in one line
 import torch  # noqa: E402
 
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402,F401  (load_model: public API)
