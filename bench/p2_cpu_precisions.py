@@ -2,11 +2,12 @@
 
     python bench/p2_cpu_precisions.py [--preset cpu] [--steps 3] [--eval-batches 2] [--set FIELD=VALUE ...]
     python bench/p2_cpu_precisions.py --set channels_last=false --only fp32-avx2
+    python bench/p2_cpu_precisions.py --malloc-default    # glibc's malloc left as it is (see cpu_memory.py)
 
 Each row runs in its own process on random data of the preset's shape: training steps (forward, loss, backward, both
 optimizers) at the preset's batch size, for each image side its epochs use (then the whole recipe's training time at
-those step times), and evaluation batches (forward only, as `p2.py --eval` runs each test-time
-view). "as AVX2" sets ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, so torch's and oneDNN's kernels use
+those step times), and evaluation batches (forward only, in batches of train.CPU_EVAL_BATCH, as `p2.py --eval` runs
+each test-time view). Each child makes glibc keep freed memory as p2.py does, unless --malloc-default. "as AVX2" sets ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, so torch's and oneDNN's kernels use
 AVX2 only: the closest stand-in here for an AVX2-only laptop CPU (its clock and memory still differ). Medians of
 --steps steps after one untimed step; the ratios are measured in the same call, which keeps them meaningful on a
 shared machine whose absolute speed drifts.
@@ -31,16 +32,19 @@ def row_name(precision, env):
     return precision + ("-avx2" if env else "")
 
 
-def measure(preset, settings, precision, steps, eval_batches, bf16_emulated_steps):
+def measure(preset, settings, precision, steps, eval_batches, bf16_emulated_steps, malloc_default=False):
     """In the child process: {"train_s": median s a step, "eval_s": median s an eval batch, ...}."""
     sys.path.insert(0, P2)
+    import cpu_memory
+    if not malloc_default:
+        cpu_memory.keep_freed_memory()   # as p2.py does on a CPU
     import torch
     import torch.nn.functional as F
 
     from config import epoch_size, get_preset, parse_setting
     from model import build_model
     from precision import Precision
-    from train import make_optimizers
+    from train import CPU_EVAL_BATCH, make_optimizers
 
     cfg = get_preset(preset).override(**dict(parse_setting(s) for s in settings))
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -70,9 +74,10 @@ def measure(preset, settings, precision, steps, eval_batches, bf16_emulated_step
 
     test_x = images(32, cfg.eval_batch_size)
 
-    def forward():
+    def forward():   # as p2 evaluates on a CPU: in batches of CPU_EVAL_BATCH
         with torch.no_grad(), chosen.autocast(torch.device("cpu")):
-            model(test_x)
+            for chunk in test_x.split(CPU_EVAL_BATCH):
+                model(chunk)
 
     def timed(fn, count):
         fn()   # memory allocation and kernel selection
@@ -109,11 +114,13 @@ def main():
                    help="change a field of the preset, as p2.py --set does (e.g. channels_last=false)")
     p.add_argument("--only", choices=[row_name(*row) for row in ROWS + [EMULATED_BF16]], action="append",
                    help="time only this row (repeatable)")
+    p.add_argument("--malloc-default", action="store_true",
+                   help="leave glibc's malloc as it is (p2.py makes it keep freed memory: cpu_memory.py)")
     p.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         print(json.dumps(measure(args.preset, args.set, args.child[0], args.steps, args.eval_batches,
-                                 args.bf16_emulated_steps)))
+                                 args.bf16_emulated_steps, args.malloc_default)))
         return
     results = []
     rows = ROWS + ([EMULATED_BF16] if args.with_emulated_bf16 else [])
@@ -121,7 +128,8 @@ def main():
     for precision, env in rows:
         cmd = [sys.executable, __file__, "--preset", args.preset, "--steps", str(args.steps), "--eval-batches",
                str(args.eval_batches), "--bf16-emulated-steps", str(args.bf16_emulated_steps),
-               *[arg for s in args.set for arg in ("--set", s)], "--child", precision]
+               *[arg for s in args.set for arg in ("--set", s)], *(["--malloc-default"] if args.malloc_default else []),
+               "--child", precision]
         out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout
         row = json.loads(out.strip().splitlines()[-1])
         row.update(precision=precision, kernels="as AVX2" if env else "native")

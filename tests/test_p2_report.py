@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import augment
+import cpu_memory
 import credit
 import describe
 import model as p2_model
@@ -317,6 +318,13 @@ def test_sources_name_each_borrowed_idea_of_the_run():
     for idea in ("Muon recipe (Newton-Schulz", "Dirac", "scale fixed at 1", "alternate epochs",
                  "bias during the first epochs", "lookahead", "1-pixel shifts", "scaled down"):
         assert idea in used, idea
+
+
+def test_the_allocator_advice_is_credited_for_cpu_runs_only():
+    cfg = get_preset("cpu").to_dict()
+    assert "Performance Tuning Guide" in credit.sources_paragraph(cfg, on_cpu=True)
+    assert "Performance Tuning Guide" not in credit.sources_paragraph(cfg)
+    assert "Performance Tuning Guide" in cpu_memory.__doc__
 
 
 def test_small_early_epochs_are_described_and_credited():

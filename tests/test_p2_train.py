@@ -176,6 +176,17 @@ def test_one_pass_gives_every_tta_as_its_views_define_it():
                                                          precision=FP32))
 
 
+def test_cpu_evaluation_in_small_batches_gives_the_same_logits(monkeypatch):
+    data = tiny_data(n=40)
+    model = fresh_model(TINY, data).eval()
+    whole = predict_logits_per_tta(model, data["test_images"], TINY, torch.device("cpu"), TTAS, precision=FP32)
+    monkeypatch.setattr("train.CPU_EVAL_BATCH", 7)   # 40 images: five batches of 7 and a ragged one of 5
+    split = predict_logits_per_tta(model, data["test_images"], TINY, torch.device("cpu"), TTAS, precision=FP32)
+    for tta in TTAS:
+        assert split[tta].shape == (40, 10)
+        assert torch.allclose(split[tta], whole[tta], atol=1e-5)
+
+
 def test_unknown_tta_is_refused():
     data = tiny_data(n=4)
     with pytest.raises(ValueError, match="unknown tta"):

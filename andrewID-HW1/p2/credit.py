@@ -12,6 +12,8 @@ MUON = ('Keller Jordan et al., "Muon: An optimizer for hidden layers in neural n
 RESIZING = ('fast.ai\'s fast ImageNet training (Jeremy Howard et al., "Now anyone can train Imagenet in 18 '
             'minutes", fast.ai, 2018), which trained on small images first ("progressive resizing")')
 TUTORIAL = 'the PyTorch tutorial "Training a Classifier" (pytorch.org/tutorials), to which the assignment points'
+ALLOCATOR = ('the "Memory Allocator" advice of Intel\'s Performance Tuning Guide for its PyTorch extension '
+             "(intel.github.io/intel-extension-for-pytorch)")
 
 # A config with every borrowed idea switched on: what the bundle as a whole takes from the airbench work.
 EVERY_IDEA = dict(whiten_patch=2, logit_scale=1 / 9, label_smoothing=0.2, tta="flip_translate", optimizer="muon",
@@ -49,8 +51,9 @@ def _listed(items):
     return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")
 
 
-def sources_paragraph(cfg):
-    """Credit for the ideas this recipe borrows, the bundle's other recipes, and what is our own."""
+def sources_paragraph(cfg, on_cpu=False):
+    """Credit for the ideas this recipe borrows, the bundle's other recipes, and what is our own; `on_cpu`: the run
+    trained on a CPU, where the memory allocator is tuned (cpu_memory.py)."""
     used = borrowed_ideas(cfg)
     others = [idea for idea in borrowed_ideas(EVERY_IDEA) if idea not in used]
     text = ("The steps of the program (load CIFAR-10, define a convolutional network and a cross-entropy loss, "
@@ -63,6 +66,9 @@ def sources_paragraph(cfg):
     text += f"The Muon optimizer is described in {MUON}. "
     if min(cfg.get("epoch_sizes", (32,))) < 32:
         text += f"Training the first epochs on down-scaled images follows {RESIZING}. "
+    if on_cpu:
+        text += ("Making the C library's memory allocator keep and reuse freed memory from one training step to the "
+                 f"next, a CPU speed-up, follows {ALLOCATOR}. ")
     if cfg.get("optimizer", "sgd") == "sgd":
         return text + ("Our own are the code, written anew rather than copied, this SGD recipe for a CPU (its "
                        "sizes, schedule and length, chosen by our own runs) and every measurement in this report.")

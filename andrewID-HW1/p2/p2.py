@@ -23,6 +23,7 @@ import shlex
 import sys
 import time
 
+import cpu_memory
 import interrupt
 
 interrupt.while_starting(__name__ == "__main__")   # before torch loads (seconds): a Ctrl-C then ends in one line
@@ -383,6 +384,8 @@ def main(argv=None):
         return 2
     try:
         device = pick_device(args.device)
+        if device.type == "cpu":
+            cpu_memory.keep_freed_memory()   # large tensors reused from step to step, not re-mapped (cpu_memory.py)
         if args.download_only:
             print(f"CIFAR-10 is in {locate_cifar10(args.data_dir).folder}")
         elif args.eval:

@@ -268,7 +268,7 @@ def method_paragraphs(summary):
                                  n_test=int(np.asarray(summary["confusion"]).sum()))
     if chosen:
         paragraphs.append(("How the settings were chosen", chosen))
-    paragraphs.append(("Sources", sources_paragraph(config)))
+    paragraphs.append(("Sources", sources_paragraph(config, on_cpu=summary["device"].startswith("CPU"))))
     return paragraphs
 
 

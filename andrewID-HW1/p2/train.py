@@ -14,6 +14,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+import cpu_memory
 import interrupt
 from augment import augment, cutout, downscale, epoch_view
 from config import TTAS, epoch_size
@@ -25,6 +26,10 @@ from progress import EpochProgress, Progress, epoch_line
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255 scale).
 MEAN = (125.31, 122.95, 113.87)
 STD = (62.99, 62.09, 66.70)
+# On a CPU, evaluation runs in small batches whose activations stay in the processor's cache between layers: the
+# committed model's forward ran 18 % (float32, AVX2 kernels) to 37 % (bf16, AMX) faster in batches of 100 than of
+# 2000 on a 2-core Xeon. A GPU wants large batches (the config's eval_batch_size).
+CPU_EVAL_BATCH = 100
 
 
 def normalize(images, mean=MEAN, std=STD):
@@ -188,9 +193,10 @@ def predict_logits_per_tta(model, images, cfg, device, ttas, mean=MEAN, std=STD,
     was_training = model.training
     model.eval()
     out = {tta: [] for tta in ttas}
-    starts = range(0, len(images), cfg.eval_batch_size)
+    size = cfg.eval_batch_size if torch.device(device).type != "cpu" else min(cfg.eval_batch_size, CPU_EVAL_BATCH)
+    starts = range(0, len(images), size)
     for k in Progress(len(starts), desc) if desc else range(len(starts)):
-        batch_images = images[starts[k]:starts[k] + cfg.eval_batch_size]
+        batch_images = images[starts[k]:starts[k] + size]
         x = to_memory_format(normalize(batch_images.to(device), mean, std), cfg)
         with precision.autocast(device):
             plain = model(x).float()
@@ -303,6 +309,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
         flip_phase = torch.rand(len(images), device=generator.device, generator=generator) < 0.5
     history, train_seconds, step = [], prep.stop(), 0
     for epoch in range(1, math.ceil(total_steps / steps_per_epoch) + 1):
+        cpu_memory.release_free_memory()   # on a CPU, once an epoch: bounds what reuse between steps keeps
         n_steps = min(steps_per_epoch, total_steps - step)
         model.train()
         loss_sum = torch.zeros((), device=device)

@@ -1,0 +1,47 @@
+"""Reuse freed memory on a CPU instead of handing it back to the operating system after every step.
+
+A training step allocates and frees the same large tensors (activations, their gradients) every step. On Linux,
+glibc's malloc takes each block over 32 MB straight from the kernel (mmap) and returns it on free (munmap), so every
+step the kernel maps, faults in and zeroes hundreds of megabytes of fresh pages (one activation of the first conv
+group at batch 1000 is 262 MB in float32). Served from malloc's heap instead, and kept there when freed, the same
+memory is reused from the second step on: the `cpu` recipe's training step (batch 1000) ran 28 % faster in float32,
+22 % with AVX2 kernels and 17 % in bf16 on a 2-core Xeon. Other systems keep their own allocator (PyTorch on Windows
+already brings one that reuses memory, mimalloc).
+
+Kept memory fragments: a whole bf16 run of that recipe peaked at 4.1 GB resident against 2.8 GB with glibc's default.
+Handing the free memory back once an epoch (malloc_trim; the steps of one epoch allocate alike) held the peak to
+3.2 GB at the same speed (289 s of training against 296 s; 336 s with the default).
+
+Credit: the idea, memory reuse by the allocator as a CPU speed-up for PyTorch, is the "Memory Allocator" advice of
+Intel's Performance Tuning Guide for its PyTorch extension (intel.github.io/intel-extension-for-pytorch), which loads
+jemalloc or TCMalloc with LD_PRELOAD; glibc's own settings do it here without another library.
+"""
+import ctypes
+import sys
+
+M_TRIM_THRESHOLD = -1   # mallopt parameters, from glibc's <malloc.h>
+M_MMAP_MAX = -4
+KEEP_FREE_BYTES = 2 ** 31 - 1   # free memory malloc keeps at the top of its heap (the most an int can say)
+_malloc_trim = None             # glibc's, once keep_freed_memory() has taken effect
+
+
+def keep_freed_memory():
+    """Tell glibc's malloc to serve large blocks from its heap and keep them when freed. True if it took effect."""
+    global _malloc_trim
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt, malloc_trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):   # not glibc: nothing to tune
+        return False
+    if not (mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, KEEP_FREE_BYTES)):
+        return False
+    _malloc_trim = malloc_trim
+    return True
+
+
+def release_free_memory():
+    """Hand the memory freed so far back to the system, after keep_freed_memory(); otherwise do nothing."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
