@@ -7,10 +7,11 @@
 Each row runs in its own process on random data of the preset's shape: training steps (forward, loss, backward, both
 optimizers) at the preset's batch size, for each image side its epochs use (then the whole recipe's training time at
 those step times), and evaluation batches (forward only, in batches of train.CPU_EVAL_BATCH, as `p2.py --eval` runs
-each test-time view). Each child makes glibc keep freed memory as p2.py does, unless --malloc-default. "as AVX2" sets ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, so torch's and oneDNN's kernels use
-AVX2 only: the closest stand-in here for an AVX2-only laptop CPU (its clock and memory still differ). Medians of
---steps steps after one untimed step; the ratios are measured in the same call, which keeps them meaningful on a
-shared machine whose absolute speed drifts.
+each test-time view). Each child makes glibc keep freed memory as p2.py does, unless --malloc-default. "as AVX2"
+sets ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, so torch's and oneDNN's kernels use AVX2 only: the
+closest stand-in here for an AVX2-only laptop CPU (its clock and memory still differ). Medians of --steps steps
+after one untimed step; the ratios are measured in the same call, which keeps them meaningful on a shared machine
+whose absolute speed drifts.
 """
 import argparse
 import json
