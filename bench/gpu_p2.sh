@@ -11,11 +11,14 @@
 #     and the table says so;
 #  4. airbench96 (the registry package airbench 0.1.8's train96, from its sdist), seed 0 (bench/airbench_run.py);
 #  5. best (p2.py --preset best --compile), seeds 0-2;
-#  6. if time is left: fast with the candidate speed-ups (Muon's step replayed from a CUDA graph, bench/cuda_graph.py;
-#     the global max-pool as F.max_pool2d; the whitening conv as a fused sum; bench/p2_ops.py), seeds 0-4;
-#  7. if time is left: the CUDA-only tests (the graphed Muon step against the eager one; p2's GPU tests).
+#  6. steps: fast's training step compiled, 20 steps timed under bench/p2_ops.py (wall clock against the GPU's busy
+#     time) in fp16, in fp16 with Muon's overflow check read on the host (--muon-host-check, as before
+#     2026-12-04), and in bf16; printed to the log (log.txt), not the table;
+#  7. if time is left: the CUDA-only tests (the graphed Muon step against the eager one; p2's GPU tests);
+#  8. if time is left: fast with the candidate speed-ups (Muon's step replayed from a CUDA graph, bench/cuda_graph.py;
+#     the global max-pool as F.max_pool2d; the whitening conv as a fused sum; bench/p2_ops.py), seeds 0-4.
 # P2_ROWS picks rows by name, in the order above whatever order it lists them (default: all of
-# "fast fp16 airbench94 airbench96 best candidates tests"); e.g. P2_ROWS="candidates tests".
+# "fast fp16 airbench94 airbench96 best steps tests candidates"); e.g. P2_ROWS="fast fp16 steps tests".
 # No seed starts that would end after P2_BUDGET_S seconds (default 480) from the script's start; a row that cannot
 # start says so in the table. Table columns: accuracy with each trainer's own TTA and without, training seconds
 # (CUDA events, compilation and warm-up excluded), precision; then per row the mean and median, then ours against
@@ -79,7 +82,7 @@ else
 fi
 
 left() { echo $((DEADLINE - $(date +%s))); }
-ROWS=" ${P2_ROWS:-fast fp16 airbench94 airbench96 best candidates tests} "
+ROWS=" ${P2_ROWS:-fast fp16 airbench94 airbench96 best steps tests candidates} "
 want() { [[ $ROWS == *" $1 "* ]]; }   # ROW: is it among the rows asked for (P2_ROWS)?
 skip() {  # ROW: a row the budget leaves no time for, said in the table
     echo "== $1: not run, $(left) s of the budget left"
@@ -144,15 +147,27 @@ measure() {
 
     want best && p2_row best "$BEST_SEEDS" 60 -- --preset best "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
 
-    want candidates && p2_row "fast candidates" "$FAST_SEEDS" 40 --graphed-muon --variant max-pool2d-global \
-        --variant whiten-as-sum -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
+    if want steps && [ "$DRY" != 1 ]; then   # on a CPU, bench/p2_ops.py's own tests cover it
+        for how in "fp16" "fp16 --muon-host-check" "bf16"; do
+            if [ "$(left)" -lt 60 ]; then echo "== steps, $how: not run, $(left) s of the budget left"; continue; fi
+            echo "== steps: fast, $how, compiled reduce-overhead ($(left) s of the budget left)"
+            # shellcheck disable=SC2086  # the precision and its option are words
+            timeout "$(left)" python3 bench/p2_ops.py --preset fast --time 20 --compile reduce-overhead \
+                --precision $how 2>&1 | grep -v "^USDT\|^ERROR:" || echo "p2_ops.py $how: failed"
+        done
+    fi
 
     if want tests && [ "$DRY" != 1 ] && [ "$(left)" -gt 30 ]; then   # the tests that CUDA unlocks; not on a CPU
         echo "== CUDA tests"
-        # shellcheck disable=SC2046  # one word per file: the test files with a case that needs CUDA
-        timeout "$(left)" python3 -m pytest -q -rs -p no:cacheprovider $(grep -l "cuda.is_available" tests/*.py) \
+        # shellcheck disable=SC2046  # one word per file: the test files with a case that needs CUDA; four
+        # workers where pytest-xdist is there
+        timeout "$(left)" python3 -m pytest -q -rs -p no:cacheprovider $(python3 -c "import xdist" 2>/dev/null \
+            && printf '%s\n' "-n 4") $(grep -l "cuda.is_available" tests/*.py) \
             2>&1 | tail -25 || echo "pytest failed or is not there"
     fi
+
+    want candidates && p2_row "fast candidates" "$FAST_SEEDS" 40 --graphed-muon --variant max-pool2d-global \
+        --variant whiten-as-sum -- --preset fast "${P2_COMPILE[@]}" "${P2_DEVICE[@]}" "${P2_PRECISION[@]}"
     echo "== done in $(($(date +%s) - START)) s"
     cat "$TABLE"
 }

@@ -19,6 +19,8 @@ step, and --set a config field changed, for a GPU session to measure several in 
     python bench/p2_ops.py --time 20 --compile reduce-overhead --variant max-pool2d-global
     python bench/p2_ops.py --time 20 --graphed-muon             (Muon's step replayed from a CUDA graph)
     python bench/p2_ops.py --time 20 --precision fp16           (p2's precision choices; default: the device's)
+    python bench/p2_ops.py --time 20 --precision fp16 --muon-host-check   (Muon as before 2026-12-04: the loss
+                                                   scaler reads its overflow check on the host, a wait each step)
 """
 import argparse
 import collections
@@ -38,6 +40,7 @@ sys.path.insert(1, HERE)
 from config import get_preset, parse_setting  # noqa: E402
 from model import build_model  # noqa: E402
 from p2 import compile_model  # noqa: E402
+from muon import Muon  # noqa: E402
 from precision import CHOICES as PRECISIONS, choose_precision  # noqa: E402
 from train import make_optimizers, normalize, normalized_set, to_memory_format  # noqa: E402
 
@@ -63,7 +66,11 @@ def main():
                    help="change a config field, as p2.py --set does (repeatable)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="as p2.py --precision")
     p.add_argument("--graphed-muon", action="store_true", help="Muon's step replayed from a CUDA graph (GPU only)")
+    p.add_argument("--muon-host-check", action="store_true",
+                   help="fp16: the GradScaler's general path for Muon (unscale, read the overflow check on the host)")
     args = p.parse_args()
+    if args.muon_host_check:
+        Muon._step_supports_amp_scaling = False   # for this process: GradScaler.step then takes its general path
     device = torch.device(args.device)
     precision = choose_precision(args.precision, device)
     try:

@@ -109,6 +109,70 @@ def test_muon_reads_its_lr_from_a_tensor_as_from_a_number(one_batch):
         assert torch.allclose(a, b, atol=1e-12)
 
 
+def _scaled_muon_pair(one_batch):
+    torch.manual_seed(0)
+    shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (8, 4, 3, 3)]
+    plain = [torch.nn.Parameter(torch.randn(*s, dtype=torch.float64)) for s in shapes]
+    scaled = [torch.nn.Parameter(w.detach().clone()) for w in plain]
+    return plain, scaled, Muon(plain, lr=0.1, one_batch=one_batch), Muon(scaled, lr=0.1, one_batch=one_batch)
+
+
+def _scaled_backward(scaler, weights, grads):
+    """Gradients `grads` for `weights`, as a loss scaled by `scaler` leaves them (multiplied by its scale)."""
+    for w in weights:
+        w.grad = None
+    scaler.scale(sum((w * g).sum() for w, g in zip(weights, grads))).backward()
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_muon_under_a_grad_scaler_steps_as_on_the_unscaled_gradients(one_batch):
+    # float16 runs hand Muon gradients still multiplied by the loss scale, and the scale as a tensor
+    plain, scaled, muon, scaled_muon = _scaled_muon_pair(one_batch)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    for _ in range(3):
+        for a in plain:
+            a.grad = torch.randn_like(a)
+        _scaled_backward(scaler, scaled, [a.grad for a in plain])
+        assert torch.equal(scaled[0].grad, plain[0].grad * 2.0 ** 10)
+        muon.step()
+        scaler.step(scaled_muon)
+        scaler.update()
+    for a, b in zip(plain, scaled):
+        assert torch.allclose(a, b, atol=1e-12)
+    assert not hasattr(scaled_muon, "grad_scale") and not hasattr(scaled_muon, "found_inf")   # the scaler's, per step
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan")])
+def test_a_step_whose_gradients_overflowed_leaves_no_trace(bad):
+    _, weights, _, muon = _scaled_muon_pair(one_batch=False)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    _scaled_backward(scaler, weights, [torch.randn_like(w) for w in weights])
+    scaler.step(muon)        # one good step: the momentum buffers are no longer zero
+    scaler.update()
+    before = [t.detach().clone() for w in weights for t in (w, muon.state[w]["momentum_buffer"])]
+    grads = [torch.randn_like(w) for w in weights]
+    grads[1][0, 0, 0, 0] = bad
+    _scaled_backward(scaler, weights, grads)
+    scaler.step(muon)
+    scaler.update()
+    after = [t for w in weights for t in (w.detach(), muon.state[w]["momentum_buffer"])]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    assert scaler.get_scale() == 2.0 ** 9          # and the scaler backed off
+
+
+def test_the_scaler_hands_muon_its_overflow_check_on_the_device(monkeypatch):
+    # The scaler's general path reads each optimizer's overflow flag with .item(): a wait for the GPU every step.
+    def reads_on_the_host(*args, **kwargs):
+        raise AssertionError("GradScaler read Muon's overflow check on the host")
+
+    monkeypatch.setattr(torch.amp.GradScaler, "_maybe_opt_step", reads_on_the_host)
+    _, weights, _, muon = _scaled_muon_pair(one_batch=True)
+    scaler = torch.amp.GradScaler("cpu")
+    _scaled_backward(scaler, weights, [torch.randn_like(w) for w in weights])
+    scaler.step(muon)
+    scaler.update()
+
+
 def test_recipe_optimisers_cover_each_trainable_parameter_once():
     cfg = PRESETS["fast"].override(widths=(8, 16, 16))
     model = build_model(cfg)

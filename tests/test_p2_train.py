@@ -68,6 +68,30 @@ def test_every_precision_trains_a_few_steps(name):
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
 
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_float16_trains_the_muon_recipe_with_loss_scaling(device, monkeypatch):
+    # the path of a GPU without bf16: the loss scaled, and Muon and SGD (fused on a GPU) skip an overflowed step on
+    # the device. A scale too large for float16 at the start makes some of the first steps overflow: skipped, and
+    # the steps between them learn.
+    scalers = []
+
+    def too_large_at_first(self, device):
+        scalers.append(torch.amp.GradScaler(device.type, init_scale=2.0 ** 20))
+        return scalers[-1]
+
+    monkeypatch.setattr(Precision, "grad_scaler", too_large_at_first)
+    data = tiny_data(n=32)   # small: float16 is emulated, slowly, on most CPUs
+    cfg = TINY.override(widths=(8, 16, 16), batch_size=16, epochs=4.0, optimizer="muon", lr=5.0, alternate_flips=True)
+    model = fresh_model(cfg, data).to(device)
+    history, _ = train(model, cfg, data, torch.device(device), seed=0, log=None, precision=Precision("fp16", "test"))
+    assert scalers[0].get_scale() <= 2.0 ** 18          # backed off at two or more overflowed steps
+    assert history[-1]["train_loss"] < 2.2              # below chance's ln 10 = 2.30: the other steps learnt
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
+
+
 def test_the_time_estimate_is_said_once_after_the_first_steps():
     clock = iter([0.0, 4.0, 12.0])   # the end of step 0, then of steps 1 and 2
     estimate = TimeEstimate(total_steps=100, device=torch.device("cpu"))

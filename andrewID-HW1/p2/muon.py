@@ -12,7 +12,8 @@ it for the conv filters of a fast CIFAR-10 run, with the filters' norm held fixe
 import torch
 
 # Coefficients of the quintic x -> a x + b x^3 + c x^5 (the values published with Muon), chosen to push every
-# singular value in (0, 1] quickly towards 1 (to within about +-30 %, which is all Muon needs) rather than to converge exactly.
+# singular value in (0, 1] quickly towards 1 (to within about +-30 %, which is all Muon needs) rather than to
+# converge exactly.
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
@@ -81,7 +82,14 @@ class Muon(torch.optim.Optimizer):
     conv, so the scale carries no information, and fixing it keeps lr the angle moved per step (no weight decay).
     one_batch: every bank in one orthogonalize_padded call instead of a batch per shape. List ops (torch._foreach_*)
     and batches keep the launches per step few: a short GPU run waits on launches as much as on maths.
+
+    Under float16 loss scaling it takes the scaler's device-side protocol (as torch's fused optimizers do): the
+    GradScaler sets `grad_scale` (the gradients are still multiplied by it) and `found_inf` (1 where a gradient
+    overflowed: the step must leave no trace) as tensors. The scaler's general path reads found_inf on the host
+    instead, which makes the CPU wait for the GPU at every step.
     """
+
+    _step_supports_amp_scaling = True   # read by torch.amp.GradScaler.step
 
     def __init__(self, params, lr, momentum=0.6, nesterov=True, ns_steps=3, one_batch=False, ns_dtype=None):
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
@@ -91,12 +99,16 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self):
+        grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
             grads = [p.grad for p in params]
+            if grad_scale is not None:
+                grads = torch._foreach_div(grads, grad_scale)
             bufs = [self.state[p]["momentum_buffer"] for p in params]
+            before = None if found_inf is None else [t.clone() for t in params + bufs]
             torch._foreach_mul_(bufs, group["momentum"])
             torch._foreach_add_(bufs, grads)
             updates = torch._foreach_add(grads, bufs, alpha=group["momentum"]) if group["nesterov"] else bufs
@@ -110,3 +122,7 @@ class Muon(torch.optim.Optimizer):
             if torch.is_tensor(lr):   # an lr held in a tensor (a replayed CUDA graph reads it at each step)
                 steps, lr = torch._foreach_mul(steps, lr), 1.0
             torch._foreach_add_(params, steps, alpha=-lr)
+            if before is not None:   # an overflowed step undone on the device, with no wait for the host
+                skip = found_inf.bool()
+                for t, old in zip(params + bufs, before):
+                    t.copy_(torch.where(skip, old, t))
