@@ -34,7 +34,7 @@
 #         704e29251a5207d8aed8a35adf13f772ff386b90a712aaddc2a28854385b536e (the script prints the carried copy's)
 #     and nothing else that is large (about 18 MB in all; the data is decoded on the GPU machine, outside gpu_data/).
 #  b. run(command="P2_COMMIT=<git rev-parse --short HEAD, here> bash bench/gpu_p2.sh", carry=["gpu_data"],
-#         timeout_s=560)        (the commit goes into the table: the GPU machine gets no .git)
+#         timeout_s=560)        (the commit goes into the table: the copy there may carry no .git, or a stale one)
 #     About 8 minutes of work (P2_BUDGET_S=480) plus the decoding (about 15 s); 560 s leaves the last row time to
 #     finish, inside the 10-minute limit of one command. Give the machine back afterwards.
 #  c. the files come back from $OUT: table.md (the table), results.jsonl (one line a run), machine.json, log.txt.

@@ -54,11 +54,14 @@ def machine_info():
     """The card, its driver and state (nvidia-smi), torch and CUDA versions; the CPU on a dry run."""
     info = dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 torch=torch.__version__, cuda=torch.version.cuda, python=platform.python_version())
-    try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                        check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):   # the device machine gets the working tree without .git
-        info["commit"] = os.environ.get("P2_COMMIT") or "unknown (no git here; pass P2_COMMIT)"
+    # P2_COMMIT first: the device machine's copy can carry git metadata older than the files that run there
+    info["commit"] = os.environ.get("P2_COMMIT")
+    if not info["commit"]:
+        try:
+            info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                            check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            info["commit"] = "unknown (no git here; pass P2_COMMIT)"
     if torch.cuda.is_available():
         info["card"] = torch.cuda.get_device_name()
         props = torch.cuda.get_device_properties(0)

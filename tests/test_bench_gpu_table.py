@@ -158,3 +158,11 @@ def test_p2_seeds_goes_on_eagerly_when_the_compiled_network_fails(tmp_path, monk
     failure, run = [json.loads(line) for line in results.read_text().splitlines()]
     assert failure["acc"] is None and "failed in the warm-up: RuntimeError: boom" in failure["note"]
     assert run["seed"] == 0 and run["acc"] is not None and run["note"] == "eager (compiled failed, above)"
+
+
+def test_the_commit_the_caller_names_comes_before_the_copys_own_git(monkeypatch):
+    # the GPU machine's copy of the tree can carry git metadata older than the files that run there
+    monkeypatch.setenv("P2_COMMIT", "c0ffee1")
+    assert gpu_table.machine_info()["commit"] == "c0ffee1"
+    monkeypatch.delenv("P2_COMMIT")
+    assert gpu_table.machine_info()["commit"] != "c0ffee1"
