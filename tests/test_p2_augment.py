@@ -166,6 +166,25 @@ def test_epoch_view_shifts_like_random_crop():
     assert torch.equal(augment.epoch_view(images, 2, None, 1, seeded(4)), augment.random_crop(images, 2, seeded(4)))
 
 
+def test_epoch_view_in_pieces_gives_the_view_made_whole_then_finished():
+    # p2 normalises and shrinks each piece as it is made (finish), so the whole set is never held twice
+    images = identity_images(n=23)
+    phase = torch.rand(23, generator=seeded(1)) < 0.5
+
+    def finish(part):
+        return augment.downscale(part.float() / 255, 24)
+
+    whole = finish(augment.epoch_view(images, 3, phase, 1, seeded(5), chunk=23))
+    for chunk in (1, 5, 22):
+        pieces = augment.epoch_view(images, 3, phase, 1, seeded(5), finish=finish, chunk=chunk)
+        assert pieces.shape == (23, 3, 24, 24) and torch.equal(pieces, whole)
+
+
+def test_epoch_view_rejects_a_pad_as_random_crop_does():
+    with pytest.raises(ValueError, match="crop pad must be in"):
+        augment.epoch_view(random_images(n=2), 32, None, 1)
+
+
 def test_downscale_averages_the_pixels_each_output_pixel_covers():
     images = random_images(n=4, dtype=torch.float32)
     half = augment.downscale(images, 16)

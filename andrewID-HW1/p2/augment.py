@@ -39,6 +39,27 @@ def random_flip(images, generator=None):
     return _flip_(images.clone(), generator)
 
 
+def _check_pad(images, pad):
+    height, width = images.shape[-2:]
+    if not 0 <= pad < min(height, width):
+        raise ValueError(f"crop pad must be in [0, {min(height, width) - 1}] for {height}x{width} images, got {pad}")
+
+
+def _crop_offsets(images, pad, generator):
+    """(top, left) of each image's window in its padded copy, uniform in [0, 2 pad]."""
+    return torch.randint(0, 2 * pad + 1, (2, len(images)), **_on(generator)).to(images.device)
+
+
+def _crop(images, pad, top, left):
+    """Image i's window at (top[i], left[i]) of its reflect-padded copy, for every i."""
+    n, _, height, width = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")
+    # a view (N, C, 2p+1, 2p+1, H, W) of every window; one gather then picks each image's own window, which
+    # is several times faster than looping over the (2p+1)^2 offsets
+    windows = padded.unfold(2, height, 1).unfold(3, width, 1)
+    return windows[torch.arange(n, device=images.device), :, top, left]
+
+
 def random_crop(images, pad, generator=None):
     """Translate each image by its own random (dy, dx) in [-pad, pad]^2, filling the border by reflection.
 
@@ -47,17 +68,10 @@ def random_crop(images, pad, generator=None):
     as fast CIFAR-10 training scripts do. Requires pad < H and pad < W.
     """
     _check_images(images)
-    n, _, height, width = images.shape
-    if not 0 <= pad < min(height, width):
-        raise ValueError(f"crop pad must be in [0, {min(height, width) - 1}] for {height}x{width} images, got {pad}")
+    _check_pad(images, pad)
     if pad == 0:
         return images.clone()
-    top, left = torch.randint(0, 2 * pad + 1, (2, n), **_on(generator)).to(images.device)
-    padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")
-    # a view (N, C, 2p+1, 2p+1, H, W) of every window; one gather then picks each image's own window, which
-    # is several times faster than looping over the (2p+1)^2 offsets
-    windows = padded.unfold(2, height, 1).unfold(3, width, 1)
-    return windows[torch.arange(n, device=images.device), :, top, left]
+    return _crop(images, pad, *_crop_offsets(images, pad, generator))
 
 
 def _cutout_(images, size, generator):
@@ -102,18 +116,31 @@ def augment(images, pad, flip, cutout_size, generator=None):
     return out
 
 
-def epoch_view(images, pad, flip_phase, epoch, generator=None):
+def epoch_view(images, pad, flip_phase, epoch, generator=None, finish=None, chunk=5000):
     """One epoch's augmented copy of the whole set: each image shifted by its own random offset (as
     random_crop), then mirrored where flip_phase[i] differs from the epoch's parity.
 
     With a fixed random flip_phase every image is seen mirrored on every other epoch: any two consecutive epochs
     show both views of each image, which random flips per epoch only do half the time. flip_phase None: no flips.
+    `finish`, if given, turns each piece of `chunk` images into its final form (normalised, shrunk): the work is
+    done a piece at a time, so only the finished copy is ever held whole (on a CPU, gigabytes less at the peak).
     """
-    out = random_crop(images, pad, generator)
-    if flip_phase is None:
-        return out
-    mirror = (flip_phase != bool(epoch % 2)).to(out.device).view(-1, 1, 1, 1)
-    return torch.where(mirror, out.flip(3), out)
+    _check_images(images)
+    _check_pad(images, pad)
+    offsets = _crop_offsets(images, pad, generator) if pad else None   # all drawn first: the same for any chunk
+    if flip_phase is not None:
+        mirror = (flip_phase != bool(epoch % 2)).to(images.device).view(-1, 1, 1, 1)
+    out = None
+    for start in range(0, len(images), chunk):
+        part = slice(start, start + chunk)
+        x = _crop(images[part], pad, *offsets[:, part]) if pad else images[part]
+        if flip_phase is not None:
+            x = torch.where(mirror[part], x.flip(3), x)
+        x = finish(x) if finish else x
+        if out is None:
+            out = x.new_empty((len(images), *x.shape[1:]))
+        out[part] = x
+    return out
 
 
 def downscale(images, size, chunk=5000):

@@ -178,8 +178,8 @@ def to_memory_format(x, cfg):
 
 
 def normalized_set(images, precision):
-    """The whole uint8 set normalised once, in the dtype the first conv computes in (autocast would convert it
-    anyway), for the recipes that augment a whole epoch at a time and gather each batch from it."""
+    """uint8 images normalised, in the dtype the first conv computes in (autocast would convert them anyway), for
+    the recipes that augment a whole epoch at a time and gather each batch from it."""
     return normalize(images).to(precision.dtype)
 
 
@@ -306,8 +306,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
 
     prep = Stopwatch(device).start()
     if cfg.alternate_flips:
-        # Each epoch shifts and flips the whole normalised set in a few batched ops; a step only gathers its batch.
-        pixels = normalized_set(images, precision)
+        # Each epoch shifts, flips and normalises the whole set in a few batched ops; a step only gathers its batch.
         flip_phase = torch.rand(len(images), device=generator.device, generator=generator) < 0.5
     history, train_seconds, step = [], prep.stop(), 0
     for epoch in range(1, math.ceil(total_steps / steps_per_epoch) + 1):
@@ -319,8 +318,9 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
         stopwatch = Stopwatch(device).start()
         size = epoch_size(cfg.epoch_sizes, epoch)
         if cfg.alternate_flips:
-            views = epoch_view(pixels, cfg.translate, flip_phase if cfg.flip else None, epoch, generator)
-            views = downscale(views, size)
+            views = None   # the last epoch's, freed before this epoch's are made
+            views = epoch_view(images, cfg.translate, flip_phase if cfg.flip else None, epoch, generator,
+                               finish=lambda part: downscale(normalized_set(part, precision), size))
             order = torch.randperm(len(images), device=generator.device, generator=generator)
         else:
             order = torch.randperm(len(images), generator=generator)[:n_steps * cfg.batch_size].to(device)
