@@ -86,7 +86,8 @@ class Muon(torch.optim.Optimizer):
     Under float16 loss scaling it takes the scaler's device-side protocol (as torch's fused optimizers do): the
     GradScaler sets `grad_scale` (the gradients are still multiplied by it) and `found_inf` (1 where a gradient
     overflowed: the step must leave no trace) as tensors. The scaler's general path reads found_inf on the host
-    instead, which makes the CPU wait for the GPU at every step.
+    instead, which makes the CPU wait for the GPU at every step (the fast recipe's float16 step on an H200: 9.3 ms
+    that way, 7.2 ms this way, as fast as bf16).
     """
 
     _step_supports_amp_scaling = True   # read by torch.amp.GradScaler.step
