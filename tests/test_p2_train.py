@@ -92,6 +92,23 @@ def test_float16_trains_the_muon_recipe_with_loss_scaling(device, monkeypatch):
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
 
 
+def test_a_cpu_run_makes_each_epoch_view_in_pieces(monkeypatch):
+    # memory: the whole set is never cropped, mirrored and normalised in one piece on a CPU
+    import train as train_module
+    chunks, real = [], train_module.epoch_view
+
+    def recording(*args, chunk, **kwargs):
+        chunks.append(chunk)
+        return real(*args, chunk=chunk, **kwargs)
+
+    monkeypatch.setattr(train_module, "epoch_view", recording)
+    monkeypatch.setattr(train_module, "CPU_VIEW_CHUNK", 10)
+    data = tiny_data(n=64)
+    cfg = TINY.override(epochs=2.0, optimizer="muon", lr=5.0, alternate_flips=True)
+    train(fresh_model(cfg, data), cfg, data, torch.device("cpu"), seed=0, log=None, precision=FP32)
+    assert chunks == [10, 10]
+
+
 def test_the_time_estimate_is_said_once_after_the_first_steps():
     clock = iter([0.0, 4.0, 12.0])   # the end of step 0, then of steps 1 and 2
     estimate = TimeEstimate(total_steps=100, device=torch.device("cpu"))
