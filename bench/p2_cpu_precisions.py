@@ -135,7 +135,8 @@ def main():
         row = json.loads(out.strip().splitlines()[-1])
         row.update(precision=precision, kernels="as AVX2" if env else "native")
         results.append(row)
-        print(f"{precision:5s} {row['kernels']:8s} ({row['capability']}, {row['threads']} thread{'s' * (row['threads'] != 1)}): "
+        threads = f"{row['threads']} thread{'s' * (row['threads'] != 1)}"
+        print(f"{precision:5s} {row['kernels']:8s} ({row['capability']}, {threads}): "
               f"{row['train_s']:.2f} s a training step of {row['batch']} ({row['batch'] / row['train_s']:.0f} img/s), "
               f"{row['eval_s']:.2f} s a forward of {row['eval_batch']} "
               f"({row['eval_batch'] / row['eval_s']:.0f} img/s)", flush=True)

@@ -308,11 +308,10 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
     log(f"training on {len(images):,} images for {epochs} epoch{'' if epochs == '1' else 's'} ({total_steps} steps of "
         f"{cfg.batch_size}), in {precision.words}")
 
-    prep = Stopwatch(device).start()
     if cfg.alternate_flips:
         # Each epoch shifts, flips and normalises the whole set in a few batched ops; a step only gathers its batch.
         flip_phase = torch.rand(len(images), device=generator.device, generator=generator) < 0.5
-    history, train_seconds, step = [], prep.stop(), 0
+    history, train_seconds, step = [], 0.0, 0
     for epoch in range(1, math.ceil(total_steps / steps_per_epoch) + 1):
         cpu_memory.release_free_memory()   # on a CPU, once an epoch: bounds what reuse between steps keeps
         n_steps = min(steps_per_epoch, total_steps - step)
