@@ -197,6 +197,50 @@ def test_compile_mode_per_device(monkeypatch):
     assert p2.parse_args(["--compile"]).compile == "auto" and p2.parse_args([]).compile is None
 
 
+CUDA_13_BUILD = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]   # torch 2.14.1's default Linux wheel
+
+
+def fake_gpu_and_build(monkeypatch, name, capability, built_for):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+    monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: built_for)
+
+
+@pytest.mark.parametrize("name, capability, built_for", [
+    ("Tesla T4", (7, 5), CUDA_13_BUILD), ("NVIDIA L4", (8, 9), CUDA_13_BUILD),   # 8.9 runs sm_86's code
+    ("NVIDIA H200", (9, 0), CUDA_13_BUILD), ("NVIDIA GB10", (12, 1), CUDA_13_BUILD),
+    ("Tesla V100-SXM2-16GB", (7, 0), ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]),   # CUDA 12.6
+    ("Tesla P100-PCIE-16GB", (6, 0), ["sm_50", "compute_50"]),   # PTX, compiled for the card on first use
+    ("Tesla V100-SXM2-16GB", (7, 0), []),                         # a build that lists nothing: PyTorch decides
+])
+def test_a_gpu_this_torch_runs_on_is_the_default(monkeypatch, capsys, name, capability, built_for):
+    import p2
+    fake_gpu_and_build(monkeypatch, name, capability, built_for)
+    assert p2.pick_device(None) == torch.device("cuda") and p2.pick_device("cuda") == torch.device("cuda")
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("name, capability", [
+    ("Tesla V100-SXM2-16GB", (7, 0)), ("Tesla P100-PCIE-16GB", (6, 0)), ("NVIDIA GeForce GTX 1080", (6, 1)),
+])
+def test_a_gpu_without_kernels_in_this_torch_is_passed_over_for_the_cpu(monkeypatch, capsys, name, capability):
+    """torch 2.14's default Linux wheel has no code for cards before compute capability 7.5: every kernel would
+    fail there. Without --device p2 says so and trains on the CPU; --device cuda is refused with the same words."""
+    import p2
+    fake_gpu_and_build(monkeypatch, name, capability, CUDA_13_BUILD)
+    assert p2.pick_device(None) == torch.device("cpu")
+    said = capsys.readouterr().out
+    assert said.count("\n") == 1 and said.endswith(": running on the CPU\n")
+    major, minor = capability
+    assert f"{name} (compute capability {major}.{minor}) is not supported by this PyTorch build" in said
+    assert "sm_75 sm_80" in said and "e.g. 12.6" in said
+    with pytest.raises(p2.OptionError, match=rf"--device cuda: {name} \(compute capability {major}\.{minor}\)"):
+        p2.pick_device("cuda")
+    assert p2.default_device() == (torch.device("cpu"), said[:-len(": running on the CPU\n")])
+
+
 def test_output_folder_that_is_a_file_is_refused_at_once(p2_main, tmp_path, capsys):
     blocker = tmp_path / "results"
     blocker.write_text("keep me")

@@ -53,7 +53,7 @@ except Exception:
     stored = {"test_accuracy": None, "device": None}  # p2.py's own loading below explains what is wrong
 import p2
 try:
-    here = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    here, _ = p2.default_device()   # as p2.py picks it
     device = p2.describe_device(here) + ", " + p2.choose_precision("auto", here).words
 except Exception:
     device = None

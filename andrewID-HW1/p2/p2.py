@@ -147,9 +147,12 @@ def parse_args(argv):
 
 
 def pick_device(name):
-    """The torch device for --device `name` (None: cuda if available); OptionError if this machine lacks it."""
+    """The torch device for --device `name` (None: default_device()); OptionError if this machine lacks it."""
     if not name:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device, why_not_gpu = default_device()
+        if why_not_gpu:
+            print(f"{why_not_gpu}: running on the CPU")
+        return device
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
@@ -162,7 +165,43 @@ def pick_device(name):
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise OptionError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
                               "numbered from 0")
+        why_not = gpu_without_kernels(device)
+        if why_not:
+            raise OptionError(f"--device {name}: {why_not}")
     return device
+
+
+def default_device():
+    """(cuda if this machine has a GPU this PyTorch build runs on, else cpu; why not the GPU, or None)."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), None
+    why_not = gpu_without_kernels(torch.device("cuda"))
+    return torch.device("cpu" if why_not else "cuda"), why_not
+
+
+def gpu_without_kernels(device):
+    """Why this PyTorch build cannot run on CUDA `device`, or None if it can.
+
+    A build carries GPU code for a list of architectures: "sm_XY" runs on compute capability X.Y up to X.9,
+    "compute_XY" is compiled on first use for X.Y and newer. torch 2.14's default Linux wheels (CUDA 13.0) start at
+    7.5, so on a V100 (7.0), P100 (6.0) or GeForce 10xx (6.1) every kernel would fail.
+    """
+    built_for = torch.cuda.get_arch_list()
+    major, minor = torch.cuda.get_device_capability(device)
+
+    def runs_here(arch):
+        kind, _, number = arch.partition("_")
+        number = number.rstrip("af")   # sm_90a, sm_100f: family variants of the same capability
+        if not number.isdigit():
+            return True                # a form this check does not know: let PyTorch decide
+        code = divmod(int(number), 10)
+        return code[0] == major and code[1] <= minor if kind == "sm" else code <= (major, minor)
+
+    if not built_for or any(runs_here(arch) for arch in built_for):
+        return None
+    return (f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) is not supported by this "
+            f"PyTorch build (torch {torch.__version__}, GPU code for {' '.join(built_for)}); for this GPU install "
+            "a PyTorch built for an older CUDA, e.g. 12.6 (pytorch.org/get-started/locally)")
 
 
 def check_options(args):
