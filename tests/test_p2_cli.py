@@ -397,6 +397,19 @@ def test_a_bug_without_ctrl_c_keeps_its_traceback(tiny_run, ctrl_c, monkeypatch)
         p2.main(argv)
 
 
+def test_out_of_gpu_memory_is_one_line_naming_a_recipe_that_needs_less(tiny_run, monkeypatch, capsys):
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+    monkeypatch.setattr(p2, "train", out_of_memory)
+    assert p2.main(argv) == 2
+    assert capsys.readouterr().err == ("error: out of GPU memory; --preset cpu needs about half as much (batches of "
+                                       "1000, with learning rates set for them)\n")
+    assert contents(out) == before
+
+
 def test_failure_after_the_model_is_saved_keeps_the_old_set(tiny_run, monkeypatch, capsys):
     p2, argv, out = tiny_run
     before = old_outputs(out)
