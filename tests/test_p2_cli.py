@@ -405,8 +405,8 @@ def test_out_of_gpu_memory_is_one_line_naming_a_recipe_that_needs_less(tiny_run,
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
     monkeypatch.setattr(p2, "train", out_of_memory)
     assert p2.main(argv) == 2
-    assert capsys.readouterr().err == ("error: out of GPU memory; --preset cpu needs about half as much (batches of "
-                                       "1000, with learning rates set for them)\n")
+    assert capsys.readouterr().err == ("error: out of GPU memory; --preset cpu needs less (batches of 1000, with "
+                                       "learning rates set for them)\n")
     assert contents(out) == before
 
 

@@ -406,8 +406,8 @@ def error_message(exc):
     if isinstance(exc, TrainingDiverged):
         return f"{exc}; {', '.join(OUTPUT_NAMES)} are as they were"
     if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return ("out of GPU memory; --preset cpu needs about half as much (batches of 1000, with learning rates "
-                "set for them)")
+        return ("out of GPU memory; --preset cpu needs less (batches of 1000, with learning rates set for "
+                "them)")
     if isinstance(exc, OSError):
         return f"{exc.filename or 'a file'}: {exc.strerror or exc}"
     return None
