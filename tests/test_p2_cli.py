@@ -241,6 +241,25 @@ def test_a_gpu_without_kernels_in_this_torch_is_passed_over_for_the_cpu(monkeypa
     assert p2.default_device() == (torch.device("cpu"), said[:-len(": running on the CPU\n")])
 
 
+@pytest.mark.parametrize("cuda, nvidia_smi, said", [
+    (None, "/usr/bin/nvidia-smi", "this machine has an NVIDIA GPU, but this PyTorch build has no CUDA support; to "
+                                  "train in seconds, install a CUDA build (pytorch.org/get-started/locally)"),
+    ("13.0", "/usr/bin/nvidia-smi", "this machine has an NVIDIA GPU, but this PyTorch (CUDA 13.0) cannot use it: "
+                                    "its driver may be older than that CUDA needs (nvidia-smi shows the driver's "
+                                    "CUDA version)"),
+    (None, None, None), ("13.0", None, None),   # no NVIDIA driver: nothing to say
+])
+def test_an_nvidia_gpu_out_of_torchs_reach_is_named(monkeypatch, capsys, cuda, nvidia_smi, said):
+    """PyPI's torch for Windows is CPU-only: a laptop's GeForce would sit idle through a CPU run without a word."""
+    import p2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", cuda)
+    monkeypatch.setattr(p2.shutil, "which", lambda name: nvidia_smi if name == "nvidia-smi" else None)
+    assert p2.default_device() == (torch.device("cpu"), said)
+    assert p2.pick_device(None) == torch.device("cpu")
+    assert capsys.readouterr().out == (f"{said}: running on the CPU\n" if said else "")
+
+
 def test_output_folder_that_is_a_file_is_refused_at_once(p2_main, tmp_path, capsys):
     blocker = tmp_path / "results"
     blocker.write_text("keep me")

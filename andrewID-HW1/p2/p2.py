@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import shlex
+import shutil
 import sys
 import time
 
@@ -174,9 +175,21 @@ def pick_device(name):
 def default_device():
     """(cuda if this machine has a GPU this PyTorch build runs on, else cpu; why not the GPU, or None)."""
     if not torch.cuda.is_available():
-        return torch.device("cpu"), None
+        return torch.device("cpu"), unusable_nvidia_gpu()
     why_not = gpu_without_kernels(torch.device("cuda"))
     return torch.device("cpu" if why_not else "cuda"), why_not
+
+
+def unusable_nvidia_gpu():
+    """Why an NVIDIA GPU that this machine has (its driver's nvidia-smi is installed) is out of torch's reach, or None.
+    PyPI's torch for Windows and macOS, and the CPU-only wheel, have no CUDA; a CUDA build needs a recent driver."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    if torch.version.cuda is None:
+        return ("this machine has an NVIDIA GPU, but this PyTorch build has no CUDA support; to train in seconds, "
+                "install a CUDA build (pytorch.org/get-started/locally)")
+    return (f"this machine has an NVIDIA GPU, but this PyTorch (CUDA {torch.version.cuda}) cannot use it: its driver "
+            "may be older than that CUDA needs (nvidia-smi shows the driver's CUDA version)")
 
 
 def gpu_without_kernels(device):
