@@ -254,10 +254,13 @@ def test_an_nvidia_gpu_out_of_torchs_reach_is_named(monkeypatch, capsys, cuda, n
     import p2
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.version, "cuda", cuda)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setattr(p2.shutil, "which", lambda name: nvidia_smi if name == "nvidia-smi" else None)
     assert p2.default_device() == (torch.device("cpu"), said)
     assert p2.pick_device(None) == torch.device("cpu")
     assert capsys.readouterr().out == (f"{said}: running on the CPU\n" if said else "")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")   # the GPUs hidden on purpose: the CPU was chosen
+    assert p2.default_device() == (torch.device("cpu"), None)
 
 
 def test_output_folder_that_is_a_file_is_refused_at_once(p2_main, tmp_path, capsys):

@@ -182,8 +182,9 @@ def default_device():
 
 def unusable_nvidia_gpu():
     """Why an NVIDIA GPU that this machine has (its driver's nvidia-smi is installed) is out of torch's reach, or None.
-    PyPI's torch for Windows and macOS, and the CPU-only wheel, have no CUDA; a CUDA build needs a recent driver."""
-    if not shutil.which("nvidia-smi"):
+    PyPI's torch for Windows and macOS, and the CPU-only wheel, have no CUDA; a CUDA build needs a recent driver.
+    Said only where nobody chose the CPU by hiding the GPUs (CUDA_VISIBLE_DEVICES set)."""
+    if not shutil.which("nvidia-smi") or "CUDA_VISIBLE_DEVICES" in os.environ:
         return None
     if torch.version.cuda is None:
         return ("this machine has an NVIDIA GPU, but this PyTorch build has no CUDA support; to train in seconds, "
