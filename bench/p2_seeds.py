@@ -70,7 +70,7 @@ def main(argv=None):
     unknown = [v for v in args.variant if v not in VARIANTS]
     if unknown:
         p.error(f"unknown variant(s) {unknown}; known: {sorted(VARIANTS)}")
-    device = p2.pick_device(p2_args.device)
+    device, _ = p2.pick_device(p2_args.device)
     preset, cfg = p2.compose_config(p2_args, device)
     precision = choose_precision(p2_args.precision, device)   # as p2.py: the device's own, or --precision
     row["precision"] = precision.name

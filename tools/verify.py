@@ -52,8 +52,9 @@ try:
 except Exception:
     stored = {"test_accuracy": None, "device": None}  # p2.py's own loading below explains what is wrong
 import p2
+from devices import default_device
 try:
-    here, _ = p2.default_device()   # as p2.py picks it
+    here, _ = default_device()   # as p2.py picks it
     device = p2.describe_device(here) + ", " + p2.choose_precision("auto", here).words
 except Exception:
     device = None

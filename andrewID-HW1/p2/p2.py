@@ -20,7 +20,6 @@ import math
 import os
 import platform
 import shlex
-import shutil
 import sys
 import time
 
@@ -35,6 +34,7 @@ from config import (ALIASES, PRESETS, SELECTION_NOTES, config_problems, default_
                     parse_setting)
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10  # noqa: E402
 from describe import TTA_WORDS, config_table, method_paragraphs  # noqa: E402
+from devices import DeviceError, describe_device, pick_device  # noqa: E402
 from model import build_model  # noqa: E402
 from outputs import OutputError, OutputSet  # noqa: E402
 from precision import CHOICES as PRECISIONS, choose_precision  # noqa: E402
@@ -104,10 +104,6 @@ def run_training(args, device):
     print(f"test accuracy: {100 * acc:.2f}%")   # the last line: scripts that re-measure a model read it
 
 
-class OptionError(Exception):
-    """Command-line settings that make no sense; one line per problem, found before any work starts."""
-
-
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"error: {message} (python p2.py --help lists the options)\n")
@@ -147,77 +143,6 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def pick_device(name):
-    """The torch device for --device `name` (None: default_device()); OptionError if this machine lacks it."""
-    if not name:
-        device, why_not_gpu = default_device()
-        if why_not_gpu:
-            print(f"{why_not_gpu}: running on the CPU")
-        return device
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise OptionError(f"--device {name!r}: not a device name; use cpu, cuda or cuda:N") from None
-    if device.type not in ("cpu", "cuda"):
-        raise OptionError(f"--device {name}: p2 runs on cpu or cuda")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise OptionError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise OptionError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
-                              "numbered from 0")
-        why_not = gpu_without_kernels(device)
-        if why_not:
-            raise OptionError(f"--device {name}: {why_not}")
-    return device
-
-
-def default_device():
-    """(cuda if this machine has a GPU this PyTorch build runs on, else cpu; why not the GPU, or None)."""
-    if not torch.cuda.is_available():
-        return torch.device("cpu"), unusable_nvidia_gpu()
-    why_not = gpu_without_kernels(torch.device("cuda"))
-    return torch.device("cpu" if why_not else "cuda"), why_not
-
-
-def unusable_nvidia_gpu():
-    """Why an NVIDIA GPU that this machine has (its driver's nvidia-smi is installed) is out of torch's reach, or None.
-    PyPI's torch for Windows and macOS, and the CPU-only wheel, have no CUDA; a CUDA build needs a recent driver.
-    Said only where nobody chose the CPU by hiding the GPUs (CUDA_VISIBLE_DEVICES set)."""
-    if not shutil.which("nvidia-smi") or "CUDA_VISIBLE_DEVICES" in os.environ:
-        return None
-    if torch.version.cuda is None:
-        return ("this machine has an NVIDIA GPU, but this PyTorch build has no CUDA support; to train in seconds, "
-                "install a CUDA build (pytorch.org/get-started/locally)")
-    return (f"this machine has an NVIDIA GPU, but this PyTorch (CUDA {torch.version.cuda}) cannot use it: its driver "
-            "may be older than that CUDA needs (nvidia-smi shows the driver's CUDA version)")
-
-
-def gpu_without_kernels(device):
-    """Why this PyTorch build cannot run on CUDA `device`, or None if it can.
-
-    A build carries GPU code for a list of architectures: "sm_XY" runs on compute capability X.Y up to X.9,
-    "compute_XY" is compiled on first use for X.Y and newer. torch 2.14's default Linux wheels (CUDA 13.0) start at
-    7.5, so on a V100 (7.0), P100 (6.0) or GeForce 10xx (6.1) every kernel would fail.
-    """
-    built_for = torch.cuda.get_arch_list()
-    major, minor = torch.cuda.get_device_capability(device)
-
-    def runs_here(arch):
-        kind, _, number = arch.partition("_")
-        number = number.rstrip("af")   # sm_90a, sm_100f: family variants of the same capability
-        if not number.isdigit():
-            return True                # a form this check does not know: let PyTorch decide
-        code = divmod(int(number), 10)
-        return code[0] == major and code[1] <= minor if kind == "sm" else code <= (major, minor)
-
-    if not built_for or any(runs_here(arch) for arch in built_for):
-        return None
-    return (f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) is not supported by this "
-            f"PyTorch build (torch {torch.__version__}, GPU code for {' '.join(built_for)}); for this GPU install "
-            "a PyTorch built for an older CUDA, e.g. 12.6 (pytorch.org/get-started/locally)")
-
-
 def check_options(args):
     """Every problem with the settings, one message each (empty: all fine). Nothing is read or written yet."""
     problems = []
@@ -236,8 +161,8 @@ def check_options(args):
         except ValueError as e:
             problems.append(str(e))
     try:
-        device = pick_device(args.device)
-    except OptionError as e:
+        device, _ = pick_device(args.device)
+    except DeviceError as e:
         return problems + [str(e)]
     if not problems and not (args.eval or args.download_only):   # each setting is fine; is the whole?
         preset, cfg = compose_config(args, device)
@@ -251,18 +176,6 @@ def compose_config(args, device):
     settings = dict(parse_setting(setting) for setting in args.set)
     cfg = get_preset(preset).override(**settings).override(epochs=args.epochs, batch_size=args.batch_size)
     return preset, cfg
-
-
-def describe_device(device):
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"CPU: {cpu}, {torch.get_num_threads()} threads"
 
 
 def command_line(argv):
@@ -437,7 +350,9 @@ def main(argv=None):
     if problems:
         return 2
     try:
-        device = pick_device(args.device)
+        device, why_not_gpu = pick_device(args.device)
+        if why_not_gpu:
+            print(why_not_gpu)
         if device.type == "cpu":
             cpu_memory.keep_freed_memory()   # large tensors reused from step to step, not re-mapped (cpu_memory.py)
         if args.download_only:

@@ -1,0 +1,95 @@
+"""Which device a run uses: an NVIDIA GPU where the installed PyTorch can run on it, else the CPU, and why not the GPU.
+
+A student's GPU is often out of reach of the torch they installed: PyPI's torch for Windows and macOS has no CUDA,
+a CUDA build needs a driver at least as new as its CUDA, and torch 2.14's default Linux wheel (CUDA 13.0) carries GPU
+code for compute capability 7.5 and newer only, so on a V100 (7.0), P100 (6.0) or GeForce 10xx (6.1) every kernel
+would fail. Each case is named in one line, and the run goes to the CPU; asked for by name (--device cuda), the GPU is
+refused with the same words.
+"""
+import os
+import platform
+import shutil
+
+import torch
+
+
+class DeviceError(Exception):
+    """--device names a device this machine cannot run on; the message says why."""
+
+
+def pick_device(name=None):
+    """(the torch device for --device `name`, a line to show or None). None: default_device()."""
+    if not name:
+        device, why_not_gpu = default_device()
+        return device, f"{why_not_gpu}: running on the CPU" if why_not_gpu else None
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"--device {name!r}: not a device name; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise DeviceError(f"--device {name}: p2 runs on cpu or cuda")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                              "numbered from 0")
+        why_not = gpu_without_kernels(device)
+        if why_not:
+            raise DeviceError(f"--device {name}: {why_not}")
+    return device, None
+
+
+def default_device():
+    """(cuda if this machine has a GPU this PyTorch build runs on, else cpu; why not the GPU, or None)."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), unusable_nvidia_gpu()
+    why_not = gpu_without_kernels(torch.device("cuda"))
+    return torch.device("cpu" if why_not else "cuda"), why_not
+
+
+def unusable_nvidia_gpu():
+    """Why an NVIDIA GPU that this machine has (its driver's nvidia-smi is installed) is out of torch's reach, or
+    None. Not said where the GPUs are hidden on purpose (CUDA_VISIBLE_DEVICES set)."""
+    if not shutil.which("nvidia-smi") or "CUDA_VISIBLE_DEVICES" in os.environ:
+        return None
+    if torch.version.cuda is None:
+        return ("this machine has an NVIDIA GPU, but this PyTorch build has no CUDA support; to train in seconds, "
+                "install a CUDA build (pytorch.org/get-started/locally)")
+    return (f"this machine has an NVIDIA GPU, but this PyTorch (CUDA {torch.version.cuda}) cannot use it: its driver "
+            "may be older than that CUDA needs (nvidia-smi shows the driver's CUDA version)")
+
+
+def gpu_without_kernels(device):
+    """Why this PyTorch build has no GPU code for CUDA `device`, or None if it has. A build lists the architectures
+    it carries: "sm_XY" runs on compute capability X.Y up to X.9, "compute_XY" is compiled on first use for X.Y and
+    newer."""
+    built_for = torch.cuda.get_arch_list()
+    major, minor = torch.cuda.get_device_capability(device)
+
+    def runs_here(arch):
+        kind, _, number = arch.partition("_")
+        number = number.rstrip("af")   # sm_90a, sm_100f: variants of the same capability
+        if not number.isdigit():
+            return True                # a form this check does not know: let PyTorch decide
+        code = divmod(int(number), 10)
+        return code[0] == major and code[1] <= minor if kind == "sm" else code <= (major, minor)
+
+    if not built_for or any(runs_here(arch) for arch in built_for):
+        return None
+    return (f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) is not supported by this "
+            f"PyTorch build (torch {torch.__version__}, GPU code for {' '.join(built_for)}); for this GPU install "
+            "a PyTorch built for an older CUDA, e.g. 12.6 (pytorch.org/get-started/locally)")
+
+
+def describe_device(device):
+    """The GPU's name, or the CPU's model and the threads torch uses, for the console and the report."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"CPU: {cpu}, {torch.get_num_threads()} threads"
