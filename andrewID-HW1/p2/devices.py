@@ -1,10 +1,10 @@
 """Which device a run uses: an NVIDIA GPU where the installed PyTorch can run on it, else the CPU, and why not the GPU.
 
 A student's GPU is often out of reach of the torch they installed: PyPI's torch for Windows and macOS has no CUDA,
-a CUDA build needs a driver at least as new as its CUDA, and torch 2.14's default Linux wheel (CUDA 13.0) carries GPU
-code for compute capability 7.5 and newer only, so on a V100 (7.0), P100 (6.0) or GeForce 10xx (6.1) every kernel
-would fail. Each case is named in one line, and the run goes to the CPU; asked for by name (--device cuda), the GPU is
-refused with the same words.
+a CUDA build needs a driver recent enough for its CUDA version, and torch 2.14's default Linux wheel (CUDA 13.0)
+carries GPU code for compute capability 7.5 and newer only, so on a V100 (7.0), P100 (6.0) or GeForce 10xx (6.1)
+every kernel would fail. Each case is named in one line, and the run goes to the CPU; asked for by name (--device
+cuda), the GPU is refused with the same words.
 """
 import os
 import platform
