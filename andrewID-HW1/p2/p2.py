@@ -350,9 +350,9 @@ def main(argv=None):
     if problems:
         return 2
     try:
-        device, why_not_gpu = pick_device(args.device)
-        if why_not_gpu:
-            print(why_not_gpu)
+        device, note = pick_device(args.device)   # note: why an NVIDIA GPU here is passed over, if one is
+        if note:
+            print(note)
         if device.type == "cpu":
             cpu_memory.keep_freed_memory()   # large tensors reused from step to step, not re-mapped (cpu_memory.py)
         if args.download_only:
