@@ -118,7 +118,8 @@ def parse_args(argv):
     p.add_argument("--data-dir",
                    help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: search, see above)")
     p.add_argument("--data-note", default="", help="a note on the data for the report, e.g. 'JPEG-q75 copy'")
-    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if this PyTorch can run on the GPU, else cpu)")
+    p.add_argument("--device",
+                   help="cpu, cuda, cuda:1 ... (default: cuda if this PyTorch can run on the GPU, else cpu)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="arithmetic: bf16 or fp16 mixed precision, or fp32 (default auto: bf16 where the device "
                         "computes it natively, fp16 on older GPUs, else fp32)")
