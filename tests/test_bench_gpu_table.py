@@ -143,7 +143,7 @@ def test_p2_seeds_goes_on_eagerly_when_the_compiled_network_fails(tmp_path, monk
     class Broken(torch.nn.Module):   # a compiled network that fails, as the compiled amax pool once did (NaN)
         def __init__(self, model):
             super().__init__()
-            self.model = model
+            self._orig_mod = model   # where torch.compile keeps the network it wraps
 
         def forward(self, x):
             raise RuntimeError("boom")

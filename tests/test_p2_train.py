@@ -276,6 +276,38 @@ def test_the_fast_recipe_lowers_the_loss_on_the_cpu():
     assert history[-1]["val_acc"] > 0.3
 
 
+class LikeCompiled(torch.nn.Module):
+    """A net as torch.compile wraps it (the model under `_orig_mod`): train() keeps every gradient for it."""
+
+    def __init__(self, model):
+        super().__init__()
+        self._orig_mod = model
+
+    def forward(self, x):
+        return self._orig_mod(x)
+
+
+def test_the_stopped_whitening_bias_skips_its_gradient_and_changes_no_weight(monkeypatch):
+    # After its last learning step the whitening bias needs no gradient (its lr is 0): the run skips it, which saves
+    # the first convolution's input gradient, and ends with exactly the weights of a run that computes it.
+    batch = 32
+    cfg = PRESETS["cpu"].override(widths=(16, 32, 32), batch_size=batch, epochs=3.0, eval_batch_size=50,
+                                  logit_scale=1 / 32, lr=PRESETS["cpu"].lr * batch / 1000,
+                                  bias_lr=PRESETS["cpu"].bias_lr * batch / 1000, whiten_bias_epochs=1.0,
+                                  epoch_sizes=(32,))
+    data = {k: v for k, v in tiny_data().items() if not k.startswith("val_")}
+    skipping, keeping = fresh_model(cfg, data), fresh_model(cfg, data)
+    needs = []   # whether the bias needs its gradient at each of the skipping run's forward passes
+    skipping.register_forward_pre_hook(lambda module, args: needs.append(module.whiten.bias.requires_grad))
+    train(skipping, cfg, data, torch.device("cpu"), seed=0, log=None, precision=FP32)
+    train(LikeCompiled(keeping), cfg, data, torch.device("cpu"), seed=0, log=None, precision=FP32)
+    steps_per_epoch = len(data["train_images"]) // batch
+    assert needs == [True] * steps_per_epoch + [False] * 2 * steps_per_epoch
+    assert skipping.whiten.bias.requires_grad   # as built again, for whatever trains it next
+    for (name, a), b in zip(skipping.state_dict().items(), keeping.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def test_a_loss_that_is_not_a_number_stops_training_at_the_end_of_its_epoch():
     data = tiny_data()
     model = fresh_model(TINY, data)
