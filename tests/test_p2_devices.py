@@ -49,11 +49,12 @@ def test_a_gpu_without_kernels_in_this_torch_is_passed_over_for_the_cpu(monkeypa
 
 
 @pytest.mark.parametrize("cuda, nvidia_smi, said", [
-    (None, "/usr/bin/nvidia-smi", "this machine has an NVIDIA GPU, but this PyTorch build has no CUDA support; to "
-                                  "train in seconds, install a CUDA build (pytorch.org/get-started/locally)"),
-    ("13.0", "/usr/bin/nvidia-smi", "this machine has an NVIDIA GPU, but this PyTorch (CUDA 13.0) cannot use it: "
-                                    "its driver may be older than that CUDA needs (nvidia-smi shows the driver's "
-                                    "CUDA version)"),
+    (None, "/usr/bin/nvidia-smi", "an NVIDIA driver is installed (nvidia-smi), but this PyTorch build has no CUDA "
+                                  "support; to train on the GPU in seconds, install a CUDA build "
+                                  "(pytorch.org/get-started/locally)"),
+    ("13.0", "/usr/bin/nvidia-smi", "an NVIDIA driver is installed (nvidia-smi), but this PyTorch (CUDA 13.0) finds "
+                                    "no GPU it can use: the driver may be older than that CUDA needs (nvidia-smi "
+                                    "shows the CUDA version it supports)"),
     (None, None, None), ("13.0", None, None),   # no NVIDIA driver: nothing to say
 ])
 def test_an_nvidia_gpu_out_of_torchs_reach_is_named(monkeypatch, cuda, nvidia_smi, said):

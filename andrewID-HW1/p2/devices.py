@@ -49,15 +49,15 @@ def default_device():
 
 
 def unusable_nvidia_gpu():
-    """Why an NVIDIA GPU that this machine has (its driver's nvidia-smi is installed) is out of torch's reach, or
-    None. Not said where the GPUs are hidden on purpose (CUDA_VISIBLE_DEVICES set)."""
+    """Why an NVIDIA GPU (its driver's nvidia-smi is installed) is out of torch's reach here, or None. Not said where
+    the GPUs are hidden on purpose (CUDA_VISIBLE_DEVICES set)."""
     if not shutil.which("nvidia-smi") or "CUDA_VISIBLE_DEVICES" in os.environ:
         return None
     if torch.version.cuda is None:
-        return ("this machine has an NVIDIA GPU, but this PyTorch build has no CUDA support; to train in seconds, "
-                "install a CUDA build (pytorch.org/get-started/locally)")
-    return (f"this machine has an NVIDIA GPU, but this PyTorch (CUDA {torch.version.cuda}) cannot use it: its driver "
-            "may be older than that CUDA needs (nvidia-smi shows the driver's CUDA version)")
+        return ("an NVIDIA driver is installed (nvidia-smi), but this PyTorch build has no CUDA support; to train on "
+                "the GPU in seconds, install a CUDA build (pytorch.org/get-started/locally)")
+    return (f"an NVIDIA driver is installed (nvidia-smi), but this PyTorch (CUDA {torch.version.cuda}) finds no GPU "
+            "it can use: the driver may be older than that CUDA needs (nvidia-smi shows the CUDA version it supports)")
 
 
 def gpu_without_kernels(device):
