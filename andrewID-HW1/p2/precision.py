@@ -53,6 +53,8 @@ def cpu_has_native_bf16():
     capability = torch.backends.cpu.get_cpu_capability()
     amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
     avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+    if capability == "DEFAULT":   # no vector set torch knows (an Apple-silicon or other ARM CPU, for one)
+        return False, "torch has no native bf16 kernels for this CPU: it runs its generic ones here"
     if capability not in WIDE_CPU_KERNELS:
         return False, f"this CPU has no native bf16: torch's kernels use {capability}"
     if amx:
