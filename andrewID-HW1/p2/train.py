@@ -302,7 +302,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
     whiten_steps = round(cfg.whiten_bias_epochs * steps_per_epoch)
     schedules = lr_schedules(total_steps, cfg.warmup_frac, whiten_steps)
     # Once the whitening bias has stopped learning (its lr is 0 from then on), autograd can skip its gradient and
-    # with it the first convolution's input gradient: 3-6 % of a CPU step. Not in a compiled net, which would
+    # with it the first convolution's input gradient: 4-5 % of a CPU step. Not in a compiled net, which would
     # recompile for it.
     stem_bias = None if hasattr(model, "_orig_mod") or whiten_steps <= 0 else model.whiten.bias
     lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
