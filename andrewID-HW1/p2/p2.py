@@ -354,7 +354,7 @@ def main(argv=None):
         device, note = pick_device(args.device)   # note: why an NVIDIA GPU here is passed over, if one is
         if note:
             print(note)
-        if device.type == "cpu":
+        if device.type == "cpu" and not args.download_only:
             cpu_memory.keep_freed_memory()   # large tensors reused from step to step, not re-mapped (cpu_memory.py)
         if args.download_only:
             print(f"CIFAR-10 is in {locate_cifar10(args.data_dir).folder}")
