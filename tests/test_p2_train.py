@@ -287,7 +287,7 @@ class LikeCompiled(torch.nn.Module):
         return self._orig_mod(x)
 
 
-def test_the_stopped_whitening_bias_skips_its_gradient_and_changes_no_weight(monkeypatch):
+def test_the_stopped_whitening_bias_skips_its_gradient_and_changes_no_weight():
     # After its last learning step the whitening bias needs no gradient (its lr is 0): the run skips it, which saves
     # the first convolution's input gradient, and ends with exactly the weights of a run that computes it.
     batch = 32

@@ -52,10 +52,10 @@ try:
 except Exception:
     stored = {"test_accuracy": None, "device": None}  # p2.py's own loading below explains what is wrong
 import p2
-from devices import default_device
+from devices import default_device, describe_device
 try:
     here, _ = default_device()   # as p2.py picks it
-    device = p2.describe_device(here) + ", " + p2.choose_precision("auto", here).words
+    device = describe_device(here) + ", " + p2.choose_precision("auto", here).words
 except Exception:
     device = None
 print("verify-json: " + json.dumps(dict(stored, current_device=device)), flush=True)
