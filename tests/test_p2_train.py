@@ -5,8 +5,8 @@ import torch
 from config import PRESETS, Config
 from model import build_model
 from precision import Precision
-from train import (TTAS, TimeEstimate, TrainingDiverged, lr_factor, normalize, predict_logits, predict_logits_per_tta,
-                   train)
+from progress import TimeEstimate
+from train import TTAS, TrainingDiverged, lr_factor, normalize, predict_logits, predict_logits_per_tta, train
 
 FP32 = Precision("fp32", "the tests' choice")
 
@@ -113,22 +113,22 @@ def test_the_time_estimate_is_said_once_after_the_first_steps():
     clock = iter([0.0, 4.0, 12.0])   # the end of step 0, then of steps 1 and 2
     estimate = TimeEstimate(total_steps=100, device=torch.device("cpu"))
     estimate.AFTER_S = 10.0
-    import train as train_module
-    real = train_module.time.perf_counter
-    train_module.time.perf_counter = lambda: next(clock)
+    import progress
+    real = progress.time.perf_counter
+    progress.time.perf_counter = lambda: next(clock)
     try:
         said = [estimate.after_step(step) for step in range(4)]
     finally:
-        train_module.time.perf_counter = real
+        progress.time.perf_counter = real
     assert said[:2] == [None, None] and said[3] is None
     # steps 1-2 took 12 s, 6 s a step: 100 steps about 10 min
     assert said[2] == "expected training time: about 10 min for 100 steps (6.00 s a step so far)"
 
 
 def test_a_long_estimate_on_a_cpu_names_the_faster_way(monkeypatch):
-    import train as train_module
+    import progress
     clock = iter([0.0, 30.0, 60.0])
-    monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
     estimate = TimeEstimate(total_steps=200, device=torch.device("cpu"))
     said = [estimate.after_step(step) for step in range(3)]
     assert said[2].startswith("expected training time: about 1.7 h for 200 steps (30.00 s a step so far); a GPU trains")
@@ -136,18 +136,52 @@ def test_a_long_estimate_on_a_cpu_names_the_faster_way(monkeypatch):
 
 def test_the_estimate_weighs_the_later_larger_images(monkeypatch):
     # 50 steps of 16x16 images, then 50 of 32x32 (4 times the area): 6 s a small step, 24 s a large one
-    import train as train_module
+    import progress
     clock = iter([0.0, 6.0, 12.0])
-    monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
     estimate = TimeEstimate(total_steps=100, device=torch.device("cpu"), step_costs=[16 ** 2] * 50 + [32 ** 2] * 50)
     said = [estimate.after_step(step) for step in range(3)]
     assert said[2].startswith("expected training time: about 25 min for 100 steps (6.00 s a step so far)")
 
 
+def estimates_said(monkeypatch, step_seconds, costs):
+    """What a TimeEstimate says over a run whose step k ends step_seconds[k] after the one before."""
+    import progress
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
+    estimate = TimeEstimate(total_steps=len(costs), device=torch.device("cpu"), step_costs=costs)
+    said = []
+    for step, seconds in enumerate(step_seconds):
+        now[0] += seconds
+        line = estimate.after_step(step)
+        if line:
+            said.append((step, line))
+    return said
+
+
+def test_the_estimate_is_measured_again_on_the_full_size_images(monkeypatch):
+    # 100 steps of 24x24 images at 2 s, then 250 of 32x32 at 4.6 s (the area says 3.6 s), the first of them 10 s
+    costs = [24 ** 2] * 100 + [32 ** 2] * 250
+    said = estimates_said(monkeypatch, [5.0] + [2.0] * 99 + [10.0] + [4.6] * 249, costs)
+    # the first: 5 steps in 10 s, 2 s a small step, so 3.56 s a large one: about 18 min
+    assert said[0] == (5, "expected training time: about 18 min for 350 steps (2.00 s a step so far)")
+    # the second, 3 full-size steps after the first: 2 (step 0) + 99 x 2 + 10 + 249 x 4.6 s, about 23 min
+    assert said[1] == (103, "expected training time, measured again on full-size images: about 23 min in all "
+                            "(4.60 s a step); a GPU trains this in seconds (for example Colab's free GPU, where "
+                            "python p2.py picks it up)")
+    assert len(said) == 2
+
+
+def test_the_estimate_is_said_once_when_the_full_size_steps_cost_what_their_area_says(monkeypatch):
+    costs = [24 ** 2] * 100 + [32 ** 2] * 250
+    said = estimates_said(monkeypatch, [5.0] + [2.0] * 99 + [10.0] + [2.0 * 1024 / 576] * 249, costs)
+    assert [step for step, _ in said] == [5]
+
+
 def test_a_run_of_under_a_minute_gets_no_estimate(monkeypatch):
-    import train as train_module
+    import progress
     clock = iter([0.0, 5.0, 10.0])
-    monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
     estimate = TimeEstimate(total_steps=10, device=torch.device("cpu"))
     assert [estimate.after_step(step) for step in range(4)] == [None] * 4
 

@@ -21,7 +21,7 @@ from config import TTAS, epoch_size
 from data import DataError
 from muon import Muon
 from precision import choose_precision
-from progress import EpochProgress, Progress, epoch_line
+from progress import EpochProgress, Progress, TimeEstimate, epoch_line
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (0..255 scale).
 MEAN = (125.31, 122.95, 113.87)
@@ -230,52 +230,6 @@ def predict_logits(model, images, cfg, device, tta=None, mean=MEAN, std=STD, pre
 
 def accuracy(logits, labels):
     return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
-
-
-class TimeEstimate:
-    """Says once, early in training, how long the whole run will take at the rate measured so far; the first step
-    (memory allocation, kernel selection) is left out of the rate."""
-    AFTER_S = 10.0     # measure this long, but at least 2 steps, before estimating
-    LONG_S = 20 * 60   # past this, name the faster way
-    SHORT_S = 60       # below this, say nothing
-
-    def __init__(self, total_steps, device, step_costs=None):
-        """`step_costs`: each step's relative cost (small images cost less), else all equal."""
-        self.total_steps, self.device = total_steps, device
-        self.costs = list(step_costs) if step_costs is not None else [1.0] * total_steps
-        self.begin, self.done = None, total_steps < 3
-
-    def after_step(self, step):
-        """Call after each step (0-based); returns the estimate's line once, else None. Waits for the device only
-        at the two steps it times."""
-        if self.done:
-            return None
-        if step == 0:
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
-            self.begin = time.perf_counter()
-            return None
-        elapsed = time.perf_counter() - self.begin
-        if step < 2 or elapsed < self.AFTER_S and step < self.total_steps - 1:
-            return None
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            elapsed = time.perf_counter() - self.begin
-        seconds = elapsed / sum(self.costs[1:step + 1]) * sum(self.costs)
-        self.done = True
-        if seconds < self.SHORT_S:   # a GPU: over before an estimate would help
-            return None
-        hint = ""
-        if seconds > self.LONG_S and self.device.type == "cpu":
-            hint = "; a GPU trains this in seconds (for example Colab's free GPU, where python p2.py picks it up)"
-        return (f"expected training time: about {_duration(seconds)} for {self.total_steps} steps "
-                f"({elapsed / step:.2f} s a step so far){hint}")
-
-
-def _duration(seconds):
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
 
 
 def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, precision=None):
