@@ -260,7 +260,8 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
     # recompile for it.
     stem_bias = None if hasattr(model, "_orig_mod") or whiten_steps <= 0 else model.whiten.bias
     lookahead = Lookahead(model, total_steps) if cfg.lookahead else None
-    # A step's cost grows with the images' area: the estimate weighs the steps still to come by theirs.
+    # A step's cost grows roughly with the images' area: the estimate weighs the steps still to come by theirs,
+    # then times the first full-size steps themselves.
     estimate = TimeEstimate(total_steps, device, [epoch_size(cfg.epoch_sizes, 1 + s // steps_per_epoch) ** 2
                                                   for s in range(total_steps)])
     epochs = f"{cfg.epochs:g}"
