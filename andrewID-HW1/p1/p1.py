@@ -369,12 +369,13 @@ def random_affine(max_degrees, max_scale, max_shift, elastic=0.0, sigma=6.0, sid
         cos = (np.cos(angle) * inverse_scale).astype(np.float32)
         sin = (np.sin(angle) * inverse_scale).astype(np.float32)
         # the inverse map: where in the bordered input each output pixel comes from
-        src_y = np.clip(cos * grid_y - sin * grid_x + np.float32(centre + 1) - dy, 0, side)
-        src_x = np.clip(sin * grid_y + cos * grid_x + np.float32(centre + 1) - dx, 0, side)
+        src_y = cos * grid_y - sin * grid_x + np.float32(centre + 1) - dy
+        src_x = sin * grid_y + cos * grid_x + np.float32(centre + 1) - dx
         if elastic:
             field = smooth @ rng.uniform(-1, 1, (2, n, side, side)).astype(np.float32) @ smooth
-            src_y = np.clip(src_y + elastic * field[0].reshape(n, -1), 0, side)
-            src_x = np.clip(src_x + elastic * field[1].reshape(n, -1), 0, side)
+            src_y = src_y + elastic * field[0].reshape(n, -1)
+            src_x = src_x + elastic * field[1].reshape(n, -1)
+        src_y, src_x = np.clip(src_y, 0, side), np.clip(src_x, 0, side)   # off the image: the zero border
         y0, x0 = np.floor(src_y), np.floor(src_x)
         wy, wx = src_y - y0, src_x - x0
         padded = np.zeros((n, width, width), np.float32)
