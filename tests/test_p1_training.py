@@ -184,6 +184,18 @@ def test_random_affine_moves_rotates_and_keeps_digits_inside():
     assert np.abs(centres - [13.5, 13.5]).max() <= 2.5 and centres.std(axis=0).min() > 0.3
 
 
+def test_random_affine_reads_zeros_off_every_edge():
+    ones = np.ones((200, 784), np.float32)
+    # shifted by under a pixel, whichever way: the edge row and column it moves off fade towards zero, so the
+    # image's sum is (28 - |dy|) x (28 - |dx|), below 784 on every side alike (the edge is not copied outward)
+    sums = p1.random_affine(0, 0, 0.9)(ones, np.random.default_rng(3)).sum(axis=1)
+    assert sums.max() < 784 - 1e-3 and sums.min() > 27.1 ** 2 - 1e-3
+    # shifted far off the image, bent or not: nothing of it is left, nor pulled back in by the bend
+    for elastic in (0, 36):
+        far = p1.random_affine(0, 0, 1000, elastic=elastic)(ones, np.random.default_rng(4))
+        assert (far.max(axis=1) == 0).mean() > 0.98
+
+
 def test_random_affine_bends_elastically_with_a_smooth_field():
     rng = np.random.default_rng(2)
     ramp = np.tile(np.arange(28, dtype=np.float32) / 27, (28, 1))   # each pixel's value is its column / 27

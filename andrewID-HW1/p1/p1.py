@@ -360,7 +360,9 @@ def random_affine(max_degrees, max_scale, max_shift, elastic=0.0, sigma=6.0, sid
     grid_y, grid_x = (np.mgrid[0:side, 0:side].reshape(2, -1) - centre).astype(np.float32)
     offsets = np.arange(side)[:, None] - np.arange(side)   # smoothing along each axis is a matrix product
     smooth = (np.exp(-0.5 * (offsets / sigma) ** 2) / (np.sqrt(2 * np.pi) * sigma)).astype(np.float32)
-    width = side + 2  # a one-pixel zero border gives every sample point four neighbours
+    # zero borders: one row/column before the image, two after, so a sample point clipped to [0, side + 1] has
+    # four neighbours and off the image on any side reads zeros
+    width = side + 3
     def augment(x, rng):
         n = len(x)
         angle = np.radians(rng.uniform(-max_degrees, max_degrees, (n, 1)))
@@ -375,11 +377,11 @@ def random_affine(max_degrees, max_scale, max_shift, elastic=0.0, sigma=6.0, sid
             field = smooth @ rng.uniform(-1, 1, (2, n, side, side)).astype(np.float32) @ smooth
             src_y = src_y + elastic * field[0].reshape(n, -1)
             src_x = src_x + elastic * field[1].reshape(n, -1)
-        src_y, src_x = np.clip(src_y, 0, side), np.clip(src_x, 0, side)   # off the image: the zero border
+        src_y, src_x = np.clip(src_y, 0, side + 1), np.clip(src_x, 0, side + 1)
         y0, x0 = np.floor(src_y), np.floor(src_x)
         wy, wx = src_y - y0, src_x - x0
         padded = np.zeros((n, width, width), np.float32)
-        padded[:, 1:-1, 1:-1] = x.reshape(n, side, side)
+        padded[:, 1:side + 1, 1:side + 1] = x.reshape(n, side, side)
         flat = padded.ravel()
         corner = (y0 * width + x0).astype(np.intp) + np.arange(0, n * width * width, width * width)[:, None]
         top = flat[corner] + (flat[corner + 1] - flat[corner]) * wx
