@@ -155,7 +155,7 @@ class TimeEstimate:
             self.begin = self.since = self._now()
             return None
         if step == self.last_size_from and self.first is not None:
-            self.since, self.from_step = self._now(), step   # the full-size steps are timed from here
+            self.since = self._now()   # the full-size steps are timed from the end of their first
             return None
         if self.first is None:
             return self._first_estimate(step)
@@ -184,11 +184,11 @@ class TimeEstimate:
                 f"({elapsed / step:.2f} s a step so far){self._hint(seconds)}")
 
     def _second_estimate(self, step):
-        elapsed = self._measured(step, self.from_step)
+        elapsed = self._measured(step, self.last_size_from)
         if elapsed is None:
             return None
         self.done = True
-        seconds_a_step = elapsed / (step - self.from_step)
+        seconds_a_step = elapsed / (step - self.last_size_from)
         seconds = (self.since + elapsed - self.begin + seconds_a_step * (self.total_steps - 1 - step)
                    + self.first * self.costs[0] / sum(self.costs))   # step 0, untimed, at the first rate
         if abs(seconds - self.first) <= 0.1 * self.first:
