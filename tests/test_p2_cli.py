@@ -129,6 +129,8 @@ BAD_OPTIONS = [
     (["--set", "cutout=-1"], "--set cutout=-1: cutout must be 0 or more"),
     (["--set", "momentum=1"], "--set momentum=1: momentum must be less than 1"),
     (["--set", "warmup_frac=1.5"], "--set warmup_frac=1.5: warmup_frac must be 1 or less"),
+    (["--set", "tta_fraction=0"], "--set tta_fraction=0: tta_fraction must be more than 0"),
+    (["--set", "tta_fraction=1.2"], "--set tta_fraction=1.2: tta_fraction must be 1 or less"),
     # Values that pass their type but could not run: found before any work, not as a traceback after it.
     (["--set", "translate=32"], "--set translate=32: translate must be 31 or less"),
     (["--set", "whiten_patch=33"], "--set whiten_patch=33: whiten_patch must be 8 or less"),

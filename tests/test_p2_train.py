@@ -6,7 +6,8 @@ from config import PRESETS, Config
 from model import build_model
 from precision import Precision
 from progress import TimeEstimate
-from train import TTAS, TrainingDiverged, lr_factor, normalize, predict_logits, predict_logits_per_tta, train
+from train import (TTAS, TrainingDiverged, least_sure, lr_factor, normalize, predict_logits, predict_logits_per_tta,
+                   train)
 
 FP32 = Precision("fp32", "the tests' choice")
 
@@ -242,7 +243,7 @@ def views_averaged(model, x, tta):
 def test_one_pass_gives_every_tta_as_its_views_define_it():
     data = tiny_data(n=40)
     model = fresh_model(TINY, data).eval()
-    cfg = TINY
+    cfg = TINY.override(tta_fraction=1.0)   # every image gets every view
     together = predict_logits_per_tta(model, data["test_images"], cfg, torch.device("cpu"), TTAS, precision=FP32)
     with torch.no_grad():
         expected = {tta: views_averaged(model, normalize(data["test_images"]), tta) for tta in TTAS}
@@ -250,6 +251,30 @@ def test_one_pass_gives_every_tta_as_its_views_define_it():
         assert torch.allclose(together[tta], expected[tta], atol=1e-5)
         assert torch.equal(together[tta], predict_logits(model, data["test_images"], cfg, torch.device("cpu"), tta=tta,
                                                          precision=FP32))
+
+
+def test_extra_views_go_only_to_the_least_sure_images():
+    data = tiny_data(n=40)
+    model = fresh_model(TINY, data).eval()
+    got = predict_logits_per_tta(model, data["test_images"], TINY.override(tta_fraction=0.25), torch.device("cpu"),
+                                 TTAS, precision=FP32)
+    with torch.no_grad():
+        expected = {tta: views_averaged(model, normalize(data["test_images"]), tta) for tta in TTAS}
+    top2 = expected["none"].softmax(1).topk(2, dim=1).values
+    unsure = torch.zeros(40, dtype=torch.bool)
+    unsure[(top2[:, 0] - top2[:, 1]).argsort()[:10]] = True   # a quarter of 40
+    assert torch.allclose(got["none"], expected["none"], atol=1e-5)
+    for tta in ("flip", "flip_translate"):
+        assert torch.allclose(got[tta][unsure], expected[tta][unsure], atol=1e-5)
+        assert torch.equal(got[tta][~unsure], got["none"][~unsure])
+        assert not torch.equal(got[tta][unsure], got["none"][unsure])
+
+
+def test_least_sure_rounds_up_and_lists_rows_in_order():
+    logits = torch.tensor([[5.0, 0.0], [1.0, 0.9], [3.0, 0.0], [0.0, 0.2], [2.0, 2.0]])
+    assert least_sure(logits, 0.4).tolist() == [1, 4]     # probability gaps 0.05 and 0: the smallest
+    assert least_sure(logits, 0.5).tolist() == [1, 3, 4]  # 2.5 rows: rounded up
+    assert least_sure(logits, 1.0).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_cpu_evaluation_in_small_batches_gives_the_same_logits(monkeypatch):
@@ -277,12 +302,13 @@ def test_batch_larger_than_the_data_is_refused():
 
 
 def test_fast_preset_is_the_measured_recipe():
-    # Every recorded seed of the default recipe (10 on a CPU, 5 on an H100) ran exactly these values.
+    # Every recorded seed of the default recipe (10 on a CPU, 5 on an H100) trained with exactly these values
+    # (tta_fraction, added later, sets only how many test images get the extra views).
     expected = dict(widths=(64, 256, 256), convs_per_group=2, whiten_patch=2, logit_scale=1 / 256, bn_momentum=0.4,
                     epochs=8.0, batch_size=2000, lr=1340.0, bias_lr=106.0, weight_decay=0.0, decay_per_step=0.004,
                     momentum=0.85, warmup_frac=0.0, label_smoothing=0.2, translate=2, flip=True, cutout=0,
-                    tta="flip_translate", channels_last=True, eval_batch_size=2000, optimizer="muon", muon_lr=0.24,
-                    muon_momentum=0.6, muon_ns_steps=3, muon_one_batch=False, bn_scale=False, dirac_init=True,
+                    tta="flip_translate", tta_fraction=0.4, channels_last=True, eval_batch_size=2000, optimizer="muon",
+                    muon_lr=0.24, muon_momentum=0.6, muon_ns_steps=3, muon_one_batch=False, bn_scale=False, dirac_init=True,
                     whiten_bias_epochs=3.0, alternate_flips=True, residual=False, lookahead=False, epoch_sizes=(32,))
     assert PRESETS["fast"].to_dict() == expected
     # The CPU's default: 7 epochs of batch 1000 (SGD lrs and decay halved), the first two on small images.

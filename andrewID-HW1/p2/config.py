@@ -39,6 +39,8 @@ class Config:
                                      # shapes; the last ones at 32 match the test images
     # Evaluation: test-time augmentation averages logits over views of each image.
     tta: str = "flip_translate"      # "none" | "flip" | "flip_translate" (flip, and 1-px shifts of both)
+    tta_fraction: float = 0.4        # the views after the first go only to this fraction of the images, those the
+                                     # first view is least sure of (1: every image); the others gain nothing from them
     # Speed. (The arithmetic precision is not a recipe setting: precision.py chooses it for the device.)
     channels_last: bool = True
     eval_batch_size: int = 2000
@@ -162,9 +164,9 @@ TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 # must be >= 0. Momenta and label smoothing stay below 1 (1 would never forget / leave nothing on the true class).
 CHOICES = {"tta": TTAS, "optimizer": ("sgd", "muon")}
 POSITIVE = ("epochs", "batch_size", "lr", "eval_batch_size", "convs_per_group", "whiten_patch", "logit_scale",
-            "bn_momentum", "muon_lr", "muon_ns_steps")
+            "bn_momentum", "muon_lr", "muon_ns_steps", "tta_fraction")
 BELOW_ONE = ("momentum", "muon_momentum", "label_smoothing")
-AT_MOST_ONE = ("warmup_frac", "bn_momentum")
+AT_MOST_ONE = ("warmup_frac", "bn_momentum", "tta_fraction")
 # Upper limits for a new run, checked on the command line only (a model file trained under other limits still
 # loads): reflect padding needs a shift below the image's 32 pixels; the rest keep a run within reach of a machine
 # (the lr schedule holds a value per step, a channel count sizes every tensor) and every number within the float32

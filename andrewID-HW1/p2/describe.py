@@ -26,6 +26,7 @@ SETTING_WORDS = {
     "cutout": "side of the blanked square (pixels)",
     "epoch_sizes": "training image side, epoch by epoch (pixels)",
     "tta": "test-time augmentation (views averaged)",
+    "tta_fraction": "share of the test images given the extra views (the least sure ones)",
     "muon_lr": "Muon: peak angle a filter bank turns per step",
     "muon_momentum": "Muon: momentum of the filter updates",
     "muon_ns_steps": "Muon: Newton-Schulz iterations",
@@ -311,10 +312,21 @@ def _tta(cfg):
     if tta == "none":
         return ("None: each test image is classified from one view, as it is. The validation accuracy after each "
                 "epoch is measured the same way.")
-    return (f"Test-time augmentation classifies each test image from the average of the class scores of "
-            f"several views of it: {TTA_VIEWS.get(tta, tta)}. The weights are the same; only the prediction looks "
-            "more than once. The final test accuracy is given both with and without it; the validation accuracy "
-            "after each epoch, where a run holds images out, is measured from one view, without it.")
+    text = (f"Test-time augmentation classifies a test image from the average of the class scores of several "
+            f"views of it: {TTA_VIEWS.get(tta, tta)}. The weights are the same; only the prediction looks more than "
+            "once. ")
+    if cfg.get("tta_fraction", 1) < 1:
+        text += (f"Every image is first classified from one view; the other views go only to the "
+                 f"{tta_share(cfg)} of the test images whose two most likely classes are then closest, and the "
+                 "others keep their one-view answer, which more views would hardly change (selective test-time "
+                 "augmentation, see Sources). ")
+    return text + ("The final test accuracy is given both with and without it; the validation accuracy after each "
+                   "epoch, where a run holds images out, is measured from one view, without it.")
+
+
+def tta_share(cfg):
+    """cfg's tta_fraction as a reader says it: '40 %'."""
+    return f"{readable(100 * cfg.get('tta_fraction', 1))} %"
 
 
 def method_paragraphs(cfg, *, total_params, n_train, whiten_images):
