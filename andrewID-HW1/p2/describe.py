@@ -113,6 +113,8 @@ def _value_words(name, value):
         return TTA_WORDS.get(value, readable(value))
     if name == "optimizer":
         return OPTIMIZER_WORDS.get(value, readable(value))
+    if name == "tta_fraction":
+        return tta_share({"tta_fraction": value})
     return readable(value)
 
 
@@ -326,7 +328,7 @@ def _tta(cfg):
 
 def tta_share(cfg):
     """cfg's tta_fraction as a reader says it: '40 %'."""
-    return f"{readable(100 * cfg.get('tta_fraction', 1))} %"
+    return f"{100 * cfg.get('tta_fraction', 1):.3g} %"
 
 
 def method_paragraphs(cfg, *, total_params, n_train, whiten_images):
