@@ -395,8 +395,8 @@ def test_curves_say_what_they_measure():
 
 def test_summary_page_shows_both_accuracies_precision_and_the_split():
     texts = drawn_text(fake_summary())
-    assert ("with test-time augmentation\n(the image, its mirror and 1-pixel shifts of both,\nfor the 40 % of images "
-            "least sure after one view)") in texts
+    assert ("with test-time augmentation for the 40 % least sure\n(the image, its mirror and 1-pixel shifts of both)"
+            in texts)
     assert "without test-time augmentation\n(one view of each image)" in texts and "90.00 %" in texts
     assert "bfloat16 mixed precision (this CPU computes bfloat16 natively, AMX)" in texts
     assert "trained on 45,000, 5,000 held out for validation" in texts

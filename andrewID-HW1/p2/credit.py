@@ -12,8 +12,7 @@ MUON = ('Keller Jordan et al., "Muon: An optimizer for hidden layers in neural n
 RESIZING = ('fast.ai\'s fast ImageNet training (Jeremy Howard et al., "Now anyone can train Imagenet in 18 '
             'minutes", fast.ai, 2018), which trained on small images first ("progressive resizing")')
 TUTORIAL = 'the PyTorch tutorial "Training a Classifier" (pytorch.org/tutorials), to which the assignment points'
-SELECTIVE_TTA = ('the selective test-time augmentation of the Hive\'s "CIFAR10-Speedrun" '
-                 "(github.com/hiverge/cifar10-speedrun, 2025), which adds views only where one view is unsure")
+SELECTIVE_TTA = 'the Hive\'s "CIFAR10-Speedrun" (github.com/hiverge/cifar10-speedrun, 2025)'
 ALLOCATOR = ('the "Memory Allocator" advice of Intel\'s Performance Tuning Guide for its PyTorch extension '
              "(intel.github.io/intel-extension-for-pytorch)")
 
@@ -69,8 +68,7 @@ def sources_paragraph(cfg, on_cpu=False):
     if min(cfg.get("epoch_sizes", (32,))) < 32:
         text += f"Training the first epochs on down-scaled images follows {RESIZING}. "
     if cfg.get("tta", "none") != "none" and cfg.get("tta_fraction", 1) < 1:
-        text += ("Giving the extra test-time views only to the images the network is least sure of follows "
-                 f"{SELECTIVE_TTA}. ")
+        text += f"Giving the extra test-time views only to the least sure images follows {SELECTIVE_TTA}. "
     if on_cpu:
         text += ("Making the C library's memory allocator keep and reuse freed memory from one training step to the "
                  f"next, a CPU speed-up, follows {ALLOCATOR}. ")

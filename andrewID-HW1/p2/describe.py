@@ -41,8 +41,8 @@ SETTING_WORDS = {
 }
 MUON_WORDS = {"lr": "SGD: peak learning rate of the linear layer", "momentum": "SGD: Nesterov momentum"}
 # How fast the arithmetic runs, not what is learned: left out of the report's table (the report states the
-# precision in its own line).
-SPEED_ONLY = ("channels_last", "eval_batch_size", "muon_one_batch")
+# precision in its own line, and the share of test images given more views in its results and Method).
+SPEED_ONLY = ("channels_last", "eval_batch_size", "muon_one_batch", "tta_fraction")
 # Fields whose 0 or False means "not used"; bn_scale is the other way round (True is ordinary batch norm).
 OFF_WHEN_ZERO = ("cutout", "translate", "label_smoothing", "warmup_frac", "weight_decay", "bias_lr",
                  "decay_per_step", "whiten_bias_epochs")
@@ -316,14 +316,12 @@ def _tta(cfg):
                 "epoch is measured the same way.")
     text = (f"Test-time augmentation classifies a test image from the average of the class scores of several "
             f"views of it: {TTA_VIEWS.get(tta, tta)}. The weights are the same; only the prediction looks more than "
-            "once. ")
+            "once")
     if cfg.get("tta_fraction", 1) < 1:
-        text += (f"Every image is first classified from one view; the other views go only to the "
-                 f"{tta_share(cfg)} of the test images whose two most likely classes are then closest, and the "
-                 "others keep their one-view answer, which more views would hardly change (selective test-time "
-                 "augmentation, see Sources). ")
-    return text + ("The final test accuracy is given both with and without it; the validation accuracy after each "
-                   "epoch, where a run holds images out, is measured from one view, without it.")
+        text += (f", and only where one look leaves it unsure: the {tta_share(cfg)} of test images whose two likeliest "
+                 "classes are closest after one view get the other views (see Sources)")
+    return text + (". The final test accuracy is given both with and without it; the validation accuracy after each "
+                   "epoch, where a run holds images out, is measured from one view.")
 
 
 def tta_share(cfg):

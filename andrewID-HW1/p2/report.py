@@ -187,9 +187,9 @@ def _summary_page(summary):
     tested = int(np.asarray(summary["confusion"]).sum())
     fig.text(0.5, 0.925, f"Test accuracy on {tested:,} CIFAR-10 test images", ha="center", va="top", fontsize=11)
     views = TTA_WORDS.get(summary["tta"], "several views")
-    if summary.get("config", {}).get("tta_fraction", 1) < 1:
-        views += f",\nfor the {tta_share(summary['config'])} of images least sure after one view"
-    results = [(summary["test_accuracy"], f"with test-time augmentation\n({views})"),
+    config = summary.get("config", {})
+    which = f" for the {tta_share(config)} least sure" if config.get("tta_fraction", 1) < 1 else ""
+    results = [(summary["test_accuracy"], f"with test-time augmentation{which}\n({views})"),
                (summary["test_accuracy_no_tta"], "without test-time augmentation\n(one view of each image)")]
     if summary["tta"] == "none":
         results = [(summary["test_accuracy"], "no test-time augmentation")]
