@@ -26,7 +26,6 @@ SETTING_WORDS = {
     "cutout": "side of the blanked square (pixels)",
     "epoch_sizes": "training image side, epoch by epoch (pixels)",
     "tta": "test-time augmentation (views averaged)",
-    "tta_fraction": "share of the test images given the extra views (the least sure ones)",
     "muon_lr": "Muon: peak angle a filter bank turns per step",
     "muon_momentum": "Muon: momentum of the filter updates",
     "muon_ns_steps": "Muon: Newton-Schulz iterations",
@@ -113,8 +112,6 @@ def _value_words(name, value):
         return TTA_WORDS.get(value, readable(value))
     if name == "optimizer":
         return OPTIMIZER_WORDS.get(value, readable(value))
-    if name == "tta_fraction":
-        return tta_share({"tta_fraction": value})
     return readable(value)
 
 
