@@ -263,11 +263,12 @@ def test_extra_views_go_only_to_the_least_sure_images():
     top2 = expected["none"].softmax(1).topk(2, dim=1).values
     unsure = torch.zeros(40, dtype=torch.bool)
     unsure[(top2[:, 0] - top2[:, 1]).argsort()[:10]] = True   # a quarter of 40
-    assert torch.allclose(got["none"], expected["none"], atol=1e-5)
+    scale = expected["none"].abs().max()   # an untrained head gives small logits: compare relative to them
+    assert torch.allclose(got["none"], expected["none"], rtol=0, atol=1e-4 * scale)
     for tta in ("flip", "flip_translate"):
-        assert torch.allclose(got[tta][unsure], expected[tta][unsure], atol=1e-5)
+        assert torch.allclose(got[tta][unsure], expected[tta][unsure], rtol=0, atol=1e-4 * scale)
         assert torch.equal(got[tta][~unsure], got["none"][~unsure])
-        assert not torch.equal(got[tta][unsure], got["none"][unsure])
+        assert not torch.allclose(got[tta][unsure], got["none"][unsure], rtol=0, atol=1e-2 * scale)
 
 
 def test_least_sure_rounds_up_and_lists_rows_in_order():
