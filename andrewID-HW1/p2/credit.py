@@ -3,7 +3,7 @@
 The report's Method section ends with sources_paragraph(config); the modules that implement the borrowed ideas
 name the same sources in their docstrings.
 """
-from describe import readable
+from describe import readable, selective_share
 
 AIRBENCH = ('Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its '
             "code, airbench (github.com/KellerJordan/cifar10-airbench)")
@@ -67,7 +67,7 @@ def sources_paragraph(cfg, on_cpu=False):
     text += f"The Muon optimizer is described in {MUON}. "
     if min(cfg.get("epoch_sizes", (32,))) < 32:
         text += f"Training the first epochs on down-scaled images follows {RESIZING}. "
-    if cfg.get("tta", "none") != "none" and cfg.get("tta_fraction", 1) < 1:
+    if selective_share(cfg):
         text += f"Giving the extra test-time views only to the least sure images follows {SELECTIVE_TTA}. "
     if on_cpu:
         text += ("Making the C library's memory allocator keep and reuse freed memory from one training step to the "

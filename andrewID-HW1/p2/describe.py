@@ -314,16 +314,19 @@ def _tta(cfg):
     text = (f"Test-time augmentation classifies a test image from the average of the class scores of several "
             f"views of it: {TTA_VIEWS.get(tta, tta)}. The weights are the same; only the prediction looks more than "
             "once")
-    if cfg.get("tta_fraction", 1) < 1:
-        text += (f", and only where one look leaves it unsure: the {tta_share(cfg)} of test images whose two likeliest "
-                 "classes are closest after one view get the other views (see Sources)")
+    if selective_share(cfg):
+        text += (f", and only where one look leaves it unsure: the {selective_share(cfg)} of test images whose two "
+                 "likeliest classes are closest after one view get the other views (see Sources)")
     return text + (". The final test accuracy is given both with and without it; the validation accuracy after each "
                    "epoch, where a run holds images out, is measured from one view.")
 
 
-def tta_share(cfg):
-    """cfg's tta_fraction as a reader says it: '40 %'."""
-    return f"{100 * cfg.get('tta_fraction', 1):.3g} %"
+def selective_share(cfg):
+    """The share of the test images given the extra views, as a reader says it ('40 %'), where the config (a dict)
+    gives them to only some; None where every image gets them or there are none."""
+    if cfg.get("tta", "none") == "none" or cfg.get("tta_fraction", 1) >= 1:
+        return None
+    return f"{100 * cfg['tta_fraction']:.3g} %"
 
 
 def method_paragraphs(cfg, *, total_params, n_train, whiten_images):

@@ -33,7 +33,7 @@ from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E40
 from config import (ALIASES, PRESETS, SELECTION_NOTES, config_problems, default_preset, get_preset,  # noqa: E402
                     parse_setting)
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10  # noqa: E402
-from describe import TTA_WORDS, config_table, method_paragraphs, tta_share  # noqa: E402
+from describe import TTA_WORDS, config_table, method_paragraphs, selective_share  # noqa: E402
 from devices import DeviceError, describe_device, pick_device  # noqa: E402
 from model import build_model  # noqa: E402
 from outputs import OutputError, OutputSet  # noqa: E402
@@ -321,10 +321,10 @@ def run_eval(args, device):
     print(f"precision: {precision.describe()}")
     data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir), splits=("test",)).items()}
     acc, *_ = evaluate(model, cfg, data, device, precision, mean=ckpt["mean"], std=ckpt["std"])
+    share = selective_share(cfg.to_dict())
     print(f"{args.eval}: preset {ckpt['preset']}, seed {ckpt['seed']}, stored test accuracy "
           f"{100 * ckpt['test_accuracy']:.2f}%; test-time augmentation: {TTA_WORDS[cfg.tta]}"
-          + (f", for the {tta_share(cfg.to_dict())} of images least sure after one view"
-             if cfg.tta != "none" and cfg.tta_fraction < 1 else ""))
+          + (f", for the {share} of images least sure after one view" if share else ""))
     print(f"test accuracy: {100 * acc:.2f}%")
 
 

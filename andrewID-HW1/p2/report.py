@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from credit import sources_paragraph
 from describe import (TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
-                      settings_rows, tta_share)
+                      selective_share, settings_rows)
 from layers import layer_table, total_params  # noqa: F401  (the report's public API)
 from train import lr_schedules
 
@@ -187,8 +187,8 @@ def _summary_page(summary):
     tested = int(np.asarray(summary["confusion"]).sum())
     fig.text(0.5, 0.925, f"Test accuracy on {tested:,} CIFAR-10 test images", ha="center", va="top", fontsize=11)
     views = TTA_WORDS.get(summary["tta"], "several views")
-    config = summary.get("config", {})
-    which = f" for the {tta_share(config)} least sure" if config.get("tta_fraction", 1) < 1 else ""
+    share = selective_share(summary.get("config", {}))
+    which = f" for the {share} least sure" if share else ""
     results = [(summary["test_accuracy"], f"with test-time augmentation{which}\n({views})"),
                (summary["test_accuracy_no_tta"], "without test-time augmentation\n(one view of each image)")]
     if summary["tta"] == "none":
