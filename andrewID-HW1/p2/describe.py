@@ -314,8 +314,9 @@ def _tta(cfg):
     text = (f"Test-time augmentation classifies a test image from the average of the class scores of several "
             f"views of it: {TTA_VIEWS.get(tta, tta)}. The weights are the same; only the prediction looks more than "
             "once")
-    if selective_share(cfg):
-        text += (f", and only where one look leaves it unsure: the {selective_share(cfg)} of test images whose two "
+    share = selective_share(cfg)
+    if share:
+        text += (f", and only where one look leaves it unsure: the {share} of test images whose two "
                  "likeliest classes are closest after one view get the other views (see Sources)")
     return text + (". The final test accuracy is given both with and without it; the validation accuracy after each "
                    "epoch, where a run holds images out, is measured from one view.")
