@@ -5,7 +5,8 @@ import torch
 from config import PRESETS
 from model import build_model
 from muon import NS_COEFFICIENTS, Muon, orthogonalize, orthogonalize_by_shape, orthogonalize_padded
-from train import Lookahead, lr_schedules, make_optimizers
+from precision import DTYPES, Precision
+from train import Lookahead, lr_schedules, make_optimizers, newton_schulz_dtype
 
 
 @pytest.mark.parametrize("shape", [(32, 144), (144, 32)])
@@ -189,6 +190,15 @@ def test_recipe_optimisers_cover_each_trainable_parameter_once():
     _, muon = make_optimizers(model, cfg.override(muon_one_batch=True))
     assert [g["one_batch"] for g in muon.param_groups] == [True]
     assert [g["ns_dtype"] for g in muon.param_groups] == [None]   # on a CPU: float32, whatever the precision
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16", "fp32"])
+def test_newton_schulz_runs_in_the_runs_dtype_on_a_gpu_and_in_float32_on_a_cpu(name):
+    # --precision fp32 on a card without bf16 (a T4) must not put Muon's iteration in an emulated bf16
+    precision = Precision(name, "asked for with --precision")
+    assert newton_schulz_dtype(precision, on_gpu=True) == DTYPES[name]
+    assert newton_schulz_dtype(precision, on_gpu=False) is None
+    assert newton_schulz_dtype(None, on_gpu=True) is None   # no precision given: Muon's own choice
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

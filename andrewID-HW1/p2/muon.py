@@ -18,8 +18,8 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
 def working_dtype(g, dtype=None):
-    """`dtype` if given (a 16-bit dtype the GPU computes natively), else bf16 on a GPU (tensor cores; the result is
-    approximate anyway), else at least float32 (float64 for checks)."""
+    """`dtype` if given (one the GPU computes natively: train.newton_schulz_dtype), else bf16 on a GPU (tensor
+    cores; the result is approximate anyway), else at least float32 (float64 for checks)."""
     if dtype is not None:
         return dtype
     return torch.bfloat16 if g.is_cuda else torch.promote_types(g.dtype, torch.float32)

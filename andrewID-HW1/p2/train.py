@@ -101,11 +101,16 @@ def make_muon_optimizers(model, cfg, ns_dtype=None):
     return [sgd, muon]
 
 
+def newton_schulz_dtype(precision, on_gpu):
+    """The dtype of Muon's Newton-Schulz iteration. On a GPU the run's own, which the card computes natively: bf16,
+    float16 where the card has no bf16, float32 when asked for (bf16 there would be emulated on an older card). On a
+    CPU None: Muon's float32, as every recorded CPU run did."""
+    return precision.dtype if precision is not None and on_gpu else None
+
+
 def make_optimizers(model, cfg, precision=None):
-    """The optimizers of cfg's recipe. On a GPU, Muon's Newton-Schulz iteration runs in the run's 16-bit dtype
-    (bf16, or float16 where the card has no bf16); on a CPU in float32, as every recorded CPU run did."""
-    on_gpu = next(model.parameters()).is_cuda
-    ns_dtype = precision.dtype if precision is not None and on_gpu and precision.name != "fp32" else None
+    """The optimizers of cfg's recipe, Muon's iteration in newton_schulz_dtype()."""
+    ns_dtype = newton_schulz_dtype(precision, on_gpu=next(model.parameters()).is_cuda)
     optimizers = (make_muon_optimizers(model, cfg, ns_dtype) if cfg.optimizer == "muon"
                   else [make_optimizer(model, cfg)])
     for group in (g for opt in optimizers for g in opt.param_groups):
