@@ -182,7 +182,8 @@ def test_a_damaged_member_is_refused_though_torch_would_read_it(tmp_path):
 
 def test_a_file_saved_without_checksums_loads(tmp_path):
     """torch.save can skip the CRCs (compute_crc32 off: all zero); such a file is not damaged."""
-    from torch.utils.serialization import config as serialization
+    # the option (and its config module) is newer than torch 2.4: an older torch writes no such file
+    serialization = pytest.importorskip("torch.utils.serialization").config
     path = str(tmp_path / "m.pkl")
     # torch's own config API, which puts the value back; pytest's monkeypatch of this config module left it broken
     # for every later torch.save (pytest 9.2)

@@ -62,11 +62,24 @@ def test_an_unknown_precision_is_refused():
         choose_precision("fp8", CPU)
 
 
-def test_an_older_torch_without_the_cpu_probes_gets_float32(monkeypatch):
+@pytest.mark.parametrize("cpuinfo, expected, reason", [
+    ("flags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n", "bf16", "natively, with AMX"),
+    ("flags\t\t: fpu avx2 avx512f avx512_bf16\n", "bf16", "natively, with AVX512-BF16"),
+    ("flags\t\t: fpu avx2 avx512f\n", "fp32", "this CPU has no native bf16"),
+    (None, "fp32", "cannot tell whether this CPU computes bf16 natively"),   # no /proc/cpuinfo: not Linux
+])
+def test_an_older_torch_without_the_cpu_probes_reads_linuxs_cpu_flags(monkeypatch, tmp_path, cpuinfo, expected,
+                                                                      reason):
+    # torch 2.4 has neither probe, but its kernels do run bf16 natively where the CPU has it (3x float32's speed
+    # with AMX): the choice must not fall back to float32 there
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
     monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
-    assert choose_precision("auto", CPU).name == "fp32"
+    monkeypatch.setattr(precision, "CPUINFO", str(tmp_path / "cpuinfo"))
+    if cpuinfo is not None:
+        (tmp_path / "cpuinfo").write_text("processor\t: 0\n" + cpuinfo)
+    chosen = choose_precision("auto", CPU)
+    assert chosen.name == expected and reason in chosen.reason
 
 
 def test_only_float16_scales_the_loss():

@@ -21,6 +21,7 @@ WORDS = {"bf16": "bfloat16 autocast", "fp16": "float16 autocast with loss scalin
 # torch.backends.cpu.get_cpu_capability(): the widest vector ISA torch's own kernels run with. "AVX2" also where
 # AVX-512 exists but was turned off (ATEN_CPU_CAPABILITY=avx2): then bf16 is emulated, whatever the CPU has.
 WIDE_CPU_KERNELS = ("AVX512", "AVX512_BF16", "AMX")
+CPUINFO = "/proc/cpuinfo"   # Linux's description of the CPU, with its instruction-set flags
 
 
 @dataclass(frozen=True)
@@ -48,19 +49,35 @@ class Precision:
         return f"{self.words} ({self.reason})"
 
 
+def cpu_bf16_instructions():
+    """(AMX, AVX512-BF16): whether this CPU has each, as torch tells; a torch too old to tell (2.4 is) leaves it to
+    Linux's list of CPU flags; (None, None) where neither can say."""
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    if amx is not None and avx512_bf16 is not None:
+        return amx(), avx512_bf16()
+    try:
+        with open(CPUINFO) as f:
+            flags = next(line for line in f if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return None, None
+    return "amx_tile" in flags, "avx512_bf16" in flags
+
+
 def cpu_has_native_bf16():
     """(yes or no, why) for this CPU and the kernels torch runs on it."""
     capability = torch.backends.cpu.get_cpu_capability()
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
     if capability == "DEFAULT":   # no vector set torch knows (an Apple-silicon or other ARM CPU, for one)
         return False, "torch has no native bf16 kernels for this CPU: it runs its generic ones here"
     if capability not in WIDE_CPU_KERNELS:
         return False, f"this CPU has no native bf16: torch's kernels use {capability}"
+    amx, avx512_bf16 = cpu_bf16_instructions()
     if amx:
         return True, "this CPU computes bf16 natively, with AMX"
     if avx512_bf16:
         return True, "this CPU computes bf16 natively, with AVX512-BF16"
+    if amx is None:
+        return False, f"torch {torch.__version__} cannot tell whether this CPU computes bf16 natively"
     return False, "this CPU has no native bf16"
 
 
