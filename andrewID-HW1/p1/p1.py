@@ -437,14 +437,19 @@ def load_mnist_csv(path, min_rows=1):
         return MnistDataError(f"{path}, row {row}: {what}; {ROW_LAYOUT}. To replace the file, {GET_DATA_HINT}")
     if os.path.getsize(path) == 0:
         raise MnistDataError(f"{path}: the file is empty; {GET_DATA_HINT}")
-    try:  # NumPy's parser rejects anything that is not a whole number 0..255
-        table = np.loadtxt(path, delimiter=",", dtype=np.uint8, ndmin=2)
+    try:  # read as numbers, then held to whole numbers 0..255 (an older NumPy, 2.2 for one, reads -1 as 255 in uint8)
+        table = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
     except ValueError:
         raise bad_row(*_first_bad_row(path)) from None
     if table.shape[1] != 785:
         raise bad_row(1, f"{table.shape[1]} values, expected 785")
     if len(table) < min_rows:
         raise MnistDataError(f"{path}: {len(table)} rows, but at least {min_rows} are needed; {GET_DATA_HINT}")
+    with np.errstate(invalid="ignore"):  # a value out of range warns in the cast; it is caught below instead
+        whole = table.astype(np.uint8)
+    if not np.array_equal(whole, table):  # the cast keeps exactly the whole numbers 0..255
+        raise bad_row(*_first_bad_row(path))
+    table = whole
     if table[:, 0].max() > 9:
         row = int(np.argmax(table[:, 0] > 9))
         raise bad_row(row + 1, f"label {table[row, 0]} is outside 0..9")
