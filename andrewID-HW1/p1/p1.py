@@ -456,7 +456,7 @@ def load_mnist_csv(path, min_rows=1):
     return np.ascontiguousarray(table[:, 1:]), table[:, 0].astype(np.int64)
 
 def _first_bad_row(path):
-    """(row number, problem) of the first malformed row; read only after NumPy's parser has failed."""
+    """(row number, problem) of the first malformed row; read only once load_mnist_csv has found one."""
     with open(path, encoding="ascii", errors="replace") as f:
         for row, line in enumerate(f, 1):
             if row == 1 and line.startswith("\ufffd" * 3):
