@@ -3,6 +3,7 @@ float32 on CPUs without bf16; --precision overrides. Each machine kind is faked,
 import pytest
 import torch
 
+import devices
 import precision
 from precision import Precision, choose_precision
 
@@ -75,7 +76,7 @@ def test_an_older_torch_without_the_cpu_probes_reads_linuxs_cpu_flags(monkeypatc
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
     monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
-    monkeypatch.setattr(precision, "CPUINFO", str(tmp_path / "cpuinfo"))
+    monkeypatch.setattr(devices, "CPUINFO", str(tmp_path / "cpuinfo"))
     if cpuinfo is not None:
         (tmp_path / "cpuinfo").write_text("processor\t: 0\n" + cpuinfo)
     chosen = choose_precision("auto", CPU)

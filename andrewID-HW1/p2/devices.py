@@ -12,6 +12,8 @@ import shutil
 
 import torch
 
+CPUINFO = "/proc/cpuinfo"   # Linux's description of the CPU: its model name and instruction-set flags
+
 
 class DeviceError(Exception):
     """--device names a device this machine cannot run on; the message says why."""
@@ -86,10 +88,14 @@ def describe_device(device):
     """The GPU's name, or the CPU's model and the threads torch uses, for the console and the report."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpuinfo("model name") or platform.processor() or platform.machine()
     return f"CPU: {cpu}, {torch.get_num_threads()} threads"
+
+
+def cpuinfo(field):
+    """The value of `field` ("model name", "flags") in Linux's description of the CPU; None elsewhere, or if absent."""
+    try:
+        with open(CPUINFO) as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith(field)), None)
+    except OSError:
+        return None

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 import torch
 
+from devices import cpuinfo
+
 CHOICES = ("auto", "bf16", "fp16", "fp32")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 WORDS = {"bf16": "bfloat16 autocast", "fp16": "float16 autocast with loss scaling", "fp32": "float32"}
 # torch.backends.cpu.get_cpu_capability(): the widest vector ISA torch's own kernels run with. "AVX2" also where
 # AVX-512 exists but was turned off (ATEN_CPU_CAPABILITY=avx2): then bf16 is emulated, whatever the CPU has.
 WIDE_CPU_KERNELS = ("AVX512", "AVX512_BF16", "AMX")
-CPUINFO = "/proc/cpuinfo"   # Linux's description of the CPU, with its instruction-set flags
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,10 @@ def cpu_bf16_instructions():
     avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     if amx is not None and avx512_bf16 is not None:
         return amx(), avx512_bf16()
-    try:
-        with open(CPUINFO) as f:
-            flags = next(line for line in f if line.startswith("flags")).split()
-    except (OSError, StopIteration):
+    flags = cpuinfo("flags")
+    if flags is None:
         return None, None
+    flags = flags.split()
     return "amx_tile" in flags, "avx512_bf16" in flags
 
 
