@@ -12,6 +12,9 @@ import torch
 import progress
 from fakes import p2_command, write_cifar_batches
 
+# Loss scaling on the CPU (torch.amp.GradScaler) is torch 2.3's; an Intel Mac's torch 2.2 has CUDA's only.
+CPU_SCALER = pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="loss scaling on the CPU needs torch 2.3")
+
 P2 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2", "p2.py")
 RECORDS = 16  # per batch file, standing for the official 10,000
 
@@ -163,6 +166,16 @@ def test_nonsense_settings_are_refused_before_any_work(p2_main, tmp_path, capsys
     assert captured.err == f"error: {captured.err[7:]}" and captured.err.count("\n") == 1
     assert message in captured.err and captured.out == ""
     assert contents(out) == before
+
+
+def test_float16_on_a_cpu_with_a_torch_without_cpu_loss_scaling_is_refused_before_any_work(p2_main, tmp_path,
+                                                                                            capsys, monkeypatch):
+    monkeypatch.delattr(torch.amp, "GradScaler", raising=False)   # as in torch 2.2, the last for Intel Macs
+    out = tmp_path / "out"
+    assert p2_main.main(["--precision", "fp16", "--device", "cpu", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == ("error: --precision fp16 on the CPU needs torch 2.3 or newer for its loss "
+                                       f"scaling; this is torch {torch.__version__}: use fp32\n")
+    assert not out.exists()
 
 
 def test_every_problem_gets_its_own_line(p2_main, tmp_path, capsys):
@@ -401,6 +414,7 @@ def test_ctrl_c_or_kill_in_a_real_process_is_one_line_and_keeps_the_old_set(tmp_
     assert contents(out) == before   # no temporary file left either
 
 
+@CPU_SCALER
 def test_the_precision_and_its_reason_are_said_first_and_stored(tiny_run, capsys):
     p2, argv, out = tiny_run
     assert p2.main([*argv, "--precision", "fp16"]) == 0

@@ -8,6 +8,9 @@ from muon import NS_COEFFICIENTS, Muon, orthogonalize, orthogonalize_by_shape, o
 from precision import DTYPES, Precision
 from train import Lookahead, lr_schedules, make_optimizers, newton_schulz_dtype
 
+# Loss scaling on the CPU (torch.amp.GradScaler) is torch 2.3's; an Intel Mac's torch 2.2 has CUDA's only.
+CPU_SCALER = pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="loss scaling on the CPU needs torch 2.3")
+
 
 @pytest.mark.parametrize("shape", [(32, 144), (144, 32)])
 def test_newton_schulz_gives_a_near_orthogonal_matrix_close_to_the_polar_factor(shape):
@@ -125,6 +128,7 @@ def _scaled_backward(scaler, weights, grads):
     scaler.scale(sum((w * g).sum() for w, g in zip(weights, grads))).backward()
 
 
+@CPU_SCALER
 @pytest.mark.parametrize("one_batch", [False, True])
 def test_muon_under_a_grad_scaler_steps_as_on_the_unscaled_gradients(one_batch):
     # float16 runs hand Muon gradients still multiplied by the loss scale, and the scale as a tensor
@@ -143,6 +147,7 @@ def test_muon_under_a_grad_scaler_steps_as_on_the_unscaled_gradients(one_batch):
     assert not hasattr(scaled_muon, "grad_scale") and not hasattr(scaled_muon, "found_inf")   # the scaler's, per step
 
 
+@CPU_SCALER
 @pytest.mark.parametrize("bad", [float("inf"), float("nan")])
 def test_a_step_whose_gradients_overflowed_leaves_no_trace(bad):
     _, weights, _, muon = _scaled_muon_pair(one_batch=False)
@@ -161,6 +166,7 @@ def test_a_step_whose_gradients_overflowed_leaves_no_trace(bad):
     assert scaler.get_scale() == 2.0 ** 9          # and the scaler backed off
 
 
+@CPU_SCALER
 def test_the_scaler_hands_muon_its_overflow_check_on_the_device(monkeypatch):
     # The scaler's general path reads each optimizer's overflow flag with .item(): a wait for the GPU every step.
     def reads_on_the_host(*args, **kwargs):

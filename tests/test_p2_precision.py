@@ -1,11 +1,16 @@
 """The precision policy: bf16 only where the device computes it natively, float16 with loss scaling on older GPUs,
 float32 on CPUs without bf16; --precision overrides. Each machine kind is faked, so every choice is checked here."""
+import warnings
+
 import pytest
 import torch
 
 import devices
 import precision
 from precision import Precision, choose_precision
+
+# Loss scaling on the CPU (torch.amp.GradScaler) is torch 2.3's; an Intel Mac's torch 2.2 has CUDA's only.
+CPU_SCALER = pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="loss scaling on the CPU needs torch 2.3")
 
 CPU = torch.device("cpu")
 GPU = torch.device("cuda")
@@ -51,7 +56,7 @@ def test_gpu_choice(monkeypatch, name, capability, expected):
     assert chosen.reason.startswith(f"{name} {native}: compute capability {major}.{minor}")
 
 
-@pytest.mark.parametrize("asked", ["bf16", "fp16", "fp32"])
+@pytest.mark.parametrize("asked", ["bf16", pytest.param("fp16", marks=CPU_SCALER), "fp32"])
 def test_asking_overrides_the_choice(monkeypatch, asked):
     fake_cpu(monkeypatch, "AVX2")
     chosen = choose_precision(asked, CPU)
@@ -83,6 +88,17 @@ def test_an_older_torch_without_the_cpu_probes_reads_linuxs_cpu_flags(monkeypatc
     assert chosen.name == expected and reason in chosen.reason
 
 
+def test_float16_on_a_cpu_is_refused_by_a_torch_without_cpu_loss_scaling(monkeypatch):
+    # torch 2.2, the last for Intel Macs, scales losses on CUDA only; float32 still runs there
+    monkeypatch.delattr(torch.amp, "GradScaler", raising=False)
+    with pytest.raises(ValueError, match="--precision fp16 on the CPU needs torch 2.3 or newer .*: use fp32"):
+        choose_precision("fp16", CPU)
+    with warnings.catch_warnings():   # torch.cuda.amp.GradScaler is deprecated in the torch that runs the tests
+        warnings.simplefilter("ignore")
+        assert not choose_precision("fp32", CPU).grad_scaler(CPU).is_enabled()
+
+
+@CPU_SCALER
 def test_only_float16_scales_the_loss():
     assert Precision("fp16", "").grad_scaler(CPU).is_enabled()
     assert not Precision("bf16", "").grad_scaler(CPU).is_enabled()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import matplotlib
+import numpy as np
 import pytest
 
 from theory import cnn, fingerprint
@@ -68,10 +69,13 @@ def test_a_fresh_clone_keeps_the_committed_pdf(tmp_path):
 
 def test_make_theory_rewrites_the_committed_bytes_exactly(tmp_path):
     """Same sources, same bytes: no creation date or ID, and neither the user's matplotlibrc nor the hash seed
-    changes a byte (a different matplotlib version may, so that case is skipped)."""
+    changes a byte (a different matplotlib version may, and so may NumPy 1, whose vector maths rounds some last
+    bits of a plotted curve otherwise: those cases are skipped)."""
     made_by = re.search(rb"/Producer \(Matplotlib pdf backend v([^)]+)\)", committed_bytes())
     if not made_by or made_by.group(1).decode() != matplotlib.__version__:
         pytest.skip("the committed PDF was made with another matplotlib version")
+    if int(np.__version__.split(".")[0]) < 2:
+        pytest.skip("the committed PDF was made with NumPy 2")
     (tmp_path / "rc").mkdir()
     (tmp_path / "rc" / "matplotlibrc").write_text(HOSTILE_RC)
     target = tmp_path / "again.pdf"

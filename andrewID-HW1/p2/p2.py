@@ -165,6 +165,10 @@ def check_options(args):
         device, _ = pick_device(args.device)
     except DeviceError as e:
         return problems + [str(e)]
+    try:
+        choose_precision(args.precision, device)   # fp16 on a CPU needs a torch with CPU loss scaling
+    except ValueError as e:
+        problems.append(str(e))
     if not problems and not (args.eval or args.download_only):   # each setting is fine; is the whole?
         preset, cfg = compose_config(args, device)
         problems += [f"preset {preset} with these settings: {problem}" for problem in config_problems(cfg)]

@@ -44,7 +44,9 @@ class Precision:
 
     def grad_scaler(self, device):
         """Loss scaling, on for float16 only (bf16 has float32's range); when off, its calls pass values through."""
-        return torch.amp.GradScaler(device.type, enabled=self.name == "fp16")
+        if hasattr(torch.amp, "GradScaler"):
+            return torch.amp.GradScaler(device.type, enabled=self.name == "fp16")
+        return torch.cuda.amp.GradScaler(enabled=self.name == "fp16")   # torch 2.2 (an Intel Mac's): CUDA's only
 
     def describe(self):
         return f"{self.words} ({self.reason})"
@@ -93,6 +95,9 @@ def choose_precision(requested, device):
     """The Precision for --precision `requested` (one of CHOICES) on torch device `device`."""
     if requested not in CHOICES:
         raise ValueError(f"--precision {requested}: choose one of {', '.join(CHOICES)}")
+    if requested == "fp16" and device.type != "cuda" and not hasattr(torch.amp, "GradScaler"):
+        raise ValueError(f"--precision fp16 on the CPU needs torch 2.3 or newer for its loss scaling; this is torch "
+                         f"{torch.__version__}: use fp32")
     if requested != "auto":
         return Precision(requested, "asked for with --precision")
     if device.type == "cuda":

@@ -10,6 +10,7 @@ et al., "Now anyone can train Imagenet in 18 minutes", fast.ai, 2018). Giving th
 images one view is unsure of follows the selective test-time augmentation of the Hive's "CIFAR10-Speedrun"
 (github.com/hiverge/cifar10-speedrun, 2025). The code is our own.
 """
+import inspect
 import math
 import time
 
@@ -94,8 +95,10 @@ def make_muon_optimizers(model, cfg, ns_dtype=None):
               dict(params=biases, lr=bias_lr), dict(params=head, lr=cfg.lr)]
     for group in groups:
         group["weight_decay"] = cfg.decay_per_step / group["lr"]
+    # fused: every group in a few kernels on a GPU (torch's SGD has the option from 2.3 on)
+    fused = bool(filters) and filters[0].is_cuda and "fused" in inspect.signature(torch.optim.SGD).parameters
     sgd = torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
-                          fused=bool(filters) and filters[0].is_cuda)   # all groups in a few kernels on a GPU
+                          **({"fused": True} if fused else {}))
     muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps,
                 one_batch=cfg.muon_one_batch, ns_dtype=ns_dtype)
     return [sgd, muon]
