@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-from pip._vendor.packaging.requirements import Requirement
+from packaging.requirements import Requirement   # installed with matplotlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Each system: what its Python reports for environment markers (sys_platform, platform_machine), and the platform
