@@ -54,7 +54,7 @@ def test_json_answers_problem_4_on_the_handouts_values(capsys):
     assert main(["--json"]) == 0
     t4 = json.loads(capsys.readouterr().out)["T4"]
     assert t4["a"]["padding"] == 1 and len(t4["a"]["map"]) == 4 and t4["c"]["map"] == [[17.75, 16.75], [2.0, 3.5]]
-    assert t4["b"]["possible"] is False and "no integer lies in" in t4["b"]["reason"]
+    assert t4["b"]["possible"] is False and "which no integer stride satisfies" in t4["b"]["reason"]
 
 
 def test_if_stale_keeps_an_up_to_date_pdf_whatever_its_date(tmp_path, capsys):

@@ -90,7 +90,7 @@ def test_shipped_answers():
     assert t4["c"]["map"] == [[17.75, 16.75], [2.0, 3.5]]
     # b): floor(4/s) + 1 = 4 needs 1 < s <= 4/3; s = 1 gives 5 and s = 2 gives 3.
     assert t4["b"]["possible"] is False and t4["b"]["stride"] is None
-    assert "(1, 1.333]" in t4["b"]["reason"] and "s = 1 gives 5, s = 2 gives 3" in t4["b"]["reason"]
+    assert "(1 < s <= 1.333)" in t4["b"]["reason"] and "s = 1 gives 5, s = 2 gives 3" in t4["b"]["reason"]
     for s in range(1, 8):
         assert torch_conv(fig5["F"], fig5["Filter2"], s, 1).shape != (4, 4)
     pooled = F.avg_pool2d(torch.tensor(t4["a"]["map"])[None, None], 2, 2)[0, 0].numpy()

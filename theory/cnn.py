@@ -143,8 +143,8 @@ def _why_no_stride(n, k, padding):
         sizes.append(output_size(n, k, s, padding))
         s += 1
     listed = ", ".join(f"s = {i} gives {size}" for i, size in enumerate(sizes, start=1))
-    return (f"size {n} needs floor(({n} + 2*{padding} - {k})/s) = {n - 1}, i.e. {span}/{n} < s <= {span}/{n - 1}, "
-            f"and no integer lies in ({span / n:.4g}, {span / (n - 1):.4g}]: {listed}")
+    return (f"size {n} needs floor(({n} + 2*{padding} - {k})/s) = {n - 1}, i.e. {span}/{n} < s <= {span}/{n - 1} "
+            f"({span / n:.4g} < s <= {span / (n - 1):.4g}), which no integer stride satisfies: {listed}")
 
 
 def _scalar_or_pair(pair):

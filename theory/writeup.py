@@ -185,24 +185,22 @@ def problem2(doc, r):
                                 "XOR and XNOR need the strip between two lines."))
 
     doc.add(Heading("Why one neuron cannot do XOR or XNOR (so the sizes are minimal)", 2))
-    residual = r["certificates"]["XOR"][2]
     doc.add(Paragraph(
         r"$\sigma$ is increasing and $\sigma(z) \geq 0.5 \Leftrightarrow z \geq 0$, so one neuron says 1 exactly on "
         r"the half-plane $w_1 A + w_2 B + b \geq 0$. For XOR the four rows demand $b < 0$, $w_2 + b \geq 0$, "
         r"$w_1 + b \geq 0$ and $w_1 + w_2 + b < 0$. Adding the middle two gives $w_1 + w_2 + b \geq -b > 0$, which "
         r"contradicts the last. XNOR flips every inequality ($b \geq 0$, $w_2 + b < 0$, $w_1 + b < 0$, "
         r"$w_1 + w_2 + b \geq 0$): then $w_1 + w_2 + b < -b \leq 0$, again a contradiction. "
-        f"(Equivalently: the row vectors $[A, B, 1]$ with signs $\\pm1$ by class sum to {residual.tolist()}, the "
-        "certificate behind both arguments.) A hidden layer of a single unit does not help: the output is then an "
+        "A hidden layer of a single unit does not help: the output is then an "
         "increasing or decreasing function of one linear form $uA + vB + c$, so its class is still a half-plane. "
-        "Hence one hidden layer needs at least two units, and AND and OR cannot be smaller than one neuron."))
+        "Hence one hidden layer needs at least two units."))
 
     doc.add(Heading("The NOT gate of the handout's Fig. 3", 2))
     positive, negative = r["not"]["bias_check"][10.0], r["not"]["bias_check"][-10.0]
     doc.add(Paragraph(
         rf"With weight -20 the bias must be +10: A = 0 then gives $\sigma(10) = {positive['output'][0]:.5f}$, class "
         rf"{positive['class'][0]}, and A = 1 gives $\sigma(-10) = {positive['output'][1]:.5f}$, class "
-        rf"{positive['class'][1]}, which is NOT. With -10, A = 0 gives $\sigma(-10)$ and A = 1 gives "
+        rf"{positive['class'][1]}, which is NOT. With bias -10 instead, A = 0 gives $\sigma(-10)$ and A = 1 gives "
         rf"$\sigma(-30)$: class {negative['class'][0]} both times."))
     handout = r["not"]["handout_example"]
     doc.add(Paragraph(
