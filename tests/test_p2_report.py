@@ -433,4 +433,13 @@ def test_precision_is_said_in_words(precision, reason, words):
 
 def test_a_time_that_was_not_spent_is_not_listed():
     timing = dict(fake_summary()["timing"], warm_up_s=0.0)
-    assert report._times(timing) == "data preparation 1.2 s, training 75.0 s, evaluation 2.5 s, total 80.3 s"
+    assert report._times(timing) == ("data preparation 1.2 s, training 75.0 s, evaluation 2.5 s, network set-up and "
+                                     "the rest 1.6 s, total 80.3 s")   # the parts add up to the total
+
+
+def test_the_parameters_that_never_learn_are_counted_apart():
+    net = p2_model.build_model(get_preset("cpu"))
+    fixed = net.whiten.weight.numel() + sum(m.weight.numel() for m in net.modules() if isinstance(m, nn.BatchNorm2d))
+    assert report.learned_params(net) == report.total_params(net) - fixed   # the recipe fixes batch norm's scale
+    assert report._parameters(dict(total_params=1000, learned_params=990)) == "1,000 (990 learned, the others fixed)"
+    assert report._parameters(dict(total_params=1000, learned_params=1000)) == "1,000"

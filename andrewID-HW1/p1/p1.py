@@ -305,7 +305,8 @@ def he_weight_init(d0, d1):
     return (random_normal_weight_init(d0, d1) * np.sqrt(2.0 / d0)).astype(np.float32)
 
 def warmup_cosine(peak_lr, warmup_fraction, total_steps):
-    """A linear warm-up to peak_lr (big momentum steps from a random start can diverge), then a cosine decay to 0."""
+    """A linear warm-up to peak_lr (big momentum steps from a random start can diverge; Goyal et al., 2017), then a
+    cosine decay to 0 (Loshchilov & Hutter, 2017)."""
     def schedule(step):
         progress = step / total_steps
         if progress < warmup_fraction:
@@ -555,7 +556,7 @@ HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the va
     "num_epochs": "passes over the 50,000 training images",
     "batch_size": "images per SGD step",
     "momentum": "heavy-ball momentum: about a 10x longer effective step",
-    "warmup": "share of steps with a linear warm-up; then a cosine decay to 0",
+    "warmup": "share of steps warming up, then cosine decay to 0 (Goyal et al.; Loshchilov & Hutter, 2017)",
     "max_shift": "random shift of each training image, pixels",
     "max_degrees": "random rotation of each training image, degrees",
     "max_scale": "random rescaling of each training image by 1 +- this",
@@ -623,7 +624,8 @@ def _report_text(run):
          f"{run['test_loss']:.4f}   (mnist_test.csv, as get_training_stats printed it)",
          "", "TIME AND MACHINE",
          f"  data loading {t['data']:.1f} s, training {t['train']:.1f} s ({t['train'] / hp['num_epochs']:.1f} s an "
-         f"epoch), {t['total']:.1f} s in all before writing; {os.cpu_count()} CPUs {cpu}, NumPy {np.__version__}",
+         f"epoch), {t['total']:.1f} s in all before writing the outputs",
+         f"  {os.cpu_count()} CPUs: {cpu}; NumPy {np.__version__}",
          "", "CURVES: per sample, as get_training_stats computes them. Training numbers are running means over",
          "each epoch's mini-batches (augmented images, weights still changing); validation is measured after it."])
 

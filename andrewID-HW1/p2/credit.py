@@ -11,6 +11,8 @@ MUON = ('Keller Jordan et al., "Muon: An optimizer for hidden layers in neural n
         "kellerjordan.github.io/posts/muon/")
 RESIZING = ('fast.ai\'s fast ImageNet training (Jeremy Howard et al., "Now anyone can train Imagenet in 18 '
             'minutes", fast.ai, 2018), which trained on small images first ("progressive resizing")')
+LABEL_SMOOTHING = ('Christian Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", CVPR '
+                   "2016")
 TUTORIAL = 'the PyTorch tutorial "Training a Classifier" (pytorch.org/tutorials), to which the assignment points'
 SELECTIVE_TTA = 'the Hive\'s "CIFAR10-Speedrun" (github.com/hiverge/cifar10-speedrun, 2025)'
 ALLOCATOR = ('the "Memory Allocator" advice of Intel\'s Performance Tuning Guide for its PyTorch extension '
@@ -64,6 +66,8 @@ def sources_paragraph(cfg, on_cpu=False):
     if others:
         text += (f"The bundle's other recipes take more from the same work: {_listed(others)}. " if used else
                  f"The bundle's other recipes take {_listed(others)} from {AIRBENCH}. ")
+    if cfg.get("label_smoothing"):
+        text += f"Label smoothing itself was introduced by {LABEL_SMOOTHING}. "
     text += f"The Muon optimizer is described in {MUON}. "
     if min(cfg.get("epoch_sizes", (32,))) < 32:
         text += f"Training the first epochs on down-scaled images follows {RESIZING}. "

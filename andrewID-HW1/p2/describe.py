@@ -146,7 +146,7 @@ def settings_rows(config):
 
 # ----- the method, paragraph by paragraph -----
 
-def _architecture(cfg, total_params, whiten_images):
+def _architecture(cfg, total_params, whiten_images, learned_params=None):
     k = cfg["whiten_patch"]
     size = 32 - k + 1
     sizes = []
@@ -158,8 +158,10 @@ def _architecture(cfg, total_params, whiten_images):
     if n > 1 and cfg.get("residual"):
         rest += (", and the output of the first block is added to that of the last (a shortcut, so that early in "
                  "training a group acts much like its first block alone)")
-    return (f"A convolutional network with {total_params:,} parameters. Its first layer is a whitening stem: a "
-            f"{k}x{k} convolution whose filters are not learned but computed before training from "
+    learned = (f" ({learned_params:,} of them learned, the others fixed)"
+               if learned_params and learned_params != total_params else "")
+    return (f"A convolutional network with {total_params:,} parameters{learned}. Its first layer is a whitening "
+            f"stem: a {k}x{k} convolution whose filters are not learned but computed before training from "
             f"{whiten_images:,} training images. The {3 * k * k} values of a {k}x{k} patch (three colours) are "
             "strongly correlated; each eigenvector of their covariance matrix, divided by the square root of its "
             "eigenvalue, becomes one filter, so the stem's outputs are uncorrelated with unit variance. Each filter "
@@ -330,9 +332,9 @@ def selective_share(cfg):
     return f"{100 * cfg['tta_fraction']:.3g} %"
 
 
-def method_paragraphs(cfg, *, total_params, n_train, whiten_images):
+def method_paragraphs(cfg, *, total_params, n_train, whiten_images, learned_params=None):
     """[(heading, paragraph)] describing the run of `cfg` (a config dict) on `n_train` training images."""
-    paragraphs = [("Architecture", _architecture(cfg, total_params, whiten_images)),
+    paragraphs = [("Architecture", _architecture(cfg, total_params, whiten_images, learned_params)),
                   ("Loss", _loss(cfg)),
                   ("Optimizer", _optimizer(cfg)),
                   ("Learning-rate schedule", _schedule(cfg, n_train)),

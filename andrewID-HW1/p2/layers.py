@@ -60,3 +60,9 @@ def layer_table(model, input_shape=(3, 32, 32)):
 
 def total_params(model):
     return sum(p.numel() for p in model.parameters())
+
+
+def learned_params(model):
+    """The parameters training updates, counted on a freshly built network: the whitening filters and, where the
+    config fixes it, batch norm's scale never learn (and the whitening bias stops learning part-way, but learns)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from credit import sources_paragraph
 from describe import (TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
                       selective_share, settings_rows)
-from layers import layer_table, total_params  # noqa: F401  (the report's public API)
+from layers import layer_table, learned_params, total_params  # noqa: F401  (the report's public API)
 from train import lr_schedules
 
 PAGE = (8.5, 11.0)        # US letter, portrait (inches)
@@ -202,7 +202,7 @@ def _summary_page(summary):
     lines = [("Recipe", PRESET_WORDS.get(preset, f"the {preset} recipe".replace("-", " ").replace("_", " "))),
              ("Seed", summary["seed"]),
              ("Device", summary["device"]), ("Machine", summary["machine"]), ("PyTorch", summary["torch_version"]),
-             ("Parameters", f"{summary['total_params']:,}"),
+             ("Parameters", _parameters(summary)),
              ("Time", _times(summary["timing"])),
              ("Data", summary["data_description"])]
     if summary.get("n_train"):
@@ -224,11 +224,18 @@ def _summary_page(summary):
     return fig, y - 0.02
 
 
+def _parameters(summary):
+    total, learned = summary["total_params"], summary.get("learned_params")
+    return f"{total:,}" + (f" ({learned:,} learned, the others fixed)" if learned and learned != total else "")
+
+
 def _times(timing):
     parts = [("data preparation", timing["data_prep_s"]),
              ("set-up before timing (kernel selection)", timing["warm_up_s"]),   # none on a CPU run uncompiled
-             ("training", timing["train_s"]), ("evaluation", timing["eval_s"]), ("total", timing["total_s"])]
-    return ", ".join(f"{what} {seconds:.1f} s" for what, seconds in parts if seconds or what == "training")
+             ("training", timing["train_s"]), ("evaluation", timing["eval_s"])]
+    rest = timing["total_s"] - sum(seconds for _, seconds in parts)   # building the network, fitting the stem, ...
+    parts += [("network set-up and the rest", rest), ("total", timing["total_s"])]
+    return ", ".join(f"{what} {seconds:.1f} s" for what, seconds in parts if round(seconds, 1) or what == "training")
 
 
 def _results_page(summary):

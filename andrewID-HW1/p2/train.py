@@ -4,7 +4,8 @@ Credit: the training loop follows the PyTorch CIFAR-10 tutorial ("Training a Cla
 forward, loss, backward, optimizer step. Label smoothing of 0.2, test-time augmentation by the mirror image and
 1-pixel shifts, the lookahead average of the weights, training the whitening bias for the first epochs only and the
 SGD learning rates of the Muon recipe follow Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU",
-arXiv:2404.00498 (2024), and its airbench code (github.com/KellerJordan/cifar10-airbench). Training the first epochs
+arXiv:2404.00498 (2024), and its airbench code (github.com/KellerJordan/cifar10-airbench); label smoothing itself is
+Szegedy et al.'s ("Rethinking the Inception Architecture for Computer Vision", CVPR 2016). Training the first epochs
 on down-scaled images (epoch_sizes) follows the "progressive resizing" of fast.ai's ImageNet training (Jeremy Howard
 et al., "Now anyone can train Imagenet in 18 minutes", fast.ai, 2018). Giving the extra test-time views only to the
 images one view is unsure of follows the selective test-time augmentation of the Hive's "CIFAR10-Speedrun"
