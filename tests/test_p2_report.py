@@ -242,7 +242,11 @@ def test_muon_recipe_is_described_with_its_own_values():
     text = dict(describe.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5_000))
     assert "Muon" in text["Optimizer"] and describe.readable(cfg["muon_lr"]) in text["Optimizer"]
     assert "every other epoch" in text["Augmentation"]
-    assert "starts at its peak" in text["Learning-rate schedule"]
+    assert (f"starts at its peak {describe.readable(cfg['lr'])}, held for the first two steps, and falls linearly to "
+            "zero at the end of step 200") in text["Learning-rate schedule"]   # 8 epochs of 25 steps
+    rates = train.lr_schedules(200, cfg["warmup_frac"], whiten_steps=0)["main"]   # as the code runs it
+    assert rates[0] == rates[1] == 1 and rates[200] == 0
+    assert rates[2] - rates[3] == pytest.approx(rates[198] - rates[199]) and rates[198] > rates[199] > 0
     assert "scale stays fixed at 1" in text["Recipe details"] and "identity" in text["Recipe details"]
     assert "Recipe details" not in dict(describe.method_paragraphs(RECIPES["cpu"].to_dict(), total_params=1,
                                                                     n_train=50_000, whiten_images=5_000))

@@ -250,9 +250,9 @@ def _schedule(cfg, n_train):
                  f"steps ({cfg['warmup_frac']:.0%} of the run), then falls linearly to zero at the end of step "
                  f"{total:,}: a triangle, updated after every step.")
     else:
-        shape = (f"The learning rate starts at its peak {readable(cfg['lr'])} and falls linearly to zero at the "
-                 f"end of step {total:,}, updated after every step (every parameter group follows this shape "
-                 "unless said otherwise below).")
+        shape = (f"The learning rate starts at its peak {readable(cfg['lr'])}, held for the first two steps, and "
+                 f"falls linearly to zero at the end of step {total:,}, updated after every step (every parameter "
+                 "group follows this shape unless said otherwise below).")
     return (f"{shape} One epoch is {steps_per_epoch:,} steps of {cfg['batch_size']} "
             f"images (the incomplete last batch of each shuffled epoch is dropped); the run is {epochs} "
             f"epoch{'' if epochs == '1' else 's'}.")
