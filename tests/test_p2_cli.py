@@ -11,9 +11,7 @@ import torch
 
 import progress
 from fakes import p2_command, write_cifar_batches
-
-# Loss scaling on the CPU (torch.amp.GradScaler) is torch 2.3's; an Intel Mac's torch 2.2 has CUDA's only.
-CPU_SCALER = pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="loss scaling on the CPU needs torch 2.3")
+from torch_support import CPU_SCALER
 
 P2 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2", "p2.py")
 RECORDS = 16  # per batch file, standing for the official 10,000

@@ -7,9 +7,7 @@ from model import build_model
 from muon import NS_COEFFICIENTS, Muon, orthogonalize, orthogonalize_by_shape, orthogonalize_padded
 from precision import DTYPES, Precision
 from train import Lookahead, lr_schedules, make_optimizers, newton_schulz_dtype
-
-# Loss scaling on the CPU (torch.amp.GradScaler) is torch 2.3's; an Intel Mac's torch 2.2 has CUDA's only.
-CPU_SCALER = pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="loss scaling on the CPU needs torch 2.3")
+from torch_support import CPU_SCALER
 
 
 @pytest.mark.parametrize("shape", [(32, 144), (144, 32)])

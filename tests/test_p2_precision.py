@@ -8,9 +8,7 @@ import torch
 import devices
 import precision
 from precision import Precision, choose_precision
-
-# Loss scaling on the CPU (torch.amp.GradScaler) is torch 2.3's; an Intel Mac's torch 2.2 has CUDA's only.
-CPU_SCALER = pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="loss scaling on the CPU needs torch 2.3")
+from torch_support import CPU_SCALER
 
 CPU = torch.device("cpu")
 GPU = torch.device("cuda")

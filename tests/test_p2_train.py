@@ -8,9 +8,7 @@ from precision import Precision
 from progress import TimeEstimate
 from train import (TTAS, TrainingDiverged, least_sure, lr_factor, normalize, predict_logits, predict_logits_per_tta,
                    train)
-
-# Loss scaling on the CPU (torch.amp.GradScaler) is torch 2.3's; an Intel Mac's torch 2.2 has CUDA's only.
-CPU_SCALER = pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="loss scaling on the CPU needs torch 2.3")
+from torch_support import CPU_SCALER
 
 FP32 = Precision("fp32", "the tests' choice")
 
