@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from config import PRESETS, Config, parse_setting
-from model import ConvGroup, GlobalMaxPool, build_model, count_parameters
+from layers import total_params
+from model import ConvGroup, GlobalMaxPool, build_model
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -12,7 +13,7 @@ def test_each_preset_gives_logits_of_shape_n_by_10(preset):
     model = build_model(PRESETS[preset]).eval()
     with torch.no_grad():
         assert model(torch.randn(3, 3, 32, 32)).shape == (3, 10)
-    assert count_parameters(model) > 100_000
+    assert total_params(model) > 100_000
 
 
 def test_whitening_decorrelates_patches():

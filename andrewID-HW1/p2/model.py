@@ -127,6 +127,3 @@ def build_model(cfg):
     """A fresh network for `cfg`; call `model.whiten.fit(train_images)` before training."""
     return Net(cfg)
 
-
-def count_parameters(model):
-    return sum(p.numel() for p in model.parameters())
