@@ -94,3 +94,23 @@ def test_worked_example_and_json():
     theirs, E = torch_grads(**inputs)
     np.testing.assert_allclose(example["grads"]["x"], theirs["x"], rtol=1e-10)
     assert example["forward"]["E"] == pytest.approx(E)
+
+
+def test_worked_example_agrees_with_central_finite_differences():
+    result = backprop.solve()
+    gap = result["example"]["finite_difference_gap"]
+    assert 0 <= gap < 1e-8
+    assert backprop.to_json(result)["example"]["finite_difference_gap"] == gap
+
+
+def test_the_finite_difference_gap_sees_a_wrong_gradient(monkeypatch):
+    inputs = backprop.worked_example()["inputs"]
+    right = backprop.grads
+    monkeypatch.setattr(backprop, "grads", lambda *args, **kwargs: {**right(*args, **kwargs),
+                                                                    "W1": 1.01 * right(*args, **kwargs)["W1"]})
+    assert backprop.finite_difference_gap(**inputs) > 1e-4
+
+
+def test_the_mathtext_shape_table_has_the_plain_tables_rows():
+    assert [shape for _, shape in backprop.SHAPES_MATHTEXT] == [shape for _, shape in backprop.SHAPES]
+    assert all(term.startswith("$") for term, _ in backprop.SHAPES_MATHTEXT)

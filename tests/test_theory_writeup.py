@@ -95,3 +95,30 @@ def test_fig5_source_speaks_of_the_handout_only():
     assert "handout" in source and "Fig. 5" in source
     for wording in ("seed", "lost", "issue", "bundle", "github", "repository", "student", "/"):
         assert wording not in source.lower()
+
+
+def test_the_intro_says_which_values_are_chosen_here(document):
+    intro = [text for text in texts(document) if text.startswith("Every number")][0]
+    assert "typed by hand" not in intro
+    assert "for Problem 2's weights and Problem 3's example, from values chosen here" in intro
+
+
+def test_the_not_gate_text_claims_only_what_it_shows(document):
+    joined = " ".join(texts(document))
+    assert "the bias must be +10" not in joined and "of the two biases $\\pm 10$ only $+10$ gives NOT" in joined
+    assert "so it never answers class 1" in joined
+
+
+def test_problem_3_shows_its_finite_difference_check_and_a_typeset_shape_table(document):
+    gap = answers.solve_all()["T3"]["example"]["finite_difference_gap"]
+    assert any(f"the largest difference is {gap:.1e}" in text for text in texts(document))
+    assert not [text for text in texts(document) if "automatic differentiation" in text]
+    shapes = [block for block in document.blocks if isinstance(block, Table) and block.header[0] == "term"
+              and len(block.header) == 4][0]
+    assert all(cell.startswith("$") for row in shapes.rows for cell in row[::2] if cell)
+
+
+def test_problem_4_b_is_typeset(document):
+    b = [text for text in texts(document) if text.startswith("Filter2 is")][0]
+    assert r"$\lfloor (4 + 2\cdot 1 - 2)/s \rfloor = 3$, i.e. $1 < s \leq 4/3$" in b
+    assert "floor(" not in b and "<=" not in b and "*" not in b and "stride 1 gives 5, stride 2 gives 3" in b

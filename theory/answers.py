@@ -66,6 +66,8 @@ def _text_t3(r):
     example = r["example"]
     lines.append(f"  worked example: E = {example['forward']['E']:.6f}, o = {_row(example['forward']['o'][0])}")
     lines.append(f"      dE/df2 = {_row(example['grads']['f2'][0])}, dE/dx = {_row(example['grads']['x'][0])}")
+    lines.append(f"      central finite differences of E: largest difference from dE/dx, dE/dW1, dE/dW2 = "
+                 f"{example['finite_difference_gap']:.1e}")
     return lines
 
 

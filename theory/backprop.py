@@ -72,19 +72,56 @@ def grads(x, W1, b1, W2, b2, y):
     return result
 
 
-# Each term of the chain with its shape for one sample: x is 1 x d, h hidden units, k classes.
-SHAPES = [
-    ("x", "1 x d"), ("W1", "d x h"), ("b1", "1 x h"), ("f1 = x W1 + b1", "1 x h"), ("a = sigmoid(f1)", "1 x h"),
-    ("W2", "h x k"), ("b2", "1 x k"), ("f2 = a W2 + b2", "1 x k"), ("o = softmax(f2)", "1 x k"), ("y", "1 x k"),
-    ("E", "1 x 1"), ("do/df2 (softmax Jacobian)", "k x k"), ("dE/do", "1 x k"), ("dE/df2 = o - y", "1 x k"),
-    ("dE/dW2 = a^T (o - y)", "h x k"), ("dE/db2 = o - y", "1 x k"), ("dE/da = (o - y) W2^T", "1 x h"),
-    ("da/df1 = diag(a (1 - a))", "h x h"), ("dE/df1 = dE/da * a (1 - a)", "1 x h"),
-    ("dE/dW1 = x^T dE/df1", "d x h"), ("dE/db1 = dE/df1", "1 x h"), ("dE/dx = dE/df1 W1^T", "1 x d"),
+# Each term of the chain with its shape for one sample: x is 1 x d, h hidden units, k classes. The first column is
+# plain text (the JSON answers' keys and the text output), the second the same term in mathtext for the PDF.
+_TERMS = [
+    ("x", "$x$", "1 x d"), ("W1", "$W_1$", "d x h"), ("b1", "$b_1$", "1 x h"),
+    ("f1 = x W1 + b1", "$f_1 = xW_1 + b_1$", "1 x h"), ("a = sigmoid(f1)", r"$a = \sigma(f_1)$", "1 x h"),
+    ("W2", "$W_2$", "h x k"), ("b2", "$b_2$", "1 x k"), ("f2 = a W2 + b2", "$f_2 = aW_2 + b_2$", "1 x k"),
+    ("o = softmax(f2)", r"$o = \mathrm{softmax}(f_2)$", "1 x k"), ("y", "$y$", "1 x k"), ("E", "$E$", "1 x 1"),
+    ("do/df2 (softmax Jacobian)", r"$\partial o/\partial f_2$ (softmax Jacobian)", "k x k"),
+    ("dE/do", r"$\partial E/\partial o$", "1 x k"), ("dE/df2 = o - y", r"$\partial E/\partial f_2 = o - y$", "1 x k"),
+    ("dE/dW2 = a^T (o - y)", r"$\partial E/\partial W_2 = a^T (o - y)$", "h x k"),
+    ("dE/db2 = o - y", r"$\partial E/\partial b_2 = o - y$", "1 x k"),
+    ("dE/da = (o - y) W2^T", r"$\partial E/\partial a = (o - y)\,W_2^T$", "1 x h"),
+    ("da/df1 = diag(a (1 - a))", r"$\partial a/\partial f_1 = \mathrm{diag}(a(1 - a))$", "h x h"),
+    ("dE/df1 = dE/da * a (1 - a)", r"$\partial E/\partial f_1 = \partial E/\partial a \odot a \odot (1 - a)$",
+     "1 x h"),
+    ("dE/dW1 = x^T dE/df1", r"$\partial E/\partial W_1 = x^T\, \partial E/\partial f_1$", "d x h"),
+    ("dE/db1 = dE/df1", r"$\partial E/\partial b_1 = \partial E/\partial f_1$", "1 x h"),
+    ("dE/dx = dE/df1 W1^T", r"$\partial E/\partial x = \partial E/\partial f_1\, W_1^T$", "1 x d"),
 ]
+SHAPES = [(term, shape) for term, _, shape in _TERMS]
+SHAPES_MATHTEXT = [(math, shape) for _, math, shape in _TERMS]
+
+# The step of the central finite differences that check the worked example's gradients.
+FD_STEP = 1e-6
+
+
+def finite_difference_gap(x, W1, b1, W2, b2, y, step=FD_STEP):
+    """The largest absolute difference between the closed-form dE/dx, dE/dW1, dE/dW2 and central finite
+    differences (E(v + step) - E(v - step)) / (2 step) of E, entry by entry (numpy, float64)."""
+    arrays = dict(zip(("x", "W1", "b1", "W2", "b2", "y"), _as_arrays(x, W1, b1, W2, b2, y)))
+    closed = grads(**arrays)
+    gap = 0.0
+    for name in ("x", "W1", "W2"):
+        array = arrays[name]
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            old = array[index]
+            array[index] = old + step
+            up = forward(**arrays)["E"]
+            array[index] = old - step
+            down = forward(**arrays)["E"]
+            array[index] = old
+            numeric[index] = (up - down) / (2 * step)
+        gap = max(gap, float(np.abs(np.reshape(closed[name], array.shape) - numeric).max()))
+    return gap
 
 
 def worked_example():
-    """A small fixed example (d = 3, h = 2, k = 2) with every intermediate value, for the write-up and T3."""
+    """A small fixed example (d = 3, h = 2, k = 2) with every intermediate value, for the write-up and T3, and
+    the largest gap between its dE/dx, dE/dW1, dE/dW2 and central finite differences of E."""
     x = np.array([[1.0, -2.0, 0.5]])
     W1 = np.array([[0.2, -0.4], [0.1, 0.3], [-0.5, 0.6]])
     b1 = np.array([0.1, -0.1])
@@ -93,12 +130,13 @@ def worked_example():
     y = np.array([[0.0, 1.0]])
     values = forward(x, W1, b1, W2, b2, y)
     return {"inputs": {"x": x, "W1": W1, "b1": b1, "W2": W2, "b2": b2, "y": y},
-            "forward": values, "grads": grads(x, W1, b1, W2, b2, y)}
+            "forward": values, "grads": grads(x, W1, b1, W2, b2, y),
+            "finite_difference_gap": finite_difference_gap(x, W1, b1, W2, b2, y)}
 
 
 def solve():
-    """The shape table and the worked example."""
-    return {"shapes": SHAPES, "example": worked_example()}
+    """The shape table (plain and mathtext) and the worked example."""
+    return {"shapes": SHAPES, "shapes_mathtext": SHAPES_MATHTEXT, "example": worked_example()}
 
 
 def _listify(value):
@@ -106,11 +144,12 @@ def _listify(value):
 
 
 def to_json(result):
-    """T3: the shape of each term and the worked example's numbers."""
+    """T3: the shape of each term and the worked example's numbers (with its finite-difference gap)."""
     example = result["example"]
     return {
         "model": "f1 = x W1 + b1, a = sigmoid(f1), f2 = a W2 + b2, o = softmax(f2), E = -sum(y log o)",
         "shapes": {term: shape for term, shape in result["shapes"]},
-        "example": {part: {key: _listify(value) for key, value in example[part].items()}
-                    for part in ("inputs", "forward", "grads")},
+        "example": {**{part: {key: _listify(value) for key, value in example[part].items()}
+                       for part in ("inputs", "forward", "grads")},
+                    "finite_difference_gap": example["finite_difference_gap"]},
     }

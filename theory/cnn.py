@@ -7,6 +7,7 @@ shapes work.
 import hashlib
 import json
 import os
+from fractions import Fraction
 
 import numpy as np
 
@@ -127,12 +128,18 @@ def strides_keeping_size(n, k, padding):
     return [s for s in range(1, span + 2) if output_size(n, k, s, padding) == n]
 
 
-def _why_no_stride(n, k, padding):
-    """Why no stride keeps size n along one axis: the sizes the formula gives, stride by stride."""
+def _why_no_stride(n, k, padding, math=False):
+    """Why no stride keeps size n along one axis: the sizes the formula gives, stride by stride. Plain text for
+    the JSON answers and the text output, or with math=True the same sentence with mathtext for the PDF."""
     largest = n + 2 * padding - k + 1
     if largest < 1:
+        if math:
+            return f"the filter does not fit in the padded map at all: $n + 2p = {n + 2 * padding} < k = {k}$"
         return f"the filter does not fit in the padded map at all: n + 2p = {n + 2 * padding} < k = {k}"
     if largest < n:
+        if math:
+            return (f"even stride 1 gives only $n + 2p - k + 1 = {n} + {2 * padding} - {k} + 1 = {largest} < {n}$, "
+                    "and a larger stride never gives more")
         return (f"even stride 1 gives only n + 2p - k + 1 = {n} + {2 * padding} - {k} + 1 = {largest} < {n}, "
                 "and a larger stride never gives more")
     # Size n needs floor(span / s) = n - 1, i.e. span / n < s <= span / (n - 1); n >= 2 here, since for n = 1
@@ -142,9 +149,30 @@ def _why_no_stride(n, k, padding):
     while not sizes or sizes[-1] > n:
         sizes.append(output_size(n, k, s, padding))
         s += 1
+    if math:
+        listed = ", ".join(f"stride {i} gives {size}" for i, size in enumerate(sizes, start=1))
+        return (f"size {n} needs $\\lfloor ({n} + 2\\cdot {padding} - {k})/s \\rfloor = {n - 1}$, i.e. "
+                f"${Fraction(span, n)} < s \\leq {Fraction(span, n - 1)}$, which no integer stride satisfies: "
+                f"{listed}")
     listed = ", ".join(f"s = {i} gives {size}" for i, size in enumerate(sizes, start=1))
     return (f"size {n} needs floor(({n} + 2*{padding} - {k})/s) = {n - 1}, i.e. {span}/{n} < s <= {span}/{n - 1} "
             f"({span / n:.4g} < s <= {span / (n - 1):.4g}), which no integer stride satisfies: {listed}")
+
+
+def _b_reason(shape, filter_shape, padding, options, math=False):
+    """b)'s working per axis: the size formula at the stride found, or why no stride keeps the size (plain
+    text, or mathtext with math=True)."""
+    if all(options):
+        if math:
+            return "; ".join(f"{axis}: $\\lfloor ({n} + 2\\cdot {padding} - {k})/{found[0]} \\rfloor + 1 = {n}$"
+                             for axis, n, k, found in zip(("rows", "columns"), shape, filter_shape, options))
+        return "; ".join(f"{axis}: floor(({n} + 2*{padding} - {k})/{found[0]}) + 1 = {n}"
+                         for axis, n, k, found in zip(("rows", "columns"), shape, filter_shape, options))
+    reasons = {}
+    for axis, n, k, found in zip(("rows", "columns"), shape, filter_shape, options):
+        if not found:
+            reasons.setdefault(_why_no_stride(n, k, padding, math), []).append(axis)
+    return "; ".join(" and ".join(axes) + ": " + why for why, axes in reasons.items())
 
 
 def _scalar_or_pair(pair):
@@ -162,20 +190,16 @@ def part_a(F, filter1):
 
 
 def part_b(F, filter2, padding=1):
-    """Whether some stride keeps F's size with Filter2 and the given padding; the smallest such stride per axis."""
+    """Whether some stride keeps F's size with Filter2 and the given padding; the smallest such stride per axis.
+    The reason comes twice: plain ("reason", for the JSON answers) and in mathtext ("reason_math", for the PDF)."""
     options = [strides_keeping_size(n, k, padding) for n, k in zip(F.shape, filter2.shape)]
+    reasons = {"reason": _b_reason(F.shape, filter2.shape, padding, options),
+               "reason_math": _b_reason(F.shape, filter2.shape, padding, options, math=True)}
     if all(options):
         stride = (options[0][0], options[1][0])
         return {"possible": True, "stride": _scalar_or_pair(stride), "map": conv2d(F, filter2, stride, padding),
-                "reason": "; ".join(
-                    f"{axis}: floor(({n} + 2*{padding} - {k})/{s}) + 1 = {n}"
-                    for axis, n, k, s in zip(("rows", "columns"), F.shape, filter2.shape, stride))}
-    reasons = {}
-    for axis, n, k, found in zip(("rows", "columns"), F.shape, filter2.shape, options):
-        if not found:
-            reasons.setdefault(_why_no_stride(n, k, padding), []).append(axis)
-    reason = "; ".join(" and ".join(axes) + ": " + why for why, axes in reasons.items())
-    return {"possible": False, "stride": None, "map": None, "reason": reason}
+                **reasons}
+    return {"possible": False, "stride": None, "map": None, **reasons}
 
 
 def part_c(feature_map, size=2, stride=2):

@@ -71,9 +71,10 @@ def verify(name):
 
 
 def not_gate_bias_check():
-    """Fig. 3's NOT neuron with bias +10 and with -10: which one matches NOT's truth table."""
+    """Fig. 3's NOT neuron with its bias (+10) and with the opposite one (-10): which one matches NOT's truth
+    table."""
     result = {}
-    for bias in (10.0, -10.0):
+    for bias in (NOT[0]["b"][0], -NOT[0]["b"][0]):
         network = [{"W": NOT[0]["W"], "b": [bias]}]
         rows = truth_table_rows(1)
         output, _ = forward(network, rows)

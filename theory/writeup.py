@@ -2,7 +2,7 @@
 import matplotlib.style
 import numpy as np
 
-from theory import cnn, figures, fingerprint, gelu_gd
+from theory import backprop, cnn, figures, fingerprint, gelu_gd
 from theory.pdf import USABLE_H, Document, FigureBlock, Formula, Heading, Matrices, PageBreak, Paragraph, Table
 
 
@@ -120,9 +120,9 @@ def problem1(doc, r):
     grid = np.linspace(-10, 10, 20001)
     max_curv = float(np.abs(gelu_gd.gelu_second_derivative(grid)).max())
     doc.add(Heading("Problem 1: gradient descent on GELU"))
-    doc.add(Paragraph(f"GD on ${G}(x) \\approx x\\,\\sigma(1.702x)$: derivative; a) $x_0=0,\\ \\eta=0.1$; "
-                      r"b) $\eta=1$; c) $x_0=-3,\ \eta=0.1$, GD vs momentum ($\beta=0.9$, the handout's Eq. 5); "
-                      "where is the minimum?", lead="Question."))
+    doc.add(Paragraph(f"GD on the handout's ${G}(x) \\approx x\\,\\sigma(1.702x)$: derivative; "
+                      r"a) $x_0=0,\ \eta=0.1$; b) $\eta=1$; c) $x_0=-3,\ \eta=0.1$, GD vs momentum "
+                      r"($\beta=0.9$, the handout's Eq. 5); where is the minimum?", lead="Question."))
     doc.add(Paragraph(
         f"a) $x_{{1,2,3}}$ = {_three(r['a'])}.  b) $x_{{1,2,3}}$ = {_three(r['b'])}.  c) GD: "
         f"{_three(r['c_gd'])}; momentum: {_three(r['c_momentum'])}.  The minimum is at "
@@ -196,18 +196,21 @@ def problem2(doc, r):
         "Hence one hidden layer needs at least two units."))
 
     doc.add(Heading("The NOT gate of the handout's Fig. 3", 2))
-    positive, negative = r["not"]["bias_check"][10.0], r["not"]["bias_check"][-10.0]
+    w, b = r["not"]["network"][0]["W"][0][0], r["not"]["network"][0]["b"][0]
+    positive, negative = r["not"]["bias_check"][b], r["not"]["bias_check"][-b]
     doc.add(Paragraph(
-        rf"With weight -20 the bias must be +10: A = 0 then gives $\sigma(10) = {positive['output'][0]:.5f}$, class "
-        rf"{positive['class'][0]}, and A = 1 gives $\sigma(-10) = {positive['output'][1]:.5f}$, class "
-        rf"{positive['class'][1]}, which is NOT. With bias -10 instead, A = 0 gives $\sigma(-10)$ and A = 1 gives "
-        rf"$\sigma(-30)$: class {negative['class'][0]} both times."))
+        rf"With weight ${w:g}$, of the two biases $\pm {abs(b):g}$ only ${b:+g}$ gives NOT: A = 0 then gives "
+        rf"$\sigma({b:g}) = {positive['output'][0]:.5f}$, class {positive['class'][0]}, and A = 1 gives "
+        rf"$\sigma({w + b:g}) = {positive['output'][1]:.5f}$, class {positive['class'][1]}, which is NOT. With bias "
+        rf"${-b:g}$ instead, A = 0 gives $\sigma({-b:g})$ and A = 1 gives $\sigma({w - b:g})$: class "
+        rf"{negative['class'][0]} both times."))
     handout = r["not"]["handout_example"]
+    hw, hb = handout["network"][0]["W"][0][0], handout["network"][0]["b"][0]
     doc.add(Paragraph(
-        "The handout's NOT example (weight -1, bias -0.5) "
-        rf"answers {handout['class'][0]} for A = 0 ($\sigma(-0.5) = {handout['output'][0]:.3f} < 0.5$) and "
-        rf"{handout['class'][1]} for A = 1, so it never outputs 1. At A = 0 the output is $\sigma(b)$ alone, and "
-        r"class 1 there needs $b \geq 0$: that is why the bias must be positive.", lead="Remark."))
+        rf"The handout's NOT example (weight ${hw:g}$, bias ${hb:g}$) answers {handout['class'][0]} for A = 0 "
+        rf"($\sigma({hb:g}) = {handout['output'][0]:.3f} < 0.5$) and {handout['class'][1]} for A = 1, so it never "
+        r"answers class 1. At A = 0 the output is $\sigma(b)$ alone, and class 1 there needs $b \geq 0$: that is "
+        "why the bias must be positive.", lead="Remark."))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -251,11 +254,10 @@ def problem3(doc, r):
     for lead, formula, note in steps:
         doc.add(Paragraph(note[0].upper() + note[1:], lead=lead, keep_with_next=True))
         doc.add(Formula(formula.replace(r"\frac", r"\dfrac")))
-    doc.add(Paragraph("The numbers below come from exactly these closed forms (no autograd); every gradient also "
-                      "agrees with automatic differentiation and with central finite differences, on random shapes "
-                      "and batches."))
-    half = (len(r["shapes"]) + 1) // 2
-    left, right = r["shapes"][:half], r["shapes"][half:] + [("", "")] * (2 * half - len(r["shapes"]))
+    doc.add(Paragraph("The numbers below come from exactly these closed forms (no autograd)."))
+    shapes = r["shapes_mathtext"]
+    half = (len(shapes) + 1) // 2
+    left, right = shapes[:half], shapes[half:] + [("", "")] * (2 * half - len(shapes))
     doc.add(Heading("Shapes of every term (one sample)", 2))
     doc.add(Table(["term", "shape", "term", "shape"],
                   [[lt, ls, rt, rs] for (lt, ls), (rt, rs) in zip(left, right)], align=["left"] * 4))
@@ -276,6 +278,10 @@ def problem3(doc, r):
             [r"$\partial E/\partial x$", vec(gr["x"])], [r"$\partial E/\partial W_2$ (rows)", vec(gr["W2"])],
             [r"$\partial E/\partial W_1$ (rows)", vec(gr["W1"])]]
     doc.add(Table(["term", "value"], rows, align=["left", "left"]))
+    step = f"{backprop.FD_STEP:.0e}".replace("e-0", "e-")
+    doc.add(Paragraph(f"Central finite differences of $E$ (step {step}) agree with every entry of "
+                      r"$\partial E/\partial x$, $\partial E/\partial W_1$ and $\partial E/\partial W_2$ above: "
+                      f"the largest difference is {ex['finite_difference_gap']:.1e}."))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -307,8 +313,8 @@ def problem4(doc, r):
             f"Answer: padding {a['padding']}, feature map F':", lead="a)", keep_with_next=True))
         doc.add(Matrices([("F' = conv(F, Filter1), s = 1, p = " + str(a["padding"]), a["map"])]))
     answer_b = (f"yes, stride {b['stride']}" if b["possible"] else "no stride keeps the size")
-    doc.add(Paragraph(f"Filter2 is {K2.shape[0]}x{K2.shape[1]}, p = 1. Solve the size formula per axis: {b['reason']}. "
-                      f"Answer: {answer_b}.", lead="b)", keep_with_next=b["possible"]))
+    doc.add(Paragraph(f"Filter2 is {K2.shape[0]}x{K2.shape[1]}, p = 1. Solve the size formula per axis: "
+                      f"{b['reason_math']}. Answer: {answer_b}.", lead="b)", keep_with_next=b["possible"]))
     if b["possible"]:
         doc.add(Matrices([(f"conv(F, Filter2), s = {b['stride']}, p = 1", b["map"])]))
     if "map" not in c:
@@ -345,8 +351,9 @@ def build(results):
                    keywords=fingerprint.keywords(fingerprint.sources_digest(fig5["path"])))
     doc.add(Heading("24789 HW1: theory part", 0))
     doc.add(Paragraph("Every number in this document is computed from the handout's equations and values "
-                      "(Eq. 5, Fig. 3, Fig. 5); none is typed by hand. Each problem: the question in one line, the "
-                      "answer, then the working.", color="0.25"))
+                      "(Eq. 5, Fig. 3, Fig. 5) and, for Problem 2's weights and Problem 3's example, from values "
+                      "chosen here. Each problem: the question in one line, the answer, then the working.",
+                      color="0.25"))
     problem1(doc, results["T1"])
     for problem, key in ((problem2, "T2"), (problem3, "T3"), (problem4, "T4")):
         _add_problem(doc, problem, results[key])
