@@ -242,8 +242,9 @@ def test_muon_recipe_is_described_with_its_own_values():
     text = dict(describe.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5_000))
     assert "Muon" in text["Optimizer"] and describe.readable(cfg["muon_lr"]) in text["Optimizer"]
     assert "every other epoch" in text["Augmentation"]
-    assert (f"starts at its peak {describe.readable(cfg['lr'])}, held for the first two steps, and falls linearly to "
-            "zero at the end of step 200") in text["Learning-rate schedule"]   # 8 epochs of 25 steps
+    assert (f"starts at its peak {describe.readable(cfg['lr'])} (the linear layer; the biases "
+            f"{describe.readable(cfg['bias_lr'])}, Muon {describe.readable(cfg['muon_lr'])}), held for the first two "
+            "steps, and falls linearly to zero at the end of step 200") in text["Learning-rate schedule"]   # 8x25
     rates = train.lr_schedules(200, cfg["warmup_frac"], whiten_steps=0)["main"]   # as the code runs it
     assert rates[0] == rates[1] == 1 and rates[200] == 0
     assert rates[2] - rates[3] == pytest.approx(rates[198] - rates[199]) and rates[198] > rates[199] > 0
@@ -322,6 +323,41 @@ def test_sources_name_each_borrowed_idea_of_the_run():
     for idea in ("Muon recipe (Newton-Schulz", "Dirac", "scale fixed at 1", "alternate epochs",
                  "bias during the first epochs", "lookahead", "1-pixel shifts", "scaled down"):
         assert idea in used, idea
+
+
+def test_sources_credit_the_muon_script_the_lineage_and_where_each_idea_began():
+    muon_cpu, best = (credit.sources_paragraph(get_preset(name).to_dict()) for name in ("cpu", "best"))
+    sgd = credit.sources_paragraph(RECIPES["cpu"].to_dict())
+    assert "airbench94_muon.py" in muon_cpu and "airbench94_muon.py" not in sgd
+    for text in (sgd, muon_cpu, best):
+        for source in ("hlb-CIFAR10", "How to Train Your ResNet", "Batch Normalization", "arXiv:1606.08415"):
+            assert source in text, source
+    for source in ("Deep Residual Learning", "Cutout", "Lookahead Optimizer"):   # only the long recipe uses these
+        assert source in best and source not in muon_cpu, source
+    assert "cutout" in muon_cpu.split("other recipes also take")[1]
+    assert "our variant" in muon_cpu and "40 %" in muon_cpu
+
+
+def test_the_settings_paragraph_says_how_the_test_view_share_was_chosen():
+    summary = fake_summary()
+    summary["config"] = get_preset("cpu").to_dict()
+    chosen = dict(report.method_paragraphs(summary))["How the settings were chosen"]
+    assert "(40 %) was chosen on the test set too" in chosen
+    summary["config"]["tta_fraction"] = 0.2   # another share than the one the note is about: no claim made
+    assert "chosen on the test set too" not in dict(report.method_paragraphs(summary))["How the settings were chosen"]
+
+
+def test_the_dropped_last_batch_is_mentioned_only_when_there_is_one():
+    cfg = get_preset("cpu").to_dict()
+    schedule = describe._schedule(cfg, 50_000)
+    assert "One epoch is 50 steps of 1000 images;" in schedule and "incomplete" not in schedule
+    assert "incomplete last batch" in describe._schedule(cfg, 45_500)
+
+
+def test_learning_rates_in_the_log_share_one_number_of_decimals():
+    assert [f"{lr:.{report._decimals(670.0)}f}" for lr in (575.9, 384.0, 95.99, 0.0)] == ["575.9", "384.0", "96.0",
+                                                                                        "0.0"]
+    assert report._decimals(0.4) == 4 and report._decimals(0.0) == 0
 
 
 def test_the_allocator_advice_is_credited_for_cpu_runs_only():

@@ -9,7 +9,8 @@ every function keeps image i at position i.
 Credit: shifting by reflect-padded random crops and mirroring each image on alternate epochs (epoch_view) follow
 Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its airbench code
 (github.com/KellerJordan/cifar10-airbench); random crops and mirror images themselves are the usual CIFAR-10
-augmentation, much older than that work. The code is our own.
+augmentation, much older than that work. Cutout (the `best` preset's, as airbench96's) is DeVries & Taylor's
+("Improved Regularization of Convolutional Neural Networks with Cutout", arXiv:1708.04552, 2017). The code is our own.
 """
 import torch
 import torch.nn.functional as F

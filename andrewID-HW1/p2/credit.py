@@ -7,20 +7,35 @@ from describe import readable, selective_share
 
 AIRBENCH = ('Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its '
             "code, airbench (github.com/KellerJordan/cifar10-airbench)")
+AIRBENCH_MUON = "airbench94_muon.py, the Muon version of that code in the same repository (2024)"
+LINEAGE = ("The airbench code in turn descends from tysam-code's hlb-CIFAR10 (github.com/tysam-code/hlb-CIFAR10, "
+           '2023) and David Page\'s "How to Train Your ResNet" posts (Myrtle.ai, 2018-2019), where patch whitening, '
+           "a fixed batch-norm scale, label smoothing and mirror-image test-time augmentation were used for fast "
+           "CIFAR-10 training before airbench")
 MUON = ('Keller Jordan et al., "Muon: An optimizer for hidden layers in neural networks" (2024), '
         "kellerjordan.github.io/posts/muon/")
 RESIZING = ('fast.ai\'s fast ImageNet training (Jeremy Howard et al., "Now anyone can train Imagenet in 18 '
             'minutes", fast.ai, 2018), which trained on small images first ("progressive resizing")')
-LABEL_SMOOTHING = ('Christian Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", CVPR '
-                   "2016")
 TUTORIAL = 'the PyTorch tutorial "Training a Classifier" (pytorch.org/tutorials), to which the assignment points'
 SELECTIVE_TTA = 'the Hive\'s "CIFAR10-Speedrun" (github.com/hiverge/cifar10-speedrun, 2025)'
 ALLOCATOR = ('the "Memory Allocator" advice of Intel\'s Performance Tuning Guide for its PyTorch extension '
              "(intel.github.io/intel-extension-for-pytorch)")
+# Where the ideas themselves were introduced, cited whenever the run uses them (the layers every run has first).
+ORIGINS = {
+    "batch norm": 'Sergey Ioffe and Christian Szegedy, "Batch Normalization", ICML 2015',
+    "GELU": 'Dan Hendrycks and Kevin Gimpel, "Gaussian Error Linear Units (GELUs)", arXiv:1606.08415 (2016)',
+    "label smoothing": ('Christian Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", '
+                        "CVPR 2016"),
+    "the shortcut": 'Kaiming He et al., "Deep Residual Learning for Image Recognition", CVPR 2016',
+    "cutout": ('Terrance DeVries and Graham Taylor, "Improved Regularization of Convolutional Neural Networks with '
+               'Cutout", arXiv:1708.04552 (2017)'),
+    "the lookahead average": 'Michael Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019',
+}
 
-# A config with every borrowed idea switched on: what the bundle as a whole takes from the airbench work.
+# A config with every borrowed idea switched on: what p2.py's recipes together take from the airbench work.
 EVERY_IDEA = dict(whiten_patch=2, logit_scale=1 / 9, label_smoothing=0.2, tta="flip_translate", optimizer="muon",
-                  dirac_init=True, bn_scale=False, alternate_flips=True, whiten_bias_epochs=3.0, lookahead=True)
+                  dirac_init=True, bn_scale=False, alternate_flips=True, whiten_bias_epochs=3.0, lookahead=True,
+                  convs_per_group=3, residual=True, cutout=12)
 
 
 def borrowed_ideas(cfg):
@@ -28,6 +43,8 @@ def borrowed_ideas(cfg):
     ideas = []
     if cfg.get("whiten_patch"):
         ideas.append("the frozen patch-whitening first layer")
+    if cfg.get("residual") and cfg.get("convs_per_group", 2) > 1:
+        ideas.append("the shortcut across each group")
     if cfg.get("logit_scale", 1) != 1:
         ideas.append("class scores scaled down by a constant")
     if cfg.get("label_smoothing"):
@@ -43,6 +60,8 @@ def borrowed_ideas(cfg):
         ideas.append("batch norm with its scale fixed at 1")
     if cfg.get("alternate_flips"):
         ideas.append("mirroring each image on alternate epochs")
+    if cfg.get("cutout"):
+        ideas.append("cutout")
     if cfg.get("optimizer") == "muon" and cfg.get("whiten_bias_epochs"):
         ideas.append("training the whitening layer's bias during the first epochs only")
     if cfg.get("lookahead"):
@@ -50,29 +69,43 @@ def borrowed_ideas(cfg):
     return ideas
 
 
+def origins(cfg):
+    """[(idea, where it was introduced)] for the ideas of the run of `cfg` that have a paper of their own."""
+    used = {"batch norm": True, "GELU": True, "label smoothing": cfg.get("label_smoothing"),
+            "the shortcut": cfg.get("residual") and cfg.get("convs_per_group", 2) > 1,
+            "cutout": cfg.get("cutout"), "the lookahead average": cfg.get("lookahead")}
+    return [(idea, ORIGINS[idea]) for idea, on in used.items() if on]
+
+
 def _listed(items):
     return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")
 
 
 def sources_paragraph(cfg, on_cpu=False):
-    """Credit for the ideas this recipe borrows, the bundle's other recipes, and what is our own; `on_cpu`: the run
-    trained on a CPU, where the memory allocator is tuned (cpu_memory.py)."""
+    """Credit for the ideas this recipe borrows, those of p2.py's other recipes, and what is our own; `on_cpu`: the
+    run trained on a CPU, where the memory allocator is tuned (cpu_memory.py)."""
     used = borrowed_ideas(cfg)
     others = [idea for idea in borrowed_ideas(EVERY_IDEA) if idea not in used]
     text = ("The steps of the program (load CIFAR-10, define a convolutional network and a cross-entropy loss, "
             f"train, then test) follow {TUTORIAL}. ")
     if used:
-        text += f"Several ideas of this recipe are not ours: {_listed(used)} are taken from {AIRBENCH}. "
+        text += f"Several ideas of this recipe are not ours: {_listed(used)} are taken from {AIRBENCH}"
+        text += (f"; the Muon recipe's settings come from {AIRBENCH_MUON}. " if cfg.get("optimizer") == "muon"
+                 else ". ")
     if others:
-        text += (f"The bundle's other recipes take more from the same work: {_listed(others)}. " if used else
-                 f"The bundle's other recipes take {_listed(others)} from {AIRBENCH}. ")
-    if cfg.get("label_smoothing"):
-        text += f"Label smoothing itself was introduced by {LABEL_SMOOTHING}. "
+        text += (f"p2.py's other recipes also take {_listed(others)} from the same work. " if used else
+                 f"p2.py's other recipes take {_listed(others)} from {AIRBENCH}. ")
+    text += f"{LINEAGE}. "
+    text += ("The ideas themselves were introduced as follows: "
+             + "; ".join(f"{idea}, {where}" for idea, where in origins(cfg)) + ". ")
     text += f"The Muon optimizer is described in {MUON}. "
     if min(cfg.get("epoch_sizes", (32,))) < 32:
         text += f"Training the first epochs on down-scaled images follows {RESIZING}. "
-    if selective_share(cfg):
-        text += f"Giving the extra test-time views only to the least sure images follows {SELECTIVE_TTA}. "
+    share = selective_share(cfg)
+    if share:
+        text += (f"Giving the extra test-time views only to the least sure images follows {SELECTIVE_TTA}; choosing "
+                 f"a fixed share of the images ({share}) by the gap between their two likeliest classes is our "
+                 "variant. ")
     if on_cpu:
         text += ("Making the C library's memory allocator keep and reuse freed memory from one training step to the "
                  f"next, a CPU speed-up, follows {ALLOCATOR}. ")

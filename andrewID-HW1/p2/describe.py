@@ -30,7 +30,7 @@ SETTING_WORDS = {
     "muon_momentum": "Muon: momentum of the filter updates",
     "muon_ns_steps": "Muon: Newton-Schulz iterations",
     "bias_lr": "SGD: peak learning rate of the biases",
-    "decay_per_step": "SGD parts: shrink per step at the peak learning rate",
+    "decay_per_step": "SGD parts: decay per step at peak rate, before momentum",
     "bn_scale": "batch-norm scale fixed at 1",
     "dirac_init": "convolutions start as the identity",
     "whiten_bias_epochs": "epochs the whitening stem's bias learns",
@@ -164,7 +164,8 @@ def _architecture(cfg, total_params, whiten_images, learned_params=None):
             f"stem: a {k}x{k} convolution whose filters are not learned but computed before training from "
             f"{whiten_images:,} training images. The {3 * k * k} values of a {k}x{k} patch (three colours) are "
             "strongly correlated; each eigenvector of their covariance matrix, divided by the square root of its "
-            "eigenvalue, becomes one filter, so the stem's outputs are uncorrelated with unit variance. Each filter "
+            f"eigenvalue, becomes one filter, so the outputs of these {3 * k * k} filters are uncorrelated, with unit "
+            "variance. Each filter "
             f"is kept with both signs ({2 * 3 * k * k} channels), so the GELU after the stem loses nothing. These "
             "filters stay frozen; only the stem's biases learn. This spares the first steps of training the work "
             f"of decorrelating the pixels. Then come {len(cfg['widths'])} groups of "
@@ -197,17 +198,20 @@ def _sgd(cfg):
 
 def _muon(cfg):
     bias_lr = cfg.get("bias_lr") or cfg["lr"]
+    decay, momentum = cfg["decay_per_step"], cfg["momentum"]
     return (f"Two update rules, {cfg['batch_size']} images per step. The convolution filters use Muon: Nesterov "
             f"momentum {readable(cfg['muon_momentum'])}, then each filter bank's update, seen as a matrix (output "
-            "channels x inputs), is replaced by the nearest semi-orthogonal matrix, approximated by "
-            f"{cfg['muon_ns_steps']} Newton-Schulz iterations; every direction of the update then moves at the "
-            "same rate, instead of a few dominant ones. Before each step a filter bank is rescaled to a fixed norm "
-            "(batch norm follows every convolution, so its scale carries no information), which makes the peak "
-            f"step {readable(cfg['muon_lr'])} the angle the bank turns and replaces weight decay. The biases (peak "
-            f"learning rate {readable(bias_lr)}) and the linear layer (peak {readable(cfg['lr'])}, for the "
-            f"batch-mean loss) use SGD with Nesterov momentum {readable(cfg['momentum'])}; each of these shrinks "
-            f"by a fraction {readable(cfg['decay_per_step'])} per step at the peak learning rate. The frozen "
-            "whitening filters are not updated at all.")
+            "channels x inputs), is replaced by the nearest semi-orthogonal matrix (the same directions, each given "
+            f"length 1), approximated by {cfg['muon_ns_steps']} Newton-Schulz iterations; every direction of "
+            "the update then moves at about the same rate, instead of a few dominant ones. Before each step a "
+            "filter bank is rescaled to a fixed norm (batch norm follows every convolution, so its scale carries no "
+            f"information), so the peak step, {readable(cfg['muon_lr'])}, is roughly the angle in radians by which "
+            "the bank turns in a step, and no weight decay is needed. The biases (peak learning rate "
+            f"{readable(bias_lr)}) and the linear layer (peak {readable(cfg['lr'])}, for the batch-mean loss) use "
+            f"SGD with Nesterov momentum {readable(momentum)}; their weight decay is set so that at the peak "
+            f"learning rate it takes {readable(decay)} of each value per step, which the momentum builds up to "
+            f"about {readable(round(decay / (1 - momentum), 3))} per step ({readable(decay)} / (1 - "
+            f"{readable(momentum)})). The frozen whitening filters are not updated at all.")
 
 
 # Keyed on the config's `optimizer` field; a config without one uses SGD. Add an entry for a new optimizer.
@@ -225,7 +229,7 @@ def _details(cfg):
     if cfg.get("whiten_bias_epochs") and "whiten_bias_epochs" in shown_fields(cfg):   # the Muon recipe's field
         parts.append(f"The whitening stem's bias learns only during the first "
                      f"{readable(cfg['whiten_bias_epochs'])} epochs, its learning rate falling linearly to zero; "
-                     "early on it centres the features, later it would only add noise.")
+                     "after that it stays fixed. Early on it centres the stem's outputs.")
     if cfg.get("lookahead"):
         parts.append("Every 5 steps the weights are pulled towards a slow running average of themselves, more "
                      "strongly as the learning rate falls; the final weights are that average.")
@@ -250,12 +254,21 @@ def _schedule(cfg, n_train):
                  f"steps ({cfg['warmup_frac']:.0%} of the run), then falls linearly to zero at the end of step "
                  f"{total:,}: a triangle, updated after every step.")
     else:
-        shape = (f"The learning rate starts at its peak {readable(cfg['lr'])}, held for the first two steps, and "
+        shape = (f"The learning rate starts at its peak {_peaks(cfg)}, held for the first two steps, and "
                  f"falls linearly to zero at the end of step {total:,}, updated after every step (every parameter "
                  "group follows this shape unless said otherwise below).")
-    return (f"{shape} One epoch is {steps_per_epoch:,} steps of {cfg['batch_size']} "
-            f"images (the incomplete last batch of each shuffled epoch is dropped); the run is {epochs} "
-            f"epoch{'' if epochs == '1' else 's'}.")
+    dropped = (" (the incomplete last batch of each shuffled epoch is dropped)"
+               if n_train % cfg["batch_size"] else "")
+    return (f"{shape} One epoch is {steps_per_epoch:,} steps of {cfg['batch_size']} images{dropped}; the run is "
+            f"{epochs} epoch{'' if epochs == '1' else 's'}.")
+
+
+def _peaks(cfg):
+    """'670' or, with Muon's several rates, '670 (the linear layer; the biases 53, Muon 0.24)'."""
+    if cfg.get("optimizer") != "muon":
+        return readable(cfg["lr"])
+    bias_lr = cfg.get("bias_lr") or cfg["lr"]
+    return f"{readable(cfg['lr'])} (the linear layer; the biases {readable(bias_lr)}, Muon {readable(cfg['muon_lr'])})"
 
 
 def _augmentation(cfg):
@@ -387,8 +400,8 @@ def selection_paragraph(n_train, n_validation, note="", n_test=10_000):
         if n_train:
             text += f" The model trained on the other {n_train:,} images."
     elif n_train:
-        text = (f"The final model trained on all {n_train:,} training images, with settings fixed beforehand; "
-                "no validation accuracy is recorded during this run.")
+        text = (f"The final model trained on all {n_train:,} training images; no validation accuracy is recorded "
+                "during this run.")
     else:
         text = ""
     text += f" The {n_test:,} test images were evaluated once, after training."

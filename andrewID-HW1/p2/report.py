@@ -7,6 +7,7 @@ Figures are built as matplotlib Figure objects without pyplot, so importing this
 caller's plotting backend. Every file is written to a temporary file in the target folder and then moved into
 place; missing folders are created. The PDF carries no creation date, so the same numbers give the same bytes.
 """
+import math
 import os
 import textwrap
 
@@ -16,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.table import Table
 from matplotlib.ticker import MaxNLocator
 
+from config import TTA_FRACTION_NOTE, Config
 from credit import sources_paragraph
 from describe import (TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
                       selective_share, settings_rows)
@@ -220,7 +222,7 @@ def _summary_page(summary):
         fig.text(0.08, y, label, fontsize=9, weight="bold", va="top")
         fig.text(0.22, y, "\n".join(wrapped), fontsize=9, va="top", family="monospace" if label == "Command"
                  else None)
-        y -= 0.022 * len(wrapped) + 0.006
+        y -= 0.02 * len(wrapped) + 0.005
     return fig, y - 0.02
 
 
@@ -272,8 +274,10 @@ def method_paragraphs(summary):
     elif "autocast" in config:   # a summary from before the precision keys
         paragraphs.append(("Arithmetic", precision_paragraph("bfloat16 autocast" if config["autocast"]
                                                              else "float32")))
-    chosen = selection_paragraph(summary.get("n_train"), summary.get("n_validation"),
-                                 summary.get("selection_note") or "",
+    note = summary.get("selection_note") or ""
+    if note and selective_share(config) and config.get("tta_fraction") == Config.tta_fraction:
+        note = f"{note} {TTA_FRACTION_NOTE}".strip()
+    chosen = selection_paragraph(summary.get("n_train"), summary.get("n_validation"), note,
                                  n_test=int(np.asarray(summary["confusion"]).sum()))
     if chosen:
         paragraphs.append(("How the settings were chosen", chosen))
@@ -335,14 +339,20 @@ def add_pages(pdf, summary):
                  arch_rows, (0.06, 0.56, 0.2, 0.18))
     history = summary["history"]
     pdf.savefig(_training_figure(history, portrait=True, **_curve_inputs(summary)))
+    lr_digits = _decimals(max((h["lr"] for h in history), default=0))
     epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
-                   "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr']:.4g}",
+                   "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr']:.{lr_digits}f}",
                    f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
     _table_pages(pdf, "Per-epoch log", ("epoch", "train loss", "train acc %", "validation acc %",
                                         "lr at end", "seconds", "images/s"), epoch_rows,
                  (0.09, 0.13, 0.14, 0.2, 0.13, 0.13, 0.18))
     pdf.savefig(_results_page(summary))
     pdf.savefig(_samples_page(summary))
+
+
+def _decimals(largest, significant=4):
+    """Decimals that give `largest` its `significant` digits: one format for a whole column (575.9 and 96.0)."""
+    return max(0, significant - 1 - math.floor(math.log10(largest))) if largest > 0 else 0
 
 
 def _curve_inputs(summary):

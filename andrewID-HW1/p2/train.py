@@ -2,14 +2,16 @@
 
 Credit: the training loop follows the PyTorch CIFAR-10 tutorial ("Training a Classifier", pytorch.org/tutorials):
 forward, loss, backward, optimizer step. Label smoothing of 0.2, test-time augmentation by the mirror image and
-1-pixel shifts, the lookahead average of the weights, training the whitening bias for the first epochs only and the
-SGD learning rates of the Muon recipe follow Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU",
-arXiv:2404.00498 (2024), and its airbench code (github.com/KellerJordan/cifar10-airbench); label smoothing itself is
-Szegedy et al.'s ("Rethinking the Inception Architecture for Computer Vision", CVPR 2016). Training the first epochs
-on down-scaled images (epoch_sizes) follows the "progressive resizing" of fast.ai's ImageNet training (Jeremy Howard
-et al., "Now anyone can train Imagenet in 18 minutes", fast.ai, 2018). Giving the extra test-time views only to the
-images one view is unsure of follows the selective test-time augmentation of the Hive's "CIFAR10-Speedrun"
-(github.com/hiverge/cifar10-speedrun, 2025). The code is our own.
+1-pixel shifts, the lookahead average of the weights and training the whitening bias for the first epochs only
+follow Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its airbench
+code (github.com/KellerJordan/cifar10-airbench); the Muon recipe's settings (its SGD learning rates, momenta and
+decay) come from that repository's airbench94_muon.py. Label smoothing itself is Szegedy et al.'s ("Rethinking the
+Inception Architecture for Computer Vision", CVPR 2016), the lookahead average Zhang et al.'s ("Lookahead Optimizer:
+k steps forward, 1 step back", NeurIPS 2019). Training the first epochs on down-scaled images (epoch_sizes) follows
+the "progressive resizing" of fast.ai's ImageNet training (Jeremy Howard et al., "Now anyone can train Imagenet in 18
+minutes", fast.ai, 2018). Giving the extra test-time views only to the images one view is unsure of follows the
+selective test-time augmentation of the Hive's "CIFAR10-Speedrun" (github.com/hiverge/cifar10-speedrun, 2025); a
+fixed share chosen by the gap between the two likeliest classes is our variant. The code is our own.
 """
 import inspect
 import math
