@@ -59,7 +59,7 @@ p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf
 p1-best: ## train the stronger p1 preset (about 9 minutes on two cores; writes next to p1.py, or into P1_OUT)
 	P1_PRESET=best $(PYTHON) andrewID-HW1/p1/p1.py
 
-p2: ## train the CIFAR-10 CNN (fast on a GPU, cpu on a CPU; precision chosen for the device) -> p2_model.pkl, p2_report.pdf
+p2: ## train the CIFAR-10 CNN (fast on a GPU, cpu on a CPU; precision per device) -> p2_model.pkl, p2_report.pdf
 	$(PYTHON) tools/with_args.py P2_ARGS andrewID-HW1/p2/p2.py $${CIFAR10_DIR:+--data-dir "$$CIFAR10_DIR"}
 
 theory: ## compute the theory answers and write theory/HW1_theory.pdf

@@ -556,7 +556,7 @@ HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the va
     "num_epochs": "passes over the 50,000 training images",
     "batch_size": "images per SGD step",
     "momentum": "heavy-ball momentum: about a 10x longer effective step",
-    "warmup": "share of steps warming up, then cosine decay to 0 (Goyal et al.; Loshchilov & Hutter, 2017)",
+    "warmup": "warm-up share of steps, then cosine decay to 0 (Goyal et al., 2017; Loshchilov & Hutter, 2017)",
     "max_shift": "random shift of each training image, pixels",
     "max_degrees": "random rotation of each training image, degrees",
     "max_scale": "random rescaling of each training image by 1 +- this",
@@ -584,7 +584,7 @@ def _draw_curves(axes, stats):
 
 def write_report(run, path):
     page = Figure(figsize=(8.5, 11))
-    page.text(0.07, 0.955, "HW1 Problem 1: a NumPy MLP on MNIST", fontsize=16, weight="bold")
+    page.text(0.07, 0.955, "24789 HW1 problem 1: a NumPy MLP on MNIST", fontsize=16, weight="bold")
     page.text(0.07, 0.935, _report_text(run), fontsize=7.5, family="monospace", va="top")
     _draw_curves([page.add_axes([0.08, 0.34, 0.38, 0.16]), page.add_axes([0.58, 0.34, 0.38, 0.16])], run["stats"])
     confusion = np.zeros((10, 10), dtype=np.int64)
@@ -608,7 +608,7 @@ def _report_text(run):
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     layers = [f"  layer {i + 1}: {sizes[i]:4d} -> {sizes[i + 1]:4d}  {type(act).__name__:8s}  "
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
-    hyper = [f"  {key:12s} {','.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
+    hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
              f"{HYPERPARAMETER_NOTES[key]}" for key, value in hp.items()]
     return "\n".join(
         ["MODEL (x @ W + b per layer; softmax cross-entropy on the last layer's outputs)"] + layers +
