@@ -78,6 +78,19 @@ def test_malformed_file_names_file_and_row(tmp_path, kind, row, message):
 
 
 @pytest.mark.filterwarnings("error")   # one message, not NumPy's "no data" warning beside it
+def test_whole_numbers_written_as_decimals_pass_and_the_first_really_bad_row_is_named(tmp_path):
+    lines = [[str(v) for v in row] for row in table()]
+    lines[0][1] = "3.0"   # a whole number, as the reader takes it
+    lines[2][5] = "300"
+    path = tmp_path / "mnist_train.csv"
+    path.write_text("\n".join(",".join(line) for line in lines) + "\n")
+    with pytest.raises(p1.MnistDataError, match="row 3: pixel '300' \\(column 6\\)"):
+        p1.load_mnist_csv(str(path))
+    lines[2][5] = "30"
+    path.write_text("\n".join(",".join(line) for line in lines) + "\n")
+    assert p1.load_mnist_csv(str(path))[0][0, 0] == 3
+
+
 def test_empty_file(tmp_path):
     path = tmp_path / "mnist_test.csv"
     path.write_text("")

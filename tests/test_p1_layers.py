@@ -1,8 +1,12 @@
-"""p1 activations and softmax cross-entropy: values, stability, and derivatives against finite differences."""
+"""p1 activations and softmax cross-entropy: values, stability, and derivatives against finite differences and
+PyTorch autograd (float64)."""
 import numpy as np
 import pytest
 
 import p1
+
+torch = pytest.importorskip("torch")
+TORCH_ACTS = {p1.Identity: lambda z: z, p1.Sigmoid: torch.sigmoid, p1.Tanh: torch.tanh, p1.ReLU: torch.relu}
 
 RNG = np.random.default_rng(0)
 
@@ -87,3 +91,26 @@ def test_softmax_cross_entropy_derivative_matches_finite_differences():
                         - p1.SoftmaxCrossEntropy()(x - step, y).sum()) / (2 * h)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(analytic, ce.sm - y)
+
+
+@pytest.mark.parametrize("cls", [p1.Identity, p1.Sigmoid, p1.Tanh, p1.ReLU])
+def test_activation_derivative_matches_autograd(cls):
+    x = RNG.normal(size=(7, 5)) * 3
+    x[np.abs(x) < 1e-3] = 0.5  # ReLU has no derivative at 0
+    act = cls()
+    act(x)
+    z = torch.tensor(x, requires_grad=True)
+    TORCH_ACTS[cls](z).sum().backward()   # elementwise: the gradient of the sum is each element's derivative
+    np.testing.assert_allclose(np.broadcast_to(act.derivative(), x.shape), z.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_cross_entropy_loss_and_derivative_match_autograd():
+    x = RNG.normal(size=(5, 10)) * 4
+    labels = RNG.integers(0, 10, 5)
+    ce = p1.SoftmaxCrossEntropy()
+    loss = ce(x, p1.get_one_hot(labels, 10))
+    logits = torch.tensor(x, requires_grad=True)
+    reference = torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels), reduction="none")
+    reference.sum().backward()   # loss_i depends on row i only: the sum's gradient is each row's own
+    np.testing.assert_allclose(loss, reference.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ce.derivative(), logits.grad.numpy(), rtol=1e-10, atol=1e-14)

@@ -183,6 +183,16 @@ def test_unknown_preset_is_one_line(tiny, tmp_path, capfd, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("setting", [dict(lr=-0.1), dict(batch_size=0), dict(num_epochs=0), dict(num_epochs=2.5),
+                                     dict(momentum=1.0), dict(warmup=-0.1)])
+def test_a_bad_value_in_the_hyper_parameter_block_is_one_line(tiny, tmp_path, capfd, setting):
+    out_dir = old_outputs(tmp_path / "out")
+    assert run(tiny, **setting) == 2
+    (key, value), = setting.items()
+    assert one_error_line(capfd).startswith(f"error: hyper-parameter block: {key} = {value!r}; lr must be > 0")
+    assert_untouched(out_dir)
+
+
 @pytest.mark.parametrize("out", ["FILE", "FILE/sub"])
 def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(tiny, tmp_path, capfd, monkeypatch, out):
     blocker = tmp_path / "blocker"

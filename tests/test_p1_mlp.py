@@ -19,7 +19,7 @@ def make_mlp(names, hiddens, lr=0.1, momentum=0.0, bias_shape=lambda d: (d,)):
 def torch_forward(mlp, x, params):
     h = torch.as_tensor(x)
     for i in range(mlp.nlayers):
-        h = ACTS[type(mlp.activations[i]).__name__](h @ params[2 * i] + params[2 * i + 1])
+        h = ACTS[type(mlp.layer_activations[i]).__name__](h @ params[2 * i] + params[2 * i + 1])
     return h
 
 
@@ -27,13 +27,18 @@ def leaf(a):
     return torch.tensor(np.array(a), dtype=torch.float64, requires_grad=True)
 
 
-@pytest.mark.parametrize("names,bias_shape", [
-    (["ReLU", "Identity"], lambda d: (d,)),
-    (["Sigmoid", "Tanh", "Identity"], lambda d: (1, d)),
-    (["ReLU", "Tanh", "Identity"], lambda d: (d,)),
-])
-def test_forward_loss_and_gradients_match_autograd(names, bias_shape):
-    hiddens = [5, 7][:len(names) - 1]
+NETWORKS = [  # (activations, hidden sizes, bias shape)
+    (["ReLU", "Identity"], [5], lambda d: (d,)),
+    (["Sigmoid", "Tanh", "Identity"], [5, 7], lambda d: (1, d)),
+    (["ReLU", "Tanh", "Identity"], [5, 7], lambda d: (d,)),
+    (["Sigmoid"], [5], lambda d: (d,)),                 # the template's form: one activation per hidden layer
+    (["ReLU", "Sigmoid"], [5], lambda d: (d,)),         # a last layer that is not Identity
+    ([], [], lambda d: (d,)),                           # no hidden layer: softmax regression
+]
+
+
+@pytest.mark.parametrize("names,hiddens,bias_shape", NETWORKS)
+def test_forward_loss_and_gradients_match_autograd(names, hiddens, bias_shape):
     mlp = make_mlp(names, hiddens, bias_shape=bias_shape)
     rng = np.random.default_rng(5)
     x = rng.normal(size=(9, 6))
@@ -56,6 +61,42 @@ def test_forward_loss_and_gradients_match_autograd(names, bias_shape):
         assert mlp.dW[i].shape == mlp.W[i].shape and mlp.db[i].shape == mlp.b[i].shape
         np.testing.assert_allclose(mlp.dW[i], params[2 * i].grad.numpy(), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(mlp.db[i], params[2 * i + 1].grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("names,hiddens,bias_shape", NETWORKS)
+def test_gradients_match_finite_differences(names, hiddens, bias_shape):
+    """dW and db against central differences of the batch-mean loss, every entry of every parameter (float64)."""
+    mlp = make_mlp(names, hiddens, bias_shape=bias_shape)
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(5, 6)), p1.get_one_hot(rng.integers(0, 4, 5), 4)
+
+    def mean_loss():
+        mlp.forward(x)
+        return mlp.get_loss(y) / len(x)
+
+    mlp.forward(x)
+    mlp.backward(y)
+    analytic = [g.copy() for g in mlp.dW + mlp.db]
+    h = 1e-6
+    for param, grad in zip(mlp.W + mlp.b, analytic):
+        numeric = np.zeros_like(param)
+        for idx in np.ndindex(param.shape):
+            keep = param[idx]
+            param[idx] = keep + h
+            up = mean_loss()
+            param[idx] = keep - h
+            down = mean_loss()
+            param[idx] = keep
+            numeric[idx] = (up - down) / (2 * h)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_step_before_any_backward_uses_the_zeroed_gradients():
+    mlp = make_mlp(["ReLU", "Identity"], [5])
+    weights = [w.copy() for w in mlp.W]
+    mlp.zero_grads()
+    mlp.step()   # as a unit test of step() may call it: no loss computed yet, nothing to check
+    assert all(np.array_equal(w, old) for w, old in zip(mlp.W, weights))
 
 
 def test_momentum_steps_match_torch_sgd():

@@ -147,6 +147,11 @@ def test_warmup_cosine_schedule():
     assert all(type(lr) is float for lr in lrs)
 
 
+def test_warmup_never_passes_the_peak_when_it_is_not_a_whole_number_of_steps():
+    schedule = p1.warmup_cosine(0.1, 0.03, 1960)   # the default preset: a warm-up of 58.8 steps
+    assert max(schedule(step) for step in range(1960)) == 0.1
+
+
 def test_random_shift_moves_whole_images():
     rng = np.random.default_rng(0)
     images = np.zeros((50, 784), np.float32)

@@ -129,7 +129,7 @@ class MLP:
 
     def step(self):
         """Momentum SGD, in place: v = momentum * v - lr * grad; param += v; lr follows lr_schedule if given."""
-        if not np.isfinite(self.criterion.loss).all():
+        if getattr(self.criterion, "loss", None) is not None and not np.isfinite(self.criterion.loss).all():
             raise TrainingDiverged(f"the training loss is no longer finite after {self.steps_taken} steps at "
                                    f"learning rate {self.lr:g}; lower the learning rate")
         if self.lr_schedule is not None:
@@ -170,7 +170,8 @@ class MLP:
 
     def save_model(self, path='p1_model.npz'):
         """Save every W and b (the template's method and meaning), one plain array each: the template's
-        np.savez(path, self.W, self.b) would pickle the lists, which NumPy refuses for layers of different shapes.
+        np.savez(path, self.W, self.b) turns each list into one array, which NumPy refuses for layers of different
+        shapes.
         The layer sizes, activation names and self.metadata go beside them, so load_model can rebuild the MLP."""
         arrays = {"sizes": np.array(self.nn_dim, dtype=np.int64),
                   "activations": np.array([type(a).__name__ for a in self.layer_activations])}
@@ -310,7 +311,7 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
     def schedule(step):
         progress = step / total_steps
         if progress < warmup_fraction:
-            return peak_lr * (step + 1) / (warmup_fraction * total_steps)
+            return peak_lr * min(1.0, (step + 1) / (warmup_fraction * total_steps))
         # float(): a NumPy float64 learning rate would turn float32 updates into float64 ones
         return float(peak_lr * 0.5 * (1 + np.cos(np.pi * (progress - warmup_fraction) / (1 - warmup_fraction))))
     return schedule
@@ -318,7 +319,8 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
 # ---- Shuffling and augmentation: the training set as get_training_stats slices it.
 class TrainingImages:
     """trainx for get_training_stats: [b:b + n] gives rows b..b+n of this epoch's random order, augmented; a slice
-    from row 0 starts an epoch (a new order, a progress line). `labels` is trainy, in the same order."""
+    from row 0 starts an epoch (a new order, a progress line). `labels` is trainy, in the order of the images last
+    sliced: the template's loop reads each batch's images (forward) before its labels (backward)."""
     def __init__(self, images, labels, rng, augment=None):
         self.images, self.rng, self.augment = images, rng, augment
         self.order, self.start = np.arange(len(images)), None
@@ -469,8 +471,12 @@ def _first_bad_row(path):
                 return row, f"{len(values)} values, expected 785"
             for column, value in enumerate(values, 1):
                 name, high = ("label", 9) if column == 1 else ("pixel", 255)
-                if not (value.isascii() and value.isdigit() and int(value) <= high):
-                    return row, f"{name} {value!r} (column {column}) is not a whole number 0..{high}"
+                try:  # the rule the reader applies: a number, whole, in range ("7", "7.0" and "7e0" all pass)
+                    number = float(value)
+                except ValueError:
+                    number = -1.0
+                if not (number.is_integer() and 0 <= number <= high):
+                    return row, f"{name} {value.strip()!r} (column {column}) is not a whole number 0..{high}"
     return 1, "not readable as comma-separated whole numbers"
 
 def preprocess(pixels):
@@ -487,7 +493,13 @@ def choose_preset(presets):
     name = os.environ.get("P1_PRESET") or "default"
     if name not in presets:
         raise SettingError(f"unknown P1_PRESET {name!r}; choose one of {', '.join(presets)}")
-    return presets[name]
+    hp, whole = presets[name], (lambda v: isinstance(v, int) and v >= 1)
+    bad = [key for key, ok in (("lr", hp["lr"] > 0), ("num_epochs", whole(hp["num_epochs"])), ("batch_size", whole(
+        hp["batch_size"])), ("momentum", 0 <= hp["momentum"] < 1), ("warmup", 0 <= hp["warmup"] < 1)) if not ok]
+    if bad:
+        raise SettingError(f"hyper-parameter block: {', '.join(f'{k} = {hp[k]!r}' for k in bad)}; lr must be > 0, "
+                           "num_epochs and batch_size whole numbers >= 1, momentum and warmup in [0, 1)")
+    return hp
 
 def output_dir():
     """P1_OUT, or the folder holding p1.py; refused at once if it could not be written after training."""
@@ -500,7 +512,8 @@ def output_dir():
     return folder
 
 def write_outputs(folder, writers):
-    """Each writers[name](path) writes to a temporary name, renamed together: a failure or Ctrl-C keeps the old set."""
+    """Each writers[name](path) writes to a temporary name; the renames follow only once all are written, so a
+    failure or Ctrl-C while writing keeps the old set."""
     os.makedirs(folder, exist_ok=True)
     staged = {name: os.path.join(folder, f".tmp{os.getpid()}.{name}") for name in writers}  # .npz stays last
     try:
