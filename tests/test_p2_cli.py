@@ -356,6 +356,25 @@ def test_ctrl_c_swallowed_while_writing_the_report_keeps_the_old_set(tiny_run, c
     assert contents(out) == before
 
 
+def test_ctrl_c_while_the_outputs_are_renamed_lets_all_three_be_replaced(tiny_run, ctrl_c, monkeypatch, capsys):
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+    real_replace, renamed = os.replace, []
+
+    def replace_with_a_press_after_the_first(src, dst):
+        real_replace(src, dst)
+        if os.path.basename(dst) not in before:
+            return   # a temporary file of the staging, not one of the three final renames
+        renamed.append(dst)
+        if len(renamed) == 1:
+            import interrupt
+            interrupt._on_signal(signal.SIGINT, None)   # the handler as the signal calls it: it must not raise here
+    monkeypatch.setattr(p2, "train", lambda *args, **kwargs: ([], 0.0))
+    monkeypatch.setattr(os, "replace", replace_with_a_press_after_the_first)
+    assert p2.main(argv) == 0
+    assert len(renamed) == 3 and all(contents(out)[name] != before[name] for name in before)
+
+
 def test_a_bug_without_ctrl_c_keeps_its_traceback(tiny_run, ctrl_c, monkeypatch):
     p2, argv, out = tiny_run
 
@@ -417,7 +436,8 @@ def test_the_precision_and_its_reason_are_said_first_and_stored(tiny_run, capsys
     p2, argv, out = tiny_run
     assert p2.main([*argv, "--precision", "fp16"]) == 0
     said = capsys.readouterr().out.splitlines()
-    assert said[1] == "precision: float16 autocast with loss scaling (asked for with --precision)"
+    assert said[1] == ("precision: float16 autocast with loss scaling (asked for with --precision; torch computes "
+                       "float16 on a CPU mostly in software, so expect it to run many times slower than float32)")
     assert torch.load(out / "p2_model.pkl", weights_only=True)["precision"] == "fp16"
 
 

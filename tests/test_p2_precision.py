@@ -54,11 +54,27 @@ def test_gpu_choice(monkeypatch, name, capability, expected):
     assert chosen.reason.startswith(f"{name} {native}: compute capability {major}.{minor}")
 
 
-@pytest.mark.parametrize("asked", ["bf16", pytest.param("fp16", marks=CPU_SCALER), "fp32"])
-def test_asking_overrides_the_choice(monkeypatch, asked):
-    fake_cpu(monkeypatch, "AVX2")
+SLOW = ", so expect it to run many times slower than float32"
+
+
+@pytest.mark.parametrize("asked, amx, reason", [
+    ("bf16", False, "asked for with --precision; this CPU has no native bf16: torch's kernels use AVX2" + SLOW),
+    ("bf16", True, "asked for with --precision"),
+    pytest.param("fp16", True, "asked for with --precision; torch computes float16 on a CPU mostly in software" + SLOW,
+                 marks=CPU_SCALER),
+    ("fp32", False, "asked for with --precision"),
+])
+def test_asking_overrides_the_choice_and_warns_of_an_emulated_precision(monkeypatch, asked, amx, reason):
+    fake_cpu(monkeypatch, "AVX512" if amx else "AVX2", amx=amx, avx512_bf16=amx)
     chosen = choose_precision(asked, CPU)
-    assert (chosen.name, chosen.reason) == (asked, "asked for with --precision")
+    assert (chosen.name, chosen.reason) == (asked, reason)
+
+
+@pytest.mark.parametrize("asked, capability, slow", [("bf16", (7, 5), True), ("fp16", (7, 5), False),
+                                                     ("bf16", (8, 0), False), ("fp16", (8, 0), False)])
+def test_asking_on_a_gpu_warns_only_of_bf16_on_a_card_without_it(monkeypatch, asked, capability, slow):
+    fake_gpu(monkeypatch, "Tesla T4" if capability < (8, 0) else "NVIDIA A100-SXM4-40GB", capability)
+    assert (SLOW in choose_precision(asked, GPU).reason) == slow
 
 
 def test_an_unknown_precision_is_refused():

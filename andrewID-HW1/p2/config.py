@@ -49,7 +49,7 @@ class Config:
     optimizer: str = "sgd"           # "sgd" | "muon": Muon (muon.py) for the conv filters, SGD for the rest
     muon_lr: float = 0.24            # angle per step of each (norm-fixed) filter bank at peak
     muon_momentum: float = 0.6       # Muon averages less than SGD: the orthogonalised step is already smooth
-    muon_ns_steps: int = 3           # Newton-Schulz iterations: 3 is as accurate as the step needs
+    muon_ns_steps: int = 3           # Newton-Schulz iterations: 3, as the public recipe (muon.py says how close)
     muon_one_batch: bool = False     # True: every filter bank orthogonalised in one zero-padded batch, the same
                                      # step in fewer, larger kernels (for a GPU that waits on launches); False:
                                      # a batch per filter shape, as every recorded run did

@@ -7,6 +7,7 @@ training step and before the outputs are replaced raises it again, and p2.main()
 it as the interrupt it is. SIGTERM and SIGHUP (a `kill`, a closed terminal) end the run the same way, so the
 outputs' temporary files are removed and the previous ones kept.
 """
+import contextlib
 import signal
 import sys
 import threading
@@ -14,12 +15,26 @@ import threading
 NAMES = ("SIGINT", "SIGTERM", "SIGHUP")   # Windows has no SIGHUP
 _received = None    # the first signal that asked the run to end
 _installed = []     # the signals routed to _on_signal
+_deferring = False  # inside deferred(): remember a signal, raise nothing
 
 
 def _on_signal(signum, frame):
     global _received
     _received = _received or signum
-    raise KeyboardInterrupt
+    if not _deferring:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred():
+    """A block that a signal does not cut short (the outputs' renames, which must finish together): one that comes
+    meanwhile is remembered, and check() raises it afterwards."""
+    global _deferring
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
 
 
 def install():

@@ -12,9 +12,10 @@ own.
 """
 import torch
 
-# Coefficients of the quintic x -> a x + b x^3 + c x^5 (the values published with Muon), chosen to push every
-# singular value in (0, 1] quickly towards 1 (to within about +-30 %, which is all Muon needs) rather than to
-# converge exactly.
+# Coefficients of the quintic x -> a x + b x^3 + c x^5 (the values published with Muon), chosen to push the
+# singular values in (0, 1] quickly towards 1 rather than to converge exactly: after 3 iterations those of a random
+# matrix lie within about +-30 % of 1, while the smallest of an ill-conditioned update stay well below it, which
+# the public recipes found does not hurt training.
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 

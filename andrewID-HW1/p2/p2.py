@@ -97,7 +97,8 @@ def run_training(args, device):
                        machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
         write_report(summary, model, cfg, len(data["train_images"]), out)
         interrupt.check()   # a Ctrl-C swallowed while writing still keeps the old outputs
-        out.commit()
+        with interrupt.deferred():   # from here a Ctrl-C no longer stops the run: the three renames finish together
+            out.commit()
     print(f"wrote {', '.join(OUTPUT_NAMES)} in {out.folder}")
     if cfg.tta != "none":
         print(f"test accuracy without test-time augmentation: {100 * plain_acc:.2f}%")

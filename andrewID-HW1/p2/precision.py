@@ -9,7 +9,8 @@ runs 8-14x slower in bf16 than in float32. So:
 - CUDA: bf16 from compute capability 8.0 (Ampere) on; older cards (T4, V100, RTX 20xx) have fast float16 but no
   bf16, so float16, whose small range needs loss scaling (torch.amp.GradScaler) to keep small gradients from
   rounding to zero.
-- `--precision bf16|fp16|fp32` overrides the choice, and the run says that it was asked for.
+- `--precision bf16|fp16|fp32` overrides the choice, and the run says that it was asked for (and, where the
+  device does not compute it natively, that it will be slow).
 """
 from dataclasses import dataclass
 
@@ -91,6 +92,17 @@ def cuda_has_native_bf16(device):
     return False, f"{name} has no native bf16: compute capability {major}.{minor}, below 8.0"
 
 
+def emulated(name, device):
+    """Why precision `name` is not native on `device`, in words; "" where it is (float32 always is, float16 on every
+    CUDA card). float16 on a CPU ran a training step over 100x slower than float32 on a Xeon with AMX."""
+    if name == "fp32" or (name == "fp16" and device.type == "cuda"):
+        return ""
+    if name == "fp16":
+        return "torch computes float16 on a CPU mostly in software"
+    native, why = cuda_has_native_bf16(device) if device.type == "cuda" else cpu_has_native_bf16()
+    return "" if native else why
+
+
 def choose_precision(requested, device):
     """The Precision for --precision `requested` (one of CHOICES) on torch device `device`."""
     if requested not in CHOICES:
@@ -99,7 +111,9 @@ def choose_precision(requested, device):
         raise ValueError(f"--precision fp16 on the CPU needs torch 2.3 or newer for its loss scaling; this is torch "
                          f"{torch.__version__}: use fp32")
     if requested != "auto":
-        return Precision(requested, "asked for with --precision")
+        slow = emulated(requested, device)
+        return Precision(requested, "asked for with --precision" + (f"; {slow}, so expect it to run many times "
+                                                                    "slower than float32" if slow else ""))
     if device.type == "cuda":
         native, why = cuda_has_native_bf16(device)
         return Precision("bf16" if native else "fp16", why)

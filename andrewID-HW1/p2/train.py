@@ -52,7 +52,8 @@ def normalize(images, mean=MEAN, std=STD):
 
 
 def lr_factor(step, total_steps, warmup_frac):
-    """Linear warm-up to 1, then linear decay to 0 at the last step."""
+    """Linear warm-up to 1 over round(warmup_frac * total_steps) steps (at least one), then linear decay; the
+    factor reaches 0 at step total_steps, one past the last step run."""
     warmup = max(1, round(warmup_frac * total_steps))
     if step < warmup:
         return (step + 1) / warmup
@@ -79,8 +80,9 @@ def make_optimizer(model, cfg):
 def make_muon_optimizers(model, cfg, ns_dtype=None):
     """Muon for the conv filters; SGD (Nesterov) for the whitening bias, the BN biases and the head.
 
-    The SGD groups shrink by cfg.decay_per_step a step at peak lr whatever their lr (torch's coupled weight
-    decay divided by the group's lr). `ns_dtype`: the dtype of Muon's Newton-Schulz iteration (None: Muon's own
+    Each SGD group's weight decay is cfg.decay_per_step divided by its lr (torch's coupled weight decay), so at peak
+    lr every group loses decay_per_step of its value a step before momentum, about decay_per_step / (1 - momentum)
+    once the momentum has built up. `ns_dtype`: the dtype of Muon's Newton-Schulz iteration (None: Muon's own
     choice); a 16-bit one the device computes natively.
     """
     filters, whiten_bias, biases, head = [], [], [], []
@@ -220,10 +222,11 @@ def predict_logits_per_tta(model, images, cfg, device, ttas, mean=MEAN, std=STD,
     for tta in ttas:
         if tta not in TTAS:
             raise ValueError(f"unknown tta {tta!r}")
+    device = torch.device(device)   # "cpu" or "cuda" as a string works too
     precision = precision or choose_precision("auto", device)
     was_training = model.training
     model.eval()
-    size = cfg.eval_batch_size if torch.device(device).type != "cpu" else min(cfg.eval_batch_size, CPU_EVAL_BATCH)
+    size = cfg.eval_batch_size if device.type != "cpu" else min(cfg.eval_batch_size, CPU_EVAL_BATCH)
 
     def batches(index, what):
         """(positions, normalised images) of `index`, a batch at a time."""
@@ -285,7 +288,9 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
     total_steps = max(1, round(cfg.epochs * steps_per_epoch))
     optimizers = make_optimizers(model, cfg, precision)
     scaler = precision.grad_scaler(device)
-    whiten_steps = round(cfg.whiten_bias_epochs * steps_per_epoch)
+    # the whitening bias's own schedule is the Muon recipe's (describe.py and the report say so); SGD keeps it on
+    # the main one
+    whiten_steps = round(cfg.whiten_bias_epochs * steps_per_epoch) if cfg.optimizer == "muon" else 0
     schedules = lr_schedules(total_steps, cfg.warmup_frac, whiten_steps)
     # Once the whitening bias has stopped learning (its lr is 0 from then on), autograd can skip its gradient and
     # with it the first convolution's input gradient: 4-5 % of a CPU step. Not in a compiled net, which would
