@@ -483,3 +483,10 @@ def test_the_parameters_that_never_learn_are_counted_apart():
     assert report.learned_params(net) == report.total_params(net) - fixed   # the recipe fixes batch norm's scale
     assert report._parameters(dict(total_params=1000, learned_params=990)) == "1,000 (990 learned, the others fixed)"
     assert report._parameters(dict(total_params=1000, learned_params=1000)) == "1,000"
+
+
+def test_step_counts_are_the_ones_training_uses():
+    from config import step_counts
+    assert step_counts(get_preset("cpu").to_dict(), 50_000) == (50, 350, 150)
+    assert step_counts(get_preset("cpu").override(optimizer="sgd").to_dict(), 50_000)[2] == 0   # Muon's only
+    assert step_counts(get_preset("fast").to_dict(), 45_500) == (22, 176, 66)   # the ragged last batch dropped

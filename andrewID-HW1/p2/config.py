@@ -276,6 +276,16 @@ def epoch_size(epoch_sizes, epoch):
     return epoch_sizes[min(epoch, len(epoch_sizes)) - 1]
 
 
+def step_counts(config, n_train):
+    """(steps per epoch, steps in all, steps the whitening bias learns) of a run of `config` (a Config's dict) on
+    `n_train` images, as train.py runs it: the ragged last batch of each epoch dropped, and the whitening bias on a
+    schedule of its own under Muon only (0: none). The report and its text count the same way."""
+    per_epoch = max(1, n_train // config["batch_size"])
+    total = max(1, round(config["epochs"] * per_epoch))
+    whiten = round(config.get("whiten_bias_epochs", 0) * per_epoch) if config.get("optimizer") == "muon" else 0
+    return per_epoch, total, whiten
+
+
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.table import Table
 from matplotlib.ticker import MaxNLocator
 
-from config import TTA_FRACTION_NOTE, Config
+from config import TTA_FRACTION_NOTE, Config, step_counts
 from credit import sources_paragraph
 from describe import (TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
                       selective_share, settings_rows)
@@ -70,15 +70,12 @@ def lr_per_step(config, n_train):
     """(epoch of each step, {curve label: learning rate as a fraction of its peak}), as training set it step by
     step; None when the config lacks what the schedule needs."""
     try:
-        steps_per_epoch = max(1, n_train // config["batch_size"])
-        total_steps = max(1, round(config["epochs"] * steps_per_epoch))
-        whiten_steps = round(config.get("whiten_bias_epochs", 0) * steps_per_epoch)
+        steps_per_epoch, total_steps, whiten_steps = step_counts(config, n_train)
         schedules = lr_schedules(total_steps, config["warmup_frac"], whiten_steps)
     except (KeyError, TypeError):
         return None
     epochs = np.arange(total_steps + 1) / steps_per_epoch
-    # train.py gives the whitening bias its own schedule under Muon only
-    if config.get("optimizer") == "muon" and whiten_steps > 0:
+    if whiten_steps > 0:   # the whitening bias on its own schedule (Muon)
         return epochs, {"every other parameter": schedules["main"], "whitening-layer bias": schedules["whiten"]}
     return epochs, {"all parameters": schedules["main"]}
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 import cpu_memory
 import interrupt
 from augment import augment, cutout, downscale, epoch_view
-from config import TTAS, epoch_size
+from config import TTAS, epoch_size, step_counts
 from data import DataError
 from muon import Muon
 from precision import choose_precision
@@ -281,16 +281,13 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
     # The per-batch path keeps its CPU random stream (the sgd recipe's runs reproduce exactly); the epoch-view
     # path draws on the device, so no step waits on the host.
     generator = torch.Generator(device if cfg.alternate_flips else "cpu").manual_seed(seed)
-    steps_per_epoch = len(images) // cfg.batch_size   # drop the ragged last batch: fixed shapes for compile
-    if steps_per_epoch == 0:
+    if len(images) < cfg.batch_size:
         raise DataError(f"batch size {cfg.batch_size} is larger than the {len(images)} training images; use a "
                         "smaller --batch-size")
-    total_steps = max(1, round(cfg.epochs * steps_per_epoch))
+    # the ragged last batch of an epoch is dropped (fixed shapes for compile)
+    steps_per_epoch, total_steps, whiten_steps = step_counts(cfg.to_dict(), len(images))
     optimizers = make_optimizers(model, cfg, precision)
     scaler = precision.grad_scaler(device)
-    # the whitening bias's own schedule is the Muon recipe's (describe.py and the report say so); SGD keeps it on
-    # the main one
-    whiten_steps = round(cfg.whiten_bias_epochs * steps_per_epoch) if cfg.optimizer == "muon" else 0
     schedules = lr_schedules(total_steps, cfg.warmup_frac, whiten_steps)
     # Once the whitening bias has stopped learning (its lr is 0 from then on), autograd can skip its gradient and
     # with it the first convolution's input gradient: 4-5 % of a CPU step. Not in a compiled net, which would
