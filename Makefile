@@ -86,7 +86,9 @@ check-zip: ## validate an existing zip without running its code: make check-zip 
 verify: ## re-measure both committed models on the test sets and compare with the stored numbers
 	$(PYTHON) tools/verify.py $${MNIST_DIR:+--mnist-dir "$$MNIST_DIR"} $${CIFAR10_DIR:+--cifar10-dir "$$CIFAR10_DIR"}
 
-clean: ## remove build outputs and test caches; keeps data/, the models and reports
-	rm -rf .pytest_cache *-HW1.zip *-HW1.pdf
+clean: ## remove test caches, and with ANDREW_ID=yourid the zip and PDF `make zip` wrote; keeps data/ and the models
+	rm -rf .pytest_cache
+	$${ANDREW_ID:+rm -f "$$ANDREW_ID-HW1.zip" "$$ANDREW_ID-HW1.pdf"}
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
-	@echo "kept: data/, the trained models and reports"
+	@if [ -n "$$ANDREW_ID" ]; then echo "kept: data/, the trained models and reports"; \
+	else echo "kept: data/, the trained models and reports, and *-HW1.zip/.pdf (ANDREW_ID=yourid removes yours)"; fi

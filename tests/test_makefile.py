@@ -184,11 +184,16 @@ def test_zip_needs_no_extra_variable(tree):
     assert "ALLOW_EXAMPLE_FIG5" not in (tree / "Makefile").read_text()
 
 
-def test_clean_says_what_it_keeps(tree):
-    (tree / "jdoe-HW1.zip").write_text("zip")
+def test_clean_says_what_it_keeps_and_removes_only_the_named_students_zip(tree):
+    for name in ("jdoe-HW1.zip", "jdoe-HW1.pdf", "24789-HW1.pdf", "andrewID-HW1.zip"):   # a handout, a starter zip
+        (tree / name).write_text(name)
     (tree / "scratch" / "p1best").mkdir(parents=True)   # where the README's p1-best command writes its model
     (tree / "scratch" / "p1best" / "p1_model.npz").write_text("model")
     result, _ = make(tree, "clean")
-    assert result.returncode == 0 and not (tree / "jdoe-HW1.zip").exists()
-    assert "kept: data/, the trained models and reports" in result.stdout
+    assert result.returncode == 0 and (tree / "jdoe-HW1.zip").exists()
+    assert "kept: data/, the trained models and reports, and *-HW1.zip/.pdf" in result.stdout
+    result, _ = make(tree, "clean", "ANDREW_ID=jdoe")
+    assert result.returncode == 0 and "kept: data/, the trained models and reports\n" in result.stdout
+    assert not (tree / "jdoe-HW1.zip").exists() and not (tree / "jdoe-HW1.pdf").exists()
+    assert (tree / "24789-HW1.pdf").exists() and (tree / "andrewID-HW1.zip").exists()
     assert (tree / "scratch" / "p1best" / "p1_model.npz").exists()

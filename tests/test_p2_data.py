@@ -119,6 +119,30 @@ def test_search_order_env_then_cwd_data_then_p2_folder_then_repo(tmp_path, monke
         assert source.folder == str(place / LAYOUT_DIRS[layout])
 
 
+def test_a_partial_copy_early_in_the_search_does_not_hide_a_complete_one(tmp_path, monkeypatch):
+    no_download(monkeypatch)
+    partial, complete = tmp_path / "env", tmp_path / "data"
+    monkeypatch.setenv("CIFAR10_DIR", str(partial))
+    monkeypatch.chdir(tmp_path)
+    write_cifar_batches(partial / data.PY, "py", RECORDS)
+    os.remove(partial / data.PY / "data_batch_3")
+    with pytest.raises(data.DataError, match="data_batch_3 missing. Remove that folder and download CIFAR-10 again"):
+        data.load_cifar10()   # the only copy found is partial: it is named, with what to do
+    write_cifar_batches(complete / data.BIN, "bin", RECORDS)
+    assert data.locate_cifar10().folder == str(complete / data.BIN)
+
+
+def test_download_only_checks_every_file_before_it_says_ok(tmp_path, monkeypatch, capsys):
+    no_download(monkeypatch)
+    write_cifar_batches(tmp_path / data.BIN, "bin", RECORDS)
+    assert p2.main(["--download-only", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"{5 * RECORDS} training and {RECORDS} test images, checked")
+    with open(tmp_path / data.BIN / data.TEST_FILE, "r+b") as f:
+        f.truncate(100)
+    assert p2.main(["--download-only", "--data-dir", str(tmp_path)]) != 0
+    assert "test_batch.bin" in capsys.readouterr().err
+
+
 def test_run_from_inside_the_p2_folder_finds_the_tutorials_data_in_the_repository(tmp_path, monkeypatch):
     # The PyTorch tutorial downloads into <repo>/data/cifar-10-batches-py; `cd andrewID-HW1/p2 && python p2.py`
     # must find it there, not only in the working folder's data/.
@@ -213,6 +237,14 @@ def test_failed_download_leaves_no_folder_it_created(tmp_path, monkeypatch):
     message = str(info.value)
     assert "not found" in message and "network down" in message and data.URL in message
     assert "--data-dir" in message and "CIFAR10_DIR" in message and "\n" not in message
+
+
+def test_a_download_that_fails_its_checksum_says_so(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as tv_utils
+    failed = RuntimeError("File not found or corrupted.")   # torchvision's words for a wrong md5
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive", fake_download([], failed))
+    with pytest.raises(data.DataError, match="does not match CIFAR-10's md5 checksum: an interrupted transfer"):
+        data.locate_cifar10(str(tmp_path / "new"))
 
 
 def test_failed_download_into_an_existing_folder_keeps_it_and_its_files(tmp_path, monkeypatch):

@@ -76,6 +76,8 @@ def test_p2_says_once_why_it_passes_a_gpu_over(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(torch.version, "cuda", None)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setattr(devices.shutil, "which", lambda name: "/usr/bin/nvidia-smi" if name == "nvidia-smi" else None)
+    import data
+    monkeypatch.setattr(data, "RECORDS_PER_FILE", 4)
     write_cifar_batches(str(tmp_path / "cifar-10-batches-bin"), "bin", 4)
     assert p2.main(["--download-only", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out

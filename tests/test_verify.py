@@ -120,6 +120,19 @@ def test_a_cut_test_set_or_a_stored_error_that_is_no_number_is_one_line(setup, c
     assert "its stored test_error ('abc') is not a number" in err and "Traceback" not in err
 
 
+def test_a_p2_failure_is_named_by_its_own_error_line_once(setup, capsys):
+    write_constant_p2_model(str(setup["bundle"] / "p2" / "p2_model.pkl"), test_accuracy=0.75)
+    test_batch = Path(setup["args"][5]) / "cifar-10-batches-bin" / "test_batch.bin"
+    test_batch.write_bytes(test_batch.read_bytes()[:100])   # cut short: p2.py --eval refuses it
+    assert verify.main(setup["args"] + ["--only", "p2"]) == 1
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if "failed (exit" in line]
+    assert len(failed) == 1 and failed[0].endswith("test_batch.bin: 100 bytes is not a whole number of 3073-byte "
+                                                   "records (an official batch is 30,730,000 bytes); the file is "
+                                                   "truncated or not CIFAR-10 binary. Re-download it.")
+    assert "verify-json" not in err and "Traceback" not in err
+
+
 def test_without_a_folder_the_test_set_is_found_where_p1_looks(setup, capsys, monkeypatch, tmp_path):
     p1_dir = setup["bundle"] / "p1"   # beside p1.py, where p1's own message tells students to put the CSVs
     write_mnist_test_csv(p1_dir, [3] * 5 + [0, 1, 2, 4, 5] * 3)

@@ -1,5 +1,5 @@
 """Checks that import and run a bundle's code: `make zip` runs them on the student's own tree, `check --run` on a
-zip whose author is trusted. Each runs in a fresh `python -I -B` inside the p1 or p2 folder, whose only extra
+zip whose author is trusted. Each runs in a fresh `python -E -B` inside the p1 or p2 folder, whose only extra
 import path is that folder, so a pass proves the unpacked bundle runs without the rest of the repository.
 """
 import json
@@ -71,8 +71,9 @@ def run_checks(bundle_dir, p1_model_ok, p2_model_ok, p2_modules):
     env = dict(os.environ, MPLBACKEND="Agg")
     running = []
     for folder, script, args in checks:
-        # -I: no user site, no PYTHON* variables, no script folder on sys.path; -B: no __pycache__ in the bundle.
-        proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", script, *args], cwd=os.path.join(bundle_dir, folder),
+        # -E: no PYTHON* variables (no PYTHONPATH into the repository), but the user's site-packages stay, where pip
+        # installs for a user who cannot write the system's; -B: no __pycache__ in the bundle.
+        proc = subprocess.Popen([sys.executable, "-E", "-B", "-c", script, *args], cwd=os.path.join(bundle_dir, folder),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         running.append((folder, proc))
     for folder, proc in running:

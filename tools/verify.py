@@ -36,8 +36,9 @@ CIFAR_LAYOUTS = {"cifar-10-batches-bin": tuple(f"data_batch_{i}.bin" for i in ra
                  "cifar-10-batches-py": tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)}
 MARK = "verify-json: "
 
-# Run in the p2 folder by `python -I`: reads the stored numbers (weights_only) and names this machine's device,
-# then hands over to p2.py's own command line, so the accuracy comes from the code path a student runs.
+# Run in the p2 folder by `python -E` (as tools/bundle_run.py's checks): reads the stored numbers (weights_only)
+# and names this machine's device, then hands over to p2.py's own command line, so the accuracy comes from the code
+# path a student runs.
 P2_EVAL = r"""
 import json, os, sys
 sys.path.insert(0, os.getcwd())
@@ -192,13 +193,15 @@ def measure_p2(p2_dir, cifar10_dir):
         raise VerifyError(f"{model_path}: missing; train it with `make p2`")
     places = [cifar10_dir] if cifar10_dir else cifar10_places(p2_dir)
     data_dir = os.path.abspath(cifar_batches_dir(*places))
-    cmd = [sys.executable, "-I", "-B", "-c", P2_EVAL, "--eval", model_path, "--data-dir", data_dir]
+    cmd = [sys.executable, "-E", "-B", "-c", P2_EVAL, "--eval", model_path, "--data-dir", data_dir]
     returncode, lines = run_showing_progress(cmd, p2_dir)
     info = next((json.loads(line[len(MARK):]) for line in lines if line.startswith(MARK)), None)
     printed = re.fullmatch(r"test accuracy: ([0-9.]+)%", lines[-1].strip()) if lines else None
     if returncode != 0 or info is None or printed is None:
-        tail = "\n".join(lines)[-800:]
-        raise VerifyError(f"p2.py --eval {model_path} failed (exit {returncode}): {tail}")
+        # its lines have already passed through: name its own error line, not all of them again
+        said = next((line for line in reversed(lines) if line.startswith(("error: ", "interrupted"))),
+                    lines[-1] if lines else "no output")
+        raise VerifyError(f"p2.py --eval {model_path} failed (exit {returncode}): {said.removeprefix('error: ')}")
     if not isinstance(info["test_accuracy"], (int, float)):
         raise VerifyError(f"{model_path}: stores no test_accuracy; retrain with `make p2`")
     return float(info["test_accuracy"]), float(printed.group(1)), info["device"], info["current_device"]

@@ -155,9 +155,13 @@ def download_cifar10(data_dir, searched=None):
         _remove(new)
         if not isinstance(exc, Exception):
             raise
+        # torchvision's words when the file came but its md5 did not match
+        why = ("the file that came does not match CIFAR-10's md5 checksum: an interrupted transfer, or a network "
+               "that served another page" if isinstance(exc, RuntimeError) and "corrupted" in str(exc)
+               else f"{type(exc).__name__}: {exc}")
         raise DataError(f"{_not_found(searched or [os.path.abspath(data_dir)])}, and downloading it from {URL} "
-                        f"into {os.path.abspath(data_dir)} failed ({type(exc).__name__}: {exc}). {POINT_TO_DATA}, "
-                        "or run again with a network.") from None
+                        f"into {os.path.abspath(data_dir)} failed ({why}). {POINT_TO_DATA}, or run again with a "
+                        "working network.") from None
     return _found(source.folder, BIN, downloaded=True)
 
 
@@ -168,10 +172,9 @@ def locate_cifar10(data_dir=None, download=True):
     if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):
         raise DataError(f"--data-dir {data_dir} is a file; give the folder holding {BIN}/ or {PY}/.")
     places = [os.path.abspath(data_dir)] if data_dir else search_places()
-    for place in places:
-        source = find_in(place)
-        if source is not None:
-            return source
+    found = [source for source in map(find_in, places) if source is not None]
+    if found:   # a complete copy first: a partial one earlier in the search must not hide it
+        return next((source for source in found if not missing_files(source)), found[0])
     if not download:
         raise DataError(f"{_not_found(places)}. {POINT_TO_DATA}, or run p2.py with a network to download it.")
     return download_cifar10(data_dir or os.environ.get("CIFAR10_DIR") or "data", searched=places)
@@ -263,13 +266,17 @@ def load_cifar10(source=None, download=True, splits=("train", "test")):
     """
     if not isinstance(source, DataSource):
         source = locate_cifar10(source, download)
-    names = {split: FILES[source.layout][split] for split in splits}
-    missing = [name for split in splits for name in names[split]
-               if not os.path.isfile(os.path.join(source.folder, name))]
+    missing = missing_files(source, splits)
     if missing:
-        raise DataError(f"{source.folder}: {', '.join(missing)} missing. Re-download CIFAR-10, or pass --data-dir "
-                        "to a complete copy.")
+        raise DataError(f"{source.folder}: {', '.join(missing)} missing. Remove that folder and download CIFAR-10 "
+                        "again (make data-cifar10), or pass --data-dir to a complete copy.")
     out = {}
     for split in splits:
-        out[f"{split}_images"], out[f"{split}_labels"] = _read_files(source, names[split])
+        out[f"{split}_images"], out[f"{split}_labels"] = _read_files(source, FILES[source.layout][split])
     return out
+
+
+def missing_files(source, splits=("train", "test")):
+    """The batch files of `splits` that the DataSource's folder lacks."""
+    return [name for split in splits for name in FILES[source.layout][split]
+            if not os.path.isfile(os.path.join(source.folder, name))]

@@ -141,7 +141,7 @@ def parse_args(argv):
     task = p.add_mutually_exclusive_group()
     task.add_argument("--eval", metavar="PATH", help="re-measure the test accuracy of a saved model and exit")
     task.add_argument("--download-only", action="store_true",
-                      help="find CIFAR-10, or download it (see above), and exit")
+                      help="find CIFAR-10, or download it (see above), check every file, and exit")
     return p.parse_args(argv)
 
 
@@ -364,7 +364,10 @@ def main(argv=None):
         if device.type == "cpu" and not args.download_only:
             cpu_memory.keep_freed_memory()   # large tensors reused from step to step, not re-mapped (cpu_memory.py)
         if args.download_only:
-            print(f"CIFAR-10 is in {locate_cifar10(args.data_dir).folder}")
+            source = locate_cifar10(args.data_dir)
+            found = load_cifar10(source)   # every file read and checked: a partial copy is no "ok"
+            print(f"CIFAR-10 is in {source.folder}: {len(found['train_labels']):,} training and "
+                  f"{len(found['test_labels']):,} test images, checked")
         elif args.eval:
             run_eval(args, device)
         else:
