@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from gradcheck import numeric_gradient
 from theory import backprop
 
 
@@ -43,26 +44,16 @@ def test_grads_match_autograd(seed, shape):
 def test_grads_match_finite_differences(seed):
     x, W1, b1, W2, b2, y = random_problem(seed, 3, 4, 3, 3)
     ours = backprop.grads(x, W1, b1, W2, b2, y)
-    eps = 1e-6
 
-    def numeric(array, loss):
-        grad = np.zeros_like(array)
-        for index in np.ndindex(array.shape):
-            old = array[index]
-            array[index] = old + eps
-            up = loss()
-            array[index] = old - eps
-            down = loss()
-            array[index] = old
-            grad[index] = (up - down) / (2 * eps)
-        return grad
+    def energy():
+        return backprop.forward(x, W1, b1, W2, b2, y)["E"]
 
-    np.testing.assert_allclose(ours["x"], numeric(x, lambda: backprop.forward(x, W1, b1, W2, b2, y)["E"]), atol=1e-7)
-    np.testing.assert_allclose(ours["W1"], numeric(W1, lambda: backprop.forward(x, W1, b1, W2, b2, y)["E"]),
-                               atol=1e-7)
+    np.testing.assert_allclose(ours["x"], numeric_gradient(x, energy), atol=1e-7)
+    np.testing.assert_allclose(ours["W1"], numeric_gradient(W1, energy), atol=1e-7)
     # dE/df2 from the cross-entropy of softmax(f2) alone.
     f2 = backprop.forward(x, W1, b1, W2, b2, y)["f2"].copy()
-    np.testing.assert_allclose(ours["f2"], numeric(f2, lambda: -(y * backprop.log_softmax(f2)).sum()), atol=1e-7)
+    np.testing.assert_allclose(ours["f2"], numeric_gradient(f2, lambda: -(y * backprop.log_softmax(f2)).sum()),
+                               atol=1e-7)
 
 
 def test_single_sample_vector_input():
