@@ -245,5 +245,21 @@ def test_lookahead_finishes_at_the_slow_average():
     assert torch.allclose(model.weight, torch.full((1, 2), 1 - decay))
     with torch.no_grad():
         model.weight.fill_(5.0)
-    lookahead.finish(model)                          # the slow copy, untouched by the last fast weights
-    assert torch.allclose(model.weight, torch.full((1, 2), 1 - decay))
+    lookahead.update(model, 10)                      # the last step, a pull: finish leaves the slow copy as it is
+    slow = (1 - decay) + (5.0 - (1 - decay)) * (1 - 0.95 ** 5)
+    lookahead.finish(model, 10)
+    assert torch.allclose(model.weight, torch.full((1, 2), slow))
+
+
+@pytest.mark.parametrize("steps", [3, 7])
+def test_lookahead_finish_pulls_in_the_steps_since_the_last_pull(steps):
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    lookahead = Lookahead(model, total_steps=steps, every=5)
+    for step in range(1, steps + 1):
+        with torch.no_grad():
+            model.weight.fill_(float(step))           # the fast weights after each step
+        lookahead.update(model, step)
+    lookahead.finish(model, steps)
+    assert model.weight.min() > 0 and torch.equal(model.weight, lookahead.slow["weight"])   # never the initial 0

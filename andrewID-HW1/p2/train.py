@@ -160,12 +160,18 @@ class Lookahead:
             slow.lerp_(state[key], 1 - decay)
             state[key].copy_(slow)
 
+    def _decay(self, step):
+        return 0.95 ** self.every * (step / self.total_steps) ** 3
+
     def update(self, model, step):
         if step % self.every == 0:
-            self._sync(model, 0.95 ** self.every * (step / self.total_steps) ** 3)
+            self._sync(model, self._decay(step))
 
-    def finish(self, model):
-        self._sync(model, 1.0)
+    def finish(self, model, step):
+        """After the last step, `step`: the steps since the last pull are pulled in as well (a run of fewer than
+        `every` steps would otherwise end at its initial weights)."""
+        if step % self.every:
+            self._sync(model, self._decay(step))
 
 
 class Stopwatch:
@@ -299,8 +305,8 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
     estimate = TimeEstimate(total_steps, device, [epoch_size(cfg.epoch_sizes, 1 + s // steps_per_epoch) ** 2
                                                   for s in range(total_steps)])
     epochs = f"{cfg.epochs:g}"
-    log(f"training on {len(images):,} images for {epochs} epoch{'' if epochs == '1' else 's'} ({total_steps} steps of "
-        f"{cfg.batch_size}), in {precision.words}")
+    log(f"training on {len(images):,} images for {epochs} epoch{'' if epochs == '1' else 's'} ({total_steps} "
+        f"step{'' if total_steps == 1 else 's'} of {cfg.batch_size}), in {precision.words}")
 
     if cfg.alternate_flips:
         # Each epoch shifts, flips and normalises the whole set in a few batched ops; a step only gathers its batch.
@@ -360,7 +366,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
         bar.close()
         step += n_steps
         if lookahead and step == total_steps:
-            lookahead.finish(model)
+            lookahead.finish(model, step)
         seconds = stopwatch.stop()
         train_seconds += seconds
         train_loss = loss_sum.item() / n_steps
