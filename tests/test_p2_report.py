@@ -399,6 +399,12 @@ def test_hyper_parameter_table_shows_only_what_the_run_used():
     assert "random left-right mirror" not in muon_rows and muon_rows["each image mirrored on alternate epochs"]
 
 
+def test_without_mirror_images_nothing_alternates_in_the_table_or_the_sources():
+    cfg = RECIPES["fast"].override(flip=False).to_dict()
+    assert not [name for name, _ in describe.settings_rows(cfg) if "mirror" in name]
+    assert not [idea for idea in credit.borrowed_ideas(cfg) if "mirroring" in idea]
+
+
 def test_architecture_layers_are_named_in_words():
     net = p2_model.build_model(Config(widths=(8, 16, 16)))
     names = describe.layer_names(report.layer_table(net))
@@ -440,7 +446,7 @@ def test_summary_page_shows_both_accuracies_precision_and_the_split():
     assert "without test-time augmentation\n(one view of each image)" in texts and "90.00 %" in texts
     assert "bfloat16 mixed precision (this CPU computes bfloat16 natively, AMX)" in texts
     assert "trained on 45,000, 5,000 held out for validation" in texts
-    assert any("set-up before timing (kernel selection) 0.4 s, training 75.0 s" in t for t in texts)
+    assert any("set-up before timing (kernel selection) 0.4 s, training 75.0 s" in " ".join(t.split()) for t in texts)
     method = dict(report.method_paragraphs(fake_summary()))
     assert "5,000 of the training images were held out" in method["How the settings were chosen"]
     assert "compared on the validation images" in method["How the settings were chosen"]
@@ -473,8 +479,8 @@ def test_precision_is_said_in_words(precision, reason, words):
 
 def test_a_time_that_was_not_spent_is_not_listed():
     timing = dict(fake_summary()["timing"], warm_up_s=0.0)
-    assert report._times(timing) == ("data preparation 1.2 s, training 75.0 s, evaluation 2.5 s, network set-up and "
-                                     "the rest 1.6 s, total 80.3 s")   # the parts add up to the total
+    assert report._times(timing) == ("data and network preparation 1.2 s, training 75.0 s, evaluation 2.5 s, saving "
+                                     "and the rest 1.6 s, total 80.3 s")   # the parts add up to the total
 
 
 def test_the_parameters_that_never_learn_are_counted_apart():
@@ -490,3 +496,24 @@ def test_step_counts_are_the_ones_training_uses():
     assert step_counts(get_preset("cpu").to_dict(), 50_000) == (50, 350, 150)
     assert step_counts(get_preset("cpu").override(optimizer="sgd").to_dict(), 50_000)[2] == 0   # Muon's only
     assert step_counts(get_preset("fast").to_dict(), 45_500) == (22, 176, 66)   # the ragged last batch dropped
+    # a share of an epoch under one step is still a schedule of its own (0 would mean the main schedule)
+    assert step_counts(get_preset("cpu").override(whiten_bias_epochs=0.005).to_dict(), 50_000)[2] == 1
+
+
+def test_a_run_that_changed_its_recipe_says_so_before_how_the_recipe_was_chosen():
+    preset = get_preset("cpu").to_dict()
+    assert describe.changes_note("cpu", preset, preset) == ""
+    changed = dict(preset, epochs=0.3, tta="none")
+    assert describe.changes_note("cpu", changed, preset) == (
+        "This run changed the cpu recipe's settings (epochs 0.3 instead of 7; tta one view of each image instead of "
+        "the image, its mirror and 1-pixel shifts of both); what follows is about the recipe as it stands.")
+
+
+def test_a_run_shorter_than_an_epoch_plots_its_epoch_where_it_ended():
+    summary = fake_summary()
+    summary["config"] = dict(summary["config"], epochs=0.3)
+    summary["history"] = summary["history"][:1]
+    fig = report._training_figure(summary["history"], **report._curve_inputs(summary))
+    loss_ax, _, lr_ax = fig.axes
+    assert list(loss_ax.get_lines()[0].get_xdata()) == [0.3]
+    assert max(lr_ax.get_lines()[0].get_xdata()) == pytest.approx(0.3, abs=0.01)   # whole steps: 0.299 here

@@ -282,7 +282,8 @@ def step_counts(config, n_train):
     schedule of its own under Muon only (0: none). The report and its text count the same way."""
     per_epoch = max(1, n_train // config["batch_size"])
     total = max(1, round(config["epochs"] * per_epoch))
-    whiten = round(config.get("whiten_bias_epochs", 0) * per_epoch) if config.get("optimizer") == "muon" else 0
+    epochs = config.get("whiten_bias_epochs", 0) if config.get("optimizer") == "muon" else 0
+    whiten = max(1, round(epochs * per_epoch)) if epochs > 0 else 0   # a share under a step is still a schedule
     return per_epoch, total, whiten
 
 

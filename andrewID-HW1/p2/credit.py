@@ -58,7 +58,7 @@ def borrowed_ideas(cfg):
         ideas.append("identity (Dirac) initialisation of the convolutions")
     if cfg.get("bn_scale") is False:
         ideas.append("batch norm with its scale fixed at 1")
-    if cfg.get("alternate_flips"):
+    if cfg.get("alternate_flips") and cfg.get("flip", True):
         ideas.append("mirroring each image on alternate epochs")
     if cfg.get("cutout"):
         ideas.append("cutout")

@@ -107,6 +107,17 @@ def config_table(config, columns=3, indent="  "):
     return lines
 
 
+def changes_note(preset, config, preset_config):
+    """A sentence naming what this run changed of its preset (config dicts), for the note on how the preset's
+    settings were chosen; "" when nothing was."""
+    changed = [f"{name} {_value_words(name, value)} instead of {_value_words(name, preset_config[name])}"
+               for name, value in config.items() if name in preset_config and value != preset_config[name]]
+    if not changed:
+        return ""
+    return (f"This run changed the {preset} recipe's settings ({'; '.join(changed)}); what follows is about the "
+            "recipe as it stands.")
+
+
 def _value_words(name, value):
     if name == "tta":
         return TTA_WORDS.get(value, readable(value))
@@ -123,6 +134,8 @@ def _used(name, value, config):
         return value is False
     if name == "flip" and config.get("alternate_flips"):
         return False   # the alternate-epoch row says it
+    if name == "alternate_flips":
+        return bool(value) and config.get("flip", True)   # no mirror images at all: nothing alternates
     if name == "epoch_sizes":
         return min(value) < 32   # full-size images throughout: nothing to say
     return bool(value) if name in OFF_WHEN_ZERO or isinstance(value, bool) else True

@@ -91,7 +91,8 @@ def _loss_labels(config):
 def _plot_curves(axes, history, config, n_train, n_validation):
     loss_ax, acc_ax, lr_ax = axes
     config = config or {}
-    epochs = [h["epoch"] for h in history]
+    run_epochs = config.get("epochs") or len(history)
+    epochs = [min(h["epoch"], run_epochs) for h in history]   # where each epoch ended: a run of 0.3 epochs at 0.3
     loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", color="tab:blue", ms=3)
     title, ylabel = _loss_labels(config)
     loss_ax.set(title=title, xlabel="epoch", ylabel=ylabel)
@@ -99,8 +100,8 @@ def _plot_curves(axes, history, config, n_train, n_validation):
     validated = [h for h in history if h.get("val_acc") is not None]
     held_out = f"{n_validation:,} held-out images" if n_validation else "held-out images"
     if validated:
-        acc_ax.plot([h["epoch"] for h in validated], [100 * h["val_acc"] for h in validated], "s-", ms=3,
-                    label=f"validation ({held_out}, one view)")
+        acc_ax.plot([min(h["epoch"], run_epochs) for h in validated], [100 * h["val_acc"] for h in validated], "s-",
+                    ms=3, label=f"validation ({held_out}, one view)")
     acc_ax.set(title="Accuracy" + ("" if validated else " (no validation images in this run)"), xlabel="epoch",
                ylabel="%")
     acc_ax.legend(loc="lower right", fontsize=8)
@@ -117,7 +118,8 @@ def _plot_curves(axes, history, config, n_train, n_validation):
         lr_ax.set(title="Learning rate at the end of each epoch", xlabel="epoch")
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if run_epochs >= 2:   # whole epochs on the axis; a shorter run keeps matplotlib's fractions
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _training_figure(history, portrait=False, config=None, n_train=50_000, n_validation=0):
@@ -229,11 +231,11 @@ def _parameters(summary):
 
 
 def _times(timing):
-    parts = [("data preparation", timing["data_prep_s"]),
+    parts = [("data and network preparation", timing["data_prep_s"]),   # reading, the network and its stem
              ("set-up before timing (kernel selection)", timing["warm_up_s"]),   # none on a CPU run uncompiled
              ("training", timing["train_s"]), ("evaluation", timing["eval_s"])]
-    rest = timing["total_s"] - sum(seconds for _, seconds in parts)   # building the network, fitting the stem, ...
-    parts += [("network set-up and the rest", rest), ("total", timing["total_s"])]
+    rest = timing["total_s"] - sum(seconds for _, seconds in parts)   # per-epoch validation, saving the model, ...
+    parts += [("saving and the rest", rest), ("total", timing["total_s"])]
     return ", ".join(f"{what} {seconds:.1f} s" for what, seconds in parts if round(seconds, 1) or what == "training")
 
 
