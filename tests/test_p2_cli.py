@@ -141,6 +141,11 @@ BAD_OPTIONS = [
     (["--set", "epochs=1e300"], "--set epochs=1e300: epochs must be 1,000 or less"),
     (["--epochs", "1e12"], f"preset {DEFAULT} with these settings: epochs must be 1,000 or less"),
     (["--validation", "30000"], "--validation 30000: must be from 0 to 25,000 training images"),
+    (["--validation", "5000", "--batch-size", "48000"],
+     "batch size 48,000 is larger than the 45,000 training images --validation 5,000 leaves"),
+    (["--eval", "p2_model.pkl", "--set", "tta=none", "--epochs", "3"],
+     "--eval re-measures a saved model with the settings stored in it: --set, --epochs, --out would not apply"),
+    (["--download-only", "--seed", "3"], "--download-only only finds or downloads the data: --seed, --out would not"),
     (["--preset", "fast", "--set", "widths=8,8,8,8,8,8"],
      "preset fast with these settings: 6 conv groups (widths) with whiten_patch 2 pool the 31x31 maps below 1 pixel"),
     (["--set", "epoch_sizes=16,40"], "--set epoch_sizes=16,40: epoch_sizes allows at most 32 (the images' size) "
@@ -174,6 +179,16 @@ def test_float16_on_a_cpu_with_a_torch_without_cpu_loss_scaling_is_refused_befor
     assert capsys.readouterr().err == ("error: --precision fp16 on the CPU needs torch 2.3 or newer for its loss "
                                        f"scaling; this is torch {torch.__version__}: use fp32\n")
     assert not out.exists()
+
+
+def test_an_unknown_preset_lists_the_presets_by_their_names(p2_main, capsys):
+    with pytest.raises(SystemExit) as exited:
+        p2_main.main(["--preset", "fsat"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err   # Python's own words, which vary a little between its versions
+    assert err.startswith("error: argument --preset: invalid choice: 'fsat'") and err.count("\n") == 1
+    assert all(name in err for name in ("fast", "cpu", "best")) and "gpu-" not in err
+    assert p2_main.parse_args(["--preset", "gpu-fast"]).preset == "fast"   # an earlier name still works
 
 
 def test_every_problem_gets_its_own_line(p2_main, tmp_path, capsys):
@@ -571,3 +586,18 @@ def test_evaluation_progress_in_a_log_is_a_line_about_every_30_seconds():
 def test_a_short_evaluation_says_nothing_in_a_log():
     stream = io.StringIO()
     assert list(progress.Progress(3, "testing", stream=stream)) == [0, 1, 2] and stream.getvalue() == ""
+
+
+def test_the_warm_up_runs_every_training_image_size(monkeypatch, capsys):
+    """A compiled net makes a graph per image size: each is compiled before the timed run, not in it."""
+    import p2
+    from config import Config
+    trained = []
+    monkeypatch.setattr(p2, "train", lambda model, cfg, *args, **kwargs: trained.append((cfg.epoch_sizes, cfg.epochs)))
+    monkeypatch.setattr(p2, "predict_logits", lambda *args, **kwargs: None)
+    data = {"train_images": torch.zeros(100, 3, 32, 32, dtype=torch.uint8)}
+    data["test_images"] = data["train_images"]
+    p2.warm_up(torch.nn.Linear(2, 2), Config(epoch_sizes=(24, 24, 32), batch_size=10), data, torch.device("cpu"),
+               None, compiled=True)
+    assert trained == [((24,), 0.3), ((32,), 0.3)]   # 3 steps of the 10 an epoch, at each size
+    assert "3 training steps per image size to compile" in capsys.readouterr().out

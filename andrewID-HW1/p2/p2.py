@@ -33,7 +33,7 @@ from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E40
 from config import (ALIASES, PRESETS, SELECTION_NOTES, config_problems, default_preset, get_preset,  # noqa: E402
                     parse_setting)
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10  # noqa: E402
-from describe import TTA_WORDS, config_table, method_paragraphs, selective_share  # noqa: E402
+from describe import TTA_WORDS, changes_note, config_table, method_paragraphs, selective_share  # noqa: E402
 from devices import DeviceError, describe_device, pick_device  # noqa: E402
 from model import build_model  # noqa: E402
 from outputs import OutputError, OutputSet  # noqa: E402
@@ -91,7 +91,7 @@ def run_training(args, device):
                        timing=dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s,
                                    train_s=train_s, eval_s=eval_s, total_s=time.perf_counter() - t_start),
                        precision=precision.words, precision_reason=precision.reason,
-                       selection_note=SELECTION_NOTES.get(preset, ""), data_description=source.describe(args.data_note),
+                       selection_note=selection_note(preset, cfg), data_description=source.describe(args.data_note),
                        title="24789 HW1 problem 2: CIFAR-10 CNN", torch_version=torch.__version__,
                        command=command_line(sys.argv[1:]),
                        machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
@@ -112,7 +112,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def parse_args(argv):
     p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", choices=[*PRESETS, *ALIASES], metavar="{" + ",".join(PRESETS) + "}",
+    p.add_argument("--preset", type=lambda name: ALIASES.get(name, name), choices=list(PRESETS),   # old names too
                    help="the recipe (config.py; default: fast on a GPU, cpu on a CPU)")
     p.add_argument("--seed", type=int, default=0, help=f"random seed, 0 to {MAX_SEED} (default: 0)")
     p.add_argument("--out", default=HERE, help="folder for the model file, report and plot (default: next to p2.py)")
@@ -147,7 +147,7 @@ def parse_args(argv):
 
 def check_options(args):
     """Every problem with the settings, one message each (empty: all fine). Nothing is read or written yet."""
-    problems = []
+    problems = not_applying(args)
     if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
         problems.append(f"--epochs {args.epochs:g}: must be a positive finite number, e.g. --epochs 10")
     if args.batch_size is not None and not 1 <= args.batch_size <= TRAIN_IMAGES:
@@ -173,7 +173,34 @@ def check_options(args):
     if not problems and not (args.eval or args.download_only):   # each setting is fine; is the whole?
         preset, cfg = compose_config(args, device)
         problems += [f"preset {preset} with these settings: {problem}" for problem in config_problems(cfg)]
+        left = TRAIN_IMAGES - args.validation
+        if args.validation and cfg.batch_size > left:
+            problems.append(f"batch size {cfg.batch_size:,} is larger than the {left:,} training images --validation "
+                            f"{args.validation:,} leaves; use a smaller --batch-size")
     return problems
+
+
+def not_applying(args):
+    """A problem for options that --eval or --download-only would ignore: a run that silently does less than the
+    command says is no run to trust."""
+    if not (args.eval or args.download_only):
+        return []
+    given = [option for option, value in (
+        ("--preset", args.preset), ("--set", args.set), ("--epochs", args.epochs is not None),
+        ("--batch-size", args.batch_size is not None), ("--validation", args.validation), ("--seed", args.seed),
+        ("--compile", args.compile), ("--no-epoch-eval", args.no_epoch_eval), ("--out", args.out != HERE),
+        ("--data-note", args.data_note)) if value]
+    if not given:
+        return []
+    task = ("--eval re-measures a saved model with the settings stored in it" if args.eval
+            else "--download-only only finds or downloads the data")
+    return [f"{task}: {', '.join(given)} would not apply; leave {'it' if len(given) == 1 else 'them'} out"]
+
+
+def selection_note(preset, cfg):
+    """How the preset's settings were chosen, after what this run changed of them (--set, --epochs, ...)."""
+    changes = changes_note(preset, cfg.to_dict(), get_preset(preset).to_dict())
+    return f"{changes} {SELECTION_NOTES.get(preset, '')}".strip()
 
 
 def compose_config(args, device):
@@ -216,15 +243,19 @@ def compile_model(model, device, mode="auto"):
 
 
 def warm_up(model, cfg, data, device, precision, compiled):
-    """On a GPU or compiled: run three training steps and one evaluation so compilation and kernel selection happen
-    before the timed region (with CUDA graphs the first step runs as compiled, the second records the graph, the
-    third replays it); then put the weights and BN statistics back exactly as they were. Returns its seconds."""
-    print(f"set-up before timing: {WARM_UP_STEPS} training steps to {'compile and ' if compiled else ''}select "
-          "kernels, then undone")
+    """On a GPU or compiled: run three training steps at each training image size and one evaluation so compilation
+    and kernel selection happen before the timed region (with CUDA graphs the first step runs as compiled, the
+    second records the graph, the third replays it); then put the weights and BN statistics back exactly as they
+    were. Returns its seconds."""
+    sizes = tuple(dict.fromkeys(cfg.epoch_sizes))   # each image size is a graph of its own
+    print(f"set-up before timing: {WARM_UP_STEPS} training steps{' per image size' if len(sizes) > 1 else ''} to "
+          f"{'compile and ' if compiled else ''}select kernels, then undone")
     t = time.perf_counter()
     saved = copy.deepcopy(model.state_dict())
     warm_cfg = cfg.override(epochs=WARM_UP_STEPS / max(1, len(data["train_images"]) // cfg.batch_size))
-    train(model, warm_cfg, data, device, seed=0, eval_each_epoch=False, log=None, precision=precision)
+    for size in sizes:
+        train(model, warm_cfg.override(epoch_sizes=(size,)), data, device, seed=0, eval_each_epoch=False, log=None,
+              precision=precision)
     predict_logits(model, data["test_images"][:cfg.eval_batch_size], cfg, device, precision=precision)
     model.load_state_dict(saved)
     seconds = time.perf_counter() - t
