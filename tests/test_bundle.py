@@ -119,7 +119,7 @@ def test_plausible_andrew_ids_pass(andrew_id):
 
 
 @pytest.mark.parametrize("andrew_id, says", [
-    ("", "no Andrew ID given"), ("andrewID", "placeholder"), ("andrewid", "placeholder"),
+    ("", "no Andrew ID given"), ("andrewID", "placeholder"), ("andrewid", "placeholder"), ("yourid", "placeholder"),
     ("JDoe", "not a plausible"), ("j.doe", "not a plausible"), ("1abc", "not a plausible"),
     ("j", "not a plausible"), ("x" * 21, "not a plausible"), ("jdoe\n", "not a plausible")])
 def test_implausible_andrew_ids_are_refused_with_the_fix(andrew_id, says):
@@ -251,7 +251,23 @@ def test_a_good_bundle_zips_and_checks_clean(repo, capsys):
     assert not (repo / "andrewID-HW1" / "p1" / "__pycache__").exists()  # validation wrote no bytecode
 
     assert bundle.main(["check", str(zip_path)]) == 0
-    assert f"{zip_path}: OK" in capsys.readouterr().out
+    checked = capsys.readouterr().out
+    assert f"{zip_path}: OK" in checked
+    # the tiny models' recorded results (50 % error, 10 % accuracy) miss the rubric: a note, not a refusal
+    for said, label in ((out, "andrewID-HW1"), (checked, "jdoe-HW1.zip:jdoe-HW1")):
+        notes = [line for line in said.splitlines() if line.startswith("note: ")]
+        assert notes == [f"note: {label}/p1/p1_model.npz records an MNIST test error of 50.00 %, not under the "
+                         "rubric's 5 %: train it with `make p1`",
+                         f"note: {label}/p2/p2_model.pkl records a CIFAR-10 test accuracy of 10.00 %, not over the "
+                         "rubric's 90 %: train it with `make p2`"]
+
+
+def test_results_that_meet_the_rubric_get_no_note(tmp_path):
+    write_tiny_p1_model(str(tmp_path / "p1_model.npz"), test_error=0.0122)
+    write_tiny_p2_model(str(tmp_path / "p2_model.pkl"), test_accuracy=0.903)
+    assert bundle_static.rubric_notes(str(tmp_path / "p1_model.npz"), str(tmp_path / "p2_model.pkl"), "x") == []
+    (tmp_path / "broken.npz").write_bytes(b"no npz")   # an unreadable file: judged by the checks, no note here
+    assert bundle_static.rubric_notes(str(tmp_path / "broken.npz"), str(tmp_path / "missing.pkl"), "x") == []
 
 
 def test_a_broken_bundle_reports_every_problem_and_writes_nothing(repo, capsys, tmp_path):

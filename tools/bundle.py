@@ -16,6 +16,7 @@ Fig. 5 values theory/fig5.json holds) and says where those values come from, to 
 """
 import argparse
 import collections
+import io
 import os
 import re
 import shutil
@@ -44,7 +45,7 @@ P2_FILES = ("p2.py", "p2_model.pkl", "p2_report.pdf")
 MAKE_HINT = {"p1_model.npz": "train it with `make p1`", "p1_report.pdf": "train p1 with `make p1`",
              "p2_model.pkl": "train it with `make p2`", "p2_report.pdf": "train p2 with `make p2`"}
 ANDREW_ID = re.compile(r"[a-z][a-z0-9]{1,19}")
-PLACEHOLDER_IDS = ("andrewid",)
+PLACEHOLDER_IDS = ("andrewid", "yourid")   # the template's folder name; the README's example
 
 
 class BundleError(Exception):
@@ -68,7 +69,7 @@ def check_andrew_id(andrew_id):
     if not andrew_id:
         raise BundleError(f"no Andrew ID given: {how}")
     if andrew_id.lower() in PLACEHOLDER_IDS:
-        raise BundleError(f"{andrew_id!r} is the template's placeholder, not your Andrew ID: {how}")
+        raise BundleError(f"{andrew_id!r} is a placeholder, not your Andrew ID: {how}")
     if not ANDREW_ID.fullmatch(andrew_id):
         raise BundleError(f"{andrew_id!r} is not a plausible Andrew ID (2-20 lowercase letters and digits, starting "
                           f"with a letter): {how}")
@@ -433,6 +434,9 @@ def run_zip(andrew_id, root=ROOT):
     zip_path, source_line = make_zip(andrew_id, root)
     print(f"wrote {os.path.basename(zip_path)}:")
     print("\n".join(zip_listing(zip_path)))
+    models = [os.path.join(root, SOURCE_DIR, folder, name) for folder, name in (("p1", "p1_model.npz"),
+                                                                                ("p2", "p2_model.pkl"))]
+    print_notes(bundle_static.rubric_notes(*models, SOURCE_DIR))
     path, message = copy_theory_pdf(andrew_id, root)
     if path is None:
         raise BundleError(message)
@@ -449,6 +453,15 @@ def run_check(zip_path, run_code=False):
         raise BundleInvalid(problems)
     print(f"{zip_path}: OK" + ("" if run_code else " (static checks; its code was not run)"))
     print("\n".join(zip_listing(zip_path)))
+    with open_zip(zip_path) as z:   # checked above: one top folder holding both models
+        top = z.namelist()[0].split("/")[0]
+        models = [io.BytesIO(z.read(f"{top}/{name}")) for name in ("p1/p1_model.npz", "p2/p2_model.pkl")]
+    print_notes(bundle_static.rubric_notes(*models, f"{os.path.basename(zip_path)}:{top}"))
+
+
+def print_notes(notes):
+    for note in notes:
+        print(f"note: {note}")
 
 
 def main(argv=None, root=ROOT):
