@@ -142,6 +142,13 @@ def test_mnist_dir_set_is_the_only_place(tiny, tmp_path, monkeypatch, capfd):
     assert "working folder" not in line and not (tmp_path / "out").exists()
 
 
+def test_mnist_dir_naming_a_file_says_so(tiny, tmp_path, monkeypatch, capfd):
+    (tmp_path / "mnist_train.csv").write_text("0" + ",0" * 784 + "\n")
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path / "mnist_train.csv"))
+    assert run(tiny) == 1
+    assert f"MNIST_DIR {tmp_path / 'mnist_train.csv'} (a file, not a folder)" in one_error_line(capfd)
+
+
 def test_divergence_writes_nothing_and_keeps_the_old_outputs(tiny, tmp_path, capfd):
     out_dir = old_outputs(tmp_path / "out")
     assert run(tiny, lr=1e30) == 1

@@ -431,7 +431,8 @@ def find_mnist_dir():
         missing = [n for n in ("mnist_train.csv", "mnist_test.csv") if not os.path.isfile(os.path.join(folder, n))]
         if not missing:
             return folder
-        tried.append(f"{what} {folder} (no {' or '.join(missing)})")
+        why = "a file, not a folder" if os.path.isfile(folder) else f"no {' or '.join(missing)}"
+        tried.append(f"{what} {folder} ({why})")
     raise MnistDataError(f"the MNIST CSVs were not found; tried {'; '.join(tried)}. To get them, {GET_DATA_HINT}")
 
 def load_mnist_csv(path, min_rows=1):
