@@ -1,5 +1,7 @@
 """p1's MNIST CSV reader on generated files: values, and one clear error per malformed case."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -59,7 +61,7 @@ def corrupt(rows, row, kind):
 @pytest.mark.parametrize("kind,row,message", [
     ("short", 2, "row 3: 784 values, expected 785"),
     ("long", 0, "row 1: 786 values, expected 785"),
-    ("label", 3, "row 4: label 10 is outside 0..9"),
+    ("label", 3, "row 4: label '10' (column 1) is not a whole number 0..9"),
     ("pixel", 1, "row 2: pixel '256' (column 785) is not a whole number 0..255"),
     ("huge", 2, "row 3: pixel '18446744073709551616' (column 785) is not a whole number 0..255"),
     ("char", 4, "row 5: pixel 'x' (column 2) is not a whole number 0..255"),
@@ -89,6 +91,17 @@ def test_whole_numbers_written_as_decimals_pass_and_the_first_really_bad_row_is_
     lines[2][5] = "30"
     path.write_text("\n".join(",".join(line) for line in lines) + "\n")
     assert p1.load_mnist_csv(str(path))[0][0, 0] == 3
+
+
+@pytest.mark.parametrize("kind, message", [("label", "row 4: label '10' (column 1)"), ("spaces", "row 4: 1 values")])
+def test_a_bad_row_after_blank_lines_is_named_by_its_line_in_the_file(tmp_path, kind, message):
+    lines = corrupt(table(), 2, "label").splitlines()   # data row 3 bad: line 4 of the file below
+    if kind == "spaces":
+        lines[2] = "   "   # a line of spaces is no blank line to the reader
+    path = tmp_path / "mnist_train.csv"
+    path.write_text("\n".join(lines[:1] + [""] + lines[1:]) + "\n")   # an empty line 2 (skipped, but counted)
+    with pytest.raises(p1.MnistDataError, match=re.escape(message)):
+        p1.load_mnist_csv(str(path))
 
 
 def test_empty_file(tmp_path):

@@ -167,6 +167,17 @@ def test_template_example_takes_one_activation_per_hidden_layer():
     np.testing.assert_allclose(out, sigmoid_hidden @ mlp.W[1], rtol=1e-10)
 
 
+@pytest.mark.parametrize("labels", [np.array([[3.0], [7.0]]), np.array([3, 7])])
+def test_class_numbers_instead_of_one_hot_rows_are_refused(labels):
+    """The template's raw label column (or a flat array) would broadcast against the outputs into a wrong loss."""
+    mlp = p1.MLP(6, 10, [5], [p1.ReLU()], p1.random_normal_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(),
+                 0.1)
+    mlp(np.ones((2, 6)))
+    with pytest.raises(ValueError, match="give one-hot rows \\(get_one_hot\\)"):
+        mlp.backward(labels)
+    assert mlp.get_error(labels) in (0, 1, 2)   # the error count takes class numbers, as documented
+
+
 def test_one_activation_per_layer_gives_the_same_network():
     outputs = []
     for activations in ([p1.Tanh()], [p1.Tanh(), p1.Identity()]):

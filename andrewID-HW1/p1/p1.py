@@ -71,6 +71,8 @@ class SoftmaxCrossEntropy(Criterion):
         """Per-sample loss (batch,) = logsumexp(x) - <y, x>; shifting by the row max keeps exp() finite.
         Labels take the logits' dtype, so float64 one-hot labels never turn float32 training into float64."""
         y = np.asarray(y, dtype=x.dtype)
+        if y.shape != x.shape:  # class numbers would broadcast into a wrong loss without an error
+            raise ValueError(f"labels of shape {y.shape} for outputs {x.shape}: give one-hot rows (get_one_hot)")
         self.logits, self.labels = x, y
         shifted = x - x.max(axis=1, keepdims=True)
         log_sm = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -454,9 +456,8 @@ def load_mnist_csv(path, min_rows=1):
     if not np.array_equal(whole, table):  # the cast keeps exactly the whole numbers 0..255
         raise bad_row(*_first_bad_row(path))
     table = whole
-    if table[:, 0].max() > 9:
-        row = int(np.argmax(table[:, 0] > 9))
-        raise bad_row(row + 1, f"label {table[row, 0]} is outside 0..9")
+    if table[:, 0].max() > 9:  # a label 10..255; the row is found as for any bad value (file lines, blanks counted)
+        raise bad_row(*_first_bad_row(path))
     return np.ascontiguousarray(table[:, 1:]), table[:, 0].astype(np.int64)
 
 def _first_bad_row(path):
@@ -465,9 +466,9 @@ def _first_bad_row(path):
         for row, line in enumerate(f, 1):
             if row == 1 and line.startswith("\ufffd" * 3):
                 return 1, "the file starts with a byte-order mark (some editors add one); save it without one"
+            if not line.strip("\r\n"):
+                continue  # the parser skips empty lines too (not a line of spaces)
             values = line.strip().split(",")
-            if values == [""]:
-                continue  # the parser skips blank lines too
             if len(values) != 785:
                 return row, f"{len(values)} values, expected 785"
             for column, value in enumerate(values, 1):
