@@ -45,10 +45,10 @@ data: ## download MNIST and CIFAR-10 (checksum-verified) into data/: tries both,
 	else echo "make data: MNIST $$mnist, CIFAR-10 $$cifar (see the messages above)" >&2; exit 1; fi
 
 data-mnist: ## download the MNIST CSVs into MNIST_DIR (default data/mnist)
-	$(PYTHON) tools/get_mnist.py "$${MNIST_DIR:-data/mnist}"
+	$(PYTHON) tools/get_mnist.py -- "$${MNIST_DIR:-data/mnist}"
 
 data-cifar10: ## download the official CIFAR-10 binary version into CIFAR10_DIR (default data/cifar10)
-	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir "$${CIFAR10_DIR:-data/cifar10}"
+	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir="$${CIFAR10_DIR:-data/cifar10}"
 
 data-q75: ## development only: build CIFAR-10 from ../shared's JPEG-q75 copy into CIFAR10_DIR (default data/cifar10)
 	$(PYTHON) ../shared/data/cifar10/build.py "$${CIFAR10_DIR:-data/cifar10}" --format bin
@@ -60,7 +60,7 @@ p1-best: ## train the stronger p1 preset (about 9 minutes on two cores; writes n
 	P1_PRESET=best $(PYTHON) andrewID-HW1/p1/p1.py
 
 p2: ## train the CIFAR-10 CNN (fast on a GPU, cpu on a CPU; precision per device) -> p2_model.pkl, p2_report.pdf
-	$(PYTHON) tools/with_args.py P2_ARGS andrewID-HW1/p2/p2.py $${CIFAR10_DIR:+--data-dir "$$CIFAR10_DIR"}
+	$(PYTHON) tools/with_args.py P2_ARGS andrewID-HW1/p2/p2.py $${CIFAR10_DIR:+--data-dir="$$CIFAR10_DIR"}
 
 theory: ## compute the theory answers and write theory/HW1_theory.pdf
 	$(PYTHON) -m theory --pdf $(THEORY_PDF)
@@ -72,23 +72,23 @@ bench-p1: ## time the NumPy MLP against PyTorch on the CPU (same network and hyp
 	$(PYTHON) bench/bench_p1.py
 
 bench-p2-cpu: ## run the CPU's default recipe (cpu) end to end and print accuracy and wall time
-	$(PYTHON) bench/bench_p2_cpu.py --data-dir "$${CIFAR10_DIR:-data/cifar10}"
+	$(PYTHON) bench/bench_p2_cpu.py --data-dir="$${CIFAR10_DIR:-data/cifar10}"
 
 # make zip rewrites the theory PDF only when its sources (theory/*.py, fig5.json) differ from the fingerprint the PDF
 # records. File dates cannot tell: a fresh clone gives every file the checkout's time.
 zip: ## validate and build $(ANDREW_ID)-HW1.zip (+ $(ANDREW_ID)-HW1.pdf): make zip ANDREW_ID=jdoe
 	$(PYTHON) -m theory --pdf $(THEORY_PDF) --if-stale
-	$(PYTHON) tools/bundle.py zip "$$ANDREW_ID"
+	$(PYTHON) tools/bundle.py zip -- "$$ANDREW_ID"
 
 check-zip: ## validate an existing zip without running its code: make check-zip ZIP=jdoe-HW1.zip
-	$(PYTHON) tools/bundle.py check "$$ZIP"
+	$(PYTHON) tools/bundle.py check -- "$$ZIP"
 
 verify: ## re-measure both committed models on the test sets and compare with the stored numbers
-	$(PYTHON) tools/verify.py $${MNIST_DIR:+--mnist-dir "$$MNIST_DIR"} $${CIFAR10_DIR:+--cifar10-dir "$$CIFAR10_DIR"}
+	$(PYTHON) tools/verify.py $${MNIST_DIR:+--mnist-dir="$$MNIST_DIR"} $${CIFAR10_DIR:+--cifar10-dir="$$CIFAR10_DIR"}
 
 clean: ## remove test caches, and with ANDREW_ID=yourid the zip and PDF `make zip` wrote; keeps data/ and the models
 	rm -rf .pytest_cache
-	$${ANDREW_ID:+rm -f "$$ANDREW_ID-HW1.zip" "$$ANDREW_ID-HW1.pdf"}
+	$${ANDREW_ID:+rm -f "$$ANDREW_ID-HW1.zip" "$$ANDREW_ID-HW1.pdf" ".$$ANDREW_ID-HW1.zip."*.tmp}
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	@if [ -n "$$ANDREW_ID" ]; then echo "kept: data/, the trained models and reports"; \
 	else echo "kept: data/, the trained models and reports, and *-HW1.zip/.pdf (ANDREW_ID=yourid removes yours)"; fi

@@ -339,6 +339,34 @@ def test_check_refuses_files_outside_a_top_folder_and_unsafe_paths(tmp_path):
     assert not (tmp_path.parent / "evil.py").exists()
 
 
+def test_check_refuses_what_would_unpack_badly_on_a_graders_disk(repo, tmp_path):
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1",
+               extra=[("jdoe-HW1/p2/Data.py", "x = 1\n"), ("jdoe-HW1/p2/._model.py", "\0\5"), ("jdoe-HW1", "a file")])
+    problems = bundle.check_zip(str(zip_path))
+    assert any("jdoe-HW1/p2/Data.py and jdoe-HW1/p2/data.py differ only in upper and lower case" in p
+               for p in problems), problems
+    assert any("jdoe-HW1/p2/._model.py: not part of the hand-in" in p for p in problems)   # macOS's ._ files
+    assert any(p.endswith("jdoe-HW1: not part of the hand-in (the bundle holds only p1/{p1.py, p1_model.npz, "
+                          "p1_report.pdf} and p2/{p2.py, p2_model.pkl, p2_report.pdf, other .py modules})")
+               for p in problems)   # a file where the top folder must be: unzip would stop there
+
+
+def test_make_zip_leaves_out_the_hidden_files_macos_writes_beside_modules(repo, capsys):
+    (repo / "andrewID-HW1" / "p2" / "._data.py").write_bytes(b"\0\5\x16\x07")   # AppleDouble, not Python
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 0, capsys.readouterr().err
+    with zipfile.ZipFile(repo / "jdoe-HW1.zip") as z:
+        assert z.namelist() == expected_names("jdoe-HW1")
+
+
+def test_a_file_make_zip_cannot_read_is_one_line(repo, capsys, monkeypatch):
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "andrewID-HW1/p2/p2_model.pkl")
+    monkeypatch.setattr(bundle.shutil, "copy2", unreadable)
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    assert capsys.readouterr().err == "error: andrewID-HW1/p2/p2_model.pkl: Permission denied\n"
+
+
 def test_check_refuses_a_symbolic_link_member(repo, tmp_path):
     zip_path = tmp_path / "jdoe-HW1.zip"
     zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1", leave_out=("p1_report.pdf",))

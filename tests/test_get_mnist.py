@@ -135,6 +135,23 @@ def test_a_download_that_breaks_off_or_a_missing_torchvision_is_one_error(tmp_pa
     assert "Traceback" not in err and list(tmp_path.iterdir()) == []
 
 
+def test_a_torchvision_that_does_not_load_is_one_error(tmp_path, server, capsys, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def mismatched(name, *args, **kwargs):   # what a torchvision built for another torch raises
+        if name.startswith("torchvision"):
+            raise RuntimeError("operator torchvision::nms does not exist")
+        return real_import(name, *args, **kwargs)
+    server.files.clear()
+    monkeypatch.setattr(get_mnist, "torchvision_mirrors", REAL_MIRRORS)
+    monkeypatch.setattr(builtins, "__import__", mismatched)
+    assert get_mnist.main([str(tmp_path / "mnist")]) == 1
+    err = capsys.readouterr().err
+    assert "this source needs torchvision, which did not load (RuntimeError: operator torchvision::nms" in err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
 def test_ctrl_c_leaves_no_folder_and_exits_130(tmp_path, server, capsys, monkeypatch):
     def interrupted(url):
         raise KeyboardInterrupt

@@ -65,14 +65,14 @@ SHELL_TEXT = 'x"; touch pwned; echo "'
 
 
 @pytest.mark.parametrize("target, variable, expected", [
-    ("zip", "ANDREW_ID", ["zip", SHELL_TEXT]),
-    ("check-zip", "ZIP", ["check", SHELL_TEXT]),
-    ("data-mnist", "MNIST_DIR", [SHELL_TEXT]),
-    ("data-cifar10", "CIFAR10_DIR", ["--download-only", "--data-dir", SHELL_TEXT]),
-    ("bench-p2-cpu", "CIFAR10_DIR", ["--data-dir", SHELL_TEXT]),
-    ("verify", "MNIST_DIR", ["--mnist-dir", SHELL_TEXT]),
-    ("verify", "CIFAR10_DIR", ["--cifar10-dir", SHELL_TEXT]),
-    ("p2", "CIFAR10_DIR", ["--data-dir", SHELL_TEXT]),
+    ("zip", "ANDREW_ID", ["zip", "--", SHELL_TEXT]),   # after "--" or "=": a value starting with "-" is no option
+    ("check-zip", "ZIP", ["check", "--", SHELL_TEXT]),
+    ("data-mnist", "MNIST_DIR", ["--", SHELL_TEXT]),
+    ("data-cifar10", "CIFAR10_DIR", ["--download-only", f"--data-dir={SHELL_TEXT}"]),
+    ("bench-p2-cpu", "CIFAR10_DIR", [f"--data-dir={SHELL_TEXT}"]),
+    ("verify", "MNIST_DIR", [f"--mnist-dir={SHELL_TEXT}"]),
+    ("verify", "CIFAR10_DIR", [f"--cifar10-dir={SHELL_TEXT}"]),
+    ("p2", "CIFAR10_DIR", [f"--data-dir={SHELL_TEXT}"]),
 ])
 def test_variables_arrive_as_literal_arguments(tree, target, variable, expected):
     result, calls = make(tree, target, f"{variable}={SHELL_TEXT}")
@@ -98,8 +98,8 @@ def test_p1_gets_mnist_dir_only_when_given_so_it_searches_like_the_plain_command
 
 
 @pytest.mark.parametrize("target, expected", [
-    ("data-mnist", ["data/mnist"]),
-    ("data-cifar10", ["--download-only", "--data-dir", "data/cifar10"]),
+    ("data-mnist", ["--", "data/mnist"]),
+    ("data-cifar10", ["--download-only", "--data-dir=data/cifar10"]),
     ("verify", []),   # verify then looks where p1.py and p2.py do
     ("p2", []),       # p2.py then searches itself, ./data first
 ])
@@ -132,6 +132,12 @@ def test_make_p2_finds_cifar10_where_the_pytorch_tutorial_puts_it(tree):
     assert f"found {tree / 'data' / 'cifar-10-batches-py'}" in result.stdout
 
 
+def test_p2_args_expand_a_leading_tilde_as_a_shell_would(tree):
+    result, calls = make(tree, "p2", "P2_ARGS=--out ~/runs --data-note ~x", HOME="/home/student")
+    assert result.returncode == 0, result.stderr
+    assert calls[-1]["argv"] == ["--out", "/home/student/runs", "--data-note", "~x"]
+
+
 def test_p2_args_with_an_open_quote_is_one_line(tree):
     result, calls = make(tree, "p2", """P2_ARGS=--out "my runs""")
     assert result.returncode != 0 and calls == []
@@ -154,7 +160,7 @@ def test_make_data_tries_both_then_reports_both(tree, fail, summary):
 @pytest.mark.parametrize("value", ["my$1.zip", "$(shell touch PWNED).zip", "a $$b `c` 'd' \"e\"; f.zip"])
 def test_a_variable_given_to_make_arrives_as_typed_and_never_runs(tree, value):
     result, calls = make(tree, "check-zip", f"ZIP={value}")
-    assert calls == [{"script": "tools/bundle.py", "argv": ["check", value]}], result.stderr
+    assert calls == [{"script": "tools/bundle.py", "argv": ["check", "--", value]}], result.stderr
     assert not (tree / "PWNED").exists()
 
 
@@ -172,7 +178,7 @@ def test_zip_asks_the_theory_tool_whatever_the_file_dates(tree, sources):
     result, calls = make(tree, "zip", "ANDREW_ID=jdoe")
     assert result.returncode == 0, result.stderr
     assert calls == [{"script": "theory", "argv": ["--pdf", "theory/HW1_theory.pdf", "--if-stale"]},
-                     {"script": "tools/bundle.py", "argv": ["zip", "jdoe"]}]
+                     {"script": "tools/bundle.py", "argv": ["zip", "--", "jdoe"]}]
 
 
 def test_zip_stops_when_the_theory_pdf_cannot_be_written(tree):

@@ -3,6 +3,8 @@ import glob
 import os
 from pathlib import Path
 import shutil
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -219,3 +221,13 @@ def test_verify_looks_for_the_batch_files_p2_reads():
     # layouts and files must be the one p2's loader reads.
     import data
     assert verify.CIFAR_LAYOUTS == {layout: files["train"] + files["test"] for layout, files in data.FILES.items()}
+
+
+def test_an_evaluation_that_runs_past_its_time_is_stopped(monkeypatch, tmp_path):
+    """The deadline runs while the output is still being read: a child that keeps going is ended at it."""
+    monkeypatch.setattr(verify, "P2_TIMEOUT_S", 1)
+    started = time.monotonic()
+    with pytest.raises(verify.VerifyError, match="took over 1 s; gave up"):
+        verify.run_showing_progress([sys.executable, "-c", "import time; print('working', flush=True); "
+                                     "time.sleep(30)"], str(tmp_path))
+    assert time.monotonic() - started < 15

@@ -79,11 +79,16 @@ def check_andrew_id(andrew_id):
 # What belongs in the bundle
 # ---------------------------------------------------------------------------------------------------------------
 def p2_modules(p2_dir):
-    """Every .py directly in the p2 folder: p2.py and the modules it imports."""
+    """Every module directly in the p2 folder: p2.py and the modules it imports. A hidden ._name.py (what macOS
+    leaves beside files on some disks) is no module."""
     if not os.path.isdir(p2_dir):
         return []
     return sorted(name for name in os.listdir(p2_dir)
-                  if name.endswith(".py") and os.path.isfile(os.path.join(p2_dir, name)))
+                  if is_module_name(name) and os.path.isfile(os.path.join(p2_dir, name)))
+
+
+def is_module_name(name):
+    return name.endswith(".py") and name[:-3].isidentifier()
 
 
 def bundle_names(source_dir):
@@ -102,7 +107,7 @@ def allowed_name(name):
         return False
     if folder == "p1":
         return base in P1_FILES
-    return folder == "p2" and (base in P2_FILES or base.endswith(".py"))
+    return folder == "p2" and (base in P2_FILES or is_module_name(base))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -393,6 +398,12 @@ def layout_problems(zip_path, names):
     names = [name for name in names if safe_name(name)]
     duplicates = sorted(name for name, count in collections.Counter(names).items() if count > 1)
     problems += [f"{label}: {name} is stored more than once" for name in duplicates]
+    # names that differ in case only: one file replaces the other on macOS's and Windows's disks
+    by_case = collections.defaultdict(set)
+    for name in names:
+        by_case[name.rstrip("/").lower()].add(name.rstrip("/"))
+    problems += [f"{label}: {' and '.join(sorted(same))} differ only in upper and lower case; on macOS or Windows one "
+                 "would replace the other" for same in by_case.values() if len(same) > 1]
 
     match = re.fullmatch(r"(.+)-HW1\.zip", label)
     tops = sorted({name.split("/")[0] for name in names})
@@ -419,7 +430,7 @@ def layout_problems(zip_path, names):
             if name.split("/")[0] != top:
                 continue
             inner = name[len(top) + 1:]
-            if name == top or name.endswith("/") and inner.rstrip("/") in ("", "p1", "p2"):
+            if name.endswith("/") and inner.rstrip("/") in ("", "p1", "p2"):
                 continue  # directory entries of the expected folders
             if not allowed_name(inner):
                 problems.append(f"{label}: {name}: not part of the hand-in (the bundle holds only p1/{{"
@@ -481,6 +492,9 @@ def main(argv=None, root=ROOT):
             run_check(args.zip_path, args.run)
     except BundleError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:   # a file of the tree that cannot be read, say: one line, nothing written
+        print(f"error: {e.filename or 'a file'}: {e.strerror or e}", file=sys.stderr)
         return 1
     except BundleInvalid as e:
         what = "no zip written" if args.command == "zip" else "the zip is not ready to hand in"

@@ -62,8 +62,9 @@ def torchvision_mirrors():
     """[(base URL, ...)], {idx file name: md5} as torchvision's MNIST class lists them."""
     try:
         from torchvision.datasets import MNIST
-    except ImportError:
-        raise GetMnistError("this source needs torchvision (pip install -r requirements.txt)") from None
+    except Exception as e:   # not installed, or torch and torchvision of versions that do not fit
+        raise GetMnistError(f"this source needs torchvision, which did not load ({type(e).__name__}: {e}); "
+                            "pip install -r requirements.txt") from None
     return list(MNIST.mirrors), dict(MNIST.resources)
 
 

@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -212,19 +213,23 @@ def run_showing_progress(cmd, folder):
     as they come (p2.py says its precision, and its progress every 30 s, while it evaluates)."""
     proc = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1"))
+    # The deadline runs beside the reading: a wait after it would only start once the output had ended.
+    expired = threading.Event()
+    deadline = threading.Timer(P2_TIMEOUT_S, lambda: (expired.set(), proc.kill()))
+    deadline.start()
     lines = []
     try:
         for line in proc.stdout:
             lines.append(line.rstrip("\n"))
             if not line.startswith(MARK):   # on stderr: stdout keeps the table alone, for scripts
                 print(f"  p2: {line.rstrip()}", file=sys.stderr, flush=True)
-        returncode = proc.wait(timeout=P2_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise VerifyError(f"p2.py --eval took over {P2_TIMEOUT_S} s; gave up") from None
+        returncode = proc.wait()
     finally:
+        deadline.cancel()
         if proc.poll() is None:
             proc.kill()
+    if expired.is_set():
+        raise VerifyError(f"p2.py --eval took over {P2_TIMEOUT_S} s; gave up")
     return returncode, lines
 
 

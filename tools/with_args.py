@@ -1,5 +1,5 @@
 """Run a Python script with extra arguments taken from an environment variable, split the way a shell splits
-words (quotes group, backslashes escape) but never executed as shell text:
+words (quotes group, backslashes escape, a leading ~/ is the home folder) but never executed as shell text:
 
     python3 tools/with_args.py VAR script.py [fixed arguments...]
 
@@ -20,6 +20,8 @@ def command(argv, environ):
     except ValueError as e:  # an unbalanced quote
         raise ValueError(f"{name}: {e}; quote each argument that holds spaces, e.g. {name}='--out \"my runs\"'") \
             from None
+    # as a shell would: make's quoting of the variable keeps its own shell from expanding ~ (--out ~/runs)
+    extra = [os.path.expanduser(word) if word == "~" or word.startswith("~/") else word for word in extra]
     return [sys.executable, script, *fixed, *extra]
 
 
