@@ -352,6 +352,31 @@ def test_check_refuses_what_would_unpack_badly_on_a_graders_disk(repo, tmp_path)
                for p in problems)   # a file where the top folder must be: unzip would stop there
 
 
+def test_check_refuses_a_member_that_understates_its_size_before_unpacking_it(tmp_path):
+    import struct
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    with zipfile.ZipFile(zip_path, "w") as z:   # stored: the data is as large as it unpacks
+        z.writestr("jdoe-HW1/p2/pad.py", os.urandom(50_000))
+    data = bytearray(zip_path.read_bytes())
+    entry = data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, entry + 24, 8)   # the central directory now says it unpacks to 8 bytes
+    zip_path.write_bytes(bytes(data))
+    problems = bundle.check_zip(str(zip_path))
+    assert problems == ["jdoe-HW1.zip: jdoe-HW1/p2/pad.py says it unpacks to 8 bytes but holds 50,000 compressed: a "
+                        "zip that lies about its sizes; rebuild it with `make zip`"]
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")   # zipfile's, while the test writes the copies
+def test_a_name_stored_many_times_counts_each_copy_towards_the_size_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(bundle, "MAX_UNPACKED_BYTES", 100_000)
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    with zipfile.ZipFile(zip_path, "w") as z:
+        for _ in range(3):
+            z.writestr("jdoe-HW1/p2/p2_model.pkl", b"\0" * 40_000)
+    problems = bundle.check_zip(str(zip_path))
+    assert len(problems) == 1 and "unpacks to 0 MB; a hand-in is about 16 MB (not unpacked)" in problems[0]
+
+
 def test_make_zip_leaves_out_the_hidden_files_macos_writes_beside_modules(repo, capsys):
     (repo / "andrewID-HW1" / "p2" / "._data.py").write_bytes(b"\0\5\x16\x07")   # AppleDouble, not Python
     assert bundle.main(["zip", "jdoe"], root=str(repo)) == 0, capsys.readouterr().err

@@ -351,7 +351,13 @@ def check_zip(zip_path, run_code=False):
     try:
         with open_zip(zip_path) as z:
             infos = z.infolist()
-            too_large = size_problems(label, {info.filename: info.file_size for info in infos})
+            sizes = collections.Counter()
+            for info in infos:   # a name stored twice counts twice: each copy would be unpacked
+                sizes[info.filename] += info.file_size
+            too_large = size_problems(label, sizes) + [
+                f"{label}: {info.filename} says it unpacks to {info.file_size:,} bytes but holds "
+                f"{info.compress_size:,} compressed: a zip that lies about its sizes; rebuild it with `make zip`"
+                for info in infos if info.compress_size > info.file_size * 1.01 + 1024]   # stored data is not larger
             if too_large:
                 return too_large
             bad_member = z.testzip()
