@@ -46,7 +46,7 @@ def gelu_runs(r):
         ax = fig.add_axes(cells[1])
         for key, label in runs:
             ax.plot(steps, long[key], color=COLORS[key], linewidth=1, label=label)
-        ax.axhline(x_star, color="k", linestyle=":", linewidth=0.8)
+        ax.axhline(x_star, color="k", linestyle=":", linewidth=0.8, label="$x^*$, the minimum")
         ax.set_xlabel("step t", fontsize=7.5)
         ax.set_ylabel("$x_t$", fontsize=7.5)
         ax.legend(fontsize=6.5)

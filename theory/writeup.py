@@ -104,8 +104,8 @@ def _p1_c(doc, r):
     steps = len(long["gd"]) - 1
     crossing = int(np.flatnonzero(np.abs(long["momentum"] - x_star) < np.abs(long["gd"] - x_star))[0])
     doc.add(Paragraph(
-        f"Over {steps} steps (figure below) GD stays ahead until step {crossing}; then momentum, which keeps its "
-        f"speed while the slope fades near the minimum, passes it, overshoots $x^*$ by "
+        f"Over {steps} steps (figure below) GD is closer to $x^*$ through step {crossing - 1}; at step {crossing} "
+        f"momentum, which keeps its speed while the slope fades near the minimum, passes it, overshoots $x^*$ by "
         f"{f(long['overshoot_momentum'], 5)} and stays within {long['tol']:g} of $x^*$ from step "
         f"{long['settle_momentum']} on, against {long['settle_gd']} for GD ({long['settle_momentum_lagged']} for the "
         "$v_t$ reading). Both reach the same minimum. Momentum in this averaged form does not enlarge the step (in "
@@ -113,7 +113,8 @@ def _p1_c(doc, r):
         "the same pace, and it gains only on the last stretch.", lead="Many more steps."))
     doc.add(FigureBlock(figures.gelu_runs(r), 4.6,
                         caption=f"Figure 1. Top left: the iterates of a) and b) on GELU. Top right and bottom: c) "
-                                f"over {steps} steps, GD against both momentum readings; the star is the minimum."))
+                                f"over {steps} steps, GD against both momentum readings; the stars and the dotted line "
+                                "mark the minimum."))
 
 
 def problem1(doc, r):
@@ -164,8 +165,8 @@ def problem2(doc, r):
                                 r"$\sigma(\Sigma_i\, w_i x_i + b)$ and the class is 1 iff the last output is "
                                 r"$\geq 0.5$."))
     doc.add(Paragraph(
-        "Every weight is $\\pm 20$ and every bias a multiple of 10, so each pre-activation is about 10 or more away "
-        "from 0 (hidden outputs are within 0.0001 of 0 or 1) and each unit is a clean switch "
+        "Every weight is $\\pm 20$ and every bias an odd multiple of 10, so each pre-activation is about 10 or more "
+        "away from 0 (hidden outputs are within 0.0001 of 0 or 1) and each unit is a clean switch "
         "($\\sigma(10) = 0.99995$). Each network's output and class on every input row:"))
     header = ["A", "B"] + [f"{name}: output -> class" for name in r["networks"]]
     table_rows = []
@@ -313,8 +314,10 @@ def problem4(doc, r):
             f"Answer: padding {a['padding']}, feature map F':", lead="a)", keep_with_next=True))
         doc.add(Matrices([("F' = conv(F, Filter1), s = 1, p = " + str(a["padding"]), a["map"])]))
     answer_b = (f"yes, stride {b['stride']}" if b["possible"] else "no stride keeps the size")
-    doc.add(Paragraph(f"Filter2 is {K2.shape[0]}x{K2.shape[1]}, p = 1. Solve the size formula per axis: "
-                      f"{b['reason_math']}. Answer: {answer_b}.", lead="b)", keep_with_next=b["possible"]))
+    working = b["reason_math"][0].upper() + b["reason_math"][1:]
+    doc.add(Paragraph(f"Filter2 is {K2.shape[0]}x{K2.shape[1]}, p = 1. The output side is "
+                      f"$\\lfloor (n + 2p - k)/s \\rfloor + 1$, solved for each axis. {working}. Answer: {answer_b}.",
+                      lead="b)", keep_with_next=b["possible"]))
     if b["possible"]:
         doc.add(Matrices([(f"conv(F, Filter2), s = {b['stride']}, p = 1", b["map"])]))
     if "map" not in c:
