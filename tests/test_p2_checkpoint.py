@@ -257,6 +257,24 @@ def test_values_beside_the_weights_are_checked(tmp_path, change, message):
     assert_plain_refusal(str(e.value))
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda state: state.update({7: torch.zeros(1)}), "state_dict must be a dict of tensors by name"),
+    (lambda state: state["head.weight"].fill_(float("nan")), "its weights hold NaN or infinite values"),
+    (lambda state: next(v for k, v in state.items() if k.endswith("running_var")).fill_(float("inf")),
+     "its weights hold NaN or infinite values"),
+])
+def test_weights_that_cannot_predict_are_refused_in_one_line(tmp_path, change, message):
+    path = str(tmp_path / "m.pkl")
+    saved_model(path)
+    ckpt = torch.load(path, weights_only=True)
+    change(ckpt["state_dict"])
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError) as e:
+        load_model(path)
+    assert str(e.value) == f"{path}: not a valid p2 model file: {message}" or message in str(e.value)
+    assert_plain_refusal(str(e.value))
+
+
 def test_a_model_file_of_an_earlier_version_still_loads(tmp_path):
     """Files saved before the precision policy carry an `autocast` field (and `muon_cuda_graph`): both are ignored."""
     path = str(tmp_path / "m.pkl")

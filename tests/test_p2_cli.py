@@ -601,3 +601,20 @@ def test_the_warm_up_runs_every_training_image_size(monkeypatch, capsys):
                None, compiled=True)
     assert trained == [((24,), 0.3), ((32,), 0.3)]   # 3 steps of the 10 an epoch, at each size
     assert "3 training steps per image size to compile" in capsys.readouterr().out
+
+
+def test_the_test_runs_on_the_network_as_saved_not_the_compiled_one(tiny_run, monkeypatch):
+    """Compiled kernels round differently: the stored accuracy must be what --eval of the saved file gives."""
+    p2, argv, out = tiny_run
+
+    class Compiled(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self._orig_mod = model
+
+        def forward(self, x):
+            assert self.training, "the test ran on the compiled network"
+            return self._orig_mod(x)
+    monkeypatch.setattr(p2, "compile_model", lambda model, device, mode: Compiled(model))
+    assert p2.main([*argv, "--compile"]) == 0
+    assert (out / "p2_model.pkl").exists()

@@ -51,9 +51,9 @@ if load_model and imported:
         model, cfg, ckpt = p2.load_model("p2_model.pkl")
         with torch.no_grad():
             logits = model(torch.zeros(2, 3, 32, 32))
-        if tuple(logits.shape) != (2, 10):
-            problems.append(f"p2_model.pkl: the loaded network maps 2 images to {tuple(logits.shape)}, "
-                            "expected (2, 10)")
+        if tuple(logits.shape) != (2, 10) or not torch.isfinite(logits).all():
+            problems.append(f"p2_model.pkl: the loaded network maps 2 images to {tuple(logits.shape)} logits "
+                            f"(all finite? {bool(torch.isfinite(logits).all())}), expected (2, 10) finite logits")
     except BaseException as e:
         problems.append(f"p2_model.pkl does not load with p2.load_model: {type(e).__name__}: {e}")
 print(json.dumps(problems))

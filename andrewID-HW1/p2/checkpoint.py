@@ -141,8 +141,12 @@ def _metadata_problem(ckpt):
     seed = ckpt["seed"]
     if not isinstance(ckpt["preset"], str) or isinstance(seed, bool) or not isinstance(seed, int):
         return "preset must be a name and seed a whole number"
-    if not isinstance(ckpt["state_dict"], dict):
-        return "state_dict must be a dict of tensors"
+    state = ckpt["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(name, str) for name in state):
+        return "state_dict must be a dict of tensors by name"
+    if any(torch.is_tensor(t) and t.is_floating_point() and t.device.type != "meta" and not torch.isfinite(t).all()
+           for t in state.values()):
+        return "its weights hold NaN or infinite values, which predict nothing"
     return None
 
 
