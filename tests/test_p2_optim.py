@@ -247,7 +247,7 @@ def test_lookahead_finishes_at_the_slow_average():
         model.weight.fill_(5.0)
     lookahead.update(model, 10)                      # the last step, a pull: finish leaves the slow copy as it is
     slow = (1 - decay) + (5.0 - (1 - decay)) * (1 - 0.95 ** 5)
-    lookahead.finish(model, 10)
+    lookahead.finish(model)
     assert torch.allclose(model.weight, torch.full((1, 2), slow))
 
 
@@ -261,5 +261,5 @@ def test_lookahead_finish_pulls_in_the_steps_since_the_last_pull(steps):
         with torch.no_grad():
             model.weight.fill_(float(step))           # the fast weights after each step
         lookahead.update(model, step)
-    lookahead.finish(model, steps)
+    lookahead.finish(model)
     assert model.weight.min() > 0 and torch.equal(model.weight, lookahead.slow["weight"])   # never the initial 0

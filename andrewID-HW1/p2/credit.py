@@ -3,7 +3,7 @@
 The report's Method section ends with sources_paragraph(config); the modules that implement the borrowed ideas
 name the same sources in their docstrings.
 """
-from describe import readable, selective_share
+from describe import mirrors_alternately, readable, selective_share
 
 AIRBENCH = ('Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its '
             "code, airbench (github.com/KellerJordan/cifar10-airbench)")
@@ -43,7 +43,7 @@ def borrowed_ideas(cfg):
     ideas = []
     if cfg.get("whiten_patch"):
         ideas.append("the frozen patch-whitening first layer")
-    if cfg.get("residual") and cfg.get("convs_per_group", 2) > 1:
+    if _has_shortcut(cfg):
         ideas.append("the shortcut across each group")
     if cfg.get("logit_scale", 1) != 1:
         ideas.append("class scores scaled down by a constant")
@@ -58,7 +58,7 @@ def borrowed_ideas(cfg):
         ideas.append("identity (Dirac) initialisation of the convolutions")
     if cfg.get("bn_scale") is False:
         ideas.append("batch norm with its scale fixed at 1")
-    if cfg.get("alternate_flips") and cfg.get("flip", True):
+    if mirrors_alternately(cfg):
         ideas.append("mirroring each image on alternate epochs")
     if cfg.get("cutout"):
         ideas.append("cutout")
@@ -72,9 +72,14 @@ def borrowed_ideas(cfg):
 def origins(cfg):
     """[(idea, where it was introduced)] for the ideas of the run of `cfg` that have a paper of their own."""
     used = {"batch norm": True, "GELU": True, "label smoothing": cfg.get("label_smoothing"),
-            "the shortcut": cfg.get("residual") and cfg.get("convs_per_group", 2) > 1,
+            "the shortcut": _has_shortcut(cfg),
             "cutout": cfg.get("cutout"), "the lookahead average": cfg.get("lookahead")}
     return [(idea, ORIGINS[idea]) for idea, on in used.items() if on]
+
+
+def _has_shortcut(cfg):
+    """As model.ConvGroup builds it: a shortcut needs more than one conv in a group."""
+    return bool(cfg.get("residual")) and cfg.get("convs_per_group", 2) > 1
 
 
 def _listed(items):

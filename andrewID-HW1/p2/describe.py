@@ -126,6 +126,11 @@ def _value_words(name, value):
     return readable(value)
 
 
+def mirrors_alternately(config):
+    """Whether each image is mirrored on every other epoch: alternate_flips, with mirror images on at all."""
+    return bool(config.get("alternate_flips")) and bool(config.get("flip", True))
+
+
 def _used(name, value, config):
     """Whether field `name` took part in this run (a switch that is off, or a 0 that means off, did not)."""
     if name in SPEED_ONLY:
@@ -135,7 +140,7 @@ def _used(name, value, config):
     if name == "flip" and config.get("alternate_flips"):
         return False   # the alternate-epoch row says it
     if name == "alternate_flips":
-        return bool(value) and config.get("flip", True)   # no mirror images at all: nothing alternates
+        return mirrors_alternately(config)
     if name == "epoch_sizes":
         return min(value) < 32   # full-size images throughout: nothing to say
     return bool(value) if name in OFF_WHEN_ZERO or isinstance(value, bool) else True

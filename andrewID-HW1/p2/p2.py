@@ -206,7 +206,7 @@ def selection_note(preset, cfg):
 
 def compose_config(args, device):
     """(preset name, config): the preset, then --set, then --epochs and --batch-size."""
-    preset = ALIASES.get(args.preset, args.preset) or default_preset(device)
+    preset = args.preset or default_preset(device)   # parse_args has mapped an earlier name already
     settings = dict(parse_setting(setting) for setting in args.set)
     cfg = get_preset(preset).override(**settings).override(epochs=args.epochs, batch_size=args.batch_size)
     return preset, cfg

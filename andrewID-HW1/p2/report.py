@@ -92,7 +92,10 @@ def _plot_curves(axes, history, config, n_train, n_validation):
     loss_ax, acc_ax, lr_ax = axes
     config = config or {}
     run_epochs = config.get("epochs") or len(history)
-    epochs = [min(h["epoch"], run_epochs) for h in history]   # where each epoch ended: a run of 0.3 epochs at 0.3
+
+    def ended(row):   # where an epoch ended: a run of 0.3 epochs at 0.3
+        return min(row["epoch"], run_epochs)
+    epochs = [ended(h) for h in history]
     loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", color="tab:blue", ms=3)
     title, ylabel = _loss_labels(config)
     loss_ax.set(title=title, xlabel="epoch", ylabel=ylabel)
@@ -100,8 +103,8 @@ def _plot_curves(axes, history, config, n_train, n_validation):
     validated = [h for h in history if h.get("val_acc") is not None]
     held_out = f"{n_validation:,} held-out images" if n_validation else "held-out images"
     if validated:
-        acc_ax.plot([min(h["epoch"], run_epochs) for h in validated], [100 * h["val_acc"] for h in validated], "s-",
-                    ms=3, label=f"validation ({held_out}, one view)")
+        acc_ax.plot([ended(h) for h in validated], [100 * h["val_acc"] for h in validated], "s-", ms=3,
+                    label=f"validation ({held_out}, one view)")
     acc_ax.set(title="Accuracy" + ("" if validated else " (no validation images in this run)"), xlabel="epoch",
                ylabel="%")
     acc_ax.legend(loc="lower right", fontsize=8)

@@ -167,11 +167,11 @@ class Lookahead:
         if step % self.every == 0:
             self._sync(model, self._decay(step))
 
-    def finish(self, model, step):
-        """After the last step, `step`: the steps since the last pull are pulled in as well (a run of fewer than
-        `every` steps would otherwise end at its initial weights)."""
-        if step % self.every:
-            self._sync(model, self._decay(step))
+    def finish(self, model):
+        """After the last step: the steps since the last pull are pulled in as well (a run of fewer than `every`
+        steps would otherwise end at its initial weights)."""
+        if self.total_steps % self.every:
+            self._sync(model, self._decay(self.total_steps))
 
 
 class Stopwatch:
@@ -366,7 +366,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
         bar.close()
         step += n_steps
         if lookahead and step == total_steps:
-            lookahead.finish(model, step)
+            lookahead.finish(model)
         seconds = stopwatch.stop()
         train_seconds += seconds
         train_loss = loss_sum.item() / n_steps
