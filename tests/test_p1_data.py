@@ -104,11 +104,13 @@ def test_a_bad_row_after_blank_lines_is_named_by_its_line_in_the_file(tmp_path, 
         p1.load_mnist_csv(str(path))
 
 
-def test_empty_file(tmp_path):
+@pytest.mark.parametrize("text", ["", "\n\n", " \r\n\n"])
+def test_empty_file(tmp_path, recwarn, text):
     path = tmp_path / "mnist_test.csv"
-    path.write_text("")
-    with pytest.raises(p1.MnistDataError, match="the file is empty"):
+    path.write_text(text)
+    with pytest.raises(p1.MnistDataError, match=r"the file is empty \(no rows\)"):
         p1.load_mnist_csv(str(path))
+    assert not recwarn.list   # one line, not NumPy's "input contained no data" before it
 
 
 def test_too_few_rows_for_the_split(tmp_path):

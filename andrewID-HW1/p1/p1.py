@@ -441,8 +441,9 @@ def load_mnist_csv(path, min_rows=1):
     """(pixels uint8 (n, 784), labels int64 (n,)); a malformed file is one MnistDataError naming its first bad row."""
     def bad_row(row, what):
         return MnistDataError(f"{path}, row {row}: {what}; {ROW_LAYOUT}. To replace the file, {GET_DATA_HINT}")
-    if os.path.getsize(path) == 0:
-        raise MnistDataError(f"{path}: the file is empty; {GET_DATA_HINT}")
+    with open(path, "rb") as f:  # stops at the first line holding anything; NumPy would only warn of no data
+        if all(not line.strip() for line in f):
+            raise MnistDataError(f"{path}: the file is empty (no rows); {GET_DATA_HINT}")
     try:  # read as numbers, then held to whole numbers 0..255 (an older NumPy, 2.2 for one, reads -1 as 255 in uint8)
         table = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
     except ValueError:
