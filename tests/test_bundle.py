@@ -53,14 +53,14 @@ def write_tiny_p1_model(path, test_error=0.5):
     mlp.save_model(path)
 
 
-def write_tiny_p2_model(path, test_accuracy=0.1):
+def write_tiny_p2_model(path, test_accuracy=0.1, **facts):
     from checkpoint import save_checkpoint
     from config import Config
     from data import CLASSES
     from model import build_model
     cfg = Config(widths=(8, 16, 16))
     save_checkpoint(path, build_model(cfg), cfg, class_names=CLASSES, mean=(0, 0, 0), std=(1, 1, 1),
-                    preset="test", seed=0, test_accuracy=test_accuracy)
+                    preset="test", seed=0, test_accuracy=test_accuracy, **facts)
 
 
 @pytest.fixture(scope="module")
@@ -268,6 +268,14 @@ def test_results_that_meet_the_rubric_get_no_note(tmp_path):
     assert bundle_static.rubric_notes(str(tmp_path / "p1_model.npz"), str(tmp_path / "p2_model.pkl"), "x") == []
     (tmp_path / "broken.npz").write_bytes(b"no npz")   # an unreadable file: judged by the checks, no note here
     assert bundle_static.rubric_notes(str(tmp_path / "broken.npz"), str(tmp_path / "missing.pkl"), "x") == []
+
+
+def test_a_model_trained_on_other_files_than_the_official_ones_gets_a_note(tmp_path):
+    write_tiny_p1_model(str(tmp_path / "p1_model.npz"), test_error=0.0122)
+    write_tiny_p2_model(str(tmp_path / "p2_model.pkl"), test_accuracy=0.903, data_note="a JPEG copy")
+    assert bundle_static.rubric_notes(str(tmp_path / "p1_model.npz"), str(tmp_path / "p2_model.pkl"), "x") == [
+        'x/p2/p2_model.pkl was trained on data its run described as "a JPEG copy": for a model of the official '
+        "CIFAR-10 files, train it with `make p2`"]
 
 
 def test_a_broken_bundle_reports_every_problem_and_writes_nothing(repo, capsys, tmp_path):

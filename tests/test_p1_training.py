@@ -1,9 +1,15 @@
 """p1 training: the template's loop against one written from its description; shuffling, augmentation and the
 learning-rate schedule reaching it through the objects it is handed; divergence stops with one message."""
+import hashlib
+
 import numpy as np
 import pytest
 
 import p1
+
+# sha256 of the course template's get_training_stats, from its "# Don't change this function" line to its return
+# line, as p1_template.py has it (spacing included): p1.py keeps it character for character
+TEMPLATE_GET_TRAINING_STATS_SHA256 = "6cddfd9ec037e0e23a46626dd7a8ad9fa1a5b2bf1360d40285112b53ba01ffab"
 
 
 def blobs(n, seed, dim=784, classes=10):
@@ -67,6 +73,16 @@ def test_template_loop_runs_our_mlp_with_per_sample_curves():
     assert 1 < losses[0] < 10 and losses[-1] < losses[0] and val_losses[-1] < val_losses[0]
     assert all(0 <= e <= 1 for e in errors + val_errors) and val_errors[-1] < val_errors[0] < 0.9
     assert 0 <= test_error < 0.9 and 0 < test_loss < val_losses[0]  # the std-1 init learns slowly, but learns
+
+
+def test_get_training_stats_is_the_templates_text_unchanged():
+    with open(p1.__file__, encoding="utf-8") as f:
+        source = f.read()
+    start = source.index("# Don't change this function\ndef get_training_stats(")
+    end = source.index("    return (training_losses, training_errors, validation_losses, validation_errors)\n", start)
+    text = source[start:end] + "    return (training_losses, training_errors, validation_losses, validation_errors)\n"
+    assert hashlib.sha256(text.encode()).hexdigest() == TEMPLATE_GET_TRAINING_STATS_SHA256, \
+        "get_training_stats must stay exactly as the template has it"
 
 
 def test_our_get_training_stats_matches_the_template_loop_exactly(capsys):

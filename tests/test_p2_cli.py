@@ -141,6 +141,8 @@ BAD_OPTIONS = [
     (["--set", "epochs=1e300"], "--set epochs=1e300: epochs must be 1,000 or less"),
     (["--epochs", "1e12"], f"preset {DEFAULT} with these settings: epochs must be 1,000 or less"),
     (["--validation", "30000"], "--validation 30000: must be from 0 to 25,000 training images"),
+    (["--no-epoch-eval"], "--no-epoch-eval skips the per-epoch accuracy of the images --validation holds out; "
+                          "without --validation there is none to skip"),
     (["--validation", "5000", "--batch-size", "48000"],
      "batch size 48,000 is larger than the 45,000 training images --validation 5,000 leaves"),
     (["--eval", "p2_model.pkl", "--set", "tta=none", "--epochs", "3"],

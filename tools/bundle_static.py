@@ -277,10 +277,14 @@ def rubric_notes(p1_model, p2_model, label):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            accuracy = float(torch.load(p2_model, map_location="cpu", weights_only=True)["test_accuracy"])
+            ckpt = torch.load(p2_model, map_location="cpu", weights_only=True)
+        accuracy, data_note = float(ckpt["test_accuracy"]), ckpt.get("data_note")
     except Exception:
-        accuracy = None
+        accuracy, data_note = None, None
     if accuracy is not None and not accuracy > RUBRIC_P2_ACCURACY:
         notes.append(f"{label}/p2/p2_model.pkl records a CIFAR-10 test accuracy of {100 * accuracy:.2f} %, not over "
                      f"the rubric's {100 * RUBRIC_P2_ACCURACY:g} %: train it with `make p2`")
+    if isinstance(data_note, str) and data_note:   # --data-note: a run on other files than the official ones
+        notes.append(f"{label}/p2/p2_model.pkl was trained on data its run described as \"{data_note}\": for a model "
+                     "of the official CIFAR-10 files, train it with `make p2`")
     return notes

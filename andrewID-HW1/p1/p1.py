@@ -182,12 +182,15 @@ class MLP:
         arrays.update({f"meta_{key}": np.asarray(value) for key, value in self.metadata.items()})
         np.savez(path, **arrays)
 
-# ---- get_training_stats (don't change this function) and get_one_hot (no need to change): the template's.
+
+# Don't change this function
 def get_training_stats(mlp, dset, nepochs, batch_size):
     train, val, test = dset
     trainx, trainy = train
     valx, valy = val
     testx, testy = test
+
+    idxs = np.arange(len(trainx))
 
     training_losses = []
     training_errors = []
@@ -205,40 +208,43 @@ def get_training_stats(mlp, dset, nepochs, batch_size):
 
         for b in range(0, num_train, batch_size):
             mlp.train()
-            mlp.forward(trainx[b:b + batch_size])
-            mlp.backward(trainy[b:b + batch_size])
+            mlp.forward(trainx[b:b+batch_size])
+            mlp.backward(trainy[b:b+batch_size])
             mlp.step()
-            train_loss += mlp.get_loss(trainy[b:b + batch_size])
-            train_error += mlp.get_error(trainy[b:b + batch_size])
-        training_losses += [train_loss / num_train]
-        training_errors += [train_error / num_train]
-        print("training loss: ", train_loss / num_train)
-        print("training error: ", train_error / num_train)
+            train_loss += mlp.get_loss(trainy[b:b+batch_size])
+            train_error += mlp.get_error(trainy[b:b+batch_size])
+        training_losses += [train_loss/num_train]
+        training_errors += [train_error/num_train]
+        print("training loss: ", train_loss/num_train)
+        print("training error: ", train_error/num_train)
 
         for b in range(0, num_val, batch_size):
             mlp.eval()
-            mlp(valx[b:b + batch_size])
-            val_loss += mlp.get_loss(valy[b:b + batch_size])
-            val_error += mlp.get_error(valy[b:b + batch_size])
-        validation_losses += [val_loss / num_val]
-        validation_errors += [val_error / num_val]
-        print("validation loss: ", val_loss / num_val)
-        print("validation error: ", val_error / num_val)
+            mlp(valx[b:b+batch_size])
+            val_loss += mlp.get_loss(valy[b:b+batch_size])
+            val_error += mlp.get_error(valy[b:b+batch_size])
+        validation_losses += [val_loss/num_val]
+        validation_errors += [val_error/num_val]
+        print("validation loss: ", val_loss/num_val)
+        print("validation error: ", val_error/num_val)
 
     test_loss = 0
     test_error = 0
     num_test = len(testx)
     for b in range(0, num_test, batch_size):
         mlp.eval()
-        mlp(testx[b:b + batch_size])
-        test_loss += mlp.get_loss(testy[b:b + batch_size])
-        test_error += mlp.get_error(testy[b:b + batch_size])
+        mlp(testx[b:b+batch_size])
+        test_loss += mlp.get_loss(testy[b:b+batch_size])
+        test_error += mlp.get_error(testy[b:b+batch_size])
     test_loss /= num_test
     test_error /= num_test
     print("test loss: ", test_loss)
     print("test error: ", test_error)
 
     return (training_losses, training_errors, validation_losses, validation_errors)
+
+
+# get_one_hot: the template's, vectorised; its int(in_array[i]) of a one-element row raises on NumPy 2.x
 def get_one_hot(in_array, one_hot_dim):
     """(N, one_hot_dim) float one-hot rows from N labels: the template's (N, 1) float column, or a flat array."""
     labels = np.asarray(in_array, dtype=np.float64).reshape(len(in_array), -1)
@@ -571,7 +577,7 @@ HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the va
     "lr": "peak learning rate, reached after the warm-up",
     "num_epochs": "passes over the 50,000 training images",
     "batch_size": "images per SGD step",
-    "momentum": "heavy-ball momentum: about a 10x longer effective step",
+    "momentum": "heavy-ball momentum (Polyak, 1964): about a 10x longer effective step",
     "warmup": "warm-up share of steps, then cosine decay to 0 (Goyal et al., 2017; Loshchilov & Hutter, 2017)",
     "max_shift": "random shift of each training image, pixels",
     "max_degrees": "random rotation of each training image, degrees",
@@ -630,6 +636,8 @@ def _report_text(run):
         ["MODEL (x @ W + b per layer; softmax cross-entropy on the last layer's outputs)"] + layers +
         [f"  total parameters: {sum(w.size + b.size for w, b in zip(mlp.W, mlp.b)):,d}",
          "  initial weights: He et al. (2015), normal with variance 2 / fan-in (he_weight_init); zero biases",
+         "  saved by save_model as plain arrays W0, b0, W1, ... (the template's np.savez of the W and b lists fails on",
+         "  NumPy 1.24 and newer when layers differ in shape, and would need pickles to read back)",
          "", "HYPER-PARAMETERS (momentum SGD on the batch-mean loss)"] + hyper +
         ["", "RESULTS (error = share of wrong predictions)",
          f"  training   {run['n_train']:6d} images   error {100 * train_errors[-1]:6.2f}%   loss "

@@ -40,7 +40,8 @@ EVERY_IDEA = dict(whiten_patch=2, logit_scale=1 / 9, label_smoothing=0.2, tta="f
 
 def borrowed_ideas(cfg):
     """The ideas of the run of `cfg` that come from the airbench work, in words, in the order a reader meets them."""
-    ideas = []
+    ideas = ["the network's layout (groups of a 3x3 convolution, max-pool, batch norm and GELU, then a global "
+             "max-pool and a linear layer without bias)"]
     if cfg.get("whiten_patch"):
         ideas.append("the frozen patch-whitening first layer")
     if _has_shortcut(cfg):
@@ -58,6 +59,8 @@ def borrowed_ideas(cfg):
         ideas.append("identity (Dirac) initialisation of the convolutions")
     if cfg.get("bn_scale") is False:
         ideas.append("batch norm with its scale fixed at 1")
+    if cfg.get("translate"):
+        ideas.append("random shifts with reflect padding")
     if mirrors_alternately(cfg):
         ideas.append("mirroring each image on alternate epochs")
     if cfg.get("cutout"):
@@ -95,8 +98,10 @@ def sources_paragraph(cfg, on_cpu=False):
             f"train, then test) follow {TUTORIAL}. ")
     if used:
         text += f"Several ideas of this recipe are not ours: {_listed(used)} are taken from {AIRBENCH}"
-        text += (f"; the Muon recipe's settings come from {AIRBENCH_MUON}. " if cfg.get("optimizer") == "muon"
-                 else ". ")
+        text += (f"; the Muon recipe's settings come from {AIRBENCH_MUON}, with two details left at PyTorch's "
+                 "defaults: the linear layer's initial weights (airbench rescales them to unit standard deviation) "
+                 "and the small constant batch norm adds to the variance (1e-5; airbench: 1e-12). "
+                 if cfg.get("optimizer") == "muon" else ". ")
     if others:
         text += (f"p2.py's other recipes also take {_listed(others)} from the same work. " if used else
                  f"p2.py's other recipes take {_listed(others)} from {AIRBENCH}. ")
@@ -108,9 +113,9 @@ def sources_paragraph(cfg, on_cpu=False):
         text += f"Training the first epochs on down-scaled images follows {RESIZING}. "
     share = selective_share(cfg)
     if share:
-        text += (f"Giving the extra test-time views only to the least sure images follows {SELECTIVE_TTA}; choosing "
-                 f"a fixed share of the images ({share}) by the gap between their two likeliest classes is our "
-                 "variant. ")
+        text += (f"Giving the extra test-time views only to a fixed share of the least sure images follows "
+                 f"{SELECTIVE_TTA}, which ranks them by the probability of their likeliest class; ranking them by "
+                 f"the gap between their two likeliest classes, and the share ({share}), are our choices. ")
     if on_cpu:
         text += ("Making the C library's memory allocator keep and reuse freed memory from one training step to the "
                  f"next, a CPU speed-up, follows {ALLOCATOR}. ")

@@ -12,7 +12,7 @@ SETTING_WORDS = {
     "convs_per_group": "3x3 convolutions per group",
     "whiten_patch": "patch side of the whitening stem (pixels)",
     "logit_scale": "factor on the class scores",
-    "bn_momentum": "batch-norm running-statistics momentum",
+    "bn_momentum": "batch-norm running statistics: weight of each new batch",
     "optimizer": "update rule",
     "epochs": "passes over the training images",
     "batch_size": "images per step",
@@ -182,14 +182,16 @@ def _architecture(cfg, total_params, whiten_images, learned_params=None):
             f"stem: a {k}x{k} convolution whose filters are not learned but computed before training from "
             f"{whiten_images:,} training images. The {3 * k * k} values of a {k}x{k} patch (three colours) are "
             "strongly correlated; each eigenvector of their covariance matrix, divided by the square root of its "
-            f"eigenvalue, becomes one filter, so the outputs of these {3 * k * k} filters are uncorrelated, with unit "
-            "variance. Each filter "
+            f"eigenvalue, becomes one filter, so the outputs of these {3 * k * k} filters are uncorrelated, of unit "
+            "variance except in the weakest directions, which a small constant added to each eigenvalue keeps from "
+            "amplifying noise. Each filter "
             f"is kept with both signs ({2 * 3 * k * k} channels), so the GELU after the stem loses nothing. These "
             "filters stay frozen; only the stem's biases learn. This spares the first steps of training the work "
             f"of decorrelating the pixels. Then come {len(cfg['widths'])} groups of "
             f"{', '.join(map(str, cfg['widths']))} channels, with outputs of "
             f"{', '.join(f'{s}x{s}' for s in sizes)} pixels. Each group is a 3x3 convolution, a 2x2 max-pool, "
-            f"batch norm (running-statistics momentum {readable(cfg['bn_momentum'])}) and GELU{rest}. A global "
+            f"batch norm (its running statistics give each new batch the weight {readable(cfg['bn_momentum'])}) and "
+            f"GELU{rest}. A global "
             "max-pool keeps the largest value of each channel, and a linear layer without bias gives the ten class "
             f"scores, multiplied by {readable(cfg['logit_scale'])} so that the large early steps do not saturate "
             "the softmax.")
@@ -313,7 +315,8 @@ def _augmentation(cfg):
     when = "Each epoch the whole training set" if cfg.get("alternate_flips") else "Each training batch"
     return (f"{when} is augmented afresh on the training device: every image is "
             + ", ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1]
-            + ". The images are normalised per colour channel with the training set's mean and standard deviation.")
+            + ". The images are normalised per colour channel with the mean and standard deviation of CIFAR-10's "
+            "official training set (fixed constants).")
 
 
 def _size_schedule(sizes, epochs):

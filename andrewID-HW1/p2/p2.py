@@ -29,7 +29,7 @@ import interrupt
 interrupt.while_starting(__name__ == "__main__")   # before torch loads (seconds): a Ctrl-C then ends in one line
 import torch  # noqa: E402
 
-from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402,F401  (load_model: public API)
+from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402
 from config import (ALIASES, PRESETS, SELECTION_NOTES, config_problems, default_preset, get_preset,  # noqa: E402
                     parse_setting)
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10  # noqa: E402
@@ -156,6 +156,9 @@ def check_options(args):
                         "(the training set's size)")
     if not 0 <= args.validation <= MAX_VALIDATION:
         problems.append(f"--validation {args.validation}: must be from 0 to {MAX_VALIDATION:,} training images")
+    if args.no_epoch_eval and not args.validation and not (args.eval or args.download_only):
+        problems.append("--no-epoch-eval skips the per-epoch accuracy of the images --validation holds out; without "
+                        "--validation there is none to skip: leave it out")
     if not 0 <= args.seed <= MAX_SEED:
         problems.append(f"--seed {args.seed}: must be a whole number from 0 to {MAX_SEED}")
     for setting in args.set:
@@ -358,11 +361,19 @@ def run_eval(args, device):
     precision = choose_precision(args.precision, device)
     print(f"precision: {precision.describe()}")
     data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir), splits=("test",)).items()}
-    acc, *_ = evaluate(model, cfg, data, device, precision, mean=ckpt["mean"], std=ckpt["std"])
+    acc, plain_acc, *_ = evaluate(model, cfg, data, device, precision, mean=ckpt["mean"], std=ckpt["std"])
     share = selective_share(cfg.to_dict())
     print(f"{args.eval}: preset {ckpt['preset']}, seed {ckpt['seed']}, stored test accuracy "
           f"{100 * ckpt['test_accuracy']:.2f}%; test-time augmentation: {TTA_WORDS[cfg.tta]}"
           + (f", for the {share} of images least sure after one view" if share else ""))
+    if cfg.tta != "none":   # the report's second figure; its stored value where the file has one
+        stored = ckpt.get("test_accuracy_no_tta")
+        print(f"test accuracy without test-time augmentation: {100 * plain_acc:.2f}%"
+              + (f" (stored {100 * stored:.2f}%)" if isinstance(stored, float) else ""))
+    apart = round(abs(acc - ckpt["test_accuracy"]) * len(data["test_labels"]))
+    if apart:   # bf16 above all rounds differently from one CPU, GPU or precision to the next
+        print(f"{apart} test image{'s' * (apart != 1)} apart from the stored figure: a device or precision other "
+              "than the training run's rounds differently")
     print(f"test accuracy: {100 * acc:.2f}%")
 
 

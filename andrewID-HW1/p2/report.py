@@ -7,7 +7,6 @@ Figures are built as matplotlib Figure objects without pyplot, so importing this
 caller's plotting backend. Every file is written to a temporary file in the target folder and then moved into
 place; missing folders are created. The PDF carries no creation date, so the same numbers give the same bytes.
 """
-import math
 import os
 import textwrap
 
@@ -341,20 +340,15 @@ def add_pages(pdf, summary):
                  arch_rows, (0.06, 0.56, 0.2, 0.18))
     history = summary["history"]
     pdf.savefig(_training_figure(history, portrait=True, **_curve_inputs(summary)))
-    lr_digits = _decimals(max((h["lr"] for h in history), default=0))
+    peak_lr = summary["config"]["lr"]   # every parameter group's rate is this share of its own peak
     epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
-                   "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr']:.{lr_digits}f}",
+                   "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr'] / peak_lr:.3f}",
                    f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
     _table_pages(pdf, "Per-epoch log", ("epoch", "train loss", "train acc %", "validation acc %",
-                                        "lr at end", "seconds", "images/s"), epoch_rows,
+                                        "lr / peak at end", "seconds", "images/s"), epoch_rows,
                  (0.09, 0.13, 0.14, 0.2, 0.13, 0.13, 0.18))
     pdf.savefig(_results_page(summary))
     pdf.savefig(_samples_page(summary))
-
-
-def _decimals(largest, significant=4):
-    """Decimals that give `largest` its `significant` digits: one format for a whole column (575.9 and 96.0)."""
-    return max(0, significant - 1 - math.floor(math.log10(largest))) if largest > 0 else 0
 
 
 def _curve_inputs(summary):
