@@ -284,7 +284,7 @@ def main():
 
     # build the MLP: He-scaled normal weights, momentum SGD on a warm-up + cosine learning-rate schedule
     np.random.seed(hp["seed"])
-    steps = hp["num_epochs"] * -(-n_train // hp["batch_size"])
+    steps = hp["num_epochs"] * -(-n_train // hp["batch_size"])  # batches an epoch, rounded up: the last is partial
     mlp = MLP(input_size=784, output_size=10, hiddens=hp["hiddens"], activations=hp["activations"],
               weight_init_fn=he_weight_init, bias_init_fn=zeros_bias_init, criterion=SoftmaxCrossEntropy(),
               lr=hp["lr"], momentum=hp["momentum"], lr_schedule=warmup_cosine(hp["lr"], hp["warmup"], steps))
