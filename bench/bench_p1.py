@@ -102,6 +102,9 @@ def run(name, train_one_epoch, test_error, nepochs):
 
 
 def main():
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(__doc__.strip())
+        return 0
     torch.set_num_threads(THREADS)
     try:
         config = default_preset()   # p1.main() reads the data before its hyper-parameter block

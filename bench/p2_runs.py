@@ -3,9 +3,9 @@ seconds, device; with --airbench, runs named airbench94 / airbench96 are the pub
 and the table ends with our time and accuracy relative to it. Used by bench/gpu_p2.sh (GPU) and
 `make bench-p2-cpu` (CPU).
 
-    python bench/p2_runs.py --data-dir DIR --runs gpu-fast:0 gpu-fast+compile:0 gpu-best:0 [-- extra p2 args]
-    python bench/p2_runs.py --data-dir DIR --airbench SDIST_DIR --runs gpu-fast:0 airbench94:0 [-- extra p2 args]
-    python bench/p2_runs.py --data-dir DIR --runs gpu-best@residual=true@epochs=40:0   (a variant: p2.py --set)
+    python bench/p2_runs.py --data-dir DIR --runs fast:0 fast+compile:0 best:0 [-- extra p2 args]
+    python bench/p2_runs.py --data-dir DIR --airbench SDIST_DIR --runs fast:0 airbench94:0 [-- extra p2 args]
+    python bench/p2_runs.py --data-dir DIR --runs best@residual=true@epochs=40:0   (a variant: p2.py --set)
 
 The table is rewritten after every run, so a run list cut short by a time limit still leaves the finished rows.
 """

@@ -574,7 +574,7 @@ def test_make_zip_builds_on_the_committed_values_and_names_their_source(repo, ca
     assert err == ""
     lines = [line for line in out.splitlines() if "Fig. 5" in line]
     assert lines == [f"theory: Problem 4 uses the values of {data['source']}; compare them with Fig. 5 of your own "
-                     "handout and, if they differ, change theory/fig5.json"]
+                     "handout and, if they differ, change its values and its source in theory/fig5.json"]
     assert "Spring 2020" in lines[0] and (repo / "jdoe-HW1.zip").exists() and (repo / "jdoe-HW1.pdf").exists()
 
 

@@ -187,7 +187,7 @@ def fig5_source_line(root):
         raise BundleError(str(e).replace(os.path.join(root, ""), "")) from None
     values = f"the values of {fig5['source']}" if fig5["source"] else f"the values in {FIG5_JSON} (no source named)"
     return (f"theory: Problem 4 uses {values}; compare them with Fig. 5 of your own handout and, if they differ, "
-            f"change {FIG5_JSON}")
+            f"change its values and its source in {FIG5_JSON}")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -288,6 +288,12 @@ def step_counts(config, n_train):
     return per_epoch, total, whiten
 
 
+def warmup_steps(warmup_frac, total_steps):
+    """Steps of the linear warm-up: round(warmup_frac * total_steps), at least one (with none asked for, the first
+    step runs at the peak, and so does the second, where the decay starts from it)."""
+    return max(1, round(warmup_frac * total_steps))
+
+
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -3,7 +3,7 @@ true when a value changes), and hyper-parameters rounded for reading."""
 import math
 from fractions import Fraction
 
-from config import epoch_size, step_counts
+from config import epoch_size, step_counts, warmup_steps
 
 # Each config field in words, for the report's hyper-parameter table (the console keeps the field names, which
 # --set takes). A recipe-specific wording, where one field means something else under Muon, is in MUON_WORDS.
@@ -271,7 +271,7 @@ def _optimizer(cfg):
 
 def _schedule(cfg, n_train):
     steps_per_epoch, total, _ = step_counts(cfg, n_train)
-    warmup = max(1, round(cfg["warmup_frac"] * total))
+    warmup = warmup_steps(cfg["warmup_frac"], total)
     epochs = readable(cfg["epochs"])
     if cfg["warmup_frac"] > 0:
         shape = (f"The learning rate rises linearly to its peak {readable(cfg['lr'])} over the first {warmup:,} "

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 import cpu_memory
 import interrupt
 from augment import augment, cutout, downscale, epoch_view
-from config import TTAS, epoch_size, step_counts
+from config import TTAS, epoch_size, step_counts, warmup_steps
 from data import DataError
 from muon import Muon
 from precision import choose_precision
@@ -56,7 +56,7 @@ def normalize(images, mean=MEAN, std=STD):
 def lr_factor(step, total_steps, warmup_frac):
     """Linear warm-up to 1 over round(warmup_frac * total_steps) steps (at least one), then linear decay; the
     factor reaches 0 at step total_steps, one past the last step run."""
-    warmup = max(1, round(warmup_frac * total_steps))
+    warmup = warmup_steps(warmup_frac, total_steps)
     if step < warmup:
         return (step + 1) / warmup
     return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
