@@ -85,6 +85,16 @@ def test_get_training_stats_is_the_templates_text_unchanged():
         "get_training_stats must stay exactly as the template has it"
 
 
+@pytest.mark.parametrize("block", [
+    "        # Don't change this -->\n        self.train_mode = True\n        self.nlayers = len(hiddens) + 1\n",
+    "    # This class is a gimme as it is already implemented for you as an example (do not change)\n\n"
+    "    def __init__(self):\n        super(Identity, self).__init__()\n",
+])
+def test_the_templates_other_do_not_change_parts_are_as_it_has_them(block):
+    with open(p1.__file__, encoding="utf-8") as f:
+        assert block in f.read()
+
+
 def test_our_get_training_stats_matches_the_template_loop_exactly(capsys):
     dset = one_hot_dset(blobs(200, 1), blobs(60, 2), blobs(60, 3))
     expected, test_loss, test_error = template_loop(template_example_mlp(), dset, 2, 8)
