@@ -288,6 +288,11 @@ def step_counts(config, n_train):
     return per_epoch, total, whiten
 
 
+def bias_peak_lr(config):
+    """The biases' peak learning rate under Muon (a Config's dict): bias_lr, or lr where bias_lr is 0."""
+    return config.get("bias_lr") or config["lr"]
+
+
 def warmup_steps(warmup_frac, total_steps):
     """Steps of the linear warm-up: round(warmup_frac * total_steps), at least one (with none asked for, the first
     step runs at the peak, and so does the second, where the decay starts from it)."""

@@ -3,7 +3,7 @@ true when a value changes), and hyper-parameters rounded for reading."""
 import math
 from fractions import Fraction
 
-from config import epoch_size, step_counts, warmup_steps
+from config import bias_peak_lr, epoch_size, step_counts, warmup_steps
 
 # Each config field in words, for the report's hyper-parameter table (the console keeps the field names, which
 # --set takes). A recipe-specific wording, where one field means something else under Muon, is in MUON_WORDS.
@@ -216,13 +216,8 @@ def _sgd(cfg):
             "scale-invariant, so the product of learning rate and weight decay sets their effective step size.")
 
 
-def _bias_lr(cfg):
-    """The biases' peak learning rate under Muon: bias_lr, or lr where it is 0 (as train.py sets it)."""
-    return cfg.get("bias_lr") or cfg["lr"]
-
-
 def _muon(cfg):
-    bias_lr = _bias_lr(cfg)
+    bias_lr = bias_peak_lr(cfg)
     decay, momentum = cfg["decay_per_step"], cfg["momentum"]
     return (f"Two update rules, {cfg['batch_size']} images per step. The convolution filters use Muon: Nesterov "
             f"momentum {readable(cfg['muon_momentum'])}, then each filter bank's update, seen as a matrix (output "
@@ -291,7 +286,7 @@ def _peaks(cfg):
     """'670' or, with Muon's several rates, '670 (the linear layer; the biases 53, Muon 0.24)'."""
     if cfg.get("optimizer") != "muon":
         return readable(cfg["lr"])
-    return (f"{readable(cfg['lr'])} (the linear layer; the biases {readable(_bias_lr(cfg))}, Muon "
+    return (f"{readable(cfg['lr'])} (the linear layer; the biases {readable(bias_peak_lr(cfg))}, Muon "
             f"{readable(cfg['muon_lr'])})")
 
 

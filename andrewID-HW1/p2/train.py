@@ -24,7 +24,7 @@ import torch.nn.functional as F
 import cpu_memory
 import interrupt
 from augment import augment, cutout, downscale, epoch_view
-from config import TTAS, epoch_size, step_counts, warmup_steps
+from config import TTAS, bias_peak_lr, epoch_size, step_counts, warmup_steps
 from data import DataError
 from muon import Muon
 from precision import choose_precision
@@ -97,7 +97,7 @@ def make_muon_optimizers(model, cfg, ns_dtype=None):
             whiten_bias.append(p)
         else:
             (biases if p.ndim <= 1 else head).append(p)
-    bias_lr = cfg.bias_lr or cfg.lr
+    bias_lr = bias_peak_lr(cfg.to_dict())
     groups = [dict(params=whiten_bias, lr=bias_lr, schedule="whiten"),
               dict(params=biases, lr=bias_lr), dict(params=head, lr=cfg.lr)]
     for group in groups:
