@@ -125,9 +125,9 @@ class Progress:
 class TimeEstimate:
     """Says early in training how long the whole run will take at the rate measured so far. Where small images came
     first, it measures again on the first full-size steps and says the new figure if it differs by over a tenth: a
-    step's cost does not follow the image's area exactly (a 24x24 step took 0.46 of a 32x32 one on a Zen 4,
-    0.57-0.70 on a Xeon with AMX). The first step of each size (memory allocation, kernel selection) is left out of
-    the rates."""
+    step's cost does not follow the image's area exactly (a 24x24 step took 0.46 of a 32x32 one on an AMD EPYC with
+    AVX512-BF16, 0.57-0.70 on a Xeon with AMX). The first step of each size (memory allocation, kernel selection)
+    is left out of the rates."""
     AFTER_S = 10.0     # measure this long, but at least 2 steps, before estimating
     LONG_S = 20 * 60   # past this, name the faster way
     SHORT_S = 60       # below this, say nothing
