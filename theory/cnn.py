@@ -11,7 +11,8 @@ from fractions import Fraction
 
 import numpy as np
 
-# F, Filter1, Filter2 and a "source" field naming where the values come from (shown in the PDF and by make zip).
+# F, Filter1, Filter2 and a "source" field naming where the values come from (make zip prints it, to be compared
+# with the student's own handout; the PDF says only that the values are the handout's Fig. 5).
 FIG5_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fig5.json")
 # Fig. 5 is a small drawing: its numbers are small and its matrices a few rows. The limits keep every answer a
 # finite, printable number (1e308 squared is not) and the PDF's matrices on the page.

@@ -120,7 +120,7 @@ def backprop_chain(fig, rect):
              ("$E$", "1 x 1")]
     forward = [r"$\cdot W_1 + b_1$" + "\n(d x h)", r"$\sigma$", r"$\cdot W_2 + b_2$" + "\n(h x k)",
                "softmax", "CE with $y$"]
-    backward = [r"$\partial E/\partial f_1\; W_1^T$", r"$\odot\, a(1-a)$", r"$(o-y)\, W_2^T$",
+    backward = [r"$\partial E/\partial f_1\; W_1^T$", r"$\partial E/\partial a \odot a(1-a)$", r"$(o-y)\, W_2^T$",
                 "$o - y$", r"$-y/o$"]
     xs = np.linspace(0.6, 11.4, len(nodes))
     for x, (name, shape) in zip(xs, nodes):
@@ -154,9 +154,10 @@ def draw_network(ax, network, inputs, title):
             for j, (x1, y1) in enumerate(positions[k + 1]):
                 ax.plot([x0, x1], [y0, y1], color="0.35", linewidth=0.8, zorder=1)
                 t = 0.3  # weight labels sit near the source node, where crossing edges are still apart
-                ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), f"{W[i, j]:g}", ha="center", va="center",
-                        fontsize=6.5, color="tab:blue", zorder=2,
-                        bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none"))
+                # signed, with a true minus, and padded clear of the edge: a line touching "20" reads as "-20"
+                ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), f"{W[i, j]:+g}".replace("-", "\u2212"),
+                        ha="center", va="center", fontsize=6.5, color="tab:blue", zorder=2,
+                        bbox=dict(boxstyle="round,pad=0.25", facecolor="white", edgecolor="none"))
         for j, (x, y) in enumerate(positions[k + 1]):
             _node(ax, x, y, r"$\sigma$", "#e8f0fa")
             # Upper neurons carry their bias above, the others below: clear of the edges that cross between layers.

@@ -27,7 +27,7 @@ def _iterate_table(xs):
 def _comparison_table(gd, mom, mom_v, lag):
     """c): GD and both momentum readings side by side."""
     header = ["t", "GD $x_t$", f"GD ${G}(x_t)$", "mom. $v_t$", "mom. $x_t$", f"mom. ${G}(x_t)$",
-              "alt. $x_t$", f"alt. ${G}(x_t)$"]
+              "$v_t$ rdg. $x_t$", f"$v_t$ rdg. ${G}(x_t)$"]
     rows = [[str(t), f(gd[t], 7), f(gelu_gd.gelu(gd[t]), 7), f(mom_v[t], 7), f(mom[t], 7),
              f(gelu_gd.gelu(mom[t]), 7), f(lag[t], 7), f(gelu_gd.gelu(lag[t]), 7)] for t in range(len(gd))]
     return Table(header, rows)
@@ -35,7 +35,8 @@ def _comparison_table(gd, mom, mom_v, lag):
 
 def _three(xs):
     """'x1, x2, x3 (GELU g1, g2, g3)' for the answer line."""
-    return ", ".join(f(x) for x in xs[1:]) + " (GELU " + ", ".join(f(gelu_gd.gelu(x)) for x in xs[1:]) + ")"
+    text = ", ".join(f(x) for x in xs[1:]) + " (GELU " + ", ".join(f(gelu_gd.gelu(x)) for x in xs[1:]) + ")"
+    return text.replace("-", "\u2212")   # the minus sign of the formulas beside it, not a hyphen
 
 
 def _p1_derivative(doc, r, max_curv):
@@ -45,10 +46,11 @@ def _p1_derivative(doc, r, max_curv):
     doc.add(Formula(f"${G}'(x) = " + r"\sigma(1.702x) + 1.702\,x\,\sigma(1.702x)\,(1 - \sigma(1.702x))$"))
     doc.add(Paragraph(
         f"Written as ${G}'(x) = " + r"\sigma(z)\,(1 + z\,\sigma(-z))$ with $z = 1.702x$; the bracket is positive for "
-        r"$z \geq 0$ and increasing for $z < 0$ (its derivative is $\sigma(-z)(1 - z\sigma(z)) > 0$), so "
+        r"$z \geq 0$, increasing for $z < 0$ (its derivative is $\sigma(-z)(1 - z\sigma(z)) > 0$) and tends to "
+        r"$-\infty$ as $z \to -\infty$, so "
         f"${G}'$ changes sign exactly once: bisection gives $x^* = {f(x_star, 8)}$, ${G}(x^*) = {f(f_star, 8)}$, "
         r"the global minimum (GELU falls to it from 0 at $-\infty$ and rises after it). There "
-        f"${G}''(x^*) = {f(curv, 4)}$; over all x, $|{G}''| \\leq {f(max_curv, 3)}$."))
+        f"${G}''(x^*) = {f(curv, 4)}$; for every $x$, $|{G}''(x)| \\leq {G}''(0) = {f(max_curv, 3)}$."))
 
 
 def _p1_ab(doc, r, max_curv):
@@ -88,25 +90,28 @@ def _p1_c(doc, r):
     doc.add(Paragraph(
         f"The handout's Eq. 5: $v_0 = {G}'(x_0)$, $v_{{t+1}} = \\beta v_t + (1-\\beta)\\,{G}'(x_t)$, "
         r"$x_{t+1} = x_t - \eta\, v_{t+1}$. Eq. 5 can also be read with $v_t$ in the update, "
-        r"$x_{t+1} = x_t - \eta\, v_t$ (same $v$ recursion); both are tabulated next to GD ('alt.' is this reading). "
-        f"The $v_t$ column belongs to the first reading; the other reading's $v_t$ differs from it by at most "
+        r"$x_{t+1} = x_t - \eta\, v_t$ (same $v$ recursion), "
+        r"called the $v_t$ reading below ('$v_t$ rdg.' in the table); both are tabulated next to GD. "
+        f"The $v_t$ column belongs to the first reading; the $v_t$ reading's $v_t$ differs from it by at most "
         f"{v_gap:.1e} here.", keep_with_next=True))
     doc.add(_comparison_table(gd, mom, r["c_momentum_v"], lag))
     g0 = r["grad_x0"]["-3"]
     doc.add(Paragraph(
         f"At $x_0 = -3$ the slope is only {f(g0, 5)} ($\\sigma(-5.106) = {f(gelu_gd.sigmoid(-5.106), 5)}$): the left "
         f"tail of GELU is nearly flat, so every method moves about {f(abs(0.1 * g0), 5)} per step. The first step is "
-        r"identical for GD and both momentum readings, since $v_1 = \beta v_0 + (1-\beta)\,g_0 = g_0$. "
-        f"After three steps momentum is behind GD by {abs(mom[3] - gd[3]):.2e} (other reading "
+        f"identical for GD and both momentum readings, since $v_1 = \\beta v_0 + (1-\\beta)\\,{G}'(x_0) = v_0$. "
+        f"After three steps momentum is behind GD by {abs(mom[3] - gd[3]):.2e} ($v_t$ reading "
         f"{abs(lag[3] - gd[3]):.2e}): with the $(1-\\beta)$ factor $v$ is an average of past gradients, and as $x$ "
         f"moves right $|{G}'|$ grows, so the average lags the current slope. In three steps neither method gets "
         "anywhere near the minimum.", lead="Comparison."))
     steps = len(long["gd"]) - 1
-    crossing = int(np.flatnonzero(np.abs(long["momentum"] - x_star) < np.abs(long["gd"] - x_star))[0])
+    closer = int(np.flatnonzero(np.abs(long["momentum"] - x_star) < np.abs(long["gd"] - x_star))[0])
+    passes = int(np.flatnonzero(long["momentum"] > x_star)[0])
     doc.add(Paragraph(
-        f"Over {steps} steps (figure below) GD is closer to $x^*$ through step {crossing - 1}; at step {crossing} "
-        f"momentum, which keeps its speed while the slope fades near the minimum, passes it, overshoots $x^*$ by "
-        f"{f(long['overshoot_momentum'], 5)} and stays within {long['tol']:g} of $x^*$ from step "
+        f"Over {steps} steps (figure below) GD is closer to $x^*$ through step {closer - 1}; from step {closer} on "
+        f"momentum, which keeps its speed while the slope fades near the minimum, is the closer one. It passes $x^*$ "
+        f"at step {passes}, overshoots it by at most {f(long['overshoot_momentum'], 5)} (at step "
+        f"{int(np.argmax(long['momentum']))}) and stays within {long['tol']:g} of $x^*$ from step "
         f"{long['settle_momentum']} on, against {long['settle_gd']} for GD ({long['settle_momentum_lagged']} for the "
         "$v_t$ reading). Both reach the same minimum. Momentum in this averaged form does not enlarge the step (in "
         f"steady state it moves by $\\eta\\,{G}'$, like GD), so most of the time is spent crossing the flat tail at "
@@ -126,7 +131,8 @@ def problem1(doc, r):
                       r"($\beta=0.9$, the handout's Eq. 5); where is the minimum?", lead="Question."))
     doc.add(Paragraph(
         f"a) $x_{{1,2,3}}$ = {_three(r['a'])}.  b) $x_{{1,2,3}}$ = {_three(r['b'])}.  c) GD: "
-        f"{_three(r['c_gd'])}; momentum: {_three(r['c_momentum'])}.  The minimum is at "
+        f"{_three(r['c_gd'])}; momentum: {_three(r['c_momentum'])}; momentum, $v_t$ reading: "
+        f"{_three(r['c_momentum_lagged'])}.  The minimum is at "
         f"$x^* = {f(r['minimum']['x'])}$, ${G}(x^*) = {f(r['minimum']['gelu'])}$.", lead="Answer."))
     _p1_derivative(doc, r, max_curv)
     _p1_ab(doc, r, max_curv)
@@ -168,11 +174,12 @@ def problem2(doc, r):
         "Every weight is $\\pm 20$ and every bias an odd multiple of 10, so each pre-activation is about 10 or more "
         "away from 0 (hidden outputs are within 0.0001 of 0 or 1) and each unit is a clean switch "
         "($\\sigma(10) = 0.99995$). Each network's output and class on every input row:"))
-    header = ["A", "B"] + [f"{name}: output -> class" for name in r["networks"]]
+    header = ["A", "B"] + [f"{name}: output \u2192 class" for name in r["networks"]]
     table_rows = []
     for i in range(4):
         row = [str(r["tables"]["AND"][i]["A"]), str(r["tables"]["AND"][i]["B"])]
-        row += [f"{r['tables'][name][i]['output']:.5f} -> {r['tables'][name][i]['class']}" for name in r["networks"]]
+        row += [f"{r['tables'][name][i]['output']:.5f} \u2192 {r['tables'][name][i]['class']}"
+                for name in r["networks"]]
         table_rows.append(row)
     doc.add(Table(header, table_rows, align=["left", "left"] + ["right"] * 4))
     doc.add(Paragraph("Read down a column, the classes are that gate's truth table. "
@@ -183,7 +190,7 @@ def problem2(doc, r):
     doc.add(FigureBlock(figures.gate_regions(r), 1.9,
                         caption="Figure 3. Input plane: shaded where the network says 1; dashed lines are the "
                                 "first-layer units' boundaries $w_1 A + w_2 B + b = 0$; filled dots are class 1. "
-                                "XOR and XNOR need the strip between two lines."))
+                                "XOR is 1 inside the strip between two lines, XNOR outside it."))
 
     doc.add(Heading("Why one neuron cannot do XOR or XNOR (so the sizes are minimal)", 2))
     doc.add(Paragraph(
@@ -194,7 +201,9 @@ def problem2(doc, r):
         r"$w_1 + w_2 + b \geq 0$): then $w_1 + w_2 + b < -b \leq 0$, again a contradiction. "
         "A hidden layer of a single unit does not help: the output is then an "
         "increasing or decreasing function of one linear form $uA + vB + c$, so its class is still a half-plane. "
-        "Hence one hidden layer needs at least two units."))
+        "Hence one hidden layer needs at least two units: three neurons in all. (This counts layered networks, as the "
+        "question does; if the inputs also fed the output neuron directly, two neurons would do, e.g. h = AND(A, B) "
+        "and output $\\sigma(20A + 20B - 40h - 10)$ for XOR.)"))
 
     doc.add(Heading("The NOT gate of the handout's Fig. 3", 2))
     w, b = r["not"]["network"][0]["W"][0][0], r["not"]["network"][0]["b"][0]
@@ -208,10 +217,11 @@ def problem2(doc, r):
     handout = r["not"]["handout_example"]
     hw, hb = handout["network"][0]["W"][0][0], handout["network"][0]["b"][0]
     doc.add(Paragraph(
-        rf"The handout's NOT example (weight ${hw:g}$, bias ${hb:g}$) answers {handout['class'][0]} for A = 0 "
-        rf"($\sigma({hb:g}) = {handout['output'][0]:.3f} < 0.5$) and {handout['class'][1]} for A = 1, so it never "
-        r"answers class 1. At A = 0 the output is $\sigma(b)$ alone, and class 1 there needs $b \geq 0$: that is "
-        "why the bias must be positive.", lead="Remark."))
+        rf"The handout's NOT example (weight ${hw:g}$ and ${hb:g}$) answers {handout['class'][0]} for A = 0 and "
+        rf"{handout['class'][1]} for A = 1 if ${hb:g}$ is its bias "
+        rf"($\sigma({hb:g}) = {handout['output'][0]:.3f} < 0.5$; at A = 0 the output is $\sigma(b)$ alone, so class 1 "
+        rf"there needs $b \geq 0$). If it is a threshold (class 1 iff ${hw:g}\,A > {hb:g}$), it is a correct NOT, "
+        rf"the same as bias ${-hb:+g}$.", lead="Remark."))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -229,8 +239,8 @@ def problem3(doc, r):
                       r"(rows are samples: $x$ is 1 x d, $h$ hidden units, $k$ classes).", lead="Answer."))
     doc.add(FigureBlock(figures.backprop_chain, 1.3,
                         caption="Figure 4. The chain with the shape of every term. Forward (blue) computes each node; "
-                                "backward (red) turns dE/d(right node) into dE/d(left node), which has the left "
-                                "node's shape."))
+                                r"backward (red) turns $\partial E/\partial$(right node) into "
+                                r"$\partial E/\partial$(left node), which has the left node's shape."))
     steps = [
         ("1. Loss.", r"$\frac{\partial E}{\partial o_k} = -\frac{y_k}{o_k}$", "a 1 x k row:"),
         ("2. Softmax Jacobian.", r"$o_k = \frac{e^{f_{2,k}}}{\sum_m e^{f_{2,m}}} \Rightarrow "
@@ -297,8 +307,7 @@ def problem4(doc, r):
     doc.add(Paragraph("With the feature map F and filters of the handout's Fig. 5: a) padding that keeps the size "
                       "with Filter1 (stride 1); b) Filter2, padding 1: can any stride keep the size? c) 2x2 average "
                       "pooling, stride 2, of a); d) a convolution that reproduces c).", lead="Question."))
-    source = f"the values of {fig5['source']}" if fig5["source"] else "the values of the handout's Fig. 5"
-    doc.add(Paragraph(source[0].upper() + source[1:] + ".", lead="Input."))
+    doc.add(Paragraph("F, Filter1 and Filter2 as the handout's Fig. 5 gives them:", lead="Input."))
     doc.add(Matrices([("F", F), ("Filter1", K1), ("Filter2", K2)]))
     doc.add(Paragraph("Here \"convolution\" means cross-correlation, as CNN layers compute it: the filter slides "
                       "over the map without being flipped, and each output is the sum of the products of the filter "
@@ -318,6 +327,9 @@ def problem4(doc, r):
     doc.add(Paragraph(f"Filter2 is {K2.shape[0]}x{K2.shape[1]}, p = 1. The output side is "
                       f"$\\lfloor (n + 2p - k)/s \\rfloor + 1$, solved for each axis. {working}. Answer: {answer_b}.",
                       lead="b)", keep_with_next=b["possible"]))
+    if not b["possible"] and any(k % 2 == 0 for k in K2.shape):
+        doc.add(Paragraph("Padding 1 is read here as one row or column of zeros on every side. Padded on one side "
+                          "only (as \"same\" padding does for an even filter), stride 1 would keep the size."))
     if b["possible"]:
         doc.add(Matrices([(f"conv(F, Filter2), s = {b['stride']}, p = 1", b["map"])]))
     if "map" not in c:
@@ -328,9 +340,10 @@ def problem4(doc, r):
     doc.add(Matrices([("avgpool(F'), 2x2, s = 2", c["map"])]))
     doc.add(Paragraph(
         f"Average pooling is a convolution with a uniform kernel: on F', the 2x2 filter below with stride "
-        f"{d['stride']} and padding {d['padding']} gives exactly the map of c). Because both steps are linear, c) is "
-        f"also a single convolution of F itself: Filter1 spread over the 2x2 window (the sum of its four shifts, "
-        f"divided by 4), with stride {d['on_F']['stride']} and padding {d['on_F']['padding']}.", lead="d)",
+        f"{d['stride']} and padding {d['padding']} gives exactly the map of c). Because both steps are convolutions "
+        f"(the same weights at every position), their composition is a single convolution of F itself: Filter1 "
+        f"spread over the 2x2 window (the sum of its four shifts, divided by 4), with stride "
+        f"{d['on_F']['stride']} and padding {d['on_F']['padding']}.", lead="d)",
         keep_with_next=True))
     doc.add(Matrices([(f"filter on F', s = {d['stride']}, p = {d['padding']}", d["filter"]),
                       (f"or: filter on F, s = {d['on_F']['stride']}, p = {d['on_F']['padding']}",
