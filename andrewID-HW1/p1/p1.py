@@ -592,12 +592,12 @@ def load_model(path):
 # ---- The report: training curves (PNG); a PDF with the model, hyper-parameters, results and errors.
 HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the values
     "hiddens": "two wide hidden layers: ample capacity, yet an epoch takes seconds",
-    "activations": "ReLU: no saturation, cheap, matched by the He initialisation",
-    "lr": "peak learning rate, reached after the warm-up",
+    "activations": "ReLU: gradient 1 where a unit is on (sigmoid's fades); cheap; suits He initialisation",
+    "lr": "peak learning rate; cosine decay after the warm-up (Loshchilov & Hutter, 2017)",
     "num_epochs": "passes over the 50,000 training images",
     "batch_size": "images per SGD step",
-    "momentum": "heavy-ball momentum (Polyak, 1964): about a 10x longer effective step",
-    "warmup": "warm-up share of steps, then cosine decay to 0 (Goyal et al., 2017; Loshchilov & Hutter, 2017)",
+    "momentum": "keeps 0.9 of each step (Polyak, 1964): a steady slope moves 1 / (1 - 0.9) = 10x as far",
+    "warmup": "share of steps rising linearly to lr (Goyal et al., 2017); then cosine decay to 0",
     "max_shift": "random shift of each training image, pixels",
     "max_degrees": "random rotation of each training image, degrees",
     "max_scale": "random rescaling of each training image by 1 +- this",
@@ -626,11 +626,13 @@ def _draw_curves(axes, stats):
 def write_report(run, path):
     page = Figure(figsize=(8.5, 11))
     page.text(0.07, 0.955, "24789 HW1 problem 1: a NumPy MLP on MNIST", fontsize=16, weight="bold")
-    page.text(0.07, 0.935, _report_text(run), fontsize=7.5, family="monospace", va="top")
-    _draw_curves([page.add_axes([0.08, 0.34, 0.38, 0.16]), page.add_axes([0.58, 0.34, 0.38, 0.16])], run["stats"])
+    page.text(0.07, 0.93, f"Test error {100 * run['test_error']:.2f} % ({100 - 100 * run['test_error']:.2f} % "
+              f"accuracy) on the {len(run['test_labels']):,d} MNIST test images", fontsize=11)
+    page.text(0.07, 0.905, _report_text(run), fontsize=7.5, family="monospace", va="top")
+    _draw_curves([page.add_axes([0.08, 0.305, 0.38, 0.155]), page.add_axes([0.58, 0.305, 0.38, 0.155])], run["stats"])
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (run["test_labels"], run["predicted"]), 1)
-    ax = page.add_axes([0.32, 0.05, 0.36, 0.22])
+    ax = page.add_axes([0.32, 0.045, 0.36, 0.195])
     ax.imshow(np.log1p(confusion), cmap="Blues")
     for (i, j), count in np.ndenumerate(confusion):
         if count:
@@ -649,14 +651,16 @@ def _report_text(run):
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     layers = [f"  layer {i + 1}: {sizes[i]:4d} -> {sizes[i + 1]:4d}  {type(act).__name__:8s}  "
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
+    unused = {key for key in ("max_degrees", "max_scale", "elastic") if not hp.get(key)}  # the best preset's
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
-             f"{HYPERPARAMETER_NOTES[key]}" for key, value in hp.items()]
+             f"{'not used in this run' if key in unused else HYPERPARAMETER_NOTES[key]}" for key, value in hp.items()]
     return "\n".join(
         ["MODEL (x @ W + b per layer; softmax cross-entropy on the last layer's outputs)"] + layers +
         [f"  total parameters: {sum(w.size + b.size for w, b in zip(mlp.W, mlp.b)):,d}",
          "  initial weights: He et al. (2015), normal with variance 2 / fan-in (he_weight_init); zero biases",
-         "  saved by save_model as plain arrays W0, b0, W1, ... (the template's np.savez of the W and b lists fails on",
-         "  NumPy 1.24 and newer when layers differ in shape, and would need pickles to read back)",
+         "  saved by save_model as one array per layer, W0, b0, W1, ... (NumPy 1.24 and newer cannot store the",
+         "  template's lists of W and b when layers differ in shape)",
+         "  code: the course's p1_template.py, completed; its get_training_stats loop trains and tests unchanged",
          "", "HYPER-PARAMETERS (momentum SGD on the batch-mean loss)"] + hyper +
         ["", "RESULTS (error = share of wrong predictions)",
          f"  training   {run['n_train']:6d} images   error {100 * train_errors[-1]:6.2f}%   loss "
@@ -669,8 +673,8 @@ def _report_text(run):
          f"  data loading {t['data']:.1f} s, training {t['train']:.1f} s ({t['train'] / hp['num_epochs']:.1f} s an "
          f"epoch), {t['total']:.1f} s in all before writing the outputs",
          f"  {os.cpu_count()} CPUs: {cpu}; NumPy {np.__version__}",
-         "", "CURVES: per sample, as get_training_stats computes them. Training numbers are running means over",
-         "each epoch's mini-batches (augmented images, weights still changing); validation is measured after it."])
+         "", "CURVES (log scales): loss and error per image, as get_training_stats computes them. Training values are",
+         "means over each epoch's batches (shifted images, weights still changing); validation is measured after it."])
 
 if __name__ == "__main__":
     raise SystemExit(run(main))
