@@ -87,7 +87,7 @@ def test_description_names_the_data_never_the_folder(tmp_path):
     write_cifar_batches(tmp_path / "d" / data.PY, "py", RECORDS)
     source = data.locate_cifar10(str(tmp_path / "d"), download=False)
     assert source.description == "CIFAR-10, python version (cifar-10-batches-py)"
-    assert source.describe("JPEG-q75 copy") == "CIFAR-10, python version (cifar-10-batches-py); JPEG-q75 copy"
+    assert source.describe("JPEG-q75 copy") == "JPEG-q75 copy; read as CIFAR-10, python version (cifar-10-batches-py)"
     assert str(tmp_path) not in source.describe("note")
 
 

@@ -422,7 +422,7 @@ def test_learning_rate_is_drawn_per_step():
     lr_line = fig.axes[2].get_lines()[0]
     assert len(lr_line.get_xdata()) == total_steps + 1
     _, muon_curves = report.lr_per_step(RECIPES["fast"].to_dict(), n_train)
-    assert list(muon_curves) == ["every other parameter", "whitening-layer bias"]
+    assert list(muon_curves) == ["all other parameters", "whitening-layer bias"]
 
 
 def test_curves_say_what_they_measure():

@@ -94,8 +94,9 @@ def sources_paragraph(cfg, on_cpu=False):
     run trained on a CPU, where the memory allocator is tuned (cpu_memory.py)."""
     used = borrowed_ideas(cfg)
     others = [idea for idea in borrowed_ideas(EVERY_IDEA) if idea not in used]
+    # in parts, each its own block on the page: the program, the recipe, the ideas' origins, the speed-ups, ours
     text = ("The steps of the program (load CIFAR-10, define a convolutional network and a cross-entropy loss, "
-            f"train, then test) follow {TUTORIAL}. ")
+            f"train, then test) follow {TUTORIAL}.\n\n")
     if used:
         text += f"Several ideas of this recipe are not ours: {_listed(used)} are taken from {AIRBENCH}"
         text += (f"; the Muon recipe's settings come from {AIRBENCH_MUON}, with two details left at PyTorch's "
@@ -105,12 +106,13 @@ def sources_paragraph(cfg, on_cpu=False):
     if others:
         text += (f"p2.py's other recipes also take {_listed(others)} from the same work. " if used else
                  f"p2.py's other recipes take {_listed(others)} from {AIRBENCH}. ")
-    text += f"{LINEAGE}. "
+    text = text.rstrip() + f"\n\n{LINEAGE}. "
     text += ("The ideas themselves were introduced as follows: "
              + "; ".join(f"{idea}, {where}" for idea, where in origins(cfg)) + ". ")
     text += f"The Muon optimizer is described in {MUON}. "
     if min(cfg.get("epoch_sizes", (32,))) < 32:
         text += f"Training the first epochs on down-scaled images follows {RESIZING}. "
+    text = text.rstrip() + "\n\n"
     share = selective_share(cfg)
     if share:
         text += (f"Giving the extra test-time views only to a fixed share of the least sure images follows "
@@ -119,6 +121,7 @@ def sources_paragraph(cfg, on_cpu=False):
     if on_cpu:
         text += ("Making the C library's memory allocator keep and reuse freed memory from one training step to the "
                  f"next, a CPU speed-up, follows {ALLOCATOR}. ")
+    text = text.rstrip() + "\n\n"
     if cfg.get("optimizer", "sgd") == "sgd":
         return text + ("Our own are the code, written anew rather than copied, this SGD recipe for a CPU (its "
                        "sizes, schedule and length, chosen by our own runs) and every measurement in this report.")

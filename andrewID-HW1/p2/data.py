@@ -57,8 +57,9 @@ class DataSource:
     description: str
 
     def describe(self, note=""):
-        """The description with the user's note on the data (e.g. 'JPEG-q75 copy') appended."""
-        return f"{self.description}; {note}" if note else self.description
+        """The description led by the user's note on the data (e.g. 'JPEG-q75 copy'): the note says what the files
+        are, the description only how they were read."""
+        return f"{note}; read as {self.description}" if note else self.description
 
 
 def _is_official_py(folder):

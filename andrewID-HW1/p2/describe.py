@@ -203,7 +203,7 @@ def _loss(cfg):
         return "Cross-entropy of the softmax of the class scores, averaged over the batch."
     return (f"Cross-entropy of the softmax of the class scores, with label smoothing {readable(s)}: the target puts "
             f"{readable(round(1 - s + s / 10, 6))} on the true class and {readable(round(s / 10, 6))} on each of the "
-            "nine others, which keeps a network that sees each image only a few times from becoming over-confident. "
+            "nine others, which discourages over-confident predictions. "
             "The loss is averaged over the batch.")
 
 
@@ -227,7 +227,8 @@ def _muon(cfg):
             "filter bank is rescaled to a fixed norm (batch norm follows every convolution, so its scale carries no "
             f"information), so the peak step, {readable(cfg['muon_lr'])}, is roughly the angle in radians by which "
             "the bank turns in a step, and no weight decay is needed. The biases (peak learning rate "
-            f"{readable(bias_lr)}) and the linear layer (peak {readable(cfg['lr'])}, for the batch-mean loss) use "
+            f"{readable(bias_lr)}) and the linear layer (peak {readable(cfg['lr'])} for the batch-mean loss, the same "
+            f"step as {readable(round(cfg['lr'] / cfg['batch_size'], 6))} for the loss summed over the batch) use "
             f"SGD with Nesterov momentum {readable(momentum)}; their weight decay is set so that at the peak "
             f"learning rate it takes {readable(decay)} of each value per step, which the momentum builds up to "
             f"about {readable(round(decay / (1 - momentum), 3))} per step ({readable(decay)} / (1 - "
@@ -249,7 +250,7 @@ def _details(cfg):
     if cfg.get("whiten_bias_epochs") and "whiten_bias_epochs" in shown_fields(cfg):   # the Muon recipe's field
         parts.append(f"The whitening stem's bias learns only during the first "
                      f"{readable(cfg['whiten_bias_epochs'])} epochs, its learning rate falling linearly to zero; "
-                     "after that it stays fixed. Early on it centres the stem's outputs.")
+                     "after that it stays fixed (it is there to centre the stem's outputs early on).")
     if cfg.get("lookahead"):
         parts.append("Every 5 steps the weights are pulled towards a slow running average of themselves, more "
                      "strongly as the learning rate falls; the final weights are that average.")

@@ -35,7 +35,8 @@ REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", 
                  "samples", "timing", "device", "torch_version", "data_description", "command", "machine")
 TIMING_KEYS = ("data_prep_s", "warm_up_s", "train_s", "eval_s", "total_s")
 # The recipes by their names on the command line (and earlier names, which model files may carry).
-PRESET_WORDS = {"fast": "the short recipe", "best": "the long recipe", "cpu": "the short recipe for a CPU",
+PRESET_WORDS = {"fast": "the short recipe (airbench94 with Muon, see Sources)", "best": "the long recipe",
+                "cpu": "the short recipe made cheaper for a CPU (see How the settings were chosen)",
                 "gpu-fast": "the short recipe", "gpu-best": "the long recipe"}
 
 
@@ -75,7 +76,7 @@ def lr_per_step(config, n_train):
         return None
     epochs = np.arange(total_steps + 1) / steps_per_epoch
     if whiten_steps > 0:   # the whitening bias on its own schedule (Muon)
-        return epochs, {"every other parameter": schedules["main"], "whitening-layer bias": schedules["whiten"]}
+        return epochs, {"all other parameters": schedules["main"], "whitening-layer bias": schedules["whiten"]}
     return epochs, {"all parameters": schedules["main"]}
 
 
@@ -189,6 +190,9 @@ def _summary_page(summary):
     fig.text(0.5, 0.96, summary["title"], ha="center", va="top", fontsize=16, weight="bold")
     tested = int(np.asarray(summary["confusion"]).sum())
     fig.text(0.5, 0.925, f"Test accuracy on {tested:,} CIFAR-10 test images", ha="center", va="top", fontsize=11)
+    if summary.get("data_note"):   # figures on other files than the official ones say so where they are read
+        fig.text(0.5, 0.905, f"(data: {summary['data_note']})", ha="center", va="top", fontsize=9, style="italic")
+    top = 0.885 if summary.get("data_note") else 0.9
     views = TTA_WORDS.get(summary["tta"], "several views")
     share = selective_share(summary.get("config", {}))
     which = f" for the {share} least sure" if share else ""
@@ -198,9 +202,9 @@ def _summary_page(summary):
         results = [(summary["test_accuracy"], "no test-time augmentation")]
     for k, (accuracy, caption) in enumerate(results):
         x = 0.5 if len(results) == 1 else 0.3 + 0.4 * k
-        fig.text(x, 0.9, f"{100 * accuracy:.2f} %", ha="center", va="top", fontsize=24, weight="bold",
+        fig.text(x, top, f"{100 * accuracy:.2f} %", ha="center", va="top", fontsize=24, weight="bold",
                  color="tab:blue" if k == 0 else "tab:gray")
-        fig.text(x, 0.862, caption, ha="center", va="top", fontsize=9, linespacing=1.3)
+        fig.text(x, top - 0.038, caption, ha="center", va="top", fontsize=9, linespacing=1.3)
     preset = summary["preset"]
     lines = [("Recipe", PRESET_WORDS.get(preset, f"the {preset} recipe".replace("-", " ").replace("_", " "))),
              ("Seed", summary["seed"]),
@@ -215,7 +219,7 @@ def _summary_page(summary):
     if summary.get("precision"):
         lines.append(("Arithmetic", precision_words(summary["precision"], summary.get("precision_reason", ""))))
     lines.append(("Command", summary["command"]))
-    y = 0.82
+    y = top - 0.08
     for label, value in lines:
         # break only at spaces: "--batch-size" split at its hyphen would no longer read as one option
         wrapped = textwrap.wrap(str(value), 78 if label == "Command" else 90, break_on_hyphens=False,
@@ -250,7 +254,8 @@ def _results_page(summary):
     bars = bar_ax.bar(range(len(names)), accuracy, color="tab:blue")
     bar_ax.bar_label(bars, fmt="%.1f", fontsize=7, label_type="center", color="white")  # clear of the mean line
     bar_ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
-    bar_ax.set(ylim=(0, 112), ylabel="accuracy (%)", title="Per-class test accuracy")
+    views = "" if summary["tta"] == "none" else ", with test-time augmentation"
+    bar_ax.set(ylim=(0, 112), ylabel="accuracy (%)", title=f"Per-class test accuracy{views}")
     bar_ax.axhline(100 * summary["test_accuracy"], color="tab:gray", ls="--", lw=1, label="all classes")
     bar_ax.legend(loc="upper right", fontsize=7)
     confusion = np.asarray(summary["confusion"], dtype=np.int64)
@@ -260,7 +265,7 @@ def _results_page(summary):
         conf_ax.text(j, i, str(count), ha="center", va="center", fontsize=6, color="white" if dark else "black")
     conf_ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
     conf_ax.set_yticks(range(len(names)), names, fontsize=7)
-    conf_ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test set, counts)")
+    conf_ax.set(xlabel="predicted", ylabel="true", title=f"Confusion matrix (test set, counts{views})")
     return fig
 
 
@@ -290,7 +295,8 @@ def _method_pages(paragraphs):
     """The recipe in words: a bold heading and a wrapped paragraph each, continued on a new page when full."""
     figures, y = [], None
     for heading, text in paragraphs:
-        lines = textwrap.wrap(text, 100)
+        # a blank line between the parts of a long paragraph ("\n\n" in its text)
+        lines = [line for part in text.split("\n\n") for line in textwrap.wrap(part, 100) + [""]][:-1]
         height = 0.018 + 0.0165 * len(lines) + 0.016
         if y is None or y - height < BOTTOM:
             figures.append(Figure(figsize=PAGE))
@@ -344,9 +350,12 @@ def add_pages(pdf, summary):
     epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
                    "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr'] / peak_lr:.3f}",
                    f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
-    _table_pages(pdf, "Per-epoch log", ("epoch", "train loss", "train acc %", "validation acc %",
-                                        "lr / peak at end", "seconds", "images/s"), epoch_rows,
-                 (0.09, 0.13, 0.14, 0.2, 0.13, 0.13, 0.18))
+    columns = ("epoch", "train loss", "train acc %", "validation acc %", "lr / peak at end", "seconds", "images/s")
+    widths = (0.09, 0.13, 0.14, 0.2, 0.13, 0.13, 0.18)
+    if all(h.get("val_acc") is None for h in history):   # no images held out: no column of dashes
+        epoch_rows = [row[:3] + row[4:] for row in epoch_rows]
+        columns, widths = columns[:3] + columns[4:], (0.1, 0.16, 0.16, 0.2, 0.16, 0.22)
+    _table_pages(pdf, "Per-epoch log", columns, epoch_rows, widths)
     pdf.savefig(_results_page(summary))
     pdf.savefig(_samples_page(summary))
 
