@@ -181,13 +181,13 @@ def _architecture(cfg, total_params, whiten_images, learned_params=None):
     return (f"A convolutional network with {total_params:,} parameters{learned}. Its first layer is a whitening "
             f"stem: a {k}x{k} convolution whose filters are not learned but computed before training from "
             f"{whiten_images:,} training images. The {3 * k * k} values of a {k}x{k} patch (three colours) are "
-            "strongly correlated; each eigenvector of their covariance matrix, divided by the square root of its "
-            f"eigenvalue, becomes one filter, so the outputs of these {3 * k * k} filters are uncorrelated, of unit "
-            "variance except in the weakest directions, which a small constant added to each eigenvalue keeps from "
-            "amplifying noise. Each filter "
-            f"is kept with both signs ({2 * 3 * k * k} channels), so the GELU after the stem loses nothing. These "
-            "filters stay frozen; only the stem's biases learn. This spares the first steps of training the work "
-            f"of decorrelating the pixels. Then come {len(cfg['widths'])} groups of "
+            "strongly correlated. Each eigenvector of their covariance matrix, divided by the square root of its "
+            f"eigenvalue, becomes one filter, so the outputs of these {3 * k * k} filters are uncorrelated and of unit "
+            "variance, except in the weakest directions: a small constant added to each eigenvalue keeps those, "
+            f"mostly noise, from being amplified. Each filter is kept with both signs ({2 * 3 * k * k} channels), so "
+            "the GELU after the stem loses nothing (GELU(x) - GELU(-x) = x). These filters stay frozen; only the "
+            "stem's biases learn. This spares the first steps of training the work of decorrelating the pixels. "
+            f"Then come {len(cfg['widths'])} groups of "
             f"{', '.join(map(str, cfg['widths']))} channels, with outputs of "
             f"{', '.join(f'{s}x{s}' for s in sizes)} pixels. Each group is a 3x3 convolution, a 2x2 max-pool, "
             f"batch norm (its running statistics give each new batch the weight {readable(cfg['bn_momentum'])}) and "
@@ -220,13 +220,14 @@ def _muon(cfg):
     bias_lr = bias_peak_lr(cfg)
     decay, momentum = cfg["decay_per_step"], cfg["momentum"]
     return (f"Two update rules, {cfg['batch_size']} images per step. The convolution filters use Muon: Nesterov "
-            f"momentum {readable(cfg['muon_momentum'])}, then each filter bank's update, seen as a matrix (output "
-            "channels x inputs), is replaced by the nearest semi-orthogonal matrix (the same directions, each given "
-            f"length 1), approximated by {cfg['muon_ns_steps']} Newton-Schulz iterations; every direction of "
-            "the update then moves at about the same rate, instead of a few dominant ones. Before each step a "
-            "filter bank is rescaled to a fixed norm (batch norm follows every convolution, so its scale carries no "
-            f"information), so the peak step, {readable(cfg['muon_lr'])}, is roughly the angle in radians by which "
-            "the bank turns in a step, and no weight decay is needed. The biases (peak learning rate "
+            f"momentum {readable(cfg['muon_momentum'])}, then the update of each convolution's filters (its filter "
+            "bank), seen as a matrix (output channels x inputs), is replaced by the nearest matrix whose singular "
+            "values are all 1 (the same singular vectors), computed approximately by "
+            f"{cfg['muon_ns_steps']} Newton-Schulz iterations. Every direction of the update then moves at about "
+            "the same rate, instead of a few dominant ones. Before each step a filter bank is rescaled to a fixed "
+            "norm (batch norm follows every convolution, so its scale carries no information), so the peak step, "
+            f"{readable(cfg['muon_lr'])}, is roughly the angle in radians by which the bank turns in a step, and no "
+            "weight decay is needed. The biases (peak learning rate "
             f"{readable(bias_lr)}) and the linear layer (peak {readable(cfg['lr'])} for the batch-mean loss, the same "
             f"step as {readable(round(cfg['lr'] / cfg['batch_size'], 6))} for the loss summed over the batch) use "
             f"SGD with Nesterov momentum {readable(momentum)}; their weight decay is set so that at the peak "
@@ -298,7 +299,7 @@ def _augmentation(cfg):
                      "a random 32x32 crop)")
     if cfg["flip"] and cfg.get("alternate_flips"):
         parts.append("mirrored left-right on every other epoch (which epochs, odd or even, is drawn once per "
-                     "image), so any two consecutive epochs show both views")
+                     "image), so that any two consecutive epochs show both views")
     elif cfg["flip"]:
         parts.append("mirrored left-right with probability 1/2")
     if cfg["cutout"]:
@@ -309,10 +310,9 @@ def _augmentation(cfg):
     if not parts:
         return "None: the network sees the training images as they are, normalised per colour channel."
     when = "Each epoch the whole training set" if cfg.get("alternate_flips") else "Each training batch"
-    return (f"{when} is augmented afresh on the training device: every image is "
-            + ", ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1]
-            + ". The images are normalised per colour channel with the mean and standard deviation of CIFAR-10's "
-            "official training set (fixed constants).")
+    return (f"{when} is augmented afresh on the training device. Every image is "
+            + ". It is ".join(parts) + ". The images are normalised per colour channel with the mean and standard "
+            "deviation of CIFAR-10's official training set (fixed constants).")
 
 
 def _size_schedule(sizes, epochs):
@@ -348,7 +348,7 @@ def _tta(cfg):
         return ("None: each test image is classified from one view, as it is. The validation accuracy after each "
                 "epoch is measured the same way.")
     text = (f"Test-time augmentation classifies a test image from the average of the class scores of several "
-            f"views of it: {TTA_VIEWS.get(tta, tta)}. The weights are the same; only the prediction looks more than "
+            f"views of it: {TTA_VIEWS.get(tta, tta)}. The network is the same; only the prediction looks more than "
             "once")
     share = selective_share(cfg)
     if share:
