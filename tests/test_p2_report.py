@@ -354,6 +354,21 @@ def test_the_dropped_last_batch_is_mentioned_only_when_there_is_one():
     assert "incomplete last batch" in describe._schedule(cfg, 45_500)
 
 
+def test_the_table_sets_each_setting_beside_airbench94_muons():
+    """The fast recipe is airbench94_muon's throughout; the CPU recipe differs in its length, batch and image sizes,
+    and its rates are airbench's per image."""
+    assert {theirs for _, _, theirs in credit.airbench_rows(get_preset("fast").to_dict())} == {"same"}
+    cpu = {words: theirs for words, _, theirs in credit.airbench_rows(get_preset("cpu").to_dict())}
+    assert cpu["passes over the training images"] == "8" and cpu["images per step"] == "2000"
+    assert cpu["training image side, epoch by epoch (pixels)"] == "32 throughout"
+    assert cpu["SGD: peak learning rate of the linear layer"] == "same per image"
+    assert cpu["SGD parts: weight decay per step at peak rate"] == "same per image"
+    assert [words for words, theirs in cpu.items() if theirs not in ("same", "same per image")] == [
+        "passes over the training images", "images per step", "training image side, epoch by epoch (pixels)"]
+    assert credit.airbench_rows(get_preset("best").to_dict())[0] == ("channels of the three convolution groups",
+                                                                     "128, 512, 512", "64, 256, 256")
+
+
 def test_the_allocator_advice_is_credited_for_cpu_runs_only():
     cfg = get_preset("cpu").to_dict()
     assert "Performance Tuning Guide" in credit.sources_paragraph(cfg, on_cpu=True)
@@ -389,7 +404,9 @@ def test_hyper_parameter_table_shows_only_what_the_run_used():
     assert not [name for name in rows if "Muon" in name or "blanked" in name or "identity" in name]
     assert not [value for value in rows.values() if value == "no"]   # a switch that is off was not used
     muon_rows = dict(describe.settings_rows(RECIPES["fast"].to_dict()))
-    assert muon_rows["Muon: Newton-Schulz iterations"] == "3" and "weight decay" not in " ".join(muon_rows)
+    assert muon_rows["Muon: Newton-Schulz iterations"] == "3"   # and SGD's own weight decay field is not shown:
+    assert describe.SETTING_WORDS["weight_decay"] not in muon_rows and "SGD parts: weight decay per step at peak rate" \
+        in muon_rows
     assert "random left-right mirror" not in muon_rows and muon_rows["each image mirrored on alternate epochs"]
 
 

@@ -3,7 +3,9 @@
 The report's Method section ends with sources_paragraph(config); the modules that implement the borrowed ideas
 name the same sources in their docstrings.
 """
-from describe import mirrors_alternately, readable, selective_share
+import math
+
+from describe import mirrors_alternately, readable, selective_share, used_settings
 
 AIRBENCH = ('Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its '
             "code, airbench (github.com/KellerJordan/cifar10-airbench)")
@@ -36,6 +38,36 @@ ORIGINS = {
 EVERY_IDEA = dict(whiten_patch=2, logit_scale=1 / 9, label_smoothing=0.2, tta="flip_translate", optimizer="muon",
                   dirac_init=True, bn_scale=False, alternate_flips=True, whiten_bias_epochs=3.0, lookahead=True,
                   convs_per_group=3, residual=True, cutout=12)
+
+
+# airbench94_muon.py's settings in this program's units (learning rates for the batch-mean loss at its batch of 2000,
+# BN momentum as the weight of each new batch), for the report's column beside this run's values. Its learning rates
+# and weight decay scale with the batch size (per image: 0.67, 0.053 and 2e-6 a step), as this program's do.
+AIRBENCH94_MUON = dict(widths=(64, 256, 256), convs_per_group=2, whiten_patch=2, logit_scale=1 / 256, bn_momentum=0.4,
+                       optimizer="muon", epochs=8.0, batch_size=2000, lr=1340.0, momentum=0.85, warmup_frac=0.0,
+                       label_smoothing=0.2, translate=2, flip=True, epoch_sizes=(32,), tta="flip_translate",
+                       muon_lr=0.24, muon_momentum=0.6, muon_ns_steps=3, bias_lr=106.0, decay_per_step=0.004,
+                       bn_scale=False, dirac_init=True, whiten_bias_epochs=3.0, alternate_flips=True)
+PER_IMAGE = ("lr", "bias_lr", "decay_per_step")   # compared per image: the value divided by the batch size
+
+
+def airbench_rows(cfg):
+    """[(setting in words, this run's value, airbench94_muon's)] for the report's table of a Muon run: "same" where
+    the two agree (per image for the rates), its value where they differ, "-" where it has no such setting."""
+    rows = []
+    for name, words, value in used_settings(cfg):
+        theirs = AIRBENCH94_MUON.get(name)
+        if theirs is None:
+            rows.append((words, value, "-"))
+        elif name in PER_IMAGE:
+            same = math.isclose(cfg[name] / cfg["batch_size"], theirs / AIRBENCH94_MUON["batch_size"])
+            rows.append((words, value, "same per image" if same and cfg["batch_size"] != 2000 else
+                         "same" if same else readable(theirs)))
+        else:
+            ours = tuple(cfg[name]) if isinstance(theirs, tuple) else cfg[name]
+            rows.append((words, value, "same" if ours == theirs else
+                         "32 throughout" if name == "epoch_sizes" else readable(theirs)))
+    return rows
 
 
 def borrowed_ideas(cfg):

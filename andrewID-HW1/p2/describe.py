@@ -12,7 +12,7 @@ SETTING_WORDS = {
     "convs_per_group": "3x3 convolutions per group",
     "whiten_patch": "patch side of the whitening stem (pixels)",
     "logit_scale": "factor on the class scores",
-    "bn_momentum": "batch-norm running statistics: weight of each new batch",
+    "bn_momentum": "batch-norm statistics: weight of each new batch",
     "optimizer": "update rule",
     "epochs": "passes over the training images",
     "batch_size": "images per step",
@@ -30,7 +30,7 @@ SETTING_WORDS = {
     "muon_momentum": "Muon: momentum of the filter updates",
     "muon_ns_steps": "Muon: Newton-Schulz iterations",
     "bias_lr": "SGD: peak learning rate of the biases",
-    "decay_per_step": "SGD parts: decay per step at peak rate, before momentum",
+    "decay_per_step": "SGD parts: weight decay per step at peak rate",
     "bn_scale": "batch-norm scale fixed at 1",
     "dirac_init": "convolutions start as the identity",
     "whiten_bias_epochs": "epochs the whitening stem's bias learns",
@@ -146,9 +146,9 @@ def _used(name, value, config):
     return bool(value) if name in OFF_WHEN_ZERO or isinstance(value, bool) else True
 
 
-def settings_rows(config):
-    """[(setting in words, value in words)] for the report: only the settings this run used, in reading order
-    (the network, then training, augmentation and testing; SETTING_WORDS's order)."""
+def used_settings(config):
+    """[(field, setting in words, value in words)]: only the settings this run used, in reading order (the
+    network, then training, augmentation and testing; SETTING_WORDS's order)."""
     muon = config.get("optimizer") == "muon"
     fields = shown_fields(config)
     order = [name for name in SETTING_WORDS if name in fields]
@@ -158,8 +158,13 @@ def settings_rows(config):
         if not _used(name, value, config):
             continue
         words = (MUON_WORDS if muon else {}).get(name) or SETTING_WORDS.get(name) or name.replace("_", " ")
-        rows.append((words, "yes" if name == "bn_scale" else _value_words(name, value)))
+        rows.append((name, words, "yes" if name == "bn_scale" else _value_words(name, value)))
     return rows
+
+
+def settings_rows(config):
+    """[(setting in words, value in words)] for the report's table (used_settings without the field names)."""
+    return [(words, value) for _, words, value in used_settings(config)]
 
 
 # ----- the method, paragraph by paragraph -----

@@ -17,7 +17,7 @@ from matplotlib.table import Table
 from matplotlib.ticker import MaxNLocator
 
 from config import TTA_FRACTION_NOTE, Config, step_counts
-from credit import sources_paragraph
+from credit import airbench_rows, sources_paragraph
 from describe import (TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
                       selective_share, settings_rows)
 from layers import layer_table, learned_params, total_params  # noqa: F401  (the report's public API)
@@ -167,7 +167,7 @@ def _table_pages(pdf, heading, columns, rows, widths, first_page=None):
     while True:
         chunk, remaining = remaining[:_rows_fitting(top)], remaining[_rows_fitting(top):]
         fig.text(0.08, top, title, fontsize=13, weight="bold", va="top")
-        ax = fig.add_axes((0.08, BOTTOM, 0.84, top - 0.03 - BOTTOM))
+        ax = fig.add_axes((0.08, BOTTOM, 0.86, top - 0.03 - BOTTOM))
         ax.axis("off")
         if chunk:
             table = ax.table(cellText=chunk, colLabels=columns, colWidths=widths, loc="upper center",
@@ -333,9 +333,15 @@ def _samples_page(summary):
 
 def add_pages(pdf, summary):
     """Add every page of the report to `pdf` (anything with savefig(figure), such as PdfPages)."""
-    rows = [(name, _shorten(value)) for name, value in settings_rows(summary["config"])]
-    _table_pages(pdf, "Hyper-parameters of this run", ("setting", "value"), rows, (0.5, 0.5),
-                 first_page=_summary_page(summary))
+    config = summary["config"]
+    if config.get("optimizer") == "muon":   # beside the public recipe's values, so what is borrowed shows
+        rows = [(name, _shorten(value, 50), theirs) for name, value, theirs in airbench_rows(config)]
+        columns, widths = ("setting", "value", "airbench94_muon"), (0.44, 0.4, 0.16)
+        heading = "Hyper-parameters of this run, beside airbench94_muon's"
+    else:
+        rows = [(name, _shorten(value)) for name, value in settings_rows(config)]
+        columns, widths, heading = ("setting", "value"), (0.5, 0.5), "Hyper-parameters of this run"
+    _table_pages(pdf, heading, columns, rows, widths, first_page=_summary_page(summary))
     for fig in _method_pages(method_paragraphs(summary)):
         pdf.savefig(fig)
     names = layer_names(summary["architecture"])
