@@ -135,7 +135,13 @@ def test_write_report_writes_pdf_and_png_without_temp_files(written):
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size < 600_000
     assert (written / "p2_training.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(os.listdir(written)) == ["p2_report.pdf", "p2_training.png"]
-    # summary, method (two pages), architecture, curves, epoch log, results, samples
+    # summary, method (two pages), architecture, curves with the epoch log, results, samples
+    assert page_count(pdf) == 7   # the per-epoch log fits under the curves
+
+
+def test_a_log_too_long_for_the_curves_page_gets_a_page_of_its_own(tmp_path):
+    pdf = tmp_path / "p2_report.pdf"
+    report.write_report(fake_summary(epochs=30), str(pdf), str(tmp_path / "p2_training.png"))
     assert page_count(pdf) == 8
 
 

@@ -125,13 +125,14 @@ def _plot_curves(axes, history, config, n_train, n_validation):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _training_figure(history, portrait=False, config=None, n_train=50_000, n_validation=0):
-    """Three panels side by side for the PNG, or stacked on a letter page for the PDF."""
+def _training_figure(history, portrait=False, config=None, n_train=50_000, n_validation=0, room=0.0):
+    """Three panels side by side for the PNG, or stacked on a letter page for the PDF, leaving the page's lowest
+    `room` (a fraction) free for a table."""
     # fixed margins rather than constrained layout: same look for these fixed sizes, and much faster
     if portrait:
         fig = Figure(figsize=PAGE)
         axes = fig.subplots(3, 1)
-        fig.subplots_adjust(left=0.12, right=0.95, top=0.92, bottom=0.06, hspace=0.35)
+        fig.subplots_adjust(left=0.12, right=0.95, top=0.92, bottom=0.06 + room, hspace=0.5 if room else 0.35)
     else:
         fig = Figure(figsize=(12, 3.6))
         axes = fig.subplots(1, 3)
@@ -351,7 +352,12 @@ def add_pages(pdf, summary):
     _table_pages(pdf, "Architecture (output shape per image)", ("#", "layer", "output", "parameters"),
                  arch_rows, (0.06, 0.56, 0.2, 0.18))
     history = summary["history"]
-    pdf.savefig(_training_figure(history, portrait=True, **_curve_inputs(summary)))
+    table_top = 0.3   # the per-epoch log goes under the curves where it fits whole, else on pages of its own
+    fits = _rows_fitting(table_top) >= len(history)
+    curves = _training_figure(history, portrait=True, room=table_top + 0.04 if fits else 0.0,
+                              **_curve_inputs(summary))
+    if not fits:
+        pdf.savefig(curves)
     peak_lr = summary["config"]["lr"]   # the main schedule's share of the peak (the whitening bias's is drawn above)
     epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
                    "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr'] / peak_lr:.3f}",
@@ -361,7 +367,7 @@ def add_pages(pdf, summary):
     if all(h.get("val_acc") is None for h in history):   # no images held out: no column of dashes
         epoch_rows = [row[:3] + row[4:] for row in epoch_rows]
         columns, widths = columns[:3] + columns[4:], (0.1, 0.16, 0.16, 0.2, 0.16, 0.22)
-    _table_pages(pdf, "Per-epoch log", columns, epoch_rows, widths)
+    _table_pages(pdf, "Per-epoch log", columns, epoch_rows, widths, first_page=(curves, table_top) if fits else None)
     pdf.savefig(_results_page(summary))
     pdf.savefig(_samples_page(summary))
 
