@@ -1,7 +1,8 @@
 """Credit for the p2 recipe: which of its ideas come from published work, and what is our own.
 
-The report's Method section ends with sources_paragraph(config); the modules that implement the borrowed ideas
-name the same sources in their docstrings.
+The report's Method section ends with sources_paragraph(config), and its table of hyper-parameters sets each value
+beside airbench94_muon's (airbench_rows); the modules that implement the borrowed ideas name the same sources in
+their docstrings.
 """
 import math
 
