@@ -87,7 +87,7 @@ def test_network_drawing_puts_every_weight_and_bias_on_the_page():
     labels = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert [ax.get_title() for ax in fig.axes] == ["AND", "OR", "NOT", "XOR", "XNOR"]
     assert labels.count("+20") == 2 + 2 + 4 + 4 and labels.count("\u221220") == 1 + 2 + 2
-    for bias in ("b = -30", "b = -10", "b = 10", "b = 30"):
+    for bias in ("b = \u221230", "b = \u221210", "b = +10", "b = +30"):
         assert bias in labels
 
 
@@ -109,7 +109,7 @@ def test_the_not_gate_text_claims_only_what_it_shows(document):
     joined = " ".join(texts(document))
     assert "the bias must be +10" not in joined and "of the two biases $\\pm 10$ only $+10$ gives NOT" in joined
     assert "answers 0 for A = 0 and 0 for A = 1 if $-0.5$ is its bias" in joined
-    assert "If it is a threshold (class 1 iff $-1\\,A > -0.5$), it is a correct NOT, the same as bias $+0.5$" in joined
+    assert "If it is a threshold (class 1 iff $-A > -0.5$), it is a correct NOT, the same as bias $+0.5$" in joined
 
 
 def test_problem_3_shows_its_finite_difference_check_and_a_typeset_shape_table(document):

@@ -41,8 +41,7 @@ def gelu_runs(r):
         ax.legend(fontsize=7)
         axes_style(ax, r"a), b): $x_0 = 0$, three steps on GELU")
 
-        runs = (("gd", "GD"), ("momentum", r"momentum ($v_{t+1}$ in update)"),
-                ("momentum_lagged", r"momentum ($v_t$ in update)"))
+        runs = (("gd", "GD"), ("momentum", "momentum"), ("momentum_lagged", r"momentum, $v_t$ reading"))
         ax = fig.add_axes(cells[1])
         for key, label in runs:
             ax.plot(steps, long[key], color=COLORS[key], linewidth=1, label=label)
@@ -162,7 +161,7 @@ def draw_network(ax, network, inputs, title):
             _node(ax, x, y, r"$\sigma$", "#e8f0fa")
             # Upper neurons carry their bias above, the others below: clear of the edges that cross between layers.
             above = y > 0
-            ax.text(x, y + (0.22 if above else -0.22), f"b = {layer['b'][j]:g}", ha="center",
+            ax.text(x, y + (0.22 if above else -0.22), f"b = {layer['b'][j]:+g}".replace("-", "\u2212"), ha="center",
                     va="bottom" if above else "top", fontsize=6.5, color="tab:red")
     for (x, y), name in zip(positions[0], inputs):
         _node(ax, x, y, name, "#f3f3f3")

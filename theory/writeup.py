@@ -7,8 +7,8 @@ from theory.pdf import USABLE_H, Document, FigureBlock, Formula, Heading, Matric
 
 
 def f(value, digits=6):
-    """A number with a fixed count of decimals, for tables and text."""
-    return f"{float(value):.{digits}f}"
+    """A number with a fixed count of decimals, for tables and text, with a minus sign rather than a hyphen."""
+    return f"{float(value):.{digits}f}".replace("-", "\u2212")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -35,8 +35,7 @@ def _comparison_table(gd, mom, mom_v, lag):
 
 def _three(xs):
     """'x1, x2, x3 (GELU g1, g2, g3)' for the answer line."""
-    text = ", ".join(f(x) for x in xs[1:]) + " (GELU " + ", ".join(f(gelu_gd.gelu(x)) for x in xs[1:]) + ")"
-    return text.replace("-", "\u2212")   # the minus sign of the formulas beside it, not a hyphen
+    return ", ".join(f(x) for x in xs[1:]) + " (GELU " + ", ".join(f(gelu_gd.gelu(x)) for x in xs[1:]) + ")"
 
 
 def _p1_derivative(doc, r, max_curv):
@@ -92,7 +91,7 @@ def _p1_c(doc, r):
         r"$x_{t+1} = x_t - \eta\, v_{t+1}$. Eq. 5 can also be read with $v_t$ in the update, "
         r"$x_{t+1} = x_t - \eta\, v_t$ (same $v$ recursion), "
         r"called the $v_t$ reading below ('$v_t$ rdg.' in the table); both are tabulated next to GD. "
-        f"The $v_t$ column belongs to the first reading; the $v_t$ reading's $v_t$ differs from it by at most "
+        f"The $v_t$ column belongs to the first reading; the velocities of the $v_t$ reading differ from it by at most "
         f"{v_gap:.1e} here.", keep_with_next=True))
     doc.add(_comparison_table(gd, mom, r["c_momentum_v"], lag))
     g0 = r["grad_x0"]["-3"]
@@ -117,9 +116,9 @@ def _p1_c(doc, r):
         f"steady state it moves by $\\eta\\,{G}'$, like GD), so most of the time is spent crossing the flat tail at "
         "the same pace, and it gains only on the last stretch.", lead="Many more steps."))
     doc.add(FigureBlock(figures.gelu_runs(r), 4.6,
-                        caption=f"Figure 1. Top left: the iterates of a) and b) on GELU. Top right and bottom: c) "
-                                f"over {steps} steps, GD against both momentum readings; the stars and the dotted line "
-                                "mark the minimum."))
+                        caption=f"Figure 1. Top left: the iterates of a) and b) on GELU. Top right and bottom right: "
+                                f"c) over {steps} steps, GD against both momentum readings; bottom left: GD and "
+                                "momentum on the GELU curve. The stars and the dotted line mark the minimum."))
 
 
 def problem1(doc, r):
@@ -216,11 +215,12 @@ def problem2(doc, r):
         rf"{negative['class'][0]} both times."))
     handout = r["not"]["handout_example"]
     hw, hb = handout["network"][0]["W"][0][0], handout["network"][0]["b"][0]
+    weighted = {1: "A", -1: "-A"}.get(hw, f"{hw:g}\\,A")
     doc.add(Paragraph(
-        rf"The handout's NOT example (weight ${hw:g}$ and ${hb:g}$) answers {handout['class'][0]} for A = 0 and "
+        rf"The handout's NOT example (weight ${hw:g}$, offset ${hb:g}$) answers {handout['class'][0]} for A = 0 and "
         rf"{handout['class'][1]} for A = 1 if ${hb:g}$ is its bias "
         rf"($\sigma({hb:g}) = {handout['output'][0]:.3f} < 0.5$; at A = 0 the output is $\sigma(b)$ alone, so class 1 "
-        rf"there needs $b \geq 0$). If it is a threshold (class 1 iff ${hw:g}\,A > {hb:g}$), it is a correct NOT, "
+        rf"there needs $b \geq 0$). If it is a threshold (class 1 iff ${weighted} > {hb:g}$), it is a correct NOT, "
         rf"the same as bias ${-hb:+g}$.", lead="Remark."))
 
 

@@ -636,7 +636,7 @@ def write_report(run, path):
     ax.imshow(np.log1p(confusion), cmap="Blues")
     for (i, j), count in np.ndenumerate(confusion):
         if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=7, color="white" if i == j else "black")
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=6, color="white" if i == j else "black")
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit",
            title=f"Test set: {confusion.sum() - np.trace(confusion)} errors of {confusion.sum()}")
     with PdfPages(path, metadata={"CreationDate": None}) as pdf:

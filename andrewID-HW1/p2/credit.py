@@ -68,6 +68,8 @@ def airbench_rows(cfg):
             ours = tuple(cfg[name]) if isinstance(theirs, tuple) else cfg[name]
             rows.append((words, value, "same" if ours == theirs else
                          "32 throughout" if name == "epoch_sizes" else readable(theirs)))
+        if name == "tta" and selective_share(cfg):   # airbench gives every test image the extra views
+            rows.append(("share of test images given the extra views", selective_share(cfg), "100 %"))
     return rows
 
 
@@ -158,5 +160,7 @@ def sources_paragraph(cfg, on_cpu=False):
     if cfg.get("optimizer", "sgd") == "sgd":
         return text + ("Our own are the code, written anew rather than copied, this SGD recipe for a CPU (its "
                        "sizes, schedule and length, chosen by our own runs) and every measurement in this report.")
+    changed = [row for row in airbench_rows(cfg) if row[2] not in ("same", "same per image", "-")]
     return text + ("Our own are the code, written anew rather than copied (it runs the same recipe on a CPU as on "
-                   "a GPU), and every measurement in this report.")
+                   "a GPU), " + ("the changes to airbench94_muon's settings that the table of hyper-parameters "
+                                 "shows, " if changed else "") + "and every measurement in this report.")

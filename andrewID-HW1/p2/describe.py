@@ -123,6 +123,8 @@ def _value_words(name, value):
         return TTA_WORDS.get(value, readable(value))
     if name == "optimizer":
         return OPTIMIZER_WORDS.get(value, readable(value))
+    if name == "epoch_sizes" and len(value) > 1:   # the last side holds for the remaining epochs
+        return readable(value[:-1]) + f", then {readable(value[-1])}"
     return readable(value)
 
 
@@ -190,9 +192,9 @@ def _architecture(cfg, total_params, whiten_images, learned_params=None):
             f"eigenvalue, becomes one filter, so the outputs of these {3 * k * k} filters are uncorrelated and of unit "
             "variance, except in the weakest directions: a small constant added to each eigenvalue keeps those, "
             f"mostly noise, from being amplified. Each filter is kept with both signs ({2 * 3 * k * k} channels), so "
-            "the GELU after the stem loses nothing (GELU(x) - GELU(-x) = x). These filters stay frozen; only the "
-            "stem's biases learn. This spares the first steps of training the work of decorrelating the pixels. "
-            f"Then come {len(cfg['widths'])} groups of "
+            "the GELU after the stem loses nothing (GELU(x) \u2212 GELU(\u2212x) = x). These filters stay frozen; "
+            "only the stem's biases learn. This spares the first steps of training the work of decorrelating the "
+            f"pixels. Then come {len(cfg['widths'])} groups of "
             f"{', '.join(map(str, cfg['widths']))} channels, with outputs of "
             f"{', '.join(f'{s}x{s}' for s in sizes)} pixels. Each group is a 3x3 convolution, a 2x2 max-pool, "
             f"batch norm (its running statistics give each new batch the weight {readable(cfg['bn_momentum'])}) and "
@@ -330,8 +332,9 @@ def _size_schedule(sizes, epochs):
             runs[-1][2] = epoch
         else:
             runs.append([size, epoch, epoch])
-    words = [f"{size}x{size}{' (full size)' if size == 32 else ''} in epoch{'s' if last > first else ''} "
-             f"{first}{f'-{last}' if last > first else ''}" for size, first, last in runs]
+    words = [f"{'kept at ' if size == 32 else ''}{size}x{size}{' (full size)' if size == 32 else ''} in "
+             f"epoch{'s' if last > first else ''} {first}{f'-{last}' if last > first else ''}"
+             for size, first, last in runs]
     words[0] = words[0].replace(" in ", " pixels in ", 1)
     why = ("; small images cost a fraction of a step, and the net learns coarse shapes from them before the last "
            "epochs at full size" if sizes[-1] == 32 else "")
