@@ -419,8 +419,10 @@ def random_affine(max_degrees, max_scale, max_shift, elastic=0.0, sigma=6.0, sid
         return (top + (bottom - top) * wy).astype(x.dtype, copy=False)
     return augment
 
+AFFINE_KEYS = ("max_degrees", "max_scale", "elastic")  # any of them non-zero: the bilinear map, not whole-pixel shifts
+
 def make_augment(hp):
-    if hp.get("max_degrees") or hp.get("max_scale") or hp.get("elastic"):
+    if any(hp.get(key) for key in AFFINE_KEYS):
         return random_affine(hp["max_degrees"], hp["max_scale"], hp["max_shift"], hp.get("elastic", 0))
     return random_shift(hp["max_shift"]) if hp.get("max_shift") else None
 
@@ -651,7 +653,7 @@ def _report_text(run):
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     layers = [f"  layer {i + 1}: {sizes[i]:4d} -> {sizes[i + 1]:4d}  {type(act).__name__:8s}  "
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
-    unused = {key for key in ("max_degrees", "max_scale", "elastic") if not hp.get(key)}  # the best preset's
+    unused = {key for key in AFFINE_KEYS if not hp.get(key)}  # the best preset's distortions, off in the default
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
              f"{'not used in this run' if key in unused else HYPERPARAMETER_NOTES[key]}" for key, value in hp.items()]
     return "\n".join(

@@ -55,21 +55,21 @@ PER_IMAGE = ("lr", "bias_lr", "decay_per_step")   # compared per image: the valu
 def airbench_rows(cfg):
     """[(setting in words, this run's value, airbench94_muon's)] for the report's table of a Muon run: "same" where
     the two agree (per image for the rates), its value where they differ, "-" where it has no such setting."""
-    rows = []
+    rows, batch, share = [], AIRBENCH94_MUON["batch_size"], selective_share(cfg)
     for name, words, value in used_settings(cfg):
         theirs = AIRBENCH94_MUON.get(name)
         if theirs is None:
             rows.append((words, value, "-"))
         elif name in PER_IMAGE:
-            same = math.isclose(cfg[name] / cfg["batch_size"], theirs / AIRBENCH94_MUON["batch_size"])
-            rows.append((words, value, "same per image" if same and cfg["batch_size"] != 2000 else
+            same = math.isclose(cfg[name] / cfg["batch_size"], theirs / batch)
+            rows.append((words, value, "same per image" if same and cfg["batch_size"] != batch else
                          "same" if same else readable(theirs)))
         else:
             ours = tuple(cfg[name]) if isinstance(theirs, tuple) else cfg[name]
             rows.append((words, value, "same" if ours == theirs else
                          "32 throughout" if name == "epoch_sizes" else readable(theirs)))
-        if name == "tta" and selective_share(cfg):   # airbench gives every test image the extra views
-            rows.append(("share of test images given the extra views", selective_share(cfg), "100 %"))
+        if name == "tta" and share:   # airbench gives every test image the extra views
+            rows.append(("share of test images given the extra views", share, "100 %"))
     return rows
 
 
