@@ -304,7 +304,7 @@ def _augmentation(cfg):
     if cfg["translate"]:
         parts.append(f"shifted by a random offset of up to {cfg['translate']} pixels each way (reflect padding, then "
                      "a random 32x32 crop)")
-    if cfg["flip"] and cfg.get("alternate_flips"):
+    if mirrors_alternately(cfg):
         parts.append("mirrored left-right on every other epoch (which epochs, odd or even, is drawn once per "
                      "image), so that any two consecutive epochs show both views")
     elif cfg["flip"]:

@@ -358,7 +358,7 @@ def add_pages(pdf, summary):
                               **_curve_inputs(summary))
     if not fits:
         pdf.savefig(curves)
-    peak_lr = summary["config"]["lr"]   # the main schedule's share of the peak (the whitening bias's is drawn above)
+    peak_lr = config["lr"]   # the main schedule's share of the peak (the whitening bias's is drawn above)
     epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
                    "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr'] / peak_lr:.3f}",
                    f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
