@@ -294,3 +294,14 @@ def test_the_report_names_the_initialisation_and_speaks_to_the_reader(tiny, monk
     assert "He et al. (2015), normal with variance 2 / fan-in" in text
     for phrase in ("preset", "time budget", "BLAS", os.uname().release):   # no lab-notebook words, no kernel
         assert phrase not in text
+
+
+@pytest.mark.parametrize("changes, seen", [({}, "(shifted images, "), ({"max_shift": 0}, "(weights still"),
+                                           ({"max_degrees": 5}, "(distorted images, "),
+                                           ({"max_shift": 0, "elastic": 2}, "(distorted images, ")])
+def test_the_curve_note_names_what_the_training_images_went_through(tiny, monkeypatch, changes, seen):
+    runs = []
+    real_write_report = p1.write_report
+    monkeypatch.setattr(p1, "write_report", lambda run, path: (runs.append(run), real_write_report(run, path)))
+    assert run(tiny, **changes) == 0
+    assert f"means over each epoch's batches {seen}" in p1._report_text(runs[0])

@@ -654,6 +654,7 @@ def _report_text(run):
     layers = [f"  layer {i + 1}: {sizes[i]:4d} -> {sizes[i + 1]:4d}  {type(act).__name__:8s}  "
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
     unused = {key for key in AFFINE_KEYS if not hp.get(key)}  # the best preset's distortions, off in the default
+    seen = "distorted images, " if len(unused) < len(AFFINE_KEYS) else "shifted images, " if hp.get("max_shift") else ""
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
              f"{'not used in this run' if key in unused else HYPERPARAMETER_NOTES[key]}" for key, value in hp.items()]
     return "\n".join(
@@ -676,7 +677,7 @@ def _report_text(run):
          f"epoch), {t['total']:.1f} s in all before writing the outputs",
          f"  {os.cpu_count()} CPUs: {cpu}; NumPy {np.__version__}",
          "", "CURVES (log scales): loss and error per image, as get_training_stats computes them. Training values are",
-         "means over each epoch's batches (shifted images, weights still changing); validation is measured after it."])
+         f"means over each epoch's batches ({seen}weights still changing); validation is measured after it."])
 
 if __name__ == "__main__":
     raise SystemExit(run(main))
