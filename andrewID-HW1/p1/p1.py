@@ -466,27 +466,22 @@ def find_mnist_dir():
 
 def load_mnist_csv(path, min_rows=1):
     """(pixels uint8 (n, 784), labels int64 (n,)); a malformed file is one MnistDataError naming its first bad row."""
-    def bad_row(row, what):
-        return MnistDataError(f"{path}, row {row}: {what}; {ROW_LAYOUT}. To replace the file, {GET_DATA_HINT}")
     with open(path, "rb") as f:  # stops at the first line holding anything; NumPy would only warn of no data
         if all(not line.strip() for line in f):
             raise MnistDataError(f"{path}: the file is empty (no rows); {GET_DATA_HINT}")
     try:  # read as numbers, then held to whole numbers 0..255 (an older NumPy, 2.2 for one, reads -1 as 255 in uint8)
         table = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+        with np.errstate(invalid="ignore"):  # a value out of range warns in the cast; the comparison finds it instead
+            whole = table.astype(np.uint8)
+        valid = table.shape[1] == 785 and np.array_equal(whole, table) and whole[:, 0].max() <= 9
     except ValueError:
-        raise bad_row(*_first_bad_row(path)) from None
-    if table.shape[1] != 785:
-        raise bad_row(1, f"{table.shape[1]} values, expected 785")
-    if len(table) < min_rows:
-        raise MnistDataError(f"{path}: {len(table)} rows, but at least {min_rows} are needed; {GET_DATA_HINT}")
-    with np.errstate(invalid="ignore"):  # a value out of range warns in the cast; it is caught below instead
-        whole = table.astype(np.uint8)
-    if not np.array_equal(whole, table):  # the cast keeps exactly the whole numbers 0..255
-        raise bad_row(*_first_bad_row(path))
-    table = whole
-    if table[:, 0].max() > 9:  # a label 10..255; the row is found as for any bad value (file lines, blanks counted)
-        raise bad_row(*_first_bad_row(path))
-    return np.ascontiguousarray(table[:, 1:]), table[:, 0].astype(np.int64)
+        valid = False
+    if not valid:  # any bad row, found again by its line in the file (blank lines counted)
+        row, what = _first_bad_row(path)
+        raise MnistDataError(f"{path}, row {row}: {what}; {ROW_LAYOUT}. To replace the file, {GET_DATA_HINT}")
+    if len(whole) < min_rows:
+        raise MnistDataError(f"{path}: {len(whole)} rows, but at least {min_rows} are needed; {GET_DATA_HINT}")
+    return np.ascontiguousarray(whole[:, 1:]), whole[:, 0].astype(np.int64)
 
 def _first_bad_row(path):
     """(row number, problem) of the first malformed row; read only once load_mnist_csv has found one."""
