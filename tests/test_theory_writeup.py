@@ -33,7 +33,7 @@ def test_the_handouts_figures_are_named_as_such(document):
 
 
 def test_the_remark_on_the_handouts_not_example_is_one_short_paragraph(document):
-    remarks = [text for text in texts(document) if "The handout's NOT example" in text]
+    remarks = [text for text in texts(document) if "The handout's other NOT example" in text]
     assert len(remarks) == 1 and "answers 0 for A = 0" in remarks[0] and len(remarks[0]) < 400
 
 

@@ -38,6 +38,8 @@ def gelu_runs(r):
         for key, label in (("a", r"a) $\eta=0.1$"), ("b", r"b) $\eta=1$")):
             ax.plot(r[key], gelu_gd.gelu(r[key]), "o-", color=COLORS[key], markersize=3.5, linewidth=0.8, label=label)
         ax.plot([x_star], [f_star], "k*", markersize=8, label="minimum")
+        ax.set_xlabel("x", fontsize=7.5)
+        ax.set_ylabel("GELU(x)", fontsize=7.5)
         ax.legend(fontsize=7)
         axes_style(ax, r"a), b): $x_0 = 0$, three steps on GELU")
 
@@ -60,6 +62,8 @@ def gelu_runs(r):
             ax.plot(xs, gelu_gd.gelu(xs), linestyle="none", color=COLORS[key], label=label + ", every 20th step",
                     **style)
         ax.plot([x_star], [f_star], "k*", markersize=8)
+        ax.set_xlabel("x", fontsize=7.5)
+        ax.set_ylabel("GELU(x)", fontsize=7.5)
         ax.legend(fontsize=6.5, loc="upper right")
         axes_style(ax, "c) trajectories on the GELU curve")
 

@@ -118,7 +118,8 @@ def _p1_c(doc, r):
     doc.add(FigureBlock(figures.gelu_runs(r), 4.6,
                         caption=f"Figure 1. Top left: the iterates of a) and b) on GELU. Top right and bottom right: "
                                 f"c) over {steps} steps, GD against both momentum readings; bottom left: GD and "
-                                "momentum on the GELU curve. The stars and the dotted line mark the minimum."))
+                                "momentum on the GELU curve. The stars and the dotted line mark the minimum. Gaps "
+                                "under $10^{-16}$ are float64 rounding and are drawn at $10^{-16}$."))
 
 
 def problem1(doc, r):
@@ -217,8 +218,8 @@ def problem2(doc, r):
     hw, hb = handout["network"][0]["W"][0][0], handout["network"][0]["b"][0]
     weighted = {1: "A", -1: "-A"}.get(hw, f"{hw:g}\\,A")
     doc.add(Paragraph(
-        rf"The handout's NOT example (weight ${hw:g}$, offset ${hb:g}$) answers {handout['class'][0]} for A = 0 and "
-        rf"{handout['class'][1]} for A = 1 if ${hb:g}$ is its bias "
+        rf"The handout's other NOT example, not Fig. 3's (weight ${hw:g}$, offset ${hb:g}$), answers "
+        rf"{handout['class'][0]} for A = 0 and {handout['class'][1]} for A = 1 if ${hb:g}$ is its bias "
         rf"($\sigma({hb:g}) = {handout['output'][0]:.3f} < 0.5$; at A = 0 the output is $\sigma(b)$ alone, so class 1 "
         rf"there needs $b \geq 0$). If it is a threshold (class 1 iff ${weighted} > {hb:g}$), it is a correct NOT, "
         rf"the same as bias ${-hb:+g}$.", lead="Remark."))
