@@ -304,4 +304,7 @@ def test_the_curve_note_names_what_the_training_images_went_through(tiny, monkey
     real_write_report = p1.write_report
     monkeypatch.setattr(p1, "write_report", lambda run, path: (runs.append(run), real_write_report(run, path)))
     assert run(tiny, **changes) == 0
-    assert f"means over each epoch's batches {seen}" in p1._report_text(runs[0])
+    text = p1._report_text(runs[0])
+    assert f"means over each epoch's batches {seen}" in text
+    rotation = "random rotation of each training image, degrees"   # explained even where it is off
+    assert (rotation + " (0: off in this run)" in text) == ("max_degrees" not in changes) and rotation in text

@@ -651,7 +651,7 @@ def _report_text(run):
     unused = {key for key in AFFINE_KEYS if not hp.get(key)}  # the best preset's distortions, off in the default
     seen = "distorted images, " if len(unused) < len(AFFINE_KEYS) else "shifted images, " if hp.get("max_shift") else ""
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
-             f"{'not used in this run' if key in unused else HYPERPARAMETER_NOTES[key]}" for key, value in hp.items()]
+             f"{HYPERPARAMETER_NOTES[key]}{' (0: off in this run)' * (key in unused)}" for key, value in hp.items()]
     return "\n".join(
         ["MODEL (x @ W + b per layer; softmax cross-entropy on the last layer's outputs)"] + layers +
         [f"  total parameters: {sum(w.size + b.size for w, b in zip(mlp.W, mlp.b)):,d}",
