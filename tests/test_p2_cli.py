@@ -620,3 +620,15 @@ def test_the_test_runs_on_the_network_as_saved_not_the_compiled_one(tiny_run, mo
     monkeypatch.setattr(p2, "compile_model", lambda model, device, mode: Compiled(model))
     assert p2.main([*argv, "--compile"]) == 0
     assert (out / "p2_model.pkl").exists()
+
+
+def test_a_gpu_other_than_the_first_becomes_the_current_one_before_any_work(p2_main, monkeypatch):
+    """CUDA events, graphs and tensors made without a device go to the current GPU; it must be the one asked for,
+    or the timings measure an idle cuda:0."""
+    calls = []
+    monkeypatch.setattr(p2_main, "check_options", lambda args: [])
+    monkeypatch.setattr(p2_main, "pick_device", lambda name: (torch.device("cuda", 1), None))
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: calls.append(("current", device)))
+    monkeypatch.setattr(p2_main, "run_training", lambda args, device: calls.append(("train", device)))
+    assert p2_main.main(["--device", "cuda:1"]) == 0
+    assert calls == [("current", torch.device("cuda", 1)), ("train", torch.device("cuda", 1))]
