@@ -1,4 +1,6 @@
 """The p2 training loop on a small generated set: it learns, it is reproducible, the schedule is a triangle."""
+import re
+
 import pytest
 import torch
 
@@ -380,3 +382,15 @@ def test_a_loss_that_is_not_a_number_stops_training_at_the_end_of_its_epoch():
     with pytest.raises(TrainingDiverged, match="loss became nan in epoch 1 at peak learning rate 0.2; lower it"):
         train(model, TINY, data, torch.device("cpu"), seed=0, log=log.append, precision=FP32)
     assert not any(line.startswith("epoch") for line in log)   # no epoch line with a NaN in it
+
+
+def test_a_muon_run_that_diverges_names_every_learning_rate_it_has():
+    data = tiny_data()
+    cfg = TINY.override(optimizer="muon", muon_lr=0.3, lr=5.0, bias_lr=0.5)
+    model = fresh_model(cfg, data)
+    with torch.no_grad():
+        model.head.weight.fill_(float("inf"))
+    message = ("loss became nan in epoch 1 at peak learning rates 0.3 (Muon, the filters), 5 (SGD, the classifier) "
+               "and 0.5 (SGD, the biases); lower them (--set muon_lr=..., lr=..., bias_lr=...), or, with --compile")
+    with pytest.raises(TrainingDiverged, match=re.escape(message)):
+        train(model, cfg, data, torch.device("cpu"), seed=0, log=lambda line: None, precision=FP32)

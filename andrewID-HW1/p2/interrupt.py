@@ -28,7 +28,8 @@ def _on_signal(signum, frame):
 @contextlib.contextmanager
 def deferred():
     """A block that a signal does not cut short (the outputs' renames, which must finish together): one that comes
-    meanwhile is remembered, and check() raises it afterwards."""
+    meanwhile is only remembered. p2 calls check() only before this block, so a run stopped during the renames
+    ends as a finished run: its new outputs are complete."""
     global _deferring
     _deferring = True
     try:

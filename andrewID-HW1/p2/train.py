@@ -64,7 +64,7 @@ def lr_factor(step, total_steps, warmup_frac):
 
 def lr_schedules(total_steps, warmup_frac, whiten_steps):
     """The lr factor of every step (and one past the last), computed once: "main" for most parameters,
-    "whiten" for the whitening bias (linear decay to 0 after `whiten_steps`, then frozen)."""
+    "whiten" for the whitening bias (a linear decay to 0 over the first `whiten_steps`, then frozen)."""
     steps = range(total_steps + 1)
     main = [lr_factor(s, total_steps, warmup_frac) for s in steps]
     whiten = main if whiten_steps <= 0 else [max(0.0, 1 - s / whiten_steps) for s in steps]
@@ -140,15 +140,17 @@ class TrainingDiverged(RuntimeError):
 
 def stop_if_diverged(loss, epoch, cfg):
     if not math.isfinite(loss):
-        raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch} at peak learning rate {cfg.lr:g}; "
-                               "lower it (--set lr=...), or, with --compile, run without it")
+        rates = (f"peak learning rate {cfg.lr:g}; lower it (--set lr=...)" if cfg.optimizer != "muon" else
+                 f"peak learning rates {cfg.muon_lr:g} (Muon, the filters), {cfg.lr:g} (SGD, the classifier) and "
+                 f"{cfg.bias_lr or cfg.lr:g} (SGD, the biases); lower them (--set muon_lr=..., lr=..., bias_lr=...)")
+        raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch} at {rates}, or, with --compile, "
+                               "run without it")
 
 
 class Lookahead:
-    """Every `every` steps pull the weights (and BN statistics) towards a slow copy and restart from it.
-
-    The pull `1 - decay` shrinks as training ends (decay grows like progress^3 to 0.95^every), so the slow copy
-    averages the last, low-lr steps; `finish` leaves the model at the slow copy.
+    """Every `every` steps the slow copy moves `1 - decay` of the way to the weights (and BN statistics), and the
+    weights restart from it. decay grows like progress^3 up to 0.95^every, so the slow copy follows the weights
+    early on and averages the last, low-lr steps; `finish` leaves the model at the slow copy.
     """
 
     def __init__(self, model, total_steps, every=5):
