@@ -22,13 +22,16 @@ RESIZING = ('fast.ai\'s fast ImageNet training (Jeremy Howard et al., "Now anyon
 TUTORIAL = 'the PyTorch tutorial "Training a Classifier" (pytorch.org/tutorials), to which the assignment points'
 SELECTIVE_TTA = 'the Hive\'s "CIFAR10-Speedrun" (github.com/hiverge/cifar10-speedrun, 2025)'
 ALLOCATOR = ('the "Memory Allocator" advice of Intel\'s Performance Tuning Guide for its PyTorch extension '
-             "(intel.github.io/intel-extension-for-pytorch)")
+             "(intel.github.io/intel-extension-for-pytorch), which loads another allocator (jemalloc or TCMalloc); "
+             "here the C library's own settings do the same")
 # Where the ideas themselves were introduced, cited whenever the run uses them (the layers every run has first).
 ORIGINS = {
     "batch norm": 'Sergey Ioffe and Christian Szegedy, "Batch Normalization", ICML 2015',
     "GELU": 'Dan Hendrycks and Kevin Gimpel, "Gaussian Error Linear Units (GELUs)", arXiv:1606.08415 (2016)',
     "label smoothing": ('Christian Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", '
                         "CVPR 2016"),
+    "identity initialisation": ('Sergey Zagoruyko and Nikos Komodakis, "DiracNets: Training Very Deep Neural '
+                                'Networks Without Skip-Connections", arXiv:1706.00388 (2017)'),
     "the shortcut": 'Kaiming He et al., "Deep Residual Learning for Image Recognition", CVPR 2016',
     "cutout": ('Terrance DeVries and Graham Taylor, "Improved Regularization of Convolutional Neural Networks with '
                'Cutout", arXiv:1708.04552 (2017)'),
@@ -110,7 +113,7 @@ def borrowed_ideas(cfg):
 def origins(cfg):
     """[(idea, where it was introduced)] for the ideas of the run of `cfg` that have a paper of their own."""
     used = {"batch norm": True, "GELU": True, "label smoothing": cfg.get("label_smoothing"),
-            "the shortcut": _has_shortcut(cfg),
+            "identity initialisation": cfg.get("dirac_init"), "the shortcut": _has_shortcut(cfg),
             "cutout": cfg.get("cutout"), "the lookahead average": cfg.get("lookahead")}
     return [(idea, ORIGINS[idea]) for idea, on in used.items() if on]
 
@@ -138,7 +141,7 @@ def sources_paragraph(cfg, on_cpu=False):
                  "defaults: the linear layer's initial weights (airbench rescales them to unit standard deviation) "
                  "and the small constant batch norm adds to the variance (1e-5; airbench: 1e-12). "
                  if cfg.get("optimizer") == "muon" else ". ")
-    if others:
+    if others:   # where those ideas began is in the docstrings of the modules that hold them
         text += (f"p2.py's other recipes also take {_listed(others)} from the same work. " if used else
                  f"p2.py's other recipes take {_listed(others)} from {AIRBENCH}. ")
     text = text.rstrip() + f"\n\n{LINEAGE}. "

@@ -280,7 +280,8 @@ def _schedule(cfg, n_train):
     if cfg["warmup_frac"] > 0:
         shape = (f"The learning rate rises linearly to its peak {readable(cfg['lr'])} over the first {warmup:,} "
                  f"steps ({cfg['warmup_frac']:.0%} of the run), then falls linearly to zero at the end of step "
-                 f"{total:,}: a triangle, updated after every step.")
+                 f"{total:,}: a triangle, updated after every step (the \"1cycle\" policy of Leslie Smith, \"A "
+                 'disciplined approach to neural network hyper-parameters", arXiv:1803.09820, 2018).')
     else:
         shape = (f"The learning rate starts at its peak {_peaks(cfg)}, held for the first two steps, and "
                  f"falls linearly to zero at the end of step {total:,}, updated after every step (every parameter "
@@ -415,7 +416,8 @@ def precision_paragraph(precision, reason=""):
                  "class scores stay in float32.")
     if "loss scaling" in words:
         text += (" The loss is multiplied by a large factor before the backward pass and the gradients are "
-                 "divided by it again, so that small float16 gradients do not round to zero.")
+                 "divided by it again, so that small float16 gradients do not round to zero (loss scaling, from "
+                 'Paulius Micikevicius et al., "Mixed Precision Training", ICLR 2018).')
     return text
 
 

@@ -4,10 +4,11 @@ Credit: the layout and several of its details are taken from Keller Jordan, "94%
 Single GPU", arXiv:2404.00498 (2024), and his airbench code (github.com/KellerJordan/cifar10-airbench): the frozen
 patch-whitening stem (Whiten), the class scores scaled down by a constant (Net.logit_scale), batch norm with a
 fixed scale of 1 (batch_norm's scale=False) and identity (Dirac) initialisation of the convolutions (conv3x3's
-dirac=True); for the `best` preset, three convolutions per group with a shortcut across each group (airbench96;
-the shortcut is He et al.'s, "Deep Residual Learning for Image Recognition", CVPR 2016). airbench descends from
-tysam-code's hlb-CIFAR10 (github.com/tysam-code/hlb-CIFAR10) and David Page's "How to Train Your ResNet" posts
-(Myrtle.ai, 2018-2019). Batch norm is Ioffe & Szegedy's (ICML 2015), GELU Hendrycks & Gimpel's (arXiv:1606.08415).
+dirac=True; the initialisation is Zagoruyko & Komodakis's, "DiracNets", arXiv:1706.00388, 2017); for the `best`
+preset, three convolutions per group with a shortcut across each group (airbench96; the shortcut is He et al.'s,
+"Deep Residual Learning for Image Recognition", CVPR 2016). airbench descends from tysam-code's hlb-CIFAR10
+(github.com/tysam-code/hlb-CIFAR10) and David Page's "How to Train Your ResNet" posts (Myrtle.ai, 2018-2019). Batch
+norm is Ioffe & Szegedy's (ICML 2015), GELU Hendrycks & Gimpel's (arXiv:1606.08415).
 This file is our own implementation of those ideas; the CPU recipe's sizes are our own measurements.
 """
 import torch

@@ -8,7 +8,7 @@ runs 8-14x slower in bf16 than in float32. So:
 - CPU: bf16 only with AVX512-BF16 or AMX instructions, which torch uses for its kernels; otherwise float32.
 - CUDA: bf16 from compute capability 8.0 (Ampere) on; older cards (T4, V100, RTX 20xx) have fast float16 but no
   bf16, so float16, whose small range needs loss scaling (torch.amp.GradScaler) to keep small gradients from
-  rounding to zero.
+  rounding to zero (Micikevicius et al., "Mixed Precision Training", ICLR 2018).
 - `--precision bf16|fp16|fp32` overrides the choice, and the run says that it was asked for (and, where the
   device does not compute it natively, that it will be slow).
 """

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.table import Table
 from matplotlib.ticker import MaxNLocator
 
-from config import TTA_FRACTION_NOTE, Config, step_counts
+from config import ALIASES, TTA_FRACTION_NOTE, Config, step_counts
 from credit import airbench_rows, sources_paragraph
 from describe import (TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
                       selective_share, settings_rows)
@@ -35,9 +35,10 @@ REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", 
                  "samples", "timing", "device", "torch_version", "data_description", "command", "machine")
 TIMING_KEYS = ("data_prep_s", "warm_up_s", "train_s", "eval_s", "total_s")
 # The recipes by their names on the command line (and earlier names, which model files may carry).
-PRESET_WORDS = {"fast": "the short recipe (airbench94 with Muon, see Sources)", "best": "the long recipe",
-                "cpu": "the short recipe made cheaper for a CPU (see How the settings were chosen)",
-                "gpu-fast": "the short recipe", "gpu-best": "the long recipe"}
+PRESET_WORDS = {"fast": "airbench94_muon, Keller Jordan's public recipe (see Sources)",
+                "cpu": "airbench94_muon, Keller Jordan's public recipe (see Sources), made cheaper for a CPU",
+                "best": "the long recipe, after the 96 % airbench recipes (see Sources)"}
+PRESET_WORDS.update({old: PRESET_WORDS[new] for old, new in ALIASES.items()})
 
 
 class ReportError(Exception):
@@ -228,7 +229,7 @@ def _summary_page(summary):
         fig.text(0.08, y, label, fontsize=9, weight="bold", va="top")
         fig.text(0.22, y, "\n".join(wrapped), fontsize=9, va="top", family="monospace" if label == "Command"
                  else None)
-        y -= 0.02 * len(wrapped) + 0.005
+        y -= 0.0175 * len(wrapped) + 0.005
     return fig, y - 0.02
 
 
