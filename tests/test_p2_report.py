@@ -197,8 +197,8 @@ def test_failed_write_leaves_no_temp_file_and_keeps_old_file(tmp_path):
 
 def test_missing_summary_keys_are_named(tmp_path):
     summary = fake_summary()
-    del summary["timing"], summary["seed"]
-    with pytest.raises(report.ReportError, match="seed, timing"):
+    del summary["timing"], summary["seed"], summary["precision"], summary["n_train"]
+    with pytest.raises(report.ReportError, match="seed, timing, precision, n_train;"):
         report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))
 
 
@@ -471,18 +471,6 @@ def test_summary_page_shows_both_accuracies_precision_and_the_split():
     assert "5,000 of the training images were held out" in method["How the settings were chosen"]
     assert "compared on the validation images" in method["How the settings were chosen"]
     assert "float32" in method["Arithmetic"]
-
-
-def test_a_summary_without_the_newer_keys_still_renders(tmp_path):
-    summary = fake_summary()
-    for key in ("precision", "precision_reason", "n_validation", "n_train", "selection_note"):
-        del summary[key]
-    for row in summary["history"]:
-        row["test_acc"] = row.pop("val_acc")
-    summary["config"]["autocast"] = True   # where older configs kept the precision
-    report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))
-    method = dict(report.method_paragraphs(summary))
-    assert "How the settings were chosen" not in method and "bfloat16 mixed precision" in method["Arithmetic"]
 
 
 @pytest.mark.parametrize("precision, reason, words", [

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.table import Table
 from matplotlib.ticker import MaxNLocator
 
-from config import ALIASES, TTA_FRACTION_NOTE, Config, step_counts
+from config import TTA_FRACTION_NOTE, Config, step_counts
 from credit import airbench_rows, sources_paragraph
 from describe import (TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
                       selective_share, settings_rows)
@@ -32,13 +32,13 @@ BOTTOM = 0.05             # bottom margin of table pages (figure fraction)
 SAMPLE_COLUMNS = 5        # test images per row on the last page
 REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", "total_params", "history",
                  "test_accuracy", "test_accuracy_no_tta", "tta", "class_names", "per_class_accuracy", "confusion",
-                 "samples", "timing", "device", "torch_version", "data_description", "command", "machine")
+                 "samples", "timing", "device", "torch_version", "data_description", "command", "machine", "precision",
+                 "precision_reason", "n_train", "n_validation", "selection_note")
 TIMING_KEYS = ("data_prep_s", "warm_up_s", "train_s", "eval_s", "total_s")
 # The recipes by their names on the command line (and earlier names, which model files may carry).
 PRESET_WORDS = {"fast": "airbench94_muon, Keller Jordan's public recipe (see Sources)",
                 "cpu": "airbench94_muon, Keller Jordan's public recipe (see Sources), made cheaper for a CPU",
                 "best": "the long recipe, after the 96 % airbench recipes (see Sources)"}
-PRESET_WORDS.update({old: PRESET_WORDS[new] for old, new in ALIASES.items()})
 
 
 class ReportError(Exception):
@@ -196,7 +196,7 @@ def _summary_page(summary):
         fig.text(0.5, 0.905, f"(data: {summary['data_note']})", ha="center", va="top", fontsize=9, style="italic")
     top = 0.885 if summary.get("data_note") else 0.9
     views = TTA_WORDS.get(summary["tta"], "several views")
-    share = selective_share(summary.get("config", {}))
+    share = selective_share(summary["config"])
     which = f" for the {share} least sure" if share else ""
     results = [(summary["test_accuracy"], f"with test-time augmentation{which}\n({views})"),
                (summary["test_accuracy_no_tta"], "without test-time augmentation\n(one view of each image)")]
@@ -214,12 +214,10 @@ def _summary_page(summary):
              ("Parameters", _parameters(summary)),
              ("Time", _times(summary["timing"])),
              ("Data", summary["data_description"])]
-    if summary.get("n_train"):
-        held_out = summary.get("n_validation") or 0
-        lines.append(("Images", f"trained on {summary['n_train']:,}" + (f", {held_out:,} held out for validation"
-                                                                      if held_out else "")))
-    if summary.get("precision"):
-        lines.append(("Arithmetic", precision_words(summary["precision"], summary.get("precision_reason", ""))))
+    held_out = summary["n_validation"]
+    lines.append(("Images", f"trained on {summary['n_train']:,}" + (f", {held_out:,} held out for validation"
+                                                                  if held_out else "")))
+    lines.append(("Arithmetic", precision_words(summary["precision"], summary["precision_reason"])))
     lines.append(("Command", summary["command"]))
     y = top - 0.08
     for label, value in lines:
@@ -274,18 +272,13 @@ def _results_page(summary):
 def method_paragraphs(summary):
     """The Method section: the recipe as training described it, then what the summary adds (the arithmetic, how
     the settings were chosen) and the credit for borrowed ideas."""
-    paragraphs = [(h, t) for h, t in summary["method"] if h != "Arithmetic"]   # older runs wrote their own
     config = summary["config"]
-    if summary.get("precision"):
-        paragraphs.append(("Arithmetic", precision_paragraph(summary["precision"],
-                                                             summary.get("precision_reason", ""))))
-    elif "autocast" in config:   # a summary from before the precision keys
-        paragraphs.append(("Arithmetic", precision_paragraph("bfloat16 autocast" if config["autocast"]
-                                                             else "float32")))
-    note = summary.get("selection_note") or ""
+    paragraphs = [*summary["method"], ("Arithmetic", precision_paragraph(summary["precision"],
+                                                                         summary["precision_reason"]))]
+    note = summary["selection_note"] or ""
     if note and selective_share(config) and config.get("tta_fraction") == Config.tta_fraction:
         note = f"{note} {TTA_FRACTION_NOTE}".strip()
-    chosen = selection_paragraph(summary.get("n_train"), summary.get("n_validation"), note,
+    chosen = selection_paragraph(summary["n_train"], summary["n_validation"], note,
                                  n_test=int(np.asarray(summary["confusion"]).sum()))
     if chosen:
         paragraphs.append(("How the settings were chosen", chosen))
@@ -374,10 +367,8 @@ def add_pages(pdf, summary):
 
 
 def _curve_inputs(summary):
-    """What the curves need beyond the history: the config and the image counts (older summaries lack them)."""
-    n_validation = summary.get("n_validation") or 0
-    return dict(config=summary["config"], n_validation=n_validation,
-                n_train=summary.get("n_train") or 50_000 - n_validation)
+    """What the curves need beyond the history: the config and the image counts."""
+    return dict(config=summary["config"], n_validation=summary["n_validation"], n_train=summary["n_train"])
 
 
 def write_report(summary, pdf_path, png_path):
