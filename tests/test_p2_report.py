@@ -198,7 +198,7 @@ def test_failed_write_leaves_no_temp_file_and_keeps_old_file(tmp_path):
 def test_missing_summary_keys_are_named(tmp_path):
     summary = fake_summary()
     del summary["timing"], summary["seed"], summary["precision"], summary["n_train"]
-    with pytest.raises(report.ReportError, match="seed, timing, precision, n_train;"):
+    with pytest.raises(report.ReportError, match="lacks seed, timing, precision, n_train, timing.data_prep_s"):
         report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))
 
 
