@@ -101,19 +101,16 @@ def cutout(images, size, generator=None):
     return _cutout_(images.clone(), size, generator) if size else images.clone()
 
 
-def augment(images, pad, flip, cutout_size, generator=None):
-    """The training augmentation: random reflect-crop (pad), then random flip (if flip), then cutout (if > 0).
+def augment(images, pad, flip, generator=None):
+    """The training augmentation: random reflect-crop (pad), then random flip (if flip). (Cutout, where a recipe
+    has it, comes after normalisation, so that it zeroes to the mean colour: see train.py.)
 
-    Gives exactly random_flip / cutout applied to random_crop's output with the same generator, but flips and
-    cuts in place on the fresh cropped tensor, saving two full copies of the data set.
+    Gives exactly random_flip applied to random_crop's output with the same generator, but flips in place on the
+    fresh cropped tensor, saving a full copy of the data set.
     """
-    if cutout_size < 0:
-        raise ValueError(f"cutout size must be >= 0, got {cutout_size}")
     out = random_crop(images, pad, generator)  # always a new tensor, also for pad == 0
     if flip:
         _flip_(out, generator)
-    if cutout_size:
-        _cutout_(out, cutout_size, generator)
     return out
 
 

@@ -442,7 +442,7 @@ def selection_paragraph(n_train, n_validation, note="", n_test=10_000):
 # Module names of model.Net, in words: the stem, the body's groups, the pool and the head.
 LAYER_TYPE_WORDS = {"Conv2d": "convolution", "MaxPool2d": "max-pool", "BatchNorm2d": "batch norm",
                     "GELU": "GELU", "Linear": "linear", "Whiten": "whitening layer (frozen filters)",
-                    "GlobalMaxPool": "global max-pool", "ReLU": "ReLU"}
+                    "GlobalMaxPool": "global max-pool"}
 
 
 def layer_names(rows):

@@ -342,7 +342,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
             else:
                 # Shift and flip the uint8 pixels (cheaper than floats); cut out after normalising, so the
                 # square is filled with the mean colour.
-                x = downscale(normalize(augment(images[idx], cfg.translate, cfg.flip, 0, generator)), size)
+                x = downscale(normalize(augment(images[idx], cfg.translate, cfg.flip, generator)), size)
             if cfg.cutout:
                 x = cutout(x, cfg.cutout, generator)
             y = labels[idx]
