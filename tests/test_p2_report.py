@@ -347,10 +347,10 @@ def test_sources_credit_the_muon_script_the_lineage_and_where_each_idea_began():
 def test_the_settings_paragraph_says_how_the_test_view_share_was_chosen():
     summary = fake_summary()
     summary["config"] = get_preset("cpu").to_dict()
-    chosen = dict(report.method_paragraphs(summary))["How the settings were chosen"]
+    chosen = dict(report.method_section(summary))["How the settings were chosen"]
     assert "(40 %) was chosen on the test set too" in chosen
     summary["config"]["tta_fraction"] = 0.2   # another share than the one the note is about: no claim made
-    assert "chosen on the test set too" not in dict(report.method_paragraphs(summary))["How the settings were chosen"]
+    assert "chosen on the test set too" not in dict(report.method_section(summary))["How the settings were chosen"]
 
 
 def test_the_dropped_last_batch_is_mentioned_only_when_there_is_one():
@@ -467,7 +467,7 @@ def test_summary_page_shows_both_accuracies_precision_and_the_split():
     assert "bfloat16 mixed precision (this CPU computes bfloat16 natively, AMX)" in texts
     assert "trained on 45,000, 5,000 held out for validation" in texts
     assert any("set-up before timing (kernel selection) 0.4 s, training 75.0 s" in " ".join(t.split()) for t in texts)
-    method = dict(report.method_paragraphs(fake_summary()))
+    method = dict(report.method_section(fake_summary()))
     assert "5,000 of the training images were held out" in method["How the settings were chosen"]
     assert "compared on the validation images" in method["How the settings were chosen"]
     assert "float32" in method["Arithmetic"]

@@ -122,7 +122,7 @@ class Muon(torch.optim.Optimizer):
             orthogonalize_all = orthogonalize_padded if group["one_batch"] else orthogonalize_by_shape
             steps = orthogonalize_all(updates, group["ns_steps"], dtype=group["ns_dtype"])
             lr = group["lr"]
-            if torch.is_tensor(lr):   # an lr held in a tensor (a replayed CUDA graph reads it at each step)
+            if torch.is_tensor(lr):   # an lr in a tensor, read at each replay of a CUDA graph (a benchmark's option)
                 steps, lr = torch._foreach_mul(steps, lr), 1.0
             torch._foreach_add_(params, steps, alpha=-lr)
             if before is not None:   # an overflowed step undone on the device, with no wait for the host

@@ -269,7 +269,7 @@ def _results_page(summary):
     return fig
 
 
-def method_paragraphs(summary):
+def method_section(summary):
     """The Method section: the recipe as training described it, then what the summary adds (the arithmetic, how
     the settings were chosen) and the credit for borrowed ideas."""
     config = summary["config"]
@@ -337,7 +337,7 @@ def add_pages(pdf, summary):
         rows = [(name, _shorten(value)) for name, value in settings_rows(config)]
         columns, widths, heading = ("setting", "value"), (0.5, 0.5), "Hyper-parameters of this run"
     _table_pages(pdf, heading, columns, rows, widths, first_page=_summary_page(summary))
-    for fig in _method_pages(method_paragraphs(summary)):
+    for fig in _method_pages(method_section(summary)):
         pdf.savefig(fig)
     names = layer_names(summary["architecture"])
     arch_rows = [(i, name, "x".join(map(str, row["output_shape"] or ["-"])), f"{row['params']:,}")
