@@ -106,6 +106,138 @@ def run_training(args, device):
     print(f"test accuracy: {100 * acc:.2f}%")   # the last line: scripts that re-measure a model read it
 
 
+# ----- run_training's steps, in the order it takes them
+
+def announce(args, preset, cfg, precision, device):
+    """The console's first lines: what runs, where, in which precision and why, and the whole config."""
+    print(f"preset {preset}, seed {args.seed}, device {describe_device(device)}, torch {torch.__version__}")
+    print(f"precision: {precision.describe()}")
+    print("config:")
+    print("\n".join(config_table(cfg.to_dict())))
+
+
+def find_data(data_dir):
+    """The CIFAR-10 folder to read (see the module docstring for the search), named in one line."""
+    source = locate_cifar10(data_dir)
+    print(f"data: {source.folder} (CIFAR-10 {LAYOUT_NAMES[source.layout]})")
+    return source
+
+
+def split_validation(data, n_validation, device):
+    """The data on `device`, the last `n_validation` training images moved into "val_images"/"val_labels"."""
+    data = {k: v.to(device) for k, v in data.items()}
+    if n_validation:
+        for name in ("images", "labels"):
+            full = data.pop(f"train_{name}")
+            data[f"train_{name}"], data[f"val_{name}"] = full[:-n_validation], full[-n_validation:]
+        print(f"holding out the last {n_validation:,} training images for validation: training on "
+              f"{len(data['train_images']):,}")
+    return data
+
+
+def new_model(cfg, train_images, device, seed):
+    """The network of `cfg` on `device`, initialised from `seed`, its whitening stem fitted to the first training
+    images, in the memory layout the config asks for: ready to train."""
+    torch.manual_seed(seed)
+    model = build_model(cfg).to(device)
+    model.whiten.fit(normalize(train_images[:WHITEN_FIT_IMAGES]))
+    return model.to(memory_format=torch.channels_last) if cfg.channels_last else model
+
+
+def compile_model(model, device, mode="auto"):
+    """torch.compile with static shapes, for training: a graph per image size, compiled during the warm-up (the
+    test runs uncompiled, as `--eval` does). A new batch shape gets its own graph instead of a recompilation for
+    dynamic shapes, whose kernels are slower. Mode "auto": CUDA graphs ("reduce-overhead") on
+    a GPU, the fastest measured (the fast recipe on an H100: 1.49 s against 1.59 s compiled without them and 1.83 s
+    eager, after about 14 s of compilation), the default elsewhere."""
+    if mode == "auto":
+        mode = "reduce-overhead" if device.type == "cuda" else "default"
+    return torch.compile(model, dynamic=False, mode=None if mode == "default" else mode)
+
+
+def warm_up(model, cfg, data, device, precision, compiled):
+    """On a GPU or compiled: run three training steps at each training image size and one evaluation so compilation
+    and kernel selection happen before the timed region (with CUDA graphs the first step runs as compiled, the
+    second records the graph, the third replays it); then put the weights and BN statistics back exactly as they
+    were. Returns its seconds."""
+    sizes = tuple(dict.fromkeys(cfg.epoch_sizes))   # each image size is a graph of its own
+    print(f"set-up before timing: {WARM_UP_STEPS} training steps{' per image size' if len(sizes) > 1 else ''} to "
+          f"{'compile and ' if compiled else ''}select kernels, then undone")
+    t = time.perf_counter()
+    saved = copy.deepcopy(model.state_dict())
+    warm_cfg = cfg.override(epochs=WARM_UP_STEPS / max(1, len(data["train_images"]) // cfg.batch_size))
+    for size in sizes:
+        train(model, warm_cfg.override(epoch_sizes=(size,)), data, device, seed=0, eval_each_epoch=False, log=None,
+              precision=precision)
+    eager = getattr(model, "_orig_mod", model)   # the test runs uncompiled (run_training, step 5)
+    predict_logits(eager, data["test_images"][:cfg.eval_batch_size], cfg, device, precision=precision)
+    model.load_state_dict(saved)
+    seconds = time.perf_counter() - t
+    print(f"set-up took {seconds:.1f} s, not counted in the training time")
+    return seconds
+
+
+def evaluate(model, cfg, data, device, precision, mean=MEAN, std=STD):
+    """Test accuracy with the preset's TTA, its predictions, confusion matrix and per-class accuracy; and, from the
+    same pass, the accuracy without TTA."""
+    ttas = (cfg.tta, "none") if cfg.tta != "none" else ("none",)
+    logits = predict_logits_per_tta(model, data["test_images"], cfg, device, ttas, mean=mean, std=std,
+                                    precision=precision, desc="testing")
+    labels = data["test_labels"].cpu()
+    preds, plain_preds = logits[cfg.tta].cpu().argmax(1), logits["none"].cpu().argmax(1)
+    confusion = torch.zeros(10, 10, dtype=torch.long)
+    confusion.index_put_((labels, preds), torch.ones_like(labels), accumulate=True)
+    per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
+    accuracy = (preds == labels).float().mean().item()
+    return accuracy, (plain_preds == labels).float().mean().item(), preds, confusion, per_class
+
+
+def save_model(out, model, cfg, facts):
+    try:
+        save_checkpoint(out.staged("p2_model.pkl"), model, cfg, class_names=CLASSES, mean=MEAN, std=STD, **facts)
+    except OSError as e:
+        raise not_written(out, "the model file", e) from None
+
+
+def pick_samples(images, labels, preds, n_wrong=15):
+    """Images for the report: the first test image of each class, then misclassified ones taken a class at a time
+    (the first of each class, then the second of each, ...), so a test set stored in class order shows every class."""
+    labels, preds = labels.cpu(), preds.cpu()
+    first = [int((labels == c).nonzero()[0]) for c in range(len(CLASSES)) if (labels == c).any()]
+    wrong = (preds != labels).nonzero().flatten()
+    per_class = [wrong[labels[wrong] == c].tolist() for c in range(len(CLASSES))]
+    wrong = [i for rank in itertools.zip_longest(*per_class) for i in rank if i is not None][:n_wrong]
+
+    def group(title, index):
+        return dict(title=title, images=images[index].permute(0, 2, 3, 1).cpu().numpy(),
+                    labels=labels[index].tolist(), preds=preds[index].tolist())
+    wrong_title = (f"{len(wrong)} misclassified test images, the first of each class in turn" if wrong
+                   else "No test image is misclassified")
+    return [group("The first test image of each class", first), group(wrong_title, wrong)]
+
+
+def write_report(summary, model, cfg, n_train, out):
+    import report   # matplotlib only when a report is written
+    total, learned = report.total_params(model), report.learned_params(build_model(cfg))   # as built, untrained
+    summary.update(architecture=report.layer_table(model, (3, 32, 32)), total_params=total, learned_params=learned,
+                   method=method_paragraphs(cfg.to_dict(), total_params=total, learned_params=learned,
+                                            n_train=n_train, whiten_images=min(WHITEN_FIT_IMAGES, n_train)))
+    try:
+        report.write_report(summary, out.staged("p2_report.pdf"), out.staged("p2_training.png"))
+    except report.ReportError as e:
+        raise OutputError(str(e)) from None
+    except OSError as e:   # e.g. a full disk while matplotlib writes
+        raise not_written(out, "the report", e) from None
+
+
+def not_written(out, what, error):
+    """The one-line error for an output that could not be written (a full disk, say): the old set stays."""
+    return OutputError(f"--out {out.folder}: {what} could not be written ({error.strerror or error}); "
+                       f"{', '.join(OUTPUT_NAMES)} are as they were")
+
+
+# ----- the command line: its options, their checks and the recipe they make; --eval; errors; main
+
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"error: {message} (python p2.py --help lists the options)\n")
@@ -224,134 +356,6 @@ def command_line(argv):
             value = ".../" + os.path.basename(os.path.normpath(value))
         return option + eq + value
     return "python p2.py " + shlex.join(short(a) for a in argv)
-
-
-def new_model(cfg, train_images, device, seed):
-    """The network of `cfg` on `device`, initialised from `seed`, its whitening stem fitted to the first training
-    images, in the memory layout the config asks for: ready to train."""
-    torch.manual_seed(seed)
-    model = build_model(cfg).to(device)
-    model.whiten.fit(normalize(train_images[:WHITEN_FIT_IMAGES]))
-    return model.to(memory_format=torch.channels_last) if cfg.channels_last else model
-
-
-def compile_model(model, device, mode="auto"):
-    """torch.compile with static shapes, for training: a graph per image size, compiled during the warm-up (the
-    test runs uncompiled, as `--eval` does). A new batch shape gets its own graph instead of a recompilation for
-    dynamic shapes, whose kernels are slower. Mode "auto": CUDA graphs ("reduce-overhead") on
-    a GPU, the fastest measured (the fast recipe on an H100: 1.49 s against 1.59 s compiled without them and 1.83 s
-    eager, after about 14 s of compilation), the default elsewhere."""
-    if mode == "auto":
-        mode = "reduce-overhead" if device.type == "cuda" else "default"
-    return torch.compile(model, dynamic=False, mode=None if mode == "default" else mode)
-
-
-def warm_up(model, cfg, data, device, precision, compiled):
-    """On a GPU or compiled: run three training steps at each training image size and one evaluation so compilation
-    and kernel selection happen before the timed region (with CUDA graphs the first step runs as compiled, the
-    second records the graph, the third replays it); then put the weights and BN statistics back exactly as they
-    were. Returns its seconds."""
-    sizes = tuple(dict.fromkeys(cfg.epoch_sizes))   # each image size is a graph of its own
-    print(f"set-up before timing: {WARM_UP_STEPS} training steps{' per image size' if len(sizes) > 1 else ''} to "
-          f"{'compile and ' if compiled else ''}select kernels, then undone")
-    t = time.perf_counter()
-    saved = copy.deepcopy(model.state_dict())
-    warm_cfg = cfg.override(epochs=WARM_UP_STEPS / max(1, len(data["train_images"]) // cfg.batch_size))
-    for size in sizes:
-        train(model, warm_cfg.override(epoch_sizes=(size,)), data, device, seed=0, eval_each_epoch=False, log=None,
-              precision=precision)
-    eager = getattr(model, "_orig_mod", model)   # the test runs uncompiled (run_training, step 5)
-    predict_logits(eager, data["test_images"][:cfg.eval_batch_size], cfg, device, precision=precision)
-    model.load_state_dict(saved)
-    seconds = time.perf_counter() - t
-    print(f"set-up took {seconds:.1f} s, not counted in the training time")
-    return seconds
-
-
-def evaluate(model, cfg, data, device, precision, mean=MEAN, std=STD):
-    """Test accuracy with the preset's TTA, its predictions, confusion matrix and per-class accuracy; and, from the
-    same pass, the accuracy without TTA."""
-    ttas = (cfg.tta, "none") if cfg.tta != "none" else ("none",)
-    logits = predict_logits_per_tta(model, data["test_images"], cfg, device, ttas, mean=mean, std=std,
-                                    precision=precision, desc="testing")
-    labels = data["test_labels"].cpu()
-    preds, plain_preds = logits[cfg.tta].cpu().argmax(1), logits["none"].cpu().argmax(1)
-    confusion = torch.zeros(10, 10, dtype=torch.long)
-    confusion.index_put_((labels, preds), torch.ones_like(labels), accumulate=True)
-    per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
-    accuracy = (preds == labels).float().mean().item()
-    return accuracy, (plain_preds == labels).float().mean().item(), preds, confusion, per_class
-
-
-def announce(args, preset, cfg, precision, device):
-    """The console's first lines: what runs, where, in which precision and why, and the whole config."""
-    print(f"preset {preset}, seed {args.seed}, device {describe_device(device)}, torch {torch.__version__}")
-    print(f"precision: {precision.describe()}")
-    print("config:")
-    print("\n".join(config_table(cfg.to_dict())))
-
-
-def split_validation(data, n_validation, device):
-    """The data on `device`, the last `n_validation` training images moved into "val_images"/"val_labels"."""
-    data = {k: v.to(device) for k, v in data.items()}
-    if n_validation:
-        for name in ("images", "labels"):
-            full = data.pop(f"train_{name}")
-            data[f"train_{name}"], data[f"val_{name}"] = full[:-n_validation], full[-n_validation:]
-        print(f"holding out the last {n_validation:,} training images for validation: training on "
-              f"{len(data['train_images']):,}")
-    return data
-
-
-def save_model(out, model, cfg, facts):
-    try:
-        save_checkpoint(out.staged("p2_model.pkl"), model, cfg, class_names=CLASSES, mean=MEAN, std=STD, **facts)
-    except OSError as e:
-        raise not_written(out, "the model file", e) from None
-
-
-def pick_samples(images, labels, preds, n_wrong=15):
-    """Images for the report: the first test image of each class, then misclassified ones taken a class at a time
-    (the first of each class, then the second of each, ...), so a test set stored in class order shows every class."""
-    labels, preds = labels.cpu(), preds.cpu()
-    first = [int((labels == c).nonzero()[0]) for c in range(len(CLASSES)) if (labels == c).any()]
-    wrong = (preds != labels).nonzero().flatten()
-    per_class = [wrong[labels[wrong] == c].tolist() for c in range(len(CLASSES))]
-    wrong = [i for rank in itertools.zip_longest(*per_class) for i in rank if i is not None][:n_wrong]
-
-    def group(title, index):
-        return dict(title=title, images=images[index].permute(0, 2, 3, 1).cpu().numpy(),
-                    labels=labels[index].tolist(), preds=preds[index].tolist())
-    wrong_title = (f"{len(wrong)} misclassified test images, the first of each class in turn" if wrong
-                   else "No test image is misclassified")
-    return [group("The first test image of each class", first), group(wrong_title, wrong)]
-
-
-def write_report(summary, model, cfg, n_train, out):
-    import report   # matplotlib only when a report is written
-    total, learned = report.total_params(model), report.learned_params(build_model(cfg))   # as built, untrained
-    summary.update(architecture=report.layer_table(model, (3, 32, 32)), total_params=total, learned_params=learned,
-                   method=method_paragraphs(cfg.to_dict(), total_params=total, learned_params=learned,
-                                            n_train=n_train, whiten_images=min(WHITEN_FIT_IMAGES, n_train)))
-    try:
-        report.write_report(summary, out.staged("p2_report.pdf"), out.staged("p2_training.png"))
-    except report.ReportError as e:
-        raise OutputError(str(e)) from None
-    except OSError as e:   # e.g. a full disk while matplotlib writes
-        raise not_written(out, "the report", e) from None
-
-
-def not_written(out, what, error):
-    """The one-line error for an output that could not be written (a full disk, say): the old set stays."""
-    return OutputError(f"--out {out.folder}: {what} could not be written ({error.strerror or error}); "
-                       f"{', '.join(OUTPUT_NAMES)} are as they were")
-
-
-def find_data(data_dir):
-    """The CIFAR-10 folder to read (see the module docstring for the search), named in one line."""
-    source = locate_cifar10(data_dir)
-    print(f"data: {source.folder} (CIFAR-10 {LAYOUT_NAMES[source.layout]})")
-    return source
 
 
 def run_eval(args, device):
