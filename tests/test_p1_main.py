@@ -308,3 +308,12 @@ def test_the_curve_note_names_what_the_training_images_went_through(tiny, monkey
     assert f"means over each epoch's batches {seen}" in text
     rotation = "random rotation of each training image, degrees"   # explained even where it is off
     assert (rotation + " (0: off in this run)" in text) == ("max_degrees" not in changes) and rotation in text
+
+
+def test_a_setting_added_to_the_block_is_reported_and_the_momentum_note_follows_its_value(tiny, monkeypatch):
+    runs = []
+    real_write_report = p1.write_report
+    monkeypatch.setattr(p1, "write_report", lambda run, path: (runs.append(run), real_write_report(run, path)))
+    assert run(tiny, momentum=0.8, dropout=0.0) == 0   # a key the report has no note for
+    text = p1._report_text(runs[0])
+    assert "a steady slope moves 1 / (1 - 0.8) = 5x as far" in text and "  dropout " in text

@@ -587,13 +587,14 @@ def load_model(path):
     return mlp
 
 # ---- The report: training curves (PNG); a PDF with the model, hyper-parameters, results and errors.
-HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the values
+HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the values ({name}: the value of hp[name])
     "hiddens": "two wide hidden layers: ample capacity, yet an epoch takes seconds",
     "activations": "ReLU: gradient 1 where a unit is on (sigmoid's fades); cheap; suits He initialisation",
     "lr": "peak learning rate; cosine decay after the warm-up (Loshchilov & Hutter, 2017)",
     "num_epochs": "passes over the 50,000 training images",
     "batch_size": "images per SGD step",
-    "momentum": "keeps 0.9 of each step (Polyak, 1964): a steady slope moves 1 / (1 - 0.9) = 10x as far",
+    "momentum": "keeps {momentum:g} of each step (Polyak, 1964): a steady slope moves 1 / (1 - {momentum:g}) = "
+                "{gain:.3g}x as far",
     "warmup": "share of steps rising linearly to lr (Goyal et al., 2017); then cosine decay to 0",
     "max_shift": "random shift of each training image, pixels",
     "max_degrees": "random rotation of each training image, degrees",
@@ -651,7 +652,8 @@ def _report_text(run):
     unused = {key for key in AFFINE_KEYS if not hp.get(key)}  # the best preset's distortions, off in the default
     seen = "distorted images, " if len(unused) < len(AFFINE_KEYS) else "shifted images, " if hp.get("max_shift") else ""
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
-             f"{HYPERPARAMETER_NOTES[key]}{' (0: off in this run)' * (key in unused)}" for key, value in hp.items()]
+             f"{HYPERPARAMETER_NOTES.get(key, '').format(**hp, gain=1 / (1 - hp['momentum']))}"
+             f"{' (0: off in this run)' * (key in unused)}" for key, value in hp.items()]
     return "\n".join(
         ["MODEL (x @ W + b per layer; softmax cross-entropy on the last layer's outputs)"] + layers +
         [f"  total parameters: {sum(w.size + b.size for w, b in zip(mlp.W, mlp.b)):,d}",
