@@ -307,7 +307,7 @@ def test_the_curve_note_names_what_the_training_images_went_through(tiny, monkey
     text = p1._report_text(runs[0])
     assert f"means over each epoch's batches {seen}" in text
     rotation = "random rotation of each training image, degrees"   # explained even where it is off
-    assert (rotation + " (0: off in this run)" in text) == ("max_degrees" not in changes) and rotation in text
+    assert (rotation + "; 0: off in this run" in text) == ("max_degrees" not in changes) and rotation in text
 
 
 def test_a_setting_added_to_the_block_is_reported_and_the_momentum_note_follows_its_value(tiny, monkeypatch):

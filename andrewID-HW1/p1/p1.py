@@ -653,7 +653,7 @@ def _report_text(run):
     seen = "distorted images, " if len(unused) < len(AFFINE_KEYS) else "shifted images, " if hp.get("max_shift") else ""
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
              f"{HYPERPARAMETER_NOTES.get(key, '').format(**hp, gain=1 / (1 - hp['momentum']))}"
-             f"{' (0: off in this run)' * (key in unused)}" for key, value in hp.items()]
+             f"{'; 0: off in this run' * (key in unused)}" for key, value in hp.items()]
     return "\n".join(
         ["MODEL (x @ W + b per layer; softmax cross-entropy on the last layer's outputs)"] + layers +
         [f"  total parameters: {sum(w.size + b.size for w, b in zip(mlp.W, mlp.b)):,d}",
