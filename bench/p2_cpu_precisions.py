@@ -6,7 +6,7 @@
 
 Each row runs in its own process on random data of the preset's shape: training steps (forward, loss, backward, both
 optimizers) at the preset's batch size, for each image side its epochs use (then the whole recipe's training time at
-those step times), and evaluation batches (forward only, in batches of train.CPU_EVAL_BATCH, as `p2.py --eval` runs
+those step times), and evaluation batches (forward only, in batches of predict.CPU_EVAL_BATCH, as `p2.py --eval` runs
 each test-time view). Each child makes glibc keep freed memory as p2.py does, unless --malloc-default. "as AVX2"
 sets ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, so torch's and oneDNN's kernels use AVX2 only: the
 closest stand-in here for an AVX2-only laptop CPU (its clock and memory still differ). Medians of --steps steps
@@ -45,7 +45,8 @@ def measure(preset, settings, precision, steps, eval_batches, bf16_emulated_step
     from config import epoch_size, get_preset, parse_setting
     from model import build_model
     from precision import Precision
-    from train import CPU_EVAL_BATCH, make_optimizers
+    from predict import CPU_EVAL_BATCH
+    from train import make_optimizers
 
     cfg = get_preset(preset).override(**dict(parse_setting(s) for s in settings))
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format

@@ -42,7 +42,8 @@ from model import build_model  # noqa: E402
 from p2 import compile_model  # noqa: E402
 from muon import Muon  # noqa: E402
 from precision import CHOICES as PRECISIONS, choose_precision  # noqa: E402
-from train import make_optimizers, normalize, normalized_set, to_memory_format  # noqa: E402
+from predict import normalize, to_memory_format  # noqa: E402
+from train import make_optimizers, normalized_set  # noqa: E402
 
 from cuda_graph import GraphedStep, graph_muons  # noqa: E402  (bench/)
 

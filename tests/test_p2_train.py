@@ -4,12 +4,12 @@ import re
 import pytest
 import torch
 
-from config import PRESETS, Config
+from config import PRESETS, TTAS, Config
 from model import build_model
 from precision import Precision
+from predict import least_sure, normalize, predict_logits, predict_logits_per_tta
 from progress import TimeEstimate
-from train import (TTAS, TrainingDiverged, least_sure, lr_factor, normalize, predict_logits, predict_logits_per_tta,
-                   train)
+from train import TrainingDiverged, lr_factor, train
 from torch_support import CPU_SCALER
 
 FP32 = Precision("fp32", "the tests' choice")
@@ -285,7 +285,7 @@ def test_cpu_evaluation_in_small_batches_gives_the_same_logits(monkeypatch):
     data = tiny_data(n=40)
     model = fresh_model(TINY, data).eval()
     whole = predict_logits_per_tta(model, data["test_images"], TINY, torch.device("cpu"), TTAS, precision=FP32)
-    monkeypatch.setattr("train.CPU_EVAL_BATCH", 7)   # 40 images: five batches of 7 and a ragged one of 5
+    monkeypatch.setattr("predict.CPU_EVAL_BATCH", 7)   # 40 images: five batches of 7 and a ragged one of 5
     split = predict_logits_per_tta(model, data["test_images"], TINY, torch.device("cpu"), TTAS, precision=FP32)
     for tta in TTAS:
         assert split[tta].shape == (40, 10)

@@ -38,7 +38,8 @@ from devices import DeviceError, describe_device, pick_device  # noqa: E402
 from model import build_model  # noqa: E402
 from outputs import OutputError, OutputSet  # noqa: E402
 from precision import CHOICES as PRECISIONS, choose_precision  # noqa: E402
-from train import MEAN, STD, TrainingDiverged, normalize, predict_logits, predict_logits_per_tta, train  # noqa: E402
+from predict import MEAN, STD, normalize, predict_logits, predict_logits_per_tta  # noqa: E402
+from train import TrainingDiverged, train  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_IMAGES = 50_000         # CIFAR-10's training set: the largest batch that makes one step per epoch
@@ -74,8 +75,8 @@ def run_training(args, device):
         history, train_s = train(net, cfg, data, device, args.seed, eval_each_epoch=not args.no_epoch_eval,
                                  precision=precision)
 
-        # 5. Test: once, at the end, with and without test-time augmentation; with the network as saved (not
-        # compiled: its kernels round differently), so `--eval` of the model file gives the same accuracy.
+        # 5. Test (predict.py): once, at the end, with and without test-time augmentation; with the network as saved
+        # (not compiled: its kernels round differently), so `--eval` of the model file gives the same accuracy.
         t_eval = time.perf_counter()
         acc, plain_acc, preds, confusion, per_class = evaluate(model, cfg, data, device, precision)
         eval_s = time.perf_counter() - t_eval

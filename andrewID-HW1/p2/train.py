@@ -1,18 +1,14 @@
 """Training and evaluation: the data set lives on the device as uint8; each batch is normalised and augmented there.
 
 Credit: the training loop follows the PyTorch CIFAR-10 tutorial ("Training a Classifier", pytorch.org/tutorials):
-forward, loss, backward, optimizer step. Label smoothing of 0.2, test-time augmentation by the mirror image and
-1-pixel shifts, the lookahead average of the weights and training the whitening bias for the first epochs only
-follow Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its airbench
-code (github.com/KellerJordan/cifar10-airbench); the Muon recipe's settings (its SGD learning rates, momenta and
-decay) come from that repository's airbench94_muon.py. Label smoothing itself is Szegedy et al.'s ("Rethinking the
-Inception Architecture for Computer Vision", CVPR 2016), the lookahead average Zhang et al.'s ("Lookahead Optimizer:
-k steps forward, 1 step back", NeurIPS 2019). Training the first epochs on down-scaled images (epoch_sizes) follows
-the "progressive resizing" of fast.ai's ImageNet training (Jeremy Howard et al., "Now anyone can train Imagenet in 18
-minutes", fast.ai, 2018). Giving the extra test-time views only to a fixed share of the images one view is least
-sure of follows the selective test-time augmentation of the Hive's "CIFAR10-Speedrun" (github.com/hiverge/
-cifar10-speedrun, 2025), which ranks them by their top class probability; ranking by the gap between the two
-likeliest classes, and the share, are our choices. The code is our own.
+forward, loss, backward, optimizer step. Label smoothing of 0.2, the lookahead average of the weights and training
+the whitening bias for the first epochs only follow Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single
+GPU", arXiv:2404.00498 (2024), and its airbench code (github.com/KellerJordan/cifar10-airbench); the Muon recipe's
+settings (its SGD learning rates, momenta and decay) come from that repository's airbench94_muon.py. Label smoothing
+itself is Szegedy et al.'s ("Rethinking the Inception Architecture for Computer Vision", CVPR 2016), the lookahead
+average Zhang et al.'s ("Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019). Training the first
+epochs on down-scaled images (epoch_sizes) follows the "progressive resizing" of fast.ai's ImageNet training (Jeremy
+Howard et al., "Now anyone can train Imagenet in 18 minutes", fast.ai, 2018). The code is our own.
 """
 import inspect
 import math
@@ -24,33 +20,17 @@ import torch.nn.functional as F
 import cpu_memory
 import interrupt
 from augment import augment, cutout, downscale, epoch_view
-from config import TTAS, bias_peak_lr, epoch_size, step_counts, warmup_steps
+from config import bias_peak_lr, epoch_size, step_counts, warmup_steps
 from data import DataError
 from muon import Muon
 from precision import choose_precision
-from progress import EpochProgress, Progress, TimeEstimate, epoch_line
+from predict import accuracy, normalize, predict_logits, to_memory_format
+from progress import EpochProgress, TimeEstimate, epoch_line
 
-# Per-channel mean and standard deviation of the official CIFAR-10 training images (0..255 scale), kept fixed so
-# that every copy of the data (the JPEG one measures within half a unit of these) is normalised alike.
-MEAN = (125.31, 122.95, 113.87)
-STD = (62.99, 62.09, 66.70)
-# On a CPU, evaluation runs in small batches: each activation (26 MB at most in float32) stays under the size above
-# which glibc's malloc maps fresh pages from the kernel for every call, and memory stays low. With glibc's default
-# malloc the committed model's forward ran 18 % (float32, AVX2 kernels) to 37 % (bf16, AMX) faster in batches of 100
-# than of 2000 on a 2-core Intel Xeon with AMX (as fast as 2000 once cpu_memory.keep_freed_memory() has run, which
-# not every caller of this function does). A GPU wants large batches (the config's eval_batch_size).
-CPU_EVAL_BATCH = 100
 # On a CPU each epoch's augmented view of the set is made this many images at a time (augment.epoch_view): the
 # copies of the whole set that one piece would take cost a float32 run 2.4 GB of its peak memory (6.25 -> 3.89 GB).
 # A GPU makes it in one piece: fewer kernel launches, and memory to spare.
 CPU_VIEW_CHUNK = 5000
-
-
-def normalize(images, mean=MEAN, std=STD):
-    """uint8 (N, 3, H, W) -> float32, zero mean and unit variance per channel."""
-    mean = torch.tensor(mean, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(std, device=images.device).view(1, 3, 1, 1)
-    return (images.float() - mean) / std
 
 
 def lr_factor(step, total_steps, warmup_frac):
@@ -202,79 +182,10 @@ class Stopwatch:
         return self.begin.elapsed_time(end) / 1000
 
 
-def to_memory_format(x, cfg):
-    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
-
-
 def normalized_set(images, precision):
     """uint8 images normalised, in the dtype the first conv computes in (autocast would convert them anyway), for
     the recipes that augment a whole epoch at a time and gather each batch from it."""
     return normalize(images).to(precision.dtype)
-
-
-def least_sure(logits, fraction):
-    """Indices (ascending) of the `fraction` of rows whose two most likely classes are closest in probability."""
-    probs = logits.softmax(1).topk(2, dim=1).values
-    order = (probs[:, 0] - probs[:, 1]).argsort(stable=True)
-    return order[:math.ceil(fraction * len(logits))].sort().values
-
-
-@torch.no_grad()
-def predict_logits_per_tta(model, images, cfg, device, ttas, mean=MEAN, std=STD, precision=None, desc=None):
-    """{tta: logits (N, 10) in float32} for uint8 `images`, for each test-time augmentation named in `ttas`.
-
-    Every image is classified from one view first ("none"). The other views of a test-time augmentation go only to
-    the cfg.tta_fraction of the images that view is least sure of (closest top two classes); the rest keep their
-    one-view logits: on 16 trained models (13 of the cpu recipe, 3 of fast), 40 % of the images gave the accuracy
-    of all views on all, for half the work. `precision`: a precision.Precision (None: the device's own choice);
-    `desc`: show progress under it.
-    """
-    for tta in ttas:
-        if tta not in TTAS:
-            raise ValueError(f"unknown tta {tta!r}")
-    device = torch.device(device)   # "cpu" or "cuda" as a string works too
-    precision = precision or choose_precision("auto", device)
-    was_training = model.training
-    model.eval()
-    size = cfg.eval_batch_size if device.type != "cpu" else min(cfg.eval_batch_size, CPU_EVAL_BATCH)
-
-    def batches(index, what):
-        """(positions, normalised images) of `index`, a batch at a time."""
-        starts = range(0, len(index), size)
-        for k in Progress(len(starts), what) if desc else range(len(starts)):
-            part = index[starts[k]:starts[k] + size]
-            yield part, to_memory_format(normalize(images[part].to(device), mean, std), cfg)
-
-    plain = torch.empty(len(images), 10)
-    with precision.autocast(device):
-        for part, x in batches(torch.arange(len(images)), desc):
-            plain[part] = model(x).float().cpu()
-    out = {tta: plain.clone() for tta in ttas}
-    chosen = least_sure(plain, cfg.tta_fraction) if set(ttas) - {"none"} else torch.arange(0)
-    with precision.autocast(device):
-        for part, x in batches(chosen, desc and f"{desc}, more views of {len(chosen):,} images"):
-            views = [x, x.flip(-1)]
-            flip = (plain[part] + model(views[1]).float().cpu()) / 2
-            if "flip" in ttas:
-                out["flip"][part] = flip
-            if "flip_translate" in ttas:
-                # One-pixel shifts (down-right and up-left, reflect padding) of both the image and its mirror.
-                padded = [F.pad(v, (1, 1, 1, 1), mode="reflect") for v in views]
-                shifted = [p[..., :-2, :-2] for p in padded] + [p[..., 2:, 2:] for p in padded]
-                shifted_logits = torch.stack([model(to_memory_format(s, cfg)).float() for s in shifted]).mean(0)
-                out["flip_translate"][part] = 0.5 * flip + 0.5 * shifted_logits.cpu()
-    model.train(was_training)
-    return out
-
-
-def predict_logits(model, images, cfg, device, tta=None, mean=MEAN, std=STD, precision=None):
-    """Logits (N, 10) in float32 for uint8 `images`, averaged over the test-time views `tta` names."""
-    tta = cfg.tta if tta is None else tta
-    return predict_logits_per_tta(model, images, cfg, device, (tta,), mean, std, precision)[tta]
-
-
-def accuracy(logits, labels):
-    return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
 
 
 def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, precision=None):
