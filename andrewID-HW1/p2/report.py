@@ -35,7 +35,7 @@ REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", 
                  "samples", "timing", "device", "torch_version", "data_description", "command", "machine", "precision",
                  "precision_reason", "n_train", "n_validation", "selection_note")
 TIMING_KEYS = ("data_prep_s", "warm_up_s", "train_s", "eval_s", "total_s")
-# The recipes by their names on the command line (and earlier names, which model files may carry).
+# The recipes by their names on the command line (parse_args maps the earlier names to these).
 PRESET_WORDS = {"fast": "airbench94_muon, Keller Jordan's public recipe (see Sources)",
                 "cpu": "airbench94_muon, Keller Jordan's public recipe (see Sources), made cheaper for a CPU",
                 "best": "the long recipe, after the 96 % airbench recipes (see Sources)"}
