@@ -51,7 +51,7 @@ data-cifar10: ## download the official CIFAR-10 binary version into CIFAR10_DIR 
 	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir="$${CIFAR10_DIR:-data/cifar10}"
 
 data-q75: ## development only: build CIFAR-10 from ../shared's JPEG-q75 copy into CIFAR10_DIR (default data/cifar10)
-	@test -f ../shared/data/cifar10/build.py || { echo "make data-q75: no ../shared/data/cifar10/build.py here (the course's development machines only); use make data-cifar10" >&2; exit 2; }
+	@test -f ../shared/data/cifar10/build.py || { echo "make data-q75: no ../shared/data/cifar10/build.py here (only on the machines this repository was developed on); use make data-cifar10" >&2; exit 2; }
 	$(PYTHON) ../shared/data/cifar10/build.py "$${CIFAR10_DIR:-data/cifar10}" --format bin
 
 p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf

@@ -1,6 +1,6 @@
 """Problem 2: train a CNN on CIFAR-10 and write p2_model.pkl, p2_report.pdf and p2_training.png.
 
-    python p2.py                          # "fast" on a GPU (seconds), "cpu" on a CPU (5 to 45 minutes)
+    python p2.py                          # "fast" on a GPU (seconds), "cpu" on a CPU (4 to 40 minutes)
     python p2.py --preset best --seed 1 --out runs/
     python p2.py --validation 5000        # hold out 5,000 training images and show their accuracy per epoch
     python p2.py --eval p2_model.pkl      # re-measure a saved model's test accuracy
