@@ -622,13 +622,15 @@ def test_the_test_runs_on_the_network_as_saved_not_the_compiled_one(tiny_run, mo
     assert (out / "p2_model.pkl").exists()
 
 
-def test_a_gpu_other_than_the_first_becomes_the_current_one_before_any_work(p2_main, monkeypatch):
+@pytest.mark.parametrize("device, current", [(torch.device("cuda", 1), [1]), (torch.device("cuda"), [])])
+def test_a_numbered_gpu_becomes_the_current_one_before_any_work(p2_main, monkeypatch, device, current):
     """CUDA events, graphs and tensors made without a device go to the current GPU; it must be the one asked for,
-    or the timings measure an idle cuda:0."""
+    or the timings measure an idle cuda:0. "cuda" without a number is cuda:0 already (set_device refuses it)."""
     calls = []
     monkeypatch.setattr(p2_main, "check_options", lambda args: [])
-    monkeypatch.setattr(p2_main, "pick_device", lambda name: (torch.device("cuda", 1), None))
-    monkeypatch.setattr(torch.cuda, "set_device", lambda device: calls.append(("current", device)))
-    monkeypatch.setattr(p2_main, "run_training", lambda args, device: calls.append(("train", device)))
-    assert p2_main.main(["--device", "cuda:1"]) == 0
-    assert calls == [("current", torch.device("cuda", 1)), ("train", torch.device("cuda", 1))]
+    monkeypatch.setattr(p2_main, "pick_device", lambda name: (device, None))
+    monkeypatch.setattr(torch.cuda, "set_device",   # as torch's own: a device without an index is refused
+                        lambda d: calls.append(("current", torch.cuda._utils._get_device_index(d))))
+    monkeypatch.setattr(p2_main, "run_training", lambda args, d: calls.append(("train", d)))
+    assert p2_main.main([]) == 0
+    assert calls == [("current", index) for index in current] + [("train", device)]

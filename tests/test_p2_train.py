@@ -391,6 +391,6 @@ def test_a_muon_run_that_diverges_names_every_learning_rate_it_has():
     with torch.no_grad():
         model.head.weight.fill_(float("inf"))
     message = ("loss became nan in epoch 1 at peak learning rates 0.3 (Muon, the filters), 5 (SGD, the classifier) "
-               "and 0.5 (SGD, the biases); lower them (--set muon_lr=..., lr=..., bias_lr=...), or, with --compile")
+               "and 0.5 (SGD, the biases); lower them (--set muon_lr=... --set lr=... --set bias_lr=...), or, with --compile")
     with pytest.raises(TrainingDiverged, match=re.escape(message)):
         train(model, cfg, data, torch.device("cpu"), seed=0, log=lambda line: None, precision=FP32)

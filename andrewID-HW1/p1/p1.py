@@ -594,7 +594,7 @@ HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the va
     "num_epochs": "passes over the 50,000 training images",
     "batch_size": "images per SGD step",
     "momentum": "keeps {momentum:g} of each step (Polyak, 1964): a steady slope moves 1 / (1 - {momentum:g}) = "
-                "{gain:.3g}x as far",
+                "{momentum_gain:.4g}x as far",
     "warmup": "share of steps rising linearly to lr (Goyal et al., 2017); then cosine decay to 0",
     "max_shift": "random shift of each training image, pixels",
     "max_degrees": "random rotation of each training image, degrees",
@@ -652,7 +652,7 @@ def _report_text(run):
     unused = {key for key in AFFINE_KEYS if not hp.get(key)}  # the best preset's distortions, off in the default
     seen = "distorted images, " if len(unused) < len(AFFINE_KEYS) else "shifted images, " if hp.get("max_shift") else ""
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
-             f"{HYPERPARAMETER_NOTES.get(key, '').format(**hp, gain=1 / (1 - hp['momentum']))}"
+             f"{HYPERPARAMETER_NOTES.get(key, '').format(**{'momentum_gain': 1 / (1 - hp['momentum']), **hp})}"
              f"{'; 0: off in this run' * (key in unused)}" for key, value in hp.items()]
     return "\n".join(
         ["MODEL (x @ W + b per layer; softmax cross-entropy on the last layer's outputs)"] + layers +

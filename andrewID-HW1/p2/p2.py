@@ -410,8 +410,8 @@ def main(argv=None):
         device, note = pick_device(args.device)   # note: why an NVIDIA GPU here is passed over, if one is
         if note:
             print(note)
-        if device.type == "cuda":   # events, graphs and new tensors default to the current GPU: make it this one
-            torch.cuda.set_device(device)
+        if device.type == "cuda" and device.index is not None:   # events, graphs and new tensors go to the
+            torch.cuda.set_device(device)                           # current GPU (cuda:0 unless set): this one
         if device.type == "cpu" and not args.download_only:
             cpu_memory.keep_freed_memory()   # large tensors reused from step to step, not re-mapped (cpu_memory.py)
         if args.download_only:

@@ -122,7 +122,8 @@ def stop_if_diverged(loss, epoch, cfg):
     if not math.isfinite(loss):
         rates = (f"peak learning rate {cfg.lr:g}; lower it (--set lr=...)" if cfg.optimizer != "muon" else
                  f"peak learning rates {cfg.muon_lr:g} (Muon, the filters), {cfg.lr:g} (SGD, the classifier) and "
-                 f"{cfg.bias_lr or cfg.lr:g} (SGD, the biases); lower them (--set muon_lr=..., lr=..., bias_lr=...)")
+                 f"{cfg.bias_lr or cfg.lr:g} (SGD, the biases); lower them (--set muon_lr=... --set lr=... "
+                 "--set bias_lr=...)")
         raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch} at {rates}, or, with --compile, "
                                "run without it")
 
