@@ -580,7 +580,7 @@ def load_model(path):
     known = {cls.__name__: cls for cls in (Identity, Sigmoid, Tanh, ReLU)}
     mlp = MLP(sizes[0], sizes[-1], sizes[1:-1], [known[str(name)]() for name in data["activations"]],
               lambda d0, d1: next(weights), lambda d: next(biases), SoftmaxCrossEntropy(), lr=0.0)
-    if [w.shape for w in mlp.W] != list(zip(sizes[:-1], sizes[1:])) or next(weights, None) is not None:
+    if [w.shape for w in mlp.W] != list(zip(sizes[:-1], sizes[1:])):
         raise ValueError(f"{path}: its weights do not fit its layer sizes {sizes}")
     mlp.metadata = {key[5:]: data[key].item() for key in data if key.startswith("meta_") and data[key].ndim == 0}
     mlp.eval()
