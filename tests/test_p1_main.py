@@ -285,12 +285,17 @@ def test_runs_where_os_times_has_no_elapsed_time(tiny, tmp_path, capfd, monkeypa
     assert "wall time" in capfd.readouterr().out
 
 
-def test_the_report_names_the_initialisation_and_speaks_to_the_reader(tiny, monkeypatch, capfd):
+def report_text(tiny, monkeypatch, **changes):
+    """The report's text block of a run of main() with these hyper-parameter changes (the run must succeed)."""
     runs = []
     real_write_report = p1.write_report
     monkeypatch.setattr(p1, "write_report", lambda run, path: (runs.append(run), real_write_report(run, path)))
-    assert run(tiny) == 0
-    text = p1._report_text(runs[0])
+    assert run(tiny, **changes) == 0
+    return p1._report_text(runs[0])
+
+
+def test_the_report_names_the_initialisation_and_speaks_to_the_reader(tiny, monkeypatch, capfd):
+    text = report_text(tiny, monkeypatch)
     assert "He et al. (2015), normal with variance 2 / fan-in" in text
     for phrase in ("preset", "time budget", "BLAS", os.uname().release):   # no lab-notebook words, no kernel
         assert phrase not in text
@@ -300,20 +305,12 @@ def test_the_report_names_the_initialisation_and_speaks_to_the_reader(tiny, monk
                                            ({"max_degrees": 5}, "(distorted images, "),
                                            ({"max_shift": 0, "elastic": 2}, "(distorted images, ")])
 def test_the_curve_note_names_what_the_training_images_went_through(tiny, monkeypatch, changes, seen):
-    runs = []
-    real_write_report = p1.write_report
-    monkeypatch.setattr(p1, "write_report", lambda run, path: (runs.append(run), real_write_report(run, path)))
-    assert run(tiny, **changes) == 0
-    text = p1._report_text(runs[0])
+    text = report_text(tiny, monkeypatch, **changes)
     assert f"means over each epoch's batches {seen}" in text
     rotation = "random rotation of each training image, degrees"   # explained even where it is off
     assert (rotation + "; 0: off in this run" in text) == ("max_degrees" not in changes) and rotation in text
 
 
 def test_a_setting_added_to_the_block_is_reported_and_the_momentum_note_follows_its_value(tiny, monkeypatch):
-    runs = []
-    real_write_report = p1.write_report
-    monkeypatch.setattr(p1, "write_report", lambda run, path: (runs.append(run), real_write_report(run, path)))
-    assert run(tiny, momentum=0.8, dropout=0.0) == 0   # a key the report has no note for
-    text = p1._report_text(runs[0])
+    text = report_text(tiny, monkeypatch, momentum=0.8, dropout=0.0)   # a key the report has no note for
     assert "a steady slope moves 1 / (1 - 0.8) = 5x as far" in text and "  dropout " in text

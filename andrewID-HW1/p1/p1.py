@@ -421,10 +421,15 @@ def random_affine(max_degrees, max_scale, max_shift, elastic=0.0, sigma=6.0, sid
 
 AFFINE_KEYS = ("max_degrees", "max_scale", "elastic")  # any of them non-zero: the bilinear map, not whole-pixel shifts
 
+def augmentation_kind(hp):
+    """What make_augment does to the training images: "distorted", "shifted" or "" (nothing)."""
+    return "distorted" if any(hp.get(key) for key in AFFINE_KEYS) else "shifted" if hp.get("max_shift") else ""
+
 def make_augment(hp):
-    if any(hp.get(key) for key in AFFINE_KEYS):
+    kind = augmentation_kind(hp)
+    if kind == "distorted":
         return random_affine(hp["max_degrees"], hp["max_scale"], hp["max_shift"], hp.get("elastic", 0))
-    return random_shift(hp["max_shift"]) if hp.get("max_shift") else None
+    return random_shift(hp["max_shift"]) if kind else None
 
 def evaluate(mlp, x, y, batch_size=1000):
     """(loss, error) per sample and the predicted classes, in eval mode, batch by batch as the template does."""
@@ -650,7 +655,7 @@ def _report_text(run):
     layers = [f"  layer {i + 1}: {sizes[i]:4d} -> {sizes[i + 1]:4d}  {type(act).__name__:8s}  "
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
     unused = {key for key in AFFINE_KEYS if not hp.get(key)}  # the best preset's distortions, off in the default
-    seen = "distorted images, " if len(unused) < len(AFFINE_KEYS) else "shifted images, " if hp.get("max_shift") else ""
+    seen = f"{augmentation_kind(hp)} images, " if augmentation_kind(hp) else ""
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
              f"{HYPERPARAMETER_NOTES.get(key, '').format(**{'momentum_gain': 1 / (1 - hp['momentum']), **hp})}"
              f"{'; 0: off in this run' * (key in unused)}" for key, value in hp.items()]
