@@ -190,10 +190,9 @@ class MLP:
         return int((self.output.argmax(axis=1) != truth).sum())
 
     def save_model(self, path='p1_model.npz'):
-        """Save every W and b (the template's method and meaning), one plain array each: the template's
-        np.savez(path, self.W, self.b) turns each list into one array, which NumPy refuses for layers of different
-        shapes.
-        The layer sizes, activation names and self.metadata go beside them, so load_model can rebuild the MLP."""
+        """Save every W and b (the template's method), one plain array each, with the layer sizes, activation names
+        and self.metadata, so load_model can rebuild the MLP. The template's np.savez(path, self.W, self.b) turns
+        each list into one array, which NumPy refuses for layers of different shapes."""
         arrays = {"sizes": np.array(self.nn_dim, dtype=np.int64),
                   "activations": np.array([type(a).__name__ for a in self.layer_activations])}
         for i in range(self.nlayers):
@@ -313,8 +312,9 @@ def main():
     times = {"data": wall_clock() - clock}
     stats = get_training_stats(mlp, dataset, hp["num_epochs"], hp["batch_size"])
     times["train"] = wall_clock() - clock - times["data"]
-    # the test error get_training_stats printed (same weights, same batches), kept for the model file and report
-    test_loss, test_error, predicted = evaluate(mlp, test_imgs, test_y, hp["batch_size"])
+    # the test result get_training_stats printed, kept for the model file and report, with each image's prediction
+    predicted = mlp(test_imgs).argmax(axis=1)  # in eval mode since the template's test pass
+    test_loss, test_error = mlp.get_loss(test_y) / len(test_y), mlp.get_error(test_y) / len(test_y)
     mlp.metadata = dict(test_error=test_error, val_error=stats[3][-1], train_error=stats[1][-1], seed=hp["seed"])
     times["total"] = wall_clock() - clock
     run = dict(hp=hp, stats=stats, mlp=mlp, test_loss=test_loss, test_error=test_error, times=times,
@@ -430,16 +430,6 @@ def make_augment(hp):
     if kind == "distorted":
         return random_affine(hp["max_degrees"], hp["max_scale"], hp["max_shift"], hp.get("elastic", 0))
     return random_shift(hp["max_shift"]) if kind else None
-
-def evaluate(mlp, x, y, batch_size=1000):
-    """(loss, error) per sample and the predicted classes, in eval mode, batch by batch as the template does."""
-    loss, error, predicted = 0.0, 0.0, []
-    mlp.eval()
-    for b in range(0, len(x), batch_size):
-        predicted.append(mlp(x[b:b + batch_size]).argmax(axis=1))
-        loss += mlp.get_loss(y[b:b + batch_size])
-        error += mlp.get_error(y[b:b + batch_size])
-    return loss / len(x), error / len(x), np.concatenate(predicted)
 
 # ---- MNIST in the assignment's CSV layout: a label, then 784 pixels 0..255 per row; no header.
 CSV_URLS = ("https://www.python-course.eu/data/mnist/mnist_train.csv",
