@@ -1,4 +1,6 @@
 """muon.py and the recipe's optimiser set-up: orthogonalised updates, Muon's step, the lookahead average."""
+import inspect
+
 import pytest
 import torch
 
@@ -6,7 +8,7 @@ from config import PRESETS
 from model import build_model
 from muon import NS_COEFFICIENTS, Muon, orthogonalize, orthogonalize_by_shape, orthogonalize_padded
 from precision import DTYPES, Precision
-from train import Lookahead, lr_schedules, make_optimizers, newton_schulz_dtype
+from train import Lookahead, lr_schedules, make_optimizers, newton_schulz_dtype, start_momentum_at_zero
 from torch_support import CPU_SCALER
 
 
@@ -194,6 +196,32 @@ def test_recipe_optimisers_cover_each_trainable_parameter_once():
     _, muon = make_optimizers(model, cfg.override(muon_one_batch=True))
     assert [g["one_batch"] for g in muon.param_groups] == [True]
     assert [g["ns_dtype"] for g in muon.param_groups] == [None]   # on a CPU: float32, whatever the precision
+    assert all(torch.equal(sgd.state[p]["momentum_buffer"], torch.zeros_like(p)) for p in sgd_params)
+
+
+def _sgd_steps(fused, monkeypatch):
+    """Three steps of a Nesterov SGD under float16 loss scaling, the first skipped (an overflowed gradient); the
+    momentum started at zero as make_optimizers starts it. Memory torch.empty_like hands out is made to hold NaN,
+    as reused GPU memory may."""
+    monkeypatch.setattr(torch, "empty_like", lambda t, **kw: torch.full_like(t, float("nan"), **kw))
+    weight = torch.nn.Parameter(torch.linspace(-1, 1, 64))
+    sgd = torch.optim.SGD([weight], lr=0.1, momentum=0.85, nesterov=True, **({"fused": True} if fused else {}))
+    start_momentum_at_zero(sgd)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    for step in range(3):
+        weight.grad = None
+        scaler.scale((weight * (float("inf") if step == 0 else step)).sum()).backward()
+        scaler.step(sgd)
+        scaler.update()
+    return weight.detach()
+
+
+@CPU_SCALER
+@pytest.mark.skipif("fused" not in inspect.signature(torch.optim.SGD).parameters, reason="fused SGD needs torch 2.3")
+def test_fused_sgd_whose_first_step_is_skipped_steps_as_the_plain_one(monkeypatch):
+    # On a GPU the recipe's SGD is torch's fused one; its CPU kernel takes the same steps
+    plain = _sgd_steps(False, monkeypatch)
+    assert torch.isfinite(plain).all() and torch.equal(_sgd_steps(True, monkeypatch), plain)
 
 
 @pytest.mark.parametrize("name", ["bf16", "fp16", "fp32"])

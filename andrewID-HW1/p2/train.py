@@ -86,9 +86,19 @@ def make_muon_optimizers(model, cfg, ns_dtype=None):
     fused = bool(filters) and filters[0].is_cuda and "fused" in inspect.signature(torch.optim.SGD).parameters
     sgd = torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           **({"fused": True} if fused else {}))
+    start_momentum_at_zero(sgd)
     muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps,
                 one_batch=cfg.muon_one_batch, ns_dtype=ns_dtype)
     return [sgd, muon]
+
+
+def start_momentum_at_zero(sgd):
+    """Give every parameter of a torch SGD a zero momentum buffer, as Muon's start (the same first step: momentum * 0
+    + g = g). Left to itself, fused SGD makes its buffers with torch.empty_like on its first step; when float16 loss
+    scaling skips that step (a gradient overflowed) its kernel writes nothing, and the next step would start from
+    whatever that memory held."""
+    for p in (p for group in sgd.param_groups for p in group["params"]):
+        sgd.state[p]["momentum_buffer"] = torch.zeros_like(p)
 
 
 def newton_schulz_dtype(precision, on_gpu):
