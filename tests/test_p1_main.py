@@ -184,6 +184,32 @@ def test_a_failure_while_writing_replaces_no_output(tiny, tmp_path, capfd, monke
     assert_untouched(out_dir)
 
 
+@pytest.mark.parametrize("locked", p1.OUTPUTS)
+def test_an_output_another_program_holds_open_keeps_the_old_set(tiny, tmp_path, capfd, monkeypatch, locked):
+    # Windows will not move a file another program has open (a PDF in a viewer): os.replace fails on it
+    out_dir = old_outputs(tmp_path / "out")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if os.path.basename(src) == locked:
+            raise PermissionError(13, "Permission denied", src)
+        real_replace(src, dst)
+    monkeypatch.setattr(p1.os, "replace", replace)
+    assert run(tiny) == 1
+    assert one_error_line(capfd) == f"error: [Errno 13] Permission denied: '{out_dir / locked}'"
+    assert_untouched(out_dir)
+
+
+def test_the_error_line_is_written_in_the_consoles_own_encoding(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path / "Zoë"))
+    written = []
+    monkeypatch.setattr(p1.os, "device_encoding", lambda fd: "cp1252" if fd == 2 else None)   # a Windows console
+    monkeypatch.setattr(p1.os, "write", lambda fd, data: written.append((fd, data)))
+    assert run(tiny) == 1
+    (fd, data), = written
+    assert fd == 2 and "Zoë".encode("cp1252") in data and data.endswith(b"\n")
+
+
 def test_unknown_preset_is_one_line(tiny, tmp_path, capfd, monkeypatch):
     monkeypatch.setenv("P1_PRESET", "fastest")
     assert run(tiny) == 2
@@ -213,7 +239,9 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(tiny
 
 
 def test_a_read_only_output_folder_is_refused_before_any_work(tiny, tmp_path, capfd, monkeypatch):
-    monkeypatch.setattr(p1.os, "access", lambda path, mode: False)   # as a read-only folder, even for root
+    def refuse(path, *args, **kwargs):   # as a read-only folder, even for root (and as os.access cannot tell on Windows)
+        raise PermissionError(13, "Permission denied", path)
+    monkeypatch.setattr(p1.os, "open", refuse)
     monkeypatch.setattr(p1, "load_mnist_csv", lambda *args: pytest.fail("data was read"))
     assert run(tiny) == 2
     monkeypatch.undo()

@@ -337,6 +337,27 @@ def ctrl_c(monkeypatch):
     signal.signal(signal.SIGINT, handler)   # p2 ignores further presses once it is ending
 
 
+def test_a_notebook_gets_its_own_ctrl_c_handler_back_and_the_next_run_starts_afresh(ctrl_c):
+    # `%run p2.py` twice in one notebook kernel: the module stays imported, the kernel keeps running
+    import interrupt
+
+    def kernels_handler(signum, frame):
+        pass
+    signal.signal(signal.SIGINT, kernels_handler)
+    sigterm = signal.getsignal(signal.SIGTERM)
+    with interrupt.installed():           # a first run, interrupted
+        assert signal.getsignal(signal.SIGINT) == interrupt._on_signal
+        with pytest.raises(KeyboardInterrupt):
+            interrupt._on_signal(signal.SIGINT, None)
+        assert interrupt.ending()[0] == "Ctrl-C"   # which ignores further presses while it ends
+    assert signal.getsignal(signal.SIGINT) == kernels_handler
+    with interrupt.installed():           # the next run: the earlier press is not this run's
+        assert not interrupt.received()
+        interrupt.check()
+    assert signal.getsignal(signal.SIGINT) == kernels_handler and signal.getsignal(signal.SIGTERM) == sigterm
+    assert interrupt.ending()[1] == 130 and signal.getsignal(signal.SIGTERM) == sigterm   # nothing left to ignore
+
+
 def test_ctrl_c_swallowed_by_a_library_still_ends_training(tiny_run, ctrl_c, monkeypatch, capsys):
     p2, argv, out = tiny_run
     before = old_outputs(out)
@@ -426,6 +447,30 @@ def test_failure_after_the_model_is_saved_keeps_the_old_set(tiny_run, monkeypatc
     assert p2.main(argv) == 2
     assert capsys.readouterr().err == "error: p2_report.pdf: No space left on device\n"
     assert contents(out) == before                       # the new model was staged, never moved into place
+
+
+@pytest.mark.parametrize("locked", ["p2_model.pkl", "p2_report.pdf", "p2_training.png"])
+def test_an_output_another_program_holds_open_replaces_nothing_and_keeps_the_new_files(tiny_run, monkeypatch, capsys,
+                                                                                        locked):
+    # Windows will not move a file another program has open (a PDF in a viewer): os.replace fails on it
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if os.path.basename(src) == locked:
+            raise PermissionError(13, "Permission denied", src)
+        real_replace(src, dst)
+    monkeypatch.setattr(p2, "train", lambda *args, **kwargs: ([], 0.0))
+    monkeypatch.setattr(os, "replace", replace)
+    assert p2.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out / locked} cannot be replaced (Permission denied); if another program has it "
+                          "open, close it. Nothing was replaced; the new files are kept in ") and err.count("\n") == 1
+    now = contents(out)
+    assert {name: now.pop(name) for name in before} == before        # the previous set, every file back in place
+    assert sorted(now) == sorted(f".{n.replace('.', f'.{os.getpid()}.new.')}" for n in before)   # the new set, kept
+    assert all(name in err for name in now) and torch.load(out / min(now), weights_only=True)["preset"]
 
 
 @pytest.mark.parametrize("sent, status, says, sigint", [

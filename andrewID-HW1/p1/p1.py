@@ -527,24 +527,40 @@ def output_dir():
     existing = os.path.abspath(folder)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+    probe = os.path.join(existing, f".p1_write_test{os.getpid()}")
+    try:  # a file made and removed: on Windows os.access calls every folder writable
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.remove(probe)
+    except OSError:
         raise SettingError(f"the output folder {folder} cannot be written; set P1_OUT to a folder you can write")
     return folder
 
 def write_outputs(folder, writers):
-    """Each writers[name](path) writes to a temporary name; the renames follow only once all are written, so a
-    failure or Ctrl-C while writing keeps the old set."""
+    """Each writers[name](path) writes to a temporary name; once all are written the old files are moved aside and
+    the new ones into place, every move undone if one fails (Windows will not move a file another program has open),
+    so a failure or Ctrl-C keeps the old set."""
     os.makedirs(folder, exist_ok=True)
-    staged = {name: os.path.join(folder, f".tmp{os.getpid()}.{name}") for name in writers}  # .npz stays last
+    final, new, old = ({name: os.path.join(folder, f"{tag}{name}") for name in writers}
+                       for tag in ("", f".tmp{os.getpid()}.", f".old{os.getpid()}."))
+    moves = [(final[n], old[n]) for n in writers if os.path.exists(final[n])] + [(new[n], final[n]) for n in writers]
+    done = []
     try:
         for name, write in writers.items():
-            write(staged[name])
-        for name, tmp in staged.items():
-            os.replace(tmp, os.path.join(folder, name))
+            write(new[name])
+        for source, target in moves:
+            os.replace(source, target)
+            done.append((source, target))
+    except BaseException:
+        for source, target in reversed(done):
+            os.replace(target, source)
+        raise
     finally:
-        for tmp in staged.values():
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        for path in new.values():
+            if os.path.exists(path):
+                os.remove(path)
+    for path in old.values():
+        if os.path.exists(path):
+            os.remove(path)
 
 def run(main):
     """main() with every failure as one line on stderr. Returns the exit status: 0 done, 1 data, training or
@@ -558,7 +574,7 @@ def run(main):
     except KeyboardInterrupt:
         line, status = f"interrupted: {', '.join(OUTPUTS)} were left as they were", 130
     print(end="", flush=True)  # what stdout holds comes first; p1.py may not import sys, so stderr is descriptor 2
-    os.write(2, (line + "\n").encode("utf-8", "replace"))
+    os.write(2, (line + "\n").encode(os.device_encoding(2) or "utf-8", "replace"))  # a console's own code page
     return status
 
 def wall_clock():
@@ -638,7 +654,8 @@ def write_report(run, path):
 def _report_text(run):
     hp, mlp, t, sizes = run["hp"], run["mlp"], run["times"], run["mlp"].nn_dim
     train_losses, train_errors, val_losses, val_errors = run["stats"]
-    cpu = os.environ.get("PROCESSOR_IDENTIFIER", "")  # Windows names its processor here, Linux in /proc/cpuinfo
+    # Windows names its processor in PROCESSOR_IDENTIFIER, Linux in /proc/cpuinfo; macOS gives its architecture
+    cpu = os.environ.get("PROCESSOR_IDENTIFIER") or (os.uname().machine if hasattr(os, "uname") else "")
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)

@@ -15,6 +15,7 @@ import threading
 NAMES = ("SIGINT", "SIGTERM", "SIGHUP")   # Windows has no SIGHUP
 _received = None    # the first signal that asked the run to end
 _installed = []     # the signals routed to _on_signal
+_previous = {}      # each signal's handler from before this module set one: restore() puts it back
 _deferring = False  # inside deferred(): remember a signal, raise nothing
 
 
@@ -38,13 +39,42 @@ def deferred():
         _deferring = False
 
 
+def _route(number, handler):
+    _previous.setdefault(number, signal.getsignal(number))
+    signal.signal(number, handler)
+
+
 def install():
-    """Route SIGINT, SIGTERM and SIGHUP here, unless one is ignored (as SIGHUP under nohup): it stays ignored."""
+    """Route SIGINT, SIGTERM and SIGHUP here, unless one is ignored (as SIGHUP under nohup): it stays ignored. A
+    signal an earlier run in this process received (a notebook runs `%run p2.py` in one process) is forgotten."""
+    global _received
+    _received = None
+    _installed.clear()
     for name in NAMES:
         number = getattr(signal, name, None)
         if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
-            signal.signal(number, _on_signal)
+            _route(number, _on_signal)
             _installed.append(number)
+
+
+def restore():
+    """Put back the handlers from before this module set its own: in a notebook the process goes on after the run,
+    and the notebook's interrupt button needs its own handler."""
+    if threading.current_thread() is threading.main_thread():
+        for number, handler in _previous.items():
+            signal.signal(number, handler)
+        _previous.clear()
+        _installed.clear()   # no longer this module's for ending() to set
+
+
+@contextlib.contextmanager
+def installed():
+    """install() for the block, restore() after it."""
+    install()
+    try:
+        yield
+    finally:
+        restore()
 
 
 def received():
@@ -73,7 +103,7 @@ def while_starting(active):
     """Before the slow imports (torch takes seconds to load): a Ctrl-C then ends the program in one line, exit 130,
     as it does later. `active`: only when run as a program; an ignored SIGINT (a background job) stays ignored."""
     if active and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, _interrupted_while_starting)
+        _route(signal.SIGINT, _interrupted_while_starting)
 
 
 def _interrupted_while_starting(signum, frame):

@@ -1,5 +1,7 @@
 """The files one training run writes, replaced as a set: all are written under temporary names, then moved into
-place together at the very end. A failure or Ctrl-C before that leaves the previous set untouched."""
+place together at the very end. A failure or Ctrl-C before that leaves the previous set untouched; so does a file
+that cannot be replaced (on Windows, one open in another program), and the new files are then kept."""
+import contextlib
 import os
 import tempfile
 
@@ -18,6 +20,7 @@ class OutputSet:
         self.names = tuple(names)
         self.created = []     # folders made by prepare(), deepest last
         self.committed = False
+        self.kept = False     # the staged files stay when commit() could not replace the previous set
 
     def prepare(self):
         """Create the folder if needed and prove it writable, before any work is done."""
@@ -53,15 +56,41 @@ class OutputSet:
         stem, ext = os.path.splitext(name)
         return os.path.join(self.folder, f".{stem}.{os.getpid()}.new{ext}")
 
+    def previous(self, name):
+        """Where the previous `name` waits while the new set moves in."""
+        stem, ext = os.path.splitext(name)
+        return os.path.join(self.folder, f".{stem}.{os.getpid()}.old{ext}")
+
     def commit(self):
+        """The previous files moved aside, then the new ones into place; if any move fails (Windows refuses to move
+        a file another program holds open, a PDF in a viewer for one), the moves made are undone and the new files
+        kept under their staged names, which the error gives."""
         for name in self.names:
             if not os.path.isfile(self.staged(name)):
                 raise OutputError(f"{name} was not written; nothing was replaced")
-        for name in self.names:
-            os.replace(self.staged(name), self.final(name))
+        # (from, to, the output it is for): the previous files aside first, then the new ones into place
+        moves = [(self.final(n), self.previous(n), n) for n in self.names if os.path.lexists(self.final(n))]
+        moves += [(self.staged(n), self.final(n), n) for n in self.names]
+        done = []
+        try:
+            for source, target, name in moves:
+                os.replace(source, target)
+                done.append((source, target))
+        except OSError as e:
+            for source, target in reversed(done):
+                os.replace(target, source)
+            self.kept = True
+            raise OutputError(f"{self.final(name)} cannot be replaced ({e.strerror}); if another program has it open, "
+                              f"close it. Nothing was replaced; the new files are kept in {self.folder} as "
+                              f"{', '.join(os.path.basename(self.staged(n)) for n in self.names)}") from None
         self.committed = True
+        for name in self.names:
+            with contextlib.suppress(OSError):   # gone already where there was none; a read-only one may stay
+                os.remove(self.previous(name))
 
     def discard(self):
+        if self.kept:
+            return
         for name in self.names:
             try:
                 os.remove(self.staged(name))

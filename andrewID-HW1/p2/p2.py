@@ -398,8 +398,6 @@ def error_message(exc):
 
 
 def main(argv=None):
-    if __name__ == "__main__":   # past the imports; also when SIGINT is ignored (a background job), SIGTERM, SIGHUP
-        interrupt.install()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     problems = check_options(args)
     for problem in problems:
@@ -439,4 +437,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with interrupt.installed():   # Ctrl-C, SIGTERM, SIGHUP from here on; the handlers from before are put back after
+        status = main()
+    sys.exit(status)
