@@ -2,7 +2,9 @@
 import gzip
 import hashlib
 import http.client
+import ssl
 import sys
+import urllib.error
 
 import numpy as np
 import pytest
@@ -133,6 +135,17 @@ def test_a_download_that_breaks_off_or_a_missing_torchvision_is_one_error(tmp_pa
     err = capsys.readouterr().err
     assert "the download broke off (IncompleteRead)" in err and "this source needs torchvision" in err
     assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_a_download_refused_for_want_of_certificates_says_what_a_mac_needs(tmp_path, server, capsys, monkeypatch):
+    def refused(url):   # python.org's Python for macOS before its certificates are installed
+        raise urllib.error.URLError(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+                                                                    "verify failed"))
+    monkeypatch.setattr(get_mnist, "fetch", refused)
+    monkeypatch.setitem(sys.modules, "torchvision.datasets", None)
+    assert get_mnist.main([str(tmp_path / "mnist")]) == 1
+    err = capsys.readouterr().err
+    assert "CERTIFICATE_VERIFY_FAILED" in err and "on a Mac, run Install Certificates.command" in err
 
 
 def test_a_torchvision_that_does_not_load_is_one_error(tmp_path, server, capsys, monkeypatch):

@@ -13,6 +13,8 @@ import pytest
 
 from fakes import write_cifar_batches
 
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make (Windows has none by default)")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Logs its script name, arguments and a few variables; fails when its script is named in FAKE_FAIL.

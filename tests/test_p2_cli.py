@@ -473,6 +473,7 @@ def test_an_output_another_program_holds_open_replaces_nothing_and_keeps_the_new
     assert all(name in err for name in now) and torch.load(out / min(now), weights_only=True)["preset"]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="signals sent to another process: POSIX only")
 @pytest.mark.parametrize("sent, status, says, sigint", [
     (signal.SIGINT, 130, "Ctrl-C", signal.SIG_DFL),     # as from a terminal
     (signal.SIGTERM, 143, "SIGTERM", signal.SIG_DFL),

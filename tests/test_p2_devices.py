@@ -1,5 +1,7 @@
 """Which device p2 runs on: a GPU only where the installed PyTorch has code for it, and a plain word when an NVIDIA GPU
 is passed over. Each card, build and driver is faked, so every case is checked on any machine."""
+import subprocess
+
 import pytest
 import torch
 
@@ -88,3 +90,21 @@ def test_p2_says_once_why_it_passes_a_gpu_over(monkeypatch, capsys, tmp_path):
 def test_describe_device_names_the_cpu_and_its_threads():
     assert devices.describe_device(torch.device("cpu")).startswith("CPU: ")
     assert devices.describe_device(torch.device("cpu")).endswith(f", {torch.get_num_threads()} threads")
+
+
+def test_on_macos_the_cpu_is_named_by_sysctl(monkeypatch):
+    monkeypatch.setattr(devices, "CPUINFO", "/nonexistent/cpuinfo")
+    monkeypatch.setattr(devices.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(devices.platform, "processor", lambda: "arm")
+    asked = []
+
+    def sysctl(command, **kwargs):
+        asked.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout="Apple M2\n", stderr="")
+    monkeypatch.setattr(devices.subprocess, "run", sysctl)
+    assert devices.describe_device(torch.device("cpu")).startswith("CPU: Apple M2, ")
+    assert asked == [["sysctl", "-n", "machdep.cpu.brand_string"]]
+    def no_sysctl(command, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", command[0])
+    monkeypatch.setattr(devices.subprocess, "run", no_sysctl)
+    assert devices.describe_device(torch.device("cpu")).startswith("CPU: arm, ")   # no sysctl: what Python says

@@ -205,7 +205,7 @@ def test_p2_tolerance_depends_on_the_device(measured, stored_device, current_dev
     result = verify.compare_p2(0.9345, measured, stored_device, current_device)
     assert result.match is match
     assert ("bf16" in result.note) is (stored_device != current_device)
-    assert result.tolerance == ("±1 image (0.01 pp)" if stored_device == current_device else "±10 images (0.1 pp)")
+    assert result.tolerance == ("+/-1 image (0.01 pp)" if stored_device == current_device else "+/-10 images (0.1 pp)")
 
 
 def test_cpu_trained_model_re_measured_on_a_gpu_one_image_apart_matches():

@@ -87,7 +87,10 @@ def download(url):
     try:
         return fetch(url)
     except OSError as e:  # urllib's URLError, timeouts, refused connections
-        raise GetMnistError(f"{url}: {getattr(e, 'reason', e)}") from None
+        why = f"{getattr(e, 'reason', e)}"
+        if "CERTIFICATE_VERIFY_FAILED" in why:   # python.org's Python for macOS comes without certificates
+            why += "; on a Mac, run Install Certificates.command in Applications > Python 3.x first"
+        raise GetMnistError(f"{url}: {why}") from None
     except http.client.HTTPException as e:   # e.g. IncompleteRead: the connection dropped part-way
         raise GetMnistError(f"{url}: the download broke off ({type(e).__name__})") from None
 

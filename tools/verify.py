@@ -155,7 +155,7 @@ def compare_p1(stored, wrong, n):
     """Equal within one image: the stored error was computed on the same n images."""
     error = wrong / n
     return Result("p1  MNIST test error", f"{100 * stored:.2f}%", f"{100 * error:.2f}% ({wrong}/{n})",
-                  f"±{100 / n:.2f} pp (1 image)", abs(error - stored) <= 1 / n + 1e-12)
+                  f"+/-{100 / n:.2f} pp (1 image)", abs(error - stored) <= 1 / n + 1e-12)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def compare_p2(stored, measured_pct, stored_device, current_device):
                 f"tolerance {allowed}, since rounding (bf16's above all) differs between devices and precisions "
                 "and can change the class of an image whose two best classes are nearly tied.")
     return Result("p2  CIFAR-10 test accuracy", f"{100 * stored:.2f}%", f"{measured_pct:.2f}%",
-                  f"±{images} image{'s' * (images != 1)} ({tolerance:g} pp)", match, note)
+                  f"+/-{images} image{'s' * (images != 1)} ({tolerance:g} pp)", match, note)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -160,6 +160,8 @@ def download_cifar10(data_dir, searched=None):
         why = ("the file that came does not match CIFAR-10's md5 checksum: an interrupted transfer, or a network "
                "that served another page" if isinstance(exc, RuntimeError) and "corrupted" in str(exc)
                else f"{type(exc).__name__}: {exc}")
+        if "CERTIFICATE_VERIFY_FAILED" in why:   # python.org's Python for macOS comes without certificates
+            why += "; on a Mac, run Install Certificates.command in Applications > Python 3.x first"
         raise DataError(f"{_not_found(searched or [os.path.abspath(data_dir)])}, and downloading it from {URL} "
                         f"into {os.path.abspath(data_dir)} failed ({why}). {POINT_TO_DATA}, or run again with a "
                         "working network.") from None

@@ -9,6 +9,7 @@ cuda), the GPU is refused with the same words.
 import os
 import platform
 import shutil
+import subprocess
 
 import torch
 
@@ -88,8 +89,19 @@ def describe_device(device):
     """The GPU's name, or the CPU's model and the threads torch uses, for the console and the report."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    cpu = cpuinfo("model name") or platform.processor() or platform.machine()
+    cpu = cpuinfo("model name") or mac_cpu_name() or platform.processor() or platform.machine()
     return f"CPU: {cpu}, {torch.get_num_threads()} threads"
+
+
+def mac_cpu_name():
+    """The CPU's model on macOS ("Apple M2", where Python's platform module says only "arm"); None elsewhere."""
+    if platform.system() != "Darwin":
+        return None
+    try:
+        return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                              timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def cpuinfo(field):
