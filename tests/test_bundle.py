@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import zipfile
 
 import numpy as np
@@ -125,7 +126,7 @@ def test_plausible_andrew_ids_pass(andrew_id):
 def test_implausible_andrew_ids_are_refused_with_the_fix(andrew_id, says):
     with pytest.raises(bundle.BundleError, match=says) as e:
         bundle.check_andrew_id(andrew_id)
-    assert "make zip ANDREW_ID=yourid" in str(e.value)
+    assert "make zip ANDREW_ID=<your Andrew ID>` (lowercase letters and digits, e.g. ANDREW_ID=jdoe)" in str(e.value)
 
 
 def test_zip_without_andrew_id_writes_nothing(repo, capsys):
@@ -214,6 +215,11 @@ def test_machine_paths_are_found_in_compressed_kerned_pdf_text(tmp_path):
                          "cache C:\\Users\\jdoe\\hw1 and ../shared/data")
     assert b"/work/main" not in path.read_bytes()  # the text really is compressed
     assert bundle_static.pdf_machine_paths(str(path)) == ["../shared", "/home/jdoe", "/work/main", "C:\\Users"]
+
+
+def test_andrew_macos_and_colab_folders_are_machine_paths():
+    text = "/afs/andrew.cmu.edu/usr7/jdoe/hw1, /Volumes/USB/hw1 and /content/drive/MyDrive/hw1"
+    assert bundle_static.MACHINE_PATH.findall(text) == ["/afs/andrew.cmu.edu", "/Volumes/USB", "/content/drive"]
 
 
 def test_ordinary_paths_are_not_machine_paths(tmp_path):
@@ -345,6 +351,17 @@ def test_check_refuses_files_outside_a_top_folder_and_unsafe_paths(tmp_path):
     assert any("../evil.py: unsafe path" in p for p in problems)
     assert any("top folder must be jdoe-HW1/ alone, found: p1/" in p for p in problems)
     assert not (tmp_path.parent / "evil.py").exists()
+
+
+def test_check_names_backslashed_folders_and_finders_macosx_folder_for_what_they_are(repo, tmp_path):
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1",
+               extra=[("jdoe-HW1\\p1\\notes.py", "x"), ("__MACOSX/jdoe-HW1/p1/._p1.py", "\0")])
+    problems = bundle.check_zip(str(zip_path))
+    assert any("jdoe-HW1\\p1\\notes.py: folders separated by backslashes (as some Windows tools write them)" in p
+               for p in problems), problems
+    assert any(p.endswith("macOS's Finder adds __MACOSX/ when it compresses a folder: build the zip with `make zip`")
+               for p in problems), problems
 
 
 def test_check_refuses_what_would_unpack_badly_on_a_graders_disk(repo, tmp_path):
@@ -614,6 +631,38 @@ def test_no_setting_or_flag_builds_from_other_values():
 # ----------------------------------------------------------------------------------------------------------------
 # Targets and zips that cannot be used: one line each, nothing replaced
 # ----------------------------------------------------------------------------------------------------------------
+def test_a_bundle_folder_renamed_to_the_zips_name_is_named_as_such(repo, capsys):
+    (repo / "andrewID-HW1").rename(repo / "jdoe-HW1")
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
+    assert capsys.readouterr().err == ("error: andrewID-HW1/ is not there but jdoe-HW1/ is: name the folder "
+                                       "andrewID-HW1/ again (make zip names it jdoe-HW1/ inside the zip)\n")
+
+
+def test_a_python_without_the_projects_packages_is_one_line(monkeypatch, capsys):
+    def no_torch(*args):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+    monkeypatch.setattr(bundle, "run_check", no_torch)
+    assert bundle.main(["check", "jdoe-HW1.zip"]) == 1
+    assert capsys.readouterr().err == (f"error: torch is not installed for {sys.executable}: activate the project's "
+                                       "environment, or install the packages with `make install`\n")
+
+
+def test_code_changed_after_its_model_is_a_note_and_the_zip_is_named_from_here(repo, tmp_path, monkeypatch, capsys):
+    source = repo / "andrewID-HW1"
+    written = os.path.getmtime(source / "p1" / "p1_model.npz")
+    os.utime(source / "p1" / "p1.py", (written + 120, written + 120))       # a setting changed, not trained again
+    os.utime(source / "p2" / "model.py", (written + 30, written + 30))      # within a minute: as a checkout writes
+    os.utime(source / "p2" / "p2_model.pkl", (written, written))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {repo / 'jdoe-HW1.zip'}:\n")   # run from outside the repository: the whole path
+    assert [line for line in out.splitlines() if "changed after" in line] == [
+        "note: andrewID-HW1/p1/p1.py changed after p1_model.npz was written: if a change touches what is trained, "
+        "train it again with `make p1`"]
+
+
 def test_zip_target_that_is_a_folder(repo, capsys):
     (repo / "jdoe-HW1.zip").mkdir()
     assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1

@@ -65,7 +65,7 @@ class BundleInvalid(Exception):
 # ---------------------------------------------------------------------------------------------------------------
 def check_andrew_id(andrew_id):
     """Raise BundleError unless `andrew_id` looks like a real Andrew ID."""
-    how = "run `make zip ANDREW_ID=yourid` (your Andrew ID: lowercase letters and digits, e.g. jdoe)"
+    how = "run `make zip ANDREW_ID=<your Andrew ID>` (lowercase letters and digits, e.g. ANDREW_ID=jdoe)"
     if not andrew_id:
         raise BundleError(f"no Andrew ID given: {how}")
     if andrew_id.lower() in PLACEHOLDER_IDS:
@@ -217,6 +217,9 @@ def make_zip(andrew_id, root=ROOT):
     for target in (zip_path, os.path.join(root, f"{top}.pdf")):
         check_target(target)
     source = os.path.join(root, SOURCE_DIR)
+    if not os.path.isdir(source) and os.path.isdir(os.path.join(root, top)):
+        raise BundleError(f"{SOURCE_DIR}/ is not there but {top}/ is: name the folder {SOURCE_DIR}/ again (make zip "
+                          f"names it {top}/ inside the zip)")
     names = bundle_names(source)
     with tempfile.TemporaryDirectory(prefix="hw1-bundle-") as staging:
         # Validate a copy holding exactly the zip's files, and zip those very bytes.
@@ -399,7 +402,8 @@ def safe_name(name):
 def layout_problems(zip_path, names):
     """(problems, top folder to validate or None) for the member names of the zip at `zip_path`."""
     label = os.path.basename(zip_path)
-    problems = [f"{label}: {name}: unsafe path (absolute or with '..'); this zip was not made by `make zip`"
+    problems = [f"{label}: {name}: " + ("folders separated by backslashes (as some Windows tools write them); "
+                if "\\" in name else "unsafe path (absolute or with '..'); ") + "this zip was not made by `make zip`"
                 for name in names if not safe_name(name)]
     names = [name for name in names if safe_name(name)]
     duplicates = sorted(name for name, count in collections.Counter(names).items() if count > 1)
@@ -427,7 +431,9 @@ def layout_problems(zip_path, names):
         problems.append(f"{label}: name the zip {expected}.zip, after its top folder, as `make zip` does")
     if expected is not None and tops != [expected]:
         found = sorted({name.split("/")[0] + ("/" if "/" in name else "") for name in names})
-        problems.append(f"{label}: the top folder must be {expected}/ alone, found: {', '.join(found) or 'nothing'}")
+        problems.append(f"{label}: the top folder must be {expected}/ alone, found: {', '.join(found) or 'nothing'}"
+                        + ("; macOS's Finder adds __MACOSX/ when it compresses a folder: build the zip with `make zip`"
+                           if "__MACOSX" in tops else ""))
 
     # Validate the expected top folder, or the only one there is if its name is wrong: report everything at once.
     top = expected if expected in tops else (tops[0] if len(tops) == 1 else None)
@@ -449,11 +455,12 @@ def layout_problems(zip_path, names):
 # ---------------------------------------------------------------------------------------------------------------
 def run_zip(andrew_id, root=ROOT):
     zip_path, source_line = make_zip(andrew_id, root)
-    print(f"wrote {os.path.basename(zip_path)}:")
+    shown = os.path.relpath(zip_path)   # the path from here, when run from another folder than the repository's
+    print(f"wrote {zip_path if shown.startswith('..') else shown}:")
     print("\n".join(zip_listing(zip_path)))
-    models = [os.path.join(root, SOURCE_DIR, folder, name) for folder, name in (("p1", "p1_model.npz"),
-                                                                                ("p2", "p2_model.pkl"))]
-    print_notes(bundle_static.rubric_notes(*models, SOURCE_DIR))
+    source = os.path.join(root, SOURCE_DIR)
+    models = [os.path.join(source, folder, name) for folder, name in (("p1", "p1_model.npz"), ("p2", "p2_model.pkl"))]
+    print_notes(bundle_static.rubric_notes(*models, SOURCE_DIR) + newer_code_notes(source))
     path, message = copy_theory_pdf(andrew_id, root)
     if path is None:
         raise BundleError(message)
@@ -474,6 +481,23 @@ def run_check(zip_path, run_code=False):
         top = z.namelist()[0].split("/")[0]
         models = [io.BytesIO(z.read(f"{top}/{name}")) for name in ("p1/p1_model.npz", "p2/p2_model.pkl")]
     print_notes(bundle_static.rubric_notes(*models, f"{os.path.basename(zip_path)}:{top}"))
+
+
+def newer_code_notes(source):
+    """A note for each part whose code was changed after its model file was written (by more than a minute: a
+    checkout or a copy writes them all at once), as when a setting was changed and the model not trained again."""
+    notes = []
+    for part, model, code in (("p1", "p1_model.npz", ["p1.py"]), ("p2", "p2_model.pkl", p2_modules(
+            os.path.join(source, "p2")))):
+        model_path = os.path.join(source, part, model)
+        if not os.path.isfile(model_path):
+            continue
+        written = os.path.getmtime(model_path)
+        newer = [name for name in code if os.path.getmtime(os.path.join(source, part, name)) > written + 60]
+        if newer:
+            notes.append(f"{SOURCE_DIR}/{part}/{', '.join(newer)} changed after {model} was written: if a change "
+                         f"touches what is trained, train it again with `make {part}`")
+    return notes
 
 
 def print_notes(notes):
@@ -501,6 +525,10 @@ def main(argv=None, root=ROOT):
         return 1
     except OSError as e:   # a file of the tree that cannot be read, say: one line, nothing written
         print(f"error: {e.filename or 'a file'}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except ImportError as e:   # torch or numpy, say, from a Python outside the project's environment
+        print(f"error: {e.name or e} is not installed for {sys.executable}: activate the project's environment, or "
+              "install the packages with `make install`", file=sys.stderr)
         return 1
     except BundleInvalid as e:
         what = "no zip written" if args.command == "zip" else "the zip is not ready to hand in"

@@ -22,7 +22,8 @@ RUBRIC_P1_ERROR, RUBRIC_P2_ACCURACY = 0.05, 0.90   # the rubric: MNIST error und
 
 # A path that names one machine: a home or work folder, a temp folder, a Windows drive, the development tree.
 # "~/.cache" or "./data/..." name no machine and pass.
-MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:home|Users|work|root|tmp|mnt|media|private|scratch|srv|opt|var)/[\w.-]+"
+MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:home|Users|work|root|tmp|mnt|media|private|scratch|srv|opt|var|afs"
+                          r"|Volumes|content)/[\w.-]+"
                           r"|\b[A-Za-z]:\\[\w.-]+|\.\./shared\b", re.ASCII)
 
 
