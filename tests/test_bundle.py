@@ -638,13 +638,17 @@ def test_a_bundle_folder_renamed_to_the_zips_name_is_named_as_such(repo, capsys)
                                        "andrewID-HW1/ again (make zip names it jdoe-HW1/ inside the zip)\n")
 
 
-def test_a_python_without_the_projects_packages_is_one_line(monkeypatch, capsys):
-    def no_torch(*args):
-        raise ModuleNotFoundError("No module named 'torch'", name="torch")
-    monkeypatch.setattr(bundle, "run_check", no_torch)
+@pytest.mark.parametrize("error, says", [
+    (ModuleNotFoundError("No module named 'torch'", name="torch"), "torch is not installed"),
+    (ImportError("DLL load failed while importing _C", name="torch._C"),   # a broken install on Windows
+     "a package does not load (DLL load failed while importing _C)")])
+def test_a_python_without_the_projects_packages_is_one_line(monkeypatch, capsys, error, says):
+    def fails(*args):
+        raise error
+    monkeypatch.setattr(bundle, "run_check", fails)
     assert bundle.main(["check", "jdoe-HW1.zip"]) == 1
-    assert capsys.readouterr().err == (f"error: torch is not installed for {sys.executable}: activate the project's "
-                                       "environment, or install the packages with `make install`\n")
+    assert capsys.readouterr().err == (f"error: {says} for {sys.executable}: activate the project's environment, or "
+                                       "install the packages with `make install`\n")
 
 
 def test_code_changed_after_its_model_is_a_note_and_the_zip_is_named_from_here(repo, tmp_path, monkeypatch, capsys):

@@ -197,7 +197,8 @@ def test_an_output_another_program_holds_open_keeps_the_old_set(tiny, tmp_path, 
         real_replace(src, dst)
     monkeypatch.setattr(p1.os, "replace", replace)
     assert run(tiny) == 1
-    assert one_error_line(capfd) == f"error: [Errno 13] Permission denied: '{out_dir / locked}'"
+    assert one_error_line(capfd) == (f"error: {out_dir / locked} cannot be replaced (Permission denied); if another "
+                                     "program has it open, close it and run again")
     assert_untouched(out_dir)
 
 

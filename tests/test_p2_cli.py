@@ -5,6 +5,8 @@ import os
 import pickle
 import signal
 import subprocess
+import sys
+import types
 
 import pytest
 import torch
@@ -337,9 +339,10 @@ def ctrl_c(monkeypatch):
     signal.signal(signal.SIGINT, handler)   # p2 ignores further presses once it is ending
 
 
-def test_a_notebook_gets_its_own_ctrl_c_handler_back_and_the_next_run_starts_afresh(ctrl_c):
+def test_a_notebook_gets_its_own_ctrl_c_handler_back_and_the_next_run_starts_afresh(ctrl_c, monkeypatch):
     # `%run p2.py` twice in one notebook kernel: the module stays imported, the kernel keeps running
     import interrupt
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
 
     def kernels_handler(signum, frame):
         pass
@@ -356,6 +359,19 @@ def test_a_notebook_gets_its_own_ctrl_c_handler_back_and_the_next_run_starts_afr
         interrupt.check()
     assert signal.getsignal(signal.SIGINT) == kernels_handler and signal.getsignal(signal.SIGTERM) == sigterm
     assert interrupt.ending()[1] == 130 and signal.getsignal(signal.SIGTERM) == sigterm   # nothing left to ignore
+
+
+def test_a_process_that_ends_with_the_run_keeps_ignoring_ctrl_c_while_it_exits(ctrl_c, monkeypatch):
+    import interrupt
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)   # python p2.py, not a notebook's %run
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        with interrupt.installed():
+            interrupt.ending()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN   # a second press adds no traceback to the exit
+    finally:
+        interrupt.restore()   # this test's process goes on
+    assert signal.getsignal(signal.SIGTERM) == sigterm
 
 
 def test_ctrl_c_swallowed_by_a_library_still_ends_training(tiny_run, ctrl_c, monkeypatch, capsys):
@@ -465,8 +481,10 @@ def test_an_output_another_program_holds_open_replaces_nothing_and_keeps_the_new
     monkeypatch.setattr(os, "replace", replace)
     assert p2.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {out / locked} cannot be replaced (Permission denied); if another program has it "
-                          "open, close it. Nothing was replaced; the new files are kept in ") and err.count("\n") == 1
+    assert err.startswith(f"error: {out / locked} cannot be replaced (Permission denied), so nothing was replaced. "
+                          f"The new files are kept in {out} as ") and err.count("\n") == 1
+    assert err.endswith(f": close any program that has {locked} open, then rename them to p2_model.pkl, "
+                        "p2_report.pdf, p2_training.png\n")
     now = contents(out)
     assert {name: now.pop(name) for name in before} == before        # the previous set, every file back in place
     assert sorted(now) == sorted(f".{n.replace('.', f'.{os.getpid()}.new.')}" for n in before)   # the new set, kept

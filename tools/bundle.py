@@ -455,7 +455,10 @@ def layout_problems(zip_path, names):
 # ---------------------------------------------------------------------------------------------------------------
 def run_zip(andrew_id, root=ROOT):
     zip_path, source_line = make_zip(andrew_id, root)
-    shown = os.path.relpath(zip_path)   # the path from here, when run from another folder than the repository's
+    try:   # the path from here, when run from another folder than the repository's
+        shown = os.path.relpath(zip_path)
+    except ValueError:   # Windows: another drive
+        shown = zip_path
     print(f"wrote {zip_path if shown.startswith('..') else shown}:")
     print("\n".join(zip_listing(zip_path)))
     source = os.path.join(root, SOURCE_DIR)
@@ -527,8 +530,9 @@ def main(argv=None, root=ROOT):
         print(f"error: {e.filename or 'a file'}: {e.strerror or e}", file=sys.stderr)
         return 1
     except ImportError as e:   # torch or numpy, say, from a Python outside the project's environment
-        print(f"error: {e.name or e} is not installed for {sys.executable}: activate the project's environment, or "
-              "install the packages with `make install`", file=sys.stderr)
+        what = f"{e.name} is not installed" if isinstance(e, ModuleNotFoundError) else f"a package does not load ({e})"
+        print(f"error: {what} for {sys.executable}: activate the project's environment, or install the packages "
+              "with `make install`", file=sys.stderr)
         return 1
     except BundleInvalid as e:
         what = "no zip written" if args.command == "zip" else "the zip is not ready to hand in"

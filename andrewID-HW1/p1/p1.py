@@ -548,7 +548,11 @@ def write_outputs(folder, writers):
         for name, write in writers.items():
             write(new[name])
         for source, target in moves:
-            os.replace(source, target)
+            try:
+                os.replace(source, target)
+            except OSError as e:
+                raise OSError(f"{e.filename} cannot be replaced ({e.strerror}); if another program has it open, close "
+                              "it and run again") from None
             done.append((source, target))
     except BaseException:
         for source, target in reversed(done):
@@ -559,8 +563,10 @@ def write_outputs(folder, writers):
             if os.path.exists(path):
                 os.remove(path)
     for path in old.values():
-        if os.path.exists(path):
+        try:  # Windows moves a read-only file but will not remove it: it stays, hidden
             os.remove(path)
+        except OSError:
+            pass
 
 def run(main):
     """main() with every failure as one line on stderr. Returns the exit status: 0 done, 1 data, training or

@@ -69,12 +69,14 @@ def restore():
 
 @contextlib.contextmanager
 def installed():
-    """install() for the block, restore() after it."""
+    """install() for the block, then restore() where the process goes on after the run (IPython or Jupyter's
+    `%run p2.py`, `python -i`); a process that ends with the run keeps ignoring signals while it exits (ending())."""
     install()
     try:
         yield
     finally:
-        restore()
+        if "IPython" in sys.modules or sys.flags.interactive:
+            restore()
 
 
 def received():
@@ -108,4 +110,5 @@ def while_starting(active):
 
 def _interrupted_while_starting(signum, frame):
     print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
+    restore()   # in a notebook, the kernel's own handler again
     sys.exit(130)

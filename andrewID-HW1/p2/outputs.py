@@ -77,12 +77,13 @@ class OutputSet:
                 os.replace(source, target)
                 done.append((source, target))
         except OSError as e:
+            self.kept = True   # first: should an undo fail too, the new files are still not removed
             for source, target in reversed(done):
                 os.replace(target, source)
-            self.kept = True
-            raise OutputError(f"{self.final(name)} cannot be replaced ({e.strerror}); if another program has it open, "
-                              f"close it. Nothing was replaced; the new files are kept in {self.folder} as "
-                              f"{', '.join(os.path.basename(self.staged(n)) for n in self.names)}") from None
+            raise OutputError(f"{self.final(name)} cannot be replaced ({e.strerror}), so nothing was replaced. The new "
+                              f"files are kept in {self.folder} as "
+                              f"{', '.join(os.path.basename(self.staged(n)) for n in self.names)}: close any program "
+                              f"that has {name} open, then rename them to {', '.join(self.names)}") from None
         self.committed = True
         for name in self.names:
             with contextlib.suppress(OSError):   # gone already where there was none; a read-only one may stay
