@@ -212,6 +212,14 @@ def test_the_error_line_is_written_in_the_consoles_own_encoding(tiny, tmp_path, 
     assert fd == 2 and "Zoë".encode("cp1252") in data and data.endswith(b"\n")
 
 
+def test_a_setting_removed_from_the_block_is_named(monkeypatch):
+    monkeypatch.delenv("P1_PRESET", raising=False)
+    without = {key: value for key, value in TINY.items() if key not in ("seed", "warmup")}
+    with pytest.raises(p1.SettingError, match="^hyper-parameter block: the default preset has no warmup, seed; give "
+                                              "each a value$"):
+        p1.choose_preset({"default": without})
+
+
 def test_unknown_preset_is_one_line(tiny, tmp_path, capfd, monkeypatch):
     monkeypatch.setenv("P1_PRESET", "fastest")
     assert run(tiny) == 2
@@ -220,7 +228,7 @@ def test_unknown_preset_is_one_line(tiny, tmp_path, capfd, monkeypatch):
 
 
 @pytest.mark.parametrize("setting", [dict(lr=-0.1), dict(batch_size=0), dict(num_epochs=0), dict(num_epochs=2.5),
-                                     dict(momentum=1.0), dict(warmup=-0.1)])
+                                     dict(momentum=1.0), dict(warmup=-0.1), dict(seed=None)])
 def test_a_bad_value_in_the_hyper_parameter_block_is_one_line(tiny, tmp_path, capfd, setting):
     out_dir = old_outputs(tmp_path / "out")
     assert run(tiny, **setting) == 2
@@ -332,12 +340,16 @@ def test_the_report_names_the_initialisation_and_speaks_to_the_reader(tiny, monk
         assert phrase not in text
 
 
-@pytest.mark.parametrize("changes, seen", [({}, "(shifted images, "), ({"max_shift": 0}, "(weights still"),
-                                           ({"max_degrees": 5}, "(distorted images, "),
-                                           ({"max_shift": 0, "elastic": 2}, "(distorted images, ")])
-def test_the_curve_note_names_what_the_training_images_went_through(tiny, monkeypatch, changes, seen):
+@pytest.mark.parametrize("changes, seen, kind", [({}, "(shifted images, ", "shifted"),
+                                                 ({"max_shift": 0}, "(weights still", "unchanged"),
+                                                 ({"max_degrees": 5}, "(distorted images, ", "distorted"),
+                                                 ({"max_shift": 0, "elastic": 2}, "(distorted images, ", "distorted")])
+def test_the_curve_note_names_what_the_training_images_went_through(tiny, monkeypatch, changes, seen, kind):
     text = report_text(tiny, monkeypatch, **changes)
     assert f"means over each epoch's batches {seen}" in text
+    assert f"(last epoch, {kind} images, as the curves)" in text
+    assert ("random shift of each training image, pixels; 0: off in this run" in text) == (changes.get("max_shift")
+                                                                                           == 0)
     rotation = "random rotation of each training image, degrees"   # explained even where it is off
     assert (rotation + "; 0: off in this run" in text) == ("max_degrees" not in changes) and rotation in text
 

@@ -136,6 +136,7 @@ BAD_OPTIONS = [
     (["--set", "tta_fraction=1.2"], "--set tta_fraction=1.2: tta_fraction must be 1 or less"),
     # Values that pass their type but could not run: found before any work, not as a traceback after it.
     (["--set", "translate=32"], "--set translate=32: translate must be 31 or less"),
+    (["--set", "cutout=32"], "--set cutout=32: cutout must be 31 or less"),   # a square that blanks the whole image
     (["--set", "whiten_patch=33"], "--set whiten_patch=33: whiten_patch must be 8 or less"),
     (["--set", "lr=1e308"], "--set lr=1e308: lr must be at most 3.403e+38 (the largest float32)"),
     (["--set", "widths=8,30000,8"], "--set widths=8,30000,8: widths allows at most 4,096 channels a layer"),

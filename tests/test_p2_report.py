@@ -374,7 +374,7 @@ def test_the_table_sets_each_setting_beside_airbench94_muons():
         "passes over the training images", "images per step", "training image side, epoch by epoch (pixels)",
         "share of test images given the extra views"]
     assert cpu["share of test images given the extra views"] == "100 %"   # this run's: 40 %
-    assert credit.airbench_rows(get_preset("best").to_dict())[0] == ("channels of the three convolution groups",
+    assert credit.airbench_rows(get_preset("best").to_dict())[0] == ("channels of each convolution group",
                                                                      "128, 512, 512", "64, 256, 256")
 
 
@@ -395,6 +395,9 @@ def test_small_early_epochs_are_described_and_credited():
     assert "resizing" not in credit.sources_paragraph(get_preset("fast").to_dict())
     assert "training image side" not in " ".join(dict(describe.settings_rows(get_preset("fast").to_dict())))
     assert "progressive resizing" in train.__doc__
+    unmirrored = dict(cfg, flip=False)
+    assert "down-scaling after the shift;" in dict(describe.method_paragraphs(
+        unmirrored, total_params=1, n_train=50_000, whiten_images=5000))["Augmentation"]
 
 
 @pytest.mark.parametrize("module, sources", [(p2_model, ("arXiv:2404.00498", "cifar10-airbench")),
@@ -471,6 +474,14 @@ def test_summary_page_shows_both_accuracies_precision_and_the_split():
     assert "5,000 of the training images were held out" in method["How the settings were chosen"]
     assert "compared on the validation images" in method["How the settings were chosen"]
     assert "float32" in method["Arithmetic"]
+    assert not any("this run changed some of its settings" in t for t in texts)
+
+
+def test_the_recipe_line_points_to_the_settings_a_run_changed():
+    summary = dict(fake_summary(), selection_note=describe.changes_note("cpu", {"optimizer": "sgd"},
+                                                                        {"optimizer": "muon"}))
+    assert any("made cheaper for a CPU; this run changed some of its settings (How the settings were chosen)"
+               in " ".join(t.split()) for t in drawn_text(summary))
 
 
 @pytest.mark.parametrize("precision, reason, words", [

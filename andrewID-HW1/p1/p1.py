@@ -10,7 +10,7 @@ import numpy as np
 # The template imports matplotlib.pyplot; Figure objects write files without a display or pyplot's global state.
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, NullFormatter
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
 # ---- Activations. `state` is the last output; derivative() is taken w.r.t. the last input.
 class Activation:
@@ -514,11 +514,16 @@ def choose_preset(presets):
     if name not in presets:
         raise SettingError(f"unknown P1_PRESET {name!r}; choose one of {', '.join(presets)}")
     hp, whole = presets[name], (lambda v: isinstance(v, int) and v >= 1)
+    missing = [key for key in HYPERPARAMETER_NOTES if key not in hp]
+    if missing:
+        raise SettingError(f"hyper-parameter block: the {name} preset has no {', '.join(missing)}; give each a value")
     bad = [key for key, ok in (("lr", hp["lr"] > 0), ("num_epochs", whole(hp["num_epochs"])), ("batch_size", whole(
-        hp["batch_size"])), ("momentum", 0 <= hp["momentum"] < 1), ("warmup", 0 <= hp["warmup"] < 1)) if not ok]
+        hp["batch_size"])), ("momentum", 0 <= hp["momentum"] < 1), ("warmup", 0 <= hp["warmup"] < 1),
+        ("seed", isinstance(hp["seed"], int))) if not ok]
     if bad:
         raise SettingError(f"hyper-parameter block: {', '.join(f'{k} = {hp[k]!r}' for k in bad)}; lr must be > 0, "
-                           "num_epochs and batch_size whole numbers >= 1, momentum and warmup in [0, 1)")
+                           "num_epochs and batch_size whole numbers >= 1, momentum and warmup in [0, 1), seed a "
+                           "whole number")
     return hp
 
 def output_dir():
@@ -605,8 +610,8 @@ def load_model(path):
 
 # ---- The report: training curves (PNG); a PDF with the model, hyper-parameters, results and errors.
 HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the values ({name}: the value of hp[name])
-    "hiddens": "two wide hidden layers: ample capacity, yet an epoch takes seconds",
-    "activations": "ReLU: gradient 1 where a unit is on (sigmoid's fades); cheap; suits He initialisation",
+    "hiddens": "units of each hidden layer; wide layers give capacity, yet an epoch takes seconds",
+    "activations": "one per hidden layer; ReLU passes gradient 1 where a unit is on (a sigmoid's fades)",
     "lr": "peak learning rate; cosine decay after the warm-up (Loshchilov & Hutter, 2017)",
     "num_epochs": "passes over the 50,000 training images",
     "batch_size": "images per SGD step",
@@ -632,6 +637,7 @@ def _draw_curves(axes, stats):
         ax.plot(epochs, np.multiply(train, scale), "o-", ms=3, label="training")
         ax.plot(epochs, np.multiply(val, scale), "s-", ms=3, label="validation")
         ax.set(xlabel="epoch", ylabel=name, yscale="log", title=f"{name.split()[0]} vs epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
         ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # ticks at 1, 2, 5 x 10^k, written as plain numbers
         ax.yaxis.set_major_formatter("{x:g}")
         ax.yaxis.set_minor_formatter(NullFormatter())
@@ -667,7 +673,7 @@ def _report_text(run):
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     layers = [f"  layer {i + 1}: {sizes[i]:4d} -> {sizes[i + 1]:4d}  {type(act).__name__:8s}  "
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
-    unused = {key for key in AFFINE_KEYS if not hp.get(key)}  # the best preset's distortions, off in the default
+    unused = {key for key in ("momentum", "warmup", "max_shift") + AFFINE_KEYS if not hp.get(key)}
     seen = f"{augmentation_kind(hp)} images, " if augmentation_kind(hp) else ""
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
              f"{HYPERPARAMETER_NOTES.get(key, '').format(**{'momentum_gain': 1 / (1 - hp['momentum']), **hp})}"
@@ -682,7 +688,7 @@ def _report_text(run):
          "", "HYPER-PARAMETERS (momentum SGD on the batch-mean loss)"] + hyper +
         ["", "RESULTS (error = share of wrong predictions)",
          f"  training   {run['n_train']:6d} images   error {100 * train_errors[-1]:6.2f}%   loss "
-         f"{train_losses[-1]:.4f}   (last epoch, augmented, as the curves)",
+         f"{train_losses[-1]:.4f}   (last epoch, {augmentation_kind(hp) or 'unchanged'} images, as the curves)",
          f"  validation {VALIDATION_ROWS:6d} images   error {100 * val_errors[-1]:6.2f}%   loss "
          f"{val_losses[-1]:.4f}   (the last rows of mnist_train.csv)",
          f"  test       {len(run['test_labels']):6d} images   error {100 * run['test_error']:6.2f}%   loss "

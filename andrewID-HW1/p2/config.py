@@ -177,10 +177,11 @@ POSITIVE = ("epochs", "batch_size", "lr", "eval_batch_size", "convs_per_group", 
 BELOW_ONE = ("momentum", "muon_momentum", "label_smoothing")
 AT_MOST_ONE = ("warmup_frac", "bn_momentum", "tta_fraction")
 # Upper limits for a new run, checked on the command line only (a model file trained under other limits still
-# loads): reflect padding needs a shift below the image's 32 pixels; the rest keep a run within reach of a machine
+# loads): reflect padding needs a shift below the image's 32 pixels, and a cutout square below them leaves some of
+# each image to learn from (a larger one blanks it whole); the rest keep a run within reach of a machine
 # (the lr schedule holds a value per step, a channel count sizes every tensor) and every number within the float32
 # tensors it is written into.
-AT_MOST = {"translate": 31, "whiten_patch": 8, "epochs": 1000, "batch_size": 50_000, "eval_batch_size": 50_000,
+AT_MOST = {"translate": 31, "cutout": 31, "whiten_patch": 8, "epochs": 1000, "batch_size": 50_000, "eval_batch_size": 50_000,
            "convs_per_group": 8, "muon_ns_steps": 20, "whiten_bias_epochs": 1000}
 MAX_WIDTH = 4096
 FLOAT32_MAX = 3.4028234663852886e38   # numpy.finfo(numpy.float32).max

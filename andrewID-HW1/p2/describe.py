@@ -8,7 +8,7 @@ from config import bias_peak_lr, epoch_size, step_counts, warmup_steps
 # Each config field in words, for the report's hyper-parameter table (the console keeps the field names, which
 # --set takes). A recipe-specific wording, where one field means something else under Muon, is in MUON_WORDS.
 SETTING_WORDS = {
-    "widths": "channels of the three convolution groups",
+    "widths": "channels of each convolution group",
     "convs_per_group": "3x3 convolutions per group",
     "whiten_patch": "patch side of the whitening stem (pixels)",
     "logit_scale": "factor on the class scores",
@@ -107,6 +107,9 @@ def config_table(config, columns=3, indent="  "):
     return lines
 
 
+CHANGED = "This run changed the"   # how changes_note begins: the report's Recipe line then points to it
+
+
 def changes_note(preset, config, preset_config):
     """A sentence naming what this run changed of its preset (config dicts), for the note on how the preset's
     settings were chosen; "" when nothing was."""
@@ -114,8 +117,8 @@ def changes_note(preset, config, preset_config):
                for name, value in config.items() if name in preset_config and value != preset_config[name]]
     if not changed:
         return ""
-    return (f"This run changed the {preset} recipe's settings ({'; '.join(changed)}); what follows is about the "
-            "recipe as it stands.")
+    return (f"{CHANGED} {preset} recipe's settings ({'; '.join(changed)}); what follows is about the recipe as it "
+            "stands.")
 
 
 def _value_words(name, value):
@@ -314,7 +317,8 @@ def _augmentation(cfg):
         parts.append(f"given a random {cfg['cutout']}x{cfg['cutout']} square of the mean colour (cutout)")
     sizes = [int(v) for v in cfg.get("epoch_sizes", (32,))]
     if min(sizes) < 32:
-        parts.append("shrunk to " + _size_schedule(sizes, cfg["epochs"]))
+        parts.append("shrunk to " + _size_schedule(sizes, cfg["epochs"], "shift and mirror" if cfg["flip"] else
+                                                    "shift" if cfg["translate"] else "crop"))
     if not parts:
         return "None: the network sees the training images as they are, normalised per colour channel."
     when = "Each epoch the whole training set" if cfg.get("alternate_flips") else "Each training batch"
@@ -323,9 +327,9 @@ def _augmentation(cfg):
             "deviation of CIFAR-10's official training set (fixed constants).")
 
 
-def _size_schedule(sizes, epochs):
+def _size_schedule(sizes, epochs, after):
     """(16, 16, 24, 32) over 8 epochs -> '16x16 pixels in epochs 1-2, 24x24 in epoch 3 and 32x32 (full size) in
-    epochs 4-8', with why."""
+    epochs 4-8', with why; `after`: what the images went through before they are shrunk."""
     sizes = [epoch_size(sizes, epoch) for epoch in range(1, max(1, math.ceil(epochs)) + 1)]
     runs = []   # [size, first epoch, last epoch]
     for epoch, size in enumerate(sizes, 1):
@@ -340,7 +344,7 @@ def _size_schedule(sizes, epochs):
     why = ("; small images cost a fraction of a step, and the net learns coarse shapes from them before the last "
            "epochs at full size" if sizes[-1] == 32 else "")
     return (", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
-            + f" (antialiased bilinear down-scaling after the shift and mirror{why})")
+            + f" (antialiased bilinear down-scaling after the {after}{why})")
 
 
 TTA_VIEWS = {

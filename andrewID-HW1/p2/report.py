@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from config import TTA_FRACTION_NOTE, Config, step_counts
 from credit import airbench_rows, sources_paragraph
-from describe import (TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
+from describe import (CHANGED, TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
                       selective_share, settings_rows)
 from layers import layer_table, learned_params, total_params  # noqa: F401  (the report's public API)
 from train import lr_schedules
@@ -208,7 +208,10 @@ def _summary_page(summary):
                  color="tab:blue" if k == 0 else "tab:gray")
         fig.text(x, top - 0.038, caption, ha="center", va="top", fontsize=9, linespacing=1.3)
     preset = summary["preset"]
-    lines = [("Recipe", PRESET_WORDS.get(preset, f"the {preset} recipe".replace("-", " ").replace("_", " "))),
+    recipe = PRESET_WORDS.get(preset, f"the {preset} recipe".replace("-", " ").replace("_", " "))
+    if (summary["selection_note"] or "").startswith(CHANGED):
+        recipe += "; this run changed some of its settings (How the settings were chosen)"
+    lines = [("Recipe", recipe),
              ("Seed", summary["seed"]),
              ("Device", summary["device"]), ("Machine", summary["machine"]), ("PyTorch", summary["torch_version"]),
              ("Parameters", _parameters(summary)),
