@@ -395,9 +395,10 @@ def test_small_early_epochs_are_described_and_credited():
     assert "resizing" not in credit.sources_paragraph(get_preset("fast").to_dict())
     assert "training image side" not in " ".join(dict(describe.settings_rows(get_preset("fast").to_dict())))
     assert "progressive resizing" in train.__doc__
-    unmirrored = dict(cfg, flip=False)
-    assert "down-scaling after the shift;" in dict(describe.method_paragraphs(
-        unmirrored, total_params=1, n_train=50_000, whiten_images=5000))["Augmentation"]
+    for changes, words in (({"flip": False}, "down-scaling after the shift;"), ({"translate": 0}, "down-scaling "
+                           "after the mirror;"), ({"flip": False, "translate": 0}, "down-scaling; small images")):
+        assert words in dict(describe.method_paragraphs(dict(cfg, **changes), total_params=1, n_train=50_000,
+                                                        whiten_images=5000))["Augmentation"]
 
 
 @pytest.mark.parametrize("module, sources", [(p2_model, ("arXiv:2404.00498", "cifar10-airbench")),

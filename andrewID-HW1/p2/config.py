@@ -181,8 +181,8 @@ AT_MOST_ONE = ("warmup_frac", "bn_momentum", "tta_fraction")
 # each image to learn from (a larger one blanks it whole); the rest keep a run within reach of a machine
 # (the lr schedule holds a value per step, a channel count sizes every tensor) and every number within the float32
 # tensors it is written into.
-AT_MOST = {"translate": 31, "cutout": 31, "whiten_patch": 8, "epochs": 1000, "batch_size": 50_000, "eval_batch_size": 50_000,
-           "convs_per_group": 8, "muon_ns_steps": 20, "whiten_bias_epochs": 1000}
+AT_MOST = {"translate": 31, "cutout": 31, "whiten_patch": 8, "epochs": 1000, "batch_size": 50_000,
+           "eval_batch_size": 50_000, "convs_per_group": 8, "muon_ns_steps": 20, "whiten_bias_epochs": 1000}
 MAX_WIDTH = 4096
 FLOAT32_MAX = 3.4028234663852886e38   # numpy.finfo(numpy.float32).max
 KIND_HINT = {bool: "true or false", tuple: "positive whole numbers separated by commas", int: "a whole number",

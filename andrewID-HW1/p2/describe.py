@@ -317,8 +317,8 @@ def _augmentation(cfg):
         parts.append(f"given a random {cfg['cutout']}x{cfg['cutout']} square of the mean colour (cutout)")
     sizes = [int(v) for v in cfg.get("epoch_sizes", (32,))]
     if min(sizes) < 32:
-        parts.append("shrunk to " + _size_schedule(sizes, cfg["epochs"], "shift and mirror" if cfg["flip"] else
-                                                    "shift" if cfg["translate"] else "crop"))
+        before = " and ".join(step for step, on in (("shift", cfg["translate"]), ("mirror", cfg["flip"])) if on)
+        parts.append("shrunk to " + _size_schedule(sizes, cfg["epochs"], before))
     if not parts:
         return "None: the network sees the training images as they are, normalised per colour channel."
     when = "Each epoch the whole training set" if cfg.get("alternate_flips") else "Each training batch"
@@ -329,7 +329,7 @@ def _augmentation(cfg):
 
 def _size_schedule(sizes, epochs, after):
     """(16, 16, 24, 32) over 8 epochs -> '16x16 pixels in epochs 1-2, 24x24 in epoch 3 and 32x32 (full size) in
-    epochs 4-8', with why; `after`: what the images went through before they are shrunk."""
+    epochs 4-8', with why; `after`: what the images went through before they are shrunk ("" if nothing)."""
     sizes = [epoch_size(sizes, epoch) for epoch in range(1, max(1, math.ceil(epochs)) + 1)]
     runs = []   # [size, first epoch, last epoch]
     for epoch, size in enumerate(sizes, 1):
@@ -344,7 +344,7 @@ def _size_schedule(sizes, epochs, after):
     why = ("; small images cost a fraction of a step, and the net learns coarse shapes from them before the last "
            "epochs at full size" if sizes[-1] == 32 else "")
     return (", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
-            + f" (antialiased bilinear down-scaling after the {after}{why})")
+            + f" (antialiased bilinear down-scaling{f' after the {after}' if after else ''}{why})")
 
 
 TTA_VIEWS = {
