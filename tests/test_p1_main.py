@@ -354,6 +354,18 @@ def test_the_curve_note_names_what_the_training_images_went_through(tiny, monkey
     assert (rotation + "; 0: off in this run" in text) == ("max_degrees" not in changes) and rotation in text
 
 
+@pytest.mark.parametrize("last_training_error", [0.0, 0.01])
+def test_an_error_of_zero_is_said_to_be_missing_from_the_log_scale_curves(tiny, monkeypatch, last_training_error):
+    real_stats = p1.get_training_stats
+
+    def stats(*args):   # the curves as get_training_stats returns them, the last training error set
+        losses, errors, val_losses, val_errors = real_stats(*args)
+        return losses, [0.1] * (len(errors) - 1) + [last_training_error], val_losses, [0.1] * len(val_errors)
+    monkeypatch.setattr(p1, "get_training_stats", stats)
+    missing = "An error of exactly 0 has no place on a log scale: the epochs that reached it are not drawn."
+    assert (missing in report_text(tiny, monkeypatch)) == (last_training_error == 0)
+
+
 def test_a_setting_added_to_the_block_is_reported_and_the_momentum_note_follows_its_value(tiny, monkeypatch):
     text = report_text(tiny, monkeypatch, momentum=0.8, dropout=0.0)   # a key the report has no note for
     assert "a steady slope moves 1 / (1 - 0.8) = 5x as far" in text and "  dropout " in text

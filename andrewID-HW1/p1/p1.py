@@ -698,7 +698,9 @@ def _report_text(run):
          f"epoch), {t['total']:.1f} s in all before writing the outputs",
          f"  {os.cpu_count()} CPUs: {cpu}; NumPy {np.__version__}",
          "", "CURVES (log scales): loss and error per image, as get_training_stats computes them. Training values are",
-         f"means over each epoch's batches ({seen}weights still changing); validation is measured after it."])
+         f"means over each epoch's batches ({seen}weights still changing); validation is measured after it."]
+        + ["An error of exactly 0 has no place on a log scale: the epochs that reached it are not drawn."]
+        * (min(train_errors + val_errors) == 0))
 
 if __name__ == "__main__":
     raise SystemExit(run(main))
