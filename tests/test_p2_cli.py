@@ -362,6 +362,20 @@ def test_a_notebook_gets_its_own_ctrl_c_handler_back_and_the_next_run_starts_afr
     assert interrupt.ending()[1] == 130 and signal.getsignal(signal.SIGTERM) == sigterm   # nothing left to ignore
 
 
+def test_a_ctrl_c_while_p2_starts_in_a_notebook_gives_the_kernel_its_handler_back(ctrl_c, monkeypatch, capsys):
+    import interrupt
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
+
+    def kernels_handler(signum, frame):
+        pass
+    signal.signal(signal.SIGINT, kernels_handler)
+    interrupt.while_starting(True)
+    with pytest.raises(SystemExit) as e:
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+    assert e.value.code == 130 and signal.getsignal(signal.SIGINT) == kernels_handler
+    assert capsys.readouterr().err == "interrupted (Ctrl-C) while starting; nothing was written\n"
+
+
 def test_a_process_that_ends_with_the_run_keeps_ignoring_ctrl_c_while_it_exits(ctrl_c, monkeypatch):
     import interrupt
     monkeypatch.delitem(sys.modules, "IPython", raising=False)   # python p2.py, not a notebook's %run

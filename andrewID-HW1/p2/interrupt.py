@@ -75,8 +75,12 @@ def installed():
     try:
         yield
     finally:
-        if "IPython" in sys.modules or sys.flags.interactive:
+        if _process_goes_on():
             restore()
+
+
+def _process_goes_on():
+    return "IPython" in sys.modules or bool(sys.flags.interactive)
 
 
 def received():
@@ -110,5 +114,6 @@ def while_starting(active):
 
 def _interrupted_while_starting(signum, frame):
     print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
-    restore()   # in a notebook, the kernel's own handler again
+    if _process_goes_on():
+        restore()   # in a notebook, the kernel's own handler again
     sys.exit(130)
