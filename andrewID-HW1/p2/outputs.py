@@ -52,14 +52,17 @@ class OutputSet:
         return os.path.join(self.folder, name)
 
     def staged(self, name):
-        """The temporary path for `name`: hidden, in the same folder (so the rename is atomic), same extension."""
-        stem, ext = os.path.splitext(name)
-        return os.path.join(self.folder, f".{stem}.{os.getpid()}.new{ext}")
+        """The temporary path for the new `name`."""
+        return self._beside(name, "new")
 
     def previous(self, name):
         """Where the previous `name` waits while the new set moves in."""
+        return self._beside(name, "old")
+
+    def _beside(self, name, tag):
+        """A hidden path for `name` in the same folder (so each rename is atomic), with the same extension."""
         stem, ext = os.path.splitext(name)
-        return os.path.join(self.folder, f".{stem}.{os.getpid()}.old{ext}")
+        return os.path.join(self.folder, f".{stem}.{os.getpid()}.{tag}{ext}")
 
     def commit(self):
         """The previous files moved aside, then the new ones into place; if any move fails (Windows refuses to move
