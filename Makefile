@@ -32,9 +32,12 @@ THEORY_PDF := theory/HW1_theory.pdf
 all: p1 p2 theory ## the main job: train p1 and p2, write every report and the theory PDF
 
 help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+	@awk -F ':.*## ' '/^[a-z0-9-]+:.*## / {printf "%-16s%s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# macOS's own python3 (Xcode's tools) is 3.9, for which the pins have no wheels: pip would only say "no matching
+# distribution", so the version is checked first.
 install: ## install the pinned Python packages
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "make install: HW1 needs Python 3.10 to 3.15; " + sys.executable + " is Python " + sys.version.split()[0] + ". Make the virtual environment with a newer Python (python3.12 -m venv .venv; on a Mac from python.org or Homebrew), activate it and run make install again")'
 	$(PYTHON) -m pip install -r requirements.txt
 
 data: ## download MNIST and CIFAR-10 (checksum-verified) into data/: tries both, then reports both

@@ -205,3 +205,40 @@ def test_clean_says_what_it_keeps_and_removes_only_the_named_students_zip(tree):
     assert not (tree / "jdoe-HW1.zip").exists() and not (tree / "jdoe-HW1.pdf").exists()
     assert (tree / "24789-HW1.pdf").exists() and (tree / "andrewID-HW1.zip").exists()
     assert (tree / "scratch" / "p1best" / "p1_model.npz").exists()
+
+
+def test_help_lists_every_target_with_its_line(tree):
+    # awk, not sed's "\t": macOS's sed writes a plain "t" for it
+    result, _ = make(tree, "help")
+    lines = [line for line in (tree / "Makefile").read_text().splitlines() if ": ## " in line and line[0].isalpha()]
+    assert result.returncode == 0 and len(lines) > 10
+    for line in lines:
+        target, text = line.split(": ## ")
+        assert f"{target:16s}{text}" in result.stdout.splitlines()
+
+
+# Stands for a Python of the version in FAKE_VERSION: runs make's `-c` check with that version, logs anything else.
+OLD_PYTHON = r"""
+import json, os, sys
+if sys.argv[1] == "-c":
+    sys.version_info = tuple(map(int, os.environ["FAKE_VERSION"].split("."))) + ("final", 0)
+    sys.version, sys.executable = os.environ["FAKE_VERSION"] + " (main)", sys.argv[0]
+    exec(sys.argv[2])
+else:
+    with open(os.environ["FAKE_LOG"], "a") as f:
+        f.write(json.dumps({"script": "python", "argv": sys.argv[1:]}) + "\n")
+"""
+
+
+@pytest.mark.parametrize("version, works", [("3.9.6", False), ("2.7.18", False), ("3.10.0", True), ("3.15.2", True)])
+def test_install_names_a_python_too_old_for_the_pins_before_pip_runs(tree, version, works):
+    fake = tree.parent / "python-fake"
+    fake.write_text(f"#!{sys.executable}\n{OLD_PYTHON}")
+    fake.chmod(0o755)
+    result, calls = make(tree, "install", f"PYTHON={fake}", FAKE_VERSION=version)
+    if works:
+        assert result.returncode == 0, result.stderr
+        assert calls == [{"script": "python", "argv": ["-m", "pip", "install", "-r", "requirements.txt"]}]
+    else:
+        assert result.returncode != 0 and calls == []
+        assert f"make install: HW1 needs Python 3.10 to 3.15; {fake} is Python {version}." in result.stderr
