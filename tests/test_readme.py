@@ -61,3 +61,11 @@ def test_the_history_files_link_to_each_other_correctly():
                 for target in LINK.findall(f.read()):
                     if not re.match(r"[a-z]+://|#", target):
                         assert os.path.exists(os.path.join(folder, target.split("#")[0])), (name, target)
+
+
+def test_its_shell_blocks_hold_only_commands():
+    # macOS's shell (zsh) does not take "#" as a comment when typed or pasted: "make p1   # text" would pass "#",
+    # "text" to make as targets. The explanations stand outside the blocks.
+    text = "\n".join(readme_lines())
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    assert blocks and [line for block in blocks for line in block.splitlines() if "#" in line] == []
