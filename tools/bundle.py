@@ -514,7 +514,7 @@ def main(argv=None, root=ROOT):
     zip_cmd = commands.add_parser("zip", help="validate and write <id>-HW1.zip")
     zip_cmd.add_argument("andrew_id", nargs="?", default="")
     check_cmd = commands.add_parser("check", help="validate an existing zip without running its code")
-    check_cmd.add_argument("zip_path", nargs="?", default="")
+    check_cmd.add_argument("zip_path", nargs="?", default="", type=os.path.expanduser)   # zsh leaves ~ in ZIP=~/x
     check_cmd.add_argument("--run", action="store_true",
                            help="also import and run the zip's code and load its models with it (trusted zips only)")
     args = parser.parse_args(argv)

@@ -203,7 +203,8 @@ def remove_if_empty(folders):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 tools/get_mnist.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", metavar="DIR", help="where mnist_train.csv and mnist_test.csv go")
+    parser.add_argument("folder", metavar="DIR", type=os.path.expanduser,   # zsh leaves ~ in MNIST_DIR=~/x
+                        help="where mnist_train.csv and mnist_test.csv go")
     try:
         folder = parser.parse_args(argv).folder
     except SystemExit as e:  # --help (0) or a usage error (2)

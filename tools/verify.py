@@ -266,12 +266,15 @@ def format_table(results):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mnist-dir", help="folder holding mnist_test.csv (default: where p1.py looks: $MNIST_DIR, "
-                                       "beside p1.py, the working folder, data/mnist)")
-    p.add_argument("--cifar10-dir", help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: "
-                                         "where p2.py looks: $CIFAR10_DIR, ./data, beside p2.py, data/cifar10)")
+    # a leading ~ expanded: zsh (macOS) leaves it as typed in `make verify MNIST_DIR=~/mnist`
+    p.add_argument("--mnist-dir", type=os.path.expanduser,
+                   help="folder holding mnist_test.csv (default: where p1.py looks: $MNIST_DIR, beside p1.py, the "
+                        "working folder, data/mnist)")
+    p.add_argument("--cifar10-dir", type=os.path.expanduser,
+                   help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: where p2.py looks: "
+                        "$CIFAR10_DIR, ./data, beside p2.py, data/cifar10)")
     p.add_argument("--only", choices=("p1", "p2"), help="verify one model only")
-    p.add_argument("--bundle", default=DEFAULT_BUNDLE,
+    p.add_argument("--bundle", default=DEFAULT_BUNDLE, type=os.path.expanduser,
                    help="folder holding p1/ and p2/ (default: andrewID-HW1; an unpacked zip works too)")
     return p.parse_args(argv)
 

@@ -445,7 +445,7 @@ DEFAULT_MNIST_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "data", "mni
 def mnist_places():
     """[(folder, its name)] to look in: $MNIST_DIR alone when set, else beside p1.py, the working folder, data/mnist."""
     if os.environ.get("MNIST_DIR"):
-        return [(os.environ["MNIST_DIR"], "MNIST_DIR")]
+        return [(os.path.expanduser(os.environ["MNIST_DIR"]), "MNIST_DIR")]  # zsh leaves ~ in MNIST_DIR=~/x
     return [(HERE, "the folder holding p1.py"), (os.getcwd(), "the working folder"),
             (DEFAULT_MNIST_DIR, "data/mnist two folders above p1.py")]
 
@@ -528,7 +528,7 @@ def choose_preset(presets):
 
 def output_dir():
     """P1_OUT, or the folder holding p1.py; refused at once if it could not be written after training."""
-    folder = os.environ.get("P1_OUT") or HERE
+    folder = os.path.expanduser(os.environ.get("P1_OUT") or HERE)
     existing = os.path.abspath(folder)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)

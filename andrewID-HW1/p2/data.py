@@ -92,7 +92,7 @@ def search_places():
     folder holding p2.py and its data/, the repository's data/ (the tutorial's root when p2.py is run from inside
     its folder) and data/cifar10."""
     repo_data = os.path.dirname(REPO_DATA_DIR)
-    places = [os.environ.get("CIFAR10_DIR"), "data", HERE, os.path.join(HERE, "data"), repo_data, REPO_DATA_DIR]
+    places = [cifar10_dir_setting(), "data", HERE, os.path.join(HERE, "data"), repo_data, REPO_DATA_DIR]
     unique = []
     for place in places:
         if place and os.path.abspath(place) not in unique:
@@ -172,6 +172,7 @@ def locate_cifar10(data_dir=None, download=True):
     """The DataSource to read. With data_dir, only that folder is used (either layout); without, the places of
     search_places() are tried in order. If none holds CIFAR-10 and download is true, the official binary archive
     is fetched into data_dir, or else into $CIFAR10_DIR or ./data."""
+    data_dir = os.path.expanduser(data_dir) if data_dir else None
     if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):
         raise DataError(f"--data-dir {data_dir} is a file; give the folder holding {BIN}/ or {PY}/.")
     places = [os.path.abspath(data_dir)] if data_dir else search_places()
@@ -180,7 +181,12 @@ def locate_cifar10(data_dir=None, download=True):
         return next((source for source in found if not missing_files(source)), found[0])
     if not download:
         raise DataError(f"{_not_found(places)}. {POINT_TO_DATA}, or run p2.py with a network to download it.")
-    return download_cifar10(data_dir or os.environ.get("CIFAR10_DIR") or "data", searched=places)
+    return download_cifar10(data_dir or cifar10_dir_setting() or "data", searched=places)
+
+
+def cifar10_dir_setting():
+    """$CIFAR10_DIR, a leading ~ expanded: zsh (macOS's shell) leaves it as typed in `make p2 CIFAR10_DIR=~/cifar`."""
+    return os.path.expanduser(os.environ.get("CIFAR10_DIR", ""))
 
 
 # ---------------------------------------------------------------------------------------------------------------

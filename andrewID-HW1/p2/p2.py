@@ -249,7 +249,9 @@ def parse_args(argv):
     p.add_argument("--preset", type=lambda name: ALIASES.get(name, name), choices=list(PRESETS),   # old names too
                    help="the recipe (config.py; default: fast on a GPU, cpu on a CPU)")
     p.add_argument("--seed", type=int, default=0, help=f"random seed, 0 to {MAX_SEED} (default: 0)")
-    p.add_argument("--out", default=HERE, help="folder for the model file, report and plot (default: next to p2.py)")
+    # paths: a leading ~ expanded here, as no shell does after "--out=" (nor zsh in `make p2 VAR=~/runs`)
+    p.add_argument("--out", default=HERE, type=os.path.expanduser,
+                   help="folder for the model file, report and plot (default: next to p2.py)")
     p.add_argument("--data-dir",
                    help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: search, see above)")
     p.add_argument("--data-note", default="", help="a note on the data for the report, e.g. 'JPEG-q75 copy'")
@@ -273,7 +275,8 @@ def parse_args(argv):
     p.add_argument("--no-epoch-eval", action="store_true",
                    help="with --validation: skip the per-epoch validation accuracy")
     task = p.add_mutually_exclusive_group()
-    task.add_argument("--eval", metavar="PATH", help="re-measure the test accuracy of a saved model and exit")
+    task.add_argument("--eval", metavar="PATH", type=os.path.expanduser,
+                      help="re-measure the test accuracy of a saved model and exit")
     task.add_argument("--download-only", action="store_true",
                       help="find CIFAR-10, or download it (see above), check every file, and exit")
     return p.parse_args(argv)
