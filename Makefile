@@ -1,5 +1,6 @@
 # 24789 HW1 bundle. `make help` lists the targets; `make` trains p1 and p2 and writes the theory PDF.
-PYTHON      ?= python3
+# The project's virtual environment when there is one, activated or not (a new terminal forgets it); else python3.
+PYTHON      ?= $(firstword $(wildcard .venv/bin/python .venv/Scripts/python.exe) python3)
 MNIST_DIR   ?=
 CIFAR10_DIR ?=
 P2_ARGS     ?=
@@ -34,10 +35,8 @@ all: p1 p2 theory ## the main job: train p1 and p2, write every report and the t
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z0-9-]+:.*## / {printf "%-16s%s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# macOS's own python3 (Xcode's tools) is 3.9, for which the pins have no wheels: pip would only say "no matching
-# distribution", so the version is checked first.
-install: ## install the pinned Python packages
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "make install: HW1 needs Python 3.10 to 3.15; " + sys.executable + " is Python " + sys.version.split()[0] + ". Make the virtual environment with a newer Python (python3.12 -m venv .venv; on a Mac from python.org or Homebrew), activate it and run make install again")'
+install: ## install the pinned Python packages (first: a Python they have wheels for, or which one to use)
+	@$(PYTHON) tools/check_python.py
 	$(PYTHON) -m pip install -r requirements.txt
 
 data: ## download MNIST and CIFAR-10 (checksum-verified) into data/: tries both, then reports both
@@ -69,8 +68,9 @@ p2: ## train the CIFAR-10 CNN (fast on a GPU, cpu on a CPU; precision per device
 theory: ## compute the theory answers and write theory/HW1_theory.pdf
 	$(PYTHON) -m theory --pdf $(THEORY_PDF)
 
-test: ## run the test suite (no network, no data needed), one worker per CPU core (pytest-xdist)
-	$(PYTHON) -m pytest -q -n auto tests
+# Each test worker holds torch and matplotlib (about 1 GB at its peak): four at most, for laptops of many cores
+test: ## run the test suite (no network, no data needed), one worker per CPU core, four at most (pytest-xdist)
+	$(PYTHON) -m pytest -q -n auto --maxprocesses 4 tests
 
 bench-p1: ## time the NumPy MLP against PyTorch on the CPU (same network and hyper-parameters)
 	$(PYTHON) bench/bench_p1.py
@@ -93,6 +93,6 @@ verify: ## re-measure both committed models on the test sets and compare with th
 clean: ## remove test caches, and with ANDREW_ID=yourid the zip and PDF `make zip` wrote; keeps data/ and the models
 	rm -rf .pytest_cache
 	$${ANDREW_ID:+rm -f "$$ANDREW_ID-HW1.zip" "$$ANDREW_ID-HW1.pdf" ".$$ANDREW_ID-HW1.zip."*.tmp}
-	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . \( -name .venv -o -name venv -o -name .git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	@if [ -n "$$ANDREW_ID" ]; then echo "kept: data/, the trained models and reports"; \
 	else echo "kept: data/, the trained models and reports, and *-HW1.zip/.pdf (ANDREW_ID=yourid removes yours)"; fi

@@ -217,13 +217,13 @@ def test_help_lists_every_target_with_its_line(tree):
         assert f"{target:16s}{text}" in result.stdout.splitlines()
 
 
-# Stands for a Python of the version in FAKE_VERSION: runs make's `-c` check with that version, logs anything else.
+# Stands for a Python of the version in FAKE_VERSION: runs tools/check_python.py as that version, logs anything else.
 OLD_PYTHON = r"""
-import json, os, sys
-if sys.argv[1] == "-c":
+import json, os, runpy, sys
+if sys.argv[1].endswith("check_python.py"):
     sys.version_info = tuple(map(int, os.environ["FAKE_VERSION"].split("."))) + ("final", 0)
-    sys.version, sys.executable = os.environ["FAKE_VERSION"] + " (main)", sys.argv[0]
-    exec(sys.argv[2])
+    sys.executable, sys.argv = sys.argv[0], sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
 else:
     with open(os.environ["FAKE_LOG"], "a") as f:
         f.write(json.dumps({"script": "python", "argv": sys.argv[1:]}) + "\n")
@@ -232,6 +232,7 @@ else:
 
 @pytest.mark.parametrize("version, works", [("3.9.6", False), ("2.7.18", False), ("3.10.0", True), ("3.15.2", True)])
 def test_install_names_a_python_too_old_for_the_pins_before_pip_runs(tree, version, works):
+    shutil.copy(os.path.join(ROOT, "tools", "check_python.py"), tree / "tools" / "check_python.py")
     fake = tree.parent / "python-fake"
     fake.write_text(f"#!{sys.executable}\n{OLD_PYTHON}")
     fake.chmod(0o755)
@@ -241,4 +242,28 @@ def test_install_names_a_python_too_old_for_the_pins_before_pip_runs(tree, versi
         assert calls == [{"script": "python", "argv": ["-m", "pip", "install", "-r", "requirements.txt"]}]
     else:
         assert result.returncode != 0 and calls == []
-        assert f"make install: HW1 needs Python 3.10 to 3.15; {fake} is Python {version}." in result.stderr
+        assert f"make install: HW1 needs Python 3.10 to 3.15; this is Python {version[:3]} ({fake})." in result.stderr
+
+
+def test_without_python_given_make_uses_the_projects_virtual_environment_activated_or_not(tree):
+    venv_python = tree / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f"#!{sys.executable}\n{FAKE}")
+    venv_python.chmod(0o755)
+    environ = dict(os.environ, FAKE_LOG=str(tree.parent / "log.jsonl"))
+    environ.pop("PYTHON", None)
+    result = subprocess.run(["make", "--no-print-directory", "-n", "p1"], cwd=tree, env=environ,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.startswith(".venv/bin/python andrewID-HW1/p1/p1.py"), result.stdout
+    venv_python.unlink()
+    result = subprocess.run(["make", "--no-print-directory", "-n", "p1"], cwd=tree, env=environ,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.startswith("python3 andrewID-HW1/p1/p1.py"), result.stdout
+
+
+def test_clean_leaves_the_virtual_environments_compiled_files(tree):
+    for folder in (".venv/lib/site/__pycache__", "tools/__pycache__"):
+        (tree / folder).mkdir(parents=True)
+    result, _ = make(tree, "clean")
+    assert result.returncode == 0, result.stderr
+    assert (tree / ".venv/lib/site/__pycache__").is_dir() and not (tree / "tools/__pycache__").exists()

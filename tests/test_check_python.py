@@ -1,0 +1,39 @@
+"""tools/check_python.py, make install's first step: a Python the pins have wheels for, or which one to use."""
+import subprocess
+import sys
+
+import pytest
+
+from tools import check_python
+
+
+@pytest.mark.parametrize("version, system, machine, translated, expected", [
+    ((3, 11, 7), "Linux", "x86_64", False, None),
+    ((3, 10, 0), "Windows", "AMD64", False, None),
+    ((3, 15, 2), "Darwin", "arm64", False, None),
+    ((3, 12, 1), "Darwin", "x86_64", False, None),      # an Intel Mac's newest Python with PyTorch wheels
+    ((3, 9, 6), "Darwin", "arm64", False, "HW1 needs Python 3.10 to 3.15; this is Python 3.9"),   # macOS's own
+    ((3, 6, 8), "Linux", "x86_64", False, "HW1 needs Python 3.10 to 3.15; this is Python 3.6"),   # RHEL 8's
+    ((3, 16, 0), "Linux", "x86_64", False, "HW1 needs Python 3.10 to 3.15; this is Python 3.16"),
+    ((3, 13, 0), "Darwin", "x86_64", False, "on an Intel Mac HW1 needs Python 3.10 to 3.12"),   # Homebrew's
+    ((3, 12, 1), "Darwin", "x86_64", True, "HW1 wants an Apple-silicon (arm64) Python; this is Python 3.12 for "
+                                           "Intel Macs, run by Rosetta"),
+])
+def test_each_python_gets_its_verdict(version, system, machine, translated, expected):
+    why = check_python.problem(version, system, machine, translated)
+    assert why == expected if expected is None else why.startswith(expected)
+
+
+def test_this_python_passes_in_one_quiet_run():
+    result = subprocess.run([sys.executable, check_python.__file__], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_rosetta_is_asked_only_of_an_intel_python_on_a_mac(monkeypatch):
+    monkeypatch.setattr(check_python.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(check_python.subprocess, "check_output", lambda *a, **k: pytest.fail("sysctl asked"))
+    assert check_python.runs_under_rosetta() is False
+    monkeypatch.setattr(check_python.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(check_python.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(check_python.subprocess, "check_output", lambda *a, **k: b"1\n")
+    assert check_python.runs_under_rosetta() is True
