@@ -713,3 +713,31 @@ def test_a_numbered_gpu_becomes_the_current_one_before_any_work(p2_main, monkeyp
     monkeypatch.setattr(p2_main, "run_training", lambda args, d: calls.append(("train", d)))
     assert p2_main.main([]) == 0
     assert calls == [("current", index) for index in current] + [("train", device)]
+
+
+@pytest.mark.parametrize("free", [2.9e9, None])
+def test_short_of_memory_a_cpu_run_says_so_and_leaves_malloc_alone(tiny_run, monkeypatch, capsys, free):
+    import cpu_memory
+    p2, argv, out = tiny_run
+    kept = []
+    monkeypatch.setattr(cpu_memory, "available_bytes", lambda: free)
+    monkeypatch.setattr(cpu_memory, "keep_freed_memory", lambda: kept.append(True))
+    assert p2.main(argv) == 0
+    said = capsys.readouterr().out.count("memory: 2.9 GB free, under the 4 GB a CPU run of p2 may use")
+    assert (said, kept) == ((1, []) if free else (0, [True]))
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError(
+    "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+    "262144000 bytes. Error code 12 (Cannot allocate memory)")])
+def test_out_of_memory_on_the_cpu_is_one_line_and_keeps_the_old_set(tiny_run, monkeypatch, capsys, error):
+    p2, argv, out = tiny_run
+    before = old_outputs(out)
+
+    def short_of_memory(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(p2, "train", short_of_memory)
+    assert p2.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory: a CPU run of p2 takes up to about 4 GB") and err.count("\n") == 1
+    assert contents(out) == before

@@ -55,3 +55,29 @@ def test_release_calls_malloc_trim_once_tuned(monkeypatch):
     monkeypatch.setattr(cpu_memory, "_malloc_trim", calls.append)
     cpu_memory.release_free_memory()
     assert calls == [0]
+
+
+def write(folder, **files):
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("_", ".")).write_text(text)
+    return str(folder)
+
+
+def test_free_memory_is_linuxs_figure_or_a_containers_limit_whichever_is_lower(tmp_path):
+    proc = write(tmp_path / "proc", meminfo="MemTotal: 8000000 kB\nMemAvailable: 3000000 kB\nCached: 10 kB\n")
+    assert cpu_memory.available_bytes(proc, str(tmp_path / "none")) == 3000000 * 1024
+    unlimited = write(tmp_path / "cg1", memory_max="max\n", memory_current="100\n")
+    assert cpu_memory.available_bytes(proc, unlimited) == 3000000 * 1024
+    limited = write(tmp_path / "cg2", memory_max="2000000000\n", memory_current="500000000\n")
+    assert cpu_memory.available_bytes(proc, limited) == 1500000000
+    assert cpu_memory.available_bytes(str(tmp_path / "none"), str(tmp_path / "none")) is None   # macOS, Windows
+
+
+def test_a_machine_short_of_memory_is_told_before_training(monkeypatch):
+    monkeypatch.setattr(cpu_memory, "available_bytes", lambda: 2.9e9)
+    assert cpu_memory.low_memory_note().startswith("memory: 2.9 GB free, under the 4 GB a CPU run of p2 may use")
+    assert "'Killed'" in cpu_memory.low_memory_note()
+    for free in (5e9, None):
+        monkeypatch.setattr(cpu_memory, "available_bytes", lambda: free)
+        assert cpu_memory.low_memory_note() is None

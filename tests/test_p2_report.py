@@ -378,9 +378,9 @@ def test_the_table_sets_each_setting_beside_airbench94_muons():
                                                                      "128, 512, 512", "64, 256, 256")
 
 
-def test_the_allocator_advice_is_credited_for_cpu_runs_only():
+def test_the_allocator_advice_is_credited_only_where_the_run_kept_freed_memory():
     cfg = get_preset("cpu").to_dict()
-    assert "Performance Tuning Guide" in credit.sources_paragraph(cfg, on_cpu=True)
+    assert "Performance Tuning Guide" in credit.sources_paragraph(cfg, memory_kept=True)
     assert "Performance Tuning Guide" not in credit.sources_paragraph(cfg)
     assert "Performance Tuning Guide" in cpu_memory.__doc__
 

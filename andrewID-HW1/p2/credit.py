@@ -127,9 +127,9 @@ def _listed(items):
     return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")
 
 
-def sources_paragraph(cfg, on_cpu=False):
-    """Credit for the ideas this recipe borrows, those of p2.py's other recipes, and what is our own; `on_cpu`: the
-    run trained on a CPU, where the memory allocator is tuned (cpu_memory.py)."""
+def sources_paragraph(cfg, memory_kept=False):
+    """Credit for the ideas this recipe borrows, those of p2.py's other recipes, and what is our own; `memory_kept`:
+    the run kept freed memory for the next step (cpu_memory.py: on a CPU, with glibc)."""
     used = borrowed_ideas(cfg)
     others = [idea for idea in borrowed_ideas(EVERY_IDEA) if idea not in used]
     # in parts, each its own block on the page: the program, the recipe, the ideas' origins, the speed-ups, ours
@@ -156,7 +156,7 @@ def sources_paragraph(cfg, on_cpu=False):
         text += (f"Giving the extra test-time views only to a fixed share of the least sure images follows "
                  f"{SELECTIVE_TTA}, which ranks them by the probability of their likeliest class; ranking them by "
                  f"the gap between their two likeliest classes, and the share ({share}), are our choices. ")
-    if on_cpu:
+    if memory_kept:
         text += ("Making the C library's memory allocator keep and reuse freed memory from one training step to the "
                  f"next, a CPU speed-up, follows {ALLOCATOR}. ")
     text = text.rstrip() + "\n\n"

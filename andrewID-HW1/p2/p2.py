@@ -93,6 +93,7 @@ def run_training(args, device):
                        timing=dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s,
                                    train_s=train_s, eval_s=eval_s, total_s=time.perf_counter() - t_start),
                        precision=precision.words, precision_reason=precision.reason,
+                       memory_kept=cpu_memory.keeps_freed_memory(),
                        selection_note=selection_note(preset, cfg), data_description=source.describe(args.data_note),
                        title="24789 HW1 problem 2: CIFAR-10 CNN", torch_version=torch.__version__,
                        command=command_line(sys.argv[1:]),
@@ -395,6 +396,9 @@ def error_message(exc):
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return ("out of GPU memory; --preset cpu needs less (batches of 1000, with learning rates set for "
                 "them)")
+    if isinstance(exc, MemoryError) or "DefaultCPUAllocator: can't allocate memory" in str(exc):
+        return ("out of memory: a CPU run of p2 takes up to about 4 GB; close other programs or train on a GPU "
+                f"(Colab: see the README); {', '.join(OUTPUT_NAMES)} are as they were")
     if isinstance(exc, OSError):
         return f"{exc.filename or 'a file'}: {exc.strerror or exc}"
     return None
@@ -414,7 +418,11 @@ def main(argv=None):
         if device.type == "cuda" and device.index is not None:   # events, graphs and new tensors go to the
             torch.cuda.set_device(device)                           # current GPU (cuda:0 unless set): this one
         if device.type == "cpu" and not args.download_only:
-            cpu_memory.keep_freed_memory()   # large tensors reused from step to step, not re-mapped (cpu_memory.py)
+            low = None if args.eval else cpu_memory.low_memory_note()   # a "Killed" later would say nothing
+            if low:
+                print(low)
+            else:
+                cpu_memory.keep_freed_memory()   # large tensors reused step to step, not re-mapped (cpu_memory.py)
         if args.download_only:
             source = locate_cifar10(args.data_dir)
             found = load_cifar10(source)   # every file read and checked: a partial copy is no "ok"

@@ -285,7 +285,7 @@ def method_section(summary):
                                  n_test=int(np.asarray(summary["confusion"]).sum()))
     if chosen:
         paragraphs.append(("How the settings were chosen", chosen))
-    paragraphs.append(("Sources", sources_paragraph(config, on_cpu=summary["device"].startswith("CPU"))))
+    paragraphs.append(("Sources", sources_paragraph(config, memory_kept=summary.get("memory_kept", False))))
     return paragraphs
 
 
