@@ -33,6 +33,8 @@ def fake_gpu(monkeypatch, name, capability):
     # AMX present, but torch told to use AVX2 kernels only (ATEN_CPU_CAPABILITY=avx2): bf16 would be emulated
     ("AVX2", True, True, "fp32", "this CPU has no native bf16: torch's kernels use AVX2"),
     ("DEFAULT", False, False, "fp32", "torch has no native bf16 kernels for this CPU: it runs its generic ones here"),
+    ("NO AVX", False, False, "fp32", "torch has no native bf16 kernels for this CPU: it runs its generic ones here"),
+    ("", False, False, "fp32", "torch has no native bf16 kernels for this CPU: it runs its generic ones here"),
 ])
 def test_cpu_choice(monkeypatch, capability, amx, avx512_bf16, expected, reason):
     fake_cpu(monkeypatch, capability, amx, avx512_bf16)

@@ -70,7 +70,9 @@ def cpu_bf16_instructions():
 def cpu_has_native_bf16():
     """(yes or no, why) for this CPU and the kernels torch runs on it."""
     capability = torch.backends.cpu.get_cpu_capability()
-    if capability == "DEFAULT":   # no vector set torch knows (an Apple-silicon or other ARM CPU, for one)
+    # no vector set torch knows: an ARM CPU such as Apple silicon ("DEFAULT"; torch 2.2 says "NO AVX", as it does
+    # for an Intel Python run by Rosetta), or a name missing from torch's own table ("")
+    if capability in ("DEFAULT", "NO AVX", ""):
         return False, "torch has no native bf16 kernels for this CPU: it runs its generic ones here"
     if capability not in WIDE_CPU_KERNELS:
         return False, f"this CPU has no native bf16: torch's kernels use {capability}"
