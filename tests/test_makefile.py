@@ -4,6 +4,7 @@ whether the PDF is stale,
 clean says what it keeps."""
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -57,7 +58,8 @@ def make(tree, *args, **env):
         log.unlink()
     inherited = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "CIFAR10_DIR")}
     environ = dict(inherited, FAKE_LOG=str(log), **env)
-    result = subprocess.run(["make", "--no-print-directory", f"PYTHON={sys.executable}", *args], cwd=tree,
+    # quoted: a student's virtual environment may sit in a folder whose name has a space ("Deep Learning")
+    result = subprocess.run(["make", "--no-print-directory", f"PYTHON={shlex.quote(sys.executable)}", *args], cwd=tree,
                             env=environ, capture_output=True, text=True, timeout=60)
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return result, calls
@@ -222,7 +224,7 @@ OLD_PYTHON = r"""
 import json, os, runpy, sys
 if sys.argv[1].endswith("check_python.py"):
     sys.version_info = tuple(map(int, os.environ["FAKE_VERSION"].split("."))) + ("final", 0)
-    sys.executable, sys.argv = sys.argv[0], sys.argv[1:]
+    sys.executable, sys.argv = os.environ["FAKE_EXECUTABLE"], sys.argv[1:]
     runpy.run_path(sys.argv[0], run_name="__main__")
 else:
     with open(os.environ["FAKE_LOG"], "a") as f:
@@ -233,10 +235,12 @@ else:
 @pytest.mark.parametrize("version, works", [("3.9.6", False), ("2.7.18", False), ("3.10.0", True), ("3.15.2", True)])
 def test_install_names_a_python_too_old_for_the_pins_before_pip_runs(tree, version, works):
     shutil.copy(os.path.join(ROOT, "tools", "check_python.py"), tree / "tools" / "check_python.py")
-    fake = tree.parent / "python-fake"
-    fake.write_text(f"#!{sys.executable}\n{OLD_PYTHON}")
+    fake = tree.parent / "python-fake"   # a shell script: a #! line cannot name a path with a space
+    (tree.parent / "fake.py").write_text(OLD_PYTHON)
+    fake.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(tree.parent / "fake.py"))} "$@"\n')
     fake.chmod(0o755)
-    result, calls = make(tree, "install", f"PYTHON={fake}", FAKE_VERSION=version)
+    result, calls = make(tree, "install", f"PYTHON={shlex.quote(str(fake))}", FAKE_VERSION=version,
+                         FAKE_EXECUTABLE=str(fake))
     if works:
         assert result.returncode == 0, result.stderr
         assert calls == [{"script": "python", "argv": ["-m", "pip", "install", "-r", "requirements.txt"]}]
@@ -248,8 +252,7 @@ def test_install_names_a_python_too_old_for_the_pins_before_pip_runs(tree, versi
 def test_without_python_given_make_uses_the_projects_virtual_environment_activated_or_not(tree):
     venv_python = tree / ".venv" / "bin" / "python"
     venv_python.parent.mkdir(parents=True)
-    venv_python.write_text(f"#!{sys.executable}\n{FAKE}")
-    venv_python.chmod(0o755)
+    venv_python.write_text("")   # only looked for: make -n runs nothing
     environ = dict(os.environ, FAKE_LOG=str(tree.parent / "log.jsonl"))
     environ.pop("PYTHON", None)
     result = subprocess.run(["make", "--no-print-directory", "-n", "p1"], cwd=tree, env=environ,
