@@ -2,6 +2,7 @@
 import gzip
 import hashlib
 import http.client
+import os
 import ssl
 import sys
 import urllib.error
@@ -211,3 +212,18 @@ def test_usage(capsys):
 def test_torchvision_lists_the_mirrors():
     mirrors, md5s = get_mnist.torchvision_mirrors()
     assert mirrors and set(md5s) == {f for pair in get_mnist.IDX_FILES.values() for f in pair}
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path, server, capsys, monkeypatch):
+    real_open = open
+
+    def full_disk(path, mode="r", *args, **kwargs):
+        if "w" in mode and str(path).endswith(f".tmp{os.getpid()}"):   # the CSV, once the folder proved writable
+            raise OSError(28, "No space left on device")
+        return real_open(path, mode, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", full_disk)
+    folder = tmp_path / "mnist"
+    assert get_mnist.main([str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: cannot write {folder / 'mnist_train.csv'}: No space left on device\n"
+    assert list(tmp_path.iterdir()) == []

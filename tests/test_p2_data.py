@@ -404,3 +404,14 @@ def test_eval_from_tutorial_data_folder_matches_binary_layout(tmp_path, capsys):
     assert printed[1][1] == f"data: {tmp_path / 'bin' / data.BIN} (CIFAR-10 binary version)"
     assert printed[0][-1] == printed[1][-1] and printed[0][-1].startswith("test accuracy: ")
 
+
+
+def test_a_download_that_fills_the_disk_says_to_free_space_not_to_fix_the_network(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as tv_utils
+    full = OSError(28, "No space left on device")
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive", fake_download([], full))
+    with pytest.raises(data.DataError) as info:
+        data.locate_cifar10(str(tmp_path / "new"))
+    message = str(info.value)
+    assert "No space left on device" in message and "Free about 350 MB there" in message
+    assert "network" not in message and not (tmp_path / "new").exists()

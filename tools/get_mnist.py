@@ -134,6 +134,8 @@ def write_atomically(path, data):
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+    except OSError as e:   # a full disk or quota names no file of its own
+        raise GetMnistError(f"cannot write {path}: {e.strerror or e}") from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -6,6 +6,7 @@ Python version (cifar-10-batches-py/, what the PyTorch tutorial and torchvision 
 dict with "data" (10000, 3072) uint8 in the same pixel order and "labels"; it is read with safe_pickle, which runs
 nothing from the file.
 """
+import errno
 import hashlib
 import os
 import shutil
@@ -162,9 +163,11 @@ def download_cifar10(data_dir, searched=None):
                else f"{type(exc).__name__}: {exc}")
         if "CERTIFICATE_VERIFY_FAILED" in why:   # python.org's Python for macOS comes without certificates
             why += "; on a Mac, run Install Certificates.command in Applications > Python 3.x first"
+        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", None))   # a disk or quota full
+        then = ("Free about 350 MB there (the archive and its files), or give another folder, and run again" if full
+                else f"{POINT_TO_DATA}, or run again with a working network")
         raise DataError(f"{_not_found(searched or [os.path.abspath(data_dir)])}, and downloading it from {URL} "
-                        f"into {os.path.abspath(data_dir)} failed ({why}). {POINT_TO_DATA}, or run again with a "
-                        "working network.") from None
+                        f"into {os.path.abspath(data_dir)} failed ({why}). {then}.") from None
     return _found(source.folder, BIN, downloaded=True)
 
 
