@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 import zipfile
 
 import numpy as np
@@ -412,7 +413,7 @@ def test_make_zip_leaves_out_the_hidden_files_macos_writes_beside_modules(repo, 
 def test_a_file_make_zip_cannot_read_is_one_line(repo, capsys, monkeypatch):
     def unreadable(*args, **kwargs):
         raise PermissionError(13, "Permission denied", "andrewID-HW1/p2/p2_model.pkl")
-    monkeypatch.setattr(bundle.shutil, "copy2", unreadable)
+    monkeypatch.setattr(bundle.shutil, "copyfile", unreadable)
     assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
     assert capsys.readouterr().err == "error: andrewID-HW1/p2/p2_model.pkl: Permission denied\n"
 
@@ -741,3 +742,16 @@ def test_a_member_that_cannot_be_unpacked_is_one_problem_among_the_others(repo, 
     zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1", extra=[(f"jdoe-HW1/p2/{long_name}", "x = 1\n")])
     problems = bundle.check_zip(str(zip_path))
     assert problems == [f"jdoe-HW1.zip: jdoe-HW1/p2/{long_name} cannot be unpacked (File name too long)"], problems
+
+
+def test_make_zip_copies_bytes_and_dates_but_no_file_flags(repo, monkeypatch):
+    # macOS: copy2 would copy a network share's file flags too, and a user may not set one of them (EPERM)
+    monkeypatch.setattr(bundle.shutil, "copy2", lambda *a, **k: pytest.fail("copy2 copies file flags"))
+    monkeypatch.setattr(bundle.shutil, "copystat", lambda *a, **k: pytest.fail("copystat copies file flags"))
+    model = repo / "andrewID-HW1" / "p1" / "p1_model.npz"
+    os.utime(model, (1_700_000_000, 1_700_000_000))
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 0
+    with zipfile.ZipFile(repo / "jdoe-HW1.zip") as z:
+        info = z.getinfo("jdoe-HW1/p1/p1_model.npz")
+        assert z.read(info) == model.read_bytes()
+        assert info.date_time == time.localtime(1_700_000_000)[:6]

@@ -226,7 +226,11 @@ def make_zip(andrew_id, root=ROOT):
         stage = os.path.join(staging, top)
         for name in names:
             os.makedirs(os.path.join(stage, os.path.dirname(name)), exist_ok=True)
-            shutil.copy2(os.path.join(source, name), os.path.join(stage, name))
+            # the bytes and the date only: copy2 also copies macOS's file flags, and a file on a network share (SMB)
+            # carries one a user may not set, which fails the copy (EPERM)
+            original, copy = os.path.join(source, name), os.path.join(stage, name)
+            shutil.copyfile(original, copy)
+            os.utime(copy, ns=(os.stat(original).st_atime_ns, os.stat(original).st_mtime_ns))
         os.makedirs(os.path.join(stage, "p1"), exist_ok=True)
         os.makedirs(os.path.join(stage, "p2"), exist_ok=True)
         sizes = {name: os.path.getsize(os.path.join(stage, name)) for name in names}
