@@ -193,7 +193,7 @@ def test_a_file_given_as_data_dir_is_refused_before_any_download(tmp_path, monke
 # Downloading
 # ---------------------------------------------------------------------------------------------------------------
 def fake_download(calls, fail=None):
-    def download(url, root, md5=None, **kwargs):
+    def download(url, root, md5=None, remove_finished=False):
         calls.append((url, os.path.abspath(root), md5))
         os.makedirs(root, exist_ok=True)
         with open(os.path.join(root, data.ARCHIVE), "wb") as f:
@@ -202,6 +202,8 @@ def fake_download(calls, fail=None):
             os.makedirs(os.path.join(root, data.BIN), exist_ok=True)
             raise fail
         write_cifar_batches(os.path.join(root, data.BIN), "bin", RECORDS)
+        if remove_finished:   # as torchvision does once the archive is unpacked
+            os.remove(os.path.join(root, data.ARCHIVE))
     return download
 
 
@@ -415,3 +417,15 @@ def test_a_download_that_fills_the_disk_says_to_free_space_not_to_fix_the_networ
     message = str(info.value)
     assert "No space left on device" in message and "Free about 350 MB there" in message
     assert "network" not in message and not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("there_before", [False, True])
+def test_the_archive_goes_once_unpacked_unless_it_was_there_before(tmp_path, monkeypatch, there_before):
+    import torchvision.datasets.utils as tv_utils
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive", fake_download([]))
+    if there_before:   # fetched by hand beside the folder p2 reads
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / data.ARCHIVE).write_bytes(b"the student's copy")
+    data.locate_cifar10(str(tmp_path / "mine"))
+    assert (tmp_path / "mine" / data.ARCHIVE).exists() == there_before
+    assert (tmp_path / "mine" / data.BIN / data.TEST_FILE).exists()

@@ -149,7 +149,9 @@ def download_cifar10(data_dir, searched=None):
     try:
         # torchvision is only needed here, so a machine that already has the data never imports it
         from torchvision.datasets.utils import download_and_extract_archive
-        download_and_extract_archive(URL, data_dir, md5=MD5)
+        # the 163 MB archive goes once unpacked (the batch files are all p2 reads), unless it was there before
+        keep = os.path.exists(os.path.join(data_dir, ARCHIVE))
+        download_and_extract_archive(URL, data_dir, md5=MD5, remove_finished=not keep)
         source = find_in(data_dir)
         if source is None:
             raise OSError(f"the archive held no {BIN}/ folder")
