@@ -723,7 +723,7 @@ def test_short_of_memory_a_cpu_run_says_so_and_leaves_malloc_alone(tiny_run, mon
     monkeypatch.setattr(cpu_memory, "available_bytes", lambda: free)
     monkeypatch.setattr(cpu_memory, "keep_freed_memory", lambda: kept.append(True))
     assert p2.main(argv) == 0
-    said = capsys.readouterr().out.count("memory: 2.9 GB free, under the 4 GB a CPU run of p2 may use")
+    said = capsys.readouterr().out.count("memory: 2.9 GB free, under the 4 GB this run may take")
     assert (said, kept) == ((1, []) if free else (0, [True]))
 
 
@@ -739,5 +739,6 @@ def test_out_of_memory_on_the_cpu_is_one_line_and_keeps_the_old_set(tiny_run, mo
     monkeypatch.setattr(p2, "train", short_of_memory)
     assert p2.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: out of memory: a CPU run of p2 takes up to about 4 GB") and err.count("\n") == 1
+    assert err.startswith("error: out of memory (a CPU training run of p2 takes up to about 4 GB)")
+    assert err.count("\n") == 1
     assert contents(out) == before

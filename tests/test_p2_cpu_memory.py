@@ -1,10 +1,12 @@
-"""cpu_memory.keep_freed_memory: applied through glibc's mallopt on Linux, a no-op elsewhere."""
+"""cpu_memory: freed memory kept through glibc's mallopt on Linux (a no-op elsewhere), and the free memory a run sees."""
 import ctypes
 import sys
 
 import pytest
 
 import cpu_memory
+
+available_bytes = cpu_memory.available_bytes   # conftest makes every test's p2 see no figure; these test the real one
 
 
 @pytest.fixture(autouse=True)
@@ -57,26 +59,24 @@ def test_release_calls_malloc_trim_once_tuned(monkeypatch):
     assert calls == [0]
 
 
-def write(folder, **files):
-    folder.mkdir(exist_ok=True)
-    for name, text in files.items():
-        (folder / name.replace("_", ".")).write_text(text)
-    return str(folder)
+def test_free_memory_is_linuxs_memavailable(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 8000000 kB\nMemFree: 100 kB\nMemAvailable: 3000000 kB\nCached: 10 kB\n")
+    assert available_bytes(str(meminfo)) == 3000000 * 1024
+    meminfo.write_text("MemTotal: 8000000 kB\n")   # a Linux before 3.14
+    assert available_bytes(str(meminfo)) is None
+    assert available_bytes(str(tmp_path / "none")) is None   # macOS, Windows
 
 
-def test_free_memory_is_linuxs_figure_or_a_containers_limit_whichever_is_lower(tmp_path):
-    proc = write(tmp_path / "proc", meminfo="MemTotal: 8000000 kB\nMemAvailable: 3000000 kB\nCached: 10 kB\n")
-    assert cpu_memory.available_bytes(proc, str(tmp_path / "none")) == 3000000 * 1024
-    unlimited = write(tmp_path / "cg1", memory_max="max\n", memory_current="100\n")
-    assert cpu_memory.available_bytes(proc, unlimited) == 3000000 * 1024
-    limited = write(tmp_path / "cg2", memory_max="2000000000\n", memory_current="500000000\n")
-    assert cpu_memory.available_bytes(proc, limited) == 1500000000
-    assert cpu_memory.available_bytes(str(tmp_path / "none"), str(tmp_path / "none")) is None   # macOS, Windows
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/meminfo: Linux only")
+def test_this_linux_says_how_much_is_free():
+    assert available_bytes() > 0
 
 
 def test_a_machine_short_of_memory_is_told_before_training(monkeypatch):
     monkeypatch.setattr(cpu_memory, "available_bytes", lambda: 2.9e9)
-    assert cpu_memory.low_memory_note().startswith("memory: 2.9 GB free, under the 4 GB a CPU run of p2 may use")
+    assert cpu_memory.low_memory_note().startswith("memory: 2.9 GB free, under the 4 GB this run may take")
+    assert max(map(len, cpu_memory.low_memory_note().splitlines())) < 120
     assert "'Killed'" in cpu_memory.low_memory_note()
     for free in (5e9, None):
         monkeypatch.setattr(cpu_memory, "available_bytes", lambda: free)

@@ -20,7 +20,6 @@ Intel's Performance Tuning Guide for its PyTorch extension (intel.github.io/inte
 jemalloc or TCMalloc with LD_PRELOAD; glibc's own settings do it here without another library.
 """
 import ctypes
-import os
 import sys
 
 M_TRIM_THRESHOLD = -1   # mallopt parameters, from glibc's <malloc.h>
@@ -46,39 +45,30 @@ def keep_freed_memory():
     return True
 
 
-def keeps_freed_memory():
+def memory_is_kept():
     """Whether keep_freed_memory() has taken effect in this process (the report credits the idea only then)."""
     return _malloc_trim is not None
 
 
-def available_bytes(proc="/proc", cgroup="/sys/fs/cgroup"):
-    """Memory this process can still take without swapping: Linux's MemAvailable, or less where a container's
-    limit (cgroup v2: memory.max less memory.current) leaves less; None where the system does not say."""
-    found = []
+def available_bytes(meminfo="/proc/meminfo"):
+    """Memory the system can still give without swapping (Linux's MemAvailable: also in WSL and ChromeOS's Linux,
+    where it is the virtual machine's), or None where it does not say (macOS, Windows)."""
     try:
-        with open(os.path.join(proc, "meminfo")) as f:
-            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+        with open(meminfo) as f:
+            return next((int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")), None)
     except (OSError, ValueError, IndexError):
-        pass
-    try:
-        with open(os.path.join(cgroup, "memory.max")) as f, open(os.path.join(cgroup, "memory.current")) as g:
-            limit = f.read().strip()
-            if limit != "max":
-                found.append(int(limit) - int(g.read()))
-    except (OSError, ValueError):
-        pass
-    return min(found) if found else None
+        return None
 
 
 def low_memory_note():
-    """A line for the console where less memory is free than a CPU training run with kept memory uses, else None."""
+    """Two lines for the console where less memory is free than a CPU training run with kept memory takes, else None."""
     free = available_bytes()
     if free is None or free >= ROOMY_BYTES:
         return None
-    return (f"memory: {free / 1e9:.1f} GB free, under the {ROOMY_BYTES / 1e9:.0f} GB a CPU run of p2 may use: freed "
-            "memory goes back to the system at each step (slower steps, about 3.3 GB at most in float32); close "
-            "other programs or train on a GPU (Colab: see the README). Out of memory, the system stops the run with "
-            "the one word 'Killed'.")
+    return (f"memory: {free / 1e9:.1f} GB free, under the {ROOMY_BYTES / 1e9:.0f} GB this run may take: freed memory "
+            "goes back at each step (slower, a lower peak)\n"
+            "  where memory runs out, the system stops the run with one word, 'Killed': close other programs, "
+            "or use a GPU")
 
 
 def release_free_memory():

@@ -149,7 +149,7 @@ def download_cifar10(data_dir, searched=None):
     try:
         # torchvision is only needed here, so a machine that already has the data never imports it
         from torchvision.datasets.utils import download_and_extract_archive
-        # the 163 MB archive goes once unpacked (the batch files are all p2 reads), unless it was there before
+        # the 170 MB archive goes once unpacked (the batch files are all p2 reads), unless it was there before
         keep = os.path.exists(os.path.join(data_dir, ARCHIVE))
         download_and_extract_archive(URL, data_dir, md5=MD5, remove_finished=not keep)
         source = find_in(data_dir)
@@ -165,7 +165,7 @@ def download_cifar10(data_dir, searched=None):
                else f"{type(exc).__name__}: {exc}")
         if "CERTIFICATE_VERIFY_FAILED" in why:   # python.org's Python for macOS comes without certificates
             why += "; on a Mac, run Install Certificates.command in Applications > Python 3.x first"
-        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", None))   # a disk or quota full
+        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)   # a disk or a quota full
         then = ("Free about 350 MB there (the archive and its files), or give another folder, and run again" if full
                 else f"{POINT_TO_DATA}, or run again with a working network")
         raise DataError(f"{_not_found(searched or [os.path.abspath(data_dir)])}, and downloading it from {URL} "

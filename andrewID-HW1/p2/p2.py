@@ -59,6 +59,8 @@ def run_training(args, device):
     torch.backends.cudnn.benchmark = True  # fixed shapes (the ragged last batch is dropped): pick the fastest kernels
     with OutputSet(args.out, OUTPUT_NAMES) as out:   # checked writable now; files replaced only at the end
         announce(args, preset, cfg, precision, device)
+        if device.type == "cpu":
+            set_up_cpu_memory(training=True)
 
         # 1. Data: the 50,000 training and 10,000 test images, as uint8 tensors on the device.
         source = find_data(args.data_dir)
@@ -93,7 +95,7 @@ def run_training(args, device):
                        timing=dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s,
                                    train_s=train_s, eval_s=eval_s, total_s=time.perf_counter() - t_start),
                        precision=precision.words, precision_reason=precision.reason,
-                       memory_kept=cpu_memory.keeps_freed_memory(),
+                       memory_kept=device.type == "cpu" and cpu_memory.memory_is_kept(),
                        selection_note=selection_note(preset, cfg), data_description=source.describe(args.data_note),
                        title="24789 HW1 problem 2: CIFAR-10 CNN", torch_version=torch.__version__,
                        command=command_line(sys.argv[1:]),
@@ -116,6 +118,16 @@ def announce(args, preset, cfg, precision, device):
     print(f"precision: {precision.describe()}")
     print("config:")
     print("\n".join(config_table(cfg.to_dict())))
+
+
+def set_up_cpu_memory(training):
+    """Freed memory kept for the next step (cpu_memory.py), unless less memory is free than a training run would
+    then take: that is said instead, as a run the system stops for want of memory ends with a bare "Killed"."""
+    low = cpu_memory.low_memory_note() if training else None
+    if low:
+        print(low)
+    else:
+        cpu_memory.keep_freed_memory()
 
 
 def find_data(data_dir):
@@ -364,6 +376,8 @@ def command_line(argv):
 
 
 def run_eval(args, device):
+    if device.type == "cpu":
+        set_up_cpu_memory(training=False)
     model, cfg, ckpt = load_model(args.eval, device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -397,8 +411,8 @@ def error_message(exc):
         return ("out of GPU memory; --preset cpu needs less (batches of 1000, with learning rates set for "
                 "them)")
     if isinstance(exc, MemoryError) or "DefaultCPUAllocator: can't allocate memory" in str(exc):
-        return ("out of memory: a CPU run of p2 takes up to about 4 GB; close other programs or train on a GPU "
-                f"(Colab: see the README); {', '.join(OUTPUT_NAMES)} are as they were")
+        return ("out of memory (a CPU training run of p2 takes up to about 4 GB): close other programs, or train "
+                "on a GPU (Colab's free one, for instance)")
     if isinstance(exc, OSError):
         return f"{exc.filename or 'a file'}: {exc.strerror or exc}"
     return None
@@ -417,12 +431,6 @@ def main(argv=None):
             print(note)
         if device.type == "cuda" and device.index is not None:   # events, graphs and new tensors go to the
             torch.cuda.set_device(device)                           # current GPU (cuda:0 unless set): this one
-        if device.type == "cpu" and not args.download_only:
-            low = None if args.eval else cpu_memory.low_memory_note()   # a "Killed" later would say nothing
-            if low:
-                print(low)
-            else:
-                cpu_memory.keep_freed_memory()   # large tensors reused step to step, not re-mapped (cpu_memory.py)
         if args.download_only:
             source = locate_cifar10(args.data_dir)
             found = load_cifar10(source)   # every file read and checked: a partial copy is no "ok"
