@@ -1,6 +1,10 @@
 # 24789 HW1 bundle. `make help` lists the targets; `make` trains p1 and p2 and writes the theory PDF.
-# The project's virtual environment when there is one, activated or not (a new terminal forgets it); else python3.
-PYTHON      ?= $(firstword $(wildcard .venv/bin/python .venv/Scripts/python.exe) python3)
+# The project's virtual environment when its Python runs, activated or not (a new terminal forgets it); else python3.
+# (Not a mere file test: a venv whose base Python was removed, by a Homebrew upgrade say, keeps a dead link.)
+VENV_PYTHON := $(if $(filter Windows_NT,$(OS)),.venv/Scripts/python.exe,.venv/bin/python)
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(or $(shell $(VENV_PYTHON) -c "" >/dev/null 2>&1 && echo $(VENV_PYTHON)),python3)
+endif
 MNIST_DIR   ?=
 CIFAR10_DIR ?=
 P2_ARGS     ?=

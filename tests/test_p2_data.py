@@ -429,3 +429,9 @@ def test_the_archive_goes_once_unpacked_unless_it_was_there_before(tmp_path, mon
     data.locate_cifar10(str(tmp_path / "mine"))
     assert (tmp_path / "mine" / data.ARCHIVE).exists() == there_before
     assert (tmp_path / "mine" / data.BIN / data.TEST_FILE).exists()
+
+
+def test_torchvision_takes_the_arguments_the_download_passes():
+    import inspect
+    from torchvision.datasets.utils import download_and_extract_archive
+    assert {"md5", "remove_finished"} <= set(inspect.signature(download_and_extract_archive).parameters)

@@ -7,8 +7,12 @@ import platform
 import subprocess
 import sys
 
-FIX = ("Make the virtual environment again with a suitable Python (delete .venv, then python3.12 -m venv .venv; on a "
-       "Mac from python.org or Homebrew), activate it and run make install again")
+OLDEST, NEWEST = (3, 10), (3, 15)   # the Pythons requirements.txt has pins for
+INTEL_MAC_NEWEST = (3, 12)          # PyTorch 2.2.2, its last release for Intel Macs, has wheels up to Python 3.12
+FIX = ("Make the virtual environment again with such a Python (delete .venv, then for one python3.12 -m venv .venv, on "
+       "Windows py -3.12 -m venv .venv; python.org has installers) and run make install again")
+ROSETTA_FIX = ("Install an Apple-silicon Python (python.org's installer, or Homebrew's in /opt/homebrew), open the "
+               "Terminal without Rosetta, make the virtual environment again with it and run make install again")
 
 
 def problem(version, system, machine, translated=False):
@@ -16,14 +20,14 @@ def problem(version, system, machine, translated=False):
     platform.system() and platform.machine(); `translated`: an Intel build run by Rosetta on an Apple-silicon Mac."""
     major_minor = tuple(version[:2])
     here = "this is Python %d.%d" % major_minor
-    if not (3, 10) <= major_minor <= (3, 15):
-        return "HW1 needs Python 3.10 to 3.15; " + here
+    if not OLDEST <= major_minor <= NEWEST:
+        return "HW1 needs Python %d.%d to %d.%d; " % (OLDEST + NEWEST) + here
     if translated:
-        return ("HW1 wants an Apple-silicon (arm64) Python; " + here + " for Intel Macs, run by Rosetta: it would get "
+        return ("HW1 needs an Apple-silicon (arm64) Python; " + here + " for Intel Macs, run by Rosetta: it would get "
                 "PyTorch's last Intel release and run it emulated, several times slower")
-    if system == "Darwin" and machine == "x86_64" and major_minor > (3, 12):
-        return ("on an Intel Mac HW1 needs Python 3.10 to 3.12 (PyTorch's last release for it, 2.2.2, has wheels for "
-                "no newer one); " + here)
+    if system == "Darwin" and machine == "x86_64" and major_minor > INTEL_MAC_NEWEST:
+        return ("on an Intel Mac HW1 needs Python 3.10 to %d.%d (PyTorch's last release for it, 2.2.2, has wheels for "
+                "no newer one); " % INTEL_MAC_NEWEST + here)
     return None
 
 
@@ -39,9 +43,10 @@ def runs_under_rosetta():
 
 
 def main():
-    why = problem(sys.version_info, platform.system(), platform.machine(), runs_under_rosetta())
+    translated = runs_under_rosetta()
+    why = problem(sys.version_info, platform.system(), platform.machine(), translated)
     if why:
-        sys.exit("make install: %s (%s). %s" % (why, sys.executable, FIX))
+        sys.exit("make install: %s (%s). %s" % (why, sys.executable, ROSETTA_FIX if translated else FIX))
 
 
 if __name__ == "__main__":
