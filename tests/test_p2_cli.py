@@ -292,16 +292,26 @@ def test_set_overrides_any_field_and_is_stored_in_the_model(tiny_run, capsys):
     assert "residual" in capsys.readouterr().out   # the printed config
 
 
-def test_ctrl_c_during_training_keeps_the_old_set(tiny_run, ctrl_c, monkeypatch, capsys):
+OUT_OF_MEMORY = "error: out of memory (a CPU training run of p2 takes up to about 4 GB)"
+
+
+@pytest.mark.parametrize("error, status, said", [
+    (KeyboardInterrupt(), 130, "interrupted (Ctrl-C)"),
+    (MemoryError(), 2, OUT_OF_MEMORY),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                  "tried to allocate 262144000 bytes. Error code 12 (Cannot allocate memory)"), 2, OUT_OF_MEMORY),
+])
+def test_a_run_stopped_in_training_is_one_line_and_keeps_the_old_set(tiny_run, ctrl_c, monkeypatch, capsys, error,
+                                                                     status, said):
     p2, argv, out = tiny_run
     before = old_outputs(out)
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(p2, "train", interrupted)
-    assert p2.main(argv) == 130
+    def stopped(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(p2, "train", stopped)
+    assert p2.main(argv) == status
     err = capsys.readouterr().err
-    assert err.startswith("interrupted (Ctrl-C)") and err.count("\n") == 1
+    assert err.startswith(said) and err.count("\n") == 1
     assert contents(out) == before
 
 
@@ -725,20 +735,3 @@ def test_short_of_memory_a_cpu_run_says_so_and_leaves_malloc_alone(tiny_run, mon
     assert p2.main(argv) == 0
     said = capsys.readouterr().out.count("memory: 2.9 GB free, under the 4 GB this run may take")
     assert (said, kept) == ((1, []) if free else (0, [True]))
-
-
-@pytest.mark.parametrize("error", [MemoryError(), RuntimeError(
-    "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to allocate "
-    "262144000 bytes. Error code 12 (Cannot allocate memory)")])
-def test_out_of_memory_on_the_cpu_is_one_line_and_keeps_the_old_set(tiny_run, monkeypatch, capsys, error):
-    p2, argv, out = tiny_run
-    before = old_outputs(out)
-
-    def short_of_memory(*args, **kwargs):
-        raise error
-    monkeypatch.setattr(p2, "train", short_of_memory)
-    assert p2.main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: out of memory (a CPU training run of p2 takes up to about 4 GB)")
-    assert err.count("\n") == 1
-    assert contents(out) == before
