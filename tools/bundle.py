@@ -230,7 +230,8 @@ def make_zip(andrew_id, root=ROOT):
             # carries one a user may not set, which fails the copy (EPERM)
             original, copy = os.path.join(source, name), os.path.join(stage, name)
             shutil.copyfile(original, copy)
-            os.utime(copy, ns=(os.stat(original).st_atime_ns, os.stat(original).st_mtime_ns))
+            status = os.stat(original)
+            os.utime(copy, ns=(status.st_atime_ns, status.st_mtime_ns))
         os.makedirs(os.path.join(stage, "p1"), exist_ok=True)
         os.makedirs(os.path.join(stage, "p2"), exist_ok=True)
         sizes = {name: os.path.getsize(os.path.join(stage, name)) for name in names}

@@ -60,7 +60,7 @@ def run_training(args, device):
     with OutputSet(args.out, OUTPUT_NAMES) as out:   # checked writable now; files replaced only at the end
         announce(args, preset, cfg, precision, device)
         if device.type == "cpu":
-            set_up_cpu_memory(training=True)
+            set_up_cpu_memory()
 
         # 1. Data: the 50,000 training and 10,000 test images, as uint8 tensors on the device.
         source = find_data(args.data_dir)
@@ -120,10 +120,10 @@ def announce(args, preset, cfg, precision, device):
     print("\n".join(config_table(cfg.to_dict())))
 
 
-def set_up_cpu_memory(training):
+def set_up_cpu_memory():
     """Freed memory kept for the next step (cpu_memory.py), unless less memory is free than a training run would
     then take: that is said instead, as a run the system stops for want of memory ends with a bare "Killed"."""
-    low = cpu_memory.low_memory_note() if training else None
+    low = cpu_memory.low_memory_note()
     if low:
         print(low)
     else:
@@ -377,7 +377,7 @@ def command_line(argv):
 
 def run_eval(args, device):
     if device.type == "cpu":
-        set_up_cpu_memory(training=False)
+        cpu_memory.keep_freed_memory()   # as before this run: the free-memory check is for training
     model, cfg, ckpt = load_model(args.eval, device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
