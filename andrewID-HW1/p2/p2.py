@@ -377,7 +377,7 @@ def command_line(argv):
 
 def run_eval(args, device):
     if device.type == "cpu":
-        cpu_memory.keep_freed_memory()   # as before this run: the free-memory check is for training
+        cpu_memory.keep_freed_memory()   # the free-memory check concerns training only
     model, cfg, ckpt = load_model(args.eval, device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
