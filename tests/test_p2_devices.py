@@ -108,3 +108,54 @@ def test_on_macos_the_cpu_is_named_by_sysctl(monkeypatch):
         raise FileNotFoundError(2, "No such file or directory", command[0])
     monkeypatch.setattr(devices.subprocess, "run", no_sysctl)
     assert devices.describe_device(torch.device("cpu")).startswith("CPU: arm, ")   # no sysctl: what Python says
+
+
+def fake_mac(monkeypatch, machine, mps):
+    """macOS on Apple silicon ("arm64") or Intel ("x86_64"), with or without a GPU PyTorch's MPS backend can use."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(devices.shutil, "which", lambda name: None)   # a Mac has no NVIDIA driver
+    monkeypatch.setattr(devices.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(devices.platform, "machine", lambda: machine)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+@pytest.mark.parametrize("machine, mps, expected", [
+    ("arm64", True, "mps"), ("arm64", False, "cpu"),
+    ("x86_64", True, "cpu"),   # an Intel Mac's GPU (torch 2.2 at most): only when asked for
+])
+def test_an_apple_silicon_macs_gpu_is_the_default_there(monkeypatch, machine, mps, expected):
+    fake_mac(monkeypatch, machine, mps)
+    assert pick_device(None) == default_device() == (torch.device(expected), None)
+
+
+def test_a_macs_gpu_by_name(monkeypatch):
+    fake_mac(monkeypatch, "x86_64", mps=True)
+    assert pick_device("mps") == (torch.device("mps"), None)
+    fake_mac(monkeypatch, "arm64", mps=False)
+    with pytest.raises(DeviceError, match="--device mps: this machine has no Mac GPU PyTorch can use .*--device cpu"):
+        pick_device("mps")
+
+
+def test_a_macs_gpu_is_named_by_its_chip(monkeypatch):
+    monkeypatch.setattr(devices, "mac_cpu_name", lambda: "Apple M2")
+    assert devices.describe_device(torch.device("mps")) == "Apple M2 GPU (MPS)"
+    monkeypatch.setattr(devices, "mac_cpu_name", lambda: None)
+    assert devices.describe_device(torch.device("mps")) == "Mac GPU (MPS)"
+
+
+@pytest.mark.parametrize("device, waits", [("cpu", []), ("mps", ["mps"]), ("cuda", ["cuda"])])
+def test_synchronize_waits_for_a_gpu(monkeypatch, device, waits):
+    """A GPU runs behind the Python that queues its work: a time read without waiting would be too short."""
+    waited = []
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: waited.append("mps"))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: waited.append("cuda"))
+    devices.synchronize(torch.device(device))
+    assert waited == waits
+
+
+def test_a_macs_gpu_is_timed_by_the_wall_clock_once_its_work_is_done(monkeypatch):
+    import train
+    waited = []
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: waited.append("mps"))
+    assert train.Stopwatch(torch.device("mps")).start().stop() >= 0
+    assert waited == ["mps", "mps"]

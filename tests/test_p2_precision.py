@@ -131,3 +131,16 @@ def test_autocast_computes_the_convolutions_in_the_chosen_dtype(name, dtype):
 def test_words_for_the_console_and_report():
     assert Precision("fp32", "this CPU has no native bf16").describe() == "float32 (this CPU has no native bf16)"
     assert precision.WORDS["fp16"] == "float16 autocast with loss scaling"
+
+
+def test_a_macs_gpu_trains_in_float32_and_asking_for_16_bits_there_is_no_warning():
+    mps = torch.device("mps")
+    chosen = choose_precision("auto", mps)
+    assert chosen.name == "fp32" and chosen.reason == "a Mac's GPU computes float16 no faster than float32"
+    assert choose_precision("fp16", mps).reason == choose_precision("bf16", mps).reason == "asked for with --precision"
+
+
+def test_float32_enters_no_autocast():
+    """torch before 2.5 refuses autocast for a Mac's GPU (mps) even when it is off: float32 does without it."""
+    with Precision("fp32", "").autocast(torch.device("mps")):
+        assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.float32

@@ -1,10 +1,14 @@
-"""Which device a run uses: an NVIDIA GPU where the installed PyTorch can run on it, else the CPU, and why not the GPU.
+"""Which device a run uses: an NVIDIA GPU where the installed PyTorch can run on it, else an Apple-silicon Mac's GPU
+(PyTorch's MPS backend), else the CPU; and why not the NVIDIA GPU.
 
 A student's GPU is often out of reach of the torch they installed: PyPI's torch for Windows and macOS has no CUDA,
 a CUDA build needs a driver recent enough for its CUDA version, and torch 2.14's default Linux wheel (CUDA 13.0)
 carries GPU code for compute capability 7.5 and newer only, so on a V100 (7.0), P100 (6.0) or GeForce 10xx (6.1)
 every kernel would fail. Each case is named in one line, and the run goes to the CPU; asked for by name (--device
 cuda), the GPU is refused with the same words.
+
+A Mac's GPU is used by default on Apple silicon only; on an Intel Mac (whose last PyTorch is 2.2) --device mps asks
+for it. Its memory is the Mac's own, and the CPU waits for its work only where a time is read (synchronize).
 """
 import os
 import platform
@@ -28,9 +32,12 @@ def pick_device(name=None):
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise DeviceError(f"--device {name!r}: not a device name; use cpu, cuda or cuda:N") from None
-    if device.type not in ("cpu", "cuda"):
-        raise DeviceError(f"--device {name}: p2 runs on cpu or cuda")
+        raise DeviceError(f"--device {name!r}: not a device name; use cpu, cuda, cuda:N or mps") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"--device {name}: p2 runs on cpu, cuda or mps (a Mac's GPU)")
+    if device.type == "mps" and not mps_available():
+        raise DeviceError(f"--device {name}: this machine has no Mac GPU PyTorch can use (MPS needs macOS 12.3 or "
+                          "newer and a PyTorch built for it); use --device cpu")
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
@@ -44,11 +51,28 @@ def pick_device(name=None):
 
 
 def default_device():
-    """(cuda if this machine has a GPU this PyTorch build runs on, else cpu; why not the GPU, or None)."""
-    if not torch.cuda.is_available():
-        return torch.device("cpu"), unusable_nvidia_gpu()
-    why_not = gpu_without_kernels(torch.device("cuda"))
-    return torch.device("cpu" if why_not else "cuda"), why_not
+    """(cuda if this machine has an NVIDIA GPU this PyTorch build runs on, else mps on an Apple-silicon Mac, else
+    cpu; why not the NVIDIA GPU, or None)."""
+    why_not = unusable_nvidia_gpu() if not torch.cuda.is_available() else gpu_without_kernels(torch.device("cuda"))
+    if torch.cuda.is_available() and not why_not:
+        return torch.device("cuda"), None
+    if platform.system() == "Darwin" and platform.machine() == "arm64" and mps_available():
+        return torch.device("mps"), None
+    return torch.device("cpu"), why_not
+
+
+def mps_available():
+    """Whether this PyTorch can run on a Mac's GPU (Metal Performance Shaders)."""
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
+
+
+def synchronize(device):
+    """Wait until `device` has done the work queued on it (a GPU runs ahead of the Python that queues it)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def unusable_nvidia_gpu():
@@ -89,6 +113,8 @@ def describe_device(device):
     """The GPU's name, or the CPU's model and the threads torch uses, for the console and the report."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return f"{mac_cpu_name() or 'Mac'} GPU (MPS)"   # the chip's name ("Apple M2") names its GPU too
     cpu = cpuinfo("model name") or mac_cpu_name() or platform.processor() or platform.machine()
     return f"CPU: {cpu}, {torch.get_num_threads()} threads"
 

@@ -1,6 +1,6 @@
 """Problem 2: train a CNN on CIFAR-10 and write p2_model.pkl, p2_report.pdf and p2_training.png.
 
-    python p2.py                          # "fast" on a GPU (seconds), "cpu" on a CPU (4 to 40 minutes)
+    python p2.py                          # "fast" on an NVIDIA GPU (seconds), else "cpu" (4 to 40 min on a CPU)
     python p2.py --preset best --seed 1 --out runs/
     python p2.py --validation 5000        # hold out 5,000 training images and show their accuracy per epoch
     python p2.py --eval p2_model.pkl      # re-measure a saved model's test accuracy
@@ -27,6 +27,9 @@ import cpu_memory
 import interrupt
 
 interrupt.while_starting(__name__ == "__main__")   # before torch loads (seconds): a Ctrl-C then ends in one line
+# An operation PyTorch has no Mac GPU (MPS) kernel for then runs on the CPU instead of ending the run; torch reads
+# this as it loads. No effect elsewhere.
+os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
 import torch  # noqa: E402
 
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402
@@ -70,7 +73,7 @@ def run_training(args, device):
         model = new_model(cfg, data["train_images"], device, args.seed)
         net = compile_model(model, device, args.compile) if args.compile else model
         data_prep_s = time.perf_counter() - t_start
-        on_gpu_or_compiled = device.type == "cuda" or args.compile
+        on_gpu_or_compiled = device.type != "cpu" or args.compile
         warm_up_s = warm_up(net, cfg, data, device, precision, args.compile) if on_gpu_or_compiled else 0.0
 
         # 3-4. Loss (label-smoothed cross-entropy), optimizers (Muon + SGD) and the training loop: train.py.
@@ -260,7 +263,7 @@ class OneLineParser(argparse.ArgumentParser):
 def parse_args(argv):
     p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", type=lambda name: ALIASES.get(name, name), choices=list(PRESETS),   # old names too
-                   help="the recipe (config.py; default: fast on a GPU, cpu on a CPU)")
+                   help="the recipe (config.py; default: fast on an NVIDIA GPU, cpu on a CPU or a Mac's GPU)")
     p.add_argument("--seed", type=int, default=0, help=f"random seed, 0 to {MAX_SEED} (default: 0)")
     # paths: a leading ~ expanded here, as no shell does after "--out=" (nor zsh in `make p2 VAR=~/runs`)
     p.add_argument("--out", default=HERE, type=os.path.expanduser,
@@ -269,7 +272,8 @@ def parse_args(argv):
                    help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: search, see above)")
     p.add_argument("--data-note", default="", help="a note on the data for the report, e.g. 'JPEG-q75 copy'")
     p.add_argument("--device",
-                   help="cpu, cuda, cuda:1 ... (default: cuda if this PyTorch can run on the GPU, else cpu)")
+                   help="cpu, cuda, cuda:1 ..., or mps, a Mac's GPU (default: cuda if this PyTorch can run on the "
+                        "GPU, mps on an Apple-silicon Mac, else cpu)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="arithmetic: bf16 or fp16 mixed precision, or fp32 (default auto: bf16 where the device "
                         "computes it natively, fp16 on older GPUs, else fp32)")
@@ -400,6 +404,20 @@ def run_eval(args, device):
     print(f"test accuracy: {100 * acc:.2f}%")
 
 
+def run_with_cpu_fallback(task, args, device):
+    """task(args, device); if it fails on a Mac's GPU, where PyTorch lacks or mishandles a few operations in some
+    versions, it runs again on the CPU, said in one line. A problem with the data, a file or the training itself
+    would fail on the CPU as well: that ends the run as anywhere else."""
+    try:
+        task(args, device)
+    except Exception as e:
+        if device.type != "mps" or interrupt.received() or error_message(e) is not None:
+            raise
+        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        print(f"the Mac's GPU (MPS) failed ({first_line}); running on the CPU instead (--device cpu skips the GPU)")
+        task(args, torch.device("cpu"))
+
+
 def error_message(exc):
     """The one line shown for an error the user can act on; None for a bug (then the traceback is shown: a
     ValueError from inside the code is one, as the settings are all checked before any work)."""
@@ -436,10 +454,8 @@ def main(argv=None):
             found = load_cifar10(source)   # every file read and checked: a partial copy is no "ok"
             print(f"CIFAR-10 is in {source.folder}: {len(found['train_labels']):,} training and "
                   f"{len(found['test_labels']):,} test images, checked")
-        elif args.eval:
-            run_eval(args, device)
         else:
-            run_training(args, device)
+            run_with_cpu_fallback(run_eval if args.eval else run_training, args, device)
     except (KeyboardInterrupt, Exception) as e:
         # After a Ctrl-C, whatever error comes out is the interrupt in another form (see interrupt.py).
         if isinstance(e, KeyboardInterrupt) or interrupt.received():

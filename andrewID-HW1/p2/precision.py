@@ -9,9 +9,13 @@ runs 8-14x slower in bf16 than in float32. So:
 - CUDA: bf16 from compute capability 8.0 (Ampere) on; older cards (T4, V100, RTX 20xx) have fast float16 but no
   bf16, so float16, whose small range needs loss scaling (torch.amp.GradScaler) to keep small gradients from
   rounding to zero (Micikevicius et al., "Mixed Precision Training", ICLR 2018).
+- A Mac's GPU (MPS): float32. Apple's GPUs compute float16 at the same rate as float32 (Philip Turner's
+  metal-benchmarks, github.com/philipturner/metal-benchmarks), so 16-bit arithmetic would buy little there and
+  would need loss scaling.
 - `--precision bf16|fp16|fp32` overrides the choice, and the run says that it was asked for (and, where the
   device does not compute it natively, that it will be slow).
 """
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -41,7 +45,8 @@ class Precision:
         return WORDS[self.name]
 
     def autocast(self, device):
-        return torch.autocast(device.type, dtype=self.dtype, enabled=self.name != "fp32")
+        """Mixed precision for the forward pass; float32: none (torch before 2.5 has no autocast at all for MPS)."""
+        return nullcontext() if self.name == "fp32" else torch.autocast(device.type, dtype=self.dtype)
 
     def grad_scaler(self, device):
         """Loss scaling, on for float16 only (bf16 has float32's range); when off, its calls pass values through."""
@@ -96,8 +101,9 @@ def cuda_has_native_bf16(device):
 
 def emulated(name, device):
     """Why precision `name` is not native on `device`, in words; "" where it is (float32 always is, float16 on every
-    CUDA card). float16 on a CPU ran a training step over 100x slower than float32 on a Xeon with AMX."""
-    if name == "fp32" or (name == "fp16" and device.type == "cuda"):
+    CUDA card and a Mac's GPU; bf16 there is left to torch, which says when the macOS is too old for it). float16
+    on a CPU ran a training step over 100x slower than float32 on a Xeon with AMX."""
+    if name == "fp32" or device.type == "mps" or (name == "fp16" and device.type == "cuda"):
         return ""
     if name == "fp16":
         return "torch computes float16 on a CPU mostly in software"
@@ -110,8 +116,8 @@ def choose_precision(requested, device):
     if requested not in CHOICES:
         raise ValueError(f"--precision {requested}: choose one of {', '.join(CHOICES)}")
     if requested == "fp16" and device.type != "cuda" and not hasattr(torch.amp, "GradScaler"):
-        raise ValueError(f"--precision fp16 on the CPU needs torch 2.3 or newer for its loss scaling; this is torch "
-                         f"{torch.__version__}: use fp32")
+        raise ValueError(f"--precision fp16 on the {device.type.upper()} needs torch 2.3 or newer for its loss "
+                         f"scaling; this is torch {torch.__version__}: use fp32")
     if requested != "auto":
         slow = emulated(requested, device)
         return Precision(requested, "asked for with --precision" + (f"; {slow}, so expect it to run many times "
@@ -119,5 +125,7 @@ def choose_precision(requested, device):
     if device.type == "cuda":
         native, why = cuda_has_native_bf16(device)
         return Precision("bf16" if native else "fp16", why)
+    if device.type == "mps":
+        return Precision("fp32", "a Mac's GPU computes float16 no faster than float32")
     native, why = cpu_has_native_bf16()
     return Precision("bf16" if native else "fp32", why)

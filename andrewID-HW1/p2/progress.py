@@ -5,8 +5,9 @@ import sys
 import threading
 import time
 
-import torch
 from tqdm import tqdm
+
+from devices import synchronize
 
 LOG_INTERVAL_S = 30.0
 BAR_EVERY_STEPS = 10   # the bar's numbers need a device sync; refresh them every few steps only
@@ -142,8 +143,7 @@ class TimeEstimate:
         self.begin, self.done, self.first = None, total_steps < 3, None
 
     def _now(self):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        synchronize(self.device)
         return time.perf_counter()
 
     def after_step(self, step):
@@ -168,7 +168,7 @@ class TimeEstimate:
         elapsed = time.perf_counter() - self.since
         if step - from_step < 2 or elapsed < self.AFTER_S and step < self.total_steps - 1:
             return None
-        return self._now() - self.since if self.device.type == "cuda" else elapsed
+        return self._now() - self.since if self.device.type != "cpu" else elapsed
 
     def _first_estimate(self, step):
         elapsed = self._measured(step, 0)

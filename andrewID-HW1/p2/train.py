@@ -22,6 +22,7 @@ import interrupt
 from augment import augment, cutout, downscale, epoch_view
 from config import bias_peak_lr, epoch_size, step_counts, warmup_steps
 from data import DataError
+from devices import synchronize
 from muon import Muon
 from precision import choose_precision
 from predict import accuracy, normalize, predict_logits, to_memory_format
@@ -29,7 +30,8 @@ from progress import EpochProgress, TimeEstimate, epoch_line
 
 # On a CPU each epoch's augmented view of the set is made this many images at a time (augment.epoch_view): the
 # copies of the whole set that one piece would take cost a float32 run 2.4 GB of its peak memory (6.25 -> 3.89 GB).
-# A GPU makes it in one piece: fewer kernel launches, and memory to spare.
+# An NVIDIA GPU makes it in one piece: fewer kernel launches, and memory to spare. (A Mac's GPU shares the Mac's
+# memory: pieces, as on a CPU.)
 CPU_VIEW_CHUNK = 5000
 
 
@@ -170,22 +172,24 @@ class Lookahead:
 
 
 class Stopwatch:
-    """Seconds of device work from start() to stop(): CUDA events on a GPU (recorded in the stream, so no host
-    wait inside the timed region), the wall clock after a sync elsewhere."""
+    """Seconds of device work from start() to stop(): CUDA events on an NVIDIA GPU (recorded in the stream, so no
+    host wait inside the timed region), the wall clock elsewhere, once the device is done (synchronize)."""
 
     def __init__(self, device):
-        self.cuda = device.type == "cuda"
+        self.device, self.cuda = device, device.type == "cuda"
 
     def start(self):
         if self.cuda:
             self.begin = torch.cuda.Event(enable_timing=True)
             self.begin.record()
         else:
+            synchronize(self.device)
             self.begin = time.perf_counter()
         return self
 
     def stop(self):
         if not self.cuda:
+            synchronize(self.device)
             return time.perf_counter() - self.begin
         end = torch.cuda.Event(enable_timing=True)
         end.record()
@@ -211,8 +215,10 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
     precision = precision or choose_precision("auto", device)
     images, labels = data["train_images"].to(device), data["train_labels"].to(device)
     # The per-batch path keeps its CPU random stream (the sgd recipe's runs reproduce exactly); the epoch-view
-    # path draws on the device, so no step waits on the host.
-    generator = torch.Generator(device if cfg.alternate_flips else "cpu").manual_seed(seed)
+    # path draws on an NVIDIA GPU, so no step waits on the host. (A Mac's GPU draws on the CPU: an operation MPS
+    # lacks runs on the CPU, where a generator of the Mac's GPU would be refused.)
+    on_cuda = torch.device(device).type == "cuda"
+    generator = torch.Generator(device if cfg.alternate_flips and on_cuda else "cpu").manual_seed(seed)
     if len(images) < cfg.batch_size:
         raise DataError(f"batch size {cfg.batch_size} is larger than the {len(images)} training images; use a "
                         "smaller --batch-size")
@@ -250,7 +256,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
             views = None   # the last epoch's, freed before this epoch's are made
             views = epoch_view(images, cfg.translate, flip_phase if cfg.flip else None, epoch, generator,
                                finish=lambda part: downscale(normalized_set(part, precision), size),
-                               chunk=CPU_VIEW_CHUNK if torch.device(device).type == "cpu" else len(images))
+                               chunk=len(images) if on_cuda else CPU_VIEW_CHUNK)
             order = torch.randperm(len(images), device=generator.device, generator=generator)
         else:
             order = torch.randperm(len(images), generator=generator)[:n_steps * cfg.batch_size].to(device)
