@@ -102,7 +102,15 @@ def test_fig5_source_speaks_of_the_handout_only():
 def test_the_intro_says_which_values_are_chosen_here(document):
     intro = [text for text in texts(document) if text.startswith("Every number")][0]
     assert "typed by hand" not in intro
-    assert "for Problem 2's weights and Problem 3's example, from values chosen here" in intro
+    assert "from the classic weights of Problem 2 (their source is given there) and from the example of Problem 3, " \
+        "whose values are chosen here" in intro
+
+
+def test_problem_2s_weights_are_credited_and_numbers_carry_minus_signs(document):
+    joined = " ".join(texts(document))
+    cells = [cell for block in document.blocks if isinstance(block, Table) for row in block.rows for cell in row]
+    assert "Andrew Ng's Machine Learning course" in joined and "[[0.2, \u22120.4]" in joined
+    assert "[\u221230]" in cells and not [cell for cell in cells if "-" in cell and "$" not in cell]   # $: mathtext
 
 
 def test_the_not_gate_text_claims_only_what_it_shows(document):

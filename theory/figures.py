@@ -119,9 +119,9 @@ def backprop_chain(fig, rect):
     ax.set_xlim(0, 12)
     ax.set_ylim(0.5, 2.7)
     ax.axis("off")
-    nodes = [("$x$", "1 x d"), ("$f_1$", "1 x h"), ("$a$", "1 x h"), ("$f_2$", "1 x k"), ("$o$", "1 x k"),
-             ("$E$", "1 x 1")]
-    forward = [r"$\cdot W_1 + b_1$" + "\n(d x h)", r"$\sigma$", r"$\cdot W_2 + b_2$" + "\n(h x k)",
+    nodes = [("$x$", "1 × d"), ("$f_1$", "1 × h"), ("$a$", "1 × h"), ("$f_2$", "1 × k"), ("$o$", "1 × k"),
+             ("$E$", "1 × 1")]
+    forward = [r"$\cdot W_1 + b_1$" + "\n(d × h)", r"$\sigma$", r"$\cdot W_2 + b_2$" + "\n(h × k)",
                "softmax", "CE with $y$"]
     backward = [r"$\partial E/\partial f_1\; W_1^T$", r"$\partial E/\partial a \odot a(1-a)$", r"$(o-y)\, W_2^T$",
                 "$o - y$", r"$-y/o$"]

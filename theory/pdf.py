@@ -232,11 +232,10 @@ class Table(Block):
 
 
 def format_number(value, digits=6):
-    """Integers without a decimal point, other numbers with `digits` significant digits."""
+    """Integers without a decimal point, other numbers with `digits` significant digits; a minus sign, not a hyphen."""
     value = float(value)
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.{digits}g}"
+    text = str(int(value)) if value == int(value) and abs(value) < 1e15 else f"{value:.{digits}g}"
+    return text.replace("-", "\u2212")
 
 
 class Matrices(Block):

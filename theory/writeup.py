@@ -130,6 +130,7 @@ def problem1(doc, r):
                       r"a) $x_0=0,\ \eta=0.1$; b) $\eta=1$; c) $x_0=-3,\ \eta=0.1$, GD vs momentum "
                       r"($\beta=0.9$, the handout's Eq. 5); where is the minimum?", lead="Question."))
     doc.add(Paragraph(
+        f"${G}'(x) = " + r"\sigma(1.702x)\,(1 + 1.702x\,\sigma(-1.702x))$.  "
         f"a) $x_{{1,2,3}}$ = {_three(r['a'])}.  b) $x_{{1,2,3}}$ = {_three(r['b'])}.  c) GD: "
         f"{_three(r['c_gd'])}; momentum: {_three(r['c_momentum'])}; momentum, $v_t$ reading: "
         f"{_three(r['c_momentum_lagged'])}.  The minimum is at "
@@ -143,9 +144,15 @@ def problem1(doc, r):
 # Problem 2
 # ----------------------------------------------------------------------------------------------------------------
 
+def bracketed(m):
+    """A matrix as [[1, −2], [0.5, 3]], a vector as [1, −2]: one line, with minus signs."""
+    m = np.asarray(m, dtype=float)
+    inner = ", ".join(bracketed(row) for row in m) if m.ndim > 1 else ", ".join(f"{v:g}" for v in m)
+    return ("[" + inner + "]").replace("-", "\u2212")
+
+
 def _layer_text(layer):
-    W = "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in layer["W"]) + "]"
-    return W, "[" + ", ".join(f"{v:g}" for v in layer["b"]) + "]"
+    return bracketed(layer["W"]), bracketed(layer["b"])
 
 
 def problem2(doc, r):
@@ -173,7 +180,9 @@ def problem2(doc, r):
     doc.add(Paragraph(
         "Every weight is $\\pm 20$ and every bias an odd multiple of 10, so each pre-activation is about 10 or more "
         "away from 0 (hidden outputs are within 0.0001 of 0 or 1) and each unit is a clean switch "
-        "($\\sigma(10) = 0.99995$). Each network's output and class on every input row:"))
+        "($\\sigma(10) = 0.99995$); these are the values of the classic example in Andrew Ng's Machine Learning "
+        "course (Coursera, \"Neural Networks: Examples and Intuitions\"). Each network's output and class on every "
+        "input row:"))
     header = ["A", "B"] + [f"{name}: output \u2192 class" for name in r["networks"]]
     table_rows = []
     for i in range(4):
@@ -237,37 +246,37 @@ def problem3(doc, r):
                       r"$\partial E/\partial x$.", lead="Question."))
     doc.add(Paragraph(r"$\partial E/\partial f_2 = o - y$ and "
                       r"$\partial E/\partial x = ((o - y)\,W_2^T \odot a \odot (1 - a))\,W_1^T$ "
-                      r"(rows are samples: $x$ is 1 x d, $h$ hidden units, $k$ classes).", lead="Answer."))
+                      r"(rows are samples: $x$ is 1 × d, $h$ hidden units, $k$ classes).", lead="Answer."))
     doc.add(FigureBlock(figures.backprop_chain, 1.3,
                         caption="Figure 4. The chain with the shape of every term. Forward (blue) computes each node; "
                                 r"backward (red) turns $\partial E/\partial$(right node) into "
                                 r"$\partial E/\partial$(left node), which has the left node's shape."))
     steps = [
-        ("1. Loss.", r"$\frac{\partial E}{\partial o_k} = -\frac{y_k}{o_k}$", "a 1 x k row:"),
+        ("1. Loss.", r"$\frac{\partial E}{\partial o_k} = -\frac{y_k}{o_k}$", "a 1 × k row:"),
         ("2. Softmax Jacobian.", r"$o_k = \frac{e^{f_{2,k}}}{\sum_m e^{f_{2,m}}} \Rightarrow "
                                  r"\frac{\partial o_k}{\partial f_{2,j}} = o_k(\delta_{kj} - o_j)$, "
                                  r"i.e. $J = \mathrm{diag}(o) - o^T o$",
-         "by the quotient rule (the diagonal term comes from the numerator), a symmetric k x k matrix:"),
+         "by the quotient rule (the diagonal term comes from the numerator), a symmetric k × k matrix:"),
         ("3. Chain rule through softmax.", r"$\frac{\partial E}{\partial f_{2,j}} = \sum_k -\frac{y_k}{o_k}\,"
                                            r"o_k(\delta_{kj} - o_j) = -y_j + o_j \sum_k y_k = o_j - y_j$",
          r"the last step uses ${\Sigma}_k\, y_k = 1$ (one-hot, or any probability vector $y$), so "
-         r"$\partial E/\partial f_2 = o - y$, 1 x k:"),
+         r"$\partial E/\partial f_2 = o - y$, 1 × k:"),
         ("4. Output layer.", r"$\frac{\partial E}{\partial W_2} = a^T (o - y),\ \ \frac{\partial E}{\partial b_2} "
                              r"= o - y,\ \ \frac{\partial E}{\partial a} = (o - y)\, W_2^T$",
-         r"$f_2 = aW_2 + b_2$ is linear in each of $W_2$, $b_2$, $a$ (shapes h x k, 1 x k, 1 x h):"),
+         r"$f_2 = aW_2 + b_2$ is linear in each of $W_2$, $b_2$, $a$ (shapes h × k, 1 × k, 1 × h):"),
         ("5. Sigmoid.", r"$\sigma'(f) = \sigma(f)(1 - \sigma(f)) \Rightarrow \frac{\partial E}{\partial f_1} = "
                         r"\frac{\partial E}{\partial a} \odot a \odot (1 - a)$",
-         r"its Jacobian $\mathrm{diag}(a(1-a))$ is diagonal, so it becomes an element-wise product, 1 x h:"),
+         r"its Jacobian $\mathrm{diag}(a(1-a))$ is diagonal, so it becomes an element-wise product, 1 × h:"),
         ("6. Input.", r"$\frac{\partial E}{\partial x} = \frac{\partial E}{\partial f_1} W_1^T = "
                       r"((o - y)\,W_2^T \odot a \odot (1 - a))\,W_1^T$",
-         r"1 x d (and likewise $\partial E/\partial W_1 = x^T\, \partial E/\partial f_1$, d x h, "
+         r"1 × d (and likewise $\partial E/\partial W_1 = x^T\, \partial E/\partial f_1$, d × h, "
          r"$\partial E/\partial b_1 = \partial E/\partial f_1$):"),
     ]
     for lead, formula, note in steps:
         doc.add(Paragraph(note[0].upper() + note[1:], lead=lead, keep_with_next=True))
         doc.add(Formula(formula.replace(r"\frac", r"\dfrac")))
-    doc.add(Paragraph("The numbers below come from exactly these closed forms (no autograd)."))
-    shapes = r["shapes_mathtext"]
+    doc.add(Paragraph("The numbers below follow from these closed forms."))
+    shapes = [(term, shape.replace(" x ", " × ")) for term, shape in r["shapes_mathtext"]]
     half = (len(shapes) + 1) // 2
     left, right = shapes[:half], shapes[half:] + [("", "")] * (2 * half - len(shapes))
     doc.add(Heading("Shapes of every term (one sample)", 2))
@@ -276,16 +285,14 @@ def problem3(doc, r):
     doc.add(Heading("Worked example (d = 3, h = 2, k = 2)", 2))
 
     def vec(v):
-        return "[" + ", ".join(f"{x:.6f}" for x in np.ravel(v)) + "]"
-
-    def given(m):
-        return "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in np.atleast_2d(m)) + "]"
+        return "[" + ", ".join(f(x) for x in np.ravel(v)) + "]"
 
     inputs, fw, gr = ex["inputs"], ex["forward"], ex["grads"]
-    doc.add(Paragraph(",  ".join(f"{name} = {given(inputs[name])}" for name in ("x", "W1", "b1", "W2", "b2", "y"))
+    names = {"x": "$x$", "W1": "$W_1$", "b1": "$b_1$", "W2": "$W_2$", "b2": "$b_2$", "y": "$y$"}
+    doc.add(Paragraph(",  ".join(f"{names[name]} = {bracketed(np.atleast_2d(inputs[name]))}" for name in names)
                       + " (vectors as 1-row matrices).", keep_with_next=True))
     rows = [["$f_1$", vec(fw["f1"])], ["$a$", vec(fw["a"])], ["$f_2$", vec(fw["f2"])], ["$o$", vec(fw["o"])],
-            ["$E$", f"{fw['E']:.6f}"], [r"$\partial E/\partial f_2 = o - y$", vec(gr["f2"])],
+            ["$E$", f(fw["E"])], [r"$\partial E/\partial f_2 = o - y$", vec(gr["f2"])],
             [r"$\partial E/\partial a$", vec(gr["a"])], [r"$\partial E/\partial f_1$", vec(gr["f1"])],
             [r"$\partial E/\partial x$", vec(gr["x"])], [r"$\partial E/\partial W_2$ (rows)", vec(gr["W2"])],
             [r"$\partial E/\partial W_1$ (rows)", vec(gr["W1"])]]
@@ -368,9 +375,8 @@ def build(results):
                    keywords=fingerprint.keywords(fingerprint.sources_digest(fig5["path"])))
     doc.add(Heading("24789 HW1: theory part", 0))
     doc.add(Paragraph("Every number in this document is computed from the handout's equations and values "
-                      "(Eq. 5, Fig. 3, Fig. 5) and, for Problem 2's weights and Problem 3's example, from values "
-                      "chosen here. Each problem: the question in one line, the answer, then the working.",
-                      color="0.25"))
+                      "(Eq. 5, Fig. 3, Fig. 5), from the classic weights of Problem 2 (their source is given there) "
+                      "and from the example of Problem 3, whose values are chosen here.", color="0.25"))
     problem1(doc, results["T1"])
     for problem, key in ((problem2, "T2"), (problem3, "T3"), (problem4, "T4")):
         _add_problem(doc, problem, results[key])
