@@ -36,6 +36,9 @@ ORIGINS = {
     "cutout": ('Terrance DeVries and Graham Taylor, "Improved Regularization of Convolutional Neural Networks with '
                'Cutout", arXiv:1708.04552 (2017)'),
     "the lookahead average": 'Michael Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019',
+    "Nesterov momentum": 'Yurii Nesterov (1983); for deep networks Ilya Sutskever et al., ICML 2013',
+    "test-time augmentation": ('Alex Krizhevsky, Ilya Sutskever and Geoffrey Hinton, "ImageNet Classification with '
+                               'Deep Convolutional Neural Networks", NeurIPS 2012'),
 }
 
 # A config with every borrowed idea switched on: what p2.py's recipes together take from the airbench work.
@@ -92,7 +95,10 @@ def borrowed_ideas(cfg):
         views = "mirror images and 1-pixel shifts" if cfg["tta"] == "flip_translate" else "mirror images"
         ideas.append(f"test-time augmentation with {views}")
     if cfg.get("optimizer") == "muon":
-        ideas.append("the Muon recipe (Newton-Schulz orthogonalised updates) for the convolution filters")
+        ideas.append("the Muon recipe (Newton-Schulz orthogonalised updates, each filter bank's norm held fixed) for "
+                     "the convolution filters")
+    if cfg.get("optimizer") == "muon" and not cfg.get("warmup_frac"):
+        ideas.append("learning rates that fall linearly from their peak at the first step to zero")
     if cfg.get("dirac_init"):
         ideas.append("identity (Dirac) initialisation of the convolutions")
     if cfg.get("bn_scale") is False:
@@ -114,7 +120,8 @@ def origins(cfg):
     """[(idea, where it was introduced)] for the ideas of the run of `cfg` that have a paper of their own."""
     used = {"batch norm": True, "GELU": True, "label smoothing": cfg.get("label_smoothing"),
             "identity initialisation": cfg.get("dirac_init"), "the shortcut": _has_shortcut(cfg),
-            "cutout": cfg.get("cutout"), "the lookahead average": cfg.get("lookahead")}
+            "cutout": cfg.get("cutout"), "the lookahead average": cfg.get("lookahead"),
+            "Nesterov momentum": True, "test-time augmentation": cfg.get("tta") in ("flip", "flip_translate")}
     return [(idea, ORIGINS[idea]) for idea, on in used.items() if on]
 
 
@@ -136,8 +143,10 @@ def sources_paragraph(cfg, memory_kept=False):
     text = ("The steps of the program (load CIFAR-10, define a convolutional network and a cross-entropy loss, "
             f"train, then test) follow {TUTORIAL}.\n\n")
     if used:
-        text += f"Several ideas of this recipe are not ours: {_listed(used)} are taken from {AIRBENCH}"
-        text += (f"; the Muon recipe's settings come from {AIRBENCH_MUON}, with two details left at PyTorch's "
+        text += (f"Several ideas of this recipe are not ours. {used[0][0].upper()}{used[0][1:]} is taken from "
+                 f"{AIRBENCH}. From the same work come {_listed(used[1:])}"
+                 if len(used) > 1 else f"Several ideas of this recipe are not ours: {used[0]} is taken from {AIRBENCH}")
+        text += (f". The Muon recipe's settings come from {AIRBENCH_MUON}, with two details left at PyTorch's "
                  "defaults: the linear layer's initial weights (airbench rescales them to unit standard deviation) "
                  "and the small constant batch norm adds to the variance (1e-5; airbench: 1e-12). "
                  if cfg.get("optimizer") == "muon" else ". ")

@@ -20,7 +20,7 @@ SETTING_WORDS = {
     "weight_decay": "weight decay (convolution and linear weights)",
     "momentum": "Nesterov momentum",
     "warmup_frac": "fraction of the steps with a rising learning rate",
-    "label_smoothing": "label smoothing (weight moved off the true class)",
+    "label_smoothing": "label smoothing (share of the target spread over all ten classes)",
     "translate": "largest random shift (pixels)",
     "flip": "random left-right mirror",
     "cutout": "side of the blanked square (pixels)",
@@ -231,7 +231,7 @@ def _muon(cfg):
     decay, momentum = cfg["decay_per_step"], cfg["momentum"]
     return (f"Two update rules, {cfg['batch_size']} images per step. The convolution filters use Muon: Nesterov "
             f"momentum {readable(cfg['muon_momentum'])}, then the update of each convolution's filters (its filter "
-            "bank), seen as a matrix (output channels x inputs), is replaced by the nearest matrix whose singular "
+            "bank), seen as a matrix (output channels × inputs), is replaced by the nearest matrix whose singular "
             "values are all 1 (the same singular vectors), computed approximately by "
             f"{cfg['muon_ns_steps']} Newton-Schulz iterations. Every direction of the update then moves at about "
             "the same rate, instead of a few dominant ones. Before each step a filter bank is rescaled to a fixed "
@@ -341,8 +341,10 @@ def _size_schedule(sizes, epochs, after):
              f"epoch{'s' if last > first else ''} {first}{f'-{last}' if last > first else ''}"
              for size, first, last in runs]
     words[0] = words[0].replace(" in ", " pixels in ", 1)
-    why = ("; small images cost a fraction of a step, and the net learns coarse shapes from them before the last "
-           "epochs at full size" if sizes[-1] == 32 else "")
+    small = min(sizes)
+    why = (f"; an image of {small}x{small} pixels has {100 * (small / 32) ** 2:.0f} % of a full one's pixels and "
+           "costs about that share of the arithmetic, and the net learns coarse shapes from small images before the last epochs "
+           "at full size" if sizes[-1] == 32 else "")
     return (", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
             + f" (antialiased bilinear down-scaling{f' after the {after}' if after else ''}{why})")
 
@@ -366,7 +368,7 @@ def _tta(cfg):
     share = selective_share(cfg)
     if share:
         text += (f", and only where one look leaves it unsure: the {share} of test images whose two "
-                 "likeliest classes are closest after one view get the other views (see Sources)")
+                 "highest class probabilities are closest after one view get the other views (see Sources)")
     return text + (". The final test accuracy is given both with and without it; the validation accuracy after each "
                    "epoch, where a run holds images out, is measured from one view.")
 

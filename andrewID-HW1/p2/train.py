@@ -4,7 +4,8 @@ Credit: the training loop follows the PyTorch CIFAR-10 tutorial ("Training a Cla
 forward, loss, backward, optimizer step. Label smoothing of 0.2, the lookahead average of the weights and training
 the whitening bias for the first epochs only follow Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single
 GPU", arXiv:2404.00498 (2024), and its airbench code (github.com/KellerJordan/cifar10-airbench); the Muon recipe's
-settings (its SGD learning rates, momenta and decay) come from that repository's airbench94_muon.py. Label smoothing
+settings (its SGD learning rates, momenta and decay, and learning rates that fall linearly to zero from the first
+step, without a warm-up) come from that repository's airbench94_muon.py. Label smoothing
 itself is Szegedy et al.'s ("Rethinking the Inception Architecture for Computer Vision", CVPR 2016), the lookahead
 average Zhang et al.'s ("Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019). Training the first
 epochs on down-scaled images (epoch_sizes) follows the "progressive resizing" of fast.ai's ImageNet training (Jeremy
