@@ -153,7 +153,8 @@ SELECTION_NOTES = {
            "were chosen on the test set, so the accuracy reported here is slightly optimistic: four variants were "
            "compared with one run each (seed 0). The best, 6 epochs with only the first on 24x24 images, then gave "
            "90.59 %, 90.00 % and 89.93 % for seeds 0-2; as one seed was under 90 %, one more epoch on 24x24 images "
-           "was put at the start, which made the 7 epochs used here. Seeds 0, 1 and 2 of this recipe gave 90.30 %, 90.50 % and 90.39 % (mean 90.40 %). Re-checked on "
+           "was put at the start, which made the 7 epochs used here. Seeds 0, 1 and 2 of this recipe gave 90.30 %, "
+           "90.50 % and 90.39 % (mean 90.40 %). Re-checked on "
            "the last 5,000 training images, held out from a separate run (seed 0): after the last epoch, 89.38 % of "
            "them were classified correctly (one view of each image). All these figures are on a JPEG quality-75 "
            "copy of CIFAR-10, which gives lower accuracy than the official files.",

@@ -343,8 +343,8 @@ def _size_schedule(sizes, epochs, after):
     words[0] = words[0].replace(" in ", " pixels in ", 1)
     small = min(sizes)
     why = (f"; an image of {small}x{small} pixels has {100 * (small / 32) ** 2:.0f} % of a full one's pixels and "
-           "costs about that share of the arithmetic, and the net learns coarse shapes from small images before the last epochs "
-           "at full size" if sizes[-1] == 32 else "")
+           "costs about that share of the arithmetic, and the net learns coarse shapes from small images before "
+           "the last epochs at full size" if sizes[-1] == 32 else "")
     return (", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
             + f" (antialiased bilinear down-scaling{f' after the {after}' if after else ''}{why})")
 
