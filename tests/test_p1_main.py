@@ -340,6 +340,12 @@ def test_the_report_names_the_initialisation_and_speaks_to_the_reader(tiny, monk
         assert phrase not in text
 
 
+@pytest.mark.parametrize("changes", [{}, {"max_shift": 0}, {"max_degrees": 5, "max_scale": 0.1, "elastic": 2}])
+def test_every_report_line_fits_the_page(tiny, monkeypatch, changes):
+    """The text block is monospaced: a line over about 120 characters runs off the page's right edge."""
+    assert max(len(line) for line in report_text(tiny, monkeypatch, **changes).splitlines()) <= 118
+
+
 @pytest.mark.parametrize("changes, seen, kind", [({}, "(shifted images, ", "shifted"),
                                                  ({"max_shift": 0}, "(weights still", "unchanged"),
                                                  ({"max_degrees": 5}, "(distorted images, ", "distorted"),

@@ -8,7 +8,6 @@ import os
 
 import numpy as np
 # The template imports matplotlib.pyplot; Figure objects write files without a display or pyplot's global state.
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
@@ -138,9 +137,7 @@ class MLP:
         self.inputs = []
         for i in range(self.nlayers):
             self.inputs.append(x)
-            z = x @ self.W[i]
-            z += self.b[i]
-            x = self.layer_activations[i](z)
+            x = self.layer_activations[i](x @ self.W[i] + self.b[i])
         self.output = x
         return x
 
@@ -281,8 +278,7 @@ def main():
     test_pixels, test_labels = load_mnist_csv(os.path.join(mnist_dir, "mnist_test.csv"))
     # the template's split (the first 50,000 rows train, the last 10,000 validate), pixels scaled by 1/255
     n_train = len(train_pixels) - VALIDATION_ROWS
-    train_imgs, val_imgs, test_imgs = preprocess(train_pixels[:n_train]), preprocess(train_pixels[n_train:]), \
-        preprocess(test_pixels)
+    train_imgs, val_imgs, test_imgs = map(preprocess, (train_pixels[:n_train], train_pixels[n_train:], test_pixels))
     train_y, val_y, test_y = (get_one_hot(labels, 10) for labels in
                               (train_labels[:n_train], train_labels[n_train:], test_labels))
 
@@ -317,12 +313,12 @@ def main():
     test_loss, test_error = mlp.get_loss(test_y) / len(test_y), mlp.get_error(test_y) / len(test_y)
     mlp.metadata = dict(test_error=test_error, val_error=stats[3][-1], train_error=stats[1][-1], seed=hp["seed"])
     times["total"] = wall_clock() - clock
-    run = dict(hp=hp, stats=stats, mlp=mlp, test_loss=test_loss, test_error=test_error, times=times,
+    results = dict(hp=hp, stats=stats, mlp=mlp, test_loss=test_loss, test_error=test_error, times=times,
                test_labels=test_labels, predicted=predicted, n_train=n_train)
     # save the model, plot the curves and write the report: replaced together, or not at all
     write_outputs(folder, {"p1_model.npz": mlp.save_model,
                            "p1_training.png": lambda path: plot_training(stats, path),
-                           "p1_report.pdf": lambda path: write_report(run, path)})
+                           "p1_report.pdf": lambda path: write_report(results, path)})
     print(f"wrote {', '.join(OUTPUTS)} to {folder} (wall time {wall_clock() - clock:.1f} s)")
     print(f"test error: {100 * test_error:.2f}%")
 
@@ -517,9 +513,9 @@ def choose_preset(presets):
     missing = [key for key in HYPERPARAMETER_NOTES if key not in hp]
     if missing:
         raise SettingError(f"hyper-parameter block: the {name} preset has no {', '.join(missing)}; give each a value")
-    bad = [key for key, ok in (("lr", hp["lr"] > 0), ("num_epochs", whole(hp["num_epochs"])), ("batch_size", whole(
-        hp["batch_size"])), ("momentum", 0 <= hp["momentum"] < 1), ("warmup", 0 <= hp["warmup"] < 1),
-        ("seed", isinstance(hp["seed"], int))) if not ok]
+    checks = {"lr": hp["lr"] > 0, "num_epochs": whole(hp["num_epochs"]), "batch_size": whole(hp["batch_size"]),
+              "momentum": 0 <= hp["momentum"] < 1, "warmup": 0 <= hp["warmup"] < 1, "seed": isinstance(hp["seed"], int)}
+    bad = [key for key, ok in checks.items() if not ok]
     if bad:
         raise SettingError(f"hyper-parameter block: {', '.join(f'{k} = {hp[k]!r}' for k in bad)}; lr must be > 0, "
                            "num_epochs and batch_size whole numbers >= 1, momentum and warmup in [0, 1), seed a "
@@ -584,7 +580,8 @@ def run(main):
         line, status = f"error: {e}", 2 if isinstance(e, SettingError) else 1
     except KeyboardInterrupt:
         line, status = f"interrupted: {', '.join(OUTPUTS)} were left as they were", 130
-    print(end="", flush=True)  # what stdout holds comes first; p1.py may not import sys, so stderr is descriptor 2
+    print(end="", flush=True)  # what stdout holds comes first; p1.py imports only os, numpy and matplotlib (not sys),
+    # so stderr is descriptor 2
     os.write(2, (line + "\n").encode(os.device_encoding(2) or "utf-8", "replace"))  # a console's own code page
     return status
 
@@ -612,12 +609,12 @@ def load_model(path):
 HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the values ({name}: the value of hp[name])
     "hiddens": "units of each hidden layer; wide layers give capacity, yet an epoch takes seconds",
     "activations": "one per hidden layer; ReLU passes gradient 1 where a unit is on (a sigmoid's fades)",
-    "lr": "peak learning rate; cosine decay after the warm-up (Loshchilov & Hutter, 2017)",
+    "lr": "peak learning rate; after the warm-up a cosine decay to 0 (Loshchilov & Hutter, 2017)",
     "num_epochs": "passes over the 50,000 training images",
     "batch_size": "images per SGD step",
     "momentum": "keeps {momentum:g} of each step (Polyak, 1964): a steady slope moves 1 / (1 - {momentum:g}) = "
                 "{momentum_gain:.4g}x as far",
-    "warmup": "share of steps rising linearly to lr (Goyal et al., 2017); then cosine decay to 0",
+    "warmup": "share of steps rising linearly to lr (Goyal et al., 2017)",
     "max_shift": "random shift of each training image, pixels",
     "max_degrees": "random rotation of each training image, degrees",
     "max_scale": "random rescaling of each training image by 1 +- this",
@@ -644,28 +641,27 @@ def _draw_curves(axes, stats):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
 
-def write_report(run, path):
+def write_report(results, path):
     page = Figure(figsize=(8.5, 11))
     page.text(0.07, 0.955, "24789 HW1 problem 1: a NumPy MLP on MNIST", fontsize=16, weight="bold")
-    page.text(0.07, 0.93, f"Test error {100 * run['test_error']:.2f} % ({100 - 100 * run['test_error']:.2f} % "
-              f"accuracy) on the {len(run['test_labels']):,d} MNIST test images", fontsize=11)
-    page.text(0.07, 0.905, _report_text(run), fontsize=7.5, family="monospace", va="top")
-    _draw_curves([page.add_axes([0.08, 0.305, 0.38, 0.155]), page.add_axes([0.58, 0.305, 0.38, 0.155])], run["stats"])
+    page.text(0.07, 0.93, f"Test error {100 * results['test_error']:.2f} % ({100 - 100 * results['test_error']:.2f} % "
+              f"accuracy) on the {len(results['test_labels']):,d} MNIST test images", fontsize=11)
+    page.text(0.07, 0.905, _report_text(results), fontsize=7.5, family="monospace", va="top")
+    _draw_curves([page.add_axes([0.08, 0.305, 0.38, 0.155]), page.add_axes([0.58, 0.305, 0.38, 0.155])], results["stats"])
     confusion = np.zeros((10, 10), dtype=np.int64)
-    np.add.at(confusion, (run["test_labels"], run["predicted"]), 1)
+    np.add.at(confusion, (results["test_labels"], results["predicted"]), 1)
     ax = page.add_axes([0.32, 0.045, 0.36, 0.195])
     ax.imshow(np.log1p(confusion), cmap="Blues")
     for (i, j), count in np.ndenumerate(confusion):
         if count:
             ax.text(j, i, str(count), ha="center", va="center", fontsize=6, color="white" if i == j else "black")
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit",
-           title=f"Test set: {confusion.sum() - np.trace(confusion)} errors of {confusion.sum()}")
-    with PdfPages(path, metadata={"CreationDate": None}) as pdf:
-        pdf.savefig(page)
+           title=f"Test set: {confusion.sum() - np.trace(confusion):,d} errors of {confusion.sum():,d}")
+    page.savefig(path, format="pdf", metadata={"CreationDate": None})
 
-def _report_text(run):
-    hp, mlp, t, sizes = run["hp"], run["mlp"], run["times"], run["mlp"].nn_dim
-    train_losses, train_errors, val_losses, val_errors = run["stats"]
+def _report_text(results):
+    hp, mlp, t, sizes = results["hp"], results["mlp"], results["times"], results["mlp"].nn_dim
+    train_losses, train_errors, val_losses, val_errors = results["stats"]
     # Windows names its processor in PROCESSOR_IDENTIFIER, Linux in /proc/cpuinfo; macOS gives its architecture
     cpu = os.environ.get("PROCESSOR_IDENTIFIER") or (os.uname().machine if hasattr(os, "uname") else "")
     if os.path.exists("/proc/cpuinfo"):
@@ -675,6 +671,7 @@ def _report_text(run):
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
     unused = {key for key in ("momentum", "warmup", "max_shift") + AFFINE_KEYS if not hp.get(key)}
     seen = f"{augmentation_kind(hp)} images, " if augmentation_kind(hp) else ""
+    distortions = f"; training images {augmentation_kind(hp)} as in Simard et al., 2003" if seen else ""
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
              f"{HYPERPARAMETER_NOTES.get(key, '').format(**{'momentum_gain': 1 / (1 - hp['momentum']), **hp})}"
              f"{'; 0: off in this run' * (key in unused)}" for key, value in hp.items()]
@@ -685,14 +682,14 @@ def _report_text(run):
          "  saved by save_model as one array per layer, W0, b0, W1, ... (NumPy 1.24 and newer cannot store the",
          "  template's lists of W and b when layers differ in shape)",
          "  code: the course's p1_template.py, completed; its get_training_stats loop trains and tests unchanged",
-         "", "HYPER-PARAMETERS (momentum SGD on the batch-mean loss)"] + hyper +
+         "", f"HYPER-PARAMETERS (momentum SGD on the batch-mean loss{distortions})"] + hyper +
         ["", "RESULTS (error = share of wrong predictions)",
-         f"  training   {run['n_train']:6d} images   error {100 * train_errors[-1]:6.2f}%   loss "
+         f"  training   {results['n_train']:6,d} images   error {100 * train_errors[-1]:6.2f} %   loss "
          f"{train_losses[-1]:.4f}   (last epoch, {augmentation_kind(hp) or 'unchanged'} images, as the curves)",
-         f"  validation {VALIDATION_ROWS:6d} images   error {100 * val_errors[-1]:6.2f}%   loss "
+         f"  validation {VALIDATION_ROWS:6,d} images   error {100 * val_errors[-1]:6.2f} %   loss "
          f"{val_losses[-1]:.4f}   (the last rows of mnist_train.csv)",
-         f"  test       {len(run['test_labels']):6d} images   error {100 * run['test_error']:6.2f}%   loss "
-         f"{run['test_loss']:.4f}   (mnist_test.csv, as get_training_stats printed it)",
+         f"  test       {len(results['test_labels']):6,d} images   error {100 * results['test_error']:6.2f} %   loss "
+         f"{results['test_loss']:.4f}   (mnist_test.csv, as get_training_stats printed it)",
          "", "TIME AND MACHINE",
          f"  data loading {t['data']:.1f} s, training {t['train']:.1f} s ({t['train'] / hp['num_epochs']:.1f} s an "
          f"epoch), {t['total']:.1f} s in all before writing the outputs",
