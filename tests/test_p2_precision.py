@@ -29,7 +29,7 @@ def fake_gpu(monkeypatch, name, capability):
     ("AVX2", False, False, "fp32", "this CPU has no native bf16: torch's kernels use AVX2"),   # most laptops
     ("AVX512", False, False, "fp32", "this CPU has no native bf16"),                          # Skylake-X, Zen 4 off
     ("AVX512", False, True, "bf16", "this CPU computes bf16 natively, with AVX512-BF16"),       # Zen 4/5
-    ("AVX512", True, True, "bf16", "this CPU computes bf16 natively, with AMX (its matrix units)"),   # Sapphire Rapids
+    ("AVX512", True, True, "bf16", "this CPU computes bf16 natively, with AMX, its matrix units"),   # Sapphire Rapids
     # AMX present, but torch told to use AVX2 kernels only (ATEN_CPU_CAPABILITY=avx2): bf16 would be emulated
     ("AVX2", True, True, "fp32", "this CPU has no native bf16: torch's kernels use AVX2"),
     ("DEFAULT", False, False, "fp32", "torch has no native bf16 kernels for this CPU: it runs its generic ones here"),

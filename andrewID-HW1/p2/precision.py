@@ -83,7 +83,7 @@ def cpu_has_native_bf16():
         return False, f"this CPU has no native bf16: torch's kernels use {capability}"
     amx, avx512_bf16 = cpu_bf16_instructions()
     if amx:
-        return True, "this CPU computes bf16 natively, with AMX (its matrix units)"
+        return True, "this CPU computes bf16 natively, with AMX, its matrix units"
     if avx512_bf16:
         return True, "this CPU computes bf16 natively, with AVX512-BF16"
     if amx is None:
