@@ -43,6 +43,7 @@ MARK = "verify-json: "
 P2_EVAL = r"""
 import json, os, sys
 sys.path.insert(0, os.getcwd())
+import p2   # before torch: p2 sets what torch reads as it loads (a Mac GPU's fallback to the CPU)
 import torch
 model_path = sys.argv[2]
 try:
@@ -53,7 +54,6 @@ try:
         stored["device"] += ", " + WORDS[ckpt["precision"]]
 except Exception:
     stored = {"test_accuracy": None, "device": None}  # p2.py's own loading below explains what is wrong
-import p2
 from devices import default_device, describe_device
 try:
     here, _ = default_device()   # as p2.py picks it
