@@ -13,6 +13,7 @@ import torch
 
 import progress
 from fakes import p2_command, write_cifar_batches
+from train import TrainingDiverged
 from torch_support import CPU_SCALER
 
 P2 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "andrewID-HW1", "p2", "p2.py")
@@ -741,6 +742,7 @@ def test_short_of_memory_a_cpu_run_says_so_and_leaves_malloc_alone(tiny_run, mon
     (NotImplementedError("The operator 'aten::some_op' is not currently implemented for the MPS device.\nmore"), True),
     (RuntimeError("MPS backend out of memory (MPS allocated: 7.50 GB, max allowed: 9.07 GB)"), True),
     (TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64"), True),
+    (TrainingDiverged("the training loss is not finite"), True),   # how wrong gradients show
     (None, False),   # the data is missing: the same on the CPU
 ])
 @pytest.mark.parametrize("task", ["run_training", "run_eval"])
@@ -750,6 +752,7 @@ def test_a_failure_on_a_macs_gpu_runs_again_on_the_cpu(monkeypatch, capsys, erro
     from data import DataError
     error = error or DataError("no CIFAR-10 here")
     monkeypatch.setattr(p2, "pick_device", lambda name=None: (torch.device("mps"), None))
+    monkeypatch.setattr(torch.mps, "empty_cache", lambda: None)
     ran = []
 
     def fake(args, device):
@@ -767,3 +770,15 @@ def test_a_failure_on_a_macs_gpu_runs_again_on_the_cpu(monkeypatch, capsys, erro
                        "the GPU)\n") and not err
     else:
         assert err == "error: no CIFAR-10 here\n"
+
+
+def test_a_macs_gpu_keeps_the_usual_memory_layout_and_the_report_does_not_call_that_a_change():
+    """channels_last gains nothing on MPS, and PyTorch before 2.14 computed batch norm's gradients wrongly in it."""
+    import p2
+    import describe
+    from config import get_preset
+    args = p2.parse_args([])
+    preset, cfg = p2.compose_config(args, torch.device("mps"))
+    assert preset == "cpu" and not cfg.channels_last
+    assert p2.compose_config(args, torch.device("cpu"))[1].channels_last
+    assert describe.changes_note(preset, cfg.to_dict(), get_preset(preset).to_dict()) == ""

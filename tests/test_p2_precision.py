@@ -133,11 +133,13 @@ def test_words_for_the_console_and_report():
     assert precision.WORDS["fp16"] == "float16 autocast with loss scaling"
 
 
-def test_a_macs_gpu_trains_in_float32_and_asking_for_16_bits_there_is_no_warning():
+def test_a_macs_gpu_trains_in_float32_and_refuses_float16():
     mps = torch.device("mps")
     chosen = choose_precision("auto", mps)
     assert chosen.name == "fp32" and chosen.reason == "a Mac's GPU computes float16 no faster than float32"
-    assert choose_precision("fp16", mps).reason == choose_precision("bf16", mps).reason == "asked for with --precision"
+    assert choose_precision("bf16", mps).reason == "asked for with --precision"
+    with pytest.raises(ValueError, match="--precision fp16 on a Mac's GPU: .* can stop the program; use fp32"):
+        choose_precision("fp16", mps)   # a Metal assertion ends the process: no error to catch
 
 
 def test_float32_enters_no_autocast():

@@ -114,7 +114,8 @@ def changes_note(preset, config, preset_config):
     """A sentence naming what this run changed of its preset (config dicts), for the note on how the preset's
     settings were chosen; "" when nothing was."""
     changed = [f"{name} {_value_words(name, value)} instead of {_value_words(name, preset_config[name])}"
-               for name, value in config.items() if name in preset_config and value != preset_config[name]]
+               for name, value in config.items()
+               if name in preset_config and name not in SPEED_ONLY and value != preset_config[name]]
     if not changed:
         return ""
     return (f"{CHANGED} {preset} recipe's settings ({'; '.join(changed)}); what follows is about the recipe as it "

@@ -365,7 +365,14 @@ def compose_config(args, device):
     preset = args.preset or default_preset(device)   # parse_args has mapped an earlier name already
     settings = dict(parse_setting(setting) for setting in args.set)
     cfg = get_preset(preset).override(**settings).override(epochs=args.epochs, batch_size=args.batch_size)
-    return preset, cfg
+    return preset, for_device(cfg, device)
+
+
+def for_device(cfg, device):
+    """`cfg` as `device` runs it. A Mac's GPU (MPS) keeps the usual memory layout: there channels_last gains no
+    speed, and in PyTorch releases before 2.14 its batch-norm gradients came out wrong (pytorch/pytorch issue 175189)
+    and its max-pool gradients could stop the program (175190)."""
+    return cfg.override(channels_last=False) if device.type == "mps" else cfg
 
 
 def command_line(argv):
@@ -383,6 +390,7 @@ def run_eval(args, device):
     if device.type == "cpu":
         cpu_memory.keep_freed_memory()   # the free-memory check concerns training only
     model, cfg, ckpt = load_model(args.eval, device)
+    cfg = for_device(cfg, device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     precision = choose_precision(args.precision, device)
@@ -406,16 +414,20 @@ def run_eval(args, device):
 
 def run_with_cpu_fallback(task, args, device):
     """task(args, device); if it fails on a Mac's GPU, where PyTorch lacks or mishandles a few operations in some
-    versions, it runs again on the CPU, said in one line. A problem with the data, a file or the training itself
-    would fail on the CPU as well: that ends the run as anywhere else."""
+    versions, it runs again on the CPU, said in one line. A training loss that stops being finite there counts as
+    such a failure (wrong gradients show so). A problem with the data or a file would fail on the CPU as well: that
+    ends the run as anywhere else."""
     try:
-        task(args, device)
+        return task(args, device)
     except Exception as e:
-        if device.type != "mps" or interrupt.received() or error_message(e) is not None:
+        mps_fault = device.type == "mps" and (error_message(e) is None or isinstance(e, TrainingDiverged))
+        if not mps_fault or interrupt.received():
             raise
         first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        print(f"the Mac's GPU (MPS) failed ({first_line}); running on the CPU instead (--device cpu skips the GPU)")
-        task(args, torch.device("cpu"))
+    # out of the except clause, so the failed run's tensors are freed before the CPU run needs the memory
+    print(f"the Mac's GPU (MPS) failed ({first_line}); running on the CPU instead (--device cpu skips the GPU)")
+    torch.mps.empty_cache()
+    task(args, torch.device("cpu"))
 
 
 def error_message(exc):

@@ -101,8 +101,8 @@ def cuda_has_native_bf16(device):
 
 def emulated(name, device):
     """Why precision `name` is not native on `device`, in words; "" where it is (float32 always is, float16 on every
-    CUDA card and a Mac's GPU; bf16 there is left to torch, which says when the macOS is too old for it). float16
-    on a CPU ran a training step over 100x slower than float32 on a Xeon with AMX."""
+    CUDA card; bf16 on a Mac's GPU is left to torch, which says when the macOS is too old for it). float16 on a CPU
+    ran a training step over 100x slower than float32 on a Xeon with AMX."""
     if name == "fp32" or device.type == "mps" or (name == "fp16" and device.type == "cuda"):
         return ""
     if name == "fp16":
@@ -115,9 +115,12 @@ def choose_precision(requested, device):
     """The Precision for --precision `requested` (one of CHOICES) on torch device `device`."""
     if requested not in CHOICES:
         raise ValueError(f"--precision {requested}: choose one of {', '.join(CHOICES)}")
+    if requested == "fp16" and device.type == "mps":
+        raise ValueError("--precision fp16 on a Mac's GPU: PyTorch's float16 convolution gradients are not supported "
+                         "there and can stop the program; use fp32 (the default) or bf16")
     if requested == "fp16" and device.type != "cuda" and not hasattr(torch.amp, "GradScaler"):
-        raise ValueError(f"--precision fp16 on the {device.type.upper()} needs torch 2.3 or newer for its loss "
-                         f"scaling; this is torch {torch.__version__}: use fp32")
+        raise ValueError(f"--precision fp16 on the CPU needs torch 2.3 or newer for its loss scaling; this is torch "
+                         f"{torch.__version__}: use fp32")
     if requested != "auto":
         slow = emulated(requested, device)
         return Precision(requested, "asked for with --precision" + (f"; {slow}, so expect it to run many times "
