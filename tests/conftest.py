@@ -31,8 +31,10 @@ USER_SETTINGS = ("MNIST_DIR", "CIFAR10_DIR", "P2_ARGS", "ANDREW_ID", "ZIP", "P1_
 def isolated_environment(monkeypatch):
     """Every test starts without the user's settings, and p2 run inside the tests does not look at how much memory
     the machine has free (a laptop running the tests may have less than a CPU run wants; tests that need a figure
-    set their own)."""
+    set their own) nor find a Mac's GPU (on a Mac p2 would pick it; tests that need one fake it)."""
     for name in USER_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     import cpu_memory
+    import devices
     monkeypatch.setattr(cpu_memory, "available_bytes", lambda: None)
+    monkeypatch.setattr(devices, "mps_available", lambda: False)

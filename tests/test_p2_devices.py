@@ -116,7 +116,7 @@ def fake_mac(monkeypatch, machine, mps):
     monkeypatch.setattr(devices.shutil, "which", lambda name: None)   # a Mac has no NVIDIA driver
     monkeypatch.setattr(devices.platform, "system", lambda: "Darwin")
     monkeypatch.setattr(devices.platform, "machine", lambda: machine)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    monkeypatch.setattr(devices, "mps_available", lambda: mps)
 
 
 @pytest.mark.parametrize("machine, mps, expected", [
@@ -126,6 +126,11 @@ def fake_mac(monkeypatch, machine, mps):
 def test_an_apple_silicon_macs_gpu_is_the_default_there(monkeypatch, machine, mps, expected):
     fake_mac(monkeypatch, machine, mps)
     assert pick_device(None) == default_device() == (torch.device(expected), None)
+
+
+def test_a_macs_gpu_is_what_torch_says_is_available(monkeypatch):
+    monkeypatch.undo()   # the tests' own setting (conftest.py): no Mac GPU
+    assert devices.mps_available() == torch.backends.mps.is_available()
 
 
 def test_a_macs_gpu_by_name(monkeypatch):
