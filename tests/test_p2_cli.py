@@ -738,47 +738,71 @@ def test_short_of_memory_a_cpu_run_says_so_and_leaves_malloc_alone(tiny_run, mon
     assert (said, kept) == ((1, []) if free else (0, [True]))
 
 
-@pytest.mark.parametrize("error, retried", [
-    (NotImplementedError("The operator 'aten::some_op' is not currently implemented for the MPS device.\nmore"), True),
-    (RuntimeError("MPS backend out of memory (MPS allocated: 7.50 GB, max allowed: 9.07 GB)"), True),
-    (TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64"), True),
-    (TrainingDiverged("the training loss is not finite"), True),   # how wrong gradients show
-    (None, False),   # the data is missing: the same on the CPU
-])
-@pytest.mark.parametrize("task", ["run_training", "run_eval"])
-def test_a_failure_on_a_macs_gpu_runs_again_on_the_cpu(monkeypatch, capsys, error, retried, task):
-    """PyTorch's Mac GPU support lacks or mishandles a few operations in some versions: one line, then the CPU."""
+MPS_FAULTS = [
+    NotImplementedError("The operator 'aten::some_op' is not currently implemented for the MPS device.\nmore"),
+    RuntimeError("MPS backend out of memory (MPS allocated: 7.50 GB, max allowed: 9.07 GB)"),
+    TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64"),
+    TrainingDiverged("the training loss is not finite"),   # the preset's recipe: how wrong gradients show
+]
+
+
+def on_a_macs_gpu(monkeypatch, task, mps_error, cpu_error=None):
+    """p2 with a Mac's GPU whose run of `task` raises `mps_error`; the CPU's raises `cpu_error` (None: succeeds).
+    Returns the devices the task ran on, in order."""
     import p2
-    from data import DataError
-    error = error or DataError("no CIFAR-10 here")
     monkeypatch.setattr(p2, "pick_device", lambda name=None: (torch.device("mps"), None))
     monkeypatch.setattr(torch.mps, "empty_cache", lambda: None)
     ran = []
 
     def fake(args, device):
         ran.append(device.type)
-        if device.type == "mps":
+        error = mps_error if device.type == "mps" else cpu_error
+        if error:
             raise error
     monkeypatch.setattr(p2, task, fake)
-    argv = ["--eval", "model.pkl"] if task == "run_eval" else []
-    assert p2.main(argv) == (0 if retried else 2)
+    return p2, ran
+
+
+@pytest.mark.parametrize("error", MPS_FAULTS)
+@pytest.mark.parametrize("task", ["run_training", "run_eval"])
+def test_a_failure_on_a_macs_gpu_runs_again_on_the_cpu(monkeypatch, capsys, error, task):
+    """PyTorch's Mac GPU support lacks or mishandles a few operations in some versions: one line, then the CPU."""
+    p2, ran = on_a_macs_gpu(monkeypatch, task, error)
+    assert p2.main(["--eval", "model.pkl"] if task == "run_eval" else []) == 0
     out, err = capsys.readouterr()
-    assert ran == (["mps", "cpu"] if retried else ["mps"])
-    first_line = str(error).splitlines()[0]
-    if retried:
-        assert out == (f"the Mac's GPU (MPS) failed ({first_line}); running on the CPU instead (--device cpu skips "
-                       "the GPU)\n") and not err
-    else:
-        assert err == "error: no CIFAR-10 here\n"
+    assert ran == ["mps", "cpu"] and not err
+    assert out == (f"the Mac's GPU (MPS) failed ({str(error).splitlines()[0]}); running on the CPU instead (--device "
+                   "cpu skips the GPU)\n")
+
+
+def test_what_would_fail_on_the_cpu_as_well_is_not_run_again(monkeypatch, capsys):
+    from data import DataError
+    p2, ran = on_a_macs_gpu(monkeypatch, "run_training", DataError("no CIFAR-10 here"))
+    assert p2.main([]) == 2 and ran == ["mps"] and capsys.readouterr().err == "error: no CIFAR-10 here\n"
+    p2, ran = on_a_macs_gpu(monkeypatch, "run_training", TrainingDiverged("the loss is not finite; lower --set lr"))
+    assert p2.main(["--set", "lr=1e9"]) == 2 and ran == ["mps"]   # the user's own rates: the same on the CPU
+    p2, ran = on_a_macs_gpu(monkeypatch, "run_training", ValueError("a bug in writing the report"))
+    with pytest.raises(ValueError, match="a bug in writing the report"):   # a bug keeps its traceback, once
+        p2.main([])
+    assert ran == ["mps"]
+
+
+def test_a_failure_of_the_cpu_run_after_the_macs_gpu_comes_out_once(monkeypatch, capsys):
+    from data import DataError
+    p2, ran = on_a_macs_gpu(monkeypatch, "run_training", MPS_FAULTS[0], DataError("the disk is full"))
+    assert p2.main([]) == 2 and ran == ["mps", "cpu"]
+    out, err = capsys.readouterr()
+    assert out.count("running on the CPU instead") == 1 and err == "error: the disk is full\n"
 
 
 def test_a_macs_gpu_keeps_the_usual_memory_layout_and_the_report_does_not_call_that_a_change():
     """channels_last gains nothing on MPS, and PyTorch before 2.14 computed batch norm's gradients wrongly in it."""
     import p2
-    import describe
-    from config import get_preset
-    args = p2.parse_args([])
-    preset, cfg = p2.compose_config(args, torch.device("mps"))
+    from config import SELECTION_NOTES
+    mps = torch.device("mps")
+    preset, cfg = p2.compose_config(p2.parse_args([]), mps)
     assert preset == "cpu" and not cfg.channels_last
-    assert p2.compose_config(args, torch.device("cpu"))[1].channels_last
-    assert describe.changes_note(preset, cfg.to_dict(), get_preset(preset).to_dict()) == ""
+    assert p2.compose_config(p2.parse_args([]), torch.device("cpu"))[1].channels_last
+    assert p2.selection_note(preset, cfg, mps) == SELECTION_NOTES["cpu"]
+    _, every_view = p2.compose_config(p2.parse_args(["--set", "tta_fraction=1"]), mps)   # changes the accuracy
+    assert "tta_fraction 1 instead of 0.4" in p2.selection_note(preset, every_view, mps)

@@ -133,16 +133,28 @@ def test_words_for_the_console_and_report():
     assert precision.WORDS["fp16"] == "float16 autocast with loss scaling"
 
 
-def test_a_macs_gpu_trains_in_float32_and_refuses_float16():
+def test_a_macs_gpu_trains_in_float32_and_refuses_float16(monkeypatch):
     mps = torch.device("mps")
     chosen = choose_precision("auto", mps)
     assert chosen.name == "fp32" and chosen.reason == "a Mac's GPU computes float16 no faster than float32"
+    monkeypatch.setattr(torch.amp, "is_autocast_available", lambda device_type: True, raising=False)
     assert choose_precision("bf16", mps).reason == "asked for with --precision"
     with pytest.raises(ValueError, match="--precision fp16 on a Mac's GPU: .* can stop the program; use fp32"):
         choose_precision("fp16", mps)   # a Metal assertion ends the process: no error to catch
 
 
-def test_float32_enters_no_autocast():
+def test_float32_enters_no_autocast(monkeypatch):
     """torch before 2.5 refuses autocast for a Mac's GPU (mps) even when it is off: float32 does without it."""
+    def refused(device_type, **kwargs):
+        raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
+    monkeypatch.setattr(torch, "autocast", refused)
     with Precision("fp32", "").autocast(torch.device("mps")):
-        assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.float32
+        pass
+    with pytest.raises(RuntimeError, match="unsupported autocast device_type 'mps'"):
+        Precision("bf16", "").autocast(torch.device("mps"))
+
+
+def test_bf16_on_a_macs_gpu_needs_a_torch_with_autocast_there(monkeypatch):
+    monkeypatch.setattr(torch.amp, "is_autocast_available", lambda device_type: False, raising=False)
+    with pytest.raises(ValueError, match=r"--precision bf16 on a Mac's GPU needs a newer torch .*; use fp32"):
+        choose_precision("bf16", torch.device("mps"))

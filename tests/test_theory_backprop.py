@@ -103,5 +103,6 @@ def test_the_finite_difference_gap_sees_a_wrong_gradient(monkeypatch):
 
 
 def test_the_mathtext_shape_table_has_the_plain_tables_rows():
-    assert [shape for _, shape in backprop.SHAPES_MATHTEXT] == [shape for _, shape in backprop.SHAPES]
+    assert [shape for _, shape in backprop.SHAPES_MATHTEXT] == [shape.replace(" x ", " \u00d7 ")
+                                                                for _, shape in backprop.SHAPES]
     assert all(term.startswith("$") for term, _ in backprop.SHAPES_MATHTEXT)

@@ -92,7 +92,7 @@ _TERMS = [
     ("dE/dx = dE/df1 W1^T", r"$\partial E/\partial x = \partial E/\partial f_1\, W_1^T$", "1 x d"),
 ]
 SHAPES = [(term, shape) for term, _, shape in _TERMS]
-SHAPES_MATHTEXT = [(math, shape) for _, math, shape in _TERMS]
+SHAPES_MATHTEXT = [(math, shape.replace(" x ", " \u00d7 ")) for _, math, shape in _TERMS]   # typeset: a times sign
 
 # The step of the central finite differences that check the worked example's gradients.
 FD_STEP = 1e-6

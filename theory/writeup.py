@@ -180,9 +180,10 @@ def problem2(doc, r):
     doc.add(Paragraph(
         "Every weight is $\\pm 20$ and every bias an odd multiple of 10, so each pre-activation is about 10 or more "
         "away from 0 (hidden outputs are within 0.0001 of 0 or 1) and each unit is a clean switch "
-        "($\\sigma(10) = 0.99995$); these are the values of the classic example in Andrew Ng's Machine Learning "
-        "course (Coursera, \"Neural Networks: Examples and Intuitions\"). Each network's output and class on every "
-        "input row:"))
+        "($\\sigma(10) = 0.99995$). AND, OR, NOT and XNOR (from AND, NOR and OR) use the values of the classic example "
+        "in Andrew Ng's Machine Learning course (Coursera, \"Neural Networks: Examples and Intuitions\"); XOR is "
+        "built from units of the same kind (OR and NAND, then AND). Each network's output and class on every input "
+        "row:"))
     header = ["A", "B"] + [f"{name}: output \u2192 class" for name in r["networks"]]
     table_rows = []
     for i in range(4):
@@ -276,7 +277,7 @@ def problem3(doc, r):
         doc.add(Paragraph(note[0].upper() + note[1:], lead=lead, keep_with_next=True))
         doc.add(Formula(formula.replace(r"\frac", r"\dfrac")))
     doc.add(Paragraph("The numbers below follow from these closed forms."))
-    shapes = [(term, shape.replace(" x ", " × ")) for term, shape in r["shapes_mathtext"]]
+    shapes = r["shapes_mathtext"]
     half = (len(shapes) + 1) // 2
     left, right = shapes[:half], shapes[half:] + [("", "")] * (2 * half - len(shapes))
     doc.add(Heading("Shapes of every term (one sample)", 2))

@@ -314,7 +314,7 @@ def main():
     mlp.metadata = dict(test_error=test_error, val_error=stats[3][-1], train_error=stats[1][-1], seed=hp["seed"])
     times["total"] = wall_clock() - clock
     results = dict(hp=hp, stats=stats, mlp=mlp, test_loss=test_loss, test_error=test_error, times=times,
-               test_labels=test_labels, predicted=predicted, n_train=n_train)
+                   test_labels=test_labels, predicted=predicted, n_train=n_train)
     # save the model, plot the curves and write the report: replaced together, or not at all
     write_outputs(folder, {"p1_model.npz": mlp.save_model,
                            "p1_training.png": lambda path: plot_training(stats, path),
@@ -580,8 +580,8 @@ def run(main):
         line, status = f"error: {e}", 2 if isinstance(e, SettingError) else 1
     except KeyboardInterrupt:
         line, status = f"interrupted: {', '.join(OUTPUTS)} were left as they were", 130
-    print(end="", flush=True)  # what stdout holds comes first; p1.py imports only os, numpy and matplotlib (not sys),
-    # so stderr is descriptor 2
+    # what stdout holds comes first; p1.py imports only os, numpy and matplotlib (not sys), so stderr is descriptor 2
+    print(end="", flush=True)
     os.write(2, (line + "\n").encode(os.device_encoding(2) or "utf-8", "replace"))  # a console's own code page
     return status
 
@@ -647,7 +647,8 @@ def write_report(results, path):
     page.text(0.07, 0.93, f"Test error {100 * results['test_error']:.2f} % ({100 - 100 * results['test_error']:.2f} % "
               f"accuracy) on the {len(results['test_labels']):,d} MNIST test images", fontsize=11)
     page.text(0.07, 0.905, _report_text(results), fontsize=7.5, family="monospace", va="top")
-    _draw_curves([page.add_axes([0.08, 0.305, 0.38, 0.155]), page.add_axes([0.58, 0.305, 0.38, 0.155])], results["stats"])
+    curves = [page.add_axes([0.08, 0.305, 0.38, 0.155]), page.add_axes([0.58, 0.305, 0.38, 0.155])]
+    _draw_curves(curves, results["stats"])
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (results["test_labels"], results["predicted"]), 1)
     ax = page.add_axes([0.32, 0.045, 0.36, 0.195])

@@ -36,7 +36,7 @@ ORIGINS = {
     "cutout": ('Terrance DeVries and Graham Taylor, "Improved Regularization of Convolutional Neural Networks with '
                'Cutout", arXiv:1708.04552 (2017)'),
     "the lookahead average": 'Michael Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019',
-    "Nesterov momentum": 'Yurii Nesterov (1983); for deep networks Ilya Sutskever et al., ICML 2013',
+    "Nesterov momentum": 'Yurii Nesterov (1983) and, for deep networks, Ilya Sutskever et al. (ICML 2013)',
     "test-time augmentation": ('Alex Krizhevsky, Ilya Sutskever and Geoffrey Hinton, "ImageNet Classification with '
                                'Deep Convolutional Neural Networks", NeurIPS 2012'),
 }
@@ -164,7 +164,7 @@ def sources_paragraph(cfg, memory_kept=False):
     if share:
         text += (f"Giving the extra test-time views only to a fixed share of the least sure images follows "
                  f"{SELECTIVE_TTA}, which ranks them by the probability of their likeliest class; ranking them by "
-                 f"the gap between their two likeliest classes, and the share ({share}), are our choices. ")
+                 f"the gap between their two highest class probabilities, and the share ({share}), are our choices. ")
     if memory_kept:
         text += ("Making the C library's memory allocator keep and reuse freed memory from one training step to the "
                  f"next, a CPU speed-up, follows {ALLOCATOR}. ")

@@ -114,8 +114,7 @@ def changes_note(preset, config, preset_config):
     """A sentence naming what this run changed of its preset (config dicts), for the note on how the preset's
     settings were chosen; "" when nothing was."""
     changed = [f"{name} {_value_words(name, value)} instead of {_value_words(name, preset_config[name])}"
-               for name, value in config.items()
-               if name in preset_config and name not in SPEED_ONLY and value != preset_config[name]]
+               for name, value in config.items() if name in preset_config and value != preset_config[name]]
     if not changed:
         return ""
     return (f"{CHANGED} {preset} recipe's settings ({'; '.join(changed)}); what follows is about the recipe as it "
@@ -232,7 +231,7 @@ def _muon(cfg):
     decay, momentum = cfg["decay_per_step"], cfg["momentum"]
     return (f"Two update rules, {cfg['batch_size']} images per step. The convolution filters use Muon: Nesterov "
             f"momentum {readable(cfg['muon_momentum'])}, then the update of each convolution's filters (its filter "
-            "bank), seen as a matrix (output channels × inputs), is replaced by the nearest matrix whose singular "
+            "bank), seen as a matrix (output channels x inputs), is replaced by the nearest matrix whose singular "
             "values are all 1 (the same singular vectors), computed approximately by "
             f"{cfg['muon_ns_steps']} Newton-Schulz iterations. Every direction of the update then moves at about "
             "the same rate, instead of a few dominant ones. Before each step a filter bank is rescaled to a fixed "

@@ -37,8 +37,8 @@ class Whiten(nn.Conv2d):
         patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3 * k * k)   # rows in (C, kh, kw) order
         patches = patches - patches.mean(dim=0)
         cov = patches.T @ patches / len(patches)
-        # in float64 on the CPU: a 12 x 12 matrix, and a Mac's GPU has no float64
-        eigenvalues, eigenvectors = torch.linalg.eigh(cov.cpu().double())
+        cov = cov.cpu() if cov.device.type == "mps" else cov   # a Mac's GPU has no float64
+        eigenvalues, eigenvectors = torch.linalg.eigh(cov.double())
         filters = (eigenvectors.T / torch.sqrt(eigenvalues + eps)[:, None]).float().reshape(-1, 3, k, k)
         self.weight.copy_(torch.cat([filters, -filters]))   # to the layer's device
         self.bias.zero_()

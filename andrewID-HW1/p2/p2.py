@@ -15,6 +15,7 @@ p2.py, its data/, the repository's data/ and data/cifar10. If none does, the off
 """
 import argparse
 import copy
+import gc
 import itertools
 import math
 import os
@@ -99,7 +100,7 @@ def run_training(args, device):
                                    train_s=train_s, eval_s=eval_s, total_s=time.perf_counter() - t_start),
                        precision=precision.words, precision_reason=precision.reason,
                        memory_kept=device.type == "cpu" and cpu_memory.memory_is_kept(),
-                       selection_note=selection_note(preset, cfg), data_description=source.describe(args.data_note),
+                       selection_note=selection_note(preset, cfg, device), data_description=source.describe(args.data_note),
                        title="24789 HW1 problem 2: CIFAR-10 CNN", torch_version=torch.__version__,
                        command=command_line(sys.argv[1:]),
                        machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
@@ -354,9 +355,10 @@ def not_applying(args):
     return [f"{task}: {', '.join(given)} would not apply; leave {'it' if len(given) == 1 else 'them'} out"]
 
 
-def selection_note(preset, cfg):
-    """How the preset's settings were chosen, after what this run changed of them (--set, --epochs, ...)."""
-    changes = changes_note(preset, cfg.to_dict(), get_preset(preset).to_dict())
+def selection_note(preset, cfg, device):
+    """How the preset's settings were chosen, after what this run changed of them (--set, --epochs, ...; not what
+    the device changes, for_device)."""
+    changes = changes_note(preset, cfg.to_dict(), for_device(get_preset(preset), device).to_dict())
     return f"{changes} {SELECTION_NOTES.get(preset, '')}".strip()
 
 
@@ -420,14 +422,22 @@ def run_with_cpu_fallback(task, args, device):
     try:
         return task(args, device)
     except Exception as e:
-        mps_fault = device.type == "mps" and (error_message(e) is None or isinstance(e, TrainingDiverged))
-        if not mps_fault or interrupt.received():
+        if device.type != "mps" or interrupt.received() or not mps_fault(e, args):
             raise
         first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
     # out of the except clause, so the failed run's tensors are freed before the CPU run needs the memory
     print(f"the Mac's GPU (MPS) failed ({first_line}); running on the CPU instead (--device cpu skips the GPU)")
+    gc.collect()
     torch.mps.empty_cache()
-    task(args, torch.device("cpu"))
+    return task(args, torch.device("cpu"))
+
+
+def mps_fault(error, args):
+    """Whether `error`, raised on a Mac's GPU, is PyTorch's MPS support failing: an error that names MPS or Metal, or
+    an operation it lacks; or the preset's own recipe diverging (wrong gradients show so; it does not on a CPU)."""
+    if isinstance(error, TrainingDiverged):
+        return not (args.set or args.epochs or args.batch_size)
+    return isinstance(error, NotImplementedError) or any(word in str(error) for word in ("MPS", "mps", "Metal"))
 
 
 def error_message(exc):

@@ -118,6 +118,10 @@ def choose_precision(requested, device):
     if requested == "fp16" and device.type == "mps":
         raise ValueError("--precision fp16 on a Mac's GPU: PyTorch's float16 convolution gradients are not supported "
                          "there and can stop the program; use fp32 (the default) or bf16")
+    if requested == "bf16" and device.type == "mps" and not getattr(torch.amp, "is_autocast_available",
+                                                                      lambda device_type: False)("mps"):
+        raise ValueError(f"--precision bf16 on a Mac's GPU needs a newer torch than {torch.__version__} (2.5 or "
+                         "newer has mixed precision there); use fp32")
     if requested == "fp16" and device.type != "cuda" and not hasattr(torch.amp, "GradScaler"):
         raise ValueError(f"--precision fp16 on the CPU needs torch 2.3 or newer for its loss scaling; this is torch "
                          f"{torch.__version__}: use fp32")

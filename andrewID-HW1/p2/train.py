@@ -258,7 +258,7 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
             views = epoch_view(images, cfg.translate, flip_phase if cfg.flip else None, epoch, generator,
                                finish=lambda part: downscale(normalized_set(part, precision), size),
                                chunk=len(images) if on_cuda else CPU_VIEW_CHUNK)
-            order = torch.randperm(len(images), device=generator.device, generator=generator)
+            order = torch.randperm(len(images), device=generator.device, generator=generator).to(images.device)
         else:
             order = torch.randperm(len(images), generator=generator)[:n_steps * cfg.batch_size].to(device)
         # a bar on a terminal, a line every ~30 s in a log
