@@ -64,11 +64,11 @@ def test_missing_data_and_bad_model_give_one_clear_error(tmp_path, trained):
     data_dir, _, _ = trained
     bad = tmp_path / "bad.pkl"
     bad.write_bytes(b"not a model")
-    result = run_p2("--eval", str(bad), "--data-dir", data_dir)
+    result = run_p2("--eval", str(bad), "--data-dir", data_dir, "--device", "cpu")
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     os.makedirs(tmp_path / "partial" / "cifar-10-batches-bin")
     (tmp_path / "partial" / "cifar-10-batches-bin" / "data_batch_1.bin").write_bytes(b"\0" * 3073)
-    result = run_p2("--data-dir", str(tmp_path / "partial"), "--out", str(tmp_path / "o"))
+    result = run_p2("--data-dir", str(tmp_path / "partial"), "--out", str(tmp_path / "o"), "--device", "cpu")
     assert result.returncode == 2 and "data_batch_2.bin" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o" / "p2_model.pkl").exists()
 
@@ -781,6 +781,8 @@ def test_what_would_fail_on_the_cpu_as_well_is_not_run_again(monkeypatch, capsys
     assert p2.main([]) == 2 and ran == ["mps"] and capsys.readouterr().err == "error: no CIFAR-10 here\n"
     p2, ran = on_a_macs_gpu(monkeypatch, "run_training", TrainingDiverged("the loss is not finite; lower --set lr"))
     assert p2.main(["--set", "lr=1e9"]) == 2 and ran == ["mps"]   # the user's own rates: the same on the CPU
+    p2, ran = on_a_macs_gpu(monkeypatch, "run_training", DataError("/Users/jthompson/mps/cifar: no CIFAR-10 here"))
+    assert p2.main([]) == 2 and ran == ["mps"]   # a path that holds the letters is no fault of the GPU
     p2, ran = on_a_macs_gpu(monkeypatch, "run_training", ValueError("a bug in writing the report"))
     with pytest.raises(ValueError, match="a bug in writing the report"):   # a bug keeps its traceback, once
         p2.main([])

@@ -20,6 +20,7 @@ import itertools
 import math
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -433,11 +434,15 @@ def run_with_cpu_fallback(task, args, device):
 
 
 def mps_fault(error, args):
-    """Whether `error`, raised on a Mac's GPU, is PyTorch's MPS support failing: an error that names MPS or Metal, or
-    an operation it lacks; or the preset's own recipe diverging (wrong gradients show so; it does not on a CPU)."""
+    """Whether `error`, raised on a Mac's GPU, is PyTorch's MPS support failing: an operation it lacks, or an error
+    of torch's that names MPS or Metal (not our own errors, whose paths may hold those letters: /Users/jthompson); or
+    the preset's own recipe diverging (wrong gradients show so; it does not on a CPU)."""
     if isinstance(error, TrainingDiverged):
         return not (args.set or args.epochs or args.batch_size)
-    return isinstance(error, NotImplementedError) or any(word in str(error) for word in ("MPS", "mps", "Metal"))
+    if error_message(error) is not None:   # the data, a file, the memory: the same on the CPU
+        return False
+    return isinstance(error, NotImplementedError) or (isinstance(error, (RuntimeError, TypeError)) and
+                                                     re.search(r"\b(MPS|mps|Metal)\b", str(error)) is not None)
 
 
 def error_message(exc):
