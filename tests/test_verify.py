@@ -1,5 +1,6 @@
 """make verify: tiny models whose predictions are known, on tiny MNIST and CIFAR-10 files in the real formats."""
 import glob
+import json
 import os
 from pathlib import Path
 import shutil
@@ -231,3 +232,18 @@ def test_an_evaluation_that_runs_past_its_time_is_stopped(monkeypatch, tmp_path)
         verify.run_showing_progress([sys.executable, "-c", "import time; print('working', flush=True); "
                                      "time.sleep(30)"], str(tmp_path))
     assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("fell_back", [False, True])
+def test_p2_is_compared_on_the_device_it_was_measured_on(monkeypatch, tmp_path, fell_back):
+    """Where a Mac's GPU fails and p2 goes on on the CPU, the CPU is the device of the measurement."""
+    (tmp_path / "p2_model.pkl").write_bytes(b"")
+    info = dict(test_accuracy=0.9, device="Apple M2 GPU (MPS), float32", current_device="Apple M2 GPU (MPS), float32",
+                cpu_device="CPU: Apple M2, 8 threads, float32")
+    lines = [verify.MARK + json.dumps(info)]
+    lines += ["the Mac's GPU (MPS) failed (an MPS error); running on the CPU instead"] * fell_back
+    lines += ["test accuracy: 90.00%"]
+    monkeypatch.setattr(verify, "run_showing_progress", lambda cmd, folder: (0, lines))
+    monkeypatch.setattr(verify, "cifar_batches_dir", lambda *places: str(tmp_path))
+    measured = verify.measure_p2(str(tmp_path), str(tmp_path))
+    assert measured[3] == (info["cpu_device"] if fell_back else info["current_device"])

@@ -55,12 +55,14 @@ try:
 except Exception:
     stored = {"test_accuracy": None, "device": None}  # p2.py's own loading below explains what is wrong
 from devices import default_device, describe_device
-try:
-    here, _ = default_device()   # as p2.py picks it
-    device = describe_device(here) + ", " + p2.choose_precision("auto", here).words
-except Exception:
-    device = None
-print("verify-json: " + json.dumps(dict(stored, current_device=device)), flush=True)
+def named(device):
+    try:
+        return describe_device(device) + ", " + p2.choose_precision("auto", device).words
+    except Exception:
+        return None
+here, _ = default_device()   # as p2.py picks it; the CPU where a Mac's GPU fails and p2 goes on there
+print("verify-json: " + json.dumps(dict(stored, current_device=named(here), cpu_device=named(torch.device("cpu")))),
+      flush=True)
 sys.exit(p2.main(sys.argv[1:]))
 """
 
@@ -205,7 +207,9 @@ def measure_p2(p2_dir, cifar10_dir):
         raise VerifyError(f"p2.py --eval {model_path} failed (exit {returncode}): {said.removeprefix('error: ')}")
     if not isinstance(info["test_accuracy"], (int, float)):
         raise VerifyError(f"{model_path}: stores no test_accuracy; retrain with `make p2`")
-    return float(info["test_accuracy"]), float(printed.group(1)), info["device"], info["current_device"]
+    fell_back = any(line.startswith("the Mac's GPU (MPS) failed") for line in lines)   # p2 went on on the CPU
+    current = info["cpu_device"] if fell_back else info["current_device"]
+    return float(info["test_accuracy"]), float(printed.group(1)), info["device"], current
 
 
 def run_showing_progress(cmd, folder):
