@@ -101,7 +101,8 @@ def run_training(args, device):
                                    train_s=train_s, eval_s=eval_s, total_s=time.perf_counter() - t_start),
                        precision=precision.words, precision_reason=precision.reason,
                        memory_kept=device.type == "cpu" and cpu_memory.memory_is_kept(),
-                       selection_note=selection_note(preset, cfg, device), data_description=source.describe(args.data_note),
+                       selection_note=selection_note(preset, cfg, device),
+                       data_description=source.describe(args.data_note),
                        title="24789 HW1 problem 2: CIFAR-10 CNN", torch_version=torch.__version__,
                        command=command_line(sys.argv[1:]),
                        machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
