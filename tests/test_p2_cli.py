@@ -293,6 +293,21 @@ def test_set_overrides_any_field_and_is_stored_in_the_model(tiny_run, capsys):
     assert "residual" in capsys.readouterr().out   # the printed config
 
 
+@pytest.mark.parametrize("data_note", ["", "JPEG quality-75 copy"])
+def test_eval_says_why_its_figure_may_differ_from_the_stored_one(tiny_run, capsys, data_note):
+    """A student who re-measures the committed model on the official files should learn that its stored figure
+    was measured on other data, not only that devices round differently."""
+    p2, argv, out = tiny_run
+    assert p2.main(argv) == 0
+    path = out / "p2_model.pkl"
+    ckpt = torch.load(path, weights_only=True)
+    torch.save(dict(ckpt, test_accuracy=ckpt["test_accuracy"] + 0.25, data_note=data_note), path)
+    capsys.readouterr()
+    assert p2.main(["--eval", str(path), *argv[:2], "--device", "cpu"]) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if "apart from the stored figure" in line]
+    assert len(said) == 1 and said[0].endswith(f'described as "{data_note}"' if data_note else "rounds differently")
+
+
 OUT_OF_MEMORY = "error: out of memory (a CPU training run of p2 takes up to about 4 GB)"
 
 

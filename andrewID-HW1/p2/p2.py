@@ -411,8 +411,10 @@ def run_eval(args, device):
               + (f" (stored {100 * stored:.2f}%)" if isinstance(stored, float) else ""))
     apart = round(abs(acc - ckpt["test_accuracy"]) * len(data["test_labels"]))
     if apart:   # bf16 above all rounds differently from one CPU, GPU or precision to the next
+        note = ckpt.get("data_note")   # what the training run said of its data: other test images score otherwise
         print(f"{apart} test image{'s' * (apart != 1)} apart from the stored figure: a device or precision other "
-              "than the training run's rounds differently")
+              "than the training run's rounds differently" + (f"; and the stored figure was measured on data "
+                                                              f"described as \"{note}\"" if note else ""))
     print(f"test accuracy: {100 * acc:.2f}%")
 
 
