@@ -374,8 +374,8 @@ def compose_config(args, device):
 
 def for_device(cfg, device):
     """`cfg` as `device` runs it. A Mac's GPU (MPS) keeps the usual memory layout: there channels_last gains no
-    speed, and in PyTorch releases before 2.14 its batch-norm gradients came out wrong (pytorch/pytorch issue 175189)
-    and its max-pool gradients could stop the program (175190)."""
+    speed, and in PyTorch releases before 2.14 its batch-norm gradients came out wrong (PyTorch bug report #175189)
+    and its max-pool gradients could stop the program (#175190)."""
     return cfg.override(channels_last=False) if device.type == "mps" else cfg
 
 
