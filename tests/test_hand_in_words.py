@@ -1,0 +1,19 @@
+"""The hand-in speaks to the student and the grader only: no word of how it was developed in its sources."""
+import glob
+import os
+import re
+
+import pytest
+
+from conftest import ROOT
+
+HAND_IN = sorted(glob.glob(os.path.join(ROOT, "andrewID-HW1", "**", "*.py"), recursive=True)
+                 + glob.glob(os.path.join(ROOT, "theory", "*.py")) + glob.glob(os.path.join(ROOT, "theory", "*.json")))
+DEVELOPMENT_WORDS = re.compile(r"\.\./shared|\bissues?\b|seed's copy", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", HAND_IN, ids=lambda path: os.path.relpath(path, ROOT))
+def test_no_development_words(path):
+    with open(path, encoding="utf-8") as f:
+        found = [(number, line.strip()) for number, line in enumerate(f, 1) if DEVELOPMENT_WORDS.search(line)]
+    assert not found
