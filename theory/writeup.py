@@ -3,7 +3,8 @@ import matplotlib.style
 import numpy as np
 
 from theory import backprop, cnn, figures, fingerprint, gelu_gd
-from theory.pdf import USABLE_H, Document, FigureBlock, Formula, Heading, Matrices, PageBreak, Paragraph, Table
+from theory.pdf import (USABLE_H, Document, FigureBlock, Formula, Heading, Matrices, PageBreak, Paragraph, Table,
+                        format_number)
 
 
 def f(value, digits=6):
@@ -147,8 +148,7 @@ def problem1(doc, r):
 def bracketed(m):
     """A matrix as [[1, −2], [0.5, 3]], a vector as [1, −2]: one line, with minus signs."""
     m = np.asarray(m, dtype=float)
-    inner = ", ".join(bracketed(row) for row in m) if m.ndim > 1 else ", ".join(f"{v:g}" for v in m)
-    return ("[" + inner + "]").replace("-", "\u2212")
+    return "[" + ", ".join(bracketed(row) if m.ndim > 1 else format_number(row) for row in m) + "]"
 
 
 def _layer_text(layer):

@@ -55,14 +55,15 @@ try:
 except Exception:
     stored = {"test_accuracy": None, "device": None}  # p2.py's own loading below explains what is wrong
 from devices import default_device, describe_device
-def named(device):
+def named(pick):
     try:
+        device = pick()
         return describe_device(device) + ", " + p2.choose_precision("auto", device).words
     except Exception:
         return None
-here, _ = default_device()   # as p2.py picks it; the CPU where a Mac's GPU fails and p2 goes on there
-print("verify-json: " + json.dumps(dict(stored, current_device=named(here), cpu_device=named(torch.device("cpu")))),
-      flush=True)
+# the device as p2.py picks it; and the CPU, where a Mac's GPU fails and p2 goes on there
+print("verify-json: " + json.dumps(dict(stored, current_device=named(lambda: default_device()[0]),
+                                        cpu_device=named(lambda: torch.device("cpu")))), flush=True)
 sys.exit(p2.main(sys.argv[1:]))
 """
 
