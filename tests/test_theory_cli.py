@@ -98,6 +98,25 @@ def test_pdf_into_a_folder_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and links as on Linux and macOS")
+def test_pdf_onto_something_other_than_a_file_is_refused_and_a_link_is_written_through(tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)   # like /dev/null: the rename of a finished PDF would replace it, as root even a device
+    assert main(["--pdf", str(fifo)]) == 2
+    assert capsys.readouterr().err == f"error: cannot write {fifo}: it is not a plain file; give a file name\n"
+    assert sorted(os.listdir(tmp_path)) == ["pipe"] and not (tmp_path / "pipe").is_file()
+    link = tmp_path / "link.pdf"
+    link.symlink_to(tmp_path / "real.pdf")
+    assert main(["--pdf", str(link)]) == 0
+    assert link.is_symlink() and (tmp_path / "real.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_an_empty_pdf_path_is_refused(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--pdf", ""])
+    assert exited.value.code == 2 and "--pdf needs a file name" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value", ["1e308", "-1e7", "1" + "0" * 400, "NaN", "Infinity", "1e999"])
 @pytest.mark.parametrize("mode", ["--json", "--pdf"])
 def test_huge_or_non_finite_fig5_values_are_refused_up_front(tmp_path, capsys, value, mode):

@@ -17,6 +17,8 @@ def main(argv=None):
                         help="with --pdf: write only when the PDF is missing or was made from other sources than "
                              "today's (make zip uses this)")
     args = parser.parse_args(argv)
+    if args.pdf is not None and not args.pdf.strip():
+        parser.error("--pdf needs a file name, e.g. --pdf HW1_theory.pdf")
     if args.if_stale and not args.pdf:
         parser.error("--if-stale needs --pdf PATH")
     if args.if_stale and not args.json and fingerprint.is_current(args.pdf, args.fig5):

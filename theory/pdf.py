@@ -370,7 +370,10 @@ class Document:
         if os.path.isdir(path):
             raise WriteError(f"cannot write {path}: it is a folder; give a file name, e.g. "
                              f"{os.path.join(path, 'HW1_theory.pdf')}")
-        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.exists(path) and not os.path.isfile(path):   # the rename below would replace /dev/null itself
+            raise WriteError(f"cannot write {path}: it is not a plain file; give a file name")
+        target = os.path.realpath(path)   # a link is written through, not replaced
+        folder = os.path.dirname(target)
         try:
             handle, tmp = tempfile.mkstemp(suffix=".pdf", dir=folder)
         except OSError as error:
@@ -395,7 +398,7 @@ class Document:
                          BODY_SIZE - 1.5, ha="center", color="0.4")
                     pdf.savefig(fig)
             os.chmod(tmp, 0o644)  # mkstemp makes the file private; the PDF is a shared hand-in
-            os.replace(tmp, path)
+            os.replace(tmp, target)
         except OSError as error:
             raise WriteError(f"cannot write {path}: {error.strerror or error}") from None
         finally:
