@@ -414,7 +414,7 @@ def test_hyper_parameter_table_shows_only_what_the_run_used():
     rows = dict(describe.settings_rows(RECIPES["cpu"].to_dict()))
     assert rows["test-time augmentation (views averaged)"] == "the image, its mirror and 1-pixel shifts of both"
     assert rows["update rule"] == "SGD with Nesterov momentum"
-    assert rows["label smoothing (share of the target spread over all ten classes)"] == "0.2"
+    assert rows["label smoothing (share spread over all classes)"] == "0.2"
     assert not [name for name in rows if "Muon" in name or "blanked" in name or "identity" in name]
     assert not [value for value in rows.values() if value == "no"]   # a switch that is off was not used
     muon_rows = dict(describe.settings_rows(RECIPES["fast"].to_dict()))
@@ -538,3 +538,20 @@ def test_a_run_shorter_than_an_epoch_plots_its_epoch_where_it_ended():
     loss_ax, _, lr_ax = fig.axes
     assert list(loss_ax.get_lines()[0].get_xdata()) == [0.3]
     assert max(lr_ax.get_lines()[0].get_xdata()) == pytest.approx(0.3, abs=0.01)   # whole steps: 0.299 here
+
+
+@pytest.mark.parametrize("preset", ["fast", "cpu", "best"])
+def test_every_cell_of_the_hyper_parameter_table_fits_its_column(preset):
+    """Table cells are not wrapped: a longer text runs under the next column (a setting's words once did)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from config import get_preset
+    fig = matplotlib.figure.Figure(figsize=report.PAGE)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    config = get_preset(preset).to_dict()
+    rows = [(name, report._shorten(value, 50), theirs) for name, value, theirs in credit.airbench_rows(config)]
+    rows += [(words, "", "") for words in {**describe.SETTING_WORDS, **describe.MUON_WORDS}.values()]
+    for row in rows:
+        for text, width in zip(row, report.MUON_TABLE_WIDTHS):
+            room = width * report.TABLE_WIDTH * report.PAGE[0] * (1 - report.CELL_PAD)   # text starts at the pad
+            shown = fig.text(0, 0, str(text), fontsize=report.TABLE_FONT_PT)
+            assert shown.get_window_extent(renderer).width / fig.dpi < room, (text, preset)

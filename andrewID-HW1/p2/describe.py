@@ -20,7 +20,7 @@ SETTING_WORDS = {
     "weight_decay": "weight decay (convolution and linear weights)",
     "momentum": "Nesterov momentum",
     "warmup_frac": "fraction of the steps with a rising learning rate",
-    "label_smoothing": "label smoothing (share of the target spread over all ten classes)",
+    "label_smoothing": "label smoothing (share spread over all classes)",
     "translate": "largest random shift (pixels)",
     "flip": "random left-right mirror",
     "cutout": "side of the blanked square (pixels)",

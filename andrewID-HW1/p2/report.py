@@ -29,6 +29,9 @@ ROW_SCALE = 1.05          # stretch of matplotlib's default table row height
 # matplotlib sizes table rows from Table.FONTSIZE (10 pt), whatever font size the cells use
 ROW_HEIGHT_IN = Table.FONTSIZE / 72 * 1.2 * ROW_SCALE
 BOTTOM = 0.05             # bottom margin of table pages (figure fraction)
+TABLE_WIDTH = 0.86        # of the page; a table's columns share it (their widths: fractions of this)
+CELL_PAD = 0.03           # a cell's text starts this fraction of its width from the left; it is not wrapped
+MUON_TABLE_WIDTHS = (0.44, 0.4, 0.16)   # the hyper-parameter table: setting, value, airbench94_muon's value
 SAMPLE_COLUMNS = 5        # test images per row on the last page
 REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", "total_params", "history",
                  "test_accuracy", "test_accuracy_no_tta", "tta", "class_names", "per_class_accuracy", "confusion",
@@ -169,7 +172,7 @@ def _table_pages(pdf, heading, columns, rows, widths, first_page=None):
     while True:
         chunk, remaining = remaining[:_rows_fitting(top)], remaining[_rows_fitting(top):]
         fig.text(0.08, top, title, fontsize=13, weight="bold", va="top")
-        ax = fig.add_axes((0.08, BOTTOM, 0.86, top - 0.03 - BOTTOM))
+        ax = fig.add_axes((0.08, BOTTOM, TABLE_WIDTH, top - 0.03 - BOTTOM))
         ax.axis("off")
         if chunk:
             table = ax.table(cellText=chunk, colLabels=columns, colWidths=widths, loc="upper center",
@@ -178,7 +181,7 @@ def _table_pages(pdf, heading, columns, rows, widths, first_page=None):
             table.set_fontsize(TABLE_FONT_PT)
             table.scale(1, ROW_SCALE)
             for (row, _), cell in table.get_celld().items():
-                cell.PAD = 0.03  # matplotlib's 0.1 of the column width indents wide columns too far
+                cell.PAD = CELL_PAD  # matplotlib's 0.1 of the column width indents wide columns too far
                 if row == 0:
                     cell.set_facecolor("#dde4ee")
         pdf.savefig(fig)
@@ -334,7 +337,7 @@ def add_pages(pdf, summary):
     config = summary["config"]
     if config.get("optimizer") == "muon":   # beside the public recipe's values, so what is borrowed shows
         rows = [(name, _shorten(value, 50), theirs) for name, value, theirs in airbench_rows(config)]
-        columns, widths = ("setting", "value", "airbench94_muon"), (0.44, 0.4, 0.16)
+        columns, widths = ("setting", "value", "airbench94_muon"), MUON_TABLE_WIDTHS
         heading = "Hyper-parameters of this run, beside airbench94_muon's"
     else:
         rows = [(name, _shorten(value)) for name, value in settings_rows(config)]
