@@ -159,6 +159,10 @@ BAD_OPTIONS = [
     (["--preset", "fast", "--set", "epoch_sizes=4,32"],
      "preset fast with these settings: 3 conv groups (widths) with whiten_patch 2 pool the 3x3 maps of 4x4 images "
      "(epoch_sizes) below 1 pixel"),
+    (["--batch-size", "1", "--set", "epoch_sizes=16"],   # batch norm of a single value a channel: a traceback
+     f"preset {DEFAULT} with these settings: batch_size 1 with a 1x1 last map: batch norm needs at least two values"),
+    (["--data-note", "JPEG copy\nweek 2"], "--data-note: one line, without line breaks or tabs"),
+    (["--data-note", "x" * 101], "--data-note: at most 100 characters (the report's subtitle is one line), not 101"),
 ]
 if not torch.cuda.is_available():
     BAD_OPTIONS.append((["--device", "cuda"], "--device cuda: CUDA is not available on this machine"))
@@ -185,6 +189,24 @@ def test_float16_on_a_cpu_with_a_torch_without_cpu_loss_scaling_is_refused_befor
     assert capsys.readouterr().err == ("error: --precision fp16 on the CPU needs torch 2.3 or newer for its loss "
                                        f"scaling; this is torch {torch.__version__}: use fp32\n")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("option", ["--eval", "--out", "--data-dir"])
+def test_an_empty_path_is_refused_not_read_as_no_path(p2_main, capsys, option):
+    """--eval "$MODEL" with the variable unset would otherwise train, and write next to p2.py."""
+    with pytest.raises(SystemExit) as exited:
+        p2_main.main([option, ""])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: argument {option}: an empty path; give a file or folder")
+
+
+def test_a_compile_failure_is_one_line(p2_main):
+    """torch.compile on a CPU needs a C++ compiler (Windows without MSVC, a Mac without Xcode's tools lack one)."""
+    failure = type("InductorError", (RuntimeError,), {"__module__": "torch._inductor.exc"})(
+        "InvalidCxxCompiler: No working C++ compiler found in torch._inductor.config.cpp.cxx\n\nmore")
+    assert p2_main.error_message(failure) == ("--compile failed (InvalidCxxCompiler: No working C++ compiler found in "
+                                              "torch._inductor.config.cpp.cxx); run without --compile, which only "
+                                              "saves time")
 
 
 def test_an_unknown_preset_lists_the_presets_by_their_names(p2_main, capsys):
@@ -788,6 +810,16 @@ def test_a_failure_on_a_macs_gpu_runs_again_on_the_cpu(monkeypatch, capsys, erro
     assert ran == ["mps", "cpu"] and not err
     assert out == (f"the Mac's GPU (MPS) failed ({str(error).splitlines()[0]}); running on the CPU instead (--device "
                    "cpu skips the GPU)\n")
+
+
+def test_the_report_of_a_run_moved_to_the_cpu_says_why(monkeypatch):
+    p2, ran = on_a_macs_gpu(monkeypatch, "run_training", MPS_FAULTS[0])
+    said = []
+    fake = p2.run_training
+    monkeypatch.setattr(p2, "run_training", lambda args, device: said.append(args.fallback) or fake(args, device))
+    assert p2.main([]) == 0 and ran == ["mps", "cpu"]
+    assert said == ["", " (the Mac's GPU failed: The operator 'aten::some_op' is not currently implemented for the "
+                        "MPS device.)"]
 
 
 def test_what_would_fail_on_the_cpu_as_well_is_not_run_again(monkeypatch, capsys):

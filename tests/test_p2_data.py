@@ -229,6 +229,24 @@ def test_search_downloads_into_cifar10_dir_or_else_data(tmp_path, monkeypatch, e
     assert calls[0][1] == str(tmp_path / ("mine" if env else "data"))
 
 
+@pytest.mark.parametrize("fail", [None, OSError("timed out")])
+def test_a_download_says_so_first_and_gives_up_on_a_stalled_network(tmp_path, monkeypatch, capsys, fail):
+    """torchvision's urlopen has no timeout of its own: a connection that stalls would wait, silent, forever."""
+    import socket
+    import torchvision.datasets.utils as tv_utils
+    waits, before = [], socket.getdefaulttimeout()
+    download = fake_download([], fail)
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive",
+                        lambda *a, **k: waits.append(socket.getdefaulttimeout()) or download(*a, **k))
+    try:
+        data.locate_cifar10(str(tmp_path / "fresh"))
+    except data.DataError:
+        assert fail
+    assert waits == [data.STALL_SECONDS] and socket.getdefaulttimeout() == before
+    assert capsys.readouterr().out == (f"CIFAR-10 not found; downloading it (170 MB) from {data.URL} into "
+                                       f"{tmp_path / 'fresh'}\n")
+
+
 def test_failed_download_leaves_no_folder_it_created(tmp_path, monkeypatch):
     import torchvision.datasets.utils as tv_utils
     calls = []

@@ -253,7 +253,7 @@ def _range_problem(name, value, new_run):
 def config_problems(cfg, new_run=True):
     """Why `cfg` cannot run, one line per problem (empty: it can): each field's type and range, as --set checks
     them (without a new run's upper limits when `new_run` is false: a stored model's config), and the network's
-    shape (the stem and the groups' pools must leave at least one pixel)."""
+    shape (the stem and the groups' pools must leave at least one pixel, and batch norm two values a channel)."""
     problems = []
     for f in fields(Config):
         value, kind = getattr(cfg, f.name), type(f.default)
@@ -276,6 +276,9 @@ def config_problems(cfg, new_run=True):
             problems.append(f"{len(cfg.widths)} conv groups (widths) with whiten_patch {cfg.whiten_patch} pool the "
                             f"{max(side, 0)}x{max(side, 0)} maps{of} below 1 pixel; use fewer groups, a smaller "
                             "patch" + (" or larger images" if of else ""))
+        elif cfg.batch_size * (side // 2 ** len(cfg.widths)) ** 2 < 2:
+            problems.append(f"batch_size 1 with a 1x1 last map: batch norm needs at least two values of each "
+                            "channel to train; use a batch of 2 or more")
     return problems
 
 

@@ -10,6 +10,7 @@ import errno
 import hashlib
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 MD5 = "c32a1d4ab5d03f1284b67883e8d87530"  # official checksum of the binary archive
+STALL_SECONDS = 60   # a download that receives nothing for this long fails instead of waiting forever
 ARCHIVE = os.path.basename(URL)
 
 BIN, PY = "cifar-10-batches-bin", "cifar-10-batches-py"  # the official folder names of the two layouts
@@ -146,12 +148,18 @@ def download_cifar10(data_dir, searched=None):
     """Download and extract the official binary archive into data_dir (md5-checked); return its DataSource.
     On failure (or Ctrl-C) nothing this download created is left behind."""
     new = _new_paths(data_dir)
+    print(f"CIFAR-10 not found; downloading it (170 MB) from {URL} into {os.path.abspath(data_dir)}", flush=True)
+    timeout = socket.getdefaulttimeout()
     try:
         # torchvision is only needed here, so a machine that already has the data never imports it
         from torchvision.datasets.utils import download_and_extract_archive
         # the 170 MB archive goes once unpacked (the batch files are all p2 reads), unless it was there before
         keep = os.path.exists(os.path.join(data_dir, ARCHIVE))
-        download_and_extract_archive(URL, data_dir, md5=MD5, remove_finished=not keep)
+        socket.setdefaulttimeout(STALL_SECONDS)   # torchvision's urlopen waits forever on a stalled network
+        try:
+            download_and_extract_archive(URL, data_dir, md5=MD5, remove_finished=not keep)
+        finally:
+            socket.setdefaulttimeout(timeout)
         source = find_in(data_dir)
         if source is None:
             raise OSError(f"the archive held no {BIN}/ folder")
@@ -283,7 +291,7 @@ def load_cifar10(source=None, download=True, splits=("train", "test")):
     missing = missing_files(source, splits)
     if missing:
         raise DataError(f"{source.folder}: {', '.join(missing)} missing. Remove that folder and download CIFAR-10 "
-                        "again (make data-cifar10), or pass --data-dir to a complete copy.")
+                        "again (python p2.py --download-only), or pass --data-dir to a complete copy.")
     out = {}
     for split in splits:
         out[f"{split}_images"], out[f"{split}_labels"] = _read_files(source, FILES[source.layout][split])

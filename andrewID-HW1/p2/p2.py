@@ -52,6 +52,7 @@ WHITEN_FIT_IMAGES = 5_000     # training images the whitening stem is computed f
 WARM_UP_STEPS = 3             # training steps run (and undone) before the timed run, on a GPU or compiled
 MAX_VALIDATION = 25_000       # --validation: at most half the training set
 MAX_SEED = 2 ** 32 - 1
+MAX_NOTE = 100                # --data-note: the report's subtitle is one line
 OUTPUT_NAMES = ("p2_model.pkl", "p2_report.pdf", "p2_training.png")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -91,7 +92,7 @@ def run_training(args, device):
 
         # 6. Save the model file (checkpoint.py), then 7. the report (report.py).
         facts = dict(preset=preset, seed=args.seed, test_accuracy=acc, test_accuracy_no_tta=plain_acc,
-                     train_seconds=train_s, device=describe_device(device), data_note=args.data_note,
+                     train_seconds=train_s, device=describe_device(device) + args.fallback, data_note=args.data_note,
                      precision=precision.name, n_train=len(data["train_images"]), n_validation=args.validation)
         save_model(out, model, cfg, facts)
         summary = dict(facts, history=history, config=cfg.to_dict(), tta=cfg.tta, per_class_accuracy=per_class,
@@ -268,10 +269,9 @@ def parse_args(argv):
     p.add_argument("--preset", type=lambda name: ALIASES.get(name, name), choices=list(PRESETS),   # old names too
                    help="the recipe (config.py; default: fast on an NVIDIA GPU, cpu on a CPU or a Mac's GPU)")
     p.add_argument("--seed", type=int, default=0, help=f"random seed, 0 to {MAX_SEED} (default: 0)")
-    # paths: a leading ~ expanded here, as no shell does after "--out=" (nor zsh in `make p2 VAR=~/runs`)
-    p.add_argument("--out", default=HERE, type=os.path.expanduser,
+    p.add_argument("--out", default=HERE, type=path_argument,
                    help="folder for the model file, report and plot (default: next to p2.py)")
-    p.add_argument("--data-dir",
+    p.add_argument("--data-dir", type=path_argument,
                    help="folder holding cifar-10-batches-bin/ or cifar-10-batches-py/ (default: search, see above)")
     p.add_argument("--data-note", default="", help="a note on the data for the report, e.g. 'JPEG-q75 copy'")
     p.add_argument("--device",
@@ -295,11 +295,20 @@ def parse_args(argv):
     p.add_argument("--no-epoch-eval", action="store_true",
                    help="with --validation: skip the per-epoch validation accuracy")
     task = p.add_mutually_exclusive_group()
-    task.add_argument("--eval", metavar="PATH", type=os.path.expanduser,
+    task.add_argument("--eval", metavar="PATH", type=path_argument,
                       help="re-measure the test accuracy of a saved model and exit")
     task.add_argument("--download-only", action="store_true",
                       help="find CIFAR-10, or download it (see above), check every file, and exit")
+    p.set_defaults(fallback="")   # why the run moved from a Mac's GPU to the CPU, for the report (see below)
     return p.parse_args(argv)
+
+
+def path_argument(text):
+    """A path option's value with a leading ~ expanded, as no shell does after "--out=" (nor zsh in `make p2
+    VAR=~/runs`). An empty one, such as an unset shell variable gives, is refused: --eval "" would train instead."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file or folder")
+    return os.path.expanduser(text)
 
 
 def check_options(args):
@@ -315,6 +324,11 @@ def check_options(args):
     if args.no_epoch_eval and not args.validation and not (args.eval or args.download_only):
         problems.append("--no-epoch-eval skips the per-epoch accuracy of the images --validation holds out; without "
                         "--validation there is none to skip: leave it out")
+    if not args.data_note.isprintable():
+        problems.append("--data-note: one line, without line breaks or tabs (it is the report's subtitle)")
+    elif len(args.data_note) > MAX_NOTE:
+        problems.append(f"--data-note: at most {MAX_NOTE} characters (the report's subtitle is one line), not "
+                        f"{len(args.data_note)}")
     if not 0 <= args.seed <= MAX_SEED:
         problems.append(f"--seed {args.seed}: must be a whole number from 0 to {MAX_SEED}")
     for setting in args.set:
@@ -428,11 +442,12 @@ def run_with_cpu_fallback(task, args, device):
     except Exception as e:
         if device.type != "mps" or interrupt.received() or not mps_fault(e, args):
             raise
-        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        why = first_line(e)
     # out of the except clause, so the failed run's tensors are freed before the CPU run needs the memory
-    print(f"the Mac's GPU (MPS) failed ({first_line}); running on the CPU instead (--device cpu skips the GPU)")
+    print(f"the Mac's GPU (MPS) failed ({why}); running on the CPU instead (--device cpu skips the GPU)")
     gc.collect()
     torch.mps.empty_cache()
+    args.fallback = f" (the Mac's GPU failed: {why})"   # the report's device line says so
     return task(args, torch.device("cpu"))
 
 
@@ -446,6 +461,10 @@ def mps_fault(error, args):
         return False
     return isinstance(error, NotImplementedError) or (isinstance(error, (RuntimeError, TypeError)) and
                                                      re.search(r"\b(MPS|mps|Metal)\b", str(error)) is not None)
+
+
+def first_line(exc):
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def error_message(exc):
@@ -463,6 +482,8 @@ def error_message(exc):
                 "on a GPU (Colab's free one, for instance)")
     if isinstance(exc, OSError):
         return f"{exc.filename or 'a file'}: {exc.strerror or exc}"
+    if type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):   # e.g. no C++ compiler on the CPU
+        return f"--compile failed ({first_line(exc)}); run without --compile, which only saves time"
     return None
 
 
