@@ -29,6 +29,8 @@ export MNIST_DIR CIFAR10_DIR P2_ARGS ANDREW_ID ZIP
 export MPLBACKEND = Agg
 
 THEORY_PDF := theory/HW1_theory.pdf
+# make data-q75's decoder (README, Offline development)
+Q75_BUILD := ../shared/data/cifar10/build.py
 
 .DEFAULT_GOAL := all
 .PHONY: all help install data data-mnist data-cifar10 data-q75 p1 p1-best p2 theory test \
@@ -56,9 +58,9 @@ data-mnist: ## download the MNIST CSVs into MNIST_DIR (default data/mnist)
 data-cifar10: ## download the official CIFAR-10 binary version into CIFAR10_DIR (default data/cifar10)
 	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir="$${CIFAR10_DIR:-data/cifar10}"
 
-data-q75: ## development only: build CIFAR-10 from ../shared's JPEG-q75 copy into CIFAR10_DIR (default data/cifar10)
-	@test -f ../shared/data/cifar10/build.py || { echo "make data-q75: no ../shared/data/cifar10/build.py here (only on the machines this repository was developed on); use make data-cifar10" >&2; exit 2; }
-	$(PYTHON) ../shared/data/cifar10/build.py "$${CIFAR10_DIR:-data/cifar10}" --format bin
+data-q75: ## development only (README, Offline development): CIFAR-10 from a JPEG-q75 copy into CIFAR10_DIR
+	@test -f $(Q75_BUILD) || { echo "make data-q75: no $(Q75_BUILD) here (only on the machines this repository was developed on); use make data-cifar10" >&2; exit 2; }
+	$(PYTHON) $(Q75_BUILD) "$${CIFAR10_DIR:-data/cifar10}" --format bin
 
 p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf
 	$(PYTHON) andrewID-HW1/p1/p1.py
