@@ -181,7 +181,9 @@ def test_a_failure_while_writing_replaces_no_output(tiny, tmp_path, capfd, monke
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(p1, failing, fail)
     assert run(tiny) == 1
-    assert "No space left on device" in one_error_line(capfd)
+    written = {"plot_training": "p1_training.png", "write_report": "p1_report.pdf"}[failing]
+    assert one_error_line(capfd) == (f"error: writing {written} in {out_dir} failed (No space left on device); the old "
+                                     "outputs were left as they were")
     assert_untouched(out_dir)
 
 

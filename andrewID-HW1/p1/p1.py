@@ -547,7 +547,11 @@ def write_outputs(folder, writers):
     done = []
     try:
         for name, write in writers.items():
-            write(new[name])
+            try:
+                write(new[name])
+            except OSError as e:  # a full disk, say: no file name in NumPy's or matplotlib's words
+                raise OSError(f"writing {name} in {folder} failed ({e.strerror or e}); the old outputs were left as "
+                              "they were") from None
         for source, target in moves:
             try:
                 os.replace(source, target)
