@@ -715,6 +715,15 @@ def test_check_of_a_folder_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "is a folder" in err
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes as on Linux and macOS")
+def test_check_of_something_that_is_no_file_says_so_not_that_it_is_missing(tmp_path, capsys):
+    os.mkfifo(tmp_path / "pipe")   # like /dev/zero
+    assert bundle.main(["check", str(tmp_path / "pipe")]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'pipe'}: not a file; pass the zip's path")
+    assert bundle.main(["check", str(tmp_path / "none.zip")]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'none.zip'}: no such file; pass the zip's path")
+
+
 @pytest.mark.parametrize("andrew_id", ['x"; touch f; echo "', "jdoe; rm -rf x", "$(touch f)"])
 def test_shell_text_in_the_andrew_id_is_refused_with_what_is_allowed(repo, capsys, andrew_id):
     assert bundle.main(["zip", andrew_id], root=str(repo)) == 1
