@@ -17,3 +17,15 @@ def test_no_development_words(path):
     with open(path, encoding="utf-8") as f:
         found = [(number, line.strip()) for number, line in enumerate(f, 1) if DEVELOPMENT_WORDS.search(line)]
     assert not found
+
+
+ZIPPED = [path for path in HAND_IN if os.sep + "andrewID-HW1" + os.sep in path]
+# The zip holds p1/ and p2/ alone: no Makefile to run, no repository around them.
+OUTSIDE_THE_ZIP = re.compile(r"\bmake (p1|p2|data|test|zip|verify|check-zip|install|theory)\b|the repository's")
+
+
+@pytest.mark.parametrize("path", ZIPPED, ids=lambda path: os.path.relpath(path, ROOT))
+def test_the_zipped_code_names_nothing_outside_the_zip(path):
+    with open(path, encoding="utf-8") as f:
+        found = [(number, line.strip()) for number, line in enumerate(f, 1) if OUTSIDE_THE_ZIP.search(line)]
+    assert not found

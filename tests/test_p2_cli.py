@@ -828,7 +828,7 @@ def test_what_would_fail_on_the_cpu_as_well_is_not_run_again(monkeypatch, capsys
     assert p2.main([]) == 2 and ran == ["mps"] and capsys.readouterr().err == "error: no CIFAR-10 here\n"
     p2, ran = on_a_macs_gpu(monkeypatch, "run_training", TrainingDiverged("the loss is not finite; lower --set lr"))
     assert p2.main(["--set", "lr=1e9"]) == 2 and ran == ["mps"]   # the user's own rates: the same on the CPU
-    p2, ran = on_a_macs_gpu(monkeypatch, "run_training", DataError("/Users/jthompson/mps/cifar: no CIFAR-10 here"))
+    p2, ran = on_a_macs_gpu(monkeypatch, "run_training", DataError("/Users/thompson/mps/cifar: no CIFAR-10 here"))
     assert p2.main([]) == 2 and ran == ["mps"]   # a path that holds the letters is no fault of the GPU
     p2, ran = on_a_macs_gpu(monkeypatch, "run_training", ValueError("a bug in writing the report"))
     with pytest.raises(ValueError, match="a bug in writing the report"):   # a bug keeps its traceback, once

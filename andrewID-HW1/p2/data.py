@@ -44,7 +44,7 @@ RECORD_BYTES = 1 + PIXELS
 RECORDS_PER_FILE = 10_000  # every official batch file, train or test
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO_DATA_DIR = os.path.join(HERE, "..", "..", "data", "cifar10")  # where the repository's `make data` puts it
+REPO_DATA_DIR = os.path.join(HERE, "..", "..", "data", "cifar10")  # two folders above p2.py, beside the hand-in
 
 
 class DataError(Exception):
@@ -92,8 +92,8 @@ def _found(folder, layout, downloaded=False):
 # ---------------------------------------------------------------------------------------------------------------
 def search_places():
     """Where to look when no folder is given, in order: $CIFAR10_DIR, ./data (the PyTorch tutorial's root), the
-    folder holding p2.py and its data/, the repository's data/ (the tutorial's root when p2.py is run from inside
-    its folder) and data/cifar10."""
+    folder holding p2.py and its data/, then data/ two folders above p2.py (the tutorial's root when p2.py is run
+    from two folders above it) and data/cifar10 there."""
     repo_data = os.path.dirname(REPO_DATA_DIR)
     places = [cifar10_dir_setting(), "data", HERE, os.path.join(HERE, "data"), repo_data, REPO_DATA_DIR]
     unique = []
@@ -198,7 +198,7 @@ def locate_cifar10(data_dir=None, download=True):
 
 
 def cifar10_dir_setting():
-    """$CIFAR10_DIR, a leading ~ expanded: zsh (macOS's shell) leaves it as typed in `make p2 CIFAR10_DIR=~/cifar`."""
+    """$CIFAR10_DIR, a leading ~ expanded: zsh (macOS's shell) leaves it as typed in an argument CIFAR10_DIR=~/cifar."""
     return os.path.expanduser(os.environ.get("CIFAR10_DIR", ""))
 
 

@@ -10,8 +10,8 @@ loss and the optimizer, train, test, save; then write the report. `run_training`
 
 Data: CIFAR-10 in either official layout (cifar-10-batches-bin/ or cifar-10-batches-py/) from --data-dir; without
 it, from the first that holds one of: $CIFAR10_DIR, ./data (where the PyTorch tutorial puts it), the folder holding
-p2.py, its data/, the repository's data/ and data/cifar10. If none does, the official binary version is downloaded
-(md5-checked) into $CIFAR10_DIR, or else ./data.
+p2.py, its data/, and data/ and data/cifar10 two folders above p2.py. If none does, the official binary version is
+downloaded (md5-checked) into $CIFAR10_DIR, or else ./data.
 """
 import argparse
 import copy
@@ -304,8 +304,9 @@ def parse_args(argv):
 
 
 def path_argument(text):
-    """A path option's value with a leading ~ expanded, as no shell does after "--out=" (nor zsh in `make p2
-    VAR=~/runs`). An empty one, such as an unset shell variable gives, is refused: --eval "" would train instead."""
+    """A path option's value with a leading ~ expanded, as no shell does after "--out=" (nor zsh in an argument
+    such as VAR=~/runs). An empty one, such as an unset shell variable gives, is refused: --eval "" would train
+    instead."""
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path; give a file or folder")
     return os.path.expanduser(text)
@@ -453,7 +454,7 @@ def run_with_cpu_fallback(task, args, device):
 
 def mps_fault(error, args):
     """Whether `error`, raised on a Mac's GPU, is PyTorch's MPS support failing: an operation it lacks, or an error
-    of torch's that names MPS or Metal (not our own errors, whose paths may hold those letters: /Users/jthompson); or
+    of torch's that names MPS or Metal (not our own errors, whose paths may hold those letters: /Users/thompson); or
     the preset's own recipe diverging (wrong gradients show so; it does not on a CPU)."""
     if isinstance(error, TrainingDiverged):
         return not (args.set or args.epochs or args.batch_size)
