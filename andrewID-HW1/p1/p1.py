@@ -148,8 +148,9 @@ class MLP:
     def step(self):
         """Momentum SGD, in place: v = momentum * v - lr * grad; param += v; lr follows lr_schedule if given."""
         if getattr(self.criterion, "loss", None) is not None and not np.isfinite(self.criterion.loss).all():
-            raise TrainingDiverged(f"the training loss is no longer finite after {self.steps_taken} steps at "
-                                   f"learning rate {self.lr:g}; lower the learning rate")
+            raise TrainingDiverged(f"the training loss is not finite after {self.steps_taken} steps at learning rate "
+                                   f"{self.lr:g}; " + ("lower the learning rate" if self.steps_taken else
+                                                        "check the data for NaN or infinite values"))
         if self.lr_schedule is not None:
             self.lr = self.lr_schedule(self.steps_taken)
         self.steps_taken += 1
@@ -593,7 +594,7 @@ def wall_clock():
     """Seconds since a fixed moment; os.times().elapsed is 0 on Windows, where NumPy's clock (whole seconds) serves."""
     return os.times().elapsed or np.datetime64("now", "s").astype(np.int64).item()
 
-# ---- Loading a model saved by MLP.save_model, as data only: a pickle (which can run code) is never loaded.
+# ---- Loading a model saved by MLP.save_model, as data only (never a pickle, which can run code); lr 0: to evaluate.
 def load_model(path):
     with np.load(path, allow_pickle=False) as z:
         data = {key: z[key] for key in z.files}
