@@ -12,11 +12,14 @@ HAND_IN = sorted(glob.glob(os.path.join(ROOT, "andrewID-HW1", "**", "*.py"), rec
 DEVELOPMENT_WORDS = re.compile(r"\.\./shared|\bissues?\b|seed's copy", re.IGNORECASE)
 
 
+def lines_matching(path, pattern):
+    with open(path, encoding="utf-8") as f:
+        return [(number, line.strip()) for number, line in enumerate(f, 1) if pattern.search(line)]
+
+
 @pytest.mark.parametrize("path", HAND_IN, ids=lambda path: os.path.relpath(path, ROOT))
 def test_no_development_words(path):
-    with open(path, encoding="utf-8") as f:
-        found = [(number, line.strip()) for number, line in enumerate(f, 1) if DEVELOPMENT_WORDS.search(line)]
-    assert not found
+    assert not lines_matching(path, DEVELOPMENT_WORDS)
 
 
 ZIPPED = [path for path in HAND_IN if os.sep + "andrewID-HW1" + os.sep in path]
@@ -26,6 +29,4 @@ OUTSIDE_THE_ZIP = re.compile(r"\bmake (p1|p2|data|test|zip|verify|check-zip|inst
 
 @pytest.mark.parametrize("path", ZIPPED, ids=lambda path: os.path.relpath(path, ROOT))
 def test_the_zipped_code_names_nothing_outside_the_zip(path):
-    with open(path, encoding="utf-8") as f:
-        found = [(number, line.strip()) for number, line in enumerate(f, 1) if OUTSIDE_THE_ZIP.search(line)]
-    assert not found
+    assert not lines_matching(path, OUTSIDE_THE_ZIP)

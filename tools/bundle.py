@@ -314,7 +314,7 @@ def open_zip(zip_path):
     if os.path.isdir(zip_path):
         raise BundleError(f"{zip_path} is a folder; pass the zip's path: `make check-zip ZIP=path/to/yourid-HW1.zip`")
     if not os.path.isfile(zip_path):
-        what = "not a file" if os.path.exists(zip_path) else "no such file"   # a folder, /dev/zero
+        what = "not a file" if os.path.exists(zip_path) else "no such file"   # /dev/zero, a pipe
         raise BundleError(f"{zip_path}: {what}; pass the zip's path: `make check-zip ZIP=path/to/yourid-HW1.zip`")
     try:
         z = zipfile.ZipFile(zip_path)
