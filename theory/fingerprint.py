@@ -35,6 +35,8 @@ def keywords(digest):
 
 def recorded_digest(pdf_path):
     """The sources fingerprint a PDF records, or None (no such file, unreadable, or written without one)."""
+    if not os.path.isfile(pdf_path):   # a pipe or device is never read: it could block, and it is no PDF
+        return None
     try:
         with open(pdf_path, "rb") as handle:
             data = handle.read()
