@@ -191,6 +191,11 @@ def test_float16_on_a_cpu_with_a_torch_without_cpu_loss_scaling_is_refused_befor
     assert not out.exists()
 
 
+def test_a_data_note_with_a_no_break_space_is_one_line(p2_main):
+    assert not [p for p in p2_main.check_options(p2_main.parse_args(["--data-note", "JPEG\u00a0q75 copy"]))
+                if "data-note" in p]
+
+
 @pytest.mark.parametrize("option", ["--eval", "--out", "--data-dir"])
 def test_an_empty_path_is_refused_not_read_as_no_path(p2_main, capsys, option):
     """--eval "$MODEL" with the variable unset would otherwise train, and write next to p2.py."""
@@ -200,13 +205,28 @@ def test_an_empty_path_is_refused_not_read_as_no_path(p2_main, capsys, option):
     assert capsys.readouterr().err.startswith(f"error: argument {option}: an empty path; give a file or folder")
 
 
+def compile_failure(module, message, inner=None):
+    """An exception as torch.compile's wrappers raise it: InductorError (torch 2.14), BackendCompilerFailed (2.2)."""
+    failure = type("Wrapper", (RuntimeError,), {"__module__": module})(message)
+    failure.inner_exception = inner
+    return failure
+
+
 def test_a_compile_failure_is_one_line(p2_main):
     """torch.compile on a CPU needs a C++ compiler (Windows without MSVC, a Mac without Xcode's tools lack one)."""
-    failure = type("InductorError", (RuntimeError,), {"__module__": "torch._inductor.exc"})(
-        "InvalidCxxCompiler: No working C++ compiler found in torch._inductor.config.cpp.cxx\n\nmore")
-    assert p2_main.error_message(failure) == ("--compile failed (InvalidCxxCompiler: No working C++ compiler found in "
-                                              "torch._inductor.config.cpp.cxx); run without --compile, which only "
-                                              "saves time")
+    no_compiler = type("InvalidCxxCompiler", (RuntimeError,), {})("No working C++ compiler found in "
+                                                                  "torch._inductor.config.cpp.cxx\n\nmore")
+    expected = ("--compile failed (InvalidCxxCompiler: No working C++ compiler found in torch._inductor.config.cpp.cxx);"
+                " run without --compile, which only saves time")
+    assert p2_main.error_message(compile_failure("torch._inductor.exc", f"InvalidCxxCompiler: {no_compiler}",
+                                                 no_compiler)) == expected
+    assert p2_main.error_message(compile_failure("torch._dynamo.exc", "backend='inductor' raised:\nInvalidCxxCompiler",
+                                                 no_compiler)) == expected   # its first line says nothing
+    assert p2_main.error_message(compile_failure("torch._dynamo.exc", "first line\nsecond")) == (
+        "--compile failed (first line); run without --compile, which only saves time")
+    out_of_memory = compile_failure("torch._inductor.exc", "OutOfMemoryError: CUDA out of memory",
+                                    torch.cuda.OutOfMemoryError("CUDA out of memory"))
+    assert p2_main.error_message(out_of_memory).startswith("out of GPU memory")   # not "run without --compile"
 
 
 def test_an_unknown_preset_lists_the_presets_by_their_names(p2_main, capsys):
@@ -818,8 +838,7 @@ def test_the_report_of_a_run_moved_to_the_cpu_says_why(monkeypatch):
     fake = p2.run_training
     monkeypatch.setattr(p2, "run_training", lambda args, device: said.append(args.fallback) or fake(args, device))
     assert p2.main([]) == 0 and ran == ["mps", "cpu"]
-    assert said == ["", " (the Mac's GPU failed: The operator 'aten::some_op' is not currently implemented for the "
-                        "MPS device.)"]
+    assert said == ["", " (the Mac's GPU failed, so the run was repeated on the CPU)"]
 
 
 def test_what_would_fail_on_the_cpu_as_well_is_not_run_again(monkeypatch, capsys):

@@ -540,18 +540,25 @@ def test_a_run_shorter_than_an_epoch_plots_its_epoch_where_it_ended():
     assert max(lr_ax.get_lines()[0].get_xdata()) == pytest.approx(0.3, abs=0.01)   # whole steps: 0.299 here
 
 
-@pytest.mark.parametrize("preset", ["fast", "cpu", "best"])
+@pytest.mark.parametrize("preset", ["fast", "cpu", "best", "sgd"])
 def test_every_cell_of_the_hyper_parameter_table_fits_its_column(preset):
     """Table cells are not wrapped: a longer text runs under the next column (a setting's words once did)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from config import get_preset
     fig = matplotlib.figure.Figure(figsize=report.PAGE)
     renderer = FigureCanvasAgg(fig).get_renderer()
-    config = get_preset(preset).to_dict()
-    rows = [(name, report._shorten(value, 50), theirs) for name, value, theirs in credit.airbench_rows(config)]
-    rows += [(words, "", "") for words in {**describe.SETTING_WORDS, **describe.MUON_WORDS}.values()]
+    if preset == "sgd":   # the two-column table of a run with --set optimizer=sgd
+        config = get_preset("best").override(optimizer="sgd").to_dict()
+        rows, widths = [(name, report._shorten(value)) for name, value in describe.settings_rows(config)], \
+            report.SGD_TABLE_WIDTHS
+        rows += [(words, "") for words in describe.SETTING_WORDS.values()]
+    else:
+        config = get_preset(preset).to_dict()
+        rows = [(name, report._shorten(value, 50), theirs) for name, value, theirs in credit.airbench_rows(config)]
+        rows += [(words, "", "") for words in {**describe.SETTING_WORDS, **describe.MUON_WORDS}.values()]
+        widths = report.MUON_TABLE_WIDTHS
     for row in rows:
-        for text, width in zip(row, report.MUON_TABLE_WIDTHS):
+        for text, width in zip(row, widths):
             room = width * report.TABLE_WIDTH * report.PAGE[0] * (1 - report.CELL_PAD)   # text starts at the pad
             shown = fig.text(0, 0, str(text), fontsize=report.TABLE_FONT_PT)
             assert shown.get_window_extent(renderer).width / fig.dpi < room, (text, preset)

@@ -24,6 +24,7 @@ import re
 import shlex
 import sys
 import time
+import unicodedata
 
 import cpu_memory
 import interrupt
@@ -92,10 +93,11 @@ def run_training(args, device):
 
         # 6. Save the model file (checkpoint.py), then 7. the report (report.py).
         facts = dict(preset=preset, seed=args.seed, test_accuracy=acc, test_accuracy_no_tta=plain_acc,
-                     train_seconds=train_s, device=describe_device(device) + args.fallback, data_note=args.data_note,
+                     train_seconds=train_s, device=describe_device(device), data_note=args.data_note,
                      precision=precision.name, n_train=len(data["train_images"]), n_validation=args.validation)
         save_model(out, model, cfg, facts)
-        summary = dict(facts, history=history, config=cfg.to_dict(), tta=cfg.tta, per_class_accuracy=per_class,
+        summary = dict(facts, device=facts["device"] + args.fallback, history=history, config=cfg.to_dict(),
+                       tta=cfg.tta, per_class_accuracy=per_class,
                        confusion=confusion.tolist(), class_names=list(CLASSES),
                        samples=pick_samples(data["test_images"], data["test_labels"], preds),
                        timing=dict(data_prep_s=data_prep_s, warm_up_s=warm_up_s,
@@ -299,7 +301,7 @@ def parse_args(argv):
                       help="re-measure the test accuracy of a saved model and exit")
     task.add_argument("--download-only", action="store_true",
                       help="find CIFAR-10, or download it (see above), check every file, and exit")
-    p.set_defaults(fallback="")   # why the run moved from a Mac's GPU to the CPU, for the report (see below)
+    p.set_defaults(fallback="")   # the report's words when a run moved from a Mac's GPU to the CPU (see below)
     return p.parse_args(argv)
 
 
@@ -325,7 +327,7 @@ def check_options(args):
     if args.no_epoch_eval and not args.validation and not (args.eval or args.download_only):
         problems.append("--no-epoch-eval skips the per-epoch accuracy of the images --validation holds out; without "
                         "--validation there is none to skip: leave it out")
-    if not args.data_note.isprintable():
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in args.data_note):   # a no-break space is fine
         problems.append("--data-note: one line, without line breaks or tabs (it is the report's subtitle)")
     elif len(args.data_note) > MAX_NOTE:
         problems.append(f"--data-note: at most {MAX_NOTE} characters (the report's subtitle is one line), not "
@@ -448,7 +450,7 @@ def run_with_cpu_fallback(task, args, device):
     print(f"the Mac's GPU (MPS) failed ({why}); running on the CPU instead (--device cpu skips the GPU)")
     gc.collect()
     torch.mps.empty_cache()
-    args.fallback = f" (the Mac's GPU failed: {why})"   # the report's device line says so
+    args.fallback = " (the Mac's GPU failed, so the run was repeated on the CPU)"   # the report's Device line
     return task(args, torch.device("cpu"))
 
 
@@ -484,7 +486,11 @@ def error_message(exc):
     if isinstance(exc, OSError):
         return f"{exc.filename or 'a file'}: {exc.strerror or exc}"
     if type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):   # e.g. no C++ compiler on the CPU
-        return f"--compile failed ({first_line(exc)}); run without --compile, which only saves time"
+        inner = getattr(exc, "inner_exception", None)   # what the compiler's wrapper holds (torch 2.2 to 2.14)
+        if inner is not None and error_message(inner):   # out of memory while compiling, say
+            return error_message(inner)
+        why = f"{type(inner).__name__}: {first_line(inner)}" if inner is not None else first_line(exc)
+        return f"--compile failed ({why}); run without --compile, which only saves time"
     return None
 
 

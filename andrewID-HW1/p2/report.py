@@ -32,6 +32,7 @@ BOTTOM = 0.05             # bottom margin of table pages (figure fraction)
 TABLE_WIDTH = 0.86        # of the page; a table's columns share it (their widths: fractions of this)
 CELL_PAD = 0.03           # a cell's text starts this fraction of its width from the left; it is not wrapped
 MUON_TABLE_WIDTHS = (0.44, 0.4, 0.16)   # the hyper-parameter table: setting, value, airbench94_muon's value
+SGD_TABLE_WIDTHS = (0.5, 0.5)           # the same without airbench94_muon's column (an SGD run)
 SAMPLE_COLUMNS = 5        # test images per row on the last page
 REQUIRED_KEYS = ("title", "preset", "seed", "config", "method", "architecture", "total_params", "history",
                  "test_accuracy", "test_accuracy_no_tta", "tta", "class_names", "per_class_accuracy", "confusion",
@@ -341,7 +342,7 @@ def add_pages(pdf, summary):
         heading = "Hyper-parameters of this run, beside airbench94_muon's"
     else:
         rows = [(name, _shorten(value)) for name, value in settings_rows(config)]
-        columns, widths, heading = ("setting", "value"), (0.5, 0.5), "Hyper-parameters of this run"
+        columns, widths, heading = ("setting", "value"), SGD_TABLE_WIDTHS, "Hyper-parameters of this run"
     _table_pages(pdf, heading, columns, rows, widths, first_page=_summary_page(summary))
     for fig in _method_pages(method_section(summary)):
         pdf.savefig(fig)
