@@ -2,6 +2,7 @@
 import io
 import time
 import os
+import platform
 import pickle
 import signal
 import subprocess
@@ -189,6 +190,14 @@ def test_float16_on_a_cpu_with_a_torch_without_cpu_loss_scaling_is_refused_befor
     assert capsys.readouterr().err == ("error: --precision fp16 on the CPU needs torch 2.3 or newer for its loss "
                                        f"scaling; this is torch {torch.__version__}: use fp32\n")
     assert not out.exists()
+
+
+def test_compile_where_this_torch_cannot_is_refused_before_any_work(p2_main, monkeypatch):
+    monkeypatch.setattr(p2_main, "compile_supported", lambda: False)   # torch 2.2 on Python 3.12
+    problems = p2_main.check_options(p2_main.parse_args(["--compile", "--device", "cpu"]))
+    assert problems == [f"--compile: torch {torch.__version__} cannot compile on Python {platform.python_version()}; "
+                        "leave --compile out (it only saves time)"]
+    assert p2_main.compile_supported() in (True, False)
 
 
 def test_a_data_note_with_a_no_break_space_is_one_line(p2_main):

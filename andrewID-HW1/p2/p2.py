@@ -334,6 +334,9 @@ def check_options(args):
                         f"{len(args.data_note)}")
     if not 0 <= args.seed <= MAX_SEED:
         problems.append(f"--seed {args.seed}: must be a whole number from 0 to {MAX_SEED}")
+    if args.compile and not compile_supported():
+        problems.append(f"--compile: torch {torch.__version__} cannot compile on Python {platform.python_version()}; "
+                        "leave --compile out (it only saves time)")
     for setting in args.set:
         try:
             parse_setting(setting)
@@ -355,6 +358,12 @@ def check_options(args):
             problems.append(f"batch size {cfg.batch_size:,} is larger than the {left:,} training images --validation "
                             f"{args.validation:,} leaves; use a smaller --batch-size")
     return problems
+
+
+def compile_supported():
+    """Whether torch.compile works with this torch and Python (torch 2.2 does not on Python 3.12, an Intel Mac's)."""
+    import torch._dynamo   # loaded only when --compile is asked for: about a second
+    return torch._dynamo.is_dynamo_supported()
 
 
 def not_applying(args):
