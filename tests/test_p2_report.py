@@ -540,7 +540,7 @@ def test_a_run_shorter_than_an_epoch_plots_its_epoch_where_it_ended():
     assert max(lr_ax.get_lines()[0].get_xdata()) == pytest.approx(0.3, abs=0.01)   # whole steps: 0.299 here
 
 
-@pytest.mark.parametrize("preset", ["fast", "cpu", "best", "sgd"])
+@pytest.mark.parametrize("preset", ["fast", "cpu", "best", "sgd", "cpu-changed"])
 def test_every_cell_of_the_hyper_parameter_table_fits_its_column(preset):
     """Table cells are not wrapped: a longer text runs under the next column (a setting's words once did)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -552,8 +552,9 @@ def test_every_cell_of_the_hyper_parameter_table_fits_its_column(preset):
         rows, widths = [(name, report._shorten(value)) for name, value in describe.settings_rows(config)], \
             report.SGD_TABLE_WIDTHS
         rows += [(words, "") for words in describe.SETTING_WORDS.values()]
-    else:
-        config = get_preset(preset).to_dict()
+    else:   # cpu-changed: airbench94_muon's column then holds its own values
+        changed = dict(tta="none", label_smoothing=0.0, flip=False, translate=0) if preset == "cpu-changed" else {}
+        config = get_preset(preset.replace("-changed", "")).override(**changed).to_dict()
         rows = [(name, report._shorten(value, 50), theirs) for name, value, theirs in credit.airbench_rows(config)]
         rows += [(words, "", "") for words in {**describe.SETTING_WORDS, **describe.MUON_WORDS}.values()]
         widths = report.MUON_TABLE_WIDTHS
@@ -562,3 +563,34 @@ def test_every_cell_of_the_hyper_parameter_table_fits_its_column(preset):
             room = width * report.TABLE_WIDTH * report.PAGE[0] * (1 - report.CELL_PAD)   # text starts at the pad
             shown = fig.text(0, 0, str(text), fontsize=report.TABLE_FONT_PT)
             assert shown.get_window_extent(renderer).width / fig.dpi < room, (text, preset)
+
+
+def test_held_out_images_not_evaluated_are_said_to_be_so():
+    """--validation 5000 --no-epoch-eval: the images are held out, but no accuracy on them is shown anywhere."""
+    text = describe.selection_paragraph(45_000, 5_000, evaluated=False)
+    assert text.startswith("5,000 of the training images were held out as a validation set, but not evaluated in "
+                           "this run (--no-epoch-eval).") and "curves" not in text
+
+
+def test_a_group_of_one_convolution_is_not_said_to_have_a_shortcut():
+    from config import get_preset
+    one = get_preset("cpu").override(residual=True, convs_per_group=1).to_dict()
+    assert "shortcut across each group" not in [words for words, _, _ in credit.airbench_rows(one)]
+    two = get_preset("cpu").override(residual=True).to_dict()
+    assert "shortcut across each group" in [words for words, _, _ in credit.airbench_rows(two)]
+
+
+def test_settings_switched_off_still_face_airbenchs_values():
+    from config import get_preset
+    off = get_preset("cpu").override(label_smoothing=0.0, flip=False, translate=0, tta="none").to_dict()
+    rows = {words: (ours, theirs) for words, ours, theirs in credit.airbench_rows(off)}
+    assert rows[describe.SETTING_WORDS["label_smoothing"]] == ("0", "0.2")
+    assert rows[describe.SETTING_WORDS["translate"]] == ("0", "2")
+    assert rows[describe.SETTING_WORDS["flip"]] == ("no", "yes")
+    assert rows[describe.SETTING_WORDS["tta"]] == ("one view of each image", "mirror and shifts")
+
+
+def test_a_percent_sign_stays_on_the_line_of_its_number_and_an_option_whole():
+    assert report.wrap("then gave 90.59 %, 90.00 % and 89.93 %", 22) == ["then gave 90.59\u00a0%,",
+                                                                        "90.00\u00a0% and 89.93\u00a0%"]
+    assert report.wrap("in this run (--no-epoch-eval).", 20) == ["in this run", "(--no-epoch-eval)."]

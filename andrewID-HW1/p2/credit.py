@@ -6,7 +6,7 @@ their docstrings.
 """
 import math
 
-from describe import mirrors_alternately, readable, selective_share, used_settings
+from describe import SETTING_WORDS, mirrors_alternately, readable, selective_share, used_settings
 
 AIRBENCH = ('Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its '
             "code, airbench (github.com/KellerJordan/cifar10-airbench)")
@@ -56,13 +56,16 @@ AIRBENCH94_MUON = dict(widths=(64, 256, 256), convs_per_group=2, whiten_patch=2,
                        muon_lr=0.24, muon_momentum=0.6, muon_ns_steps=3, bias_lr=106.0, decay_per_step=0.004,
                        bn_scale=False, dirac_init=True, whiten_bias_epochs=3.0, alternate_flips=True)
 PER_IMAGE = ("lr", "bias_lr", "decay_per_step")   # compared per image: the value divided by the batch size
+THEIR_WORDS = {"tta": "mirror and shifts"}   # airbench94_muon's value where it differs, in its narrow column
 
 
 def airbench_rows(cfg):
     """[(setting in words, this run's value, airbench94_muon's)] for the report's table of a Muon run: "same" where
     the two agree (per image for the rates), its value where they differ, "-" where it has no such setting."""
     rows, batch, share = [], AIRBENCH94_MUON["batch_size"], selective_share(cfg)
+    shown = set()
     for name, words, value in used_settings(cfg):
+        shown.add(name)
         theirs = AIRBENCH94_MUON.get(name)
         if theirs is None:
             rows.append((words, value, "-"))
@@ -73,9 +76,13 @@ def airbench_rows(cfg):
         else:
             ours = tuple(cfg[name]) if isinstance(theirs, tuple) else cfg[name]
             rows.append((words, value, "same" if ours == theirs else
-                         "32 throughout" if name == "epoch_sizes" else readable(theirs)))
+                         "32 throughout" if name == "epoch_sizes" else THEIR_WORDS.get(name, readable(theirs))))
         if name == "tta" and share:   # airbench gives every test image the extra views
             rows.append(("share of test images given the extra views", share, "100 %"))
+    # what airbench94_muon uses and this run switched off (a 0, a no): a row too, or the table would hide it
+    for name, theirs in AIRBENCH94_MUON.items():
+        if name not in shown and name in SETTING_WORDS and theirs and cfg.get(name, theirs) != theirs:
+            rows.append((SETTING_WORDS[name], readable(cfg[name]), readable(theirs)))
     return rows
 
 

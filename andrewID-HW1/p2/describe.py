@@ -146,6 +146,8 @@ def _used(name, value, config):
         return False   # the alternate-epoch row says it
     if name == "alternate_flips":
         return mirrors_alternately(config)
+    if name == "residual":   # as model.ConvGroup builds it: a group of one convolution has no shortcut
+        return bool(value) and config.get("convs_per_group", 2) > 1
     if name == "epoch_sizes":
         return min(value) < 32   # full-size images throughout: nothing to say
     return bool(value) if name in OFF_WHEN_ZERO or isinstance(value, bool) else True
@@ -360,8 +362,8 @@ TTA_VIEWS = {
 def _tta(cfg):
     tta = cfg["tta"]
     if tta == "none":
-        return ("None: each test image is classified from one view, as it is. The validation accuracy after each "
-                "epoch is measured the same way.")
+        return ("None: each test image is classified from one view, as it is, and so are the held-out images of "
+                "a run that has them.")
     text = (f"Test-time augmentation classifies a test image from the average of the class scores of several "
             f"views of it: {TTA_VIEWS.get(tta, tta)}. The network is the same; only the prediction looks more than "
             "once")
@@ -427,13 +429,16 @@ def precision_paragraph(precision, reason=""):
     return text
 
 
-def selection_paragraph(n_train, n_validation, note="", n_test=10_000):
-    """Which images chose the settings and which measured the result; None when the run recorded neither."""
+def selection_paragraph(n_train, n_validation, note="", n_test=10_000, evaluated=True):
+    """Which images chose the settings and which measured the result; None when the run recorded neither.
+    `evaluated`: whether the held-out images were measured after each epoch (not with --no-epoch-eval)."""
     if n_train is None and n_validation is None and not note:
         return None
     if n_validation:
         text = (f"{n_validation:,} of the training images were held out as a validation set: the curves and the "
-                "per-epoch log show the accuracy on them.")
+                "per-epoch log show the accuracy on them." if evaluated else
+                f"{n_validation:,} of the training images were held out as a validation set, but not evaluated in "
+                "this run (--no-epoch-eval).")
         if n_train:
             text += f" The model trained on the other {n_train:,} images."
     elif n_train:

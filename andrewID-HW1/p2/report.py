@@ -110,16 +110,16 @@ def _plot_curves(axes, history, config, n_train, n_validation):
     if validated:
         acc_ax.plot([ended(h) for h in validated], [100 * h["val_acc"] for h in validated], "s-", ms=3,
                     label=f"validation ({held_out}, one view)")
-    acc_ax.set(title="Accuracy" + ("" if validated else " (no validation images in this run)"), xlabel="epoch",
-               ylabel="%")
-    acc_ax.legend(loc="lower right", fontsize=8)
+    missing = " (the held-out images were not evaluated)" if n_validation else " (no validation images in this run)"
+    acc_ax.set(title="Accuracy" + ("" if validated else missing), xlabel="epoch", ylabel="%")
+    acc_ax.legend(loc="best", fontsize=8)   # where it covers the fewest points
     schedule = lr_per_step(config, n_train)
     if schedule:
         step_epochs, curves = schedule
         for label, values in curves.items():
             lr_ax.plot(step_epochs, values, "-", lw=1.2, label=label)
         if len(curves) > 1:
-            lr_ax.legend(loc="upper right", fontsize=8)
+            lr_ax.legend(loc="best", fontsize=8)
         lr_ax.set(title="Learning rate, set at every step", xlabel="epoch", ylabel="fraction of the peak")
     else:   # a config without the schedule's fields (an older summary): the rate each epoch ended with
         lr_ax.plot(epochs, [h["lr"] for h in history], "-", color="tab:gray")
@@ -228,14 +228,18 @@ def _summary_page(summary):
     lines.append(("Command", summary["command"]))
     y = top - 0.08
     for label, value in lines:
-        # break only at spaces: "--batch-size" split at its hyphen would no longer read as one option
-        wrapped = textwrap.wrap(str(value), 78 if label == "Command" else 90, break_on_hyphens=False,
-                                break_long_words=False) or [""]
+        wrapped = wrap(str(value), 78 if label == "Command" else 90) or [""]
         fig.text(0.08, y, label, fontsize=9, weight="bold", va="top")
         fig.text(0.22, y, "\n".join(wrapped), fontsize=9, va="top", family="monospace" if label == "Command"
                  else None)
         y -= 0.0175 * len(wrapped) + 0.005
     return fig, y - 0.02
+
+
+def wrap(text, width):
+    """Lines of at most `width` characters, broken at spaces only: "--batch-size" split at its hyphen would no
+    longer read as one option, and a line must not start with the "%" of the number before it (a no-break space)."""
+    return textwrap.wrap(text.replace(" %", "\u00a0%"), width, break_on_hyphens=False, break_long_words=False)
 
 
 def _parameters(summary):
@@ -259,7 +263,10 @@ def _results_page(summary):
     fig.subplots_adjust(left=0.16, right=0.95, top=0.95, bottom=0.08, hspace=0.35)
     accuracy = 100 * np.asarray(summary["per_class_accuracy"], dtype=float)
     bars = bar_ax.bar(range(len(names)), accuracy, color="tab:blue")
-    bar_ax.bar_label(bars, fmt="%.1f", fontsize=7, label_type="center", color="white")  # clear of the mean line
+    # inside a bar, clear of the mean line; above a bar too short to hold its label
+    bar_ax.bar_label(bars, [f"{a:.1f}" if a >= 15 else "" for a in accuracy], fontsize=7, label_type="center",
+                     color="white")
+    bar_ax.bar_label(bars, [f"{a:.1f}" if a < 15 else "" for a in accuracy], fontsize=7, padding=2)
     bar_ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     views = "" if summary["tta"] == "none" else ", with test-time augmentation"
     bar_ax.set(ylim=(0, 112), ylabel="accuracy (%)", title=f"Per-class test accuracy{views}")
@@ -286,7 +293,8 @@ def method_section(summary):
     if note and selective_share(config) and config.get("tta_fraction") == Config.tta_fraction:
         note = f"{note} {TTA_FRACTION_NOTE}".strip()
     chosen = selection_paragraph(summary["n_train"], summary["n_validation"], note,
-                                 n_test=int(np.asarray(summary["confusion"]).sum()))
+                                 n_test=int(np.asarray(summary["confusion"]).sum()),
+                                 evaluated=any(h.get("val_acc") is not None for h in summary["history"]))
     if chosen:
         paragraphs.append(("How the settings were chosen", chosen))
     paragraphs.append(("Sources", sources_paragraph(config, memory_kept=summary.get("memory_kept", False))))
@@ -298,7 +306,7 @@ def _method_pages(paragraphs):
     figures, y = [], None
     for heading, text in paragraphs:
         # a blank line between the parts of a long paragraph ("\n\n" in its text)
-        lines = [line for part in text.split("\n\n") for line in textwrap.wrap(part, 100) + [""]][:-1]
+        lines = [line for part in text.split("\n\n") for line in wrap(part, 100) + [""]][:-1]
         height = 0.018 + 0.0165 * len(lines) + 0.016
         if y is None or y - height < BOTTOM:
             figures.append(Figure(figsize=PAGE))
