@@ -224,7 +224,7 @@ def test_method_follows_the_config():
     default = text()
     assert "label smoothing 0.2" in default["Loss"] and "0.82 on the true class" in default["Loss"]
     assert "Nesterov momentum 0.85" in default["Optimizer"] and "biases" in default["Optimizer"]
-    assert "peak 1 " in default["Learning-rate schedule"] and "20% of the run" in default["Learning-rate schedule"]
+    assert "peak 1 " in default["Learning-rate schedule"] and "20 % of the run" in default["Learning-rate schedule"]
     assert "whitening" in default["Architecture"] and "1/9" in default["Architecture"]
     assert "cutout" not in default["Augmentation"] and "mirror image" in default["Test-time augmentation"]
     changed = text(label_smoothing=0.1, lr=2.5, cutout=12, tta="none", epochs=1.0)
@@ -594,3 +594,29 @@ def test_a_percent_sign_stays_on_the_line_of_its_number_and_an_option_whole():
     assert report.wrap("then gave 90.59 %, 90.00 % and 89.93 %", 22) == ["then gave 90.59\u00a0%,",
                                                                         "90.00\u00a0% and 89.93\u00a0%"]
     assert report.wrap("in this run (--no-epoch-eval).", 20) == ["in this run", "(--no-epoch-eval)."]
+
+
+def test_a_run_shorter_than_the_whitening_bias_schedule_is_not_said_to_end_it():
+    def details(**changes):
+        cfg = Config(optimizer="muon", whiten_bias_epochs=3.0, **changes).to_dict()
+        return dict(describe.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))[
+            "Recipe details"]
+    assert "learns only during the first 3 epochs" in details(epochs=7.0)
+    assert "learns throughout this run" in details(epochs=0.3) and "first 3 epochs" not in details(epochs=0.3)
+
+
+def test_the_per_epoch_log_numbers_a_part_epoch_where_it_ended():
+    class EpochColumn:   # the first column of the per-epoch log, as add_pages draws it
+        def __init__(self):
+            self.cells = []
+
+        def savefig(self, fig):
+            for table in (table for ax in fig.axes for table in ax.tables):
+                column = {row: cell.get_text().get_text() for (row, col), cell in table.get_celld().items() if col == 0}
+                if column[0] == "epoch":
+                    self.cells += [column[row] for row in sorted(column) if row]
+    summary = fake_summary(epochs=1)
+    summary["config"]["epochs"] = 0.3   # one row, for a run of 0.3 epochs: the curves put it at 0.3 too
+    log = EpochColumn()
+    report.add_pages(log, summary)
+    assert log.cells == ["0.3"]

@@ -261,9 +261,14 @@ def _details(cfg):
         parts.append("The first filters of every 3x3 convolution start as the identity (a one at the centre "
                      "tap of their own channel), so each group starts close to passing its input through.")
     if cfg.get("whiten_bias_epochs") and "whiten_bias_epochs" in shown_fields(cfg):   # the Muon recipe's field
-        parts.append(f"The whitening stem's bias learns only during the first "
-                     f"{readable(cfg['whiten_bias_epochs'])} epochs, its learning rate falling linearly to zero; "
-                     "after that it stays fixed (it is there to centre the stem's outputs early on).")
+        if cfg["whiten_bias_epochs"] < cfg["epochs"]:
+            parts.append(f"The whitening stem's bias learns only during the first "
+                         f"{readable(cfg['whiten_bias_epochs'])} epochs, its learning rate falling linearly to zero; "
+                         "after that it stays fixed (it is there to centre the stem's outputs early on).")
+        else:   # a run no longer than the bias's schedule: its rate has not reached zero at the end
+            parts.append(f"The whitening stem's bias learns throughout this run, its learning rate falling linearly "
+                         f"on a schedule of {readable(cfg['whiten_bias_epochs'])} epochs (it is there to centre the "
+                         "stem's outputs early on).")
     if cfg.get("lookahead"):
         parts.append("Every 5 steps the weights are pulled towards a slow running average of themselves, more "
                      "strongly as the learning rate falls; the final weights are that average.")
@@ -284,7 +289,7 @@ def _schedule(cfg, n_train):
     epochs = readable(cfg["epochs"])
     if cfg["warmup_frac"] > 0:
         shape = (f"The learning rate rises linearly to its peak {readable(cfg['lr'])} over the first {warmup:,} "
-                 f"steps ({cfg['warmup_frac']:.0%} of the run), then falls linearly to zero at the end of step "
+                 f"steps ({100 * cfg['warmup_frac']:g} % of the run), then falls linearly to zero at the end of step "
                  f"{total:,}: a triangle, updated after every step (the \"1cycle\" policy of Leslie Smith, \"A "
                  'disciplined approach to neural network hyper-parameters", arXiv:1803.09820, 2018).')
     else:

@@ -18,8 +18,8 @@ from matplotlib.ticker import MaxNLocator
 
 from config import TTA_FRACTION_NOTE, Config, step_counts
 from credit import airbench_rows, sources_paragraph
-from describe import (CHANGED, TTA_WORDS, layer_names, precision_paragraph, precision_words, selection_paragraph,
-                      selective_share, settings_rows)
+from describe import (CHANGED, TTA_WORDS, layer_names, precision_paragraph, precision_words, readable,
+                      selection_paragraph, selective_share, settings_rows)
 from layers import layer_table, learned_params, total_params  # noqa: F401  (the report's public API)
 from train import lr_schedules
 
@@ -368,7 +368,7 @@ def add_pages(pdf, summary):
     if not fits:
         pdf.savefig(curves)
     peak_lr = config["lr"]   # the main schedule's share of the peak (the whitening bias's is drawn above)
-    epoch_rows = [(h["epoch"], f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
+    epoch_rows = [(readable(min(h["epoch"], config["epochs"])), f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
                    "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr'] / peak_lr:.3f}",
                    f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
     columns = ("epoch", "train loss", "train acc %", "validation acc %", "lr / peak at end", "seconds", "images/s")
