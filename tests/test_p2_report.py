@@ -620,3 +620,12 @@ def test_the_per_epoch_log_numbers_a_part_epoch_where_it_ended():
     log = EpochColumn()
     report.add_pages(log, summary)
     assert log.cells == ["0.3"]
+
+
+def test_an_sgd_run_without_weight_decay_says_so_and_claims_no_recipe():
+    cfg = Config(optimizer="sgd", weight_decay=0.0).to_dict()
+    optimizer = dict(describe.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))[
+        "Optimizer"]
+    assert "No weight decay" in optimizer and "effective step size" not in optimizer
+    assert credit.sources_paragraph(cfg).endswith("Our own are the code, written anew rather than copied, and every "
+                                                  "measurement in this report.")

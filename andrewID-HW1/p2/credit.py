@@ -177,8 +177,7 @@ def sources_paragraph(cfg, memory_kept=False):
                  f"next, a CPU speed-up, follows {ALLOCATOR}. ")
     text = text.rstrip() + "\n\n"
     if cfg.get("optimizer", "sgd") == "sgd":
-        return text + ("Our own are the code, written anew rather than copied, this SGD recipe for a CPU (its "
-                       "sizes, schedule and length, chosen by our own runs) and every measurement in this report.")
+        return text + "Our own are the code, written anew rather than copied, and every measurement in this report."
     changed = [row for row in airbench_rows(cfg) if row[2] not in ("same", "same per image", "-")]
     return text + ("Our own are the code, written anew rather than copied (it runs the same recipe on a CPU as on "
                    "a GPU), " + ("the changes to airbench94_muon's settings that the table of hyper-parameters "

@@ -220,12 +220,15 @@ def _loss(cfg):
 
 
 def _sgd(cfg):
-    return (f"Stochastic gradient descent with Nesterov momentum {readable(cfg['momentum'])}, "
-            f"{cfg['batch_size']} images per step, peak learning rate {readable(cfg['lr'])}. Weight decay "
-            f"{readable(cfg['weight_decay'])} (added to the gradient, as PyTorch's SGD does) applies to the weights "
-            "of the convolutions and of the linear layer only; biases and the batch-norm scales and shifts get none, "
-            "and the frozen whitening filters are not updated at all. Batch norm makes the convolution weights "
-            "scale-invariant, so the product of learning rate and weight decay sets their effective step size.")
+    text = (f"Stochastic gradient descent with Nesterov momentum {readable(cfg['momentum'])}, "
+            f"{cfg['batch_size']} images per step, peak learning rate {readable(cfg['lr'])}. ")
+    if not cfg["weight_decay"]:
+        return text + "No weight decay; the frozen whitening filters are not updated at all."
+    return text + (f"Weight decay {readable(cfg['weight_decay'])} (added to the gradient, as PyTorch's SGD does) "
+                   "applies to the weights of the convolutions and of the linear layer only; biases and the batch-norm "
+                   "scales and shifts get none, and the frozen whitening filters are not updated at all. Batch norm "
+                   "makes the convolution weights scale-invariant, so the product of learning rate and weight decay "
+                   "sets their effective step size.")
 
 
 def _muon(cfg):
