@@ -629,3 +629,9 @@ def test_an_sgd_run_without_weight_decay_says_so_and_claims_no_recipe():
     assert "No weight decay" in optimizer and "effective step size" not in optimizer
     assert credit.sources_paragraph(cfg).endswith("Our own are the code, written anew rather than copied, and every "
                                                   "measurement in this report.")
+
+
+def test_a_label_smoothing_of_its_own_is_not_credited_to_airbench():
+    cfg = Config(optimizer="muon", label_smoothing=0.1).to_dict()
+    assert "label smoothing (airbench's 0.2; 0.1 in this run)" in credit.borrowed_ideas(cfg)
+    assert "label smoothing 0.2" in credit.borrowed_ideas(Config(optimizer="muon", label_smoothing=0.2).to_dict())

@@ -97,7 +97,9 @@ def borrowed_ideas(cfg):
     if cfg.get("logit_scale", 1) != 1:
         ideas.append("class scores scaled down by a constant")
     if cfg.get("label_smoothing"):
-        ideas.append(f"label smoothing {readable(cfg['label_smoothing'])}")
+        ours, theirs = readable(cfg["label_smoothing"]), readable(AIRBENCH94_MUON["label_smoothing"])
+        ideas.append(f"label smoothing {ours}" if ours == theirs else
+                     f"label smoothing (airbench's {theirs}; {ours} in this run)")
     if cfg.get("tta") in ("flip", "flip_translate"):
         views = "mirror images and 1-pixel shifts" if cfg["tta"] == "flip_translate" else "mirror images"
         ideas.append(f"test-time augmentation with {views}")
