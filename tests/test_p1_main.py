@@ -377,3 +377,32 @@ def test_an_error_of_zero_is_said_to_be_missing_from_the_log_scale_curves(tiny, 
 def test_a_setting_added_to_the_block_is_reported_and_the_momentum_note_follows_its_value(tiny, monkeypatch):
     text = report_text(tiny, monkeypatch, momentum=0.8, dropout=0.0)   # a key the report has no note for
     assert "a steady slope moves 1 / (1 - 0.8) = 5x as far" in text and "  dropout " in text
+
+
+def test_the_report_speaks_only_of_what_the_run_did(tiny, monkeypatch):
+    """The hyper-parameter block is meant to be edited: its notes follow the values, not the default preset."""
+    plain = report_text(tiny, monkeypatch, momentum=0.0, warmup=0.0, max_shift=0,
+                        activations=[p1.Sigmoid() for _ in TINY["hiddens"]])
+    assert "HYPER-PARAMETERS (SGD on the batch-mean loss)" in plain
+    assert "keeps 0 of each step (Polyak, 1964); 0: off in this run" in plain and "x as far" not in plain
+    assert "after each hidden layer\n" in plain and "ReLU passes" not in plain
+    assert "any augmentation" in plain and "after the warm-up" not in plain
+    default = report_text(tiny, monkeypatch)
+    assert "(momentum SGD on the batch-mean loss; training images randomly shifted)" in default
+    assert "Simard" not in default.split("\n\n")[1].splitlines()[0]   # whole-pixel shifts are not Simard's
+    assert "ReLU passes gradient 1" in default
+    distorted = report_text(tiny, monkeypatch, max_degrees=5)
+    assert "; training images distorted as in Simard et al., 2003)" in distorted
+
+
+def test_activations_that_do_not_match_the_hidden_layers_are_one_line_before_any_work(tiny, capfd):
+    assert run(tiny, activations=[p1.ReLU()], hiddens=[16, 16, 16]) == 2
+    assert one_error_line(capfd) == ("error: hyper-parameter block: 3 hidden layers and 1 activations; give one "
+                                     "activation per hidden layer")
+
+
+def test_an_enormous_but_finite_loss_is_divergence_too(tiny, tmp_path, capfd):
+    out_dir = old_outputs(tmp_path / "out")
+    assert run(tiny, lr=1e3, warmup=0.0) == 1   # chance-level weights a long way out: no NaN needed to stop
+    assert "diverged after" in one_error_line(capfd)
+    assert_untouched(out_dir)

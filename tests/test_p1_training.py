@@ -251,5 +251,5 @@ def test_a_loss_not_finite_at_the_first_step_points_to_the_data_not_the_learning
     x, labels = blobs(40, 1)
     x[3, 1] = np.nan   # a bad pixel: the rate is not what to change
     mlp = p1.MLP(784, 10, [8], [p1.ReLU()], p1.he_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), 0.1)
-    with pytest.raises(p1.TrainingDiverged, match="after 0 steps .*; check the data for NaN or infinite values$"):
+    with pytest.raises(p1.TrainingDiverged, match="after 0 steps .*; check the data for NaN, infinite or unscaled values$"):
         p1.get_training_stats(mlp, one_hot_dset((x, labels), blobs(8, 2), blobs(8, 3)), 1, 20)

@@ -147,10 +147,11 @@ class MLP:
 
     def step(self):
         """Momentum SGD, in place: v = momentum * v - lr * grad; param += v; lr follows lr_schedule if given."""
-        if getattr(self.criterion, "loss", None) is not None and not np.isfinite(self.criterion.loss).all():
-            raise TrainingDiverged(f"the training loss is not finite after {self.steps_taken} steps at learning rate "
+        loss = getattr(self.criterion, "loss", None)   # over 10,000 nats an image: weights that have run away
+        if loss is not None and not (np.isfinite(loss).all() and loss.mean() < 1e4):
+            raise TrainingDiverged(f"the training loss diverged after {self.steps_taken} steps at learning rate "
                                    f"{self.lr:g}; " + ("lower the learning rate" if self.steps_taken else
-                                                        "check the data for NaN or infinite values"))
+                                                        "check the data for NaN, infinite or unscaled values"))
         if self.lr_schedule is not None:
             self.lr = self.lr_schedule(self.steps_taken)
         self.steps_taken += 1
@@ -504,7 +505,7 @@ OUTPUTS = ("p1_model.npz", "p1_training.png", "p1_report.pdf")
 
 class SettingError(ValueError): """P1_PRESET or P1_OUT cannot work."""
 class MnistDataError(Exception): """An MNIST CSV is missing or malformed."""
-class TrainingDiverged(RuntimeError): """The training loss became NaN or infinite."""
+class TrainingDiverged(RuntimeError): """The training loss became NaN, infinite or enormous."""
 
 def choose_preset(presets):
     name = os.environ.get("P1_PRESET") or "default"
@@ -516,6 +517,9 @@ def choose_preset(presets):
         raise SettingError(f"hyper-parameter block: the {name} preset has no {', '.join(missing)}; give each a value")
     checks = {"lr": hp["lr"] > 0, "num_epochs": whole(hp["num_epochs"]), "batch_size": whole(hp["batch_size"]),
               "momentum": 0 <= hp["momentum"] < 1, "warmup": 0 <= hp["warmup"] < 1, "seed": isinstance(hp["seed"], int)}
+    if len(hp["activations"]) not in (len(hp["hiddens"]), len(hp["hiddens"]) + 1):
+        raise SettingError(f"hyper-parameter block: {len(hp['hiddens'])} hidden layers and {len(hp['activations'])} "
+                           "activations; give one activation per hidden layer")
     bad = [key for key, ok in checks.items() if not ok]
     if bad:
         raise SettingError(f"hyper-parameter block: {', '.join(f'{k} = {hp[k]!r}' for k in bad)}; lr must be > 0, "
@@ -613,18 +617,17 @@ def load_model(path):
 # ---- The report: training curves (PNG); a PDF with the model, hyper-parameters, results and errors.
 HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the values ({name}: the value of hp[name])
     "hiddens": "units of each hidden layer; wide layers give capacity, yet an epoch takes seconds",
-    "activations": "one per hidden layer; ReLU passes gradient 1 where a unit is on (a sigmoid's fades)",
-    "lr": "peak learning rate; after the warm-up a cosine decay to 0 (Loshchilov & Hutter, 2017)",
+    "activations": "after each hidden layer{relu}",
+    "lr": "peak learning rate; then a cosine decay to 0 (Loshchilov & Hutter, 2017)",
     "num_epochs": "passes over the 50,000 training images",
     "batch_size": "images per SGD step",
-    "momentum": "keeps {momentum:g} of each step (Polyak, 1964): a steady slope moves 1 / (1 - {momentum:g}) = "
-                "{momentum_gain:.4g}x as far",
+    "momentum": "keeps {momentum:g} of each step (Polyak, 1964){gain}",
     "warmup": "share of steps rising linearly to lr (Goyal et al., 2017)",
     "max_shift": "random shift of each training image, pixels",
     "max_degrees": "random rotation of each training image, degrees",
     "max_scale": "random rescaling of each training image by 1 +- this",
     "elastic": "random elastic bend of each training image (Simard et al., 2003)",
-    "seed": "seeds the initialisation, the shuffling and the augmentation",
+    "seed": "seeds the initialisation, the shuffling and any augmentation",
 }
 
 def plot_training(stats, path):
@@ -651,7 +654,8 @@ def write_report(results, path):
     page.text(0.07, 0.955, "24789 HW1 problem 1: a NumPy MLP on MNIST", fontsize=16, weight="bold")
     page.text(0.07, 0.93, f"Test error {100 * results['test_error']:.2f} % ({100 - 100 * results['test_error']:.2f} % "
               f"accuracy) on the {len(results['test_labels']):,d} MNIST test images", fontsize=11)
-    page.text(0.07, 0.905, _report_text(results), fontsize=7.5, family="monospace", va="top")
+    text = _report_text(results)   # above the curves; a longer one (more layers or settings) in a smaller font
+    page.text(0.07, 0.905, text, fontsize=min(7.5, 280 / (text.count("\n") + 1)), family="monospace", va="top")
     curves = [page.add_axes([0.08, 0.305, 0.38, 0.155]), page.add_axes([0.58, 0.305, 0.38, 0.155])]
     _draw_curves(curves, results["stats"])
     confusion = np.zeros((10, 10), dtype=np.int64)
@@ -677,10 +681,14 @@ def _report_text(results):
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
     unused = {key for key in ("momentum", "warmup", "max_shift") + AFFINE_KEYS if not hp.get(key)}
     seen = f"{augmentation_kind(hp)} images, " if augmentation_kind(hp) else ""
-    distortions = f"; training images {augmentation_kind(hp)} as in Simard et al., 2003" if seen else ""
+    distortions = {"distorted": "; training images distorted as in Simard et al., 2003",
+                   "shifted": "; training images randomly shifted"}.get(augmentation_kind(hp), "")
+    m, relu = hp["momentum"], any(isinstance(a, ReLU) for a in hp["activations"])
+    notes = dict(hp, gain=f": a steady slope moves 1 / (1 - {m:g}) = {1 / (1 - m):.4g}x as far" if m else "",
+                 relu="; ReLU passes gradient 1 where a unit is on (a sigmoid's fades)" if relu else "")
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
-             f"{HYPERPARAMETER_NOTES.get(key, '').format(**{'momentum_gain': 1 / (1 - hp['momentum']), **hp})}"
-             f"{'; 0: off in this run' * (key in unused)}" for key, value in hp.items()]
+             f"{HYPERPARAMETER_NOTES.get(key, '').format(**notes)}{'; 0: off in this run' * (key in unused)}"
+             for key, value in hp.items()]
     return "\n".join(
         ["MODEL (x @ W + b per layer; softmax cross-entropy on the last layer's outputs)"] + layers +
         [f"  total parameters: {sum(w.size + b.size for w, b in zip(mlp.W, mlp.b)):,d}",
@@ -688,7 +696,7 @@ def _report_text(results):
          "  saved by save_model as one array per layer, W0, b0, W1, ... (NumPy 1.24 and newer cannot store the",
          "  template's lists of W and b when layers differ in shape)",
          "  code: the course's p1_template.py, completed; its get_training_stats loop trains and tests unchanged",
-         "", f"HYPER-PARAMETERS (momentum SGD on the batch-mean loss{distortions})"] + hyper +
+         "", f"HYPER-PARAMETERS ({'momentum ' * bool(m)}SGD on the batch-mean loss{distortions})"] + hyper +
         ["", "RESULTS (error = share of wrong predictions)",
          f"  training   {results['n_train']:6,d} images   error {100 * train_errors[-1]:6.2f} %   loss "
          f"{train_losses[-1]:.4f}   (last epoch, {augmentation_kind(hp) or 'unchanged'} images, as the curves)",
