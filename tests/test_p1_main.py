@@ -406,3 +406,14 @@ def test_an_enormous_but_finite_loss_is_divergence_too(tiny, tmp_path, capfd):
     assert run(tiny, lr=1e3, warmup=0.0) == 1   # chance-level weights a long way out: no NaN needed to stop
     assert "diverged after" in one_error_line(capfd)
     assert_untouched(out_dir)
+
+
+def test_the_curves_of_a_one_epoch_run_mark_whole_epochs():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure()
+    axes = fig.subplots(1, 2)
+    p1._draw_curves(axes, ([0.5], [0.1], [0.4], [0.08]))
+    FigureCanvasAgg(fig).draw()
+    low, high = axes[0].get_xlim()
+    assert [t.get_text() for t in axes[0].get_xticklabels() if low <= t.get_position()[0] <= high] == ["1"]

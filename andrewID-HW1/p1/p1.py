@@ -642,7 +642,7 @@ def _draw_curves(axes, stats):
         ax.plot(epochs, np.multiply(train, scale), "o-", ms=3, label="training")
         ax.plot(epochs, np.multiply(val, scale), "s-", ms=3, label="validation")
         ax.set(xlabel="epoch", ylabel=name, yscale="log", title=f"{name.split()[0]} vs epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs, even for one
         ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # ticks at 1, 2, 5 x 10^k, written as plain numbers
         ax.yaxis.set_major_formatter("{x:g}")
         ax.yaxis.set_minor_formatter(NullFormatter())
