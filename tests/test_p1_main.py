@@ -397,7 +397,7 @@ def test_the_report_speaks_only_of_what_the_run_did(tiny, monkeypatch):
 
 def test_activations_that_do_not_match_the_hidden_layers_are_one_line_before_any_work(tiny, capfd):
     assert run(tiny, activations=[p1.ReLU()], hiddens=[16, 16, 16]) == 2
-    assert one_error_line(capfd) == ("error: hyper-parameter block: 3 hidden layers and 1 activations; give one "
+    assert one_error_line(capfd) == ("error: hyper-parameter block: hiddens has 3 layers, activations 1; give one "
                                      "activation per hidden layer")
 
 

@@ -518,8 +518,8 @@ def choose_preset(presets):
     checks = {"lr": hp["lr"] > 0, "num_epochs": whole(hp["num_epochs"]), "batch_size": whole(hp["batch_size"]),
               "momentum": 0 <= hp["momentum"] < 1, "warmup": 0 <= hp["warmup"] < 1, "seed": isinstance(hp["seed"], int)}
     if len(hp["activations"]) not in (len(hp["hiddens"]), len(hp["hiddens"]) + 1):
-        raise SettingError(f"hyper-parameter block: {len(hp['hiddens'])} hidden layers and {len(hp['activations'])} "
-                           "activations; give one activation per hidden layer")
+        raise SettingError(f"hyper-parameter block: hiddens has {len(hp['hiddens'])} layers, activations "
+                           f"{len(hp['activations'])}; give one activation per hidden layer")
     bad = [key for key, ok in checks.items() if not ok]
     if bad:
         raise SettingError(f"hyper-parameter block: {', '.join(f'{k} = {hp[k]!r}' for k in bad)}; lr must be > 0, "
