@@ -6,7 +6,7 @@ their docstrings.
 """
 import math
 
-from describe import SETTING_WORDS, mirrors_alternately, readable, selective_share, used_settings
+from describe import SETTING_WORDS, has_shortcut, mirrors_alternately, readable, selective_share, used_settings
 
 AIRBENCH = ('Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its '
             "code, airbench (github.com/KellerJordan/cifar10-airbench)")
@@ -92,7 +92,7 @@ def borrowed_ideas(cfg):
              "max-pool and a linear layer without bias)"]
     if cfg.get("whiten_patch"):
         ideas.append("the frozen patch-whitening first layer")
-    if _has_shortcut(cfg):
+    if has_shortcut(cfg):
         ideas.append("the shortcut across each group")
     if cfg.get("logit_scale", 1) != 1:
         ideas.append("class scores scaled down by a constant")
@@ -128,15 +128,10 @@ def borrowed_ideas(cfg):
 def origins(cfg):
     """[(idea, where it was introduced)] for the ideas of the run of `cfg` that have a paper of their own."""
     used = {"batch norm": True, "GELU": True, "label smoothing": cfg.get("label_smoothing"),
-            "identity initialisation": cfg.get("dirac_init"), "the shortcut": _has_shortcut(cfg),
+            "identity initialisation": cfg.get("dirac_init"), "the shortcut": has_shortcut(cfg),
             "cutout": cfg.get("cutout"), "the lookahead average": cfg.get("lookahead"),
             "Nesterov momentum": True, "test-time augmentation": cfg.get("tta") in ("flip", "flip_translate")}
     return [(idea, ORIGINS[idea]) for idea, on in used.items() if on]
-
-
-def _has_shortcut(cfg):
-    """As model.ConvGroup builds it: a shortcut needs more than one conv in a group."""
-    return bool(cfg.get("residual")) and cfg.get("convs_per_group", 2) > 1
 
 
 def _listed(items):

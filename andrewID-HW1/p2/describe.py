@@ -136,6 +136,11 @@ def mirrors_alternately(config):
     return bool(config.get("alternate_flips")) and bool(config.get("flip", True))
 
 
+def has_shortcut(config):
+    """As model.ConvGroup builds it: a shortcut needs more than one convolution in a group."""
+    return bool(config.get("residual")) and config.get("convs_per_group", 2) > 1
+
+
 def _used(name, value, config):
     """Whether field `name` took part in this run (a switch that is off, or a 0 that means off, did not)."""
     if name in SPEED_ONLY:
@@ -146,8 +151,8 @@ def _used(name, value, config):
         return False   # the alternate-epoch row says it
     if name == "alternate_flips":
         return mirrors_alternately(config)
-    if name == "residual":   # as model.ConvGroup builds it: a group of one convolution has no shortcut
-        return bool(value) and config.get("convs_per_group", 2) > 1
+    if name == "residual":
+        return has_shortcut(config)
     if name == "epoch_sizes":
         return min(value) < 32   # full-size images throughout: nothing to say
     return bool(value) if name in OFF_WHEN_ZERO or isinstance(value, bool) else True
