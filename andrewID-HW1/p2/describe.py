@@ -190,7 +190,7 @@ def _architecture(cfg, total_params, whiten_images, learned_params=None):
         sizes.append(size)
     n = cfg["convs_per_group"]
     rest = (f", then {n - 1} more 3x3 convolution{'s' if n > 2 else ''} with batch norm and GELU" if n > 1 else "")
-    if n > 1 and cfg.get("residual"):
+    if has_shortcut(cfg):
         rest += (", and the output of the first block is added to that of the last (a shortcut, so that early in "
                  "training a group acts much like its first block alone)")
     learned = (f" ({learned_params:,} of them learned, the others fixed)"
