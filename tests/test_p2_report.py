@@ -635,3 +635,12 @@ def test_a_label_smoothing_of_its_own_is_not_credited_to_airbench():
     cfg = Config(optimizer="muon", label_smoothing=0.1).to_dict()
     assert "label smoothing (airbench's 0.2; 0.1 in this run)" in credit.borrowed_ideas(cfg)
     assert "label smoothing 0.2" in credit.borrowed_ideas(Config(optimizer="muon", label_smoothing=0.2).to_dict())
+
+
+def test_a_run_of_one_or_two_steps_is_not_said_to_fall_from_its_peak():
+    def schedule(epochs):
+        cfg = Config(optimizer="muon", batch_size=50_000, epochs=epochs, warmup_frac=0.0).to_dict()
+        return dict(describe.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))[
+            "Learning-rate schedule"]
+    assert schedule(1.0).startswith("The learning rate stays at its peak ") and "for the run's 1 step." in schedule(1.0)
+    assert "held for the first two steps, and falls linearly to zero at the end of step 3" in schedule(3.0)

@@ -297,9 +297,11 @@ def _schedule(cfg, n_train):
     epochs = readable(cfg["epochs"])
     if cfg["warmup_frac"] > 0:
         shape = (f"The learning rate rises linearly to its peak {readable(cfg['lr'])} over the first {warmup:,} "
-                 f"steps ({100 * cfg['warmup_frac']:g} % of the run), then falls linearly to zero at the end of step "
-                 f"{total:,}: a triangle, updated after every step (the \"1cycle\" policy of Leslie Smith, \"A "
-                 'disciplined approach to neural network hyper-parameters", arXiv:1803.09820, 2018).')
+                 f"step{'s' * (warmup != 1)} ({100 * cfg['warmup_frac']:g} % of the run), then falls linearly to zero "
+                 f"at the end of step {total:,}: a triangle, updated after every step (the \"1cycle\" policy of Leslie "
+                 'Smith, "A disciplined approach to neural network hyper-parameters", arXiv:1803.09820, 2018).')
+    elif total <= 2:   # the peak is held for two steps: a run that short never falls from it
+        shape = f"The learning rate stays at its peak {_peaks(cfg)} for the run's {total} step{'s' * (total > 1)}."
     else:
         shape = (f"The learning rate starts at its peak {_peaks(cfg)}, held for the first two steps, and "
                  f"falls linearly to zero at the end of step {total:,}, updated after every step (every parameter "
