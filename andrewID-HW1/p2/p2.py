@@ -496,8 +496,9 @@ def error_message(exc):
         return f"{exc.filename or 'a file'}: {exc.strerror or exc}"
     if type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):   # e.g. no C++ compiler on the CPU
         inner = getattr(exc, "inner_exception", None)   # what the compiler's wrapper holds (torch 2.2 to 2.14)
-        if inner is not None and error_message(inner):   # out of memory while compiling, say
-            return error_message(inner)
+        known = error_message(inner) if inner is not None else None   # out of memory while compiling, say
+        if known:
+            return known
         why = f"{type(inner).__name__}: {first_line(inner)}" if inner is not None else first_line(exc)
         return f"--compile failed ({why}); run without --compile, which only saves time"
     return None

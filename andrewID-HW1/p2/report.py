@@ -93,14 +93,16 @@ def _loss_labels(config):
     return "Training loss (cross-entropy)", "loss"
 
 
+def epoch_ended(row, run_epochs):
+    """Where a history row's epoch ended: a run of 0.3 epochs at 0.3, not at 1 (the curves and the log alike)."""
+    return min(row["epoch"], run_epochs)
+
+
 def _plot_curves(axes, history, config, n_train, n_validation):
     loss_ax, acc_ax, lr_ax = axes
     config = config or {}
     run_epochs = config.get("epochs") or len(history)
-
-    def ended(row):   # where an epoch ended: a run of 0.3 epochs at 0.3
-        return min(row["epoch"], run_epochs)
-    epochs = [ended(h) for h in history]
+    epochs = [epoch_ended(h, run_epochs) for h in history]
     loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", color="tab:blue", ms=3)
     title, ylabel = _loss_labels(config)
     loss_ax.set(title=title, xlabel="epoch", ylabel=ylabel)
@@ -108,8 +110,8 @@ def _plot_curves(axes, history, config, n_train, n_validation):
     validated = [h for h in history if h.get("val_acc") is not None]
     held_out = f"{n_validation:,} held-out images" if n_validation else "held-out images"
     if validated:
-        acc_ax.plot([ended(h) for h in validated], [100 * h["val_acc"] for h in validated], "s-", ms=3,
-                    label=f"validation ({held_out}, one view)")
+        acc_ax.plot([epoch_ended(h, run_epochs) for h in validated], [100 * h["val_acc"] for h in validated], "s-",
+                    ms=3, label=f"validation ({held_out}, one view)")
     missing = " (the held-out images were not evaluated)" if n_validation else " (no validation images in this run)"
     acc_ax.set(title="Accuracy" + ("" if validated else missing), xlabel="epoch", ylabel="%")
     acc_ax.legend(loc="best", fontsize=8)   # where it covers the fewest points
@@ -368,7 +370,8 @@ def add_pages(pdf, summary):
     if not fits:
         pdf.savefig(curves)
     peak_lr = config["lr"]   # the main schedule's share of the peak (the whitening bias's is drawn above)
-    epoch_rows = [(readable(min(h["epoch"], config["epochs"])), f"{h['train_loss']:.4f}", f"{100 * h['train_acc']:.2f}",
+    epoch_rows = [(readable(epoch_ended(h, config["epochs"])), f"{h['train_loss']:.4f}",
+                   f"{100 * h['train_acc']:.2f}",
                    "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr'] / peak_lr:.3f}",
                    f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
     columns = ("epoch", "train loss", "train acc %", "validation acc %", "lr / peak at end", "seconds", "images/s")
