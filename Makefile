@@ -65,7 +65,7 @@ data-q75: ## development only (README, Offline development): CIFAR-10 from a JPE
 p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf
 	$(PYTHON) andrewID-HW1/p1/p1.py
 
-p1-best: ## train the stronger p1 preset (about 9 minutes on two cores; writes next to p1.py, or into P1_OUT)
+p1-best: ## train the stronger p1 preset (7 to 9 minutes on two cores; writes next to p1.py, or into P1_OUT)
 	P1_PRESET=best $(PYTHON) andrewID-HW1/p1/p1.py
 
 p2: ## train the CIFAR-10 CNN (fast on a GPU, cpu on a CPU; precision per device) -> p2_model.pkl, p2_report.pdf

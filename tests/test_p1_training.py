@@ -132,6 +132,21 @@ def test_short_training_with_the_additions_learns(capsys):
     assert mlp.get_error(dset[1][1]) <= 0.05 * len(dset[1][1])
     out = capsys.readouterr().out
     assert out.count("s since training started") == 4   # one progress line per epoch, from the images' side
+    assert "epochs done" not in out   # TrainingImages was not told the number of epochs: no count, no time to go
+
+
+def test_each_epochs_progress_line_counts_the_epochs_and_says_the_time_to_go(capsys, monkeypatch):
+    clock = iter([100.0, 100.0, 105.0, 130.0, 1300.0])   # seconds at each call of wall_clock
+    monkeypatch.setattr(p1, "wall_clock", lambda: next(clock))
+    images = p1.TrainingImages(np.zeros((4, 784), np.float32), p1.get_one_hot(np.arange(4), 10),
+                               np.random.default_rng(0), epochs=10)
+    for _ in range(4):
+        images[0:2]   # a slice from row 0 starts an epoch
+    assert capsys.readouterr().out.splitlines() == [
+        "  (0 of 10 epochs done, 0.0 s since training started)",
+        "  (1 of 10 epochs done, 5.0 s since training started, about 45 s to go)",
+        "  (2 of 10 epochs done, 30.0 s since training started, about 2.0 min to go)",
+        "  (3 of 10 epochs done, 1200.0 s since training started, about 46.7 min to go)"]
 
 
 def test_training_images_shuffle_each_epoch_and_keep_labels_with_their_images():

@@ -305,7 +305,8 @@ def main():
               weight_init_fn=he_weight_init, bias_init_fn=zeros_bias_init, criterion=SoftmaxCrossEntropy(),
               lr=hp["lr"], momentum=hp["momentum"], lr_schedule=warmup_cosine(hp["lr"], hp["warmup"], steps))
     # train: each epoch visits the training images in a new random order, randomly shifted (and distorted)
-    train_set = TrainingImages(train_imgs, train_y, np.random.default_rng(hp["seed"]), make_augment(hp))
+    train_set = TrainingImages(train_imgs, train_y, np.random.default_rng(hp["seed"]), make_augment(hp),
+                               hp["num_epochs"])
     dataset = [[train_set, train_set.labels], [val_imgs, val_y], [test_imgs, test_y]]
     times = {"data": wall_clock() - clock}
     stats = get_training_stats(mlp, dataset, hp["num_epochs"], hp["batch_size"])
@@ -345,10 +346,11 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
 class TrainingImages:
     """trainx for get_training_stats: [b:b + n] gives rows b..b+n of this epoch's random order, augmented; a slice
     from row 0 starts an epoch (a new order, a progress line). `labels` is trainy, in the order of the images last
-    sliced: the template's loop reads each batch's images (forward) before its labels (backward)."""
-    def __init__(self, images, labels, rng, augment=None):
-        self.images, self.rng, self.augment = images, rng, augment
-        self.order, self.start = np.arange(len(images)), None
+    sliced: the template's loop reads each batch's images (forward) before its labels (backward). `epochs`: the run's
+    number, for the progress line's time to go."""
+    def __init__(self, images, labels, rng, augment=None, epochs=None):
+        self.images, self.rng, self.augment, self.epochs = images, rng, augment, epochs
+        self.order, self.start, self.epochs_begun = np.arange(len(images)), None, 0
         self.labels = ShuffledLabels(self, labels)
 
     def __len__(self):
@@ -358,7 +360,13 @@ class TrainingImages:
         if not rows.start:
             self.order = self.rng.permutation(len(self.images))
             self.start = wall_clock() if self.start is None else self.start
-            print(f"  ({wall_clock() - self.start:.1f} s since training started)", flush=True)
+            elapsed, done = wall_clock() - self.start, self.epochs_begun
+            self.epochs_begun += 1
+            count = f"{done} of {self.epochs} epochs done, " if self.epochs else ""
+            left = elapsed / done * (self.epochs - done) if done and self.epochs else None  # at the rate so far
+            to_go = ("" if left is None else f", about {left:.0f} s to go" if left < 90 else
+                     f", about {left / 60:.1f} min to go")
+            print(f"  ({count}{elapsed:.1f} s since training started{to_go})", flush=True)
         batch = self.images[self.order[rows]]
         return self.augment(batch, self.rng) if self.augment else batch
 
