@@ -127,7 +127,8 @@ def test_plausible_andrew_ids_pass(andrew_id):
 def test_implausible_andrew_ids_are_refused_with_the_fix(andrew_id, says):
     with pytest.raises(bundle.BundleError, match=says) as e:
         bundle.check_andrew_id(andrew_id)
-    assert "make zip ANDREW_ID=<your Andrew ID>` (lowercase letters and digits, e.g. ANDREW_ID=jdoe)" in str(e.value)
+    assert ("run `make zip ANDREW_ID=<your Andrew ID>` (without make: `python tools/bundle.py zip <your Andrew ID>`), "
+            "your Andrew ID in lowercase letters and digits, e.g. jdoe") in str(e.value)
 
 
 def test_zip_without_andrew_id_writes_nothing(repo, capsys):

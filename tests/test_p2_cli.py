@@ -345,7 +345,7 @@ def test_set_overrides_any_field_and_is_stored_in_the_model(tiny_run, capsys):
 
 
 @pytest.mark.parametrize("data_note", ["", "JPEG quality-75 copy"])
-def test_eval_says_why_its_figure_may_differ_from_the_stored_one(tiny_run, capsys, data_note):
+def test_eval_says_why_its_figure_may_differ_from_the_stored_one(tiny_run, capsys, monkeypatch, data_note):
     """A student who re-measures the committed model on the official files should learn that its stored figure
     was measured on other data, not only that devices round differently."""
     p2, argv, out = tiny_run
@@ -354,9 +354,16 @@ def test_eval_says_why_its_figure_may_differ_from_the_stored_one(tiny_run, capsy
     ckpt = torch.load(path, weights_only=True)
     torch.save(dict(ckpt, test_accuracy=ckpt["test_accuracy"] + 0.25, data_note=data_note), path)
     capsys.readouterr()
+    real_evaluate = p2.evaluate
+    monkeypatch.setattr(p2, "evaluate", lambda *a, **k: (print("EVALUATING"), real_evaluate(*a, **k))[1])
     assert p2.main(["--eval", str(path), *argv[:2], "--device", "cpu"]) == 0
-    said = [line for line in capsys.readouterr().out.splitlines() if "apart from the stored figure" in line]
+    lines = capsys.readouterr().out.splitlines()
+    said = [line for line in lines if "apart from the stored figure" in line]
     assert len(said) == 1 and said[0].endswith(f'described as "{data_note}"' if data_note else "rounds differently")
+    assert f"apart from the stored figure ({100 * (ckpt['test_accuracy'] + 0.25):.2f}%)" in said[0]
+    # which model is being measured is said before the wait, not after it
+    named = [i for i, line in enumerate(lines) if line.startswith(f"{path}: preset ")]
+    assert len(named) == 1 and named[0] < lines.index("EVALUATING") and lines[-1].startswith("test accuracy: ")
 
 
 OUT_OF_MEMORY = "error: out of memory (a CPU training run of p2 takes up to about 4 GB)"

@@ -65,7 +65,8 @@ class BundleInvalid(Exception):
 # ---------------------------------------------------------------------------------------------------------------
 def check_andrew_id(andrew_id):
     """Raise BundleError unless `andrew_id` looks like a real Andrew ID."""
-    how = "run `make zip ANDREW_ID=<your Andrew ID>` (lowercase letters and digits, e.g. ANDREW_ID=jdoe)"
+    how = ("run `make zip ANDREW_ID=<your Andrew ID>` (without make: `python tools/bundle.py zip <your Andrew ID>`), "
+           "your Andrew ID in lowercase letters and digits, e.g. jdoe")
     if not andrew_id:
         raise BundleError(f"no Andrew ID given: {how}")
     if andrew_id.lower() in PLACEHOLDER_IDS:

@@ -426,11 +426,11 @@ def run_eval(args, device):
     precision = choose_precision(args.precision, device)
     print(f"precision: {precision.describe()}")
     data = {k: v.to(device) for k, v in load_cifar10(find_data(args.data_dir), splits=("test",)).items()}
-    acc, plain_acc, *_ = evaluate(model, cfg, data, device, precision, mean=ckpt["mean"], std=ckpt["std"])
     share = selective_share(cfg.to_dict())
     print(f"{args.eval}: preset {ckpt['preset']}, seed {ckpt['seed']}, stored test accuracy "
           f"{100 * ckpt['test_accuracy']:.2f}%; test-time augmentation: {TTA_WORDS[cfg.tta]}"
-          + (f", for the {share} of images least sure after one view" if share else ""))
+          + (f", for the {share} of images least sure after one view" if share else ""), flush=True)
+    acc, plain_acc, *_ = evaluate(model, cfg, data, device, precision, mean=ckpt["mean"], std=ckpt["std"])
     if cfg.tta != "none":   # the report's second figure; its stored value where the file has one
         stored = ckpt.get("test_accuracy_no_tta")
         print(f"test accuracy without test-time augmentation: {100 * plain_acc:.2f}%"
@@ -438,9 +438,9 @@ def run_eval(args, device):
     apart = round(abs(acc - ckpt["test_accuracy"]) * len(data["test_labels"]))
     if apart:   # bf16 above all rounds differently from one CPU, GPU or precision to the next
         note = ckpt.get("data_note")   # what the training run said of its data: other test images score otherwise
-        print(f"{apart} test image{'s' * (apart != 1)} apart from the stored figure: a device or precision other "
-              "than the training run's rounds differently" + (f"; and the stored figure was measured on data "
-                                                              f"described as \"{note}\"" if note else ""))
+        print(f"{apart} test image{'s' * (apart != 1)} apart from the stored figure ({100 * ckpt['test_accuracy']:.2f}"
+              "%): a device or precision other than the training run's rounds differently"
+              + (f"; and the stored figure was measured on data described as \"{note}\"" if note else ""))
     print(f"test accuracy: {100 * acc:.2f}%")
 
 
