@@ -5,6 +5,7 @@ of the training set, as p2.py holds them out) from one view, from all six views 
 views for only the least sure fraction of them, for several fractions:
 
     python bench/p2_tta_fraction_validation.py --data-dir data/cifar10 runs/s0/p2_model.pkl runs/s1/p2_model.pkl
+    python bench/p2_tta_fraction_validation.py runs/s0/p2_model.pkl --fractions 0.4
 """
 import argparse
 import dataclasses
@@ -42,11 +43,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="p2_model.pkl files trained with --validation")
     parser.add_argument("--data-dir", help="the CIFAR-10 folder (default: where p2.py looks)")
+    parser.add_argument("--fractions", type=float, nargs="+", default=FRACTIONS,
+                        help=f"shares of the images given the extra views (default: {' '.join(map(str, FRACTIONS))})")
     args = parser.parse_args()
     data = load_cifar10(locate_cifar10(args.data_dir, download=False), splits=("train",))
     print("held-out accuracy (%): one view, then the six views for this share of the least sure images")
     for path in args.models:
-        rows = held_out_accuracies(path, data["train_images"], data["train_labels"])
+        rows = held_out_accuracies(path, data["train_images"], data["train_labels"], args.fractions)
         print(path, "  ".join(f"{label}: {100 * acc:.2f}" for label, acc in rows), flush=True)
 
 
