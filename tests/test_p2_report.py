@@ -572,6 +572,18 @@ def test_held_out_images_not_evaluated_are_said_to_be_so():
                            "this run (--no-epoch-eval).") and "curves" not in text
 
 
+@pytest.mark.parametrize("epochs, seen", [(0.2, 10_000), (1.0, 50_000), (7.0, 50_000)])
+def test_a_run_of_less_than_one_epoch_says_how_many_images_it_went_through(epochs, seen):
+    from config import get_preset
+    summary = dict(config=get_preset("cpu").override(epochs=epochs).to_dict(), n_train=50_000)
+    assert report.images_seen(summary) == seen   # 10 steps of 1000 in 0.2 epochs
+    text = describe.selection_paragraph(50_000, 0, n_seen=seen)
+    assert text.startswith("The final model trained on 10,000 (less than one epoch) of the 50,000 training images"
+                           if seen < 50_000 else "The final model trained on all 50,000 training images")
+    held_out = describe.selection_paragraph(45_000, 5_000, n_seen=9_000)
+    assert "The model trained on 9,000 (less than one epoch) of the other 45,000 images." in held_out
+
+
 def test_a_group_of_one_convolution_is_not_said_to_have_a_shortcut():
     from config import get_preset
     one = get_preset("cpu").override(residual=True, convs_per_group=1).to_dict()

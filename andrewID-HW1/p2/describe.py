@@ -444,21 +444,24 @@ def precision_paragraph(precision, reason=""):
     return text
 
 
-def selection_paragraph(n_train, n_validation, note="", n_test=10_000, evaluated=True):
+def selection_paragraph(n_train, n_validation, note="", n_test=10_000, evaluated=True, n_seen=None):
     """Which images chose the settings and which measured the result; None when the run recorded neither.
-    `evaluated`: whether the held-out images were measured after each epoch (not with --no-epoch-eval)."""
+    `evaluated`: whether the held-out images were measured after each epoch (not with --no-epoch-eval); `n_seen`:
+    the training images a run of less than one epoch went through (None: all of them)."""
     if n_train is None and n_validation is None and not note:
         return None
+    part = f"{n_seen:,} (less than one epoch) of " if n_seen and n_train and n_seen < n_train else ""
     if n_validation:
         text = (f"{n_validation:,} of the training images were held out as a validation set: the curves and the "
                 "per-epoch log show the accuracy on them." if evaluated else
                 f"{n_validation:,} of the training images were held out as a validation set, but not evaluated in "
                 "this run (--no-epoch-eval).")
         if n_train:
-            text += f" The model trained on the other {n_train:,} images."
+            text += f" The model trained on {part}the other {n_train:,} images."
     elif n_train:
-        text = (f"The final model trained on all {n_train:,} training images; no validation accuracy is recorded "
-                "during this run.")
+        which = f"{part}the {n_train:,}" if part else f"all {n_train:,}"
+        text = (f"The final model trained on {which} training images; no validation accuracy is recorded during "
+                "this run.")
     else:
         text = ""
     text += f" The {n_test:,} test images were evaluated once, after training."

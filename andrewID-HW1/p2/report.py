@@ -223,9 +223,10 @@ def _summary_page(summary):
              ("Parameters", _parameters(summary)),
              ("Time", _times(summary["timing"])),
              ("Data", summary["data_description"])]
-    held_out = summary["n_validation"]
-    lines.append(("Images", f"trained on {summary['n_train']:,}" + (f", {held_out:,} held out for validation"
-                                                                  if held_out else "")))
+    held_out, seen = summary["n_validation"], images_seen(summary)
+    lines.append(("Images", f"trained on {summary['n_train']:,}" + (f" ({seen:,} seen: less than one epoch)"
+                                                                  if seen < summary["n_train"] else "")
+                  + (f", {held_out:,} held out for validation" if held_out else "")))
     lines.append(("Arithmetic", precision_words(summary["precision"], summary["precision_reason"])))
     lines.append(("Command", summary["command"]))
     y = top - 0.08
@@ -285,6 +286,12 @@ def _results_page(summary):
     return fig
 
 
+def images_seen(summary):
+    """The training images the run went through, each counted once: all of them, or fewer in under one epoch."""
+    _, steps, _ = step_counts(summary["config"], summary["n_train"])
+    return min(summary["n_train"], steps * summary["config"]["batch_size"])
+
+
 def method_section(summary):
     """The Method section: the recipe as training described it, then what the summary adds (the arithmetic, how
     the settings were chosen) and the credit for borrowed ideas."""
@@ -296,7 +303,8 @@ def method_section(summary):
         note = f"{note} {TTA_FRACTION_NOTE}".strip()
     chosen = selection_paragraph(summary["n_train"], summary["n_validation"], note,
                                  n_test=int(np.asarray(summary["confusion"]).sum()),
-                                 evaluated=any(h.get("val_acc") is not None for h in summary["history"]))
+                                 evaluated=any(h.get("val_acc") is not None for h in summary["history"]),
+                                 n_seen=images_seen(summary))
     if chosen:
         paragraphs.append(("How the settings were chosen", chosen))
     paragraphs.append(("Sources", sources_paragraph(config, memory_kept=summary.get("memory_kept", False))))
