@@ -13,29 +13,30 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "andrewID-HW1", "p2"))
-import torch  # noqa: E402
-
+import p2  # noqa: E402
 from checkpoint import load_model  # noqa: E402
 from data import load_cifar10, locate_cifar10  # noqa: E402
-from predict import predict_logits_per_tta  # noqa: E402
+from predict import accuracy, predict_logits_per_tta  # noqa: E402
 
 FRACTIONS = (1.0, 0.2, 0.3, 0.4, 0.5, 0.7)
 
 
-def held_out_accuracies(path, train_images, train_labels, fractions=FRACTIONS, device="cpu"):
-    """[(label, accuracy)] on the training images the model at `path` was trained without."""
+def held_out_accuracies(path, data, fractions=FRACTIONS, device="cpu"):
+    """[(label, accuracy)] on the training images (of `data`, as load_cifar10 gives it) the model at `path` was
+    trained without."""
     model, cfg, ckpt = load_model(path, device)
     n = ckpt.get("n_validation") or 0
     if not n:
         raise SystemExit(f"{path}: trained on every training image (no --validation): nothing held out")
-    images, labels = train_images[-n:], train_labels[-n:]
+    held_out = p2.split_validation(data, n, device)
+    images, labels = held_out["val_images"], held_out["val_labels"]
     rows = []
     for fraction in fractions:
         logits = predict_logits_per_tta(model, images, dataclasses.replace(cfg, tta_fraction=fraction), device,
                                         ("none", "flip_translate"))
         if not rows:
-            rows.append(("one view", (logits["none"].argmax(1) == labels).float().mean().item()))
-        rows.append((f"{fraction:g}", (logits["flip_translate"].argmax(1) == labels).float().mean().item()))
+            rows.append(("one view", accuracy(logits["none"], labels)))
+        rows.append((f"{fraction:g}", accuracy(logits["flip_translate"], labels)))
     return rows
 
 
@@ -49,7 +50,7 @@ def main():
     data = load_cifar10(locate_cifar10(args.data_dir, download=False), splits=("train",))
     print("held-out accuracy (%): one view, then the six views for this share of the least sure images")
     for path in args.models:
-        rows = held_out_accuracies(path, data["train_images"], data["train_labels"], args.fractions)
+        rows = held_out_accuracies(path, data, args.fractions)
         print(path, "  ".join(f"{label}: {100 * acc:.2f}" for label, acc in rows), flush=True)
 
 

@@ -26,7 +26,8 @@ def test_each_share_is_measured_on_the_held_out_images_only(tmp_path, monkeypatc
     real = bench.predict_logits_per_tta
     monkeypatch.setattr(bench, "predict_logits_per_tta", lambda model, x, cfg, *rest: (
         seen.append((x, cfg.tta_fraction)), real(model, x, cfg, *rest))[1])
-    rows = bench.held_out_accuracies(model_file(tmp_path / "m.pkl", 12), images, labels, fractions=(1.0, 0.4))
+    data = dict(train_images=images, train_labels=labels)
+    rows = bench.held_out_accuracies(model_file(tmp_path / "m.pkl", 12), data, fractions=(1.0, 0.4))
     assert [label for label, _ in rows] == ["one view", "1", "0.4"] and all(0 <= acc <= 1 for _, acc in rows)
     assert [fraction for _, fraction in seen] == [1.0, 0.4]
     assert all(torch.equal(x, images[-12:]) for x, _ in seen)
@@ -34,5 +35,5 @@ def test_each_share_is_measured_on_the_held_out_images_only(tmp_path, monkeypatc
 
 def test_a_model_trained_on_every_image_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="no --validation"):
-        bench.held_out_accuracies(model_file(tmp_path / "m.pkl", 0), torch.zeros((4, 3, 32, 32), dtype=torch.uint8),
-                                  torch.zeros(4, dtype=torch.long))
+        bench.held_out_accuracies(model_file(tmp_path / "m.pkl", 0), dict(
+            train_images=torch.zeros((4, 3, 32, 32), dtype=torch.uint8), train_labels=torch.zeros(4, dtype=torch.long)))

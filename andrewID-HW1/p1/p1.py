@@ -347,7 +347,7 @@ class TrainingImages:
     """trainx for get_training_stats: [b:b + n] gives rows b..b+n of this epoch's random order, augmented; a slice
     from row 0 starts an epoch (a new order, a progress line). `labels` is trainy, in the order of the images last
     sliced: the template's loop reads each batch's images (forward) before its labels (backward). `epochs`: the run's
-    number, for the progress line's time to go."""
+    number of epochs (None: no count or time to go in the progress line)."""
     def __init__(self, images, labels, rng, augment=None, epochs=None):
         self.images, self.rng, self.augment, self.epochs = images, rng, augment, epochs
         self.order, self.start, self.epochs_begun = np.arange(len(images)), None, 0
