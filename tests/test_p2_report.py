@@ -393,6 +393,9 @@ def test_small_early_epochs_are_described_and_credited():
     assert dict(describe.settings_rows(cfg))["training image side, epoch by epoch (pixels)"] == "24, 24, then 32"
     assert "progressive resizing" in credit.sources_paragraph(cfg)
     assert "resizing" not in credit.sources_paragraph(get_preset("fast").to_dict())
+    side = "training image side, epoch by epoch (pixels)"   # a short run: only the sides of the epochs it reached
+    for epochs, sides in ((0.2, "24"), (2, "24, 24"), (2.5, "24, 24, then 32")):
+        assert dict(describe.settings_rows(dict(cfg, epochs=epochs)))[side] == sides
     assert "training image side" not in " ".join(dict(describe.settings_rows(get_preset("fast").to_dict())))
     assert "progressive resizing" in train.__doc__
     for changes, words in (({"flip": False}, "down-scaling after the shift;"), ({"translate": 0}, "down-scaling "

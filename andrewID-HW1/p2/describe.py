@@ -167,10 +167,14 @@ def used_settings(config):
     order += [name for name in fields if name not in SETTING_WORDS]
     rows = []
     for name, value in ((name, fields[name]) for name in order):
-        if not _used(name, value, config):
+        reached = value[:max(1, math.ceil(config.get("epochs", len(value))))] if name == "epoch_sizes" else value
+        if not _used(name, reached, config):
             continue
         words = (MUON_WORDS if muon else {}).get(name) or SETTING_WORDS.get(name) or name.replace("_", " ")
-        rows.append((name, words, "yes" if name == "bn_scale" else _value_words(name, value)))
+        if name == "epoch_sizes" and len(reached) < len(value):   # a run that ended before the last side
+            rows.append((name, words, ", ".join(readable(side) for side in reached)))
+        else:
+            rows.append((name, words, "yes" if name == "bn_scale" else _value_words(name, value)))
     return rows
 
 
