@@ -29,11 +29,11 @@ def test_the_handouts_figures_are_named_as_such(document):
     joined = " ".join(texts(document))
     for name in ("the handout's Eq. 5", "the handout's Fig. 3", "the handout's Fig. 5"):
         assert name in joined
-    assert "so class 1 there needs $b \\geq 0$" in joined
+    assert "and class 1 there needs $b \\geq 0$" in joined
 
 
 def test_the_remark_on_the_handouts_not_example_is_one_short_paragraph(document):
-    remarks = [text for text in texts(document) if "The handout's other NOT example" in text]
+    remarks = [text for text in texts(document) if "a NOT example other than Fig. 3's" in text]
     assert len(remarks) == 1 and "answers 0 for A = 0" in remarks[0] and len(remarks[0]) < 400
 
 
@@ -116,8 +116,8 @@ def test_problem_2s_weights_are_credited_and_numbers_carry_minus_signs(document)
 def test_the_not_gate_text_claims_only_what_it_shows(document):
     joined = " ".join(texts(document))
     assert "the bias must be +10" not in joined and "of the two biases $\\pm 10$ only $+10$ gives NOT" in joined
-    assert "answers 0 for A = 0 and 0 for A = 1 if $-0.5$ is its bias" in joined
-    assert "If it is a threshold (class 1 iff $-A > -0.5$), it is a correct NOT, the same as bias $+0.5$" in joined
+    assert "with $-0.5$ as its bias, it answers 0 for A = 0 and 0 for A = 1, which is not a NOT gate" in joined
+    assert "Read as a threshold (class 1 iff $-A > -0.5$), it is a correct NOT, the same as bias $+0.5$" in joined
 
 
 def test_problem_3_shows_its_finite_difference_check_and_a_typeset_shape_table(document):

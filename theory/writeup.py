@@ -127,7 +127,8 @@ def problem1(doc, r):
     grid = np.linspace(-10, 10, 20001)
     max_curv = float(np.abs(gelu_gd.gelu_second_derivative(grid)).max())
     doc.add(Heading("Problem 1: gradient descent on GELU"))
-    doc.add(Paragraph(f"GD on the handout's ${G}(x) \\approx x\\,\\sigma(1.702x)$: derivative; "
+    doc.add(Paragraph(f"GD on the handout's ${G}(x) \\approx x\\,\\sigma(1.702x)$ (the sigmoid approximation of "
+                      "Hendrycks & Gimpel, 2016): derivative; "
                       r"a) $x_0=0,\ \eta=0.1$; b) $\eta=1$; c) $x_0=-3,\ \eta=0.1$, GD vs momentum "
                       r"($\beta=0.9$, the handout's Eq. 5); where is the minimum?", lead="Question."))
     doc.add(Paragraph(
@@ -228,11 +229,12 @@ def problem2(doc, r):
     hw, hb = handout["network"][0]["W"][0][0], handout["network"][0]["b"][0]
     weighted = {1: "A", -1: "-A"}.get(hw, f"{hw:g}\\,A")
     doc.add(Paragraph(
-        rf"The handout's other NOT example, not Fig. 3's (weight ${hw:g}$, offset ${hb:g}$), answers "
-        rf"{handout['class'][0]} for A = 0 and {handout['class'][1]} for A = 1 if ${hb:g}$ is its bias "
-        rf"($\sigma({hb:g}) = {handout['output'][0]:.3f} < 0.5$; at A = 0 the output is $\sigma(b)$ alone, so class 1 "
-        rf"there needs $b \geq 0$). If it is a threshold (class 1 iff ${weighted} > {hb:g}$), it is a correct NOT, "
-        rf"the same as bias ${-hb:+g}$.", lead="Remark."))
+        rf"The handout also gives a NOT example other than Fig. 3's: weight ${hw:g}$ and offset ${hb:g}$. Read "
+        rf"with ${hb:g}$ as its bias, it answers {handout['class'][0]} for A = 0 and {handout['class'][1]} for "
+        rf"A = 1, which is not a NOT gate: at A = 0 the output is $\sigma(b)$ alone, here "
+        rf"$\sigma({hb:g}) = {handout['output'][0]:.3f} < 0.5$, and class 1 there needs $b \geq 0$. Read as a "
+        rf"threshold (class 1 iff ${weighted} > {hb:g}$), it is a correct NOT, the same as bias ${-hb:+g}$.",
+        lead="Remark."))
 
 
 # ----------------------------------------------------------------------------------------------------------------
