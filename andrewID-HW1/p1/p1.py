@@ -345,13 +345,13 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
 # ---- Shuffling and augmentation: the training set as get_training_stats slices it.
 class TrainingImages:
     """trainx for get_training_stats: [b:b + n] gives rows b..b+n of this epoch's random order, augmented; a slice
-    from row 0 starts an epoch (a new order, a progress line). `labels` is trainy, in the order of the images last
-    sliced: the template's loop reads each batch's images (forward) before its labels (backward). `epochs`: the run's
-    number of epochs (None: no count or time to go in the progress line)."""
+    from row 0 starts an epoch (a new order, a progress line). `labels` is trainy, an array put in the same new order
+    in place as each epoch starts (the loop holds on to it). `epochs`: the run's number of epochs (None: no count or
+    time to go in the progress line)."""
     def __init__(self, images, labels, rng, augment=None, epochs=None):
         self.images, self.rng, self.augment, self.epochs = images, rng, augment, epochs
-        self.order, self.start, self.epochs_begun = np.arange(len(images)), None, 0
-        self.labels = ShuffledLabels(self, labels)
+        self.labels_in_file_order, self.labels = labels, labels.copy()
+        self.order, self.start, self.epochs_begun = np.arange(len(images)), wall_clock(), 0
 
     def __len__(self):
         return len(self.images)
@@ -359,7 +359,7 @@ class TrainingImages:
     def __getitem__(self, rows):
         if not rows.start:
             self.order = self.rng.permutation(len(self.images))
-            self.start = wall_clock() if self.start is None else self.start
+            self.labels[:] = self.labels_in_file_order[self.order]
             elapsed, done = wall_clock() - self.start, self.epochs_begun
             self.epochs_begun += 1
             count = f"{done} of {self.epochs} epochs done, " if self.epochs else ""
@@ -369,14 +369,6 @@ class TrainingImages:
             print(f"  ({count}{elapsed:.1f} s since training started{to_go})", flush=True)
         batch = self.images[self.order[rows]]
         return self.augment(batch, self.rng) if self.augment else batch
-
-class ShuffledLabels:
-    def __init__(self, images, labels):
-        self.images, self.labels = images, labels
-    def __len__(self):
-        return len(self.labels)
-    def __getitem__(self, rows):
-        return self.labels[self.images.order[rows]]
 
 def random_shift(max_shift, side=28):
     """Shift each image by whole pixels (|shift| <= max_shift), filling with background; an MLP is not shift-proof."""
@@ -396,9 +388,7 @@ def random_affine(max_degrees, max_scale, max_shift, elastic=0.0, sigma=6.0, sid
     grid_y, grid_x = (np.mgrid[0:side, 0:side].reshape(2, -1) - centre).astype(np.float32)
     offsets = np.arange(side)[:, None] - np.arange(side)   # smoothing along each axis is a matrix product
     smooth = (np.exp(-0.5 * (offsets / sigma) ** 2) / (np.sqrt(2 * np.pi) * sigma)).astype(np.float32)
-    # zero borders: one row/column before the image, two after, so a sample point clipped to [0, side + 1] has
-    # four neighbours and off the image on any side reads zeros
-    width = side + 3
+    width = side + 3  # a zero border, one row/column before the image and two after (see the clip below)
     def augment(x, rng):
         n = len(x)
         angle = np.radians(rng.uniform(-max_degrees, max_degrees, (n, 1)))
@@ -413,12 +403,11 @@ def random_affine(max_degrees, max_scale, max_shift, elastic=0.0, sigma=6.0, sid
             field = smooth @ rng.uniform(-1, 1, (2, n, side, side)).astype(np.float32) @ smooth
             src_y = src_y + elastic * field[0].reshape(n, -1)
             src_x = src_x + elastic * field[1].reshape(n, -1)
+        # clipped to [0, side + 1], a point has four neighbours in the bordered image; off the image it reads zeros
         src_y, src_x = np.clip(src_y, 0, side + 1), np.clip(src_x, 0, side + 1)
         y0, x0 = np.floor(src_y), np.floor(src_x)
         wy, wx = src_y - y0, src_x - x0
-        padded = np.zeros((n, width, width), np.float32)
-        padded[:, 1:side + 1, 1:side + 1] = x.reshape(n, side, side)
-        flat = padded.ravel()
+        flat = np.pad(x.reshape(n, side, side).astype(np.float32, copy=False), ((0, 0), (1, 2), (1, 2))).ravel()
         corner = (y0 * width + x0).astype(np.intp) + np.arange(0, n * width * width, width * width)[:, None]
         top = flat[corner] + (flat[corner + 1] - flat[corner]) * wx
         bottom = flat[corner + width] + (flat[corner + width + 1] - flat[corner + width]) * wx
