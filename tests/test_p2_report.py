@@ -659,3 +659,15 @@ def test_a_run_of_one_or_two_steps_is_not_said_to_fall_from_its_peak():
             "Learning-rate schedule"]
     assert schedule(1.0).startswith("The learning rate stays at its peak ") and "for the run's 1 step." in schedule(1.0)
     assert "held for the first two steps, and falls linearly to zero at the end of step 3" in schedule(3.0)
+
+
+def test_a_long_method_paragraph_fills_the_page_and_continues_on_the_next():
+    part = " ".join(["word"] * 300)   # about 15 wrapped lines
+    figures = report._method_pages([("First", part), ("Second", "\n\n".join([part] * 4))])
+    texts = [[t.get_text() for t in fig.texts] for fig in figures]
+    assert len(figures) == 2 and texts[0][:2] == ["Method", "First"] and "Second" in texts[0]
+    assert texts[1][:2] == ["Method (continued)", "Second (continued)"]   # its parts that did not fit
+    lines = [text.count("\n") + 1 for fig in texts for text in fig if "word" in text]
+    # every line once: five parts of 15 lines, and a blank line between two parts on the same page (the second
+    # paragraph's four parts on two pages: two blank lines)
+    assert sum(lines) == 5 * 15 + (4 - 2)

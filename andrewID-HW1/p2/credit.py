@@ -20,7 +20,7 @@ MUON = ('Keller Jordan et al., "Muon: An optimizer for hidden layers in neural n
 RESIZING = ('fast.ai\'s fast ImageNet training (Jeremy Howard et al., "Now anyone can train Imagenet in 18 '
             'minutes", fast.ai, 2018), which trained on small images first ("progressive resizing")')
 TUTORIAL = 'the PyTorch tutorial "Training a Classifier" (pytorch.org/tutorials), to which the assignment points'
-SELECTIVE_TTA = 'the Hive\'s "CIFAR10-Speedrun" (github.com/hiverge/cifar10-speedrun, 2025)'
+SELECTIVE_TTA = 'Hiverge\'s "CIFAR10-Speedrun" (github.com/hiverge/cifar10-speedrun, 2025)'
 ALLOCATOR = ('the "Memory Allocator" advice of Intel\'s Performance Tuning Guide for its PyTorch extension '
              "(intel.github.io/intel-extension-for-pytorch), which loads another allocator (jemalloc or TCMalloc); "
              "here the C library's own settings do the same")
@@ -40,6 +40,10 @@ ORIGINS = {
     "test-time augmentation": ('Alex Krizhevsky, Ilya Sutskever and Geoffrey Hinton, "ImageNet Classification with '
                                'Deep Convolutional Neural Networks", NeurIPS 2012'),
 }
+
+# The same origins, short, for the ideas only p2.py's other recipes use (named beside them, not cited in full).
+SHORT_ORIGINS = {"the shortcut across each group": "He et al., 2016", "cutout": "DeVries and Taylor, 2017",
+                 "the lookahead average of the weights": "Zhang et al., 2019"}
 
 # A config with every borrowed idea switched on: what p2.py's recipes together take from the airbench work.
 EVERY_IDEA = dict(whiten_patch=2, logit_scale=1 / 9, label_smoothing=0.2, tta="flip_translate", optimizer="muon",
@@ -154,8 +158,9 @@ def sources_paragraph(cfg, memory_kept=False):
                  "defaults: the linear layer's initial weights (airbench rescales them to unit standard deviation) "
                  "and the small constant batch norm adds to the variance (1e-5; airbench: 1e-12). "
                  if cfg.get("optimizer") == "muon" else ". ")
-    if others:   # where those ideas began is in the docstrings of the modules that hold them
-        text += (f"p2.py's other recipes also take {_listed(others)} from the same work. " if used else
+    if others:   # with where each began, in short (the docstrings of the modules that hold them cite in full)
+        others = [f"{idea} ({SHORT_ORIGINS[idea]})" if idea in SHORT_ORIGINS else idea for idea in others]
+        text += (f"p2.py's other recipes also take from the same work {_listed(others)}. " if used else
                  f"p2.py's other recipes take {_listed(others)} from {AIRBENCH}. ")
     text = text.rstrip() + f"\n\n{LINEAGE}. "
     text += ("The ideas themselves were introduced as follows: "

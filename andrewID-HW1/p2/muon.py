@@ -8,7 +8,7 @@ Credit: the optimizer is Muon by Keller Jordan et al., "Muon: An optimizer for h
 (2024, kellerjordan.github.io/posts/muon/), including its quintic Newton-Schulz iteration and coefficients. Using
 it for the conv filters of a fast CIFAR-10 run, with the filters' norm held fixed, follows airbench94_muon.py in the
 airbench code (github.com/KellerJordan/cifar10-airbench; Keller Jordan, arXiv:2404.00498, 2024). Orthogonalising
-every filter bank in one zero-padded batch (orthogonalize_padded; off in every preset) is done as well by the Hive's
+every filter bank in one zero-padded batch (orthogonalize_padded; off in every preset) is done as well by Hiverge's
 CIFAR10-Speedrun (github.com/hiverge/cifar10-speedrun, 2025). The code here is our own.
 """
 import torch

@@ -6,7 +6,7 @@ image and 1-pixel shifts of both. The extra views go only to the images one view
 Credit: test-time augmentation by the mirror image and 1-pixel shifts follows Keller Jordan, "94% on CIFAR-10 in
 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its airbench code (github.com/KellerJordan/
 cifar10-airbench). Giving the extra views only to a fixed share of the images one view is least sure of follows the
-selective test-time augmentation of the Hive's "CIFAR10-Speedrun" (github.com/hiverge/cifar10-speedrun, 2025), which
+selective test-time augmentation of Hiverge's "CIFAR10-Speedrun" (github.com/hiverge/cifar10-speedrun, 2025), which
 ranks them by their top class probability; ranking by the gap between the two likeliest classes, and the share, are
 our choices. The code is our own.
 """

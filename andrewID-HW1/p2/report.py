@@ -315,18 +315,28 @@ def _method_pages(paragraphs):
     """The recipe in words: a bold heading and a wrapped paragraph each, continued on a new page when full."""
     figures, y = [], None
     for heading, text in paragraphs:
-        # a blank line between the parts of a long paragraph ("\n\n" in its text)
-        lines = [line for part in text.split("\n\n") for line in wrap(part, 100) + [""]][:-1]
-        height = 0.018 + 0.0165 * len(lines) + 0.016
-        if y is None or y - height < BOTTOM:
-            figures.append(Figure(figsize=PAGE))
-            title = "Method" if len(figures) == 1 else "Method (continued)"
-            figures[-1].text(0.08, 0.95, title, fontsize=13, weight="bold", va="top")
-            y = 0.915
-        figures[-1].text(0.08, y, heading, fontsize=10, weight="bold", va="top")
-        figures[-1].text(0.08, y - 0.018, "\n".join(lines), fontsize=9, va="top", linespacing=1.35)
-        y -= height
+        parts = [wrap(part, 100) for part in text.split("\n\n")]   # "\n\n": parts a page may end between
+        while parts:
+            fit = len(parts)
+            while fit and (y is None or y - _paragraph_height(parts[:fit]) < BOTTOM):
+                fit -= 1
+            if not fit:   # not even its first part fits: a new page, which takes the parts that fit (one at least)
+                figures.append(Figure(figsize=PAGE))
+                title = "Method" if len(figures) == 1 else "Method (continued)"
+                figures[-1].text(0.08, 0.95, title, fontsize=13, weight="bold", va="top")
+                y = 0.915
+                fit = max([n for n in range(1, len(parts) + 1) if y - _paragraph_height(parts[:n]) >= BOTTOM] or [1])
+            lines = [line for part in parts[:fit] for line in part + [""]][:-1]   # a blank line between parts
+            figures[-1].text(0.08, y, heading, fontsize=10, weight="bold", va="top")
+            figures[-1].text(0.08, y - 0.018, "\n".join(lines), fontsize=9, va="top", linespacing=1.35)
+            y -= _paragraph_height(parts[:fit])
+            heading, parts = heading.removesuffix(" (continued)") + " (continued)", parts[fit:]
     return figures
+
+
+def _paragraph_height(parts):
+    """Page height (figure fraction) of a heading and these wrapped parts, a blank line between them."""
+    return 0.018 + 0.0165 * (sum(len(part) for part in parts) + len(parts) - 1) + 0.016
 
 
 def _samples_page(summary):
