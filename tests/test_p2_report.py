@@ -341,6 +341,10 @@ def test_sources_credit_the_muon_script_the_lineage_and_where_each_idea_began():
     for source in ("Deep Residual Learning", "Cutout", "Lookahead Optimizer"):   # only the long recipe uses these
         assert source in best and source not in muon_cpu, source
     assert "cutout" in muon_cpu.split("other recipes also take")[1]
+    # the ideas only the other recipes use are named with where they began, in short
+    assert set(credit.SHORT_ORIGINS) <= set(credit.borrowed_ideas(credit.EVERY_IDEA))
+    for idea, origin in credit.SHORT_ORIGINS.items():
+        assert f"{idea} ({origin})" in muon_cpu.split("other recipes also take")[1]
     assert "are our choices" in muon_cpu and "probability of their likeliest class" in muon_cpu and "40 %" in muon_cpu
 
 

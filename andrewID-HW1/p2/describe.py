@@ -172,7 +172,7 @@ def used_settings(config):
             continue
         words = (MUON_WORDS if muon else {}).get(name) or SETTING_WORDS.get(name) or name.replace("_", " ")
         if name == "epoch_sizes" and len(reached) < len(value):   # a run that ended before the last side
-            rows.append((name, words, ", ".join(readable(side) for side in reached)))
+            rows.append((name, words, readable(reached)))
         else:
             rows.append((name, words, "yes" if name == "bn_scale" else _value_words(name, value)))
     return rows

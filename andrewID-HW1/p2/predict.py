@@ -55,10 +55,10 @@ def predict_logits_per_tta(model, images, cfg, device, ttas, mean=MEAN, std=STD,
 
     Every image is classified from one view first ("none"). The other views of a test-time augmentation go only to
     the cfg.tta_fraction of the images that view is least sure of (closest top two classes); the rest keep their
-    one-view logits: on 16 trained models (13 of the cpu recipe, 3 of fast), 40 % of the images gave the accuracy
-    of all views on all, for half the work; the same held on 5,000 held-out training images for 3 more cpu-recipe
-    models. `precision`: a precision.Precision (None: the device's own choice);
-    `desc`: show progress under it.
+    one-view logits: on 16 trained models (13 of the cpu recipe and variants of it, 3 of fast), 40 % of the images
+    gave the accuracy of all views on all, for half the work; the same held on 5,000 held-out training images for 3
+    more cpu-recipe models. `precision`: a precision.Precision (None: the device's own choice); `desc`: show
+    progress under it.
     """
     for tta in ttas:
         if tta not in TTAS:

@@ -317,21 +317,24 @@ def _method_pages(paragraphs):
     for heading, text in paragraphs:
         parts = [wrap(part, 100) for part in text.split("\n\n")]   # "\n\n": parts a page may end between
         while parts:
-            fit = len(parts)
-            while fit and (y is None or y - _paragraph_height(parts[:fit]) < BOTTOM):
-                fit -= 1
+            fit = _parts_fitting(parts, y) if figures else 0
             if not fit:   # not even its first part fits: a new page, which takes the parts that fit (one at least)
                 figures.append(Figure(figsize=PAGE))
                 title = "Method" if len(figures) == 1 else "Method (continued)"
                 figures[-1].text(0.08, 0.95, title, fontsize=13, weight="bold", va="top")
                 y = 0.915
-                fit = max([n for n in range(1, len(parts) + 1) if y - _paragraph_height(parts[:n]) >= BOTTOM] or [1])
+                fit = _parts_fitting(parts, y) or 1
             lines = [line for part in parts[:fit] for line in part + [""]][:-1]   # a blank line between parts
             figures[-1].text(0.08, y, heading, fontsize=10, weight="bold", va="top")
             figures[-1].text(0.08, y - 0.018, "\n".join(lines), fontsize=9, va="top", linespacing=1.35)
             y -= _paragraph_height(parts[:fit])
             heading, parts = heading.removesuffix(" (continued)") + " (continued)", parts[fit:]
     return figures
+
+
+def _parts_fitting(parts, y):
+    """How many of `parts`, from the first, fit with their heading between height `y` and the bottom margin."""
+    return next((n for n in range(len(parts), 0, -1) if y - _paragraph_height(parts[:n]) >= BOTTOM), 0)
 
 
 def _paragraph_height(parts):
