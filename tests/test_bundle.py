@@ -231,15 +231,22 @@ def test_ordinary_paths_are_not_machine_paths(tmp_path):
     assert bundle_static.pdf_machine_paths(str(path)) == []
 
 
-def test_theory_pdf_is_copied_or_the_reason_given(repo):
-    path, message = bundle.copy_theory_pdf("jdoe", root=str(repo))
-    assert path == str(repo / "jdoe-HW1.pdf") and "copied" in message
-    assert (repo / "jdoe-HW1.pdf").read_bytes() == (repo / "theory" / "HW1_theory.pdf").read_bytes()
+def test_theory_pdf_is_written_with_the_andrew_id_or_the_reason_given(repo, monkeypatch):
+    from theory import writeup
+    made = []
+    real_write_pdf = writeup.write_pdf
+    monkeypatch.setattr(writeup, "write_pdf", lambda results, path, andrew_id=None: (
+        made.append((results["T4"]["fig5"]["path"], andrew_id)), real_write_pdf(results, path, andrew_id)))
+    path, message = bundle.write_theory_pdf("jdoe", root=str(repo))
+    assert path == str(repo / "jdoe-HW1.pdf") and "wrote jdoe-HW1.pdf" in message and "Andrew ID" in message
+    assert made == [(str(repo / "theory" / "fig5.json"), "jdoe")]   # the repository's own Fig. 5 values
+    assert (repo / "jdoe-HW1.pdf").read_bytes().startswith(b"%PDF")
+    assert b"/Title (24789 HW1 - theory part, Andrew ID jdoe)" in (repo / "jdoe-HW1.pdf").read_bytes()
     (repo / "theory" / "HW1_theory.pdf").write_bytes(b"not a pdf")
-    path, message = bundle.copy_theory_pdf("ab", root=str(repo))
-    assert path is None and "NOT copied" in message and "not a PDF" in message
+    path, message = bundle.write_theory_pdf("ab", root=str(repo))
+    assert path is None and "NOT written" in message and "not a PDF" in message
     (repo / "theory" / "HW1_theory.pdf").unlink()
-    path, message = bundle.copy_theory_pdf("ab", root=str(repo))
+    path, message = bundle.write_theory_pdf("ab", root=str(repo))
     assert path is None and "make theory" in message
     assert not (repo / "ab-HW1.pdf").exists()
 
@@ -254,7 +261,7 @@ def test_a_good_bundle_zips_and_checks_clean(repo, capsys):
     with zipfile.ZipFile(zip_path) as z:
         assert z.namelist() == expected_names("jdoe-HW1")
         assert z.read("jdoe-HW1/p1/p1.py") == (repo / "andrewID-HW1" / "p1" / "p1.py").read_bytes()
-    assert "jdoe-HW1/p2/p2_model.pkl" in out and "total, " in out and "copied theory" in out
+    assert "jdoe-HW1/p2/p2_model.pkl" in out and "total, " in out and "wrote jdoe-HW1.pdf" in out
     assert sorted(os.listdir(repo)) == ["andrewID-HW1", "jdoe-HW1.pdf", "jdoe-HW1.zip", "theory"]
     assert not (repo / "andrewID-HW1" / "p1" / "__pycache__").exists()  # validation wrote no bytecode
 

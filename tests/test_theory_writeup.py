@@ -133,3 +133,11 @@ def test_problem_4_b_is_typeset(document):
     b = [text for text in texts(document) if text.startswith("Filter2 is")][0]
     assert r"$\lfloor (4 + 2\cdot 1 - 2)/s \rfloor = 3$, i.e. $1 < s \leq 4/3$" in b
     assert "floor(" not in b and "<=" not in b and "*" not in b and "stride 1 gives 5, stride 2 gives 3" in b
+
+
+def test_the_andrew_id_goes_in_the_title_and_on_every_page():
+    doc = writeup.build(answers.solve_all(), andrew_id="jdoe")
+    assert doc.blocks[0].text == "24789 HW1: theory part, Andrew ID jdoe"
+    assert doc.footer == "24789 HW1 - theory part, Andrew ID jdoe"   # printed on every page with its number
+    plain = writeup.build(answers.solve_all())
+    assert plain.blocks[0].text == "24789 HW1: theory part" and "Andrew ID" not in plain.footer

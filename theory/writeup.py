@@ -370,13 +370,14 @@ def _add_problem(doc, problem, result):
     doc.blocks.insert(start, PageBreak(room=height if height <= USABLE_H else 4.0))
 
 
-def build(results):
+def build(results, andrew_id=None):
     """The whole write-up as a Document; its Subject names the Fig. 5 values it answers, its Keywords the
-    fingerprint of the sources it was made from."""
+    fingerprint of the sources it was made from. `andrew_id`: the student's, in the title and on every page."""
     fig5 = results["T4"]["fig5"]
-    doc = Document("24789 HW1 - theory part", subject=cnn.fig5_subject(fig5["digest"]),
+    by = f", Andrew ID {andrew_id}" if andrew_id else ""
+    doc = Document(f"24789 HW1 - theory part{by}", subject=cnn.fig5_subject(fig5["digest"]),
                    keywords=fingerprint.keywords(fingerprint.sources_digest(fig5["path"])))
-    doc.add(Heading("24789 HW1: theory part", 0))
+    doc.add(Heading(f"24789 HW1: theory part{by}", 0))
     doc.add(Paragraph("Every number in this document is computed from the handout's equations and values "
                       "(Eq. 5, Fig. 3, Fig. 5), from the classic weights of Problem 2 (their source is given there) "
                       "and from the example of Problem 3, whose values are chosen here.", color="0.25"))
@@ -386,8 +387,8 @@ def build(results):
     return doc
 
 
-def write_pdf(results, path):
+def write_pdf(results, path, andrew_id=None):
     """Lay out and write the PDF with matplotlib's own defaults, not the user's matplotlibrc, so the same sources
     give the same bytes on every machine with this matplotlib version."""
     with matplotlib.style.context("default"):
-        build(results).save(path)
+        build(results, andrew_id).save(path)

@@ -12,7 +12,8 @@ models loaded as data only. `zip` (your own tree) and `check --run` then import 
 both models with the bundle's own code, in a fresh interpreter that sees only the p1 or p2 folder.
 
 `zip` also checks the theory PDF handed in beside the zip (theory/HW1_theory.pdf: it must answer Problem 4 for the
-Fig. 5 values theory/fig5.json holds) and says where those values come from, to compare with the student's handout.
+Fig. 5 values theory/fig5.json holds) and says where those values come from, to compare with the student's handout;
+it writes that PDF again, with the Andrew ID on every page, as ANDREW_ID-HW1.pdf.
 """
 import argparse
 import collections
@@ -267,31 +268,25 @@ def write_zip(stage, top, names, zip_path):
             os.remove(tmp)
 
 
-def copy_theory_pdf(andrew_id, root=ROOT):
-    """Copy theory/HW1_theory.pdf to `root`/<id>-HW1.pdf (handed in separately). Returns (path or None, message)."""
+def write_theory_pdf(andrew_id, root=ROOT):
+    """Write `root`/<id>-HW1.pdf, handed in separately: theory/HW1_theory.pdf made again from the same sources (the
+    theory package, theory/fig5.json) with the Andrew ID in its title and on every page. Returns (path or None,
+    message)."""
     source = os.path.join(root, THEORY_PDF)
     target = os.path.join(root, f"{andrew_id}-HW1.pdf")
     if not os.path.isfile(source):
-        return None, (f"theory PDF NOT copied: {THEORY_PDF} is missing; write it with `make theory`, then run "
+        return None, (f"theory PDF NOT written: {THEORY_PDF} is missing; write it with `make theory`, then run "
                       f"`make zip` again")
     problem = bundle_static.pdf_problem(source)
     if problem:
-        return None, f"theory PDF NOT copied: {THEORY_PDF} is {problem}; rewrite it with `make theory`"
+        return None, f"theory PDF NOT written: {THEORY_PDF} is {problem}; rewrite it with `make theory`"
+    from theory import answers, cnn, pdf, writeup   # matplotlib: only for this step
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=root)
-        os.close(fd)
-    except OSError as e:
-        return None, f"theory PDF NOT copied: cannot write {os.path.basename(target)}: {e.strerror}"
-    try:
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as e:
-        return None, f"theory PDF NOT copied: cannot write {os.path.basename(target)}: {e.strerror or e}"
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return target, f"theory PDF: copied {THEORY_PDF} -> {os.path.basename(target)}; hand it in separately"
+        writeup.write_pdf(answers.solve_all(os.path.join(root, "theory", "fig5.json")), target, andrew_id)
+    except (cnn.Fig5Error, pdf.LayoutError, pdf.WriteError) as e:
+        return None, f"theory PDF NOT written: {e}"
+    return target, (f"theory PDF: wrote {os.path.basename(target)}, {THEORY_PDF} with your Andrew ID on every "
+                    "page; hand it in separately")
 
 
 def zip_listing(zip_path):
@@ -471,7 +466,7 @@ def run_zip(andrew_id, root=ROOT):
     source = os.path.join(root, SOURCE_DIR)
     models = [os.path.join(source, folder, name) for folder, name in (("p1", "p1_model.npz"), ("p2", "p2_model.pkl"))]
     print_notes(bundle_static.rubric_notes(*models, SOURCE_DIR) + newer_code_notes(source))
-    path, message = copy_theory_pdf(andrew_id, root)
+    path, message = write_theory_pdf(andrew_id, root)
     if path is None:
         raise BundleError(message)
     print(message)
