@@ -135,9 +135,3 @@ def test_json_is_strict_json(capsys):
         raise ValueError(f"{constant} is not JSON")
     assert main(["--json"]) == 0
     json.loads(capsys.readouterr().out, parse_constant=refuse)
-
-
-def test_andrew_id_needs_pdf(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["--andrew-id", "jdoe"])
-    assert info.value.code == 2 and "--andrew-id needs --pdf PATH" in capsys.readouterr().err

@@ -13,23 +13,21 @@ def main(argv=None):
     parser.add_argument("--pdf", metavar="PATH", help="write the theory write-up to PATH")
     parser.add_argument("--fig5", metavar="PATH", default=cnn.FIG5_PATH,
                         help="Fig. 5 values (F, Filter1, Filter2) for Problem 4 (default: theory/fig5.json)")
-    parser.add_argument("--andrew-id", metavar="ID", help="with --pdf: put this Andrew ID in the title and on every "
-                        "page (make zip does, for the copy you hand in)")
     parser.add_argument("--if-stale", action="store_true",
                         help="with --pdf: write only when the PDF is missing or was made from other sources than "
                              "today's (make zip uses this)")
     args = parser.parse_args(argv)
     if args.pdf is not None and not args.pdf.strip():
         parser.error("--pdf needs a file name, e.g. --pdf HW1_theory.pdf")
-    if (args.if_stale or args.andrew_id) and not args.pdf:
-        parser.error(f"{'--if-stale' if args.if_stale else '--andrew-id'} needs --pdf PATH")
+    if args.if_stale and not args.pdf:
+        parser.error("--if-stale needs --pdf PATH")
     if args.if_stale and not args.json and fingerprint.is_current(args.pdf, args.fig5):
         print(f"{args.pdf} is up to date with its sources")
         return 0
     try:
         results = answers.solve_all(args.fig5)
         if args.pdf:
-            writeup.write_pdf(results, args.pdf, args.andrew_id)
+            writeup.write_pdf(results, args.pdf)
             print(f"wrote {args.pdf}", file=sys.stderr if args.json else sys.stdout)
         if args.json:
             # allow_nan=False: bare NaN or Infinity is not JSON; load_fig5's limits keep every answer finite.
