@@ -285,8 +285,8 @@ def write_theory_pdf(andrew_id, root=ROOT):
         writeup.write_pdf(answers.solve_all(os.path.join(root, "theory", "fig5.json")), target, andrew_id)
     except (cnn.Fig5Error, pdf.LayoutError, pdf.WriteError) as e:
         return None, f"theory PDF NOT written: {e}"
-    return target, (f"theory PDF: wrote {os.path.basename(target)}, {THEORY_PDF} with your Andrew ID on every "
-                    "page; hand it in separately")
+    return target, (f"theory PDF: wrote {os.path.basename(target)} ({THEORY_PDF} with your Andrew ID on every "
+                    "page); upload it to Gradescope beside the zip")
 
 
 def zip_listing(zip_path):
