@@ -282,7 +282,7 @@ def write_theory_pdf(andrew_id, root=ROOT):
         return None, f"theory PDF NOT written: {THEORY_PDF} is {problem}; rewrite it with `make theory`"
     from theory import answers, cnn, pdf, writeup   # matplotlib: only for this step
     try:
-        writeup.write_pdf(answers.solve_all(os.path.join(root, "theory", "fig5.json")), target, andrew_id)
+        writeup.write_pdf(answers.solve_all(os.path.join(root, FIG5_JSON)), target, andrew_id)
     except (cnn.Fig5Error, pdf.LayoutError, pdf.WriteError) as e:
         return None, f"theory PDF NOT written: {e}"
     return target, (f"theory PDF: wrote {os.path.basename(target)} ({THEORY_PDF} with your Andrew ID on every "
