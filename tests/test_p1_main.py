@@ -417,3 +417,24 @@ def test_the_curves_of_a_one_epoch_run_mark_whole_epochs():
     FigureCanvasAgg(fig).draw()
     low, high = axes[0].get_xlim()
     assert [t.get_text() for t in axes[0].get_xticklabels() if low <= t.get_position()[0] <= high] == ["1"]
+
+
+@pytest.mark.parametrize("wrong", [0, 3, 20])
+def test_the_report_shows_the_first_misclassified_test_digits_with_their_labels(tiny, monkeypatch, tmp_path, wrong):
+    """Up to 8 misclassified test images, in the test file's order, each titled with its true and predicted digit."""
+    results, real_write_report = [], p1.write_report
+    monkeypatch.setattr(p1, "write_report", lambda run, path: (results.append(run), open(path, "wb").close()))
+    assert run(tiny, num_epochs=1) == 0
+    labels = results[0]["test_labels"]
+    predicted = labels.copy()
+    predicted[:wrong] = (labels[:wrong] + 1) % 10   # the first `wrong` test images misread as the next digit
+    pages = []
+    monkeypatch.setattr(p1.Figure, "savefig", lambda page, *args, **kwargs: pages.append(page))
+    real_write_report(dict(results[0], predicted=predicted), str(tmp_path / "report.pdf"))
+    digits = [ax for ax in pages[0].axes if ax.get_images() and ax.get_images()[0].get_array().shape == (28, 28)]
+    assert [ax.get_title() for ax in digits] == [f"a {t} read as {(t + 1) % 10}" for t in labels[:min(wrong, 8)]]
+    for ax, image in zip(digits, results[0]["test_imgs"]):
+        assert np.array_equal(ax.get_images()[0].get_array(), image.reshape(28, 28))
+    confusion_title = next(ax.get_title() for ax in pages[0].axes if ax.get_xlabel() == "predicted digit")
+    assert confusion_title.endswith(f"{wrong} errors of {len(labels)}" + f"; the first {min(wrong, 8)} beside it"
+                                    * (wrong > 0))

@@ -317,7 +317,7 @@ def main():
     mlp.metadata = dict(test_error=test_error, val_error=stats[3][-1], train_error=stats[1][-1], seed=hp["seed"])
     times["total"] = wall_clock() - clock
     results = dict(hp=hp, stats=stats, mlp=mlp, test_loss=test_loss, test_error=test_error, times=times,
-                   test_labels=test_labels, predicted=predicted, n_train=n_train)
+                   test_labels=test_labels, predicted=predicted, n_train=n_train, test_imgs=test_imgs)
     # save the model, plot the curves and write the report: replaced together, or not at all
     write_outputs(folder, {"p1_model.npz": mlp.save_model,
                            "p1_training.png": lambda path: plot_training(stats, path),
@@ -662,8 +662,15 @@ def write_report(results, path):
     for (i, j), count in np.ndenumerate(confusion):
         if count:
             ax.text(j, i, str(count), ha="center", va="center", fontsize=6, color="white" if i == j else "black")
+    wrong = np.flatnonzero(results["predicted"] != results["test_labels"])[:8]   # the first mistakes, 4 each side
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit",
-           title=f"Test set: {confusion.sum() - np.trace(confusion):,d} errors of {confusion.sum():,d}")
+           title=f"Test set: {confusion.sum() - np.trace(confusion):,d} errors of {confusion.sum():,d}"
+                 + f"; the first {len(wrong)} beside it" * bool(len(wrong)))
+    for k, i in enumerate(wrong):
+        ax = page.add_axes([0.07 + 0.11 * (k % 2) + 0.65 * (k // 4), 0.15 - 0.1 * (k // 2 % 2), 0.07, 0.07 * 8.5 / 11])
+        ax.imshow(results["test_imgs"][i].reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"a {results['test_labels'][i]} read as {results['predicted'][i]}", fontsize=7)
+        ax.set(xticks=[], yticks=[])
     page.savefig(path, format="pdf", metadata={"CreationDate": None})
 
 def _report_text(results):
