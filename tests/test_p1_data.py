@@ -47,6 +47,8 @@ def corrupt(rows, row, kind):
         lines[row].append("0")
     elif kind == "label":
         lines[row][0] = "10"
+    elif kind == "negative label":
+        lines[row][0] = "-3"
     elif kind == "pixel":
         lines[row][-1] = "256"
     elif kind == "huge":  # wraps to 0 in a 64-bit integer; must still be caught
@@ -65,7 +67,8 @@ def corrupt(rows, row, kind):
     ("pixel", 1, "row 2: pixel '256' (column 785) is not a whole number 0..255"),
     ("huge", 2, "row 3: pixel '18446744073709551616' (column 785) is not a whole number 0..255"),
     ("char", 4, "row 5: pixel 'x' (column 2) is not a whole number 0..255"),
-    ("negative", 2, "row 3: pixel '-1' (column 2) is not a whole number 0..255"),
+    ("negative", 2, "row 3: pixel '-1' (column 2) is negative"),
+    ("negative label", 1, "row 2: label '-3' (column 1) is negative"),
     ("empty", 1, "row 2: pixel '' (column 2) is not a whole number 0..255"),
     ("decimal", 0, "row 1: pixel '2.5' (column 2) is not a whole number 0..255"),
     ("header", 0, "row 1: label 'label' (column 1) is not a whole number 0..9"),

@@ -229,14 +229,27 @@ def test_unknown_preset_is_one_line(tiny, tmp_path, capfd, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("setting", [dict(lr=-0.1), dict(batch_size=0), dict(num_epochs=0), dict(num_epochs=2.5),
-                                     dict(momentum=1.0), dict(warmup=-0.1), dict(seed=None)])
-def test_a_bad_value_in_the_hyper_parameter_block_is_one_line(tiny, tmp_path, capfd, setting):
+@pytest.mark.parametrize("setting, rule", [
+    (dict(lr=-0.1), "a number > 0"), (dict(lr=float("inf")), "a number > 0"),
+    (dict(batch_size=0), "a whole number >= 1"), (dict(num_epochs=0), "a whole number >= 1"),
+    (dict(num_epochs=2.5), "a whole number >= 1"), (dict(hiddens=[0]), "whole numbers >= 1"),
+    (dict(hiddens=[10.5]), "whole numbers >= 1"), (dict(momentum=1.0), "in [0, 1)"), (dict(warmup=-0.1), "in [0, 1)"),
+    (dict(max_shift=-1), "a whole number >= 0"), (dict(max_shift=1.5), "a whole number >= 0"),
+    (dict(max_degrees=-5), ">= 0"), (dict(max_scale=-0.1), ">= 0"), (dict(elastic=-1), ">= 0"),
+    (dict(seed=None), "a whole number 0..2**32 - 1"), (dict(seed=-1), "a whole number 0..2**32 - 1"),
+    (dict(seed=2**32), "a whole number 0..2**32 - 1")])
+def test_a_bad_value_in_the_hyper_parameter_block_is_one_line(tiny, tmp_path, capfd, setting, rule):
     out_dir = old_outputs(tmp_path / "out")
     assert run(tiny, **setting) == 2
     (key, value), = setting.items()
-    assert one_error_line(capfd).startswith(f"error: hyper-parameter block: {key} = {value!r}; lr must be > 0")
+    assert one_error_line(capfd) == f"error: hyper-parameter block: {key} = {value!r} (must be {rule})"
     assert_untouched(out_dir)
+
+
+def test_every_bad_value_in_the_hyper_parameter_block_is_named_in_one_line(tiny, capfd):
+    assert run(tiny, lr=0, max_shift=-1) == 2
+    assert one_error_line(capfd) == ("error: hyper-parameter block: lr = 0 (must be a number > 0); max_shift = -1 "
+                                     "(must be a whole number >= 0)")
 
 
 @pytest.mark.parametrize("out", ["FILE", "FILE/sub"])
@@ -288,7 +301,7 @@ def test_default_data_folder_is_the_repository_data_folder():
 
 @pytest.mark.parametrize("damage,message", [
     (lambda text: b"\xef\xbb\xbf" + text, "the file starts with a byte-order mark"),
-    (lambda text: b"3" + b",-1" * 784 + b"\n" + text, "row 1: pixel '-1' (column 2) is not a whole number 0..255"),
+    (lambda text: b"3" + b",-1" * 784 + b"\n" + text, "row 1: pixel '-1' (column 2) is negative"),
 ])
 def test_a_bad_csv_is_one_line_and_keeps_the_old_outputs(tiny, tmp_path, capfd, damage, message):
     out_dir = old_outputs(tmp_path / "out")
@@ -337,6 +350,7 @@ def report_text(tiny, monkeypatch, **changes):
 
 def test_the_report_names_the_initialisation_and_speaks_to_the_reader(tiny, monkeypatch, capfd):
     text = report_text(tiny, monkeypatch)
+    assert "passes over the 300 training images" in text   # the run's own count (400 rows less 100 validation)
     assert "He et al. (2015), normal with variance 2 / fan-in" in text
     for phrase in ("preset", "time budget", "BLAS", platform.release()):   # no lab-notebook words, no kernel
         assert phrase not in text

@@ -489,9 +489,10 @@ def _first_bad_row(path):
                 try:  # the rule the reader applies: a number, whole, in range ("7", "7.0" and "7e0" all pass)
                     number = float(value)
                 except ValueError:
-                    number = -1.0
+                    number = float("nan")
                 if not (number.is_integer() and 0 <= number <= high):
-                    return row, f"{name} {value.strip()!r} (column {column}) is not a whole number 0..{high}"
+                    problem = "is negative" if number < 0 else f"is not a whole number 0..{high}"
+                    return row, f"{name} {value.strip()!r} (column {column}) {problem}"
     return 1, "not readable as comma-separated whole numbers"
 
 def preprocess(pixels):
@@ -512,16 +513,20 @@ def choose_preset(presets):
     missing = [key for key in HYPERPARAMETER_NOTES if key not in hp]
     if missing:
         raise SettingError(f"hyper-parameter block: the {name} preset has no {', '.join(missing)}; give each a value")
-    checks = {"lr": hp["lr"] > 0, "num_epochs": whole(hp["num_epochs"]), "batch_size": whole(hp["batch_size"]),
-              "momentum": 0 <= hp["momentum"] < 1, "warmup": 0 <= hp["warmup"] < 1, "seed": isinstance(hp["seed"], int)}
+    rules = {"lr": (0 < hp["lr"] < np.inf, "a number > 0"),
+             "num_epochs": (whole(hp["num_epochs"]), "a whole number >= 1"),
+             "batch_size": (whole(hp["batch_size"]), "a whole number >= 1"),
+             "hiddens": (all(map(whole, hp["hiddens"])), "whole numbers >= 1"),
+             "momentum": (0 <= hp["momentum"] < 1, "in [0, 1)"), "warmup": (0 <= hp["warmup"] < 1, "in [0, 1)"),
+             "max_shift": (whole(hp["max_shift"] + 1), "a whole number >= 0"),
+             **{key: (hp[key] >= 0, ">= 0") for key in AFFINE_KEYS},
+             "seed": (isinstance(hp["seed"], int) and 0 <= hp["seed"] < 2**32, "a whole number 0..2**32 - 1")}
     if len(hp["activations"]) not in (len(hp["hiddens"]), len(hp["hiddens"]) + 1):
         raise SettingError(f"hyper-parameter block: hiddens has {len(hp['hiddens'])} layers, activations "
                            f"{len(hp['activations'])}; give one activation per hidden layer")
-    bad = [key for key, ok in checks.items() if not ok]
+    bad = [f"{key} = {hp[key]!r} (must be {rule})" for key, (ok, rule) in rules.items() if not ok]
     if bad:
-        raise SettingError(f"hyper-parameter block: {', '.join(f'{k} = {hp[k]!r}' for k in bad)}; lr must be > 0, "
-                           "num_epochs and batch_size whole numbers >= 1, momentum and warmup in [0, 1), seed a "
-                           "whole number")
+        raise SettingError(f"hyper-parameter block: {'; '.join(bad)}")
     return hp
 
 def output_dir():
@@ -597,16 +602,21 @@ def wall_clock():
 
 # ---- Loading a model saved by MLP.save_model, as data only (never a pickle, which can run code); lr 0: to evaluate.
 def load_model(path):
-    with np.load(path, allow_pickle=False) as z:
-        data = {key: z[key] for key in z.files}
-    sizes = [int(s) for s in data["sizes"]]
-    weights = iter([data[f"W{i}"] for i in range(len(sizes) - 1)])
-    biases = iter([data[f"b{i}"] for i in range(len(sizes) - 1)])
-    known = {cls.__name__: cls for cls in (Identity, Sigmoid, Tanh, ReLU)}
-    mlp = MLP(sizes[0], sizes[-1], sizes[1:-1], [known[str(name)]() for name in data["activations"]],
-              lambda d0, d1: next(weights), lambda d: next(biases), SoftmaxCrossEntropy(), lr=0.0)
-    if [w.shape for w in mlp.W] != list(zip(sizes[:-1], sizes[1:])):
-        raise ValueError(f"{path}: its weights do not fit its layer sizes {sizes}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {key: z[key] for key in z.files}
+        sizes = [int(s) for s in data["sizes"]]
+        weights = iter([data[f"W{i}"] for i in range(len(sizes) - 1)])
+        biases = iter([data[f"b{i}"] for i in range(len(sizes) - 1)])
+        known = {cls.__name__: cls for cls in (Identity, Sigmoid, Tanh, ReLU)}
+        mlp = MLP(sizes[0], sizes[-1], sizes[1:-1], [known[str(name)]() for name in data["activations"]],
+                  lambda d0, d1: next(weights), lambda d: next(biases), SoftmaxCrossEntropy(), lr=0.0)
+        if [w.shape for w in mlp.W] != list(zip(sizes[:-1], sizes[1:])) or [b.size for b in mlp.b] != sizes[1:]:
+            raise ValueError("arrays that do not fit the layer sizes")
+    except OSError:  # a file that is missing or cannot be read: the system's own words say which
+        raise
+    except Exception:  # a cut or empty file, a missing array, a pickle (refused, never run), an unknown activation
+        raise ValueError(f"{path} is not a model file written by MLP.save_model (read as plain arrays only)") from None
     mlp.metadata = {key[5:]: data[key].item() for key in data if key.startswith("meta_") and data[key].ndim == 0}
     mlp.eval()
     return mlp
@@ -616,7 +626,7 @@ HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the va
     "hiddens": "units of each hidden layer; wide layers give capacity, yet an epoch takes seconds",
     "activations": "after each hidden layer{relu}",
     "lr": "peak learning rate; then a cosine decay to 0 (Loshchilov & Hutter, 2017)",
-    "num_epochs": "passes over the 50,000 training images",
+    "num_epochs": "passes over the {n_train:,d} training images",
     "batch_size": "images per SGD step",
     "momentum": "keeps {momentum:g} of each step (Polyak, 1964){gain}",
     "warmup": "share of steps rising linearly to lr (Goyal et al., 2017)",
@@ -689,7 +699,8 @@ def _report_text(results):
                    "shifted": "; training images randomly shifted"}.get(augmentation_kind(hp), "")
     m, relu = hp["momentum"], any(isinstance(a, ReLU) for a in hp["activations"])
     notes = dict(hp, gain=f": a steady slope moves 1 / (1 - {m:g}) = {1 / (1 - m):.4g}x as far" if m else "",
-                 relu="; ReLU passes gradient 1 where a unit is on (a sigmoid's fades)" if relu else "")
+                 relu="; ReLU passes gradient 1 where a unit is on (a sigmoid's fades)" if relu else "",
+                 n_train=results["n_train"])
     hyper = [f"  {key:12s} {', '.join(type(v).__name__ for v in value) if key == 'activations' else value!s:>12}   "
              f"{HYPERPARAMETER_NOTES.get(key, '').format(**notes)}{'; 0: off in this run' * (key in unused)}"
              for key, value in hp.items()]
