@@ -6,7 +6,7 @@ import re
 import pytest
 
 from theory import answers, cnn, figures, writeup
-from theory.pdf import FigureBlock, Matrices, Paragraph, Table
+from theory.pdf import FigureBlock, Formula, Matrices, Paragraph, Table
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,13 @@ def test_convolution_is_defined_once_as_cross_correlation(document):
 def test_problem_1_defines_no_symbol_it_does_not_use(document):
     joined = " ".join(texts(document))
     assert "$s = " not in joined and r"With $\sigma' = \sigma(1-\sigma)$, the product rule gives" in joined
+
+
+def test_problem_3_names_the_softmax_jacobian_by_what_it_is(document):
+    """No J defined for one line and never used again: the Jacobian is written as the derivative it is."""
+    formulas = " ".join(line for block in document.blocks if isinstance(block, Formula) for line in block.lines)
+    assert "J = " not in formulas + " ".join(texts(document))
+    assert r"i.e. $\partial o/\partial f_2 = \mathrm{diag}(o) - o^T o$" in formulas
 
 
 def test_problem_4_shows_fig5_as_the_handouts_without_its_source(document):

@@ -258,7 +258,7 @@ def problem3(doc, r):
         ("1. Loss.", r"$\frac{\partial E}{\partial o_k} = -\frac{y_k}{o_k}$", "a 1 × k row:"),
         ("2. Softmax Jacobian.", r"$o_k = \frac{e^{f_{2,k}}}{\sum_m e^{f_{2,m}}} \Rightarrow "
                                  r"\frac{\partial o_k}{\partial f_{2,j}} = o_k(\delta_{kj} - o_j)$, "
-                                 r"i.e. $J = \mathrm{diag}(o) - o^T o$",
+                                 r"i.e. $\partial o/\partial f_2 = \mathrm{diag}(o) - o^T o$",
          "by the quotient rule (the diagonal term comes from the numerator), a symmetric k × k matrix:"),
         ("3. Chain rule through softmax.", r"$\frac{\partial E}{\partial f_{2,j}} = \sum_k -\frac{y_k}{o_k}\,"
                                            r"o_k(\delta_{kj} - o_j) = -y_j + o_j \sum_k y_k = o_j - y_j$",
