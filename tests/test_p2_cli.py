@@ -889,4 +889,4 @@ def test_a_macs_gpu_keeps_the_usual_memory_layout_and_the_report_does_not_call_t
     assert p2.compose_config(p2.parse_args([]), torch.device("cpu"))[1].channels_last
     assert p2.selection_note(preset, cfg, mps) == SELECTION_NOTES["cpu"]
     _, every_view = p2.compose_config(p2.parse_args(["--set", "tta_fraction=1"]), mps)   # changes the accuracy
-    assert "tta_fraction 1 instead of 0.4" in p2.selection_note(preset, every_view, mps)
+    assert "share of test images given the extra views: 1 instead of 0.4" in p2.selection_note(preset, every_view, mps)

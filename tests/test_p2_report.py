@@ -471,6 +471,11 @@ def test_curves_say_what_they_measure():
         "training batches (augmented)", "validation (5,000 held-out images, one view)"]
 
 
+def test_the_per_epoch_validation_column_says_it_is_one_view():
+    """The final test accuracy averages several views; the per-epoch validation accuracy does not."""
+    assert "val. acc %, one view" in drawn_text(fake_summary())
+
+
 def test_summary_page_shows_both_accuracies_precision_and_the_split():
     texts = drawn_text(fake_summary())
     assert ("with test-time augmentation for the 40 % least sure\n(the image, its mirror and 1-pixel shifts of both)"
@@ -531,10 +536,14 @@ def test_step_counts_are_the_ones_training_uses():
 def test_a_run_that_changed_its_recipe_says_so_before_how_the_recipe_was_chosen():
     preset = get_preset("cpu").to_dict()
     assert describe.changes_note("cpu", preset, preset) == ""
-    changed = dict(preset, epochs=0.3, tta="none")
-    assert describe.changes_note("cpu", changed, preset) == (
-        "This run changed the cpu recipe's settings (epochs 0.3 instead of 7; tta one view of each image instead of "
-        "the image, its mirror and 1-pixel shifts of both); what follows is about the recipe as it stands.")
+    changed = dict(preset, epochs=0.3, tta="none", batch_size=64, muon_lr=0.1)
+    note = describe.changes_note("cpu", changed, preset)
+    assert note == (
+        "This run changed the cpu recipe's settings (passes over the training images: 0.3 instead of 7; images per "
+        "step: 64 instead of 1000; test-time augmentation (views averaged): one view of each image instead of the "
+        "image, its mirror and 1-pixel shifts of both; Muon: peak angle a filter bank turns per step: 0.1 instead of "
+        "0.24); what follows is about the recipe as it stands.")
+    assert not IDENTIFIER.findall(note) and not [name for name in CODE_NAMES if name in note]   # words, not fields
 
 
 def test_a_run_shorter_than_an_epoch_plots_its_epoch_where_it_ended():

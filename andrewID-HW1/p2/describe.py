@@ -37,6 +37,11 @@ SETTING_WORDS = {
     "alternate_flips": "each image mirrored on alternate epochs",
     "residual": "shortcut across each group",
     "lookahead": "final weights a slow average (lookahead)",
+    # SPEED_ONLY fields: never in the table, but named in words where a run changed them
+    "tta_fraction": "share of test images given the extra views",
+    "channels_last": "memory layout with the channels innermost",
+    "eval_batch_size": "images per batch when testing",
+    "muon_one_batch": "Muon: all filter banks orthogonalised in one batch",
 }
 MUON_WORDS = {"lr": "SGD: peak learning rate of the linear layer", "momentum": "SGD: Nesterov momentum"}
 # How fast the arithmetic runs, not what is learned: left out of the report's table (the report states the
@@ -113,7 +118,8 @@ CHANGED = "This run changed the"   # how changes_note begins: the report's Recip
 def changes_note(preset, config, preset_config):
     """A sentence naming what this run changed of its preset (config dicts), for the note on how the preset's
     settings were chosen; "" when nothing was."""
-    changed = [f"{name} {_value_words(name, value)} instead of {_value_words(name, preset_config[name])}"
+    changed = [f"{setting_words(name, config)}: {_value_words(name, value)} instead of "
+               f"{_value_words(name, preset_config[name])}"
                for name, value in config.items() if name in preset_config and value != preset_config[name]]
     if not changed:
         return ""
@@ -158,10 +164,15 @@ def _used(name, value, config):
     return bool(value) if name in OFF_WHEN_ZERO or isinstance(value, bool) else True
 
 
+def setting_words(name, config):
+    """What a config field sets, in words (the Muon recipe's own wording where a field means something else there)."""
+    muon = config.get("optimizer") == "muon"
+    return (MUON_WORDS if muon else {}).get(name) or SETTING_WORDS.get(name) or name.replace("_", " ")
+
+
 def used_settings(config):
     """[(field, setting in words, value in words)]: only the settings this run used, in reading order (the
     network, then training, augmentation and testing; SETTING_WORDS's order)."""
-    muon = config.get("optimizer") == "muon"
     fields = shown_fields(config)
     order = [name for name in SETTING_WORDS if name in fields]
     order += [name for name in fields if name not in SETTING_WORDS]
@@ -170,7 +181,7 @@ def used_settings(config):
         reached = value[:max(1, math.ceil(config.get("epochs", len(value))))] if name == "epoch_sizes" else value
         if not _used(name, reached, config):
             continue
-        words = (MUON_WORDS if muon else {}).get(name) or SETTING_WORDS.get(name) or name.replace("_", " ")
+        words = setting_words(name, config)
         if name == "epoch_sizes" and len(reached) < len(value):   # a run that ended before the last side
             rows.append((name, words, readable(reached)))
         else:

@@ -395,7 +395,7 @@ def add_pages(pdf, summary):
                    f"{100 * h['train_acc']:.2f}",
                    "-" if h.get("val_acc") is None else f"{100 * h['val_acc']:.2f}", f"{h['lr'] / peak_lr:.3f}",
                    f"{h['seconds']:.1f}", f"{h['images_per_s']:,.0f}") for h in history]
-    columns = ("epoch", "train loss", "train acc %", "validation acc %", "lr / peak at end", "seconds", "images/s")
+    columns = ("epoch", "train loss", "train acc %", "val. acc %, one view", "lr / peak at end", "seconds", "images/s")
     widths = (0.09, 0.13, 0.14, 0.2, 0.13, 0.13, 0.18)
     if all(h.get("val_acc") is None for h in history):   # no images held out: no column of dashes
         epoch_rows = [row[:3] + row[4:] for row in epoch_rows]
