@@ -765,7 +765,9 @@ def test_the_warm_up_runs_every_training_image_size(monkeypatch, capsys):
     p2.warm_up(torch.nn.Linear(2, 2), Config(epoch_sizes=(24, 24, 32), batch_size=10), data, torch.device("cpu"),
                None, compiled=True)
     assert trained == [((24,), 0.3), ((32,), 0.3)]   # 3 steps of the 10 an epoch, at each size
-    assert "3 training steps per image size to compile" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "3 training steps per image size to compile" in said
+    assert said.splitlines()[1:3] == ["  24x24 images", "  32x32 images"]   # progress while each size compiles
 
 
 def test_the_test_runs_on_the_network_as_saved_not_the_compiled_one(tiny_run, monkeypatch):

@@ -190,6 +190,8 @@ def warm_up(model, cfg, data, device, precision, compiled):
     saved = copy.deepcopy(model.state_dict())
     warm_cfg = cfg.override(epochs=WARM_UP_STEPS / max(1, len(data["train_images"]) // cfg.batch_size))
     for size in sizes:
+        if len(sizes) > 1:   # compiling one size can take half a minute: a line each, so the wait shows progress
+            print(f"  {size}x{size} images", flush=True)
         train(model, warm_cfg.override(epoch_sizes=(size,)), data, device, seed=0, eval_each_epoch=False, log=None,
               precision=precision)
     eager = getattr(model, "_orig_mod", model)   # the test runs uncompiled (run_training, step 5)
