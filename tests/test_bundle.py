@@ -429,6 +429,36 @@ def test_make_zip_leaves_out_the_hidden_files_macos_writes_beside_modules(repo, 
         assert z.namelist() == expected_names("jdoe-HW1")
 
 
+def test_make_zip_takes_only_the_modules_p2_py_imports_and_says_what_it_left_out(repo, capsys):
+    p2_dir = repo / "andrewID-HW1" / "p2"
+    (p2_dir / "scratch_try.py").write_text("import torch\n")   # a student's own experiment, imported by nothing
+    (p2_dir / "helper.py").write_text("X = 1\n")
+    with open(p2_dir / "report.py", "a") as f:   # imported lazily, inside a function, by a module p2.py imports
+        f.write("\n\ndef _later():\n    import helper\n    return helper.X\n")
+    assert bundle.main(["zip", "jdoe"], root=str(repo)) == 0, capsys.readouterr().err
+    with zipfile.ZipFile(repo / "jdoe-HW1.zip") as z:
+        names = z.namelist()
+    assert "jdoe-HW1/p2/helper.py" in names and "jdoe-HW1/p2/scratch_try.py" not in names
+    assert sorted(set(names) - {"jdoe-HW1/p2/helper.py"}) == expected_names("jdoe-HW1")
+    assert ("note: andrewID-HW1/p2/scratch_try.py was left out of the zip: p2.py does not import it (directly or "
+            "through its modules)") in capsys.readouterr().out.splitlines()
+
+
+def test_check_refuses_a_module_p2_py_does_not_import(repo, tmp_path):
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1", extra=[("jdoe-HW1/p2/scratch_try.py", "x = 1\n")])
+    assert bundle.check_zip(str(zip_path)) == [
+        f"{zip_path.name}:jdoe-HW1/p2/scratch_try.py should not be in the zip: p2.py does not import it (directly or "
+        "through its modules)"]
+
+
+def test_when_a_p2_module_does_not_parse_every_module_is_kept_for_the_checks_to_report(tmp_path):
+    (tmp_path / "p2.py").write_text("import model\n")
+    (tmp_path / "model.py").write_text("def broken(:\n")
+    (tmp_path / "other.py").write_text("x = 1\n")
+    assert bundle.p2_modules(str(tmp_path)) == ["model.py", "other.py", "p2.py"]
+
+
 def test_a_file_make_zip_cannot_read_is_one_line(repo, capsys, monkeypatch):
     def unreadable(*args, **kwargs):
         raise PermissionError(13, "Permission denied", "andrewID-HW1/p2/p2_model.pkl")
@@ -488,6 +518,8 @@ def zip_that_writes_on_import(repo, tmp_path):
     with open(p1_dir / "p1.py", "a") as f:
         f.write(f"\nopen({str(markers[0])!r}, 'w').close()\n")
     (p2_dir / "extra.py").write_text(f"open({str(markers[1])!r}, 'w').close()\n")
+    with open(p2_dir / "p2.py", "a") as f:   # a module p2.py imports belongs in the zip
+        f.write("\nimport extra  # noqa: E402,F401\n")
     zip_path = tmp_path / "jdoe-HW1.zip"
     zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1")
     return zip_path, markers
@@ -759,6 +791,8 @@ def test_a_zip_that_unpacks_to_far_more_than_a_hand_in_is_not_unpacked():
 
 def test_make_zip_refuses_what_check_zip_would(repo, capsys):
     (repo / "andrewID-HW1" / "p2" / "tables.py").write_text("#" * (2 ** 20 + 1) + "\n")
+    with open(repo / "andrewID-HW1" / "p2" / "p2.py", "a") as f:   # a module the zip takes
+        f.write("\nimport tables  # noqa: E402,F401\n")
     assert bundle.main(["zip", "jdoe"], root=str(repo)) == 1
     assert "andrewID-HW1: p2/tables.py is 1.0 MB, too large for a source module" in capsys.readouterr().err
     assert not (repo / "jdoe-HW1.zip").exists()

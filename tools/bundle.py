@@ -80,13 +80,32 @@ def check_andrew_id(andrew_id):
 # ---------------------------------------------------------------------------------------------------------------
 # What belongs in the bundle
 # ---------------------------------------------------------------------------------------------------------------
-def p2_modules(p2_dir):
-    """Every module directly in the p2 folder: p2.py and the modules it imports. A hidden ._name.py (what macOS
-    leaves beside files on some disks) is no module."""
+def folder_modules(p2_dir):
+    """Every module directly in the p2 folder. A hidden ._name.py (what macOS leaves beside files on some disks) is
+    no module."""
     if not os.path.isdir(p2_dir):
         return []
     return sorted(name for name in os.listdir(p2_dir)
                   if is_module_name(name) and os.path.isfile(os.path.join(p2_dir, name)))
+
+
+def p2_modules(p2_dir):
+    """p2.py and the modules of its folder it imports, directly or through one another, found by parsing them (never
+    by running them). Where one of them is not valid Python its imports cannot be known: then every module of the
+    folder, for validation to report."""
+    present = folder_modules(p2_dir)
+    needed, to_read = set(), ["p2.py"] if "p2.py" in present else []
+    while to_read:
+        name = to_read.pop()
+        needed.add(name)
+        tree, problems = bundle_static.parse(os.path.join(p2_dir, name), name)
+        if problems:
+            return present
+        for _, module, _ in bundle_static.imported_modules(tree):
+            local = f"{(module or '').split('.')[0]}.py"
+            if local in present and local not in needed:
+                to_read.append(local)
+    return sorted(needed) if needed else present
 
 
 def is_module_name(name):
@@ -136,6 +155,7 @@ def validate_bundle(bundle_dir, label, run_code=False):
     if "p1.py" in present:
         problems += bundle_static.p1_source_problems(present["p1.py"], f"{label}/p1/p1.py")
     problems += bundle_static.p2_source_problems(p2_dir, modules, f"{label}/p2", local_dirs=LOCAL_SOURCE_DIRS)
+    problems += unused_module_notes(p2_dir, f"{label}/p2", "should not be in the zip")
     for report in ("p1_report.pdf", "p2_report.pdf"):
         if report in present:
             problems += bundle_static.pdf_problems(present[report], f"{label}/{report[:2]}/{report}", MAKE_HINT[report])
@@ -465,7 +485,8 @@ def run_zip(andrew_id, root=ROOT):
     print("\n".join(zip_listing(zip_path)))
     source = os.path.join(root, SOURCE_DIR)
     models = [os.path.join(source, folder, name) for folder, name in (("p1", "p1_model.npz"), ("p2", "p2_model.pkl"))]
-    print_notes(bundle_static.rubric_notes(*models, SOURCE_DIR) + newer_code_notes(source))
+    print_notes(bundle_static.rubric_notes(*models, SOURCE_DIR) + newer_code_notes(source)
+                + unused_module_notes(os.path.join(source, "p2"), f"{SOURCE_DIR}/p2", "was left out of the zip"))
     path, message = write_theory_pdf(andrew_id, root)
     if path is None:
         raise BundleError(message)
@@ -503,6 +524,13 @@ def newer_code_notes(source):
             notes.append(f"{SOURCE_DIR}/{part}/{', '.join(newer)} changed after {model} was written: if a change "
                          f"touches what is trained, train it again with `make {part}`")
     return notes
+
+
+def unused_module_notes(p2_dir, label, what_happened):
+    """A line for each module of the p2 folder that p2.py does not import, directly or through its modules."""
+    needed = set(p2_modules(p2_dir))
+    return [f"{label}/{name} {what_happened}: p2.py does not import it (directly or through its modules)"
+            for name in folder_modules(p2_dir) if name not in needed]
 
 
 def print_notes(notes):
