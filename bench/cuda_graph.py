@@ -18,13 +18,38 @@ import train as p2_train  # noqa: E402
 from muon import Muon  # noqa: E402
 
 
+@contextlib.contextmanager
+def lr_from_tensors(muon, lrs):
+    """While inside, `muon`'s step reads each group's learning rate from its one-element tensor in `lrs`, so that a
+    CUDA graph captured inside reads it at each replay. Muon steps by -group["lr"] times its orthogonalized() steps,
+    a number a graph would bake in: inside, group["lr"] is held at 1 and orthogonalized() multiplies the steps by
+    the tensor. The override is set on this one optimizer, whichever Muon class it is (p2's, or bench/
+    muon_variants.py's OneBatchMuon), and only while inside."""
+    numbers = [group["lr"] for group in muon.param_groups]
+    tensor_of = {id(group): lr for group, lr in zip(muon.param_groups, lrs)}
+    orthogonalized = muon.orthogonalized
+
+    def scaled_by_lr_tensor(updates, group):
+        return torch._foreach_mul(orthogonalized(updates, group), tensor_of[id(group)])
+
+    muon.orthogonalized = scaled_by_lr_tensor
+    for group in muon.param_groups:
+        group["lr"] = 1.0
+    try:
+        yield
+    finally:
+        del muon.orthogonalized   # the class's own again
+        for group, lr in zip(muon.param_groups, numbers):
+            group["lr"] = lr
+
+
 class GraphedStep:
-    """`optimizer` with its first `warmup` steps run as they are, the next one captured once as a CUDA graph, and
-    every step from then on replayed from it.
+    """`optimizer` (a p2 Muon) with its first `warmup` steps run as they are, the next one captured once as a CUDA
+    graph, and every step from then on replayed from it.
 
     A graph replays the same kernels on the same memory with the same constants. So each step first copies the
-    gradients into the buffers the graph reads, and each group's learning rate into a one-element tensor, which
-    the optimizer must accept for group["lr"] (p2's Muon does). Every parameter must have a gradient at every step.
+    gradients into the buffers the graph reads, and each group's learning rate into a one-element tensor, which the
+    captured step reads (lr_from_tensors). Every parameter must have a gradient at every step.
     """
 
     def __init__(self, optimizer, warmup=3):
@@ -61,21 +86,17 @@ class GraphedStep:
             raise RuntimeError("a CUDA-graphed optimizer step needs a gradient for every parameter at every step")
         self.grads = [torch.empty_like(p.grad) for p in self.params]
         self.lrs = [torch.tensor(float(group["lr"]), device=self.params[0].device) for group in self.param_groups]
-        grads, lrs = [p.grad for p in self.params], [group["lr"] for group in self.param_groups]
+        grads = [p.grad for p in self.params]
         for p, buffer in zip(self.params, self.grads):
             p.grad = buffer
-        for group, lr in zip(self.param_groups, self.lrs):
-            group["lr"] = lr
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            with lr_from_tensors(self.optimizer, self.lrs), torch.cuda.graph(graph):
                 self.optimizer.step()
             self.graph = graph
-        finally:   # the step as the training loop left it; the graph keeps its own references
+        finally:   # the gradients as the training loop left them; the graph keeps its own references
             for p, grad in zip(self.params, grads):
                 p.grad = grad
-            for group, lr in zip(self.param_groups, lrs):
-                group["lr"] = lr
 
 
 def graph_muons(optimizers):

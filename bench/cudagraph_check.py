@@ -8,10 +8,11 @@ first seed).
 The ways, "MODE[+CHANGE...][@FIELD=VALUE...]": eager; compiled without CUDA graphs ("default"); compiled with
 them ("reduce-overhead") as p2.py --compile does it; a mode with changes: "+mark-steps" (a
 torch.compiler.cudagraph_mark_step_begin() before every call of the network), "+unfused-sgd", "+graphed-muon"
-(Muon's step replayed from a CUDA graph, bench/cuda_graph.py), and the network
+(Muon's step replayed from a CUDA graph, bench/cuda_graph.py), "+one-batch-muon" (Muon's filter banks
+orthogonalised in one zero-padded batch, bench/muon_variants.py), and the network
 variants of bench/p2_ops.py by name: "+max-pool2d-global" (the global max-pool as F.max_pool2d over the whole map),
 "+whiten-as-sum" (the whitening conv as 12 products the compiler fuses), "+adaptive-pool"; and config fields
-changed as p2.py --set and bench/p2_runs.py take them ("@muon_one_batch=true"). Each way runs in the device's
+changed as p2.py --set and bench/p2_runs.py take them ("@epochs=10"). Each way runs in the device's
 own precision (p2.py's --precision auto), or --precision's. On an H100
 (2026-11-27) every compiled way gave NaN losses while the global max-pool was compiled as amax, and trained once it
 was the adaptive pool: bench/results/h100-2026-11-27.md.
@@ -33,12 +34,13 @@ from precision import CHOICES as PRECISIONS, choose_precision  # noqa: E402
 from train import train  # noqa: E402
 
 from cuda_graph import graphed_muon  # noqa: E402  (this script's folder)
+from muon_variants import one_batch_muon  # noqa: E402  (this script's folder)
 from p2_ops import VARIANTS  # noqa: E402  (this script's folder)
 
 
 MODES = ("eager", "default", "reduce-overhead")
 NETWORK_CHANGES = tuple(v for v in VARIANTS if v != "as-is")   # bench/p2_ops.py's network variants, by name
-CHANGES = ("mark-steps", "unfused-sgd", "graphed-muon", *NETWORK_CHANGES)
+CHANGES = ("mark-steps", "unfused-sgd", "graphed-muon", "one-batch-muon", *NETWORK_CHANGES)
 
 
 class MarkSteps(nn.Module):
@@ -82,9 +84,12 @@ def one_run(way, cfg, data, device, seed, precision):
     if "mark-steps" in changes:
         net = MarkSteps(net)
     undo = unfused_sgd() if "unfused-sgd" in changes else (lambda: None)
-    graphs = graphed_muon() if "graphed-muon" in changes else contextlib.nullcontext()
     try:
-        with graphs:
+        with contextlib.ExitStack() as muon_changes:
+            if "one-batch-muon" in changes:
+                muon_changes.enter_context(one_batch_muon())
+            if "graphed-muon" in changes:
+                muon_changes.enter_context(graphed_muon())
             warm_up(net, cfg, data, device, precision, mode != "eager")
             history, seconds = train(net, cfg, data, device, seed, eval_each_epoch=False, log=None,
                                      precision=precision)

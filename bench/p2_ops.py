@@ -18,12 +18,14 @@ step, and --set a config field changed, for a GPU session to measure several in 
     python bench/p2_ops.py --time 20 --compile max-autotune     (the network compiled; the optimizers eager)
     python bench/p2_ops.py --time 20 --compile reduce-overhead --variant max-pool2d-global
     python bench/p2_ops.py --time 20 --graphed-muon             (Muon's step replayed from a CUDA graph)
+    python bench/p2_ops.py --time 20 --one-batch-muon           (Muon's filter banks orthogonalised in one batch)
     python bench/p2_ops.py --time 20 --precision fp16           (p2's precision choices; default: the device's)
     python bench/p2_ops.py --time 20 --precision fp16 --muon-host-check   (Muon as before 2026-12-04: the loss
                                                    scaler reads its overflow check on the host, a wait each step)
 """
 import argparse
 import collections
+import contextlib
 import itertools
 import os
 import sys
@@ -46,6 +48,7 @@ from predict import normalize, to_memory_format  # noqa: E402
 from train import make_optimizers, normalized_set  # noqa: E402
 
 from cuda_graph import GraphedStep, graph_muons  # noqa: E402  (bench/)
+from muon_variants import one_batch_muon  # noqa: E402  (bench/)
 
 
 def phase_of(event, phases):
@@ -67,6 +70,8 @@ def main():
                    help="change a config field, as p2.py --set does (repeatable)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="as p2.py --precision")
     p.add_argument("--graphed-muon", action="store_true", help="Muon's step replayed from a CUDA graph (GPU only)")
+    p.add_argument("--one-batch-muon", action="store_true",
+                   help="Muon's filter banks orthogonalised in one zero-padded batch (bench/muon_variants.py)")
     p.add_argument("--muon-host-check", action="store_true",
                    help="fp16: the GradScaler's general path for Muon (unscale, read the overflow check on the host)")
     args = p.parse_args()
@@ -80,10 +85,11 @@ def main():
         p.error(str(e))
     name = "@".join([args.preset, *args.set])   # as bench/p2_runs.py names a run with settings
     print(f"precision: {precision.describe()}")
-    count_ops(cfg.override(batch_size=args.batch_size or 64), name, device, precision, args.graphed_muon)
-    if args.time:
-        time_steps(cfg.override(batch_size=args.batch_size), name, device, args.time, args.variant, args.compile,
-                   precision, args.graphed_muon)
+    with one_batch_muon() if args.one_batch_muon else contextlib.nullcontext():
+        count_ops(cfg.override(batch_size=args.batch_size or 64), name, device, precision, args.graphed_muon)
+        if args.time:
+            time_steps(cfg.override(batch_size=args.batch_size), name, device, args.time, args.variant,
+                       args.compile, precision, args.graphed_muon)
 
 
 def adaptive_pool(model):

@@ -9,7 +9,8 @@ what airbench94_muon's own __main__ does (Keller Jordan, github.com/KellerJordan
         -- --preset fast --compile [--precision fp16] [--set FIELD=VALUE ...]
 
 After `--` come p2.py's own options, checked as p2.py checks them (--seed, --out and the report's options aside).
---graphed-muon replays Muon's step from a CUDA graph (bench/cuda_graph.py); --variant applies a network variant
+--graphed-muon replays Muon's step from a CUDA graph (bench/cuda_graph.py); --one-batch-muon orthogonalises Muon's
+filter banks in one zero-padded batch (bench/muon_variants.py); --variant applies a network variant
 of bench/p2_ops.py (max-pool2d-global, whiten-as-sum); --deadline (Unix seconds) skips the seeds that would end
 past it; --limit-train/--limit-test shrink the data for a dry run on the CPU.
 """
@@ -43,6 +44,8 @@ def parse(argv):
     p.add_argument("--table", help="the markdown table, rewritten after every seed")
     p.add_argument("--info", help="the machine's description (bench/gpu_table.py info)")
     p.add_argument("--graphed-muon", action="store_true", help="Muon's step replayed from a CUDA graph")
+    p.add_argument("--one-batch-muon", action="store_true",
+                   help="Muon's filter banks orthogonalised in one zero-padded batch")
     p.add_argument("--variant", action="append", default=[], help="a network variant of bench/p2_ops.py")
     p.add_argument("--deadline", type=float, help="Unix time: no seed starts that would end after it")
     p.add_argument("--limit-train", type=int, help="use only the first N training images (dry run)")
@@ -87,15 +90,17 @@ def main(argv=None):
             model = VARIANTS[variant](model)
         return model
 
+    muon_changes = []   # entered around the warm-up and the seeds
+    if args.one_batch_muon:
+        from muon_variants import one_batch_muon   # noqa: E402  (bench/)
+        muon_changes.append(one_batch_muon())
     if args.graphed_muon:
         from cuda_graph import graphed_muon   # noqa: E402  (bench/)
-        graphs = graphed_muon()
+        muon_changes.append(graphed_muon())
         if device.type != "cuda":
             print("note: no CUDA graphs on a CPU: Muon takes its ordinary step here")
-    else:
-        graphs = contextlib.nullcontext()
-    what = " ".join([f"preset {preset}", *p2_argv, *(["graphed Muon"] if args.graphed_muon else []),
-                     *[f"variant {v}" for v in args.variant]])
+    what = " ".join([f"preset {preset}", *p2_argv, *(["one-batch Muon"] if args.one_batch_muon else []),
+                     *(["graphed Muon"] if args.graphed_muon else []), *[f"variant {v}" for v in args.variant]])
     print(f"{args.row}: {what}; device {p2.describe_device(device)}, torch {torch.__version__}; "
           f"precision: {precision.describe()}", flush=True)
 
@@ -126,7 +131,9 @@ def main(argv=None):
               flush=True)
         return seconds
 
-    with graphs:
+    with contextlib.ExitStack() as changes:
+        for change in muon_changes:
+            changes.enter_context(change)
         try:
             try:
                 warm_s = warm()

@@ -1,11 +1,13 @@
 """bench/cuda_graph.py: Muon's step replayed from a CUDA graph, applied from the bench to p2's training without a
-config field of p2's. The replay tests need CUDA (skipped elsewhere); the wrapper's patch is checked everywhere."""
+config field of p2's. The replay tests need CUDA (skipped elsewhere); the wrapper's patch and the learning rate read
+from a tensor are checked everywhere."""
 import pytest
 import torch
 
 import train
 from bench import cuda_graph
-from bench.cuda_graph import GraphedStep, graph_muons, graphed_muon
+from bench.cuda_graph import GraphedStep, graph_muons, graphed_muon, lr_from_tensors
+from bench.muon_variants import OneBatchMuon
 from config import get_preset
 from model import build_model
 from muon import Muon
@@ -38,14 +40,38 @@ def test_graph_muons_leaves_other_optimizers_and_cpu_muons_alone():
     assert graph_muons([sgd, muon]) == [sgd, muon]
 
 
+@pytest.mark.parametrize("muon_class", [Muon, OneBatchMuon])
+def test_a_muon_step_reads_its_lr_from_a_tensor_as_from_a_number(muon_class):
+    # A CUDA graph replays the constants it was captured with: GraphedStep captures Muon's step inside
+    # lr_from_tensors, and each replay reads the step's lr from the tensor.
+    torch.manual_seed(0)
+    shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (8, 4, 3, 3)]
+    as_number = [torch.nn.Parameter(torch.randn(*s, dtype=torch.float64)) for s in shapes]
+    as_tensor = [torch.nn.Parameter(w.detach().clone()) for w in as_number]
+    by_number, by_tensor = muon_class(as_number, lr=0.1), muon_class(as_tensor, lr=0.1)
+    lr = torch.tensor(0.1, dtype=torch.float64)
+    for step in range(3):
+        for a, b in zip(as_number, as_tensor):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        by_number.param_groups[0]["lr"] = 0.1 / (step + 1)
+        by_number.step()
+        lr.fill_(0.1 / (step + 1))   # what GraphedStep does before each replay
+        with lr_from_tensors(by_tensor, [lr]):
+            by_tensor.step()
+        assert by_tensor.param_groups[0]["lr"] == 0.1 and "orthogonalized" not in vars(by_tensor)   # as it was
+    for a, b in zip(as_number, as_tensor):
+        assert torch.allclose(a, b, atol=1e-12)
+
+
 @CUDA
-@pytest.mark.parametrize("one_batch", [False, True])
-def test_a_muon_step_replayed_from_a_cuda_graph_is_the_eager_step(one_batch):
+@pytest.mark.parametrize("muon_class", [Muon, OneBatchMuon])
+def test_a_muon_step_replayed_from_a_cuda_graph_is_the_eager_step(muon_class):
     torch.manual_seed(0)
     shapes = [(64, 24, 3, 3), (256, 64, 3, 3), (256, 256, 3, 3), (256, 256, 3, 3)]
     eager = [torch.nn.Parameter(torch.randn(*s, device="cuda")) for s in shapes]
     graphed = [torch.nn.Parameter(w.detach().clone()) for w in eager]
-    optimizers = [Muon(eager, lr=0.1, one_batch=one_batch), GraphedStep(Muon(graphed, lr=0.1, one_batch=one_batch))]
+    optimizers = [muon_class(eager, lr=0.1), GraphedStep(muon_class(graphed, lr=0.1))]
     for step in range(7):   # three warm-up steps, the capture (then its replay), three replays
         grads = [torch.randn(*s, device="cuda") for s in shapes]
         for weights, optimizer in zip((eager, graphed), optimizers):
@@ -55,6 +81,7 @@ def test_a_muon_step_replayed_from_a_cuda_graph_is_the_eager_step(one_batch):
             optimizer.step()
         if step >= 3:   # captured; the capture put back what the training loop had set: the lr and the gradients
             assert isinstance(optimizers[1].param_groups[0]["lr"], float)
+            assert "orthogonalized" not in vars(optimizers[1].optimizer)   # the class's own again
             assert not any(w.grad is buffer for w, buffer in zip(graphed, optimizers[1].grads))
     assert optimizers[1].graph is not None
     for a, b in zip(eager, graphed):

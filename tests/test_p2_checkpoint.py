@@ -276,10 +276,11 @@ def test_weights_that_cannot_predict_are_refused_in_one_line(tmp_path, change, m
 
 
 def test_a_model_file_of_an_earlier_version_still_loads(tmp_path):
-    """Files saved before the precision policy carry an `autocast` field (and `muon_cuda_graph`): both are ignored."""
+    """Files saved before the precision policy carry an `autocast` field (and `muon_cuda_graph`), and files saved
+    before Muon's one-batch option moved to bench/ a `muon_one_batch` (the committed p2_model.pkl): all ignored."""
     path = str(tmp_path / "m.pkl")
     saved_model(path)
     ckpt = torch.load(path, weights_only=True)
-    ckpt["config"].update(autocast=True, muon_cuda_graph=False)
+    ckpt["config"].update(autocast=True, muon_cuda_graph=False, muon_one_batch=False)
     torch.save(ckpt, path)
     assert load_model(path)[1] == CFG

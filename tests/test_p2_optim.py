@@ -6,7 +6,7 @@ import torch
 
 from config import PRESETS
 from model import build_model
-from muon import NS_COEFFICIENTS, Muon, orthogonalize, orthogonalize_by_shape, orthogonalize_padded
+from muon import NS_COEFFICIENTS, Muon, orthogonalize, orthogonalize_by_shape
 from precision import DTYPES, Precision
 from train import Lookahead, lr_schedules, make_optimizers, newton_schulz_dtype, start_momentum_at_zero
 from torch_support import CPU_SCALER
@@ -65,60 +65,37 @@ def _reference_muon_step(params, buffers, lr, momentum):
         p.sub_(lr * orthogonalize(update.flatten(1)).view_as(p))
 
 
-def test_one_padded_batch_orthogonalises_each_matrix_as_alone():
-    torch.manual_seed(0)
-    shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (40, 2, 2, 2), (4, 16, 3, 3), (5, 7)]   # (40, 8) is tall
-    tensors = [torch.randn(*s, dtype=torch.float64) for s in shapes]
-    tensors[1] = tensors[1].contiguous(memory_format=torch.channels_last)
-    for t, out in zip(tensors, orthogonalize_padded(tensors)):
-        assert out.shape == t.shape and out.dtype == torch.float64
-        assert torch.allclose(out, orthogonalize(t.flatten(1)).view_as(t), atol=1e-12)
-
-
-@pytest.mark.parametrize("one_batch", [False, True])
-def test_batched_muon_steps_match_the_one_bank_at_a_time_reference(one_batch):
+def muon_and_reference_steps(muon_class=Muon):
+    """Three steps of `muon_class` on filter banks of several shapes (one channels-last, as the model stores them),
+    and the same steps one bank at a time (_reference_muon_step): (Muon's weights, the reference's)."""
     torch.manual_seed(0)
     shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (8, 4, 3, 3), (4, 16, 3, 3), (16, 8, 3, 3)]
     weights = [torch.nn.Parameter(torch.randn(*s, dtype=torch.float64)) for s in shapes]
-    weights[1].data = weights[1].data.to(memory_format=torch.channels_last)     # as the model stores them
+    weights[1].data = weights[1].data.to(memory_format=torch.channels_last)
     reference = [w.detach().clone() for w in weights]
     buffers = [torch.zeros_like(w) for w in reference]
-    muon = Muon(weights, lr=0.1, momentum=0.6, one_batch=one_batch)
+    muon = muon_class(weights, lr=0.1, momentum=0.6)
     for _ in range(3):
         grads = [torch.randn_like(w) for w in reference]
         for w, r, g in zip(weights, reference, grads):
             w.grad, r.grad = g.clone(), g.clone()
         muon.step()
         _reference_muon_step(reference, buffers, lr=0.1, momentum=0.6)
-    for w, r in zip(weights, reference):
-        assert torch.allclose(w.detach(), r, atol=1e-10)
+    return [w.detach() for w in weights], reference
 
 
-@pytest.mark.parametrize("one_batch", [False, True])
-def test_muon_reads_its_lr_from_a_tensor_as_from_a_number(one_batch):
-    # A CUDA graph replays the constants it was captured with: GraphedStep hands Muon its lr as a tensor instead.
-    torch.manual_seed(0)
-    shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (8, 4, 3, 3)]
-    as_number = [torch.nn.Parameter(torch.randn(*s, dtype=torch.float64)) for s in shapes]
-    as_tensor = [torch.nn.Parameter(w.detach().clone()) for w in as_number]
-    muons = [Muon(ws, lr=0.1, one_batch=one_batch) for ws in (as_number, as_tensor)]
-    muons[1].param_groups[0]["lr"] = torch.tensor(0.1, dtype=torch.float64)
-    for _ in range(2):
-        for a, b in zip(as_number, as_tensor):
-            a.grad = torch.randn_like(a)
-            b.grad = a.grad.clone()
-        for muon in muons:
-            muon.step()
-    for a, b in zip(as_number, as_tensor):
-        assert torch.allclose(a, b, atol=1e-12)
+def test_batched_muon_steps_match_the_one_bank_at_a_time_reference():
+    for w, r in zip(*muon_and_reference_steps()):
+        assert torch.allclose(w, r, atol=1e-10)
 
 
-def _scaled_muon_pair(one_batch):
+def _scaled_muon_pair(muon_class=Muon):
+    """Two copies of the same weights, each with its own `muon_class`: (plain, scaled, plain's, scaled's)."""
     torch.manual_seed(0)
     shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (8, 4, 3, 3)]
     plain = [torch.nn.Parameter(torch.randn(*s, dtype=torch.float64)) for s in shapes]
     scaled = [torch.nn.Parameter(w.detach().clone()) for w in plain]
-    return plain, scaled, Muon(plain, lr=0.1, one_batch=one_batch), Muon(scaled, lr=0.1, one_batch=one_batch)
+    return plain, scaled, muon_class(plain, lr=0.1), muon_class(scaled, lr=0.1)
 
 
 def _scaled_backward(scaler, weights, grads):
@@ -128,11 +105,10 @@ def _scaled_backward(scaler, weights, grads):
     scaler.scale(sum((w * g).sum() for w, g in zip(weights, grads))).backward()
 
 
-@CPU_SCALER
-@pytest.mark.parametrize("one_batch", [False, True])
-def test_muon_under_a_grad_scaler_steps_as_on_the_unscaled_gradients(one_batch):
-    # float16 runs hand Muon gradients still multiplied by the loss scale, and the scale as a tensor
-    plain, scaled, muon, scaled_muon = _scaled_muon_pair(one_batch)
+def steps_with_and_without_a_grad_scaler(muon_class=Muon):
+    """Three steps of `muon_class` on the same gradients, plain and as a float16 run hands them (still multiplied by
+    the loss scale, and the scale as a tensor): (the plain weights, the scaled run's, the scaled run's optimizer)."""
+    plain, scaled, muon, scaled_muon = _scaled_muon_pair(muon_class)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
     for _ in range(3):
         for a in plain:
@@ -142,6 +118,12 @@ def test_muon_under_a_grad_scaler_steps_as_on_the_unscaled_gradients(one_batch):
         muon.step()
         scaler.step(scaled_muon)
         scaler.update()
+    return plain, scaled, scaled_muon
+
+
+@CPU_SCALER
+def test_muon_under_a_grad_scaler_steps_as_on_the_unscaled_gradients():
+    plain, scaled, scaled_muon = steps_with_and_without_a_grad_scaler()
     for a, b in zip(plain, scaled):
         assert torch.allclose(a, b, atol=1e-12)
     assert not hasattr(scaled_muon, "grad_scale") and not hasattr(scaled_muon, "found_inf")   # the scaler's, per step
@@ -150,7 +132,7 @@ def test_muon_under_a_grad_scaler_steps_as_on_the_unscaled_gradients(one_batch):
 @CPU_SCALER
 @pytest.mark.parametrize("bad", [float("inf"), float("nan")])
 def test_a_step_whose_gradients_overflowed_leaves_no_trace(bad):
-    _, weights, _, muon = _scaled_muon_pair(one_batch=False)
+    _, weights, _, muon = _scaled_muon_pair()
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
     _scaled_backward(scaler, weights, [torch.randn_like(w) for w in weights])
     scaler.step(muon)        # one good step: the momentum buffers are no longer zero
@@ -173,7 +155,7 @@ def test_the_scaler_hands_muon_its_overflow_check_on_the_device(monkeypatch):
         raise AssertionError("GradScaler read Muon's overflow check on the host")
 
     monkeypatch.setattr(torch.amp.GradScaler, "_maybe_opt_step", reads_on_the_host)
-    _, weights, _, muon = _scaled_muon_pair(one_batch=True)
+    _, weights, _, muon = _scaled_muon_pair()
     scaler = torch.amp.GradScaler("cpu")
     _scaled_backward(scaler, weights, [torch.randn_like(w) for w in weights])
     scaler.step(muon)
@@ -192,9 +174,6 @@ def test_recipe_optimisers_cover_each_trainable_parameter_once():
     assert all(p.ndim == 4 for p in muon_params) and all(p.ndim < 4 for p in sgd_params)
     whiten_group = next(g for g in sgd.param_groups if g["schedule"] == "whiten")
     assert whiten_group["params"] == [model.whiten.bias]
-    assert [g["one_batch"] for g in muon.param_groups] == [False]
-    _, muon = make_optimizers(model, cfg.override(muon_one_batch=True))
-    assert [g["one_batch"] for g in muon.param_groups] == [True]
     assert [g["ns_dtype"] for g in muon.param_groups] == [None]   # on a CPU: float32, whatever the precision
     assert all(torch.equal(sgd.state[p]["momentum_buffer"], torch.zeros_like(p)) for p in sgd_params)
 
@@ -242,16 +221,6 @@ def test_newton_schulz_in_a_16_bit_dtype_gives_the_float32_step_up_to_rounding(d
         reference = orthogonalize(g.flatten(1)).view_as(g)
         assert low.dtype == torch.float32 and torch.isfinite(low).all()
         assert (low - reference).norm() <= 0.05 * reference.norm()
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_one_padded_batch_on_a_gpu_gives_the_per_shape_step_up_to_bf16_rounding():
-    torch.manual_seed(0)
-    grads = [torch.randn(*s, device="cuda") for s in [(64, 24, 3, 3), (256, 64, 3, 3), (256, 256, 3, 3)]]
-    for g, out in zip(grads, orthogonalize_padded(grads)):
-        reference = orthogonalize(g.flatten(1)).view_as(g)
-        assert out.dtype == torch.bfloat16
-        assert (out.float() - reference).norm() <= 0.05 * reference.norm()   # bf16: a few roundings apart
 
 
 def test_whitening_bias_schedule_reaches_zero_and_stays_there():

@@ -312,7 +312,7 @@ def test_fast_preset_is_the_measured_recipe():
                     epochs=8.0, batch_size=2000, lr=1340.0, bias_lr=106.0, weight_decay=0.0, decay_per_step=0.004,
                     momentum=0.85, warmup_frac=0.0, label_smoothing=0.2, translate=2, flip=True, cutout=0,
                     tta="flip_translate", tta_fraction=0.4, channels_last=True, eval_batch_size=2000, optimizer="muon",
-                    muon_lr=0.24, muon_momentum=0.6, muon_ns_steps=3, muon_one_batch=False, bn_scale=False,
+                    muon_lr=0.24, muon_momentum=0.6, muon_ns_steps=3, bn_scale=False,
                     dirac_init=True, whiten_bias_epochs=3.0, alternate_flips=True, residual=False, lookahead=False,
                     epoch_sizes=(32,))
     assert PRESETS["fast"].to_dict() == expected

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 TTAS = ("none", "flip", "flip_translate")   # test-time augmentations, from none to the most views
 # Fields of earlier versions, ignored when a model file has them: the precision is chosen for the device now
-# (precision.py), and Muon's CUDA-graph replay was a benchmark's option.
-RETIRED_FIELDS = ("autocast", "muon_cuda_graph")
+# (precision.py), and Muon's CUDA-graph replay and its one-batch orthogonalisation were benchmarks' options.
+RETIRED_FIELDS = ("autocast", "muon_cuda_graph", "muon_one_batch")
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,6 @@ class Config:
     muon_lr: float = 0.24            # angle per step of each (norm-fixed) filter bank at peak
     muon_momentum: float = 0.6       # Muon averages less than SGD: the orthogonalised step is already smooth
     muon_ns_steps: int = 3           # Newton-Schulz iterations: 3, as the public recipe (muon.py says how close)
-    muon_one_batch: bool = False     # True: every filter bank orthogonalised in one zero-padded batch, the same
-                                     # step in fewer, larger kernels (for a GPU that waits on launches); False:
-                                     # a batch per filter shape, as every recorded run did
     bias_lr: float = 0.0             # muon: SGD lr of the BN and whitening biases (0: lr, as for the sgd recipe)
     decay_per_step: float = 0.0      # muon: lr x weight decay of the SGD-trained tensors at peak lr (per step)
     bn_scale: bool = True            # False: BN scale frozen at 1, only its bias learns (a ReLU-like net needs

@@ -41,12 +41,11 @@ SETTING_WORDS = {
     "tta_fraction": "share of test images given the extra views",
     "channels_last": "memory layout with the channels innermost",
     "eval_batch_size": "images per batch when testing",
-    "muon_one_batch": "Muon: all filter banks orthogonalised in one batch",
 }
 MUON_WORDS = {"lr": "SGD: peak learning rate of the linear layer", "momentum": "SGD: Nesterov momentum"}
 # How fast the arithmetic runs, not what is learned: left out of the report's table (the report states the
 # precision in its own line, and the share of test images given more views in its results and Method).
-SPEED_ONLY = ("channels_last", "eval_batch_size", "muon_one_batch", "tta_fraction")
+SPEED_ONLY = ("channels_last", "eval_batch_size", "tta_fraction")
 # Fields whose 0 or False means "not used"; bn_scale is the other way round (True is ordinary batch norm).
 OFF_WHEN_ZERO = ("cutout", "translate", "label_smoothing", "warmup_frac", "weight_decay", "bias_lr",
                  "decay_per_step", "whiten_bias_epochs")
@@ -61,8 +60,7 @@ OPTIMIZER_WORDS = {"sgd": "SGD with Nesterov momentum",
 
 # Fields that only one recipe reads (train.py's two optimizer set-ups): left out of the other's tables and text,
 # where they mean nothing.
-MUON_ONLY = ("muon_lr", "muon_momentum", "muon_ns_steps", "muon_one_batch",
-             "bias_lr", "decay_per_step", "whiten_bias_epochs")
+MUON_ONLY = ("muon_lr", "muon_momentum", "muon_ns_steps", "bias_lr", "decay_per_step", "whiten_bias_epochs")
 SGD_ONLY = ("weight_decay",)
 
 

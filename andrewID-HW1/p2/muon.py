@@ -7,9 +7,8 @@ same rate. U V^T is approximated by a few Newton-Schulz iterations (matrix produ
 Credit: the optimizer is Muon by Keller Jordan et al., "Muon: An optimizer for hidden layers in neural networks"
 (2024, kellerjordan.github.io/posts/muon/), including its quintic Newton-Schulz iteration and coefficients. Using
 it for the conv filters of a fast CIFAR-10 run, with the filters' norm held fixed, follows airbench94_muon.py in the
-airbench code (github.com/KellerJordan/cifar10-airbench; Keller Jordan, arXiv:2404.00498, 2024). Orthogonalising
-every filter bank in one zero-padded batch (orthogonalize_padded; off in every preset) is done as well by Hiverge's
-CIFAR10-Speedrun (github.com/hiverge/cifar10-speedrun, 2025). The code here is our own.
+airbench code (github.com/KellerJordan/cifar10-airbench; Keller Jordan, arXiv:2404.00498, 2024). The code here is
+our own.
 """
 import torch
 
@@ -59,32 +58,13 @@ def orthogonalize_by_shape(tensors, steps=3, dtype=None):
     return results
 
 
-def orthogonalize_padded(tensors, steps=3, dtype=None):
-    """orthogonalize_by_shape() in one batch, as views in working_dtype: each matrix, turned wide, zero-padded to the
-    largest (zero rows and columns stay zero through the iteration). Fewer, larger kernels: cheaper where a step
-    waits on launches (a GPU), dearer where it waits on arithmetic."""
-    sizes = [(len(t), t[0].numel()) for t in tensors]
-    rows = max(min(size) for size in sizes)
-    cols = max(max(size) for size in sizes)
-
-    def block(batch, k):   # matrix k: the top-left corner of its slice, transposed if it is tall
-        r, c = sizes[k]
-        return (batch[k, :r, :c] if r <= c else batch[k, :c, :r].mT).view(tensors[k].shape)
-
-    batch = tensors[0].new_zeros(len(tensors), rows, cols, dtype=working_dtype(tensors[0], dtype))
-    for k, t in enumerate(tensors):
-        block(batch, k).copy_(t)
-    result = orthogonalize(batch, steps, dtype=dtype)   # already in working_dtype, where it stays
-    return [block(result, k) for k in range(len(tensors))]
-
-
 class Muon(torch.optim.Optimizer):
     """Momentum (Nesterov by default), then an orthogonalised step of size lr for each parameter of ndim >= 2.
 
     Each filter bank is rescaled to Frobenius norm sqrt(out channels) before its step: a BatchNorm follows every
     conv, so the scale carries no information, and fixing it keeps lr the angle moved per step (no weight decay).
-    one_batch: every bank in one orthogonalize_padded call instead of a batch per shape. List ops (torch._foreach_*)
-    and batches keep the launches per step few: a short GPU run waits on launches as much as on maths.
+    List ops (torch._foreach_*) and a batch per filter shape keep the launches per step few: a short GPU run waits on
+    launches as much as on maths.
 
     Under float16 loss scaling it takes the scaler's device-side protocol (as torch's fused optimizers do): the
     GradScaler sets `grad_scale` (the gradients are still multiplied by it) and `found_inf` (1 where a gradient
@@ -95,11 +75,16 @@ class Muon(torch.optim.Optimizer):
 
     _step_supports_amp_scaling = True   # read by torch.amp.GradScaler.step
 
-    def __init__(self, params, lr, momentum=0.6, nesterov=True, ns_steps=3, one_batch=False, ns_dtype=None):
+    def __init__(self, params, lr, momentum=0.6, nesterov=True, ns_steps=3, ns_dtype=None):
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
-                                      one_batch=one_batch, ns_dtype=ns_dtype))
+                                      ns_dtype=ns_dtype))
         for p in (p for group in self.param_groups for p in group["params"]):
             self.state[p]["momentum_buffer"] = torch.zeros_like(p)
+
+    def orthogonalized(self, updates, group):
+        """Each update orthogonalised (a batch per shape): the steps that lr then scales. A method so that a
+        benchmark can time other ways to compute them without a copy of step()."""
+        return orthogonalize_by_shape(updates, group["ns_steps"], dtype=group["ns_dtype"])
 
     @torch.no_grad()
     def step(self):
@@ -120,12 +105,7 @@ class Muon(torch.optim.Optimizer):
             scales = torch._foreach_reciprocal(torch._foreach_norm(params))
             torch._foreach_mul_(scales, [len(p) ** 0.5 for p in params])
             torch._foreach_mul_(params, scales)
-            orthogonalize_all = orthogonalize_padded if group["one_batch"] else orthogonalize_by_shape
-            steps = orthogonalize_all(updates, group["ns_steps"], dtype=group["ns_dtype"])
-            lr = group["lr"]
-            if torch.is_tensor(lr):   # an lr in a tensor, read at each replay of a CUDA graph (a benchmark's option)
-                steps, lr = torch._foreach_mul(steps, lr), 1.0
-            torch._foreach_add_(params, steps, alpha=-lr)
+            torch._foreach_add_(params, self.orthogonalized(updates, group), alpha=-group["lr"])
             if before is not None:   # an overflowed step undone on the device, with no wait for the host
                 skip = found_inf.bool()
                 for t, old in zip(params + bufs, before):

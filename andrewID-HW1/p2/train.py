@@ -90,8 +90,7 @@ def make_muon_optimizers(model, cfg, ns_dtype=None):
     sgd = torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                           **({"fused": True} if fused else {}))
     start_momentum_at_zero(sgd)
-    muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps,
-                one_batch=cfg.muon_one_batch, ns_dtype=ns_dtype)
+    muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, ns_steps=cfg.muon_ns_steps, ns_dtype=ns_dtype)
     return [sgd, muon]
 
 
