@@ -193,11 +193,13 @@ def test_float16_on_a_cpu_with_a_torch_without_cpu_loss_scaling_is_refused_befor
 
 
 def test_compile_where_this_torch_cannot_is_refused_before_any_work(p2_main, monkeypatch):
-    monkeypatch.setattr(p2_main, "compile_supported", lambda: False)   # torch 2.2 on Python 3.12
+    import options
+    monkeypatch.setattr(options, "compile_supported", lambda: False)   # torch 2.2 on Python 3.12
     problems = p2_main.check_options(p2_main.parse_args(["--compile", "--device", "cpu"]))
     assert problems == [f"--compile: torch {torch.__version__} cannot compile on Python {platform.python_version()}; "
                         "leave --compile out (it only saves time)"]
-    assert p2_main.compile_supported() in (True, False)
+    monkeypatch.undo()
+    assert options.compile_supported() in (True, False)
 
 
 def test_a_data_note_with_a_no_break_space_is_one_line(p2_main):
@@ -323,10 +325,11 @@ def test_failed_run_removes_only_the_folders_it_created(monkeypatch, tmp_path, c
 @pytest.fixture
 def tiny_run(monkeypatch, tmp_path):
     """p2 on tiny generated data with a tiny network; returns (p2 module, argv, out folder with old files)."""
+    import options
     import p2
     from config import Config
-    monkeypatch.setattr(p2, "get_preset", lambda name: Config(widths=(8, 16, 16), epochs=1, batch_size=16,
-                                                                channels_last=False, tta="none"))
+    monkeypatch.setattr(options, "get_preset", lambda name: Config(widths=(8, 16, 16), epochs=1, batch_size=16,
+                                                                   channels_last=False, tta="none"))
     import data
     monkeypatch.setattr(data, "RECORDS_PER_FILE", 8)
     write_cifar_batches(str(tmp_path / "data" / "cifar-10-batches-bin"), "bin", 8)
