@@ -52,6 +52,22 @@ def test_template_save_model_writes_p1_model_npz_in_the_working_folder(tmp_path,
     np.testing.assert_array_equal(loaded(x), mlp(x))
 
 
+def test_save_model_interrupted_keeps_the_old_file_and_leaves_no_other(tmp_path, monkeypatch):
+    path = tmp_path / "p1_model.npz"
+    path.write_bytes(b"the old model")
+    real_savez = np.savez
+
+    def savez_cut_short(file, **arrays):   # as a Ctrl-C or a full disk would stop it, half-way through
+        real_savez(file, **arrays)
+        with open(file, "r+b") as f:
+            f.truncate(100)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(p1.np, "savez", savez_cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        small_mlp().save_model(str(path))
+    assert os.listdir(tmp_path) == ["p1_model.npz"] and path.read_bytes() == b"the old model"
+
+
 def test_a_path_without_npz_gets_it_as_np_savez_does(tmp_path):
     np.random.seed(0)
     mlp = p1.MLP(784, 10, [8], [p1.ReLU()], p1.random_normal_weight_init, p1.zeros_bias_init,

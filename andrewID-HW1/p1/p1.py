@@ -197,7 +197,14 @@ class MLP:
         for i in range(self.nlayers):
             arrays[f"W{i}"], arrays[f"b{i}"] = self.W[i], self.b[i]
         arrays.update({f"meta_{key}": np.asarray(value) for key, value in self.metadata.items()})
-        np.savez(path, **arrays)
+        path = os.fspath(path) + ("" if os.fspath(path).endswith(".npz") else ".npz")  # as np.savez names it
+        temporary = f"{path}.tmp{os.getpid()}.npz"  # written whole, then renamed: a cut-off file never replaces one
+        try:
+            np.savez(temporary, **arrays)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
 
 
 # Don't change this function
