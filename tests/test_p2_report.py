@@ -1,5 +1,6 @@
-"""report.py: layer table of a small conv net, atomic PNG/PDF writing, a complete fake report; the report's words
-(describe.py) and its credit for borrowed ideas (credit.py)."""
+"""report.py: layer table of a small conv net, atomic PNG/PDF writing, a complete fake report; its training curves
+(curves.py), the report's words (describe.py), its Method section (method.py) and its credit for borrowed ideas
+(credit.py)."""
 import os
 import re
 
@@ -13,7 +14,9 @@ from torch import nn
 import augment
 import cpu_memory
 import credit
+import curves
 import describe
+import method
 import model as p2_model
 import muon
 import report
@@ -69,7 +72,7 @@ def fake_summary(epochs=6, seed=0, preset="cpu", model=None):
         "title": "24789 HW1 p2: CIFAR-10 CNN", "preset": preset, "seed": 0, "config": cfg,
         "architecture": report.layer_table(model), "total_params": report.total_params(model),
         "history": history, "test_accuracy": float(np.trace(confusion) / confusion.sum()),
-        "test_accuracy_no_tta": 0.9, "tta": cfg["tta"], "method": describe.method_paragraphs(
+        "test_accuracy_no_tta": 0.9, "tta": cfg["tta"], "method": method.method_paragraphs(
             cfg, total_params=report.total_params(model), n_train=45_000, whiten_images=5_000),
         "precision": "bfloat16 autocast", "precision_reason": "this CPU computes bf16 natively (AMX)",
         "n_validation": 5_000, "n_train": 45_000,
@@ -220,7 +223,7 @@ def test_console_config_is_a_short_aligned_table():
 def test_method_follows_the_config():
     def text(**changes):
         cfg = Config(**changes).to_dict()
-        return dict(describe.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))
+        return dict(method.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))
     default = text()
     assert "label smoothing 0.2" in default["Loss"] and "0.82 on the true class" in default["Loss"]
     assert "Nesterov momentum 0.85" in default["Optimizer"] and "biases" in default["Optimizer"]
@@ -238,14 +241,14 @@ def test_method_follows_the_config():
 
 def test_optimizer_paragraph_is_keyed_on_the_config(monkeypatch):
     cfg = dict(Config().to_dict(), optimizer="adamw")
-    assert describe._optimizer(cfg).startswith("Optimizer adamw")
-    monkeypatch.setitem(describe.OPTIMIZER_TEXT, "adamw", lambda c: "AdamW on every weight.")
-    assert describe._optimizer(cfg) == "AdamW on every weight."
+    assert method._optimizer(cfg).startswith("Optimizer adamw")
+    monkeypatch.setitem(method.OPTIMIZER_TEXT, "adamw", lambda c: "AdamW on every weight.")
+    assert method._optimizer(cfg) == "AdamW on every weight."
 
 
 def test_muon_recipe_is_described_with_its_own_values():
     cfg = RECIPES["fast"].to_dict()
-    text = dict(describe.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5_000))
+    text = dict(method.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5_000))
     assert "Muon" in text["Optimizer"] and describe.readable(cfg["muon_lr"]) in text["Optimizer"]
     assert "every other epoch" in text["Augmentation"]
     assert (f"starts at its peak {describe.readable(cfg['lr'])} (the linear layer; the biases "
@@ -255,7 +258,7 @@ def test_muon_recipe_is_described_with_its_own_values():
     assert rates[0] == rates[1] == 1 and rates[200] == 0
     assert rates[2] - rates[3] == pytest.approx(rates[198] - rates[199]) and rates[198] > rates[199] > 0
     assert "scale stays fixed at 1" in text["Recipe details"] and "identity" in text["Recipe details"]
-    assert "Recipe details" not in dict(describe.method_paragraphs(RECIPES["cpu"].to_dict(), total_params=1,
+    assert "Recipe details" not in dict(method.method_paragraphs(RECIPES["cpu"].to_dict(), total_params=1,
                                                                     n_train=50_000, whiten_images=5_000))
 
 
@@ -263,10 +266,10 @@ def test_muon_recipe_is_described_with_its_own_values():
 def test_fields_a_recipe_does_not_read_are_neither_shown_nor_described():
     """SGD never reads whiten_bias_epochs (nor Muon weight_decay): the report describes only what was applied."""
     sgd = Config(whiten_bias_epochs=0.5).to_dict()
-    text = dict(describe.method_paragraphs(sgd, total_params=1, n_train=50_000, whiten_images=5_000))
+    text = dict(method.method_paragraphs(sgd, total_params=1, n_train=50_000, whiten_images=5_000))
     assert "whiten_bias_epochs" not in describe.shown_fields(sgd) and "Recipe details" not in text
     muon = Config(optimizer="muon", whiten_bias_epochs=0.5).to_dict()
-    text = dict(describe.method_paragraphs(muon, total_params=1, n_train=50_000, whiten_images=5_000))
+    text = dict(method.method_paragraphs(muon, total_params=1, n_train=50_000, whiten_images=5_000))
     assert "first 0.5 epochs" in text["Recipe details"] and "whiten_bias_epochs" in describe.shown_fields(muon)
     assert "weight_decay" not in describe.shown_fields(muon) and "weight_decay" in describe.shown_fields(sgd)
 
@@ -359,9 +362,9 @@ def test_the_settings_paragraph_says_how_the_test_view_share_was_chosen():
 
 def test_the_dropped_last_batch_is_mentioned_only_when_there_is_one():
     cfg = get_preset("cpu").to_dict()
-    schedule = describe._schedule(cfg, 50_000)
+    schedule = method._schedule(cfg, 50_000)
     assert "One epoch is 50 steps of 1000 images;" in schedule and "incomplete" not in schedule
-    assert "incomplete last batch" in describe._schedule(cfg, 45_500)
+    assert "incomplete last batch" in method._schedule(cfg, 45_500)
 
 
 def test_the_table_sets_each_setting_beside_airbench94_muons():
@@ -391,7 +394,7 @@ def test_the_allocator_advice_is_credited_only_where_the_run_kept_freed_memory()
 
 def test_small_early_epochs_are_described_and_credited():
     cfg = get_preset("cpu").to_dict()
-    augmentation = dict(describe.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5000))
+    augmentation = dict(method.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5000))
     assert ("shrunk to 24x24 pixels in epochs 1-2 and kept at 32x32 (full size) in epochs 3-7"
             in augmentation["Augmentation"])
     assert dict(describe.settings_rows(cfg))["training image side, epoch by epoch (pixels)"] == "24, 24, then 32"
@@ -405,7 +408,7 @@ def test_small_early_epochs_are_described_and_credited():
     for changes, words in (({"flip": False}, "down-scaling after the shift;"), ({"translate": 0}, "down-scaling "
                            "after the mirror;"), ({"flip": False, "translate": 0},
                                                    "down-scaling; an image of 24x24 pixels has 56 % of a full one's")):
-        assert words in dict(describe.method_paragraphs(dict(cfg, **changes), total_params=1, n_train=50_000,
+        assert words in dict(method.method_paragraphs(dict(cfg, **changes), total_params=1, n_train=50_000,
                                                         whiten_images=5000))["Augmentation"]
 
 
@@ -451,20 +454,20 @@ def test_learning_rate_is_drawn_per_step():
     summary = fake_summary()
     cfg, n_train = summary["config"], summary["n_train"]
     total_steps = max(1, round(cfg["epochs"] * (n_train // cfg["batch_size"])))
-    epochs, curves = report.lr_per_step(cfg, n_train)
+    epochs, sgd_curves = curves.lr_per_step(cfg, n_train)
     expected = train.lr_schedules(total_steps, cfg["warmup_frac"], 0)["main"]
-    assert list(curves) == ["all parameters"] and curves["all parameters"] == expected
+    assert list(sgd_curves) == ["all parameters"] and sgd_curves["all parameters"] == expected
     assert len(epochs) == total_steps + 1 and epochs[-1] == pytest.approx(cfg["epochs"])
     assert expected[0] < 0.01 and max(expected) == 1   # the triangle starts near 0, not at the first epoch's value
-    fig = report._training_figure(summary["history"], **report._curve_inputs(summary))
+    fig = curves.training_figure(summary["history"], **report._curve_inputs(summary))
     lr_line = fig.axes[2].get_lines()[0]
     assert len(lr_line.get_xdata()) == total_steps + 1
-    _, muon_curves = report.lr_per_step(RECIPES["fast"].to_dict(), n_train)
+    _, muon_curves = curves.lr_per_step(RECIPES["fast"].to_dict(), n_train)
     assert list(muon_curves) == ["all other parameters", "whitening-layer bias"]
 
 
 def test_curves_say_what_they_measure():
-    fig = report._training_figure(fake_summary()["history"], **report._curve_inputs(fake_summary()))
+    fig = curves.training_figure(fake_summary()["history"], **report._curve_inputs(fake_summary()))
     loss_ax, acc_ax, _ = fig.axes
     assert "label-smoothed cross-entropy" in loss_ax.get_title()
     assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == [
@@ -484,10 +487,10 @@ def test_summary_page_shows_both_accuracies_precision_and_the_split():
     assert "bfloat16 mixed precision (this CPU computes bfloat16 natively, AMX)" in texts
     assert "trained on 45,000, 5,000 held out for validation" in texts
     assert any("set-up before timing (kernel selection) 0.4 s, training 75.0 s" in " ".join(t.split()) for t in texts)
-    method = dict(report.method_section(fake_summary()))
-    assert "5,000 of the training images were held out" in method["How the settings were chosen"]
-    assert "compared on the validation images" in method["How the settings were chosen"]
-    assert "float32" in method["Arithmetic"]
+    section = dict(report.method_section(fake_summary()))
+    assert "5,000 of the training images were held out" in section["How the settings were chosen"]
+    assert "compared on the validation images" in section["How the settings were chosen"]
+    assert "float32" in section["Arithmetic"]
     assert not any("this run changed some of its settings" in t for t in texts)
 
 
@@ -505,8 +508,8 @@ def test_the_recipe_line_points_to_the_settings_a_run_changed():
      "float16 mixed precision with loss scaling (chosen on the command line)"),
     ("bfloat16 autocast", "", "bfloat16 mixed precision")])
 def test_precision_is_said_in_words(precision, reason, words):
-    assert describe.precision_words(precision, reason) == words
-    paragraph = describe.precision_paragraph(precision, reason)
+    assert method.precision_words(precision, reason) == words
+    paragraph = method.precision_paragraph(precision, reason)
     assert ("loss is multiplied by a large factor" in paragraph) == ("loss scaling" in precision)
 
 
@@ -550,7 +553,7 @@ def test_a_run_shorter_than_an_epoch_plots_its_epoch_where_it_ended():
     summary = fake_summary()
     summary["config"] = dict(summary["config"], epochs=0.3)
     summary["history"] = summary["history"][:1]
-    fig = report._training_figure(summary["history"], **report._curve_inputs(summary))
+    fig = curves.training_figure(summary["history"], **report._curve_inputs(summary))
     loss_ax, _, lr_ax = fig.axes
     assert list(loss_ax.get_lines()[0].get_xdata()) == [0.3]
     assert max(lr_ax.get_lines()[0].get_xdata()) == pytest.approx(0.3, abs=0.01)   # whole steps: 0.299 here
@@ -583,7 +586,7 @@ def test_every_cell_of_the_hyper_parameter_table_fits_its_column(preset):
 
 def test_held_out_images_not_evaluated_are_said_to_be_so():
     """--validation 5000 --no-epoch-eval: the images are held out, but no accuracy on them is shown anywhere."""
-    text = describe.selection_paragraph(45_000, 5_000, evaluated=False)
+    text = method.selection_paragraph(45_000, 5_000, evaluated=False)
     assert text.startswith("5,000 of the training images were held out as a validation set, but not evaluated in "
                            "this run (--no-epoch-eval).") and "curves" not in text
 
@@ -593,10 +596,10 @@ def test_a_run_of_less_than_one_epoch_says_how_many_images_it_went_through(epoch
     from config import get_preset
     summary = dict(config=get_preset("cpu").override(epochs=epochs).to_dict(), n_train=50_000)
     assert report.images_seen(summary) == seen   # 10 steps of 1000 in 0.2 epochs
-    text = describe.selection_paragraph(50_000, 0, n_seen=seen)
+    text = method.selection_paragraph(50_000, 0, n_seen=seen)
     assert text.startswith("The final model trained on 10,000 (less than one epoch) of the 50,000 training images"
                            if seen < 50_000 else "The final model trained on all 50,000 training images")
-    held_out = describe.selection_paragraph(45_000, 5_000, n_seen=9_000)
+    held_out = method.selection_paragraph(45_000, 5_000, n_seen=9_000)
     assert "The model trained on 9,000 (less than one epoch) of the other 45,000 images." in held_out
 
 
@@ -627,7 +630,7 @@ def test_a_percent_sign_stays_on_the_line_of_its_number_and_an_option_whole():
 def test_a_run_shorter_than_the_whitening_bias_schedule_is_not_said_to_end_it():
     def details(**changes):
         cfg = Config(optimizer="muon", whiten_bias_epochs=3.0, **changes).to_dict()
-        return dict(describe.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))[
+        return dict(method.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))[
             "Recipe details"]
     assert "learns only during the first 3 epochs" in details(epochs=7.0)
     assert "learns throughout this run" in details(epochs=0.3) and "first 3 epochs" not in details(epochs=0.3)
@@ -652,7 +655,7 @@ def test_the_per_epoch_log_numbers_a_part_epoch_where_it_ended():
 
 def test_an_sgd_run_without_weight_decay_says_so_and_claims_no_recipe():
     cfg = Config(optimizer="sgd", weight_decay=0.0).to_dict()
-    optimizer = dict(describe.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))[
+    optimizer = dict(method.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))[
         "Optimizer"]
     assert "No weight decay" in optimizer and "effective step size" not in optimizer
     assert credit.sources_paragraph(cfg).endswith("Our own are the code, written anew rather than copied, and every "
@@ -668,7 +671,7 @@ def test_a_label_smoothing_of_its_own_is_not_credited_to_airbench():
 def test_a_run_of_one_or_two_steps_is_not_said_to_fall_from_its_peak():
     def schedule(epochs):
         cfg = Config(optimizer="muon", batch_size=50_000, epochs=epochs, warmup_frac=0.0).to_dict()
-        return dict(describe.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))[
+        return dict(method.method_paragraphs(cfg, total_params=1000, n_train=50_000, whiten_images=5_000))[
             "Learning-rate schedule"]
     assert schedule(1.0).startswith("The learning rate stays at its peak ") and "for the run's 1 step." in schedule(1.0)
     assert "held for the first two steps, and falls linearly to zero at the end of step 3" in schedule(3.0)

@@ -33,8 +33,9 @@ import torch  # noqa: E402
 
 from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402
 from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10  # noqa: E402
-from describe import TTA_WORDS, config_table, method_paragraphs, selective_share  # noqa: E402
+from describe import TTA_WORDS, config_table, selective_share  # noqa: E402
 from devices import describe_device, pick_device  # noqa: E402
+from method import method_paragraphs  # noqa: E402
 from model import build_model  # noqa: E402
 from options import check_options, command_line, compose_config, for_device, parse_args, selection_note  # noqa: E402
 from outputs import OutputError, OutputSet  # noqa: E402
