@@ -229,15 +229,23 @@ def test_unknown_preset_is_one_line(tiny, tmp_path, capfd, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+SEED_RULE = "a whole number from 0 to 4294967295"
+
+
 @pytest.mark.parametrize("setting, rule", [
-    (dict(lr=-0.1), "a number > 0"), (dict(lr=float("inf")), "a number > 0"),
+    (dict(lr=-0.1), "a number > 0"), (dict(lr=float("inf")), "a number > 0"), (dict(lr=None), "a number > 0"),
+    (dict(lr="0.1"), "a number > 0"),
     (dict(batch_size=0), "a whole number >= 1"), (dict(num_epochs=0), "a whole number >= 1"),
-    (dict(num_epochs=2.5), "a whole number >= 1"), (dict(hiddens=[0]), "whole numbers >= 1"),
-    (dict(hiddens=[10.5]), "whole numbers >= 1"), (dict(momentum=1.0), "in [0, 1)"), (dict(warmup=-0.1), "in [0, 1)"),
+    (dict(num_epochs=2.5), "a whole number >= 1"), (dict(num_epochs=True), "a whole number >= 1"),
+    (dict(hiddens=[0]), "a list of whole numbers >= 1"), (dict(hiddens=[10.5]), "a list of whole numbers >= 1"),
+    (dict(hiddens=8), "a list of whole numbers >= 1"), (dict(hiddens=[True]), "a list of whole numbers >= 1"),
+    (dict(momentum=1.0), "a number in [0, 1)"), (dict(warmup=-0.1), "a number in [0, 1)"),
+    (dict(momentum=None), "a number in [0, 1)"),
     (dict(max_shift=-1), "a whole number >= 0"), (dict(max_shift=1.5), "a whole number >= 0"),
-    (dict(max_degrees=-5), ">= 0"), (dict(max_scale=-0.1), ">= 0"), (dict(elastic=-1), ">= 0"),
-    (dict(seed=None), "a whole number 0..2**32 - 1"), (dict(seed=-1), "a whole number 0..2**32 - 1"),
-    (dict(seed=2**32), "a whole number 0..2**32 - 1")])
+    (dict(max_shift=None), "a whole number >= 0"), (dict(max_shift=True), "a whole number >= 0"),
+    (dict(max_degrees=-5), "a number >= 0"), (dict(max_degrees=float("inf")), "a number >= 0"),
+    (dict(max_scale=-0.1), "a number >= 0"), (dict(elastic=-1), "a number >= 0"), (dict(elastic="2"), "a number >= 0"),
+    (dict(seed=None), SEED_RULE), (dict(seed=-1), SEED_RULE), (dict(seed=2**32), SEED_RULE)])
 def test_a_bad_value_in_the_hyper_parameter_block_is_one_line(tiny, tmp_path, capfd, setting, rule):
     out_dir = old_outputs(tmp_path / "out")
     assert run(tiny, **setting) == 2
@@ -250,6 +258,11 @@ def test_every_bad_value_in_the_hyper_parameter_block_is_named_in_one_line(tiny,
     assert run(tiny, lr=0, max_shift=-1) == 2
     assert one_error_line(capfd) == ("error: hyper-parameter block: lr = 0 (must be a number > 0); max_shift = -1 "
                                      "(must be a whole number >= 0)")
+
+
+def test_numpy_numbers_in_the_hyper_parameter_block_are_numbers(tiny, capfd):
+    assert run(tiny, num_epochs=np.int64(1), batch_size=np.int32(32), hiddens=[np.int64(16)], lr=np.float32(0.05),
+               seed=np.uint32(3)) == 0
 
 
 @pytest.mark.parametrize("out", ["FILE", "FILE/sub"])

@@ -1,5 +1,6 @@
 """p1 MLP.save_model / load_model: the template's method, same predictions, no pickles, identical bytes for an
 identical model; anything else is refused as data, never unpickled."""
+import io
 import os
 import time
 import zipfile
@@ -66,6 +67,14 @@ def test_save_model_interrupted_keeps_the_old_file_and_leaves_no_other(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         small_mlp().save_model(str(path))
     assert os.listdir(tmp_path) == ["p1_model.npz"] and path.read_bytes() == b"the old model"
+
+
+def test_save_model_writes_to_an_open_file_as_np_savez_does():
+    buffer = io.BytesIO()
+    small_mlp().save_model(buffer)
+    buffer.seek(0)
+    with np.load(buffer, allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["W0"], small_mlp().W[0])
 
 
 def test_a_path_without_npz_gets_it_as_np_savez_does(tmp_path):
@@ -147,7 +156,8 @@ def test_a_file_that_is_no_p1_model_is_refused_in_one_line_without_running_anyth
     path = bad_file(tmp_path, kind)
     with pytest.raises(ValueError) as refused:
         p1.load_model(str(path))
-    assert str(refused.value) == f"{path} is not a model file written by MLP.save_model (read as plain arrays only)"
+    assert str(refused.value) == (f"{path} is not a model file load_model can read: MLP.save_model's arrays, each "
+                                  "layer's activation Identity, Sigmoid, Tanh or ReLU (read as plain arrays only)")
     assert refused.value.__cause__ is None and refused.value.__suppress_context__   # none of NumPy's words on unpickling
 
 

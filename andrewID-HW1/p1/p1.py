@@ -197,6 +197,8 @@ class MLP:
         for i in range(self.nlayers):
             arrays[f"W{i}"], arrays[f"b{i}"] = self.W[i], self.b[i]
         arrays.update({f"meta_{key}": np.asarray(value) for key, value in self.metadata.items()})
+        if not isinstance(path, (str, os.PathLike)):  # an open file, as np.savez takes too: written as it is
+            return np.savez(path, **arrays)
         path = os.fspath(path) + ("" if os.fspath(path).endswith(".npz") else ".npz")  # as np.savez names it
         temporary = f"{path}.tmp{os.getpid()}.npz"  # written whole, then renamed: a cut-off file never replaces one
         try:
@@ -516,24 +518,28 @@ def choose_preset(presets):
     name = os.environ.get("P1_PRESET") or "default"
     if name not in presets:
         raise SettingError(f"unknown P1_PRESET {name!r}; choose one of {', '.join(presets)}")
-    hp, whole = presets[name], (lambda v: isinstance(v, int) and v >= 1)
+    hp = presets[name]
+    integer = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # noqa: E731
+    number = lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and np.isfinite(v)  # noqa
+    whole = lambda v: integer(v) and v >= 1  # noqa: E731
     missing = [key for key in HYPERPARAMETER_NOTES if key not in hp]
     if missing:
         raise SettingError(f"hyper-parameter block: the {name} preset has no {', '.join(missing)}; give each a value")
-    rules = {"lr": (0 < hp["lr"] < np.inf, "a number > 0"),
+    rules = {"lr": (number(hp["lr"]) and hp["lr"] > 0, "a number > 0"),
              "num_epochs": (whole(hp["num_epochs"]), "a whole number >= 1"),
              "batch_size": (whole(hp["batch_size"]), "a whole number >= 1"),
-             "hiddens": (all(map(whole, hp["hiddens"])), "whole numbers >= 1"),
-             "momentum": (0 <= hp["momentum"] < 1, "in [0, 1)"), "warmup": (0 <= hp["warmup"] < 1, "in [0, 1)"),
-             "max_shift": (whole(hp["max_shift"] + 1), "a whole number >= 0"),
-             **{key: (hp[key] >= 0, ">= 0") for key in AFFINE_KEYS},
-             "seed": (isinstance(hp["seed"], int) and 0 <= hp["seed"] < 2**32, "a whole number 0..2**32 - 1")}
-    if len(hp["activations"]) not in (len(hp["hiddens"]), len(hp["hiddens"]) + 1):
-        raise SettingError(f"hyper-parameter block: hiddens has {len(hp['hiddens'])} layers, activations "
-                           f"{len(hp['activations'])}; give one activation per hidden layer")
+             "hiddens": (isinstance(hp["hiddens"], (list, tuple)) and all(map(whole, hp["hiddens"])),
+                         "a list of whole numbers >= 1"),
+             **{key: (number(hp[key]) and 0 <= hp[key] < 1, "a number in [0, 1)") for key in ("momentum", "warmup")},
+             "max_shift": (integer(hp["max_shift"]) and hp["max_shift"] >= 0, "a whole number >= 0"),
+             **{key: (number(hp[key]) and hp[key] >= 0, "a number >= 0") for key in AFFINE_KEYS},
+             "seed": (integer(hp["seed"]) and 0 <= hp["seed"] < 2**32, "a whole number from 0 to 4294967295")}
     bad = [f"{key} = {hp[key]!r} (must be {rule})" for key, (ok, rule) in rules.items() if not ok]
     if bad:
         raise SettingError(f"hyper-parameter block: {'; '.join(bad)}")
+    if len(hp["activations"]) not in (len(hp["hiddens"]), len(hp["hiddens"]) + 1):
+        raise SettingError(f"hyper-parameter block: hiddens has {len(hp['hiddens'])} layers, activations "
+                           f"{len(hp['activations'])}; give one activation per hidden layer")
     return hp
 
 def output_dir():
@@ -623,13 +629,14 @@ def load_model(path):
     except OSError:  # a file that is missing or cannot be read: the system's own words say which
         raise
     except Exception:  # a cut or empty file, a missing array, a pickle (refused, never run), an unknown activation
-        raise ValueError(f"{path} is not a model file written by MLP.save_model (read as plain arrays only)") from None
+        raise ValueError(f"{path} is not a model file load_model can read: MLP.save_model's arrays, each layer's "
+                         "activation Identity, Sigmoid, Tanh or ReLU (read as plain arrays only)") from None
     mlp.metadata = {key[5:]: data[key].item() for key in data if key.startswith("meta_") and data[key].ndim == 0}
     mlp.eval()
     return mlp
 
 # ---- The report: training curves (PNG); a PDF with the model, hyper-parameters, results and errors.
-HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the values ({name}: the value of hp[name])
+HYPERPARAMETER_NOTES = {  # why each value; the report prints them beside the values ({name}: filled by _report_text)
     "hiddens": "units of each hidden layer; wide layers give capacity, yet an epoch takes seconds",
     "activations": "after each hidden layer{relu}",
     "lr": "peak learning rate; then a cosine decay to 0 (Loshchilov & Hutter, 2017)",
