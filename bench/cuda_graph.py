@@ -27,7 +27,7 @@ def lr_from_tensors(muon, lrs):
     muon_variants.py's OneBatchMuon), and only while inside."""
     numbers = [group["lr"] for group in muon.param_groups]
     tensor_of = {id(group): lr for group, lr in zip(muon.param_groups, lrs)}
-    orthogonalized = muon.orthogonalized
+    orthogonalized, own = muon.orthogonalized, vars(muon).get("orthogonalized")   # own: an instance's override
 
     def scaled_by_lr_tensor(updates, group):
         return torch._foreach_mul(orthogonalized(updates, group), tensor_of[id(group)])
@@ -38,7 +38,10 @@ def lr_from_tensors(muon, lrs):
     try:
         yield
     finally:
-        del muon.orthogonalized   # the class's own again
+        if own is None:
+            del muon.orthogonalized   # the class's own again
+        else:
+            muon.orthogonalized = own
         for group, lr in zip(muon.param_groups, numbers):
             group["lr"] = lr
 

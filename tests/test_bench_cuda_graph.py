@@ -64,6 +64,14 @@ def test_a_muon_step_reads_its_lr_from_a_tensor_as_from_a_number(muon_class):
         assert torch.allclose(a, b, atol=1e-12)
 
 
+def test_lr_from_tensors_puts_back_an_override_the_optimizer_already_had():
+    muon = Muon([torch.nn.Parameter(torch.randn(4, 2, 3, 3))], lr=0.1)
+    own = muon.orthogonalized = lambda updates, group: updates   # set on the instance before
+    with lr_from_tensors(muon, [torch.tensor(0.1)]):
+        assert muon.orthogonalized is not own
+    assert muon.orthogonalized is own and muon.param_groups[0]["lr"] == 0.1
+
+
 @CUDA
 @pytest.mark.parametrize("muon_class", [Muon, OneBatchMuon])
 def test_a_muon_step_replayed_from_a_cuda_graph_is_the_eager_step(muon_class):

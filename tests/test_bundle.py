@@ -393,7 +393,7 @@ def test_check_refuses_what_would_unpack_badly_on_a_graders_disk(repo, tmp_path)
                for p in problems), problems
     assert any("jdoe-HW1/p2/._model.py: not part of the hand-in" in p for p in problems)   # macOS's ._ files
     assert any(p.endswith("jdoe-HW1: not part of the hand-in (the bundle holds only p1/{p1.py, p1_model.npz, "
-                          "p1_report.pdf} and p2/{p2.py, p2_model.pkl, p2_report.pdf, other .py modules})")
+                          "p1_report.pdf} and p2/{p2.py, p2_model.pkl, p2_report.pdf, the modules p2.py imports})")
                for p in problems)   # a file where the top folder must be: unzip would stop there
 
 

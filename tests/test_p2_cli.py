@@ -827,8 +827,10 @@ MPS_FAULTS = [
 def on_a_macs_gpu(monkeypatch, task, mps_error, cpu_error=None):
     """p2 with a Mac's GPU whose run of `task` raises `mps_error`; the CPU's raises `cpu_error` (None: succeeds).
     Returns the devices the task ran on, in order."""
+    import options
     import p2
-    monkeypatch.setattr(p2, "pick_device", lambda name=None: (torch.device("mps"), None))
+    for module in (p2, options):   # main picks the device, and the option checks do too
+        monkeypatch.setattr(module, "pick_device", lambda name=None: (torch.device("mps"), None))
     monkeypatch.setattr(torch.mps, "empty_cache", lambda: None)
     ran = []
 
@@ -894,4 +896,5 @@ def test_a_macs_gpu_keeps_the_usual_memory_layout_and_the_report_does_not_call_t
     assert p2.compose_config(p2.parse_args([]), torch.device("cpu"))[1].channels_last
     assert p2.selection_note(preset, cfg, mps) == SELECTION_NOTES["cpu"]
     _, every_view = p2.compose_config(p2.parse_args(["--set", "tta_fraction=1"]), mps)   # changes the accuracy
-    assert "share of test images given the extra views: 1 instead of 0.4" in p2.selection_note(preset, every_view, mps)
+    assert "share of test images given the extra views: 100 % instead of 40 %" in p2.selection_note(preset, every_view,
+                                                                                                  mps)

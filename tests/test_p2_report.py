@@ -547,6 +547,10 @@ def test_a_run_that_changed_its_recipe_says_so_before_how_the_recipe_was_chosen(
         "image, its mirror and 1-pixel shifts of both; Muon: peak angle a filter bank turns per step: 0.1 instead of "
         "0.24); what follows is about the recipe as it stands.")
     assert not IDENTIFIER.findall(note) and not [name for name in CODE_NAMES if name in note]   # words, not fields
+    fast = get_preset("fast").to_dict()
+    assert describe.changes_note("fast", dict(fast, bn_scale=True, tta_fraction=1.0), fast) == (
+        "This run changed the fast recipe's settings (share of test images given the extra views: 100 % instead of "
+        "40 %; batch-norm scale fixed at 1: no instead of yes); what follows is about the recipe as it stands.")
 
 
 def test_a_run_shorter_than_an_epoch_plots_its_epoch_where_it_ended():

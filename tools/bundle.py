@@ -4,8 +4,8 @@
     python3 tools/bundle.py check PATH.zip    # validate an existing zip without running any of its code
     python3 tools/bundle.py check --run PATH.zip   # also import and run the zip's code (only for a trusted zip)
 
-The zip holds exactly <id>-HW1/p1/{p1.py, p1_model.npz, p1_report.pdf} and <id>-HW1/p2/{p2.py, every other .py
-module of the p2 folder, p2_model.pkl, p2_report.pdf}. Both commands validate through one function,
+The zip holds exactly <id>-HW1/p1/{p1.py, p1_model.npz, p1_report.pdf} and <id>-HW1/p2/{p2.py, the modules of
+the p2 folder it imports, p2_model.pkl, p2_report.pdf}. Both commands validate through one function,
 `validate_bundle`, on a folder holding exactly the files of the zip: a staging copy for `zip`, the extracted zip for
 `check`. The checks of tools/bundle_static.py never run the bundle's code: sources are parsed, PDFs read as bytes,
 models loaded as data only. `zip` (your own tree) and `check --run` then import p1.py and every p2 module and load
@@ -468,7 +468,7 @@ def layout_problems(zip_path, names):
                 continue  # directory entries of the expected folders
             if not allowed_name(inner):
                 problems.append(f"{label}: {name}: not part of the hand-in (the bundle holds only p1/{{"
-                                f"{', '.join(P1_FILES)}}} and p2/{{{', '.join(P2_FILES)}, other .py modules}})")
+                                f"{', '.join(P1_FILES)}}} and p2/{{{', '.join(P2_FILES)}, the modules p2.py imports}})")
     return problems, top
 
 

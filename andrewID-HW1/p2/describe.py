@@ -125,6 +125,10 @@ def changes_note(preset, config, preset_config):
 
 
 def _value_words(name, value):
+    if name == "bn_scale":   # its words say "fixed at 1", which the value False means
+        return readable(not value)
+    if name == "tta_fraction":   # a share, said as the report says it elsewhere
+        return f"{100 * value:.3g} %"
     if name == "tta":
         return TTA_WORDS.get(value, readable(value))
     if name == "optimizer":
@@ -182,7 +186,7 @@ def used_settings(config):
         if name == "epoch_sizes" and len(reached) < len(value):   # a run that ended before the last side
             rows.append((name, words, readable(reached)))
         else:
-            rows.append((name, words, "yes" if name == "bn_scale" else _value_words(name, value)))
+            rows.append((name, words, _value_words(name, value)))
     return rows
 
 
