@@ -200,13 +200,9 @@ class MLP:
         if not isinstance(path, (str, os.PathLike)):  # an open file, as np.savez takes too: written as it is
             return np.savez(path, **arrays)
         path = os.fspath(path) + ("" if os.fspath(path).endswith(".npz") else ".npz")  # as np.savez names it
-        temporary = f"{path}.tmp{os.getpid()}.npz"  # written whole, then renamed: a cut-off file never replaces one
-        try:
-            np.savez(temporary, **arrays)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        # written whole under a temporary name, then renamed (write_outputs): a cut-off file never replaces one
+        write_outputs(os.path.dirname(path) or os.curdir,
+                      {os.path.basename(path): lambda temporary: np.savez(temporary, **arrays)})
 
 
 # Don't change this function
@@ -689,7 +685,7 @@ def write_report(results, path):
     wrong = np.flatnonzero(results["predicted"] != results["test_labels"])[:8]   # the first mistakes, 4 each side
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit",
            title=f"Test set: {confusion.sum() - np.trace(confusion):,d} errors of {confusion.sum():,d}"
-                 + f"; the first {len(wrong)} beside it" * bool(len(wrong)))
+                 + (f"; the first {len(wrong)} beside it" if len(wrong) else ""))
     for k, i in enumerate(wrong):
         ax = page.add_axes([0.07 + 0.11 * (k % 2) + 0.65 * (k // 4), 0.15 - 0.1 * (k // 2 % 2), 0.07, 0.07 * 8.5 / 11])
         ax.imshow(results["test_imgs"][i].reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
@@ -725,7 +721,7 @@ def _report_text(results):
          "  saved by save_model as one array per layer, W0, b0, W1, ... (NumPy 1.24 and newer cannot store the",
          "  template's lists of W and b when layers differ in shape)",
          "  code: the course's p1_template.py, completed; its get_training_stats loop trains and tests unchanged",
-         "", f"HYPER-PARAMETERS ({'momentum ' * bool(m)}SGD on the batch-mean loss{distortions})"] + hyper +
+         "", f"HYPER-PARAMETERS ({'momentum ' if m else ''}SGD on the batch-mean loss{distortions})"] + hyper +
         ["", "RESULTS (error = share of wrong predictions)",
          f"  training   {results['n_train']:6,d} images   error {100 * train_errors[-1]:6.2f} %   loss "
          f"{train_losses[-1]:.4f}   (last epoch, {augmentation_kind(hp) or 'unchanged'} images, as the curves)",
