@@ -1,6 +1,6 @@
-"""report.py: layer table of a small conv net, atomic PNG/PDF writing, a complete fake report; its training curves
-(curves.py), the report's words (describe.py), its Method section (method.py) and its credit for borrowed ideas
-(credit.py)."""
+"""report.py: layer table of a small conv net, atomic PNG/PDF writing, a complete fake report; its page layout
+(layout.py), its training curves (curves.py), the report's words (describe.py), its Method section (method.py) and
+its credit for borrowed ideas (credit.py)."""
 import os
 import re
 
@@ -16,6 +16,7 @@ import cpu_memory
 import credit
 import curves
 import describe
+import layout
 import method
 import model as p2_model
 import muon
@@ -163,15 +164,15 @@ class CountingPdf:
 
 
 def test_long_tables_continue_on_more_pages():
-    per_page = report._rows_fitting(0.95)
+    per_page = layout.rows_fitting(0.95)
     assert 40 < per_page < 60  # a full letter page of 8 pt rows
     pdf = CountingPdf()
-    report._table_pages(pdf, "Per-epoch log", ("a", "b"), [(i, i) for i in range(2 * per_page + 1)], (0.5, 0.5))
+    layout.table_pages(pdf, "Per-epoch log", ("a", "b"), [(i, i) for i in range(2 * per_page + 1)], (0.5, 0.5))
     assert pdf.pages == 3
     first = (report.Figure(figsize=report.PAGE), 0.5)  # a first page already half full
     pdf = CountingPdf()
-    report._table_pages(pdf, "Hyper-parameters", ("a", "b"), [(i, i) for i in range(per_page)], (0.5, 0.5),
-                        first_page=first)
+    layout.table_pages(pdf, "Hyper-parameters", ("a", "b"), [(i, i) for i in range(per_page)], (0.5, 0.5),
+                       first_page=first)
     assert pdf.pages == 2
 
 
@@ -572,19 +573,19 @@ def test_every_cell_of_the_hyper_parameter_table_fits_its_column(preset):
     renderer = FigureCanvasAgg(fig).get_renderer()
     if preset == "sgd":   # the two-column table of a run with --set optimizer=sgd
         config = get_preset("best").override(optimizer="sgd").to_dict()
-        rows, widths = [(name, report._shorten(value)) for name, value in describe.settings_rows(config)], \
+        rows, widths = [(name, layout.shorten(value)) for name, value in describe.settings_rows(config)], \
             report.SGD_TABLE_WIDTHS
         rows += [(words, "") for words in describe.SETTING_WORDS.values()]
     else:   # cpu-changed: airbench94_muon's column then holds its own values
         changed = dict(tta="none", label_smoothing=0.0, flip=False, translate=0) if preset == "cpu-changed" else {}
         config = get_preset(preset.replace("-changed", "")).override(**changed).to_dict()
-        rows = [(name, report._shorten(value, 50), theirs) for name, value, theirs in credit.airbench_rows(config)]
+        rows = [(name, layout.shorten(value, 50), theirs) for name, value, theirs in credit.airbench_rows(config)]
         rows += [(words, "", "") for words in {**describe.SETTING_WORDS, **describe.MUON_WORDS}.values()]
         widths = report.MUON_TABLE_WIDTHS
     for row in rows:
         for text, width in zip(row, widths):
-            room = width * report.TABLE_WIDTH * report.PAGE[0] * (1 - report.CELL_PAD)   # text starts at the pad
-            shown = fig.text(0, 0, str(text), fontsize=report.TABLE_FONT_PT)
+            room = width * layout.TABLE_WIDTH * report.PAGE[0] * (1 - layout.CELL_PAD)   # text starts at the pad
+            shown = fig.text(0, 0, str(text), fontsize=layout.TABLE_FONT_PT)
             assert shown.get_window_extent(renderer).width / fig.dpi < room, (text, preset)
 
 
@@ -626,9 +627,9 @@ def test_settings_switched_off_still_face_airbenchs_values():
 
 
 def test_a_percent_sign_stays_on_the_line_of_its_number_and_an_option_whole():
-    assert report.wrap("then gave 90.59 %, 90.00 % and 89.93 %", 22) == ["then gave 90.59\u00a0%,",
+    assert layout.wrap("then gave 90.59 %, 90.00 % and 89.93 %", 22) == ["then gave 90.59\u00a0%,",
                                                                         "90.00\u00a0% and 89.93\u00a0%"]
-    assert report.wrap("in this run (--no-epoch-eval).", 20) == ["in this run", "(--no-epoch-eval)."]
+    assert layout.wrap("in this run (--no-epoch-eval).", 20) == ["in this run", "(--no-epoch-eval)."]
 
 
 def test_a_run_shorter_than_the_whitening_bias_schedule_is_not_said_to_end_it():
@@ -683,7 +684,7 @@ def test_a_run_of_one_or_two_steps_is_not_said_to_fall_from_its_peak():
 
 def test_a_long_method_paragraph_fills_the_page_and_continues_on_the_next():
     part = " ".join(["word"] * 300)   # about 15 wrapped lines
-    figures = report._method_pages([("First", part), ("Second", "\n\n".join([part] * 4))])
+    figures = layout.paragraph_pages("Method", [("First", part), ("Second", "\n\n".join([part] * 4))])
     texts = [[t.get_text() for t in fig.texts] for fig in figures]
     assert len(figures) == 2 and texts[0][:2] == ["Method", "First"] and "Second" in texts[0]
     assert texts[1][:2] == ["Method (continued)", "Second (continued)"]   # its parts that did not fit

@@ -1,5 +1,7 @@
 """The p2 hand-in report: a multi-page PDF (the run's settings, the recipe in words, the layer table, the training
-curves and the results) and the training curves as a PNG; the curves themselves are drawn in curves.py.
+curves and the results) and the training curves as a PNG. This module decides what each page holds; the curves
+themselves are drawn in curves.py, and how text and tables flow over the pages (wrapping, continued tables and
+paragraphs) is layout.py's.
 
 Everything the report draws is written for a reader, not a programmer: settings, layers and timings are named in
 words (describe.py), and the Method section, the recipe written out from its config (method.py), credits the
@@ -10,27 +12,19 @@ caller's plotting backend. Every file is written to a temporary file in the targ
 place; missing folders are created. The PDF carries no creation date, so the same numbers give the same bytes.
 """
 import os
-import textwrap
 
 import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from matplotlib.table import Table
 
 from config import TTA_FRACTION_NOTE, Config, step_counts
 from credit import airbench_rows, sources_paragraph
 from curves import PAGE, epoch_ended, training_figure
 from describe import CHANGED, TTA_WORDS, layer_names, readable, selective_share, settings_rows
 from layers import layer_table, learned_params, total_params  # noqa: F401  (the report's public API)
+from layout import paragraph_pages, rows_fitting, shorten, table_pages, wrap
 from method import precision_paragraph, precision_words, selection_paragraph
 
-TABLE_FONT_PT = 8
-ROW_SCALE = 1.05          # stretch of matplotlib's default table row height
-# matplotlib sizes table rows from Table.FONTSIZE (10 pt), whatever font size the cells use
-ROW_HEIGHT_IN = Table.FONTSIZE / 72 * 1.2 * ROW_SCALE
-BOTTOM = 0.05             # bottom margin of table pages (figure fraction)
-TABLE_WIDTH = 0.86        # of the page; a table's columns share it (their widths: fractions of this)
-CELL_PAD = 0.03           # a cell's text starts this fraction of its width from the left; it is not wrapped
 MUON_TABLE_WIDTHS = (0.44, 0.4, 0.16)   # the hyper-parameter table: setting, value, airbench94_muon's value
 SGD_TABLE_WIDTHS = (0.5, 0.5)           # the same without airbench94_muon's column (an SGD run)
 SAMPLE_COLUMNS = 5        # test images per row on the last page
@@ -80,41 +74,6 @@ def plot_training(history, png_path, config=None, n_train=50_000, n_validation=0
 
 # ----- the PDF's pages -----
 
-def _shorten(value, width=70):
-    text = str(value)
-    return text if len(text) <= width else text[:width // 2 - 1] + " ... " + text[-(width // 2 - 4):]
-
-
-def _rows_fitting(top):
-    """How many table rows fit between `top` (figure fraction) and the bottom margin, header row excluded."""
-    return max(1, int((top - BOTTOM) * PAGE[1] / ROW_HEIGHT_IN) - 2)
-
-
-def _table_pages(pdf, heading, columns, rows, widths, first_page=None):
-    """Add `rows` as a table, continued on as many pages as needed; the first page may be given as (fig, top)."""
-    fig, top = first_page or (Figure(figsize=PAGE), 0.95)
-    remaining, title = list(rows), heading
-    while True:
-        chunk, remaining = remaining[:_rows_fitting(top)], remaining[_rows_fitting(top):]
-        fig.text(0.08, top, title, fontsize=13, weight="bold", va="top")
-        ax = fig.add_axes((0.08, BOTTOM, TABLE_WIDTH, top - 0.03 - BOTTOM))
-        ax.axis("off")
-        if chunk:
-            table = ax.table(cellText=chunk, colLabels=columns, colWidths=widths, loc="upper center",
-                             cellLoc="left")
-            table.auto_set_font_size(False)
-            table.set_fontsize(TABLE_FONT_PT)
-            table.scale(1, ROW_SCALE)
-            for (row, _), cell in table.get_celld().items():
-                cell.PAD = CELL_PAD  # matplotlib's 0.1 of the column width indents wide columns too far
-                if row == 0:
-                    cell.set_facecolor("#dde4ee")
-        pdf.savefig(fig)
-        if not remaining:
-            return
-        fig, top, title = Figure(figsize=PAGE), 0.95, heading + " (continued)"
-
-
 def _summary_page(summary):
     fig = Figure(figsize=PAGE)
     fig.text(0.5, 0.96, summary["title"], ha="center", va="top", fontsize=16, weight="bold")
@@ -159,12 +118,6 @@ def _summary_page(summary):
                  else None)
         y -= 0.0175 * len(wrapped) + 0.005
     return fig, y - 0.02
-
-
-def wrap(text, width):
-    """Lines of at most `width` characters, broken at spaces only: "--batch-size" split at its hyphen would no
-    longer read as one option, and a line must not start with the "%" of the number before it (a no-break space)."""
-    return textwrap.wrap(text.replace(" %", "\u00a0%"), width, break_on_hyphens=False, break_long_words=False)
 
 
 def _parameters(summary):
@@ -233,37 +186,6 @@ def method_section(summary):
     return paragraphs
 
 
-def _method_pages(paragraphs):
-    """The recipe in words: a bold heading and a wrapped paragraph each, continued on a new page when full."""
-    figures, y = [], None
-    for heading, text in paragraphs:
-        parts = [wrap(part, 100) for part in text.split("\n\n")]   # "\n\n": parts a page may end between
-        while parts:
-            fit = _parts_fitting(parts, y) if figures else 0
-            if not fit:   # not even its first part fits: a new page, which takes the parts that fit (one at least)
-                figures.append(Figure(figsize=PAGE))
-                title = "Method" if len(figures) == 1 else "Method (continued)"
-                figures[-1].text(0.08, 0.95, title, fontsize=13, weight="bold", va="top")
-                y = 0.915
-                fit = _parts_fitting(parts, y) or 1
-            lines = [line for part in parts[:fit] for line in part + [""]][:-1]   # a blank line between parts
-            figures[-1].text(0.08, y, heading, fontsize=10, weight="bold", va="top")
-            figures[-1].text(0.08, y - 0.018, "\n".join(lines), fontsize=9, va="top", linespacing=1.35)
-            y -= _paragraph_height(parts[:fit])
-            heading, parts = heading.removesuffix(" (continued)") + " (continued)", parts[fit:]
-    return figures
-
-
-def _parts_fitting(parts, y):
-    """How many of `parts`, from the first, fit with their heading between height `y` and the bottom margin."""
-    return next((n for n in range(len(parts), 0, -1) if y - _paragraph_height(parts[:n]) >= BOTTOM), 0)
-
-
-def _paragraph_height(parts):
-    """Page height (figure fraction) of a heading and these wrapped parts, a blank line between them."""
-    return 0.018 + 0.0165 * (sum(len(part) for part in parts) + len(parts) - 1) + 0.016
-
-
 def _samples_page(summary):
     """Each group of test images under its title, SAMPLE_COLUMNS to a row: predicted (true), wrong ones in red."""
     names = list(summary["class_names"])
@@ -290,24 +212,24 @@ def add_pages(pdf, summary):
     """Add every page of the report to `pdf` (anything with savefig(figure), such as PdfPages)."""
     config = summary["config"]
     if config.get("optimizer") == "muon":   # beside the public recipe's values, so what is borrowed shows
-        rows = [(name, _shorten(value, 50), theirs) for name, value, theirs in airbench_rows(config)]
+        rows = [(name, shorten(value, 50), theirs) for name, value, theirs in airbench_rows(config)]
         columns, widths = ("setting", "value", "airbench94_muon"), MUON_TABLE_WIDTHS
         heading = "Hyper-parameters of this run, beside airbench94_muon's"
     else:
-        rows = [(name, _shorten(value)) for name, value in settings_rows(config)]
+        rows = [(name, shorten(value)) for name, value in settings_rows(config)]
         columns, widths, heading = ("setting", "value"), SGD_TABLE_WIDTHS, "Hyper-parameters of this run"
-    _table_pages(pdf, heading, columns, rows, widths, first_page=_summary_page(summary))
-    for fig in _method_pages(method_section(summary)):
+    table_pages(pdf, heading, columns, rows, widths, first_page=_summary_page(summary))
+    for fig in paragraph_pages("Method", method_section(summary)):
         pdf.savefig(fig)
     names = layer_names(summary["architecture"])
     arch_rows = [(i, name, "x".join(map(str, row["output_shape"] or ["-"])), f"{row['params']:,}")
                  for i, (name, row) in enumerate(zip(names, summary["architecture"]))]
     arch_rows.append(("", "total", "", f"{summary['total_params']:,}"))
-    _table_pages(pdf, "Architecture (output shape per image)", ("#", "layer", "output", "parameters"),
-                 arch_rows, (0.06, 0.56, 0.2, 0.18))
+    table_pages(pdf, "Architecture (output shape per image)", ("#", "layer", "output", "parameters"),
+                arch_rows, (0.06, 0.56, 0.2, 0.18))
     history = summary["history"]
     table_top = 0.3   # the per-epoch log goes under the curves where it fits whole, else on pages of its own
-    fits = _rows_fitting(table_top) >= len(history)
+    fits = rows_fitting(table_top) >= len(history)
     curves = training_figure(history, portrait=True, room=table_top + 0.04 if fits else 0.0,
                              **_curve_inputs(summary))
     if not fits:
@@ -322,7 +244,7 @@ def add_pages(pdf, summary):
     if all(h.get("val_acc") is None for h in history):   # no images held out: no column of dashes
         epoch_rows = [row[:3] + row[4:] for row in epoch_rows]
         columns, widths = columns[:3] + columns[4:], (0.1, 0.16, 0.16, 0.2, 0.16, 0.22)
-    _table_pages(pdf, "Per-epoch log", columns, epoch_rows, widths, first_page=(curves, table_top) if fits else None)
+    table_pages(pdf, "Per-epoch log", columns, epoch_rows, widths, first_page=(curves, table_top) if fits else None)
     pdf.savefig(_results_page(summary))
     pdf.savefig(_samples_page(summary))
 
