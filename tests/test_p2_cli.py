@@ -223,21 +223,22 @@ def compile_failure(module, message, inner=None):
     return failure
 
 
-def test_a_compile_failure_is_one_line(p2_main):
+def test_a_compile_failure_is_one_line():
     """torch.compile on a CPU needs a C++ compiler (Windows without MSVC, a Mac without Xcode's tools lack one)."""
+    from failures import error_message
     no_compiler = type("InvalidCxxCompiler", (RuntimeError,), {})("No working C++ compiler found in "
                                                                   "torch._inductor.config.cpp.cxx\n\nmore")
     expected = ("--compile failed (InvalidCxxCompiler: No working C++ compiler found in torch._inductor.config.cpp.cxx);"
                 " run without --compile, which only saves time")
-    assert p2_main.error_message(compile_failure("torch._inductor.exc", f"InvalidCxxCompiler: {no_compiler}",
-                                                 no_compiler)) == expected
-    assert p2_main.error_message(compile_failure("torch._dynamo.exc", "backend='inductor' raised:\nInvalidCxxCompiler",
-                                                 no_compiler)) == expected   # its first line says nothing
-    assert p2_main.error_message(compile_failure("torch._dynamo.exc", "first line\nsecond")) == (
+    assert error_message(compile_failure("torch._inductor.exc", f"InvalidCxxCompiler: {no_compiler}",
+                                         no_compiler)) == expected
+    assert error_message(compile_failure("torch._dynamo.exc", "backend='inductor' raised:\nInvalidCxxCompiler",
+                                         no_compiler)) == expected   # its first line says nothing
+    assert error_message(compile_failure("torch._dynamo.exc", "first line\nsecond")) == (
         "--compile failed (first line); run without --compile, which only saves time")
     out_of_memory = compile_failure("torch._inductor.exc", "OutOfMemoryError: CUDA out of memory",
                                     torch.cuda.OutOfMemoryError("CUDA out of memory"))
-    assert p2_main.error_message(out_of_memory).startswith("out of GPU memory")   # not "run without --compile"
+    assert error_message(out_of_memory).startswith("out of GPU memory")   # not "run without --compile"
 
 
 def test_an_unknown_preset_lists_the_presets_by_their_names(p2_main, capsys):

@@ -63,7 +63,7 @@ def parse_args(argv, description=None):
                       help="re-measure the test accuracy of a saved model and exit")
     task.add_argument("--download-only", action="store_true",
                       help="find CIFAR-10, or download it (see above), check every file, and exit")
-    p.set_defaults(fallback="")   # words for the report when p2.run_with_cpu_fallback moved a run to the CPU
+    p.set_defaults(fallback="")   # words for the report when failures.run_with_cpu_fallback moved a run to the CPU
     return p.parse_args(argv)
 
 

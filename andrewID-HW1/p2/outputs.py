@@ -5,6 +5,9 @@ import contextlib
 import os
 import tempfile
 
+# The set a training run of p2.py writes (an --eval run writes none).
+OUTPUT_NAMES = ("p2_model.pkl", "p2_report.pdf", "p2_training.png")
+
 
 class OutputError(Exception):
     """The output folder cannot be created or written; the message says which folder and what to do."""
@@ -47,6 +50,12 @@ class OutputSet:
                 raise OutputError(f"--out {self.folder}: {name} there is a folder; move it away or choose another "
                                   "output folder")
         return self
+
+    def not_written(self, what, error):
+        """The one-line error for a file of the set that could not be written (a full disk, say): the old set
+        stays."""
+        return OutputError(f"--out {self.folder}: {what} could not be written ({error.strerror or error}); "
+                           f"{', '.join(self.names)} are as they were")
 
     def final(self, name):
         return os.path.join(self.folder, name)

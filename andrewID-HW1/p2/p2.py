@@ -14,11 +14,9 @@ p2.py, its data/, and data/ and data/cifar10 two folders above p2.py. If none do
 downloaded (md5-checked) into $CIFAR10_DIR, or else ./data.
 """
 import copy
-import gc
 import itertools
 import os
 import platform
-import re
 import sys
 import time
 
@@ -31,21 +29,21 @@ interrupt.while_starting(__name__ == "__main__")   # before torch loads (seconds
 os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
 import torch  # noqa: E402
 
-from checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402
-from data import CLASSES, LAYOUT_NAMES, DataError, load_cifar10, locate_cifar10  # noqa: E402
+from checkpoint import load_model, save_checkpoint  # noqa: E402
+from data import CLASSES, LAYOUT_NAMES, load_cifar10, locate_cifar10  # noqa: E402
 from describe import TTA_WORDS, config_table, selective_share  # noqa: E402
 from devices import describe_device, pick_device  # noqa: E402
+from failures import error_message, run_with_cpu_fallback  # noqa: E402
 from method import method_paragraphs  # noqa: E402
 from model import build_model  # noqa: E402
 from options import check_options, command_line, compose_config, for_device, parse_args, selection_note  # noqa: E402
-from outputs import OutputError, OutputSet  # noqa: E402
+from outputs import OUTPUT_NAMES, OutputError, OutputSet  # noqa: E402
 from precision import choose_precision  # noqa: E402
-from predict import MEAN, STD, normalize, predict_logits, predict_logits_per_tta  # noqa: E402
-from train import TrainingDiverged, train  # noqa: E402
+from predict import MEAN, STD, evaluate, normalize, predict_logits  # noqa: E402
+from train import train  # noqa: E402
 
 WHITEN_FIT_IMAGES = 5_000     # training images the whitening stem is computed from
 WARM_UP_STEPS = 3             # training steps run (and undone) before the timed run, on a GPU or compiled
-OUTPUT_NAMES = ("p2_model.pkl", "p2_report.pdf", "p2_training.png")
 
 
 def run_training(args, device):
@@ -59,7 +57,7 @@ def run_training(args, device):
         if device.type == "cpu":
             set_up_cpu_memory()
 
-        # 1. Data: the 50,000 training and 10,000 test images, as uint8 tensors on the device.
+        # 1. Data (data.py): the 50,000 training and 10,000 test images, as uint8 tensors on the device.
         source = find_data(args.data_dir)
         data = split_validation(load_cifar10(source), args.validation, device)
 
@@ -192,26 +190,11 @@ def warm_up(model, cfg, data, device, precision, compiled):
     return seconds
 
 
-def evaluate(model, cfg, data, device, precision, mean=MEAN, std=STD):
-    """Test accuracy with the preset's TTA, its predictions, confusion matrix and per-class accuracy; and, from the
-    same pass, the accuracy without TTA."""
-    ttas = (cfg.tta, "none") if cfg.tta != "none" else ("none",)
-    logits = predict_logits_per_tta(model, data["test_images"], cfg, device, ttas, mean=mean, std=std,
-                                    precision=precision, desc="testing")
-    labels = data["test_labels"].cpu()
-    preds, plain_preds = logits[cfg.tta].cpu().argmax(1), logits["none"].cpu().argmax(1)
-    confusion = torch.zeros(10, 10, dtype=torch.long)
-    confusion.index_put_((labels, preds), torch.ones_like(labels), accumulate=True)
-    per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
-    accuracy = (preds == labels).float().mean().item()
-    return accuracy, (plain_preds == labels).float().mean().item(), preds, confusion, per_class
-
-
 def save_model(out, model, cfg, facts):
     try:
         save_checkpoint(out.staged("p2_model.pkl"), model, cfg, class_names=CLASSES, mean=MEAN, std=STD, **facts)
     except OSError as e:
-        raise not_written(out, "the model file", e) from None
+        raise out.not_written("the model file", e) from None
 
 
 def pick_samples(images, labels, preds, n_wrong=15):
@@ -242,16 +225,11 @@ def write_report(summary, model, cfg, n_train, out):
     except report.ReportError as e:
         raise OutputError(str(e)) from None
     except OSError as e:   # e.g. a full disk while matplotlib writes
-        raise not_written(out, "the report", e) from None
+        raise out.not_written("the report", e) from None
 
 
-def not_written(out, what, error):
-    """The one-line error for an output that could not be written (a full disk, say): the old set stays."""
-    return OutputError(f"--out {out.folder}: {what} could not be written ({error.strerror or error}); "
-                       f"{', '.join(OUTPUT_NAMES)} are as they were")
-
-
-# ----- --eval, errors and main (the command line's options and their checks: options.py)
+# ----- --eval and main (the command line's options and their checks: options.py; what a failure says and the
+# Mac GPU's second try on the CPU: failures.py)
 
 def run_eval(args, device):
     if device.type == "cpu":
@@ -279,66 +257,6 @@ def run_eval(args, device):
               "%): a device or precision other than the training run's rounds differently"
               + (f"; and the stored figure was measured on data described as \"{note}\"" if note else ""))
     print(f"test accuracy: {100 * acc:.2f}%")
-
-
-def run_with_cpu_fallback(task, args, device):
-    """task(args, device); if it fails on a Mac's GPU, where PyTorch lacks or mishandles a few operations in some
-    versions, it runs again on the CPU, said in one line. A training loss that stops being finite there counts as
-    such a failure (wrong gradients show so). A problem with the data or a file would fail on the CPU as well: that
-    ends the run as anywhere else."""
-    try:
-        return task(args, device)
-    except Exception as e:
-        if device.type != "mps" or interrupt.received() or not mps_fault(e, args):
-            raise
-        why = first_line(e)
-    # out of the except clause, so the failed run's tensors are freed before the CPU run needs the memory
-    print(f"the Mac's GPU (MPS) failed ({why}); running on the CPU instead (--device cpu skips the GPU)")
-    gc.collect()
-    torch.mps.empty_cache()
-    args.fallback = " (the Mac's GPU failed, so the run was repeated on the CPU)"   # the report's Device line
-    return task(args, torch.device("cpu"))
-
-
-def mps_fault(error, args):
-    """Whether `error`, raised on a Mac's GPU, is PyTorch's MPS support failing: an operation it lacks, or an error
-    of torch's that names MPS or Metal (not our own errors, whose paths may hold those letters: /Users/thompson); or
-    the preset's own recipe diverging (wrong gradients show so; it does not on a CPU)."""
-    if isinstance(error, TrainingDiverged):
-        return not (args.set or args.epochs or args.batch_size)
-    if error_message(error) is not None:   # the data, a file, the memory: the same on the CPU
-        return False
-    return isinstance(error, NotImplementedError) or (isinstance(error, (RuntimeError, TypeError)) and
-                                                     re.search(r"\b(MPS|mps|Metal)\b", str(error)) is not None)
-
-
-def first_line(exc):
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def error_message(exc):
-    """The one line shown for an error the user can act on; None for a bug (then the traceback is shown: a
-    ValueError from inside the code is one, as the settings are all checked before any work)."""
-    if isinstance(exc, (DataError, CheckpointError, OutputError)):
-        return str(exc)
-    if isinstance(exc, TrainingDiverged):
-        return f"{exc}; {', '.join(OUTPUT_NAMES)} are as they were"
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return ("out of GPU memory; --preset cpu needs less (batches of 1000, with learning rates set for "
-                "them)")
-    if isinstance(exc, MemoryError) or "DefaultCPUAllocator: can't allocate memory" in str(exc):
-        return ("out of memory (a CPU training run of p2 takes up to about 4 GB): close other programs, or train "
-                "on a GPU (Colab's free one, for instance)")
-    if isinstance(exc, OSError):
-        return f"{exc.filename or 'a file'}: {exc.strerror or exc}"
-    if type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):   # e.g. no C++ compiler on the CPU
-        inner = getattr(exc, "inner_exception", None)   # what the compiler's wrapper holds (torch 2.2 to 2.14)
-        known = error_message(inner) if inner is not None else None   # out of memory while compiling, say
-        if known:
-            return known
-        why = f"{type(inner).__name__}: {first_line(inner)}" if inner is not None else first_line(exc)
-        return f"--compile failed ({why}); run without --compile, which only saves time"
-    return None
 
 
 def main(argv=None):

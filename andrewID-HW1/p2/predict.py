@@ -1,4 +1,5 @@
-"""Predictions of a network: images normalised as in training, in batches, averaged over test-time views.
+"""Predictions of a network: images normalised as in training, in batches, averaged over test-time views; and the
+test step of p2.py (evaluate): accuracy on the test images, the predictions, the confusion matrix.
 
 Test-time augmentation averages the class scores of several views of each image: the image itself, its mirror
 image and 1-pixel shifts of both. The extra views go only to the images one view is least sure of.
@@ -102,6 +103,21 @@ def predict_logits(model, images, cfg, device, tta=None, mean=MEAN, std=STD, pre
     """Logits (N, 10) in float32 for uint8 `images`, averaged over the test-time views `tta` names."""
     tta = cfg.tta if tta is None else tta
     return predict_logits_per_tta(model, images, cfg, device, (tta,), mean, std, precision)[tta]
+
+
+def evaluate(model, cfg, data, device, precision, mean=MEAN, std=STD):
+    """Test accuracy with the preset's TTA, its predictions, confusion matrix and per-class accuracy; and, from the
+    same pass, the accuracy without TTA."""
+    ttas = (cfg.tta, "none") if cfg.tta != "none" else ("none",)
+    logits = predict_logits_per_tta(model, data["test_images"], cfg, device, ttas, mean=mean, std=std,
+                                    precision=precision, desc="testing")
+    labels = data["test_labels"].cpu()
+    preds, plain_preds = logits[cfg.tta].cpu().argmax(1), logits["none"].cpu().argmax(1)
+    confusion = torch.zeros(10, 10, dtype=torch.long)
+    confusion.index_put_((labels, preds), torch.ones_like(labels), accumulate=True)
+    per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
+    tta_accuracy = (preds == labels).float().mean().item()   # "accuracy" is this module's function below
+    return tta_accuracy, (plain_preds == labels).float().mean().item(), preds, confusion, per_class
 
 
 def accuracy(logits, labels):
