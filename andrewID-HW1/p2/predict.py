@@ -112,12 +112,11 @@ def evaluate(model, cfg, data, device, precision, mean=MEAN, std=STD):
     logits = predict_logits_per_tta(model, data["test_images"], cfg, device, ttas, mean=mean, std=std,
                                     precision=precision, desc="testing")
     labels = data["test_labels"].cpu()
-    preds, plain_preds = logits[cfg.tta].cpu().argmax(1), logits["none"].cpu().argmax(1)
+    preds = logits[cfg.tta].cpu().argmax(1)
     confusion = torch.zeros(10, 10, dtype=torch.long)
     confusion.index_put_((labels, preds), torch.ones_like(labels), accumulate=True)
     per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
-    tta_accuracy = (preds == labels).float().mean().item()   # "accuracy" is this module's function below
-    return tta_accuracy, (plain_preds == labels).float().mean().item(), preds, confusion, per_class
+    return accuracy(logits[cfg.tta], labels), accuracy(logits["none"], labels), preds, confusion, per_class
 
 
 def accuracy(logits, labels):
