@@ -1,8 +1,7 @@
 """HW1 problem 1: the course template p1_template.py, solved: a multi-layer perceptron in NumPy, trained on MNIST.
-`python p1.py` beside mnist_train.csv and mnist_test.csv trains with the hyper-parameters marked in main(), prints
-each epoch's loss and error and the test error, and writes p1_model.npz, p1_training.png and p1_report.pdf beside
-p1.py. Optional: MNIST_DIR (the CSVs' folder), P1_PRESET=best, P1_OUT (output folder). The template's parts come
-first, in its order; what the template does not have follows under "Additions"."""
+`python p1.py` beside mnist_train.csv and mnist_test.csv trains with the hyper-parameters marked in main() and writes
+p1_model.npz, p1_training.png and p1_report.pdf beside p1.py. Optional: MNIST_DIR (the CSVs' folder), P1_PRESET=best,
+P1_OUT (output folder). The template's parts come first, in its order; what it lacks follows under "Additions"."""
 # Do not import any third-party library other than numpy and matplotlib (the assignment's rule).
 import os
 
@@ -40,7 +39,6 @@ class Identity(Activation):
     def derivative(self):
         return 1.0
 
-
 class Sigmoid(Activation):
     def forward(self, x):
         e = np.exp(-np.abs(x))  # never overflows; the two branches below are one function, stable for each sign
@@ -75,9 +73,7 @@ class Criterion:
         raise NotImplementedError
 
 class SoftmaxCrossEntropy(Criterion):
-    def __init__(self):
-        super().__init__()
-        self.sm = None
+    sm = None  # the softmax of the last forward, for derivative()
     def forward(self, x, y):
         """Per-sample loss (batch,) = logsumexp(x) - <y, x>; shifting by the row max keeps exp() finite.
         Labels take the logits' dtype, so float64 one-hot labels never turn float32 training into float64."""
@@ -115,7 +111,6 @@ class MLP:
         self.criterion = criterion
         self.lr = lr
         # <---------------------
-
         if len(activations) not in (self.nlayers - 1, self.nlayers):
             raise ValueError(f"{len(hiddens)} hidden layers need {self.nlayers - 1} activations (one per hidden "
                              f"layer) or {self.nlayers} (one per layer, Identity() last), got {len(activations)}")
@@ -189,9 +184,8 @@ class MLP:
         return int((self.output.argmax(axis=1) != truth).sum())
 
     def save_model(self, path='p1_model.npz'):
-        """Save every W and b (the template's method), one plain array each, with the layer sizes, activation names
-        and self.metadata, so load_model can rebuild the MLP. The template's np.savez(path, self.W, self.b) turns
-        each list into one array, which NumPy refuses for layers of different shapes."""
+        """The template's method: every W and b as its own array (its np.savez(path, self.W, self.b) fails for layers
+        of different shapes), with the layer sizes, activation names and self.metadata, for load_model."""
         arrays = {"sizes": np.array(self.nn_dim, dtype=np.int64),
                   "activations": np.array([type(a).__name__ for a in self.layer_activations])}
         for i in range(self.nlayers):
@@ -199,11 +193,10 @@ class MLP:
         arrays.update({f"meta_{key}": np.asarray(value) for key, value in self.metadata.items()})
         if not isinstance(path, (str, os.PathLike)):  # an open file, as np.savez takes too: written as it is
             return np.savez(path, **arrays)
-        path = os.fspath(path) + ("" if os.fspath(path).endswith(".npz") else ".npz")  # as np.savez names it
+        folder, name = os.path.split(os.fspath(path))
+        name += "" if name.endswith(".npz") else ".npz"  # as np.savez names it
         # written whole under a temporary name, then renamed (write_outputs): a cut-off file never replaces one
-        write_outputs(os.path.dirname(path) or os.curdir,
-                      {os.path.basename(path): lambda temporary: np.savez(temporary, **arrays)})
-
+        write_outputs(folder or os.curdir, {name: lambda temporary: np.savez(temporary, **arrays)})
 
 # Don't change this function
 def get_training_stats(mlp, dset, nepochs, batch_size):
@@ -265,20 +258,16 @@ def get_training_stats(mlp, dset, nepochs, batch_size):
 
     return (training_losses, training_errors, validation_losses, validation_errors)
 
-
 # get_one_hot: the template's, vectorised; its int(in_array[i]) of a one-element row raises on NumPy 2.x
 def get_one_hot(in_array, one_hot_dim):
     """(N, one_hot_dim) float one-hot rows from N labels: the template's (N, 1) float column, or a flat array."""
     labels = np.asarray(in_array, dtype=np.float64).reshape(len(in_array), -1)
     if labels.shape[1] != 1 or not np.all((labels == np.round(labels)) & (labels >= 0) & (labels < one_hot_dim)):
         raise ValueError(f"get_one_hot expects one whole-number label 0..{one_hot_dim - 1} per row")
-    out_array = np.zeros((len(labels), one_hot_dim))
-    out_array[np.arange(len(labels)), labels[:, 0].astype(np.intp)] = 1
-    return out_array
+    return np.eye(one_hot_dim)[labels[:, 0].astype(np.intp)]  # row k of the identity is class k's one-hot row
 
-# ---- main: read the data, split and scale it, build the MLP, train, save, plot and report.
+# ---- main: load the MNIST CSVs (find_mnist_dir says where), split and scale them, build the MLP, train, save, report.
 def main():
-    # load the MNIST data set from the CSV files (find_mnist_dir says where it looks)
     clock, folder = wall_clock(), output_dir()  # a folder that cannot be written is refused before any work
     mnist_dir = find_mnist_dir()
     train_pixels, train_labels = load_mnist_csv(os.path.join(mnist_dir, "mnist_train.csv"), VALIDATION_ROWS + 1)
@@ -286,19 +275,16 @@ def main():
     # the template's split (the first 50,000 rows train, the last 10,000 validate), pixels scaled by 1/255
     n_train = len(train_pixels) - VALIDATION_ROWS
     train_imgs, val_imgs, test_imgs = map(preprocess, (train_pixels[:n_train], train_pixels[n_train:], test_pixels))
-    train_y, val_y, test_y = (get_one_hot(labels, 10) for labels in
-                              (train_labels[:n_train], train_labels[n_train:], test_labels))
+    train_y, val_y, test_y = [get_one_hot(y, 10) for y in (train_labels[:n_train], train_labels[n_train:], test_labels)]
 
     # ======== Hyper-parameters: the only part of main() meant to be changed ========
     # One activation per hidden layer; the report gives each value's reason. "default" trains in under a minute
     # on two cores; P1_PRESET=best picks the second set, with random distortions that need many more epochs.
     presets = {
-        "default": dict(hiddens=[700, 700], activations=[ReLU(), ReLU()], lr=0.1, num_epochs=10,
-                        batch_size=256, momentum=0.9, warmup=0.03, max_shift=1, max_degrees=0, max_scale=0,
-                        elastic=0, seed=0),
-        "best": dict(hiddens=[1024, 1024], activations=[ReLU(), ReLU()], lr=0.05, num_epochs=100,
-                     batch_size=128, momentum=0.9, warmup=0.03, max_shift=2, max_degrees=10, max_scale=0.1,
-                     elastic=36, seed=0),
+        "default": dict(hiddens=[700, 700], activations=[ReLU(), ReLU()], lr=0.1, num_epochs=10, batch_size=256,
+                        momentum=0.9, warmup=0.03, max_shift=1, max_degrees=0, max_scale=0, elastic=0, seed=0),
+        "best": dict(hiddens=[1024, 1024], activations=[ReLU(), ReLU()], lr=0.05, num_epochs=100, batch_size=128,
+                     momentum=0.9, warmup=0.03, max_shift=2, max_degrees=10, max_scale=0.1, elastic=36, seed=0),
     }
     hp = choose_preset(presets)
     # =================================================================================
@@ -310,9 +296,8 @@ def main():
               weight_init_fn=he_weight_init, bias_init_fn=zeros_bias_init, criterion=SoftmaxCrossEntropy(),
               lr=hp["lr"], momentum=hp["momentum"], lr_schedule=warmup_cosine(hp["lr"], hp["warmup"], steps))
     # train: each epoch visits the training images in a new random order, randomly shifted (and distorted)
-    train_set = TrainingImages(train_imgs, train_y, np.random.default_rng(hp["seed"]), make_augment(hp),
-                               hp["num_epochs"])
-    dataset = [[train_set, train_set.labels], [val_imgs, val_y], [test_imgs, test_y]]
+    images = TrainingImages(train_imgs, train_y, np.random.default_rng(hp["seed"]), make_augment(hp), hp["num_epochs"])
+    dataset = [[images, images.labels], [val_imgs, val_y], [test_imgs, test_y]]
     times = {"data": wall_clock() - clock}
     stats = get_training_stats(mlp, dataset, hp["num_epochs"], hp["batch_size"])
     times["train"] = wall_clock() - clock - times["data"]
@@ -349,10 +334,9 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
 
 # ---- Shuffling and augmentation: the training set as get_training_stats slices it.
 class TrainingImages:
-    """trainx for get_training_stats: [b:b + n] gives rows b..b+n of this epoch's random order, augmented; a slice
-    from row 0 starts an epoch (a new order, a progress line). `labels` is trainy, an array put in the same new order
-    in place as each epoch starts (the loop holds on to it). `epochs`: the run's number of epochs (None: no count or
-    time to go in the progress line)."""
+    """trainx for get_training_stats: [b:b + n] gives rows b..b+n of this epoch's random order, augmented. A slice from
+    row 0 starts an epoch: a new order, put in place into `labels` (trainy; the loop holds on to it), and a progress
+    line, with the count and time to go when `epochs` (the run's number of epochs) is given."""
     def __init__(self, images, labels, rng, augment=None, epochs=None):
         self.images, self.rng, self.augment, self.epochs = images, rng, augment, epochs
         self.labels_in_file_order, self.labels = labels, labels.copy()
@@ -472,23 +456,22 @@ def load_mnist_csv(path, min_rows=1):
     except ValueError:
         valid = False
     if not valid:  # any bad row, found again by its line in the file (blank lines counted)
-        row, what = _first_bad_row(path)
-        raise MnistDataError(f"{path}, row {row}: {what}; {ROW_LAYOUT}. To replace the file, {GET_DATA_HINT}")
+        raise MnistDataError(f"{path}, {_first_bad_row(path)}; {ROW_LAYOUT}. To replace the file, {GET_DATA_HINT}")
     if len(whole) < min_rows:
         raise MnistDataError(f"{path}: {len(whole)} rows, but at least {min_rows} are needed; {GET_DATA_HINT}")
     return np.ascontiguousarray(whole[:, 1:]), whole[:, 0].astype(np.int64)
 
 def _first_bad_row(path):
-    """(row number, problem) of the first malformed row; read only once load_mnist_csv has found one."""
+    """The first malformed row, as "row N: what is wrong"; read only once load_mnist_csv has found one."""
     with open(path, encoding="ascii", errors="replace") as f:
         for row, line in enumerate(f, 1):
             if row == 1 and line.startswith("\ufffd" * 3):
-                return 1, "the file starts with a byte-order mark (some editors add one); save it without one"
+                return "row 1: the file starts with a byte-order mark (some editors add one); save it without one"
             if not line.strip("\r\n"):
                 continue  # the parser skips empty lines too (not a line of spaces)
             values = line.strip().split(",")
             if len(values) != 785:
-                return row, f"{len(values)} values, expected 785"
+                return f"row {row}: {len(values)} values, expected 785"
             for column, value in enumerate(values, 1):
                 name, high = ("label", 9) if column == 1 else ("pixel", 255)
                 try:  # the rule the reader applies: a number, whole, in range ("7", "7.0" and "7e0" all pass)
@@ -497,8 +480,8 @@ def _first_bad_row(path):
                     number = float("nan")
                 if not (number.is_integer() and 0 <= number <= high):
                     problem = "is negative" if number < 0 else f"is not a whole number 0..{high}"
-                    return row, f"{name} {value.strip()!r} (column {column}) {problem}"
-    return 1, "not readable as comma-separated whole numbers"
+                    return f"row {row}: {name} {value.strip()!r} (column {column}) {problem}"
+    return "row 1: not readable as comma-separated whole numbers"
 
 def preprocess(pixels):
     return np.asarray(pixels, dtype=np.float32) * np.float32(1 / 255)
@@ -521,16 +504,15 @@ def choose_preset(presets):
     missing = [key for key in HYPERPARAMETER_NOTES if key not in hp]
     if missing:
         raise SettingError(f"hyper-parameter block: the {name} preset has no {', '.join(missing)}; give each a value")
-    rules = {"lr": (number(hp["lr"]) and hp["lr"] > 0, "a number > 0"),
-             "num_epochs": (whole(hp["num_epochs"]), "a whole number >= 1"),
-             "batch_size": (whole(hp["batch_size"]), "a whole number >= 1"),
-             "hiddens": (isinstance(hp["hiddens"], (list, tuple)) and all(map(whole, hp["hiddens"])),
-                         "a list of whole numbers >= 1"),
-             **{key: (number(hp[key]) and 0 <= hp[key] < 1, "a number in [0, 1)") for key in ("momentum", "warmup")},
-             "max_shift": (integer(hp["max_shift"]) and hp["max_shift"] >= 0, "a whole number >= 0"),
-             **{key: (number(hp[key]) and hp[key] >= 0, "a number >= 0") for key in AFFINE_KEYS},
-             "seed": (integer(hp["seed"]) and 0 <= hp["seed"] < 2**32, "a whole number from 0 to 4294967295")}
-    bad = [f"{key} = {hp[key]!r} (must be {rule})" for key, (ok, rule) in rules.items() if not ok]
+    rules = [(["lr"], lambda v: number(v) and v > 0, "a number > 0"),
+             (["num_epochs", "batch_size"], whole, "a whole number >= 1"),
+             (["hiddens"], lambda v: isinstance(v, (list, tuple)) and all(map(whole, v)),
+              "a list of whole numbers >= 1"),
+             (["momentum", "warmup"], lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)"),
+             (["max_shift"], lambda v: integer(v) and v >= 0, "a whole number >= 0"),
+             (AFFINE_KEYS, lambda v: number(v) and v >= 0, "a number >= 0"),
+             (["seed"], lambda v: integer(v) and 0 <= v < 2**32, "a whole number from 0 to 4294967295")]
+    bad = [f"{key} = {hp[key]!r} (must be {rule})" for keys, ok, rule in rules for key in keys if not ok(hp[key])]
     if bad:
         raise SettingError(f"hyper-parameter block: {'; '.join(bad)}")
     if len(hp["activations"]) not in (len(hp["hiddens"]), len(hp["hiddens"]) + 1):
@@ -553,9 +535,8 @@ def output_dir():
     return folder
 
 def write_outputs(folder, writers):
-    """Each writers[name](path) writes to a temporary name; once all are written the old files are moved aside and
-    the new ones into place, every move undone if one fails (Windows will not move a file another program has open),
-    so a failure or Ctrl-C keeps the old set."""
+    """Each writers[name](path) writes under a temporary name; then the old files move aside and the new ones in, each
+    move undone if one fails (Windows will not move a file another program has open): a failure keeps the old set."""
     os.makedirs(folder, exist_ok=True)
     final, new, old = ({name: os.path.join(folder, f"{tag}{name}") for name in writers}
                        for tag in ("", f".tmp{os.getpid()}.", f".old{os.getpid()}."))
@@ -575,7 +556,7 @@ def write_outputs(folder, writers):
                 raise OSError(f"{e.filename} cannot be replaced ({e.strerror}); if another program has it open, close "
                               "it and run again") from None
             done.append((source, target))
-    except BaseException:
+    except BaseException:  # not only errors: Ctrl-C (KeyboardInterrupt) keeps the old set too
         for source, target in reversed(done):
             os.replace(target, source)
         raise
@@ -615,11 +596,10 @@ def load_model(path):
         with np.load(path, allow_pickle=False) as z:
             data = {key: z[key] for key in z.files}
         sizes = [int(s) for s in data["sizes"]]
-        weights = iter([data[f"W{i}"] for i in range(len(sizes) - 1)])
-        biases = iter([data[f"b{i}"] for i in range(len(sizes) - 1)])
+        arrays = iter([data[f"{kind}{i}"] for kind in "Wb" for i in range(len(sizes) - 1)])  # MLP's order: W, then b
         known = {cls.__name__: cls for cls in (Identity, Sigmoid, Tanh, ReLU)}
         mlp = MLP(sizes[0], sizes[-1], sizes[1:-1], [known[str(name)]() for name in data["activations"]],
-                  lambda d0, d1: next(weights), lambda d: next(biases), SoftmaxCrossEntropy(), lr=0.0)
+                  lambda d0, d1: next(arrays), lambda d: next(arrays), SoftmaxCrossEntropy(), lr=0.0)
         if [w.shape for w in mlp.W] != list(zip(sizes[:-1], sizes[1:])) or [b.size for b in mlp.b] != sizes[1:]:
             raise ValueError("arrays that do not fit the layer sizes")
     except OSError:  # a file that is missing or cannot be read: the system's own words say which
@@ -673,8 +653,7 @@ def write_report(results, path):
               f"accuracy) on the {len(results['test_labels']):,d} MNIST test images", fontsize=11)
     text = _report_text(results)   # above the curves; a longer one (more layers or settings) in a smaller font
     page.text(0.07, 0.905, text, fontsize=min(7.5, 280 / (text.count("\n") + 1)), family="monospace", va="top")
-    curves = [page.add_axes([0.08, 0.305, 0.38, 0.155]), page.add_axes([0.58, 0.305, 0.38, 0.155])]
-    _draw_curves(curves, results["stats"])
+    _draw_curves([page.add_axes([left, 0.305, 0.38, 0.155]) for left in (0.08, 0.58)], results["stats"])
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (results["test_labels"], results["predicted"]), 1)
     ax = page.add_axes([0.32, 0.045, 0.36, 0.195])
