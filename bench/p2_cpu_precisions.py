@@ -33,6 +33,21 @@ def row_name(precision, env):
     return precision + ("-avx2" if env else "")
 
 
+def recipe_network(cfg, precision):
+    """(network, its optimizers, its memory format) as p2 trains `cfg` in Precision `precision`, the whitening
+    stem fitted to random images (seeded): for timing or counting a training step, not for accuracy."""
+    import torch
+
+    from model import build_model
+    from train import make_optimizers
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    model.whiten.fit(torch.randn(256, 3, 32, 32))
+    model = model.to(memory_format=memory_format)
+    return model, make_optimizers(model, cfg, precision), memory_format
+
+
 def measure(preset, settings, precision, steps, eval_batches, bf16_emulated_steps, malloc_default=False):
     """In the child process: {"train_s": median s a step, "eval_s": median s an eval batch, ...}."""
     sys.path.insert(0, P2)
@@ -43,19 +58,12 @@ def measure(preset, settings, precision, steps, eval_batches, bf16_emulated_step
     import torch.nn.functional as F
 
     from config import epoch_size, get_preset, parse_setting
-    from model import build_model
     from precision import Precision
     from predict import CPU_EVAL_BATCH
-    from train import make_optimizers
 
     cfg = get_preset(preset).override(**dict(parse_setting(s) for s in settings))
-    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     chosen = Precision(precision, "bench")
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    model.whiten.fit(torch.randn(256, 3, 32, 32))
-    model = model.to(memory_format=memory_format)
-    optimizers = make_optimizers(model, cfg, chosen)
+    model, optimizers, memory_format = recipe_network(cfg, chosen)
     scaler = chosen.grad_scaler(torch.device("cpu"))
     y = torch.randint(0, 10, (cfg.batch_size,))
     emulated = precision != "fp32" and torch.backends.cpu.get_cpu_capability() == "AVX2"

@@ -14,27 +14,22 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "andrewID-HW1", "p2"))
+sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "andrewID-HW1", "p2")]
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from config import get_preset, parse_setting  # noqa: E402
-from model import build_model  # noqa: E402
+from p2_cpu_precisions import recipe_network  # noqa: E402
 from precision import CHOICES, Precision  # noqa: E402
-from train import make_optimizers  # noqa: E402
 
 
 def step_memory(cfg, precision="bf16"):
     """{"saved": bytes autograd saves for the backward pass, "params": bytes of the parameters (their gradients take
     as much), "optimizer": bytes of the optimizers' state} for one training step of `cfg` on the CPU."""
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    model.whiten.fit(torch.randn(256, 3, 32, 32))
-    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format).train()
     chosen = Precision(precision, "bench")
-    optimizers = make_optimizers(model, cfg, chosen)
+    model, optimizers, memory_format = recipe_network(cfg, chosen)
+    model.train()
     x = torch.randn(cfg.batch_size, 3, 32, 32).contiguous(memory_format=memory_format)
     y = torch.randint(0, 10, (cfg.batch_size,))
     storages = {}
