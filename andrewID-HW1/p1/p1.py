@@ -697,7 +697,7 @@ def _report_text(results):
         ["MODEL (x @ W + b per layer; softmax cross-entropy on the last layer's outputs)"] + layers +
         [f"  total parameters: {sum(w.size + b.size for w, b in zip(mlp.W, mlp.b)):,d}",
          "  initial weights: He et al. (2015), normal with variance 2 / fan-in (he_weight_init); zero biases",
-         "  saved by save_model as one array per layer, W0, b0, W1, ... (NumPy 1.24 and newer cannot store the",
+         "  saved by save_model as plain arrays W0, b0, W1, b1, ... (NumPy 1.24 and newer cannot store the",
          "  template's lists of W and b when layers differ in shape)",
          "  code: the course's p1_template.py, completed; its get_training_stats loop trains and tests unchanged",
          "", f"HYPER-PARAMETERS ({'momentum ' if m else ''}SGD on the batch-mean loss{distortions})"] + hyper +
