@@ -386,6 +386,17 @@ def test_the_table_sets_each_setting_beside_airbench94_muons():
                                                                      "128, 512, 512", "64, 256, 256")
 
 
+def test_a_bias_lr_of_zero_is_reported_as_the_rate_the_biases_train_with():
+    """Under Muon, bias_lr 0 means the biases take lr (config.bias_peak_lr): the table and the note on what a run
+    changed give that rate, not a 0 that reads as "off"."""
+    preset = get_preset("cpu").to_dict()
+    cfg = dict(preset, bias_lr=0.0)
+    rows = {words: (ours, theirs) for words, ours, theirs in credit.airbench_rows(cfg)}
+    assert rows["SGD: peak learning rate of the biases"] == ("670", "106")
+    assert "biases: 670 instead of 53" in describe.changes_note("cpu", cfg, preset)
+    assert describe.changes_note("cpu", preset, preset) == ""
+
+
 def test_the_allocator_advice_is_credited_only_where_the_run_kept_freed_memory():
     cfg = get_preset("cpu").to_dict()
     assert "Performance Tuning Guide" in credit.sources_paragraph(cfg, memory_kept=True)

@@ -4,6 +4,8 @@ section's paragraphs, written from the same config, are in method.py."""
 import math
 from fractions import Fraction
 
+from config import bias_peak_lr
+
 # Each config field in words, for the report's hyper-parameter table (the console keeps the field names, which
 # --set takes). A recipe-specific wording, where one field means something else under Muon, is in MUON_WORDS.
 SETTING_WORDS = {
@@ -46,8 +48,8 @@ MUON_WORDS = {"lr": "SGD: peak learning rate of the linear layer", "momentum": "
 # precision in its own line, and the share of test images given more views in its results and Method).
 SPEED_ONLY = ("channels_last", "eval_batch_size", "tta_fraction")
 # Fields whose 0 or False means "not used"; bn_scale is the other way round (True is ordinary batch norm).
-OFF_WHEN_ZERO = ("cutout", "translate", "label_smoothing", "warmup_frac", "weight_decay", "bias_lr",
-                 "decay_per_step", "whiten_bias_epochs")
+OFF_WHEN_ZERO = ("cutout", "translate", "label_smoothing", "warmup_frac", "weight_decay", "decay_per_step",
+                 "whiten_bias_epochs")
 TTA_WORDS = {
     "none": "one view of each image",
     "flip": "the image and its mirror",
@@ -116,12 +118,18 @@ def changes_note(preset, config, preset_config):
     """A sentence naming what this run changed of its preset (config dicts), for the note on how the preset's
     settings were chosen; "" when nothing was."""
     changed = [f"{setting_words(name, config)}: {_value_words(name, value)} instead of "
-               f"{_value_words(name, preset_config[name])}"
-               for name, value in config.items() if name in preset_config and value != preset_config[name]]
+               f"{_value_words(name, in_effect(name, preset_config))}"
+               for name, value in ((name, in_effect(name, config)) for name in config)
+               if name in preset_config and value != in_effect(name, preset_config)]
     if not changed:
         return ""
     return (f"{CHANGED} {preset} recipe's settings ({'; '.join(changed)}); what follows is about the recipe as it "
             "stands.")
+
+
+def in_effect(name, config):
+    """The value field `name` of `config` (a dict) trains with: the field's own, but under Muon bias_lr's 0 means lr."""
+    return bias_peak_lr(config) if name == "bias_lr" and config.get("optimizer") == "muon" else config[name]
 
 
 def _value_words(name, value):
@@ -174,7 +182,7 @@ def setting_words(name, config):
 def used_settings(config):
     """[(field, setting in words, value in words)]: only the settings this run used, in reading order (the
     network, then training, augmentation and testing; SETTING_WORDS's order)."""
-    fields = shown_fields(config)
+    fields = {name: in_effect(name, config) for name in shown_fields(config)}
     order = [name for name in SETTING_WORDS if name in fields]
     order += [name for name in fields if name not in SETTING_WORDS]
     rows = []
