@@ -54,7 +54,7 @@ def lr_schedules(total_steps, warmup_frac, whiten_steps):
     return dict(main=main, whiten=whiten)
 
 
-def make_optimizer(model, cfg):
+def make_sgd_optimizer(model, cfg):
     """SGD with Nesterov momentum; weight decay only on conv/linear weights, never on biases or BN parameters."""
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
@@ -114,7 +114,7 @@ def make_optimizers(model, cfg, precision=None):
     """The optimizers of cfg's recipe, Muon's iteration in newton_schulz_dtype()."""
     ns_dtype = newton_schulz_dtype(precision, on_gpu=next(model.parameters()).is_cuda)
     optimizers = (make_muon_optimizers(model, cfg, ns_dtype) if cfg.optimizer == "muon"
-                  else [make_optimizer(model, cfg)])
+                  else [make_sgd_optimizer(model, cfg)])
     for group in (g for opt in optimizers for g in opt.param_groups):
         group["initial_lr"] = group["lr"]
         group.setdefault("schedule", "main")
@@ -134,7 +134,7 @@ def stop_if_diverged(loss, epoch, cfg):
     if not math.isfinite(loss):
         rates = (f"peak learning rate {cfg.lr:g}; lower it (--set lr=...)" if cfg.optimizer != "muon" else
                  f"peak learning rates {cfg.muon_lr:g} (Muon, the filters), {cfg.lr:g} (SGD, the classifier) and "
-                 f"{cfg.bias_lr or cfg.lr:g} (SGD, the biases); lower them (--set muon_lr=... --set lr=... "
+                 f"{bias_peak_lr(cfg.to_dict()):g} (SGD, the biases); lower them (--set muon_lr=... --set lr=... "
                  "--set bias_lr=...)")
         raise TrainingDiverged(f"the training loss became {loss} in epoch {epoch} at {rates}, or, with --compile, "
                                "run without it")
@@ -212,12 +212,13 @@ def train(model, cfg, data, device, seed, eval_each_epoch=True, log=print, preci
     (None: nowhere, and no progress bar).
     """
     quiet, log = log is None, log or (lambda line: None)
+    device = torch.device(device)   # "cpu" or "cuda" as a string too
     precision = precision or choose_precision("auto", device)
     images, labels = data["train_images"].to(device), data["train_labels"].to(device)
     # The per-batch path keeps its CPU random stream (the sgd recipe's runs reproduce exactly); the epoch-view
     # path draws on an NVIDIA GPU, so no step waits on the host. (A Mac's GPU draws on the CPU: an operation MPS
     # lacks runs on the CPU, where a generator of the Mac's GPU would be refused.)
-    on_cuda = torch.device(device).type == "cuda"
+    on_cuda = device.type == "cuda"
     generator = torch.Generator(device if cfg.alternate_flips and on_cuda else "cpu").manual_seed(seed)
     if len(images) < cfg.batch_size:
         raise DataError(f"batch size {cfg.batch_size} is larger than the {len(images)} training images; use a "
