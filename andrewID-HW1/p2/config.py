@@ -1,4 +1,4 @@
-"""Training presets for problem 2: every hyper-parameter in one place, with the reason for its value.
+"""Training presets for problem 2: every setting a run may change, in one place, with the reason for its value.
 
 A preset is a frozen `Config`; the command line may override single fields (`--epochs 8`). The whole config is
 printed at start and stored in the model file and the report, so any number in the report can be reproduced (bit
@@ -11,6 +11,9 @@ TTAS = ("none", "flip", "flip_translate")   # test-time augmentations, from none
 # Fields of earlier versions, ignored when a model file has them: the precision is chosen for the device now
 # (precision.py), and Muon's CUDA-graph replay and its one-batch orthogonalisation were benchmarks' options.
 RETIRED_FIELDS = ("autocast", "muon_cuda_graph", "muon_one_batch")
+
+
+LOOKAHEAD_EVERY = 5   # steps between the lookahead's pulls (Config.lookahead), fixed
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,8 @@ class Config:
                                      # so two consecutive epochs always see both views; else random per batch
     residual: bool = False           # True: each group adds its first block's output to its last one's (a
                                      # shortcut that lets a 3-conv group train like a 1-conv one early on)
-    lookahead: bool = False          # True: every 5 steps pull the weights towards a slow average, more so as
-                                     # the lr falls; the final weights are the average
+    lookahead: bool = False          # True: every LOOKAHEAD_EVERY steps pull the weights towards a slow
+                                     # average, more so as the lr falls; the final weights are the average
 
     def to_dict(self):
         return asdict(self)

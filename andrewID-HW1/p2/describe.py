@@ -38,15 +38,15 @@ SETTING_WORDS = {
     "alternate_flips": "each image mirrored on alternate epochs",
     "residual": "shortcut across each group",
     "lookahead": "final weights a slow average (lookahead)",
-    # SPEED_ONLY fields: never in the table, but named in words where a run changed them
+    # NOT_IN_TABLE fields: never in the table, but named in words where a run changed them
     "tta_fraction": "share of test images given the extra views",
     "channels_last": "memory layout with the channels innermost",
     "eval_batch_size": "images per batch when testing",
 }
 MUON_WORDS = {"lr": "SGD: peak learning rate of the linear layer", "momentum": "SGD: Nesterov momentum"}
-# How fast the arithmetic runs, not what is learned: left out of the report's table (the report states the
-# precision in its own line, and the share of test images given more views in its results and Method).
-SPEED_ONLY = ("channels_last", "eval_batch_size", "tta_fraction")
+# Left out of the report's table: how fast the arithmetic runs (the memory layout, the test batch), not what is
+# learned; and the share of test images given more views, which the report states in its results and Method.
+NOT_IN_TABLE = ("channels_last", "eval_batch_size", "tta_fraction")
 # Fields whose 0 or False means "not used"; bn_scale is the other way round (True is ordinary batch norm).
 OFF_WHEN_ZERO = ("cutout", "translate", "label_smoothing", "warmup_frac", "weight_decay", "decay_per_step",
                  "whiten_bias_epochs")
@@ -158,7 +158,7 @@ def has_shortcut(config):
 
 def _used(name, value, config):
     """Whether field `name` took part in this run (a switch that is off, or a 0 that means off, did not)."""
-    if name in SPEED_ONLY:
+    if name in NOT_IN_TABLE:
         return False
     if name == "bn_scale":
         return value is False

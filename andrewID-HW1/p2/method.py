@@ -7,7 +7,7 @@ Micikevicius et al., "Mixed Precision Training", ICLR 2018); the Sources paragra
 """
 import math
 
-from config import bias_peak_lr, epoch_size, step_counts, warmup_steps
+from config import LOOKAHEAD_EVERY, bias_peak_lr, epoch_size, step_counts, warmup_steps
 from describe import has_shortcut, mirrors_alternately, readable, selective_share, shown_fields
 
 
@@ -110,8 +110,8 @@ def _details(cfg):
                          f"on a schedule of {readable(cfg['whiten_bias_epochs'])} epochs (it is there to centre the "
                          "stem's outputs early on).")
     if cfg.get("lookahead"):
-        parts.append("Every 5 steps the weights are pulled towards a slow running average of themselves, more "
-                     "strongly as the learning rate falls; the final weights are that average.")
+        parts.append(f"Every {LOOKAHEAD_EVERY} steps the weights are pulled towards a slow running average of "
+                     "themselves, more strongly as the learning rate falls; the final weights are that average.")
     return " ".join(parts) or None
 
 

@@ -24,11 +24,12 @@ from progress import Progress
 # that every copy of the data (the JPEG one measures within half a unit of these) is normalised alike.
 MEAN = (125.31, 122.95, 113.87)
 STD = (62.99, 62.09, 66.70)
-# On a CPU, evaluation runs in small batches: each activation (26 MB at most in float32) stays under the size above
-# which glibc's malloc maps fresh pages from the kernel for every call, and memory stays low. With glibc's default
-# malloc the handed-in model's forward ran 18 % (float32, AVX2 kernels) to 37 % (bf16, AMX) faster in batches of 100
-# than of 2000 on a 2-core Intel Xeon with AMX (as fast as 2000 once cpu_memory.keep_freed_memory() has run, which
-# not every caller of this function does). A GPU wants large batches (the config's eval_batch_size).
+# On a CPU, evaluation runs in small batches: each activation of the cpu and fast networks (25 MB at most in float32)
+# stays under the 32 MB above which glibc's malloc maps fresh pages from the kernel for every call (best's wider
+# network reaches 49 MB), and memory stays low. With glibc's default malloc the handed-in model's forward ran 18 %
+# (float32, AVX2 kernels) to 37 % (bf16, AMX) faster in batches of 100 than of 2000 on a 2-core Intel Xeon with AMX
+# (as fast as 2000 once cpu_memory.keep_freed_memory() has run, which not every caller of this function does). A GPU
+# wants large batches (the config's eval_batch_size).
 CPU_EVAL_BATCH = 100
 
 

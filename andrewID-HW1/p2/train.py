@@ -1,11 +1,12 @@
-"""Training and evaluation: the data set lives on the device as uint8; each batch is normalised and augmented there.
+"""Training: the data set lives on the device as uint8; each epoch's augmented, normalised view (or, without
+alternate_flips, each batch) is made there.
 
 Credit: the training loop follows the PyTorch CIFAR-10 tutorial ("Training a Classifier", pytorch.org/tutorials):
 forward, loss, backward, optimizer step. Label smoothing of 0.2, the lookahead average of the weights and training
 the whitening bias for the first epochs only follow Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single
 GPU", arXiv:2404.00498 (2024), and its airbench code (github.com/KellerJordan/cifar10-airbench); the Muon recipe's
-settings (its SGD learning rates, momenta and decay, and learning rates that fall linearly to zero from the first
-step, without a warm-up) come from that repository's airbench94_muon.py. Label smoothing
+settings (its SGD learning rates, momenta and decay, and learning rates that fall linearly to zero without a
+warm-up) come from that repository's airbench94_muon.py. Label smoothing
 itself is Szegedy et al.'s ("Rethinking the Inception Architecture for Computer Vision", CVPR 2016), the lookahead
 average Zhang et al.'s ("Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019). Training the first
 epochs on down-scaled images (epoch_sizes) follows the "progressive resizing" of fast.ai's ImageNet training (Jeremy
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 import cpu_memory
 import interrupt
 from augment import augment, cutout, downscale, epoch_view
-from config import bias_peak_lr, epoch_size, step_counts, warmup_steps
+from config import LOOKAHEAD_EVERY, bias_peak_lr, epoch_size, step_counts, warmup_steps
 from data import DataError
 from devices import synchronize
 from muon import Muon
@@ -146,7 +147,7 @@ class Lookahead:
     early on and averages the last, low-lr steps; `finish` leaves the model at the slow copy.
     """
 
-    def __init__(self, model, total_steps, every=5):
+    def __init__(self, model, total_steps, every=LOOKAHEAD_EVERY):
         self.total_steps, self.every = total_steps, every
         self.slow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
 
