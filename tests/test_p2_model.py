@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from config import PRESETS, Config, parse_setting
-from layers import total_params
+from layer_table import total_params
 from model import ConvGroup, GlobalMaxPool, build_model
 
 

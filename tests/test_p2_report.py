@@ -46,8 +46,7 @@ def small_net():
 
 
 class Block(nn.Module):
-    """A residual block the report should show as one row."""
-    report_as_block = True
+    """A residual block: its convolution and batch norm are rows of their own."""
 
     def __init__(self, channels):
         super().__init__()
@@ -101,17 +100,17 @@ def test_layer_table_shapes_and_params():
                                                      [16, 16, 16], [16, 16, 16], [16, 1, 1], [16], [10]]
     assert [row["params"] for row in rows] == [224, 16, 0, 0, 1168, 0, 0, 0, 170]
     assert report.total_params(model) == 224 + 16 + 1168 + 170 == sum(row["params"] for row in rows)
-    assert rows[0]["layer"] == "0 (Conv2d)"
+    assert rows[0]["name"] == "0"
 
 
-def test_layer_table_restores_modes_and_keeps_blocks_whole():
+def test_layer_table_restores_modes_and_names_nested_modules_by_path():
     model = nn.Sequential(nn.Conv2d(3, 4, 1), Block(4), nn.Flatten())
     model.train()
     model[1].norm.eval()  # a deliberately mixed state must come back exactly
     rows = report.layer_table(model, input_shape=(3, 8, 8))
-    assert [row["name"] for row in rows] == ["0", "1", "2"]
-    assert rows[1]["type"] == "Block" and rows[1]["output_shape"] == [4, 8, 8]
-    assert rows[1]["params"] == 4 * 4 * 9 + 8 and rows[2]["output_shape"] == [4 * 8 * 8]
+    assert [row["name"] for row in rows] == ["0", "1.conv", "1.norm", "2"]
+    assert rows[2]["type"] == "BatchNorm2d" and rows[2]["output_shape"] == [4, 8, 8]
+    assert rows[1]["params"] == 4 * 4 * 9 and rows[2]["params"] == 8 and rows[3]["output_shape"] == [4 * 8 * 8]
     assert model.training and model[1].training and not model[1].norm.training
 
 

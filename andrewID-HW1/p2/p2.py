@@ -216,7 +216,7 @@ def pick_samples(images, labels, preds, n_wrong=15):
 
 def write_report(summary, model, cfg, n_train, out):
     import report   # matplotlib only when a report is written
-    total, learned = report.total_params(model), report.learned_params(build_model(cfg))   # as built, untrained
+    total, learned = report.total_params(model), report.learned_params(model)
     summary.update(architecture=report.layer_table(model, (3, 32, 32)), total_params=total, learned_params=learned,
                    method=method_paragraphs(cfg.to_dict(), total_params=total, learned_params=learned,
                                             n_train=n_train, whiten_images=min(WHITEN_FIT_IMAGES, n_train)))

@@ -21,7 +21,7 @@ from config import TTA_FRACTION_NOTE, Config, step_counts
 from credit import airbench_rows, sources_paragraph
 from curves import PAGE, epoch_ended, training_figure
 from describe import CHANGED, TTA_WORDS, layer_names, readable, selective_share, settings_rows
-from layers import layer_table, learned_params, total_params  # noqa: F401  (the report's public API)
+from layer_table import layer_table, learned_params, total_params  # noqa: F401  (the report's public API)
 from layout import paragraph_pages, rows_fitting, shorten, table_pages, wrap
 from method import precision_paragraph, precision_words, selection_paragraph
 
