@@ -5,7 +5,6 @@ import math
 import os
 import pickle
 import re
-import tempfile
 import warnings
 import zipfile
 
@@ -23,29 +22,19 @@ class CheckpointError(Exception):
 
 
 def save_checkpoint(path, model, cfg, *, class_names, mean, std, preset, seed, test_accuracy, **extra):
-    """Write the model file atomically: a temp file in the same folder, renamed over `path` when complete."""
+    """Write the model file to `path`. p2.py gives a staged name, which outputs.OutputSet renames into place only
+    once every output is complete (or removes)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = dict(format=FORMAT, state_dict=state, config=cfg.to_dict(), class_names=list(class_names),
                    mean=[float(m) for m in mean], std=[float(s) for s in std], preset=str(preset), seed=int(seed),
                    test_accuracy=float(test_accuracy), torch_version=str(torch.__version__), **extra)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".p2_model.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
-            try:
-                torch.save(payload, f)
-            except RuntimeError as e:   # torch's words for a write that failed half way
-                if "unexpected pos" not in str(e) and "PytorchStreamWriter failed" not in str(e):
-                    raise
-                raise OSError(errno.EIO, "it was not written completely; is the disk full, or a file size or "
-                                         "quota limit reached?", path) from e
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes the file private; a model file is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        torch.save(payload, path)
+    except RuntimeError as e:   # torch's words for a write that failed half way
+        if "unexpected pos" not in str(e) and "PytorchStreamWriter failed" not in str(e):
+            raise
+        raise OSError(errno.EIO, "it was not written completely; is the disk full, or a file size or quota limit "
+                                 "reached?", path) from e
 
 
 def _refusal(path, reason):

@@ -282,7 +282,7 @@ def config_problems(cfg, new_run=True):
                             f"{max(side, 0)}x{max(side, 0)} maps{of} below 1 pixel; use fewer groups, a smaller "
                             "patch" + (" or larger images" if of else ""))
         elif cfg.batch_size * (side // 2 ** len(cfg.widths)) ** 2 < 2:
-            problems.append(f"batch_size 1 with a 1x1 last map: batch norm needs at least two values of each "
+            problems.append("batch_size 1 with a 1x1 last map: batch norm needs at least two values of each "
                             "channel to train; use a batch of 2 or more")
     return problems
 

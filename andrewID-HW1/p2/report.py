@@ -8,10 +8,10 @@ words (describe.py), and the Method section, the recipe written out from its con
 published work the recipe borrows (credit.py).
 
 Figures are built as matplotlib Figure objects without pyplot, so importing this module never touches the
-caller's plotting backend. Every file is written to a temporary file in the target folder and then moved into
-place; missing folders are created. The PDF carries no creation date, so the same numbers give the same bytes.
+caller's plotting backend. The files are written where the caller says: p2.py gives staged names, which
+outputs.OutputSet renames into place only once every output is complete. The PDF carries no creation date, so the
+same numbers give the same bytes.
 """
-import os
 
 import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
@@ -40,27 +40,7 @@ PRESET_WORDS = {"fast": "airbench94_muon, Keller Jordan's public recipe (see Sou
 
 
 class ReportError(Exception):
-    """The report cannot be written: bad summary or unwritable path; the message says which and what to do."""
-
-
-# ----- atomic writing -----
-
-def _atomic_write(path, write):
-    """Call write(temp_path) for a temp file beside `path`, then move it into place (never a half-written file)."""
-    folder, name = os.path.split(os.path.abspath(path))
-    # same folder, so os.replace is an atomic rename; the extension is kept because savefig reads it
-    temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp{os.path.splitext(name)[1]}")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        open(temp, "wb").close()
-    except OSError as exc:
-        raise ReportError(f"cannot write {path}: {exc}. Choose an output folder you can write to.") from exc
-    try:
-        write(temp)
-        os.replace(temp, path)
-    except BaseException:
-        os.remove(temp)
-        raise
+    """The report cannot be written: its summary lacks what it needs; the message says which."""
 
 
 # ----- the training curves as a PNG -----
@@ -69,7 +49,7 @@ def plot_training(history, png_path, config=None, n_train=50_000, n_validation=0
     """Write the training curves as a PNG: loss and accuracy per epoch, and the learning rate per step (from
     `config` and the `n_train` training images; without a config, the rate at the end of each epoch)."""
     fig = training_figure(history, config=config, n_train=n_train, n_validation=n_validation)
-    _atomic_write(png_path, lambda temp: fig.savefig(temp, format="png", dpi=100))
+    fig.savefig(png_path, format="png", dpi=100)
 
 
 # ----- the PDF's pages -----
@@ -261,9 +241,6 @@ def write_report(summary, pdf_path, png_path):
     if missing:
         raise ReportError(f"report summary lacks {', '.join(missing)}; the training code must fill them in.")
 
-    def write_pdf(temp):
-        with PdfPages(temp, metadata={"CreationDate": None, "Title": summary["title"]}) as pdf:
-            add_pages(pdf, summary)
-
-    _atomic_write(pdf_path, write_pdf)
+    with PdfPages(pdf_path, metadata={"CreationDate": None, "Title": summary["title"]}) as pdf:
+        add_pages(pdf, summary)
     plot_training(summary["history"], png_path, **_curve_inputs(summary))
