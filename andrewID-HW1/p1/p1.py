@@ -258,7 +258,8 @@ def get_training_stats(mlp, dset, nepochs, batch_size):
 
     return (training_losses, training_errors, validation_losses, validation_errors)
 
-# get_one_hot: the template's, vectorised; its int(in_array[i]) of a one-element row raises on NumPy 2.x
+# get_one_hot: the template's, vectorised; its int(in_array[i]) of a one-element row is deprecated since NumPy 1.25,
+# an error in the NumPy 2.4 pinned here
 def get_one_hot(in_array, one_hot_dim):
     """(N, one_hot_dim) float one-hot rows from N labels: the template's (N, 1) float column, or a flat array."""
     labels = np.asarray(in_array, dtype=np.float64).reshape(len(in_array), -1)
@@ -301,8 +302,9 @@ def main():
     times = {"data": wall_clock() - clock}
     stats = get_training_stats(mlp, dataset, hp["num_epochs"], hp["batch_size"])
     times["train"] = wall_clock() - clock - times["data"]
-    # the test result get_training_stats printed, kept for the model file and report, with each image's prediction
-    predicted = mlp(test_imgs).argmax(axis=1)  # in eval mode since the template's test pass
+    # the test result get_training_stats printed (it returns none), again, for the model file and report, with each
+    # image's prediction
+    predicted = mlp(test_imgs).argmax(axis=1)
     test_loss, test_error = mlp.get_loss(test_y) / len(test_y), mlp.get_error(test_y) / len(test_y)
     mlp.metadata = dict(test_error=test_error, val_error=stats[3][-1], train_error=stats[1][-1], seed=hp["seed"])
     times["total"] = wall_clock() - clock
@@ -328,7 +330,7 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
         progress = step / total_steps
         if progress < warmup_fraction:
             return peak_lr * min(1.0, (step + 1) / (warmup_fraction * total_steps))
-        # float(): a NumPy float64 learning rate would turn float32 updates into float64 ones
+        # float(): with a NumPy float64 learning rate each lr * grad would be a float64 temporary (slower)
         return float(peak_lr * 0.5 * (1 + np.cos(np.pi * (progress - warmup_fraction) / (1 - warmup_fraction))))
     return schedule
 
@@ -340,7 +342,7 @@ class TrainingImages:
     def __init__(self, images, labels, rng, augment=None, epochs=None):
         self.images, self.rng, self.augment, self.epochs = images, rng, augment, epochs
         self.labels_in_file_order, self.labels = labels, labels.copy()
-        self.order, self.start, self.epochs_begun = np.arange(len(images)), wall_clock(), 0
+        self.order, self.started_at, self.epochs_begun = np.arange(len(images)), wall_clock(), 0
 
     def __len__(self):
         return len(self.images)
@@ -349,7 +351,7 @@ class TrainingImages:
         if not rows.start:
             self.order = self.rng.permutation(len(self.images))
             self.labels[:] = self.labels_in_file_order[self.order]
-            elapsed, done = wall_clock() - self.start, self.epochs_begun
+            elapsed, done = wall_clock() - self.started_at, self.epochs_begun
             self.epochs_begun += 1
             count = f"{done} of {self.epochs} epochs done, " if self.epochs else ""
             left = elapsed / done * (self.epochs - done) if done and self.epochs else None  # at the rate so far
@@ -508,16 +510,21 @@ def choose_preset(presets):
              (["num_epochs", "batch_size"], whole, "a whole number >= 1"),
              (["hiddens"], lambda v: isinstance(v, (list, tuple)) and all(map(whole, v)),
               "a list of whole numbers >= 1"),
-             (["momentum", "warmup"], lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)"),
+             (["momentum", "warmup", "max_scale"], lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)"),
              (["max_shift"], lambda v: integer(v) and v >= 0, "a whole number >= 0"),
-             (AFFINE_KEYS, lambda v: number(v) and v >= 0, "a number >= 0"),
+             (["max_degrees", "elastic"], lambda v: number(v) and v >= 0, "a number >= 0"),
              (["seed"], lambda v: integer(v) and 0 <= v < 2**32, "a whole number from 0 to 4294967295")]
     bad = [f"{key} = {hp[key]!r} (must be {rule})" for keys, ok, rule in rules for key in keys if not ok(hp[key])]
     if bad:
         raise SettingError(f"hyper-parameter block: {'; '.join(bad)}")
-    if len(hp["activations"]) not in (len(hp["hiddens"]), len(hp["hiddens"]) + 1):
+    acts = hp["activations"]
+    if not (isinstance(acts, (list, tuple)) and all(isinstance(a, Activation) for a in acts)
+            and len({id(a) for a in acts}) == len(acts)):   # MLP.__init__ says why each layer needs its own
+        raise SettingError("hyper-parameter block: activations must be a list of new activation objects, one per "
+                           "hidden layer, e.g. [ReLU(), ReLU()]")
+    if len(acts) not in (len(hp["hiddens"]), len(hp["hiddens"]) + 1):
         raise SettingError(f"hyper-parameter block: hiddens has {len(hp['hiddens'])} layers, activations "
-                           f"{len(hp['activations'])}; give one activation per hidden layer")
+                           f"{len(acts)}; give one activation per hidden layer")
     return hp
 
 def output_dir():
@@ -547,8 +554,10 @@ def write_outputs(folder, writers):
             try:
                 write(new[name])
             except OSError as e:  # a full disk, say: no file name in NumPy's or matplotlib's words
-                raise OSError(f"writing {name} in {folder} failed ({e.strerror or e}); the old outputs were left as "
-                              "they were") from None
+                error = OSError(f"writing {name} in {folder} failed ({e.strerror or e}); the old outputs were left "
+                                "as they were")
+                error.strerror = e.strerror   # the cause alone, for a write_outputs around this one (main's)
+                raise error from None
         for source, target in moves:
             try:
                 os.replace(source, target)
@@ -682,10 +691,11 @@ def _report_text(results):
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     layers = [f"  layer {i + 1}: {sizes[i]:4d} -> {sizes[i + 1]:4d}  {type(act).__name__:8s}  "
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
+    kind = augmentation_kind(hp)
     unused = {key for key in ("momentum", "warmup", "max_shift") + AFFINE_KEYS if not hp.get(key)}
-    seen = f"{augmentation_kind(hp)} images, " if augmentation_kind(hp) else ""
+    seen = f"{kind} images, " if kind else ""
     distortions = {"distorted": "; training images distorted as in Simard et al., 2003",
-                   "shifted": "; training images randomly shifted"}.get(augmentation_kind(hp), "")
+                   "shifted": "; training images randomly shifted"}.get(kind, "")
     m, relu = hp["momentum"], any(isinstance(a, ReLU) for a in hp["activations"])
     notes = dict(hp, gain=f": a steady slope moves 1 / (1 - {m:g}) = {1 / (1 - m):.4g}x as far" if m else "",
                  relu="; ReLU passes gradient 1 where a unit is on (a sigmoid's fades)" if relu else "",
@@ -703,14 +713,14 @@ def _report_text(results):
          "", f"HYPER-PARAMETERS ({'momentum ' if m else ''}SGD on the batch-mean loss{distortions})"] + hyper +
         ["", "RESULTS (error = share of wrong predictions)",
          f"  training   {results['n_train']:6,d} images   error {100 * train_errors[-1]:6.2f} %   loss "
-         f"{train_losses[-1]:.4f}   (last epoch, {augmentation_kind(hp) or 'unchanged'} images, as the curves)",
+         f"{train_losses[-1]:.4f}   (last epoch, {kind or 'unchanged'} images, as the curves)",
          f"  validation {VALIDATION_ROWS:6,d} images   error {100 * val_errors[-1]:6.2f} %   loss "
          f"{val_losses[-1]:.4f}   (the last rows of mnist_train.csv)",
          f"  test       {len(results['test_labels']):6,d} images   error {100 * results['test_error']:6.2f} %   loss "
          f"{results['test_loss']:.4f}   (mnist_test.csv, as get_training_stats printed it)",
          "", "TIME AND MACHINE",
-         f"  data loading {t['data']:.1f} s, training {t['train']:.1f} s ({t['train'] / hp['num_epochs']:.1f} s an "
-         f"epoch), {t['total']:.1f} s in all before writing the outputs",
+         f"  data loading {t['data']:.1f} s, training and evaluation {t['train']:.1f} s "
+         f"({t['train'] / hp['num_epochs']:.1f} s an epoch), {t['total']:.1f} s in all before writing the outputs",
          f"  {os.cpu_count()} CPUs: {cpu}; NumPy {np.__version__}",
          "", "CURVES (log scales): loss and error per image, as get_training_stats computes them. Training values are",
          f"means over each epoch's batches ({seen}weights still changing); validation is measured after it."]
