@@ -69,9 +69,26 @@ def test_if_stale_keeps_an_up_to_date_pdf_whatever_its_date(tmp_path, capsys):
     assert capsys.readouterr().out == f"{target} is up to date with its sources\n"
     assert target.read_bytes() == written and os.stat(target).st_mtime == 1
 
+    # with --json too: the JSON on stdout, the up-to-date PDF left alone
+    assert main(["--pdf", str(target), "--fig5", fig5, "--if-stale", "--json"]) == 0
+    said = capsys.readouterr()
+    assert json.loads(said.out)["T4"] and said.err == f"{target} is up to date with its sources\n"
+    assert target.read_bytes() == written and os.stat(target).st_mtime == 1
+
     write_fig5(tmp_path, json.dumps({"F": [[1, 2], [3, 5]], "Filter1": [[1]], "Filter2": [[1]]}))
     assert main(["--pdf", str(target), "--fig5", fig5, "--if-stale"]) == 0
     assert "wrote" in capsys.readouterr().out and target.read_bytes() != written
+
+
+def test_a_matrix_too_wide_for_the_page_is_one_line_and_no_pdf(tmp_path, capsys):
+    """Fig. 5's limits (cnn.MAX_SIDE) allow a 32-column F, whose rows would run off the page's right edge."""
+    wide = [[(i * j) % 7 - 3.25 for j in range(32)] for i in range(32)]
+    fig5 = write_fig5(tmp_path, json.dumps({"F": wide, "Filter1": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+                                            "Filter2": [[1, 0], [0, 1]]}))
+    assert main(["--pdf", str(tmp_path / "out.pdf"), "--fig5", fig5]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the matrix F is ") and err.count("\n") == 1
+    assert os.listdir(tmp_path) == ["fig5.json"]
 
 
 def test_if_stale_needs_pdf(capsys):

@@ -148,3 +148,13 @@ def test_the_andrew_id_goes_in_the_title_and_on_every_page():
     assert doc.footer == "24789 HW1 - theory part, Andrew ID jdoe"   # printed on every page with its number
     plain = writeup.build(answers.solve_all())
     assert plain.blocks[0].text == "24789 HW1: theory part" and "Andrew ID" not in plain.footer
+
+
+@pytest.mark.parametrize("filter2, said", [([[1, 0], [0, 1]], True), ([[1, 0, 0, 1]] * 4, False)])
+def test_one_sided_padding_is_mentioned_only_where_it_keeps_the_size(tmp_path, filter2, said):
+    """With one zero on one side, stride 1 keeps the size of a side 2 filter only (n + 1 - 2 + 1 = n)."""
+    path = tmp_path / "fig5.json"
+    path.write_text(json.dumps({"F": [[1, 2, 3, 4]] * 4, "Filter1": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+                                "Filter2": filter2}))
+    text = " ".join(texts(writeup.build(answers.solve_all(str(path)))))
+    assert ("Padded on one side only" in text) == said

@@ -21,22 +21,20 @@ def main(argv=None):
         parser.error("--pdf needs a file name, e.g. --pdf HW1_theory.pdf")
     if args.if_stale and not args.pdf:
         parser.error("--if-stale needs --pdf PATH")
-    if args.if_stale and not args.json and fingerprint.is_current(args.pdf, args.fig5):
-        print(f"{args.pdf} is up to date with its sources")
-        return 0
+    said = sys.stderr if args.json else sys.stdout   # with --json, stdout holds the JSON alone
+    up_to_date = args.if_stale and fingerprint.is_current(args.pdf, args.fig5)
+    if up_to_date:
+        print(f"{args.pdf} is up to date with its sources", file=said)
+        if not args.json:
+            return 0
     try:
         results = answers.solve_all(args.fig5)
-        if args.pdf:
+        if args.pdf and not up_to_date:
             writeup.write_pdf(results, args.pdf)
-            print(f"wrote {args.pdf}", file=sys.stderr if args.json else sys.stdout)
+            print(f"wrote {args.pdf}", file=said)
         if args.json:
-            # allow_nan=False: bare NaN or Infinity is not JSON; load_fig5's limits keep every answer finite.
-            try:
-                text = json.dumps(answers.to_json(results), indent=2, allow_nan=False)
-            except ValueError:
-                raise cnn.Fig5Error(f"an answer computed from {args.fig5} is not a finite number; check its "
-                                    "values") from None
-            print(text)
+            # allow_nan=False: bare NaN or Infinity is not JSON; load_fig5's limits keep every answer finite
+            print(json.dumps(answers.to_json(results), indent=2, allow_nan=False))
         elif not args.pdf:
             print(answers.format_text(results))
     except (cnn.Fig5Error, LayoutError, WriteError) as error:

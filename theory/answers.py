@@ -34,14 +34,14 @@ def _text_t1(r):
     runs = [("a) x0 = 0, eta = 0.1", r["a"]), ("b) x0 = 0, eta = 1", r["b"]),
             ("c) x0 = -3, eta = 0.1, GD", r["c_gd"]),
             ("c) momentum beta = 0.9, x_{t+1} = x_t - eta v_{t+1}", r["c_momentum"]),
-            ("c) momentum, other reading x_{t+1} = x_t - eta v_t", r["c_momentum_lagged"])]
+            ("c) momentum, v_t reading x_{t+1} = x_t - eta v_t", r["c_momentum_lagged"])]
     for title, xs in runs:
         lines += [f"  {title}", f"      x1..x3       = {_row(xs[1:])}",
                   f"      GELU(x1..x3) = {_row(gelu_gd.gelu(xs[1:]))}"]
     long = r["long"]
     lines.append(f"  long run ({len(long['gd']) - 1} steps): |x_t - x*| < {long['tol']:g} for good from step "
                  f"{long['settle_gd']} (GD), {long['settle_momentum']} (momentum), "
-                 f"{long['settle_momentum_lagged']} (other reading)")
+                 f"{long['settle_momentum_lagged']} (v_t reading)")
     return lines
 
 
@@ -52,9 +52,10 @@ def _text_t2(r):
         checks = " ".join(f"{row['A']}{row['B']}->{row['class']}{'' if row['ok'] else '(WRONG)'}"
                           for row in r["tables"][name])
         lines.append(f"      truth table: {checks}")
-    bias = r["not"]["bias_check"]
-    lines.append("  NOT (Fig. 3): W = [[-20]], b = [+10] matches NOT: "
-                 f"{bias[10.0]['matches']}; with b = -10: {bias[-10.0]['matches']}")
+    bias, (layer,) = r["not"]["bias_check"], r["not"]["network"]
+    b = layer["b"][0]
+    lines.append(f"  NOT (Fig. 3): W = {layer['W']}, b = [{b:+g}] matches NOT: {bias[b]['matches']}; with "
+                 f"b = {-b:+g}: {bias[-b]['matches']}")
     lines.append("  XOR/XNOR need a hidden layer: the four row inequalities of one neuron add up to a contradiction")
     return lines
 

@@ -21,7 +21,8 @@ def log_softmax(f):
 
 
 def _as_arrays(x, W1, b1, W2, b2, y):
-    """float64 2-D copies, with a clear message naming the first mismatch."""
+    """float64 2-D arrays (the caller's own where they already are), with a clear message naming the first
+    mismatch."""
     x, y = np.atleast_2d(np.asarray(x, np.float64)), np.atleast_2d(np.asarray(y, np.float64))
     W1, W2 = np.asarray(W1, np.float64), np.asarray(W2, np.float64)
     b1, b2 = np.asarray(b1, np.float64).reshape(-1), np.asarray(b2, np.float64).reshape(-1)
@@ -101,7 +102,8 @@ FD_STEP = 1e-6
 def finite_difference_gap(x, W1, b1, W2, b2, y, step=FD_STEP):
     """The largest absolute difference between the closed-form dE/dx, dE/dW1, dE/dW2 and central finite
     differences (E(v + step) - E(v - step)) / (2 step) of E, entry by entry (numpy, float64)."""
-    arrays = dict(zip(("x", "W1", "b1", "W2", "b2", "y"), _as_arrays(x, W1, b1, W2, b2, y)))
+    # copies: each entry is nudged in place below, and the caller's arrays stay as they were even on an error
+    arrays = {name: a.copy() for name, a in zip(("x", "W1", "b1", "W2", "b2", "y"), _as_arrays(x, W1, b1, W2, b2, y))}
     closed = grads(**arrays)
     gap = 0.0
     for name in ("x", "W1", "W2"):

@@ -106,17 +106,18 @@ def _matrix_from_rows(data, key, path):
                         f"{MAX_SIDE} rows and columns")
     for i, row in enumerate(rows):
         for value in row:
-            # abs() first: a huge JSON integer is a Python int that math.isfinite cannot even convert.
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise Fig5Error(f"{path}: {key!r} row {i} holds {value!r}, which is not a number")
+            # abs(), not math.isfinite, which cannot convert a huge JSON integer; "not <=" refuses NaN too (json.load
+            # reads NaN and Infinity)
             if not abs(value) <= MAX_ABS_VALUE:
                 raise Fig5Error(f"{path}: {key!r} row {i} holds {value!r}; Fig. 5's values are finite numbers of "
                                 f"magnitude at most {MAX_ABS_VALUE:g}")
     return np.array(rows, dtype=np.float64)
 
 
-def same_size_padding(n, k):
-    """The padding p with n + 2p - k + 1 = n at stride 1, i.e. p = (k - 1) / 2, or None when k is even."""
+def same_size_padding(k):
+    """The padding p with n + 2p - k + 1 = n at stride 1, i.e. p = (k - 1) / 2 whatever n, or None when k is even."""
     return (k - 1) // 2 if k % 2 == 1 else None
 
 
@@ -182,7 +183,7 @@ def _scalar_or_pair(pair):
 
 def part_a(F, filter1):
     """Padding that keeps F's size with Filter1 at stride 1, and the map it gives."""
-    pads = [same_size_padding(n, k) for n, k in zip(F.shape, filter1.shape)]
+    pads = [same_size_padding(k) for k in filter1.shape]
     if None in pads:
         return {"padding": None, "map": None,
                 "reason": f"Filter1 is {filter1.shape[0]}x{filter1.shape[1]}: n + 2p - k + 1 = n needs "
@@ -212,7 +213,8 @@ def part_d(F, filter1, padding_a, size=2, stride=2):
     """A convolution that reproduces c): on a)'s map, the uniform 1/size^2 filter at stride = pool stride.
 
     Because both steps are linear, c) is also one convolution of F itself: Filter1 spread over the pooling
-    window, a (k + size - 1)-square kernel, with pool stride and a)'s padding; both are returned and checked.
+    window, a kernel of (rows + size - 1) x (columns + size - 1), with pool stride and a)'s padding; both are
+    returned and checked.
     """
     box = np.full((size, size), 1.0 / (size * size))
     merged = np.zeros((filter1.shape[0] + size - 1, filter1.shape[1] + size - 1))

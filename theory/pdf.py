@@ -34,15 +34,15 @@ class WriteError(RuntimeError):
     """The PDF could not be written where it was asked for."""
 
 
-def _font(size, weight="normal", family="sans-serif"):
-    return FontProperties(size=size, weight=weight, family=family)
+def _font(size, weight="normal"):
+    return FontProperties(size=size, weight=weight, family="sans-serif")
 
 
 @functools.lru_cache(maxsize=None)
-def text_size(text, size, weight="normal", family="sans-serif"):
+def text_size(text, size, weight="normal"):
     """(width, height, descent) of a string in inches; strings with $...$ are measured as mathtext."""
     ismath = text.count("$") >= 2 and text.count("$") % 2 == 0
-    w, h, d = _RENDERER.get_text_width_height_descent(text or " ", _font(size, weight, family), ismath=ismath)
+    w, h, d = _RENDERER.get_text_width_height_descent(text or " ", _font(size, weight), ismath=ismath)
     return w / _MEASURE_DPI, h / _MEASURE_DPI, d / _MEASURE_DPI
 
 
@@ -99,10 +99,6 @@ def _line_metrics(line, size, weight="normal"):
     return ascent, ascent + descent + (LEADING - 1.0) * size / 72.0
 
 
-def _line_height(line, size, weight="normal"):
-    return _line_metrics(line, size, weight)[1]
-
-
 class Block:
     """Something placed at a height on the page; subclasses say how tall it is and how to draw it."""
     keep_with_next = False
@@ -115,10 +111,10 @@ class Block:
         raise NotImplementedError
 
 
-def _put(fig, x, top, text, size, weight="normal", ha="left", family="sans-serif", color="black", va="top"):
+def _put(fig, x, top, text, size, weight="normal", ha="left", color="black", va="top"):
     """Draw text `top` inches below the page top (its top edge, or its baseline with va="baseline")."""
     fig.text(x / PAGE_W, 1.0 - top / PAGE_H, text, fontsize=size, fontweight=weight, ha=ha, va=va,
-             family=family, color=color)
+             family="sans-serif", color=color)
 
 
 class Paragraph(Block):
@@ -260,6 +256,8 @@ class Matrices(Block):
         rows, row, used = [], [], 0.0
         for label, cells in self.items:
             w = self._width(label, cells)
+            if w > TEXT_W - 0.1:   # it would run off the page's right edge
+                raise LayoutError(f"the matrix {label} is {w:.2f} in wide; a page holds {TEXT_W - 0.1:.2f} in")
             if row and used + w > TEXT_W - 0.1:
                 rows.append(row)
                 row, used = [], 0.0
@@ -316,9 +314,9 @@ class FigureBlock(Block):
 
 
 class PageBreak(Block):
-    """Start a new page unless at least `room` inches are left on the current one (default: always)."""
+    """Start a new page unless at least `room` inches are left on the current one."""
 
-    def __init__(self, room=None):
+    def __init__(self, room):
         self.room = room
 
     def height(self):
@@ -342,7 +340,7 @@ class Document:
         pages, page, used = [], [], 0.0
         for i, block in enumerate(self.blocks):
             if isinstance(block, PageBreak):
-                if page and (block.room is None or used + block.room > usable):
+                if page and used + block.room > usable:
                     pages.append(page)
                     page, used = [], 0.0
                 continue

@@ -7,7 +7,7 @@ from theory.pdf import (USABLE_H, Document, FigureBlock, Formula, Heading, Matri
                         format_number)
 
 
-def f(value, digits=6):
+def num(value, digits=6):
     """A number with a fixed count of decimals, for tables and text, with a minus sign rather than a hyphen."""
     return f"{float(value):.{digits}f}".replace("-", "\u2212")
 
@@ -21,7 +21,7 @@ G = r"\mathrm{GELU}"  # mathtext for the function's name, upright like other ope
 
 def _iterate_table(xs):
     """t, x_t, GELU'(x_t), GELU(x_t) for a run."""
-    rows = [[str(t), f(x, 7), f(gelu_gd.gelu_grad(x), 7), f(gelu_gd.gelu(x), 7)] for t, x in enumerate(xs)]
+    rows = [[str(t), num(x, 7), num(gelu_gd.gelu_grad(x), 7), num(gelu_gd.gelu(x), 7)] for t, x in enumerate(xs)]
     return Table(["t", "$x_t$", f"${G}'(x_t)$", f"${G}(x_t)$"], rows)
 
 
@@ -29,14 +29,14 @@ def _comparison_table(gd, mom, mom_v, lag):
     """c): GD and both momentum readings side by side."""
     header = ["t", "GD $x_t$", f"GD ${G}(x_t)$", "mom. $v_t$", "mom. $x_t$", f"mom. ${G}(x_t)$",
               "$v_t$ rdg. $x_t$", f"$v_t$ rdg. ${G}(x_t)$"]
-    rows = [[str(t), f(gd[t], 7), f(gelu_gd.gelu(gd[t]), 7), f(mom_v[t], 7), f(mom[t], 7),
-             f(gelu_gd.gelu(mom[t]), 7), f(lag[t], 7), f(gelu_gd.gelu(lag[t]), 7)] for t in range(len(gd))]
+    rows = [[str(t), num(gd[t], 7), num(gelu_gd.gelu(gd[t]), 7), num(mom_v[t], 7), num(mom[t], 7),
+             num(gelu_gd.gelu(mom[t]), 7), num(lag[t], 7), num(gelu_gd.gelu(lag[t]), 7)] for t in range(len(gd))]
     return Table(header, rows)
 
 
 def _three(xs):
     """'x1, x2, x3 (GELU g1, g2, g3)' for the answer line."""
-    return ", ".join(f(x) for x in xs[1:]) + " (GELU " + ", ".join(f(gelu_gd.gelu(x)) for x in xs[1:]) + ")"
+    return ", ".join(num(x) for x in xs[1:]) + " (GELU " + ", ".join(num(gelu_gd.gelu(x)) for x in xs[1:]) + ")"
 
 
 def _p1_derivative(doc, r, max_curv):
@@ -48,9 +48,9 @@ def _p1_derivative(doc, r, max_curv):
         f"Written as ${G}'(x) = " + r"\sigma(z)\,(1 + z\,\sigma(-z))$ with $z = 1.702x$; the bracket is positive for "
         r"$z \geq 0$, increasing for $z < 0$ (its derivative is $\sigma(-z)(1 - z\sigma(z)) > 0$) and tends to "
         r"$-\infty$ as $z \to -\infty$, so "
-        f"${G}'$ changes sign exactly once: bisection gives $x^* = {f(x_star, 8)}$, ${G}(x^*) = {f(f_star, 8)}$, "
+        f"${G}'$ changes sign exactly once: bisection gives $x^* = {num(x_star, 8)}$, ${G}(x^*) = {num(f_star, 8)}$, "
         r"the global minimum (GELU falls to it from 0 at $-\infty$ and rises after it). There "
-        f"${G}''(x^*) = {f(curv, 4)}$; for every $x$, $|{G}''(x)| \\leq {G}''(0) = {f(max_curv, 3)}$."))
+        f"${G}''(x^*) = {num(curv, 4)}$; for every $x$, $|{G}''(x)| \\leq {G}''(0) = {num(max_curv, 3)}$."))
 
 
 def _p1_ab(doc, r, max_curv):
@@ -69,18 +69,18 @@ def _p1_ab(doc, r, max_curv):
     # (0, 1) means no overshoot. That needs eta G'' in (0, 1) between x* and the start, not just below 2.
     between = gelu_gd.gelu_second_derivative(np.linspace(x_star, 0.0, 401))
     if 0 < between.min() and 1.0 * max_curv < 1:
-        why = (f"$\\eta \\cdot \\max|{G}''| = {f(max_curv, 3)} < 1$ and ${G}'' > 0$ between $x^*$ and 0, so each "
+        why = (f"$\\eta \\cdot \\max|{G}''| = {num(max_curv, 3)} < 1$ and ${G}'' > 0$ between $x^*$ and 0, so each "
                f"step multiplies the distance to $x^*$ by $1 - \\eta\\, {G}''(\\xi) \\in (0, 1)$ for some $\\xi$ in "
                "between (mean value theorem)")
     else:
-        why = f"$\\eta \\cdot \\max|{G}''| = {f(max_curv, 3)} < 2$"
+        why = f"$\\eta \\cdot \\max|{G}''| = {num(max_curv, 3)} < 2$"
     doc.add(Paragraph(
-        f"With $\\eta = 1$ a step is ten times longer for the same slope: after three steps it is at {f(b[3], 4)}, "
-        f"{f(b[3] - x_star, 4)} from $x^*$ with GELU {f(gelu_gd.gelu(b[3]) - f_star, 5)} above the minimum, while "
-        f"$\\eta = 0.1$ is still at {f(a[3], 4)} ({f(gelu_gd.gelu(a[3]) - f_star, 5)} above). The long step is safe "
-        f"here because {why}: {approach} Near $x^*$ the error "
-        f"shrinks by about $1 - \\eta\\, {G}''(x^*)$ per step: {f(1 - 1.0 * curv, 3)} for $\\eta = 1$ and "
-        f"{f(1 - 0.1 * curv, 3)} for $\\eta = 0.1$.", lead="Comparison."))
+        f"With $\\eta = 1$ a step is ten times longer for the same slope: after three steps it is at {num(b[3], 4)}, "
+        f"{num(b[3] - x_star, 4)} from $x^*$ with GELU {num(gelu_gd.gelu(b[3]) - f_star, 5)} above the minimum, while "
+        f"$\\eta = 0.1$ is still at {num(a[3], 4)} ({num(gelu_gd.gelu(a[3]) - f_star, 5)} above). The long step is "
+        f"safe here because {why}: {approach} Near $x^*$ the error "
+        f"shrinks by about $1 - \\eta\\, {G}''(x^*)$ per step: {num(1 - 1.0 * curv, 3)} for $\\eta = 1$ and "
+        f"{num(1 - 0.1 * curv, 3)} for $\\eta = 0.1$.", lead="Comparison."))
 
 
 def _p1_c(doc, r):
@@ -97,20 +97,20 @@ def _p1_c(doc, r):
     doc.add(_comparison_table(gd, mom, r["c_momentum_v"], lag))
     g0 = r["grad_x0"]["-3"]
     doc.add(Paragraph(
-        f"At $x_0 = -3$ the slope is only {f(g0, 5)} ($\\sigma(-5.106) = {f(gelu_gd.sigmoid(-5.106), 5)}$): the left "
-        f"tail of GELU is nearly flat, so every method moves about {f(abs(0.1 * g0), 5)} per step. The first step is "
-        f"identical for GD and both momentum readings, since $v_1 = \\beta v_0 + (1-\\beta)\\,{G}'(x_0) = v_0$. "
-        f"After three steps momentum is behind GD by {abs(mom[3] - gd[3]):.2e} ($v_t$ reading "
-        f"{abs(lag[3] - gd[3]):.2e}): with the $(1-\\beta)$ factor $v$ is an average of past gradients, and as $x$ "
-        f"moves right $|{G}'|$ grows, so the average lags the current slope. In three steps neither method gets "
-        "anywhere near the minimum.", lead="Comparison."))
+        f"At $x_0 = -3$ the slope is only {num(g0, 5)} ($\\sigma(-5.106) = {num(gelu_gd.sigmoid(-5.106), 5)}$): the "
+        f"left tail of GELU is nearly flat, so every method moves about {num(abs(0.1 * g0), 5)} per step. The first "
+        f"step is identical for GD and both momentum readings, since "
+        f"$v_1 = \\beta v_0 + (1-\\beta)\\,{G}'(x_0) = v_0$. After three steps momentum is behind GD by "
+        f"{abs(mom[3] - gd[3]):.2e} ($v_t$ reading {abs(lag[3] - gd[3]):.2e}): with the $(1-\\beta)$ factor $v$ is an "
+        f"average of past gradients, and as $x$ moves right $|{G}'|$ grows, so the average lags the current slope. In "
+        "three steps neither method gets anywhere near the minimum.", lead="Comparison."))
     steps = len(long["gd"]) - 1
     closer = int(np.flatnonzero(np.abs(long["momentum"] - x_star) < np.abs(long["gd"] - x_star))[0])
     passes = int(np.flatnonzero(long["momentum"] > x_star)[0])
     doc.add(Paragraph(
         f"Over {steps} steps (figure below) GD is closer to $x^*$ through step {closer - 1}; from step {closer} on "
         f"momentum, which keeps its speed while the slope fades near the minimum, is the closer one. It passes $x^*$ "
-        f"at step {passes}, overshoots it by at most {f(long['overshoot_momentum'], 5)} (at step "
+        f"at step {passes}, overshoots it by at most {num(long['overshoot_momentum'], 5)} (at step "
         f"{int(np.argmax(long['momentum']))}) and stays within {long['tol']:g} of $x^*$ from step "
         f"{long['settle_momentum']} on, against {long['settle_gd']} for GD ({long['settle_momentum_lagged']} for the "
         "$v_t$ reading). Both reach the same minimum. Momentum in this averaged form does not enlarge the step (in "
@@ -136,7 +136,7 @@ def problem1(doc, r):
         f"a) $x_{{1,2,3}}$ = {_three(r['a'])}.  b) $x_{{1,2,3}}$ = {_three(r['b'])}.  c) GD: "
         f"{_three(r['c_gd'])}; momentum: {_three(r['c_momentum'])}; momentum, $v_t$ reading: "
         f"{_three(r['c_momentum_lagged'])}.  The minimum is at "
-        f"$x^* = {f(r['minimum']['x'])}$, ${G}(x^*) = {f(r['minimum']['gelu'])}$.", lead="Answer."))
+        f"$x^* = {num(r['minimum']['x'])}$, ${G}(x^*) = {num(r['minimum']['gelu'])}$.", lead="Answer."))
     _p1_derivative(doc, r, max_curv)
     _p1_ab(doc, r, max_curv)
     _p1_c(doc, r)
@@ -288,14 +288,14 @@ def problem3(doc, r):
     doc.add(Heading("Worked example (d = 3, h = 2, k = 2)", 2))
 
     def vec(v):
-        return "[" + ", ".join(f(x) for x in np.ravel(v)) + "]"
+        return "[" + ", ".join(num(x) for x in np.ravel(v)) + "]"
 
     inputs, fw, gr = ex["inputs"], ex["forward"], ex["grads"]
     names = {"x": "$x$", "W1": "$W_1$", "b1": "$b_1$", "W2": "$W_2$", "b2": "$b_2$", "y": "$y$"}
     doc.add(Paragraph(",  ".join(f"{names[name]} = {bracketed(np.atleast_2d(inputs[name]))}" for name in names)
                       + " (vectors as 1-row matrices).", keep_with_next=True))
     rows = [["$f_1$", vec(fw["f1"])], ["$a$", vec(fw["a"])], ["$f_2$", vec(fw["f2"])], ["$o$", vec(fw["o"])],
-            ["$E$", f(fw["E"])], [r"$\partial E/\partial f_2 = o - y$", vec(gr["f2"])],
+            ["$E$", num(fw["E"])], [r"$\partial E/\partial f_2 = o - y$", vec(gr["f2"])],
             [r"$\partial E/\partial a$", vec(gr["a"])], [r"$\partial E/\partial f_1$", vec(gr["f1"])],
             [r"$\partial E/\partial x$", vec(gr["x"])], [r"$\partial E/\partial W_2$ (rows)", vec(gr["W2"])],
             [r"$\partial E/\partial W_1$ (rows)", vec(gr["W1"])]]
@@ -338,7 +338,8 @@ def problem4(doc, r):
     doc.add(Paragraph(f"Filter2 is {K2.shape[0]}x{K2.shape[1]}, p = 1. The output side is "
                       f"$\\lfloor (n + 2p - k)/s \\rfloor + 1$, solved for each axis. {working}. Answer: {answer_b}.",
                       lead="b)", keep_with_next=b["possible"]))
-    if not b["possible"] and any(k % 2 == 0 for k in K2.shape):
+    # at stride 1 a side of 3 keeps the size with one zero on each side; a side of 2 needs that one zero on one side
+    if not b["possible"] and all(k in (2, 3) for k in K2.shape):
         doc.add(Paragraph("Padding 1 is read here as one row or column of zeros on every side. Padded on one side "
                           "only (as \"same\" padding does for an even filter), stride 1 would keep the size."))
     if b["possible"]:
