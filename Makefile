@@ -17,7 +17,7 @@ ZIP         ?=
 # MNIST_DIR is empty unless given: p1 then looks where `python p1.py` looks (beside p1.py, the working folder,
 # data/mnist), so `make p1` finds the CSVs wherever the plain command would; downloads and checks use data/mnist.
 # CIFAR10_DIR likewise: unless given, p2 and verify use p2.py's own search (./data first, where the PyTorch
-# tutorial downloads), and downloads go to data/cifar10.
+# tutorial downloads); `make data-cifar10` downloads into data/cifar10, and p2, finding none, into ./data.
 # Make expands $ in a variable given on its command line when it exports it: `override NAME := $(value NAME)`
 # keeps the value as typed (make zip ZIP='my$1.zip' stays my$1.zip, and a $(shell ...) in a value never runs).
 override MNIST_DIR := $(value MNIST_DIR)

@@ -18,6 +18,7 @@ it writes that PDF again, with the Andrew ID on every page, as ANDREW_ID-HW1.pdf
 import argparse
 import collections
 import io
+import lzma
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ import stat
 import sys
 import tempfile
 import zipfile
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:  # run as a script: tools/ is on the path, the repository root is not
@@ -344,7 +346,7 @@ def open_zip(zip_path):
     return z
 
 
-# A hand-in is about 20 files and 16 MB; a zip far beyond that is not unpacked at all.
+# A hand-in is about 30 files and 16 MB; a zip far beyond that is not unpacked at all.
 MAX_MEMBERS = 1000
 MAX_UNPACKED_BYTES = 200 * 2 ** 20
 MAX_SOURCE_BYTES = 2 ** 20   # one .py module
@@ -355,7 +357,7 @@ def size_problems(label, sizes, what="not unpacked"):
     total = sum(sizes.values())
     problems = []
     if len(sizes) > MAX_MEMBERS:
-        problems.append(f"{label}: {len(sizes):,} members; a hand-in has about 20 ({what})")
+        problems.append(f"{label}: {len(sizes):,} members; a hand-in has about 30 ({what})")
     if total > MAX_UNPACKED_BYTES:
         problems.append(f"{label}: unpacks to {total / 2 ** 20:,.0f} MB; a hand-in is about 16 MB ({what})")
     problems += [f"{label}: {name} is {size / 2 ** 20:,.1f} MB, too large for a source module"
@@ -407,8 +409,10 @@ def check_zip(zip_path, run_code=False):
                 for folder in ("p1", "p2"):
                     os.makedirs(os.path.join(bundle, folder), exist_ok=True)
                 return problems + validate_bundle(bundle, f"{label}:{top}", run_code)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as e:
-        # RuntimeError: zipfile's word for an encrypted member; NotImplementedError: an unknown compression
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError, zlib.error,
+            lzma.LZMAError) as e:
+        # RuntimeError: zipfile's word for an encrypted member; NotImplementedError: an unknown compression; zlib's
+        # and lzma's errors: a member's compressed bytes damaged
         raise BundleError(f"{zip_path}: not a readable zip file ({e}); rebuild it with `make zip ANDREW_ID=yourid`") \
             from None
     except OSError as e:   # the temporary folder: a full disk, say
@@ -469,6 +473,11 @@ def layout_problems(zip_path, names):
             if not allowed_name(inner):
                 problems.append(f"{label}: {name}: not part of the hand-in (the bundle holds only p1/{{"
                                 f"{', '.join(P1_FILES)}}} and p2/{{{', '.join(P2_FILES)}, the modules p2.py imports}})")
+        # on macOS's and Windows's disks P2.py unpacks as p2.py would; on a grader's Linux one it is another file
+        inside = {name[len(top) + 1:].lower(): name for name in names if name.startswith(f"{top}/")}
+        problems += [f"{label}: {inside[need.lower()]} must be named {top}/{need}, in these letters exactly"
+                     for need in [f"p1/{n}" for n in P1_FILES] + [f"p2/{n}" for n in P2_FILES]
+                     if f"{top}/{need}" not in names and need.lower() in inside]
     return problems, top
 
 

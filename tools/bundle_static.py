@@ -17,7 +17,9 @@ P1_TEMPLATE_NAMES = ("Activation", "Identity", "Sigmoid", "Tanh", "ReLU", "Crite
                      "main")
 P1_TEMPLATE_METHODS = {"MLP": ("save_model",)}
 MNIST_PIXELS, MNIST_CLASSES = 784, 10
-P2_REQUIRED_KEYS = ("format", "state_dict", "config", "test_accuracy")
+# What p2's checkpoint.load_checkpoint requires of a model file (its FORMAT and REQUIRED): the grader's load.
+P2_FORMAT = "hw1-p2-cifar10/1"
+P2_REQUIRED_KEYS = ("format", "state_dict", "config", "class_names", "mean", "std", "preset", "seed", "test_accuracy")
 RUBRIC_P1_ERROR, RUBRIC_P2_ACCURACY = 0.05, 0.90   # the rubric: MNIST error under 5 %, CIFAR-10 accuracy over 90 %
 
 # A path that names one machine: a home or work folder, a temp folder, a Windows drive, the development tree.
@@ -252,9 +254,14 @@ def p2_model_problems(path, label):
     missing = [key for key in P2_REQUIRED_KEYS if key not in ckpt]
     if missing:
         return [f"{label}: lacks {', '.join(missing)}; {hint}"]
+    if ckpt["format"] != P2_FORMAT:
+        return [f"{label}: its format is {ckpt['format']!r}, not {P2_FORMAT!r} as p2.py writes; {hint}"]
     state = ckpt["state_dict"]
     if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
         return [f"{label}: its state_dict is not a non-empty dict of tensors; {hint}"]
+    bad = sorted(name for name, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if bad:
+        return [f"{label}: {', '.join(bad)} hold NaN or infinite values; {hint}"]
     return []
 
 

@@ -112,11 +112,12 @@ def mnist_places(p1):
     places = [folder for folder, _ in p1.mnist_places()]
     if not os.environ.get("MNIST_DIR"):
         places.append(os.path.join(ROOT, "data", "mnist"))
-    unique = []
-    for place in map(os.path.normpath, map(os.path.abspath, places)):
-        if place not in unique:
-            unique.append(place)
-    return unique
+    return distinct_folders(places)
+
+
+def distinct_folders(places):
+    """The folders as absolute paths, each once, in their first order."""
+    return list(dict.fromkeys(os.path.normpath(os.path.abspath(place)) for place in places))
 
 
 def measure_p1(p1_dir, mnist_dir):
@@ -168,12 +169,7 @@ def cifar10_places(p2_dir):
     """Where to look for CIFAR-10 without --cifar10-dir: where the bundle's `python p2.py` looks (./data first,
     where the PyTorch tutorial downloads), then this repository's data/ and data/cifar10, for an unpacked zip."""
     places = import_file(p2_dir, "data.py", "verified_p2_data").search_places()
-    places += [os.path.join(ROOT, "data"), os.path.join(ROOT, "data", "cifar10")]
-    unique = []
-    for place in map(os.path.normpath, map(os.path.abspath, places)):
-        if place not in unique:
-            unique.append(place)
-    return unique
+    return distinct_folders(places + [os.path.join(ROOT, "data"), os.path.join(ROOT, "data", "cifar10")])
 
 
 def cifar_batches_dir(*places):
@@ -197,7 +193,8 @@ def measure_p2(p2_dir, cifar10_dir):
         raise VerifyError(f"{model_path}: missing; train it with `make p2`")
     places = [cifar10_dir] if cifar10_dir else cifar10_places(p2_dir)
     data_dir = os.path.abspath(cifar_batches_dir(*places))
-    cmd = [sys.executable, "-E", "-B", "-c", P2_EVAL, "--eval", model_path, "--data-dir", data_dir]
+    # -u: each line as p2 prints it (-E ignores PYTHONUNBUFFERED)
+    cmd = [sys.executable, "-E", "-B", "-u", "-c", P2_EVAL, "--eval", model_path, "--data-dir", data_dir]
     returncode, lines = run_showing_progress(cmd, p2_dir)
     info = next((json.loads(line[len(MARK):]) for line in lines if line.startswith(MARK)), None)
     printed = re.fullmatch(r"test accuracy: ([0-9.]+)%", lines[-1].strip()) if lines else None
@@ -217,7 +214,7 @@ def run_showing_progress(cmd, folder):
     """(exit status, output lines) of `cmd` run in `folder`, its stdout and stderr together; its lines pass through
     as they come (p2.py says its precision, and its progress every 30 s, while it evaluates)."""
     proc = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1"))
+                            env=dict(os.environ, MPLBACKEND="Agg"))
     # The deadline runs beside the reading: a wait after it would only start once the output had ended.
     expired = threading.Event()
     deadline = threading.Timer(P2_TIMEOUT_S, lambda: (expired.set(), proc.kill()))

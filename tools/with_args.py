@@ -4,7 +4,7 @@ words (quotes group, backslashes escape, a leading ~/ is the home folder) but ne
     python3 tools/with_args.py VAR script.py [fixed arguments...]
 
 The Makefile uses it for P2_ARGS, so `make p2 P2_ARGS='--epochs 2 --out "my runs"'` passes four words to p2.py,
-and a value like `x; touch f` is two harmless words, never a command.
+and a value like `x; touch f` is three harmless words, never a command.
 """
 import os
 import shlex
