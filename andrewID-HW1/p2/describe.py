@@ -117,10 +117,10 @@ CHANGED = "This run changed the"   # how changes_note begins: the report's Recip
 def changes_note(preset, config, preset_config):
     """A sentence naming what this run changed of its preset (config dicts), for the note on how the preset's
     settings were chosen; "" when nothing was."""
-    changed = [f"{setting_words(name, config)}: {_value_words(name, value)} instead of "
-               f"{_value_words(name, in_effect(name, preset_config))}"
-               for name, value in ((name, in_effect(name, config)) for name in config)
-               if name in preset_config and value != in_effect(name, preset_config)]
+    pairs = ((name, in_effect(name, config), in_effect(name, preset_config))
+             for name in config if name in preset_config)
+    changed = [f"{setting_words(name, config)}: {_value_words(name, ours)} instead of {_value_words(name, theirs)}"
+               for name, ours, theirs in pairs if ours != theirs]
     if not changed:
         return ""
     return (f"{CHANGED} {preset} recipe's settings ({'; '.join(changed)}); what follows is about the recipe as it "
