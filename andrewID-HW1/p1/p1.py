@@ -302,8 +302,8 @@ def main():
     times = {"data": wall_clock() - clock}
     stats = get_training_stats(mlp, dataset, hp["num_epochs"], hp["batch_size"])
     times["train"] = wall_clock() - clock - times["data"]
-    # the test result get_training_stats printed (it returns none), again, for the model file and report, with each
-    # image's prediction
+    # get_training_stats prints the test result but returns none: computed again for the model file and report,
+    # with each image's prediction
     predicted = mlp(test_imgs).argmax(axis=1)
     test_loss, test_error = mlp.get_loss(test_y) / len(test_y), mlp.get_error(test_y) / len(test_y)
     mlp.metadata = dict(test_error=test_error, val_error=stats[3][-1], train_error=stats[1][-1], seed=hp["seed"])
