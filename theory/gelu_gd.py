@@ -3,6 +3,10 @@ import numpy as np
 
 # The constant of the sigmoid approximation of GELU used by the handout (Hendrycks & Gimpel, 2016).
 SCALE = 1.702
+# The handout's runs: a) and b) start at X0_AB with step sizes ETA_A and ETA_B; c) starts at X0_C with step size ETA_C,
+# without momentum and with momentum BETA (its Eq. 5).
+X0_AB, ETA_A, ETA_B = 0.0, 0.1, 1.0
+X0_C, ETA_C, BETA = -3.0, 0.1, 0.9
 
 
 def sigmoid(z):
@@ -89,19 +93,19 @@ def _run(xs):
 def solve(steps=3, long_steps=800, tol=1e-3):
     """Every Problem 1 number: the three-step runs of a), b), c) and a long-run comparison for c)."""
     x_star, f_star = gelu_minimum()
-    a = gradient_descent(0.0, 0.1, steps)
-    b = gradient_descent(0.0, 1.0, steps)
-    c_gd = gradient_descent(-3.0, 0.1, steps)
-    c_mom, c_mom_v = momentum(-3.0, 0.1, 0.9, steps)
-    c_lag, c_lag_v = momentum(-3.0, 0.1, 0.9, steps, lagged=True)
+    a = gradient_descent(X0_AB, ETA_A, steps)
+    b = gradient_descent(X0_AB, ETA_B, steps)
+    c_gd = gradient_descent(X0_C, ETA_C, steps)
+    c_mom, c_mom_v = momentum(X0_C, ETA_C, BETA, steps)
+    c_lag, c_lag_v = momentum(X0_C, ETA_C, BETA, steps, lagged=True)
 
-    long_gd = gradient_descent(-3.0, 0.1, long_steps)
-    long_mom, _ = momentum(-3.0, 0.1, 0.9, long_steps)
-    long_lag, _ = momentum(-3.0, 0.1, 0.9, long_steps, lagged=True)
+    long_gd = gradient_descent(X0_C, ETA_C, long_steps)
+    long_mom, _ = momentum(X0_C, ETA_C, BETA, long_steps)
+    long_lag, _ = momentum(X0_C, ETA_C, BETA, long_steps, lagged=True)
     return {
         "a": a, "b": b, "c_gd": c_gd, "c_momentum": c_mom, "c_momentum_v": c_mom_v,
         "c_momentum_lagged": c_lag, "c_momentum_lagged_v": c_lag_v,
-        "grad_x0": {"0": float(gelu_grad(0.0)), "-3": float(gelu_grad(-3.0))},
+        "grad_x0": {"0": float(gelu_grad(X0_AB)), "-3": float(gelu_grad(X0_C))},
         "minimum": {"x": x_star, "gelu": f_star, "curvature": float(gelu_second_derivative(x_star))},
         "long": {"gd": long_gd, "momentum": long_mom, "momentum_lagged": long_lag, "tol": tol,
                  "settle_gd": first_step_within(long_gd, x_star, tol),

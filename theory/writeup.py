@@ -68,7 +68,7 @@ def _p1_ab(doc, r, max_curv):
     # Mean value theorem: x_{t+1} - x* = (1 - eta G''(xi)) (x_t - x*) for some xi between x_t and x*; a factor in
     # (0, 1) means no overshoot. That needs eta G'' in (0, 1) between x* and the start, not just below 2.
     between = gelu_gd.gelu_second_derivative(np.linspace(x_star, 0.0, 401))
-    if 0 < between.min() and 1.0 * max_curv < 1:
+    if 0 < between.min() and gelu_gd.ETA_B * max_curv < 1:
         why = (f"$\\eta \\cdot \\max|{G}''| = {num(max_curv, 3)} < 1$ and ${G}'' > 0$ between $x^*$ and 0, so each "
                f"step multiplies the distance to $x^*$ by $1 - \\eta\\, {G}''(\\xi) \\in (0, 1)$ for some $\\xi$ in "
                "between (mean value theorem)")
@@ -79,8 +79,8 @@ def _p1_ab(doc, r, max_curv):
         f"{num(b[3] - x_star, 4)} from $x^*$ with GELU {num(gelu_gd.gelu(b[3]) - f_star, 5)} above the minimum, while "
         f"$\\eta = 0.1$ is still at {num(a[3], 4)} ({num(gelu_gd.gelu(a[3]) - f_star, 5)} above). The long step is "
         f"safe here because {why}: {approach} Near $x^*$ the error "
-        f"shrinks by about $1 - \\eta\\, {G}''(x^*)$ per step: {num(1 - 1.0 * curv, 3)} for $\\eta = 1$ and "
-        f"{num(1 - 0.1 * curv, 3)} for $\\eta = 0.1$.", lead="Comparison."))
+        f"shrinks by about $1 - \\eta\\, {G}''(x^*)$ per step: {num(1 - gelu_gd.ETA_B * curv, 3)} for $\\eta = 1$ and "
+        f"{num(1 - gelu_gd.ETA_A * curv, 3)} for $\\eta = 0.1$.", lead="Comparison."))
 
 
 def _p1_c(doc, r):
@@ -95,11 +95,11 @@ def _p1_c(doc, r):
         f"The $v_t$ column belongs to the first reading; the velocities of the $v_t$ reading differ from it by at most "
         f"{v_gap:.1e} here.", keep_with_next=True))
     doc.add(_comparison_table(gd, mom, r["c_momentum_v"], lag))
-    g0 = r["grad_x0"]["-3"]
+    g0, z0 = r["grad_x0"]["-3"], gelu_gd.SCALE * gelu_gd.X0_C
     doc.add(Paragraph(
-        f"At $x_0 = -3$ the slope is only {num(g0, 5)} ($\\sigma(-5.106) = {num(gelu_gd.sigmoid(-5.106), 5)}$): the "
-        f"left tail of GELU is nearly flat, so every method moves about {num(abs(0.1 * g0), 5)} per step. The first "
-        f"step is identical for GD and both momentum readings, since "
+        f"At $x_0 = -3$ the slope is only {num(g0, 5)} ($\\sigma({z0:g}) = {num(gelu_gd.sigmoid(z0), 5)}$): the left "
+        f"tail of GELU is nearly flat, so every method moves about {num(abs(gelu_gd.ETA_C * g0), 5)} per step. The "
+        f"first step is identical for GD and both momentum readings, since "
         f"$v_1 = \\beta v_0 + (1-\\beta)\\,{G}'(x_0) = v_0$. After three steps momentum is behind GD by "
         f"{abs(mom[3] - gd[3]):.2e} ($v_t$ reading {abs(lag[3] - gd[3]):.2e}): with the $(1-\\beta)$ factor $v$ is an "
         f"average of past gradients, and as $x$ moves right $|{G}'|$ grows, so the average lags the current slope. In "
