@@ -109,6 +109,14 @@ def repo(template, tmp_path):
     return root
 
 
+@pytest.fixture
+def without_running_the_code(monkeypatch):
+    """make zip without its last check, which imports and runs the bundle in two fresh Pythons (2-3 s): for tests
+    of which files go into the zip. The tests of that check itself run it."""
+    from tools import bundle_run
+    monkeypatch.setattr(bundle_run, "run_checks", lambda *args: iter(()))
+
+
 def expected_names(top):
     p2 = sorted(["p2_model.pkl", "p2_report.pdf"] + [os.path.basename(p) for p in glob.glob(f"{SOURCE}/p2/*.py")])
     return [f"{top}/p1/{name}" for name in ("p1.py", "p1_model.npz", "p1_report.pdf")] + [f"{top}/p2/{n}" for n in p2]
@@ -422,7 +430,7 @@ def test_a_name_stored_many_times_counts_each_copy_towards_the_size_limit(tmp_pa
     assert len(problems) == 1 and "unpacks to 0 MB; a hand-in is about 16 MB (not unpacked)" in problems[0]
 
 
-def test_make_zip_leaves_out_the_hidden_files_macos_writes_beside_modules(repo, capsys):
+def test_make_zip_leaves_out_the_hidden_files_macos_writes_beside_modules(repo, capsys, without_running_the_code):
     (repo / "andrewID-HW1" / "p2" / "._data.py").write_bytes(b"\0\5\x16\x07")   # AppleDouble, not Python
     assert bundle.main(["zip", "jdoe"], root=str(repo)) == 0, capsys.readouterr().err
     with zipfile.ZipFile(repo / "jdoe-HW1.zip") as z:
@@ -738,7 +746,8 @@ def test_a_python_without_the_projects_packages_is_one_line(monkeypatch, capsys,
                                        "install the packages with `make install`\n")
 
 
-def test_code_changed_after_its_model_is_a_note_and_the_zip_is_named_from_here(repo, tmp_path, monkeypatch, capsys):
+def test_code_changed_after_its_model_is_a_note_and_the_zip_is_named_from_here(repo, tmp_path, monkeypatch, capsys,
+                                                                               without_running_the_code):
     source = repo / "andrewID-HW1"
     written = os.path.getmtime(source / "p1" / "p1_model.npz")
     os.utime(source / "p1" / "p1.py", (written + 120, written + 120))       # a setting changed, not trained again
@@ -824,7 +833,7 @@ def test_a_zip_that_unpacks_to_far_more_than_a_hand_in_is_not_unpacked():
         "jdoe-HW1.zip: unpacks to 2,048 MB; a hand-in is about 16 MB (not unpacked)"]
 
 
-def test_make_zip_refuses_what_check_zip_would(repo, capsys):
+def test_make_zip_refuses_what_check_zip_would(repo, capsys, without_running_the_code):
     (repo / "andrewID-HW1" / "p2" / "tables.py").write_text("#" * (2 ** 20 + 1) + "\n")
     with open(repo / "andrewID-HW1" / "p2" / "p2.py", "a") as f:   # a module the zip takes
         f.write("\nimport tables  # noqa: E402,F401\n")
@@ -841,7 +850,7 @@ def test_a_member_that_cannot_be_unpacked_is_one_problem_among_the_others(repo, 
     assert problems == [f"jdoe-HW1.zip: jdoe-HW1/p2/{long_name} cannot be unpacked (File name too long)"], problems
 
 
-def test_make_zip_copies_bytes_and_dates_but_no_file_flags(repo, monkeypatch):
+def test_make_zip_copies_bytes_and_dates_but_no_file_flags(repo, monkeypatch, without_running_the_code):
     # macOS: copy2 would copy a network share's file flags too, and a user may not set one of them (EPERM)
     monkeypatch.setattr(bundle.shutil, "copy2", lambda *a, **k: pytest.fail("copy2 copies file flags"))
     monkeypatch.setattr(bundle.shutil, "copystat", lambda *a, **k: pytest.fail("copystat copies file flags"))
