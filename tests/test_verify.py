@@ -123,6 +123,14 @@ def test_a_cut_test_set_or_a_stored_error_that_is_no_number_is_one_line(setup, c
     assert "its stored test_error ('abc') is not a number" in err and "Traceback" not in err
 
 
+def test_a_p1_py_without_this_projects_helpers_is_one_line(setup, capsys):
+    """A bundle's p1.py of another making: what its code raises is one error line, not a traceback."""
+    p1_py = setup["bundle"] / "p1" / "p1.py"
+    p1_py.write_text(p1_py.read_text().replace("def preprocess(", "def preprocessed("))
+    assert verify.main(setup["args"] + ["--only", "p1"]) == 1
+    assert capsys.readouterr().err == "error: p1: AttributeError: module 'verified_p1' has no attribute 'preprocess'\n"
+
+
 def test_a_p2_failure_is_named_by_its_own_error_line_once(setup, capsys):
     write_constant_p2_model(str(setup["bundle"] / "p2" / "p2_model.pkl"), test_accuracy=0.75)
     test_batch = Path(setup["args"][5]) / "cifar-10-batches-bin" / "test_batch.bin"

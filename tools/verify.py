@@ -126,17 +126,14 @@ def measure_p1(p1_dir, mnist_dir):
     if not os.path.isfile(model_path):
         raise VerifyError(f"{model_path}: missing; train it with `make p1`")
     p1 = import_file(p1_dir, "p1.py", "verified_p1")
-    places = [mnist_dir] if mnist_dir else mnist_places(p1)
+    places = [mnist_dir] if mnist_dir else bundle_call("p1", mnist_places, p1)
     csv = next((os.path.join(place, "mnist_test.csv") for place in places
                 if os.path.isfile(os.path.join(place, "mnist_test.csv"))), None)
     if csv is None:
         raise VerifyError(f"MNIST test set (mnist_test.csv) not found in {', '.join(places)}; get it with `make "
                           "data-mnist`, or pass its folder: `make verify MNIST_DIR=/path/to/mnist`")
-    try:
-        mlp = p1.load_model(model_path)
-        pixels, labels = p1.load_mnist_csv(csv)
-    except Exception as e:
-        raise VerifyError(f"p1: {type(e).__name__}: {e}") from None
+    mlp = bundle_call("p1", p1.load_model, model_path)
+    pixels, labels = bundle_call("p1", p1.load_mnist_csv, csv)
     stored = getattr(mlp, "metadata", {}).get("test_error")
     if stored is None:
         raise VerifyError(f"{model_path}: stores no test_error; retrain with `make p1` to write a complete model file")
@@ -148,11 +145,24 @@ def measure_p1(p1_dir, mnist_dir):
     if len(labels) != MNIST_TEST_ROWS:   # the stored error was measured on the whole test set
         raise VerifyError(f"{csv}: {len(labels):,} rows, but MNIST's test set has {MNIST_TEST_ROWS:,}; get it "
                           "again with `make data-mnist`")
+    wrong = bundle_call("p1", count_wrong, p1, mlp, pixels, labels)
+    return stored, wrong, len(labels)
+
+
+def count_wrong(p1, mlp, pixels, labels):
     wrong = 0
     for start in range(0, len(labels), P1_BATCH):
         logits = mlp.forward(p1.preprocess(pixels[start:start + P1_BATCH]))
         wrong += int((logits.argmax(axis=1) != labels[start:start + P1_BATCH]).sum())
-    return stored, wrong, len(labels)
+    return wrong
+
+
+def bundle_call(part, function, *args):
+    """function(*args), which calls the bundle's own code: whatever that raises is one VerifyError line."""
+    try:
+        return function(*args)
+    except Exception as e:
+        raise VerifyError(f"{part}: {type(e).__name__}: {e}") from None
 
 
 def compare_p1(stored, wrong, n):
@@ -168,7 +178,7 @@ def compare_p1(stored, wrong, n):
 def cifar10_places(p2_dir):
     """Where to look for CIFAR-10 without --cifar10-dir: where the bundle's `python p2.py` looks (./data first,
     where the PyTorch tutorial downloads), then this repository's data/ and data/cifar10, for an unpacked zip."""
-    places = import_file(p2_dir, "data.py", "verified_p2_data").search_places()
+    places = bundle_call("p2", import_file(p2_dir, "data.py", "verified_p2_data").search_places)
     return distinct_folders(places + [os.path.join(ROOT, "data"), os.path.join(ROOT, "data", "cifar10")])
 
 
