@@ -551,7 +551,8 @@ def test_out_of_gpu_memory_is_one_line_naming_a_recipe_that_needs_less(tiny_run,
     monkeypatch.setattr(p2, "train", out_of_memory)
     assert p2.main(argv) == 2
     assert capsys.readouterr().err == ("error: out of GPU memory; --preset cpu needs less (batches of 1000, with "
-                                       "learning rates set for them)\n")
+                                       "learning rates set for them), and --device cpu trains in the computer's "
+                                       "own memory\n")
     assert contents(out) == before
 
 

@@ -65,7 +65,7 @@ def error_message(exc):
         return f"{exc}; {', '.join(OUTPUT_NAMES)} are as they were"
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return ("out of GPU memory; --preset cpu needs less (batches of 1000, with learning rates set for "
-                "them)")
+                "them), and --device cpu trains in the computer's own memory")
     if isinstance(exc, MemoryError) or "DefaultCPUAllocator: can't allocate memory" in str(exc):
         return ("out of memory (a CPU training run of p2 takes up to about 4 GB): close other programs, or train "
                 "on a GPU (Colab's free one, for instance)")
