@@ -179,9 +179,9 @@ def validate_bundle(bundle_dir, label, run_code=False):
 
 
 def theory_pdf_problems(root):
-    """The theory PDF handed in beside the zip: present, a whole PDF, no machine path in it, and written from the
-    Fig. 5 values theory/fig5.json holds now (the PDF's Subject names them; file dates cannot tell, as a checkout
-    or a copy changes them)."""
+    """theory/HW1_theory.pdf, of which the PDF handed in beside the zip is made again with the Andrew ID: present, a
+    whole PDF, no machine path in it, and written from the Fig. 5 values theory/fig5.json holds now (the PDF's
+    Subject names them; file dates cannot tell, as a checkout or a copy changes them)."""
     from theory import cnn
     path = os.path.join(root, THEORY_PDF)
     if not os.path.isfile(path):
