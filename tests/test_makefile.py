@@ -143,6 +143,14 @@ def test_p2_args_expand_a_leading_tilde_as_a_shell_would(tree):
     assert calls[-1]["argv"] == ["--out", "/home/student/runs", "--data-note", "~x"]
 
 
+def test_p2_args_keep_windows_folders_whole():
+    """make on Windows (Git Bash's, say) runs a Windows Python: there a backslash separates folders."""
+    from tools import with_args
+    text = r'--out C:\runs\a --data-note "my notes"'
+    assert with_args.shell_words(text, windows=True) == ["--out", r"C:\runs\a", "--data-note", "my notes"]
+    assert with_args.shell_words(text, windows=False) == shlex.split(text)
+
+
 def test_p2_args_with_an_open_quote_is_one_line(tree):
     result, calls = make(tree, "p2", """P2_ARGS=--out "my runs""")
     assert result.returncode != 0 and calls == []

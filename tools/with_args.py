@@ -1,5 +1,6 @@
 """Run a Python script with extra arguments taken from an environment variable, split the way a shell splits
-words (quotes group, backslashes escape, a leading ~/ is the home folder) but never executed as shell text:
+words (quotes group, backslashes escape except on Windows, where they separate folders, a leading ~/ is the home
+folder) but never executed as shell text:
 
     python3 tools/with_args.py VAR script.py [fixed arguments...]
 
@@ -12,11 +13,20 @@ import subprocess
 import sys
 
 
+def shell_words(text, windows=os.name == "nt"):
+    """shlex.split(text), but on Windows a backslash separates folders instead of escaping (C:\\runs stays whole)."""
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split, lexer.commenters = True, ""
+    if windows:
+        lexer.escape = ""
+    return list(lexer)
+
+
 def command(argv, environ):
     """[python, script, fixed..., extra...] for argv = [VAR, script, fixed...]."""
     name, script, *fixed = argv
     try:
-        extra = shlex.split(environ.get(name, ""))
+        extra = shell_words(environ.get(name, ""))
     except ValueError as e:  # an unbalanced quote
         raise ValueError(f"{name}: {e}; quote each argument that holds spaces, e.g. {name}='--out \"my runs\"'") \
             from None
