@@ -133,7 +133,7 @@ def main():
                  p1.SoftmaxCrossEntropy(), config["lr"], momentum=config["momentum"], lr_schedule=schedule)
     model = torch_model(mlp)  # copied before training so both start from the same weights
     optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"])
-    images = p1.TrainingImages(x, p1.get_one_hot(y, 10), np.random.default_rng(config["seed"]), augment)
+    images = p1.TrainingImages(x, p1.get_one_hot(y, 10), np.random.default_rng(config["seed"]), augment, nepochs)
     rng_torch = np.random.default_rng(config["seed"])
     results = [
         run("numpy", lambda e: numpy_epoch(mlp, images, config["batch_size"]),

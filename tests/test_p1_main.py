@@ -358,7 +358,7 @@ def report_text(tiny, monkeypatch, **changes):
     """The report's text block of a run of main() with these hyper-parameter changes (the run must succeed)."""
     runs = []
     real_write_report = p1.write_report
-    monkeypatch.setattr(p1, "write_report", lambda run, path: (runs.append(run), real_write_report(run, path)))
+    monkeypatch.setattr(p1, "write_report", lambda run, file: (runs.append(run), real_write_report(run, file)))
     assert run(tiny, **changes) == 0
     return p1._report_text(runs[0])
 
@@ -430,14 +430,15 @@ def test_activations_that_are_not_new_objects_are_one_line_before_any_work(tiny,
         shared = p1.ReLU()
         activations = [shared, shared]
     assert run(tiny, activations=activations, hiddens=[16, 16]) == 2
-    assert one_error_line(capfd) == ("error: hyper-parameter block: activations must be a list of new activation "
-                                     "objects, one per hidden layer, e.g. [ReLU(), ReLU()]")
+    assert one_error_line(capfd) == ("error: 2 hidden layers need a list of 2 activation objects, e.g. [ReLU(), "
+                                     "ReLU()]: a new one for each hidden layer (it keeps that layer's state for "
+                                     "backward()); Identity() may follow for the output layer")
 
 
 def test_activations_that_do_not_match_the_hidden_layers_are_one_line_before_any_work(tiny, capfd):
     assert run(tiny, activations=[p1.ReLU()], hiddens=[16, 16, 16]) == 2
-    assert one_error_line(capfd) == ("error: hyper-parameter block: hiddens has 3 layers, activations 1; give one "
-                                     "activation per hidden layer")
+    assert one_error_line(capfd).startswith("error: 3 hidden layers need a list of 3 activation objects, e.g. "
+                                            "[ReLU(), ReLU(), ReLU()]: a new one for each hidden layer")
 
 
 def test_an_enormous_but_finite_loss_is_divergence_too(tiny, tmp_path, capfd):
@@ -462,7 +463,7 @@ def test_the_curves_of_a_one_epoch_run_mark_whole_epochs():
 def test_the_report_shows_the_first_misclassified_test_digits_with_their_labels(tiny, monkeypatch, tmp_path, wrong):
     """Up to 8 misclassified test images, in the test file's order, each titled with its true and predicted digit."""
     results, real_write_report = [], p1.write_report
-    monkeypatch.setattr(p1, "write_report", lambda run, path: (results.append(run), open(path, "wb").close()))
+    monkeypatch.setattr(p1, "write_report", lambda run, file: results.append(run))
     assert run(tiny, num_epochs=1) == 0
     labels = results[0]["test_labels"]
     predicted = labels.copy()

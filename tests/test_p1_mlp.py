@@ -189,7 +189,7 @@ def test_one_activation_per_layer_gives_the_same_network():
 
 
 def test_wrong_number_of_activations_is_one_clear_error():
-    with pytest.raises(ValueError, match="need 2 activations .one per hidden layer. or 3"):
+    with pytest.raises(ValueError, match=r"^2 hidden layers need a list of 2 activation objects, e\.g\. \[ReLU"):
         p1.MLP(6, 3, [5, 4], [p1.ReLU()], p1.random_normal_weight_init, p1.zeros_bias_init,
                p1.SoftmaxCrossEntropy(), 0.1)
 
@@ -197,7 +197,7 @@ def test_wrong_number_of_activations_is_one_clear_error():
 def test_one_activation_object_for_two_layers_is_refused():
     # each activation keeps its layer's state for backward(); a shared one would silently give wrong gradients
     sigmoid = p1.Sigmoid()
-    with pytest.raises(ValueError, match="each layer needs its own activation object"):
+    with pytest.raises(ValueError, match="a new one for each hidden layer .it keeps that layer's state for backward"):
         p1.MLP(6, 3, [5, 4], [sigmoid, sigmoid], p1.random_normal_weight_init, p1.zeros_bias_init,
                p1.SoftmaxCrossEntropy(), 0.1)
 

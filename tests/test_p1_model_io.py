@@ -60,8 +60,7 @@ def test_save_model_interrupted_keeps_the_old_file_and_leaves_no_other(tmp_path,
 
     def savez_cut_short(file, **arrays):   # as a Ctrl-C or a full disk would stop it, half-way through
         real_savez(file, **arrays)
-        with open(file, "r+b") as f:
-            f.truncate(100)
+        file.truncate(100)
         raise KeyboardInterrupt
     monkeypatch.setattr(p1.np, "savez", savez_cut_short)
     with pytest.raises(KeyboardInterrupt):

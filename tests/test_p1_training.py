@@ -113,7 +113,7 @@ def training_run(x, labels, dset, epochs=4, batch_size=32, lr=0.05, seed=0, augm
     steps = epochs * -(-len(x) // batch_size)
     mlp = p1.MLP(784, 10, [32], [p1.ReLU()], p1.he_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), lr,
                  momentum=0.9, lr_schedule=p1.warmup_cosine(lr, 0.1, steps))
-    images = p1.TrainingImages(x, p1.get_one_hot(labels, 10), np.random.default_rng(seed), augment)
+    images = p1.TrainingImages(x, p1.get_one_hot(labels, 10), np.random.default_rng(seed), augment, epochs)
     stats = p1.get_training_stats(mlp, [[images, images.labels]] + dset, epochs, batch_size)
     return mlp, stats
 
@@ -131,15 +131,14 @@ def test_short_training_with_the_additions_learns(capsys):
     mlp(dset[1][0])
     assert mlp.get_error(dset[1][1]) <= 0.05 * len(dset[1][1])
     out = capsys.readouterr().out
-    assert out.count("s since training started") == 4   # one progress line per epoch, from the images' side
-    assert "epochs done" not in out   # TrainingImages was not told the number of epochs: no count, no time to go
+    assert out.count("epochs done, ") == 4   # one progress line per epoch, from the images' side
 
 
 def test_each_epochs_progress_line_counts_the_epochs_and_says_the_time_to_go(capsys, monkeypatch):
     clock = iter([100.0, 100.0, 105.0, 130.0, 1300.0])   # seconds at each call of wall_clock
     monkeypatch.setattr(p1, "wall_clock", lambda: next(clock))
     images = p1.TrainingImages(np.zeros((4, 784), np.float32), p1.get_one_hot(np.arange(4), 10),
-                               np.random.default_rng(0), epochs=10)
+                               np.random.default_rng(0), None, epochs=10)
     for _ in range(4):
         images[0:2]   # a slice from row 0 starts an epoch
     assert capsys.readouterr().out.splitlines() == [
@@ -151,7 +150,7 @@ def test_each_epochs_progress_line_counts_the_epochs_and_says_the_time_to_go(cap
 
 def test_training_images_shuffle_each_epoch_and_keep_labels_with_their_images():
     x = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 784), np.float32)
-    images = p1.TrainingImages(x, p1.get_one_hot(np.arange(10), 10), np.random.default_rng(0))
+    images = p1.TrainingImages(x, p1.get_one_hot(np.arange(10), 10), np.random.default_rng(0), None, 3)
     orders = []
     for _ in range(3):   # as the template's loop slices: images from row 0 start an epoch, labels follow them
         rows = []

@@ -111,12 +111,12 @@ class MLP:
         self.criterion = criterion
         self.lr = lr
         # <---------------------
-        if len(activations) not in (self.nlayers - 1, self.nlayers):
-            raise ValueError(f"{len(hiddens)} hidden layers need {self.nlayers - 1} activations (one per hidden "
-                             f"layer) or {self.nlayers} (one per layer, Identity() last), got {len(activations)}")
-        if len({id(a) for a in activations}) < len(activations):
-            raise ValueError("each layer needs its own activation object: a shared one keeps only the last "
-                             "layer's state, which backward() needs for each (write [ReLU(), ReLU()], not [r, r])")
+        n = len(activations) if isinstance(activations, (list, tuple)) else -1
+        if n not in (self.nlayers - 1, self.nlayers) or len(set(map(id, activations))) < n or not all(
+                isinstance(a, Activation) for a in activations):
+            raise SettingError(f"{len(hiddens)} hidden layers need a list of {len(hiddens)} activation objects, e.g. "
+                               f"[{', '.join(['ReLU()'] * len(hiddens))}]: a new one for each hidden layer (it keeps "
+                               "that layer's state for backward()); Identity() may follow for the output layer")
         self.layer_activations = list(activations) + [Identity()] * (self.nlayers - len(activations))
         # The template's names (don't change). All weights first, then the biases: the order a seed's draws go in.
         self.nn_dim = [input_size] + list(hiddens) + [output_size]
@@ -191,12 +191,11 @@ class MLP:
         for i in range(self.nlayers):
             arrays[f"W{i}"], arrays[f"b{i}"] = self.W[i], self.b[i]
         arrays.update({f"meta_{key}": np.asarray(value) for key, value in self.metadata.items()})
-        if not isinstance(path, (str, os.PathLike)):  # an open file, as np.savez takes too: written as it is
+        if not isinstance(path, (str, os.PathLike)):  # an open file (np.savez takes one too; write_outputs gives one)
             return np.savez(path, **arrays)
         folder, name = os.path.split(os.fspath(path))
-        name += "" if name.endswith(".npz") else ".npz"  # as np.savez names it
-        # written whole under a temporary name, then renamed (write_outputs): a cut-off file never replaces one
-        write_outputs(folder or os.curdir, {name: lambda temporary: np.savez(temporary, **arrays)})
+        # np.savez's name; written whole under a temporary name, then renamed: a cut-off file never replaces one
+        write_outputs(folder or os.curdir, {name + ("" if name.endswith(".npz") else ".npz"): self.save_model})
 
 # Don't change this function
 def get_training_stats(mlp, dset, nepochs, batch_size):
@@ -302,8 +301,7 @@ def main():
     times = {"data": wall_clock() - clock}
     stats = get_training_stats(mlp, dataset, hp["num_epochs"], hp["batch_size"])
     times["train"] = wall_clock() - clock - times["data"]
-    # get_training_stats prints the test result but returns none: computed again for the model file and report,
-    # with each image's prediction
+    # get_training_stats prints the test result but returns none: measured again, with each image's prediction
     predicted = mlp(test_imgs).argmax(axis=1)
     test_loss, test_error = mlp.get_loss(test_y) / len(test_y), mlp.get_error(test_y) / len(test_y)
     mlp.metadata = dict(test_error=test_error, val_error=stats[3][-1], train_error=stats[1][-1], seed=hp["seed"])
@@ -312,8 +310,8 @@ def main():
                    test_labels=test_labels, predicted=predicted, n_train=n_train, test_imgs=test_imgs)
     # save the model, plot the curves and write the report: replaced together, or not at all
     write_outputs(folder, {"p1_model.npz": mlp.save_model,
-                           "p1_training.png": lambda path: plot_training(stats, path),
-                           "p1_report.pdf": lambda path: write_report(results, path)})
+                           "p1_training.png": lambda file: plot_training(stats, file),
+                           "p1_report.pdf": lambda file: write_report(results, file)})
     print(f"wrote {', '.join(OUTPUTS)} to {folder} (wall time {wall_clock() - clock:.1f} s)")
     print(f"test error: {100 * test_error:.2f}%")
 
@@ -338,8 +336,8 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
 class TrainingImages:
     """trainx for get_training_stats: [b:b + n] gives rows b..b+n of this epoch's random order, augmented. A slice from
     row 0 starts an epoch: a new order, put in place into `labels` (trainy; the loop holds on to it), and a progress
-    line, with the count and time to go when `epochs` (the run's number of epochs) is given."""
-    def __init__(self, images, labels, rng, augment=None, epochs=None):
+    line that counts the run's `epochs` and says the time to go at the rate so far."""
+    def __init__(self, images, labels, rng, augment, epochs):
         self.images, self.rng, self.augment, self.epochs = images, rng, augment, epochs
         self.labels_in_file_order, self.labels = labels, labels.copy()
         self.order, self.started_at, self.epochs_begun = np.arange(len(images)), wall_clock(), 0
@@ -353,11 +351,10 @@ class TrainingImages:
             self.labels[:] = self.labels_in_file_order[self.order]
             elapsed, done = wall_clock() - self.started_at, self.epochs_begun
             self.epochs_begun += 1
-            count = f"{done} of {self.epochs} epochs done, " if self.epochs else ""
-            left = elapsed / done * (self.epochs - done) if done and self.epochs else None  # at the rate so far
-            to_go = ("" if left is None else f", about {left:.0f} s to go" if left < 90 else
-                     f", about {left / 60:.1f} min to go")
-            print(f"  ({count}{elapsed:.1f} s since training started{to_go})", flush=True)
+            left = elapsed / max(done, 1) * (self.epochs - done)
+            to_go = f", about {left:.0f} s to go" if left < 90 else f", about {left / 60:.1f} min to go"
+            print(f"  ({done} of {self.epochs} epochs done, {elapsed:.1f} s since training started"
+                  f"{to_go if done else ''})", flush=True)
         batch = self.images[self.order[rows]]
         return self.augment(batch, self.rng) if self.augment else batch
 
@@ -491,7 +488,7 @@ def preprocess(pixels):
 # ---- Running from the command line: settings, one line per failure, outputs replaced as one set.
 OUTPUTS = ("p1_model.npz", "p1_training.png", "p1_report.pdf")
 
-class SettingError(ValueError): """P1_PRESET or P1_OUT cannot work."""
+class SettingError(ValueError): """A setting cannot work: P1_PRESET, P1_OUT, the hyper-parameter block."""
 class MnistDataError(Exception): """An MNIST CSV is missing or malformed."""
 class TrainingDiverged(RuntimeError): """The training loss became NaN, infinite or enormous."""
 
@@ -517,14 +514,6 @@ def choose_preset(presets):
     bad = [f"{key} = {hp[key]!r} (must be {rule})" for keys, ok, rule in rules for key in keys if not ok(hp[key])]
     if bad:
         raise SettingError(f"hyper-parameter block: {'; '.join(bad)}")
-    acts = hp["activations"]
-    if not (isinstance(acts, (list, tuple)) and all(isinstance(a, Activation) for a in acts)
-            and len({id(a) for a in acts}) == len(acts)):   # MLP.__init__ says why each layer needs its own
-        raise SettingError("hyper-parameter block: activations must be a list of new activation objects, one per "
-                           "hidden layer, e.g. [ReLU(), ReLU()]")
-    if len(acts) not in (len(hp["hiddens"]), len(hp["hiddens"]) + 1):
-        raise SettingError(f"hyper-parameter block: hiddens has {len(hp['hiddens'])} layers, activations "
-                           f"{len(acts)}; give one activation per hidden layer")
     return hp
 
 def output_dir():
@@ -542,8 +531,9 @@ def output_dir():
     return folder
 
 def write_outputs(folder, writers):
-    """Each writers[name](path) writes under a temporary name; then the old files move aside and the new ones in, each
-    move undone if one fails (Windows will not move a file another program has open): a failure keeps the old set."""
+    """Each writers[name](file) writes a file opened under a temporary name; then the old files move aside and the new
+    ones in, each move undone if one fails (Windows will not move a file another program has open): a failure keeps
+    the old set."""
     os.makedirs(folder, exist_ok=True)
     final, new, old = ({name: os.path.join(folder, f"{tag}{name}") for name in writers}
                        for tag in ("", f".tmp{os.getpid()}.", f".old{os.getpid()}."))
@@ -552,12 +542,11 @@ def write_outputs(folder, writers):
     try:
         for name, write in writers.items():
             try:
-                write(new[name])
-            except OSError as e:  # a full disk, say: no file name in NumPy's or matplotlib's words
-                error = OSError(f"writing {name} in {folder} failed ({e.strerror or e}); the old outputs were left "
-                                "as they were")
-                error.strerror = e.strerror   # the cause alone, for a write_outputs around this one (main's)
-                raise error from None
+                with open(new[name], "wb") as file:
+                    write(file)
+            except OSError as e:  # a full disk, say: the cause without the temporary file's name
+                raise OSError(f"writing {name} in {folder} failed ({e.strerror or e}); the old outputs were left as "
+                              "they were") from None
         for source, target in moves:
             try:
                 os.replace(source, target)
