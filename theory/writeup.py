@@ -390,6 +390,6 @@ def build(results, andrew_id=None):
 
 def write_pdf(results, path, andrew_id=None):
     """Lay out and write the PDF with matplotlib's own defaults, not the user's matplotlibrc, so the same sources
-    give the same bytes on every machine with this matplotlib version."""
+    give the same bytes on every machine with this matplotlib version whose vector maths rounds alike (fingerprint)."""
     with matplotlib.style.context("default"):
         build(results, andrew_id).save(path)
