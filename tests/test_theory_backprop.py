@@ -22,12 +22,12 @@ def torch_grads(x, W1, b1, W2, b2, y):
     f1 = t["x"] @ t["W1"] + t["b1"]
     a = torch.sigmoid(f1)
     f2 = a @ t["W2"] + t["b2"]
-    f2.retain_grad()
+    inner = dict(f1=f1, a=a, f2=f2)
+    for v in inner.values():
+        v.retain_grad()
     E = -(torch.tensor(y) * torch.log_softmax(f2, dim=1)).sum()
     E.backward()
-    out = {name: v.grad.numpy() for name, v in t.items()}
-    out["f2"] = f2.grad.numpy()
-    return out, E.item()
+    return {name: v.grad.numpy() for name, v in {**t, **inner}.items()}, E.item()
 
 
 @pytest.mark.parametrize("seed,shape", [(0, (1, 3, 2, 2)), (1, (4, 5, 3, 4)), (2, (7, 2, 6, 3)), (3, (2, 8, 1, 5))])
@@ -36,7 +36,8 @@ def test_grads_match_autograd(seed, shape):
     ours = backprop.grads(*args)
     theirs, E = torch_grads(*args)
     assert backprop.forward(*args)["E"] == pytest.approx(E, rel=1e-12)
-    for key in ("f2", "x", "W1", "b1", "W2", "b2"):
+    assert ours.keys() == theirs.keys()   # every term the write-up prints
+    for key in ours:
         np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-10, atol=1e-12, err_msg=key)
 
 
@@ -48,12 +49,15 @@ def test_grads_match_finite_differences(seed):
     def energy():
         return backprop.forward(x, W1, b1, W2, b2, y)["E"]
 
-    np.testing.assert_allclose(ours["x"], numeric_gradient(x, energy), atol=1e-7)
-    np.testing.assert_allclose(ours["W1"], numeric_gradient(W1, energy), atol=1e-7)
-    # dE/df2 from the cross-entropy of softmax(f2) alone.
-    f2 = backprop.forward(x, W1, b1, W2, b2, y)["f2"].copy()
-    np.testing.assert_allclose(ours["f2"], numeric_gradient(f2, lambda: -(y * backprop.log_softmax(f2)).sum()),
-                               atol=1e-7)
+    for name, value in dict(x=x, W1=W1, b1=b1, W2=W2, b2=b2).items():
+        np.testing.assert_allclose(ours[name], numeric_gradient(value, energy), atol=1e-7, err_msg=name)
+    # dE/df1, dE/da and dE/df2: the loss from that term on, nudged in a copy of the forward pass's value
+    inner = backprop.forward(x, W1, b1, W2, b2, y)
+    f1, a, f2 = (inner[key].copy() for key in ("f1", "a", "f2"))
+    from_f2 = lambda f2: -(y * backprop.log_softmax(f2)).sum()  # noqa: E731
+    for name, value, loss in (("f1", f1, lambda: from_f2(backprop.sigmoid(f1) @ W2 + b2)),
+                              ("a", a, lambda: from_f2(a @ W2 + b2)), ("f2", f2, lambda: from_f2(f2))):
+        np.testing.assert_allclose(ours[name], numeric_gradient(value, loss), atol=1e-7, err_msg=name)
 
 
 def test_single_sample_vector_input():

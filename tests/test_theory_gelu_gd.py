@@ -21,11 +21,16 @@ def test_derivative_matches_finite_differences_and_autograd():
     np.testing.assert_allclose(gelu_gd.gelu_grad(xs), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
 
 
-def test_second_derivative_matches_finite_differences():
+def test_second_derivative_matches_finite_differences_and_autograd():
     xs = np.linspace(-6, 6, 101)
     h = 1e-5
     central = (gelu_gd.gelu_grad(xs + h) - gelu_gd.gelu_grad(xs - h)) / (2 * h)
     np.testing.assert_allclose(gelu_gd.gelu_second_derivative(xs), central, atol=1e-8)
+
+    xt = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    (first,) = torch.autograd.grad(torch_gelu(xt).sum(), xt, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), xt)
+    np.testing.assert_allclose(gelu_gd.gelu_second_derivative(xs), second.numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_sigmoid_is_stable_at_extremes():
