@@ -78,16 +78,19 @@ def test_residual_group_adds_its_first_block_to_its_last():
     assert not any(g.residual for g in single.body[1:])   # nothing to skip over in a one-conv group
 
 
-def test_global_max_pool_matches_adaptive_max_pool():
+def test_global_max_pool_on_a_cpu_takes_each_channels_maximum_and_sends_it_the_whole_gradient():
     torch.manual_seed(0)
     x = torch.randn(4, 8, 3, 3, dtype=torch.float64, requires_grad=True)
-    y = x.detach().clone().requires_grad_()
-    ours, theirs = GlobalMaxPool()(x), torch.nn.AdaptiveMaxPool2d(1)(y).flatten(1)
-    assert torch.equal(ours, theirs)
+    largest, where = x.detach().flatten(2).max(2)
+    ours = GlobalMaxPool()(x)
+    assert torch.equal(ours, largest)
     weights = torch.randn(4, 8, dtype=torch.float64)
     (ours * weights).sum().backward()
-    (theirs * weights).sum().backward()
-    assert torch.equal(x.grad, y.grad)
+    expected = torch.zeros(4, 8, 9, dtype=torch.float64).scatter_(2, where[..., None], weights[..., None])
+    assert torch.equal(x.grad, expected.view(4, 8, 3, 3))
+    tied = torch.zeros(1, 1, 2, 2, requires_grad=True)   # a four-way tie: one position gets all of it
+    GlobalMaxPool()(tied).sum().backward()
+    assert sorted(tied.grad.flatten().tolist()) == [0.0, 0.0, 0.0, 1.0]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
