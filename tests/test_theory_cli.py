@@ -152,3 +152,21 @@ def test_json_is_strict_json(capsys):
         raise ValueError(f"{constant} is not JSON")
     assert main(["--json"]) == 0
     json.loads(capsys.readouterr().out, parse_constant=refuse)
+
+
+def test_a_failed_pdf_write_keeps_the_old_pdf_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+    import re
+
+    from theory import pdf
+
+    def disk_full(self, figure):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(pdf.PdfPages, "savefig", disk_full)
+    target = tmp_path / "theory.pdf"
+    target.write_bytes(b"the old PDF")
+    doc = pdf.Document("a test")
+    doc.add(pdf.Paragraph("one line"))
+    with pytest.raises(pdf.WriteError, match=f"^{re.escape(f'cannot write {target}: {os.strerror(errno.ENOSPC)}')}$"):
+        doc.save(str(target))
+    assert os.listdir(tmp_path) == ["theory.pdf"] and target.read_bytes() == b"the old PDF"

@@ -48,6 +48,17 @@ def test_conv2d_rejects_a_kernel_larger_than_the_input():
         cnn.conv2d(np.zeros((2, 2)), np.zeros((3, 3)))
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(stride=0), "stride must be >= 1 and padding >= 0, got stride 0"),
+    (dict(padding=(0, -1)), "stride must be >= 1 and padding >= 0, got stride 1, padding \\(0, -1\\)"),
+    (dict(stride=1.5), "stride must be an int or a pair of ints, got 1.5"),
+    (dict(padding=(1, 2, 3)), "padding must be an int or a pair of ints"),
+])
+def test_conv2d_refuses_bad_strides_and_padding(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cnn.conv2d(np.zeros((4, 4)), np.ones((2, 2)), **kwargs)
+
+
 def test_strides_keeping_size_agrees_with_brute_force():
     # Strides past n + 2p - k + 1 all give size 1, the same as that one, so the search stops there.
     for n in range(1, 9):
@@ -142,10 +153,13 @@ def test_even_filter1_has_no_same_padding(tmp_path):
     (json.dumps({"F": [[1, "a"]], "Filter1": [[1]], "Filter2": [[1]]}), "row 0 holds 'a', which is not a number"),
     (json.dumps([1, 2]), "expected an object"),
     (json.dumps({"source": 5, "F": [[1]], "Filter1": [[1]], "Filter2": [[1]]}), "'source' must be text"),
+    (json.dumps({"F": [[0] * 33], "Filter1": [[1]], "Filter2": [[1]]}),
+     "'F' is 1x33; Fig. 5's matrices have at most 32 rows"),
+    (b'{"F": [[1]], "source": "\xff"}', "not UTF-8 text; save it as plain JSON"),
 ])
 def test_bad_fig5_files_raise_a_clear_error(tmp_path, content, message):
     path = tmp_path / "fig5.json"
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(cnn.Fig5Error, match=message) as info:
         cnn.load_fig5(str(path))
     assert str(path) in str(info.value)
