@@ -1,6 +1,7 @@
 """The p2 model file: round trip, and refusal of anything that is not a plain p2 checkpoint."""
 import os
 import pickle
+import re
 import subprocess
 import sys
 import zipfile
@@ -134,6 +135,21 @@ def test_wrong_files_get_a_clear_message(tmp_path, kind, message):
 def test_a_folder_is_not_a_model_file(tmp_path):
     with pytest.raises(CheckpointError, match="is a folder"):
         load_checkpoint(str(tmp_path))
+
+
+def test_a_model_file_that_cannot_be_read_is_one_clear_error(tmp_path, monkeypatch):
+    import errno
+
+    import checkpoint
+    path = tmp_path / "p2_model.pkl"
+    path.write_bytes(b"PK")
+
+    def refused(*args, **kwargs):   # what a file without read permission gives anyone but root
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    monkeypatch.setattr(checkpoint, "open", refused, raising=False)   # found before the built-in open
+    expected = f"{path}: cannot read it ({os.strerror(errno.EACCES)})"
+    with pytest.raises(CheckpointError, match=f"^{re.escape(expected)}$"):
+        load_checkpoint(str(path))
 
 
 def test_missing_file_and_mismatched_weights(tmp_path):

@@ -295,6 +295,28 @@ def test_output_folder_that_is_a_file_is_refused_at_once(p2_main, tmp_path, caps
     assert blocker.read_text() == "keep me" and os.listdir(tmp_path) == ["results"]
 
 
+def test_an_output_name_taken_by_a_folder_is_refused_at_once(p2_main, tmp_path, capsys):
+    (tmp_path / "results" / "p2_report.pdf").mkdir(parents=True)
+    assert p2_main.main(["--out", str(tmp_path / "results"), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == (f"error: --out {tmp_path / 'results'}: p2_report.pdf there is a folder; move "
+                                       "it away or choose another output folder\n")
+    assert os.listdir(tmp_path / "results") == ["p2_report.pdf"]
+
+
+def test_an_output_folder_refusing_files_is_refused_at_once_even_for_root(p2_main, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import outputs
+
+    def refused(*args, **kwargs):   # what a read-only folder gives anyone but root
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", refused)
+    assert p2_main.main(["--out", str(tmp_path / "new"), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == (f"error: --out {tmp_path / 'new'}: cannot write there "
+                                       f"({os.strerror(errno.EACCES)}); choose a folder you can write to\n")
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write into read-only folders")
 def test_read_only_output_folder_is_refused_at_once(p2_main, tmp_path, capsys):
     locked = tmp_path / "locked"

@@ -304,6 +304,30 @@ def test_truncated_bin_file_is_refused(tmp_path, size, words):
     assert str(path) in str(info.value)
 
 
+def test_an_archive_without_the_binary_folder_is_a_failed_download_that_leaves_nothing(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as tv_utils
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive",
+                        lambda url, root, md5=None, remove_finished=False: os.makedirs(root, exist_ok=True))
+    with pytest.raises(data.DataError, match=f"failed \\(OSError: the archive held no {data.BIN}/ folder\\)"):
+        data.locate_cifar10(str(tmp_path / "fresh"))
+    assert not (tmp_path / "fresh").exists()
+
+
+@pytest.mark.parametrize("layout", ["bin", "py"])
+def test_a_batch_file_that_cannot_be_read_is_one_clear_error(tmp_path, monkeypatch, layout):
+    written = write_cifar_batches(str(tmp_path / "batches"), layout, RECORDS)
+    path = str(tmp_path / "batches" / next(iter(written)))
+    import errno
+
+    def disk_error(*args, **kwargs):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    monkeypatch.setattr(np, "fromfile", disk_error)   # what each layout's reader reads the file with
+    monkeypatch.setattr(data.safe_pickle, "load", disk_error)
+    reader = data.read_bin_file if layout == "bin" else data.read_py_file
+    with pytest.raises(data.DataError, match=f"cannot read .*{os.strerror(errno.EIO)}.*Check the file's permissions"):
+        reader(path)
+
+
 def test_bin_label_out_of_range_names_file_and_record(tmp_path):
     path = tmp_path / "data_batch_3.bin"
     write_bin(path, [1, 2, 3, 10, 4, 5, 6, 7])
