@@ -5,9 +5,7 @@ import pytest
 
 import p1
 from gradcheck import numeric_gradient
-
-torch = pytest.importorskip("torch")
-TORCH_ACTS = {p1.Identity: lambda z: z, p1.Sigmoid: torch.sigmoid, p1.Tanh: torch.tanh, p1.ReLU: torch.relu}
+from torch_support import NEEDS_TORCH, torch
 
 RNG = np.random.default_rng(0)
 
@@ -88,6 +86,7 @@ def test_softmax_cross_entropy_derivative_matches_finite_differences():
     np.testing.assert_allclose(analytic, ce.sm - y)
 
 
+@NEEDS_TORCH
 @pytest.mark.parametrize("cls", [p1.Identity, p1.Sigmoid, p1.Tanh, p1.ReLU])
 def test_activation_derivative_matches_autograd(cls):
     x = RNG.normal(size=(7, 5)) * 3
@@ -95,10 +94,12 @@ def test_activation_derivative_matches_autograd(cls):
     act = cls()
     act(x)
     z = torch.tensor(x, requires_grad=True)
-    TORCH_ACTS[cls](z).sum().backward()   # elementwise: the gradient of the sum is each element's derivative
+    torch_activation = {p1.Identity: lambda t: t, p1.Sigmoid: torch.sigmoid, p1.Tanh: torch.tanh, p1.ReLU: torch.relu}
+    torch_activation[cls](z).sum().backward()   # elementwise: the gradient of the sum is each element's derivative
     np.testing.assert_allclose(np.broadcast_to(act.derivative(), x.shape), z.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
+@NEEDS_TORCH
 def test_softmax_cross_entropy_loss_and_derivative_match_autograd():
     x = RNG.normal(size=(5, 10)) * 4
     labels = RNG.integers(0, 10, 5)

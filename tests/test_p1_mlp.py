@@ -1,12 +1,11 @@
-"""p1 MLP against PyTorch autograd and torch.optim.SGD (float64), and the template's seeded-init contract."""
+"""p1 MLP against finite differences, PyTorch autograd and torch.optim.SGD (float64), and the template's
+seeded-init contract."""
 import numpy as np
 import pytest
-import torch
 
 import p1
 from gradcheck import numeric_gradient
-
-ACTS = {"Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "ReLU": torch.relu, "Identity": lambda z: z}
+from torch_support import NEEDS_TORCH, torch
 
 
 def make_mlp(names, hiddens, lr=0.1, momentum=0.0, bias_shape=lambda d: (d,)):
@@ -18,9 +17,10 @@ def make_mlp(names, hiddens, lr=0.1, momentum=0.0, bias_shape=lambda d: (d,)):
 
 
 def torch_forward(mlp, x, params):
+    activation = {"Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "ReLU": torch.relu, "Identity": lambda z: z}
     h = torch.as_tensor(x)
     for i in range(mlp.nlayers):
-        h = ACTS[type(mlp.layer_activations[i]).__name__](h @ params[2 * i] + params[2 * i + 1])
+        h = activation[type(mlp.layer_activations[i]).__name__](h @ params[2 * i] + params[2 * i + 1])
     return h
 
 
@@ -38,6 +38,7 @@ NETWORKS = [  # (activations, hidden sizes, bias shape)
 ]
 
 
+@NEEDS_TORCH
 @pytest.mark.parametrize("names,hiddens,bias_shape", NETWORKS)
 def test_forward_loss_and_gradients_match_autograd(names, hiddens, bias_shape):
     mlp = make_mlp(names, hiddens, bias_shape=bias_shape)
@@ -90,6 +91,7 @@ def test_step_before_any_backward_uses_the_zeroed_gradients():
     assert all(np.array_equal(w, old) for w, old in zip(mlp.W, weights))
 
 
+@NEEDS_TORCH
 def test_momentum_steps_match_torch_sgd():
     lr, momentum = 0.05, 0.9
     mlp = make_mlp(["ReLU", "Sigmoid", "Identity"], [5, 3], lr=lr, momentum=momentum)

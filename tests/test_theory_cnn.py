@@ -3,10 +3,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 
 from theory import cnn
+
+torch = pytest.importorskip("torch")   # the reference for every answer here
+F = torch.nn.functional
 
 
 def torch_conv(x, k, stride, padding):

@@ -1,9 +1,10 @@
 """Problem 2: every gate network on every truth-table row, recomputed with torch, and the minimality argument."""
 import numpy as np
 import pytest
-import torch
 
 from theory import logic_gates
+
+torch = pytest.importorskip("torch")   # the reference for every answer here
 
 ROWS = [(0, 0), (0, 1), (1, 0), (1, 1)]
 TRUTH = {"AND": [0, 0, 0, 1], "OR": [0, 1, 1, 1], "XOR": [0, 1, 1, 0], "XNOR": [1, 0, 0, 1]}
