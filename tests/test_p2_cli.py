@@ -762,8 +762,9 @@ def test_a_bar_moves_during_a_long_step():
     bar = progress.EpochProgress(epoch=1, n_steps=2, batch_size=10, stream=stream)
     bar.ticker.stop()
     bar.ticker = progress.Ticker(bar.bar, every_s=0.05)
-    before = stream.getvalue()
-    time.sleep(0.3)
+    before, deadline = stream.getvalue(), time.monotonic() + 10   # patient: busy test workers share the cores
+    while stream.getvalue() == before and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert stream.getvalue() != before   # redrawn without a step having finished
     bar.close()
 
