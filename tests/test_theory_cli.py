@@ -4,7 +4,21 @@ import os
 
 import pytest
 
+from theory import writeup
 from theory.__main__ import main
+
+
+@pytest.fixture
+def short_pdf(monkeypatch):
+    """For tests of where and when the PDF is written: the write-up's first block stands for all of it (with the
+    real Subject and Keywords), drawn in a tenth of the time."""
+    real_build = writeup.build
+
+    def first_block_only(results, andrew_id=None):
+        doc = real_build(results, andrew_id)
+        doc.blocks = doc.blocks[:1]
+        return doc
+    monkeypatch.setattr(writeup, "build", first_block_only)
 
 
 def test_json_has_every_key(capsys):
@@ -43,7 +57,7 @@ def test_bad_fig5_prints_one_message_and_fails(tmp_path, capsys):
     assert err.startswith("error: ") and str(path) in err and "Traceback" not in err
 
 
-def test_pdf_is_written_atomically(tmp_path, capsys):
+def test_pdf_is_written_atomically(tmp_path, capsys, short_pdf):
     target = tmp_path / "theory.pdf"
     assert main(["--pdf", str(target)]) == 0
     assert target.read_bytes().startswith(b"%PDF")
@@ -57,7 +71,7 @@ def test_json_answers_problem_4_on_the_handouts_values(capsys):
     assert t4["b"]["possible"] is False and "which no integer stride satisfies" in t4["b"]["reason"]
 
 
-def test_if_stale_keeps_an_up_to_date_pdf_whatever_its_date(tmp_path, capsys):
+def test_if_stale_keeps_an_up_to_date_pdf_whatever_its_date(tmp_path, capsys, short_pdf):
     """make zip's staleness test: the sources' fingerprint in the PDF, never the file dates."""
     fig5 = write_fig5(tmp_path, json.dumps({"F": [[1, 2], [3, 4]], "Filter1": [[1]], "Filter2": [[1]]}))
     target = tmp_path / "theory.pdf"
@@ -116,7 +130,8 @@ def test_pdf_into_a_folder_is_one_line_and_writes_nothing(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and links as on Linux and macOS")
-def test_pdf_onto_something_other_than_a_file_is_refused_and_a_link_is_written_through(tmp_path, capsys):
+def test_pdf_onto_something_other_than_a_file_is_refused_and_a_link_is_written_through(tmp_path, capsys,
+                                                                                       short_pdf):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)   # like /dev/null: the rename of a finished PDF would replace it, as root even a device
     for stale in ([], ["--if-stale"]):   # --if-stale reads the old PDF's fingerprint first: never a pipe's (it blocks)
