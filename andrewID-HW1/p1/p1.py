@@ -111,7 +111,7 @@ class MLP:
         self.criterion = criterion
         self.lr = lr
         # <---------------------
-        n = len(activations) if isinstance(activations, (list, tuple)) else -1
+        n = len(activations) if hasattr(activations, "__len__") else -1   # a list, a tuple, ...; not one object
         if n not in (self.nlayers - 1, self.nlayers) or len(set(map(id, activations))) < n or not all(
                 isinstance(a, Activation) for a in activations):
             raise SettingError(f"{len(hiddens)} hidden layers need a list of {len(hiddens)} activation objects, e.g. "
