@@ -117,7 +117,7 @@ class MLP:
             raise SettingError(f"{len(hiddens)} hidden layers need a list of {len(hiddens)} activation objects, e.g. "
                                f"[{', '.join(['ReLU()'] * len(hiddens))}]: a new one for each hidden layer (it keeps "
                                "that layer's state for backward()); Identity() may follow for the output layer")
-        self.layer_activations = list(activations) + [Identity()] * (self.nlayers - len(activations))
+        self.layer_activations = list(activations) + [Identity()] * (self.nlayers - n)
         # The template's names (don't change). All weights first, then the biases: the order a seed's draws go in.
         self.nn_dim = [input_size] + list(hiddens) + [output_size]
         self.W = [weight_init_fn(self.nn_dim[i], self.nn_dim[i + 1]) for i in range(self.nlayers)]
