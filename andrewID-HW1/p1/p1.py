@@ -360,13 +360,12 @@ class TrainingImages:
 
 def random_shift(max_shift, side=28):
     """Shift each image by whole pixels (|shift| <= max_shift), filling with background; an MLP is not shift-proof."""
-    width = side + 2 * max_shift
-    pixels = (np.arange(side)[:, None] * width + np.arange(side)).reshape(-1)  # flat places in a padded image
     def augment(x, rng):
         n = len(x)
         padded = np.pad(x.reshape(n, side, side), ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
-        dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n, 1))
-        return padded.reshape(-1)[np.arange(n)[:, None] * width * width + dy * width + dx + pixels]
+        dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n, 1, 1))  # each window's top-left in the padded image
+        rows = np.arange(side)
+        return padded[np.arange(n)[:, None, None], dy + rows[:, None], dx + rows].reshape(n, -1)
     return augment
 
 def random_affine(max_degrees, max_scale, max_shift, elastic=0.0, sigma=6.0, side=28):
