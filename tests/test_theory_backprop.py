@@ -77,9 +77,9 @@ def test_large_logits_stay_finite():
 @pytest.mark.parametrize("change, message", [
     (dict(W1=np.zeros((4, 4))), r"W1 must be \(d, h\) with d = 3, got \(4, 4\)"),
     (dict(b1=np.zeros(3)), r"b1 must have 4 entries, got \(3,\)"),
-    (dict(W2=np.zeros((2, 4))), r"W2 must be \(h, k\) with h = 4, got \(2, 4\)"),
+    (dict(W2=np.zeros((2, 4))), r"W2 must be \(h, K\) with h = 4, got \(2, 4\)"),
     (dict(b2=np.zeros(3)), r"b2 must have 2 entries, got \(3,\)"),
-    (dict(y=np.eye(2)[[0, 1, 0]]), r"y must be \(n, k\) = \(2, 2\), got \(3, 2\)"),
+    (dict(y=np.eye(2)[[0, 1, 0]]), r"y must be \(n, K\) = \(2, 2\), got \(3, 2\)"),
     ("twice y", r"each row of y must sum to 1 \(one-hot or a probability vector\)"),
 ])
 def test_shape_errors_are_clear(change, message):

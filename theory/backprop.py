@@ -29,9 +29,9 @@ def _as_arrays(x, W1, b1, W2, b2, y):
     checks = [
         (W1.ndim == 2 and W1.shape[0] == x.shape[1], f"W1 must be (d, h) with d = {x.shape[1]}, got {W1.shape}"),
         (b1.shape == (W1.shape[-1],), f"b1 must have {W1.shape[-1]} entries, got {b1.shape}"),
-        (W2.ndim == 2 and W2.shape[0] == W1.shape[-1], f"W2 must be (h, k) with h = {W1.shape[-1]}, got {W2.shape}"),
+        (W2.ndim == 2 and W2.shape[0] == W1.shape[-1], f"W2 must be (h, K) with h = {W1.shape[-1]}, got {W2.shape}"),
         (b2.shape == (W2.shape[-1],), f"b2 must have {W2.shape[-1]} entries, got {b2.shape}"),
-        (y.shape == (x.shape[0], W2.shape[-1]), f"y must be (n, k) = {(x.shape[0], W2.shape[-1])}, got {y.shape}"),
+        (y.shape == (x.shape[0], W2.shape[-1]), f"y must be (n, K) = {(x.shape[0], W2.shape[-1])}, got {y.shape}"),
         (np.allclose(y.sum(axis=1), 1.0), "each row of y must sum to 1 (one-hot or a probability vector)"),
     ]
     for ok, message in checks:
@@ -54,7 +54,7 @@ def grads(x, W1, b1, W2, b2, y):
     """dE/d(every term) from the closed forms derived in the write-up (no autograd).
 
     dE/df2 = o - y (softmax Jacobian times -y/o, using sum_k y_k = 1), then
-    dE/da = dE/df2 W2^T, dE/df1 = dE/da * a (1 - a), dE/dx = dE/df1 W1^T.
+    dE/da = dE/df2 W2^T, dE/df1 = dE/da * a * (1 - a), dE/dx = dE/df1 W1^T.
     Shapes follow the inputs: a 1-D x gives 1-D dE/dx.
     """
     single = np.ndim(x) == 1
@@ -73,20 +73,20 @@ def grads(x, W1, b1, W2, b2, y):
     return result
 
 
-# Each term of the chain with its shape for one sample: x is 1 x d, h hidden units, k classes. The first column is
+# Each term of the chain with its shape for one sample: x is 1 x d, h hidden units, K classes. The first column is
 # plain text (the JSON answers' keys and the text output), the second the same term in mathtext for the PDF.
 _TERMS = [
     ("x", "$x$", "1 x d"), ("W1", "$W_1$", "d x h"), ("b1", "$b_1$", "1 x h"),
     ("f1 = x W1 + b1", "$f_1 = xW_1 + b_1$", "1 x h"), ("a = sigmoid(f1)", r"$a = \sigma(f_1)$", "1 x h"),
-    ("W2", "$W_2$", "h x k"), ("b2", "$b_2$", "1 x k"), ("f2 = a W2 + b2", "$f_2 = aW_2 + b_2$", "1 x k"),
-    ("o = softmax(f2)", r"$o = \mathrm{softmax}(f_2)$", "1 x k"), ("y", "$y$", "1 x k"), ("E", "$E$", "1 x 1"),
-    ("do/df2 (softmax Jacobian)", r"$\partial o/\partial f_2$ (softmax Jacobian)", "k x k"),
-    ("dE/do", r"$\partial E/\partial o$", "1 x k"), ("dE/df2 = o - y", r"$\partial E/\partial f_2 = o - y$", "1 x k"),
-    ("dE/dW2 = a^T (o - y)", r"$\partial E/\partial W_2 = a^T (o - y)$", "h x k"),
-    ("dE/db2 = o - y", r"$\partial E/\partial b_2 = o - y$", "1 x k"),
+    ("W2", "$W_2$", "h x K"), ("b2", "$b_2$", "1 x K"), ("f2 = a W2 + b2", "$f_2 = aW_2 + b_2$", "1 x K"),
+    ("o = softmax(f2)", r"$o = \mathrm{softmax}(f_2)$", "1 x K"), ("y", "$y$", "1 x K"), ("E", "$E$", "1 x 1"),
+    ("do/df2 (softmax Jacobian)", r"$\partial o/\partial f_2$ (softmax Jacobian)", "K x K"),
+    ("dE/do", r"$\partial E/\partial o$", "1 x K"), ("dE/df2 = o - y", r"$\partial E/\partial f_2 = o - y$", "1 x K"),
+    ("dE/dW2 = a^T (o - y)", r"$\partial E/\partial W_2 = a^T (o - y)$", "h x K"),
+    ("dE/db2 = o - y", r"$\partial E/\partial b_2 = o - y$", "1 x K"),
     ("dE/da = (o - y) W2^T", r"$\partial E/\partial a = (o - y)\,W_2^T$", "1 x h"),
-    ("da/df1 = diag(a (1 - a))", r"$\partial a/\partial f_1 = \mathrm{diag}(a(1 - a))$", "h x h"),
-    ("dE/df1 = dE/da * a (1 - a)", r"$\partial E/\partial f_1 = \partial E/\partial a \odot a \odot (1 - a)$",
+    ("da/df1 = diag(a * (1 - a))", r"$\partial a/\partial f_1 = \mathrm{diag}(a \odot (1 - a))$", "h x h"),
+    ("dE/df1 = dE/da * a * (1 - a)", r"$\partial E/\partial f_1 = \partial E/\partial a \odot a \odot (1 - a)$",
      "1 x h"),
     ("dE/dW1 = x^T dE/df1", r"$\partial E/\partial W_1 = x^T\, \partial E/\partial f_1$", "d x h"),
     ("dE/db1 = dE/df1", r"$\partial E/\partial b_1 = \partial E/\partial f_1$", "1 x h"),
@@ -122,7 +122,7 @@ def finite_difference_gap(x, W1, b1, W2, b2, y, step=FD_STEP):
 
 
 def worked_example():
-    """A small fixed example (d = 3, h = 2, k = 2) with every intermediate value, for the write-up and T3, and
+    """A small fixed example (d = 3, h = 2, K = 2) with every intermediate value, for the write-up and T3, and
     the largest gap between its dE/dx, dE/dW1, dE/dW2 and central finite differences of E."""
     x = np.array([[1.0, -2.0, 0.5]])
     W1 = np.array([[0.2, -0.4], [0.1, 0.3], [-0.5, 0.6]])

@@ -31,7 +31,7 @@ def gelu_runs(r):
     steps = np.arange(len(long["gd"]))
 
     def draw(fig, rect):
-        cells = split_rect(rect, 2, 2, gap_y=0.2)
+        cells = split_rect(rect, 2, 2, gap_x=0.13, gap_y=0.2)  # room for the long label at right
         ax = fig.add_axes(cells[0])
         grid = np.linspace(-1.2, 0.3, 300)
         ax.plot(grid, gelu_gd.gelu(grid), color="0.4", linewidth=1)
@@ -69,7 +69,7 @@ def gelu_runs(r):
 
         ax = fig.add_axes(cells[3])
         for key, label in runs:
-            # Below ~1e-16 the difference is float64 rounding of GELU values near -0.16, so the plot stops there.
+            # Below ~1e-16 float64 cannot resolve the difference of GELU values near -0.16, so the plot stops there.
             ax.semilogy(steps, np.maximum(gelu_gd.gelu(long[key]) - f_star, 1e-16), color=COLORS[key],
                         linewidth=1, label=label)
         ax.set_ylim(1e-16, 1)
@@ -119,12 +119,12 @@ def backprop_chain(fig, rect):
     ax.set_xlim(0, 12)
     ax.set_ylim(0.5, 2.7)
     ax.axis("off")
-    nodes = [("$x$", "1 × d"), ("$f_1$", "1 × h"), ("$a$", "1 × h"), ("$f_2$", "1 × k"), ("$o$", "1 × k"),
+    nodes = [("$x$", "1 × d"), ("$f_1$", "1 × h"), ("$a$", "1 × h"), ("$f_2$", "1 × K"), ("$o$", "1 × K"),
              ("$E$", "1 × 1")]
-    forward = [r"$\cdot W_1 + b_1$" + "\n(d × h)", r"$\sigma$", r"$\cdot W_2 + b_2$" + "\n(h × k)",
+    forward = [r"$\cdot W_1 + b_1$" + "\n(d × h)", r"$\sigma$", r"$\cdot W_2 + b_2$" + "\n(h × K)",
                "softmax", "CE with $y$"]
-    backward = [r"$\partial E/\partial f_1\; W_1^T$", r"$\partial E/\partial a \odot a(1-a)$", r"$(o-y)\, W_2^T$",
-                "$o - y$", r"$-y/o$"]
+    backward = [r"$\partial E/\partial f_1\; W_1^T$", r"$\partial E/\partial a \odot a \odot (1-a)$",
+                r"$(o-y)\, W_2^T$", "$o - y$", r"$-y/o$"]
     xs = np.linspace(0.6, 11.4, len(nodes))
     for x, (name, shape) in zip(xs, nodes):
         ax.add_patch(FancyBboxPatch((x - 0.45, 1.15), 0.9, 0.7, boxstyle="round,pad=0.05", facecolor="#e8f0fa",

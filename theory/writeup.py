@@ -120,7 +120,8 @@ def _p1_c(doc, r):
                         caption=f"Figure 1. Top left: the iterates of a) and b) on GELU. Top right and bottom right: "
                                 f"c) over {steps} steps, GD against both momentum readings; bottom left: GD and "
                                 "momentum on the GELU curve. The stars and the dotted line mark the minimum. Gaps "
-                                "under $10^{-16}$ are float64 rounding and are drawn at $10^{-16}$."))
+                                "under $10^{-16}$, below what float64 resolves near GELU($x^*$), are drawn at "
+                                "$10^{-16}$."))
 
 
 def problem1(doc, r):
@@ -249,27 +250,27 @@ def problem3(doc, r):
                       r"$\partial E/\partial x$.", lead="Question."))
     doc.add(Paragraph(r"$\partial E/\partial f_2 = o - y$ and "
                       r"$\partial E/\partial x = ((o - y)\,W_2^T \odot a \odot (1 - a))\,W_1^T$ "
-                      r"(rows are samples: $x$ is 1 × d, $h$ hidden units, $k$ classes).", lead="Answer."))
+                      r"(rows are samples: $x$ is 1 × d, $h$ hidden units, $K$ classes).", lead="Answer."))
     doc.add(FigureBlock(figures.backprop_chain, 1.3,
                         caption="Figure 4. The chain with the shape of every term. Forward (blue) computes each node; "
                                 r"backward (red) turns $\partial E/\partial$(right node) into "
                                 r"$\partial E/\partial$(left node), which has the left node's shape."))
     steps = [
-        ("1. Loss.", r"$\frac{\partial E}{\partial o_k} = -\frac{y_k}{o_k}$", "a 1 × k row:"),
+        ("1. Loss.", r"$\frac{\partial E}{\partial o_k} = -\frac{y_k}{o_k}$", "a 1 × K row:"),
         ("2. Softmax Jacobian.", r"$o_k = \frac{e^{f_{2,k}}}{\sum_m e^{f_{2,m}}} \Rightarrow "
                                  r"\frac{\partial o_k}{\partial f_{2,j}} = o_k(\delta_{kj} - o_j)$, "
                                  r"i.e. $\partial o/\partial f_2 = \mathrm{diag}(o) - o^T o$",
-         "by the quotient rule (the diagonal term comes from the numerator), a symmetric k × k matrix:"),
+         "by the quotient rule (the diagonal term comes from the numerator), a symmetric K × K matrix:"),
         ("3. Chain rule through softmax.", r"$\frac{\partial E}{\partial f_{2,j}} = \sum_k -\frac{y_k}{o_k}\,"
                                            r"o_k(\delta_{kj} - o_j) = -y_j + o_j \sum_k y_k = o_j - y_j$",
          r"the last step uses ${\Sigma}_k\, y_k = 1$ (one-hot, or any probability vector $y$), so "
-         r"$\partial E/\partial f_2 = o - y$, 1 × k:"),
+         r"$\partial E/\partial f_2 = o - y$, 1 × K:"),
         ("4. Output layer.", r"$\frac{\partial E}{\partial W_2} = a^T (o - y),\ \ \frac{\partial E}{\partial b_2} "
                              r"= o - y,\ \ \frac{\partial E}{\partial a} = (o - y)\, W_2^T$",
-         r"$f_2 = aW_2 + b_2$ is linear in each of $W_2$, $b_2$, $a$ (shapes h × k, 1 × k, 1 × h):"),
+         r"$f_2 = aW_2 + b_2$ is linear in each of $W_2$, $b_2$, $a$ (shapes h × K, 1 × K, 1 × h):"),
         ("5. Sigmoid.", r"$\sigma'(f) = \sigma(f)(1 - \sigma(f)) \Rightarrow \frac{\partial E}{\partial f_1} = "
                         r"\frac{\partial E}{\partial a} \odot a \odot (1 - a)$",
-         r"its Jacobian $\mathrm{diag}(a(1-a))$ is diagonal, so it becomes an element-wise product, 1 × h:"),
+         r"its Jacobian $\mathrm{diag}(a \odot (1 - a))$ is diagonal, so it becomes an element-wise product, 1 × h:"),
         ("6. Input.", r"$\frac{\partial E}{\partial x} = \frac{\partial E}{\partial f_1} W_1^T = "
                       r"((o - y)\,W_2^T \odot a \odot (1 - a))\,W_1^T$",
          r"1 × d (and likewise $\partial E/\partial W_1 = x^T\, \partial E/\partial f_1$, d × h, "
@@ -285,7 +286,7 @@ def problem3(doc, r):
     doc.add(Heading("Shapes of every term (one sample)", 2))
     doc.add(Table(["term", "shape", "term", "shape"],
                   [[lt, ls, rt, rs] for (lt, ls), (rt, rs) in zip(left, right)], align=["left"] * 4))
-    doc.add(Heading("Worked example (d = 3, h = 2, k = 2)", 2))
+    doc.add(Heading("Worked example (d = 3, h = 2, K = 2)", 2))
 
     def vec(v):
         return "[" + ", ".join(num(x) for x in np.ravel(v)) + "]"
