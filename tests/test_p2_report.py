@@ -507,6 +507,13 @@ def test_a_time_that_was_not_spent_is_not_listed():
                                      "and the rest 1.6 s, total 80.3 s")   # the parts add up to the total
 
 
+def test_the_times_shown_add_up_to_the_total_shown():
+    # unrounded, the rest is 1.02 s and would show as 1.0 s: the parts would add up to 261.1 s, not the 261.2 s shown
+    timing = dict(data_prep_s=1.26, warm_up_s=0.0, train_s=253.04, eval_s=5.84, total_s=261.16)
+    assert report._times(timing) == ("data and network preparation 1.3 s, training 253.0 s, evaluation 5.8 s, saving "
+                                     "and the rest 1.1 s, total 261.2 s")
+
+
 def test_the_parameters_that_never_learn_are_counted_apart():
     net = p2_model.build_model(get_preset("cpu"))
     fixed = net.whiten.weight.numel() + sum(m.weight.numel() for m in net.modules() if isinstance(m, nn.BatchNorm2d))

@@ -173,7 +173,7 @@ SELECTION_NOTES = {
 TTA_FRACTION_NOTE = ("The share of test images given the extra test-time views (40 %) was chosen on the test set too. "
                      "For each of 16 models trained here (on the JPEG quality-75 copy), giving them only to its 40 % "
                      "least sure test images gave exactly the accuracy of giving them to all, at half the cost; so it "
-                     "did on 5,000 training images held out from three more runs (the CPU recipe, seeds 0-2).")
+                     "did on 5,000 training images held out from three runs of the CPU recipe (seeds 0-2).")
 # Earlier names, still accepted (scripts and model files use them).
 ALIASES = {"gpu-fast": "fast", "gpu-best": "best"}
 

@@ -111,7 +111,7 @@ def borrowed_ideas(cfg):
         ideas.append("the Muon recipe (Newton-Schulz orthogonalised updates, each filter bank's norm held fixed) for "
                      "the convolution filters")
     if cfg.get("optimizer") == "muon" and not cfg.get("warmup_frac"):
-        ideas.append("learning rates that fall linearly from their peak at the first step to zero")
+        ideas.append("learning rates that start at their peak and fall linearly to zero")
     if cfg.get("dirac_init"):
         ideas.append("identity (Dirac) initialisation of the convolutions")
     if cfg.get("bn_scale") is False:
@@ -154,9 +154,11 @@ def sources_paragraph(cfg, memory_kept=False):
         text += (f"Several ideas of this recipe are not ours. {used[0][0].upper()}{used[0][1:]} is taken from "
                  f"{AIRBENCH}. From the same work come {_listed(used[1:])}"
                  if len(used) > 1 else f"Several ideas of this recipe are not ours: {used[0]} is taken from {AIRBENCH}")
-        text += (f". The Muon recipe's settings come from {AIRBENCH_MUON}, with two details left at PyTorch's "
-                 "defaults: the linear layer's initial weights (airbench rescales them to unit standard deviation) "
-                 "and the small constant batch norm adds to the variance (1e-5; airbench: 1e-12). "
+        text += (f". The Muon recipe's settings come from {AIRBENCH_MUON}, with three small differences: two "
+                 "details are left at PyTorch's defaults, the linear layer's initial weights (airbench rescales them "
+                 "to unit standard deviation) and the small constant batch norm adds to the variance (1e-5; "
+                 "airbench: 1e-12), and the whitening layer's patches have their mean subtracted before their "
+                 "covariance is taken (airbench uses them as they are). "
                  if cfg.get("optimizer") == "muon" else ". ")
     if others:   # with where each began, in short (the docstrings of the modules that hold them cite in full)
         others = [f"{idea} ({SHORT_ORIGINS[idea]})" if idea in SHORT_ORIGINS else idea for idea in others]
@@ -181,6 +183,6 @@ def sources_paragraph(cfg, memory_kept=False):
     if cfg.get("optimizer", "sgd") == "sgd":
         return text + "Our own are the code, written anew rather than copied, and every measurement in this report."
     changed = [row for row in airbench_rows(cfg) if row[2] not in ("same", "same per image", "-")]
-    return text + ("Our own are the code, written anew rather than copied (it runs the same recipe on a CPU as on "
-                   "a GPU), " + ("the changes to airbench94_muon's settings that the table of hyper-parameters "
+    return text + ("Our own are the code, written anew rather than copied (the same code runs each recipe on a CPU "
+                   "or a GPU), " + ("the changes to airbench94_muon's settings that the table of hyper-parameters "
                                  "shows, " if changed else "") + "and every measurement in this report.")

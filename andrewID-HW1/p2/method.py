@@ -38,9 +38,9 @@ def _architecture(cfg, total_params, whiten_images, learned_params=None):
             "only the stem's biases learn. This spares the first steps of training the work of decorrelating the "
             f"pixels. Then come {len(cfg['widths'])} groups of "
             f"{', '.join(map(str, cfg['widths']))} channels, with outputs of "
-            f"{', '.join(f'{s}x{s}' for s in sizes)} pixels. Each group is a 3x3 convolution, a 2x2 max-pool, "
-            f"batch norm (its running statistics give each new batch the weight {readable(cfg['bn_momentum'])}) and "
-            f"GELU{rest}. A global "
+            f"{', '.join(f'{s}x{s}' for s in sizes)} pixels for a 32x32 image. Each group is a 3x3 convolution, a "
+            f"2x2 max-pool, batch norm (its running statistics give each new batch the weight "
+            f"{readable(cfg['bn_momentum'])}) and GELU{rest}. A global "
             "max-pool keeps the largest value of each channel, and a linear layer without bias gives the ten class "
             f"scores, multiplied by {readable(cfg['logit_scale'])} so that the large early steps do not saturate "
             "the softmax.")
@@ -73,8 +73,9 @@ def _muon(cfg):
     decay, momentum = cfg["decay_per_step"], cfg["momentum"]
     return (f"Two update rules, {cfg['batch_size']} images per step. The convolution filters use Muon: Nesterov "
             f"momentum {readable(cfg['muon_momentum'])}, then the update of each convolution's filters (its filter "
-            "bank), seen as a matrix (output channels x inputs), is replaced by the nearest matrix whose singular "
-            "values are all 1 (the same singular vectors), computed approximately by "
+            "bank), seen as a matrix (a row per output channel: its 3x3 weights for every input channel), is "
+            "replaced by the nearest matrix whose singular values are all 1 (the same singular vectors), computed "
+            "approximately by "
             f"{cfg['muon_ns_steps']} Newton-Schulz iterations. Every direction of the update then moves at about "
             "the same rate, instead of a few dominant ones. Before each step a filter bank is rescaled to a fixed "
             "norm (batch norm follows every convolution, so its scale carries no information), so the peak step, "
@@ -193,7 +194,8 @@ def _size_schedule(sizes, epochs, after):
     small = min(sizes)
     why = (f"; an image of {small}x{small} pixels has {100 * (small / 32) ** 2:.0f} % of a full one's pixels and "
            "costs about that share of the arithmetic, and the net learns coarse shapes from small images before "
-           "the last epochs at full size" if sizes[-1] == 32 else "")
+           "the last epochs at full size; the global max-pool before the linear layer lets the one network take "
+           "every size" if sizes[-1] == 32 else "")
     return (", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
             + f" (antialiased bilinear down-scaling{f' after the {after}' if after else ''}{why})")
 
@@ -259,8 +261,8 @@ def precision_paragraph(precision, reason=""):
     text = f"Training and evaluation run in {precision_words(precision, reason)}."
     low = next((t for t in ("bfloat16", "float16") if t in words), None)
     if low:
-        text += (f" The convolutions and matrix products run in {low}; the weights, the loss and the averaged "
-                 "class scores stay in float32.")
+        text += (f" The network's convolutions and matrix products run in {low}; the weights, the loss and the "
+                 "averaged class scores stay in float32.")
     if "loss scaling" in words:
         text += (" The loss is multiplied by a large factor before the backward pass and the gradients are "
                  "divided by it again, so that small float16 gradients do not round to zero (loss scaling, from "

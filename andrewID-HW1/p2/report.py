@@ -109,7 +109,8 @@ def _times(timing):
     parts = [("data and network preparation", timing["data_prep_s"]),   # reading, the network and its stem
              ("set-up before timing (kernel selection)", timing["warm_up_s"]),   # none on a CPU run uncompiled
              ("training", timing["train_s"]), ("evaluation", timing["eval_s"])]
-    rest = timing["total_s"] - sum(seconds for _, seconds in parts)   # per-epoch validation, saving the model, ...
+    # per-epoch validation, saving the model, ...: from the parts as shown, so that they add up to the total shown
+    rest = max(0.0, round(timing["total_s"], 1) - sum(round(seconds, 1) for _, seconds in parts))
     parts += [("saving and the rest", rest), ("total", timing["total_s"])]
     return ", ".join(f"{what} {seconds:.1f} s" for what, seconds in parts if round(seconds, 1) or what == "training")
 
