@@ -73,9 +73,8 @@ def _muon(cfg):
     decay, momentum = cfg["decay_per_step"], cfg["momentum"]
     return (f"Two update rules, {cfg['batch_size']} images per step. The convolution filters use Muon: Nesterov "
             f"momentum {readable(cfg['muon_momentum'])}, then the update of each convolution's filters (its filter "
-            "bank), seen as a matrix (a row per output channel: its 3x3 weights for every input channel), is "
-            "replaced by the nearest matrix whose singular values are all 1 (the same singular vectors), computed "
-            "approximately by "
+            "bank), seen as a matrix with a row per output channel, is replaced by the nearest matrix whose singular "
+            "values are all 1 (the same singular vectors), computed approximately by "
             f"{cfg['muon_ns_steps']} Newton-Schulz iterations. Every direction of the update then moves at about "
             "the same rate, instead of a few dominant ones. Before each step a filter bank is rescaled to a fixed "
             "norm (batch norm follows every convolution, so its scale carries no information), so the peak step, "
@@ -194,8 +193,8 @@ def _size_schedule(sizes, epochs, after):
     small = min(sizes)
     why = (f"; an image of {small}x{small} pixels has {100 * (small / 32) ** 2:.0f} % of a full one's pixels and "
            "costs about that share of the arithmetic, and the net learns coarse shapes from small images before "
-           "the last epochs at full size; the global max-pool before the linear layer lets the one network take "
-           "every size" if sizes[-1] == 32 else "")
+           "the last epochs at full size; the global max-pool lets one network take every size"
+           if sizes[-1] == 32 else "")
     return (", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
             + f" (antialiased bilinear down-scaling{f' after the {after}' if after else ''}{why})")
 
