@@ -385,7 +385,7 @@ def test_every_report_line_fits_the_page(tiny, monkeypatch, changes):
                                                  ({"max_shift": 0, "elastic": 2}, "(distorted images, ", "distorted")])
 def test_the_curve_note_names_what_the_training_images_went_through(tiny, monkeypatch, changes, seen, kind):
     text = report_text(tiny, monkeypatch, **changes)
-    assert f"means over each epoch's batches {seen}" in text
+    assert f"just before its batch's step\n{seen}" in text
     assert f"(last epoch, {kind} images, as the curves)" in text
     assert ("random shift of each training image, pixels; 0: off in this run" in text) == (changes.get("max_shift")
                                                                                            == 0)

@@ -258,7 +258,7 @@ def get_training_stats(mlp, dset, nepochs, batch_size):
     return (training_losses, training_errors, validation_losses, validation_errors)
 
 # get_one_hot: the template's, vectorised; its int(in_array[i]) of a one-element row is deprecated since NumPy 1.25,
-# an error in the NumPy 2.4 pinned here
+# and an error in NumPy 2.4
 def get_one_hot(in_array, one_hot_dim):
     """(N, one_hot_dim) float one-hot rows from N labels: the template's (N, 1) float column, or a flat array."""
     labels = np.asarray(in_array, dtype=np.float64).reshape(len(in_array), -1)
@@ -334,9 +334,9 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
 
 # ---- Shuffling and augmentation: the training set as get_training_stats slices it.
 class TrainingImages:
-    """trainx for get_training_stats: [b:b + n] gives rows b..b+n of this epoch's random order, augmented. A slice from
-    row 0 starts an epoch: a new order, put in place into `labels` (trainy; the loop holds on to it), and a progress
-    line that counts the run's `epochs` and says the time to go at the rate so far."""
+    """trainx for get_training_stats: [b:b + n] gives the n rows from row b of this epoch's random order, augmented. A
+    slice from row 0 starts an epoch: a new order, put in place into `labels` (trainy; the loop holds on to it), and a
+    progress line that counts the run's `epochs` and says the time to go at the rate so far."""
     def __init__(self, images, labels, rng, augment, epochs):
         self.images, self.rng, self.augment, self.epochs = images, rng, augment, epochs
         self.labels_in_file_order, self.labels = labels, labels.copy()
@@ -705,13 +705,14 @@ def _report_text(results):
          f"  validation {VALIDATION_ROWS:6,d} images   error {100 * val_errors[-1]:6.2f} %   loss "
          f"{val_losses[-1]:.4f}   (the last rows of mnist_train.csv)",
          f"  test       {len(results['test_labels']):6,d} images   error {100 * results['test_error']:6.2f} %   loss "
-         f"{results['test_loss']:.4f}   (mnist_test.csv, as get_training_stats printed it)",
+         f"{results['test_loss']:.4f}   (mnist_test.csv; the figure get_training_stats printed)",
          "", "TIME AND MACHINE",
          f"  data loading {t['data']:.1f} s, training and evaluation {t['train']:.1f} s "
          f"({t['train'] / hp['num_epochs']:.1f} s an epoch), {t['total']:.1f} s in all before writing the outputs",
          f"  {os.cpu_count()} CPUs: {cpu}; NumPy {np.__version__}",
          "", "CURVES (log scales): loss and error per image, as get_training_stats computes them. Training values are",
-         f"means over each epoch's batches ({seen}weights still changing); validation is measured after it."]
+         f"means over the {results['n_train']:,d} images of each epoch, each scored just before its batch's step",
+         f"({seen}weights still changing); validation is measured after the epoch."]
         + ["An error of exactly 0 has no place on a log scale: the epochs that reached it are not drawn."]
         * (min(train_errors + val_errors) == 0))
 
