@@ -1,5 +1,7 @@
 """p1 end to end on a tiny generated MNIST: `python p1.py`'s main() and its outputs, and every failure as one
 line on stderr with its exit status, the old outputs kept and nothing written outside the output folder."""
+import functools
+import io
 import os
 import platform
 import subprocess
@@ -16,16 +18,32 @@ TINY = dict(hiddens=[32], activations=[p1.ReLU()], lr=0.05, num_epochs=3, batch_
 OLD = {name: f"old {name}".encode() for name in p1.OUTPUTS}
 
 
-def write_mnist(folder, rng=None):
-    """mnist_train.csv / mnist_test.csv with 400 / 100 rows: a bright 4x4 square whose place is the label."""
-    rng = rng or np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
+def mnist_csvs(rng):
+    """{file name: bytes} of mnist_train.csv / mnist_test.csv with 400 / 100 rows: a bright 4x4 square whose place is
+    the label."""
+    csvs = {}
     for name, n in (("mnist_train.csv", 400), ("mnist_test.csv", 100)):
         labels = rng.integers(0, 10, n)
         images = rng.integers(0, 60, (n, 28, 28))
         for image, label in zip(images, labels):
             image[4 + 2 * label:8 + 2 * label, 12:16] = 255
-        np.savetxt(folder / name, np.column_stack([labels, images.reshape(n, 784)]), fmt="%d", delimiter=",")
+        text = io.BytesIO()
+        np.savetxt(text, np.column_stack([labels, images.reshape(n, 784)]), fmt="%d", delimiter=",")
+        csvs[name] = text.getvalue()
+    return csvs
+
+
+@functools.lru_cache(maxsize=None)
+def default_mnist_csvs():
+    """The files of the default generator, made once: most tests write them, and np.savetxt takes ~50 ms."""
+    return mnist_csvs(np.random.default_rng(0))
+
+
+def write_mnist(folder, rng=None):
+    """Write the two CSVs of mnist_csvs into `folder` (created); without `rng`, the same bytes for every test."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in (default_mnist_csvs() if rng is None else mnist_csvs(rng)).items():
+        (folder / name).write_bytes(data)
     return folder
 
 
@@ -40,6 +58,13 @@ def tiny(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_DIR", str(write_mnist(tmp_path / "mnist")))
     monkeypatch.setenv("P1_OUT", str(tmp_path / "out"))
     return changes
+
+
+def without_drawing(monkeypatch):
+    """p1_training.png and p1_report.pdf written empty, not drawn, for tests that never read them: drawing takes most
+    of a tiny run's time (test_trains_and_writes_model_curves_and_report and the report tests below draw them)."""
+    monkeypatch.setattr(p1, "plot_training", lambda stats, file: None)
+    monkeypatch.setattr(p1, "write_report", lambda results, file: None)
 
 
 def run(tiny, **changes):
@@ -94,6 +119,7 @@ def test_trains_and_writes_model_curves_and_report(tiny, tmp_path, capfd, monkey
 
 
 def test_same_seed_twice_gives_an_identical_model_file(tiny, tmp_path, capfd, monkeypatch):
+    without_drawing(monkeypatch)
     models = []
     for folder in ("a", "b"):
         monkeypatch.setenv("P1_OUT", str(tmp_path / folder))
@@ -109,6 +135,7 @@ def test_data_beside_p1_py_and_outputs_there_without_any_setting(tiny, tmp_path,
     monkeypatch.delenv("MNIST_DIR")
     monkeypatch.delenv("P1_OUT")
     monkeypatch.chdir(tmp_path)
+    without_drawing(monkeypatch)
     assert run(tiny) == 0
     assert set(p1.OUTPUTS) <= set(os.listdir(folder))
 
@@ -199,6 +226,7 @@ def test_an_output_another_program_holds_open_keeps_the_old_set(tiny, tmp_path, 
             raise PermissionError(13, "Permission denied", src)
         real_replace(src, dst)
     monkeypatch.setattr(p1.os, "replace", replace)
+    without_drawing(monkeypatch)
     assert run(tiny) == 1
     assert one_error_line(capfd) == (f"error: {out_dir / locked} cannot be replaced (Permission denied); if another "
                                      "program has it open, close it and run again")
@@ -466,6 +494,7 @@ def test_the_report_shows_the_first_misclassified_test_digits_with_their_labels(
     """Up to 8 misclassified test images, in the test file's order, each titled with its true and predicted digit."""
     results, real_write_report = [], p1.write_report
     monkeypatch.setattr(p1, "write_report", lambda run, file: results.append(run))
+    monkeypatch.setattr(p1, "plot_training", lambda stats, file: None)   # the curves' PNG is not read here
     assert run(tiny, num_epochs=1) == 0
     labels = results[0]["test_labels"]
     predicted = labels.copy()

@@ -345,9 +345,33 @@ def test_failed_run_removes_only_the_folders_it_created(monkeypatch, tmp_path, c
 
 # ----- the outputs are replaced as a set, or not at all -----
 
+def pages_built_not_rendered(monkeypatch):
+    """report.write_report as it is, except that each figure it builds (every PDF page, the curves of the PNG) is
+    saved as a blank figure of the same size: the figures are still built from the run's summary, and the PDF (with
+    as many pages) and the PNG are still written at the paths p2 stages, but nothing is rendered, which took about a
+    second of each tiny run. No test of tiny_run reads the report's content; the `trained` run above renders a real
+    one end to end, and test_p2_report renders and reads the report itself."""
+    import report
+    from matplotlib.figure import Figure
+
+    def blank(figure):
+        return Figure(figsize=figure.get_size_inches())
+
+    class BlankPages(report.PdfPages):
+        def savefig(self, figure=None, **kwargs):
+            super().savefig(blank(figure), **kwargs)
+    training_figure = report.training_figure
+
+    def plot_training(history, png_path, **inputs):
+        blank(training_figure(history, **inputs)).savefig(png_path, format="png", dpi=10)
+    monkeypatch.setattr(report, "PdfPages", BlankPages)
+    monkeypatch.setattr(report, "plot_training", plot_training)
+
+
 @pytest.fixture
 def tiny_run(monkeypatch, tmp_path):
-    """p2 on tiny generated data with a tiny network; returns (p2 module, argv, out folder with old files)."""
+    """p2 on tiny generated data with a tiny network; returns (p2 module, argv, out folder with old files). The
+    report's figures are built but not rendered (pages_built_not_rendered)."""
     import options
     import p2
     from config import Config
@@ -356,6 +380,7 @@ def tiny_run(monkeypatch, tmp_path):
     import data
     monkeypatch.setattr(data, "RECORDS_PER_FILE", 8)
     write_cifar_batches(str(tmp_path / "data" / "cifar-10-batches-bin"), "bin", 8)
+    pages_built_not_rendered(monkeypatch)
     out = tmp_path / "out"
     return p2, ["--data-dir", str(tmp_path / "data"), "--out", str(out), "--device", "cpu"], out
 

@@ -1,6 +1,7 @@
 """report.py: layer table of a small conv net, PNG/PDF writing, a complete fake report; its page layout
 (layout.py), its training curves (curves.py), the report's words (describe.py), its Method section (method.py) and
 its credit for borrowed ideas (credit.py)."""
+import functools
 import os
 import re
 
@@ -272,6 +273,13 @@ def drawn_text(summary):
     return [text for text in pdf.texts if text]
 
 
+@functools.lru_cache(maxsize=None)
+def default_drawn_text():
+    """drawn_text(fake_summary()), built once (a third of a second) for the tests that read the default report's
+    words; a tuple, so no test can change what the next one reads."""
+    return tuple(drawn_text(fake_summary()))
+
+
 # Names from the code that a reader of the report should not meet: identifiers, module paths, class names, and a
 # "warm-up" that is not the learning rate's.
 CODE_NAMES = ["flip_translate", "preset", "Preset", "channels_last", "channels last", "autocast", "body.",
@@ -292,7 +300,7 @@ def test_report_text_has_no_code_names(preset):
 
 
 def test_report_cites_its_sources():
-    text = " ".join(" ".join(drawn_text(fake_summary())).split())   # lines joined again
+    text = " ".join(" ".join(default_drawn_text()).split())   # lines joined again
     for source in ("Keller Jordan", "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", "arXiv:2404.00498",
                    "github.com/KellerJordan/cifar10-airbench", "Muon: An optimizer for hidden layers",
                    "kellerjordan.github.io/posts/muon", "Training a Classifier", "pytorch.org/tutorials"):
@@ -464,11 +472,11 @@ def test_curves_say_what_they_measure():
 
 def test_the_per_epoch_validation_column_says_it_is_one_view():
     """The final test accuracy averages several views; the per-epoch validation accuracy does not."""
-    assert "val. acc %, one view" in drawn_text(fake_summary())
+    assert "val. acc %, one view" in default_drawn_text()
 
 
 def test_summary_page_shows_both_accuracies_precision_and_the_split():
-    texts = drawn_text(fake_summary())
+    texts = default_drawn_text()
     assert ("with test-time augmentation for the 40 % least sure\n(the image, its mirror and 1-pixel shifts of both)"
             in texts)
     assert "without test-time augmentation\n(one view of each image)" in texts and "90.00 %" in texts
