@@ -154,11 +154,11 @@ def sources_paragraph(cfg, memory_kept=False):
         text += (f"Several ideas of this recipe are not ours. {used[0][0].upper()}{used[0][1:]} is taken from "
                  f"{AIRBENCH}. From the same work come {_listed(used[1:])}"
                  if len(used) > 1 else f"Several ideas of this recipe are not ours: {used[0]} is taken from {AIRBENCH}")
-        text += (f". The Muon recipe's settings come from {AIRBENCH_MUON}, with three small differences: two "
-                 "details are left at PyTorch's defaults, the linear layer's initial weights (airbench rescales them "
-                 "to unit standard deviation) and the small constant batch norm adds to the variance (1e-5; "
-                 "airbench: 1e-12), and the whitening layer's patches have their mean subtracted before their "
-                 "covariance is taken (airbench uses them as they are). "
+        text += (f". The Muon recipe's settings come from {AIRBENCH_MUON}, with three small differences: the "
+                 "linear layer's initial weights (airbench rescales them to unit standard deviation) and the small "
+                 "constant batch norm adds to the variance (1e-5; airbench: 1e-12) are left at PyTorch's defaults, "
+                 "and the whitening layer's patches have their mean subtracted before their covariance is taken "
+                 "(airbench uses them as they are). "
                  if cfg.get("optimizer") == "muon" else ". ")
     if others:   # with where each began, in short (the docstrings of the modules that hold them cite in full)
         others = [f"{idea} ({SHORT_ORIGINS[idea]})" if idea in SHORT_ORIGINS else idea for idea in others]
