@@ -387,8 +387,8 @@ def report_text(tiny, monkeypatch, **changes):
     """The report's text block of a run of main() with these hyper-parameter changes (the run must succeed); the
     PDF and PNG are not drawn (other tests draw them), which takes most of a tiny run's time."""
     runs = []
+    without_drawing(monkeypatch)
     monkeypatch.setattr(p1, "write_report", lambda run, file: runs.append(run))
-    monkeypatch.setattr(p1, "plot_training", lambda stats, file: None)
     assert run(tiny, **changes) == 0
     return p1._report_text(runs[0])
 
@@ -493,8 +493,8 @@ def test_the_curves_of_a_one_epoch_run_mark_whole_epochs():
 def test_the_report_shows_the_first_misclassified_test_digits_with_their_labels(tiny, monkeypatch, tmp_path, wrong):
     """Up to 8 misclassified test images, in the test file's order, each titled with its true and predicted digit."""
     results, real_write_report = [], p1.write_report
+    without_drawing(monkeypatch)   # the curves' PNG is not read here; the report is drawn below, from its inputs
     monkeypatch.setattr(p1, "write_report", lambda run, file: results.append(run))
-    monkeypatch.setattr(p1, "plot_training", lambda stats, file: None)   # the curves' PNG is not read here
     assert run(tiny, num_epochs=1) == 0
     labels = results[0]["test_labels"]
     predicted = labels.copy()
