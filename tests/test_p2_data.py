@@ -356,9 +356,10 @@ def test_malformed_python_batch_is_refused(tmp_path, batch, words):
         data.read_py_file(str(path))
 
 
-def test_python_batch_with_str_keys_is_read(tmp_path):
+@pytest.mark.parametrize("protocol", [3, 4, 5])   # 5: Python 3.14's default, arrays as raw buffers
+def test_python_batch_with_str_keys_is_read(tmp_path, protocol):
     path = tmp_path / "test_batch"
-    write_py(path, {"data": np.full((RECORDS, 3072), 5, np.uint8), "labels": list(range(RECORDS))}, protocol=4)
+    write_py(path, {"data": np.full((RECORDS, 3072), 5, np.uint8), "labels": list(range(RECORDS))}, protocol)
     images, labels = data.read_py_file(str(path))
     assert images.shape == (RECORDS, 3, 32, 32) and labels.tolist() == list(range(RECORDS))
 

@@ -1,13 +1,14 @@
 """Read CIFAR-10's python batches without running code from them.
 
 A pickle can name any importable function and have it called while loading (for example os.system). A CIFAR-10
-batch needs only numpy's own array reconstruction and, in files written by Python 3 at protocol 2, the latin-1
-conversion of bytes. Every other name is refused before anything is built, so nothing from the file runs (the
+batch needs only numpy's own array reconstruction (from a raw buffer at protocol 5) and, in files written by
+Python 3 at protocol 2, the latin-1 conversion of bytes. Every other name is refused before anything is built, so nothing from the file runs (the
 "Restricting Globals" recipe of Python's pickle documentation).
 
 Both kinds of batch files in circulation are covered: the official ones (Python 2, NumPy 1: keys are Python 2
 strings, arrays name numpy.core.multiarray) and ones written by Python 3 with NumPy 2 (numpy._core.multiarray; at
-protocol 2 their bytes go through _codecs.encode).
+protocol 2 their bytes go through _codecs.encode; at protocol 5, Python 3.14's default, arrays come from
+numpy._core.numeric._frombuffer).
 """
 import codecs
 import pickle
@@ -16,8 +17,10 @@ import numpy as np
 
 try:
     from numpy._core.multiarray import _reconstruct  # NumPy 2
+    from numpy._core.numeric import _frombuffer
 except ImportError:  # pragma: no cover - NumPy 1
     from numpy.core.multiarray import _reconstruct
+    from numpy.core.numeric import _frombuffer
 
 
 class RefusedPickle(pickle.UnpicklingError):
@@ -34,6 +37,8 @@ def _latin1_encode(text, encoding="utf-8", errors="strict"):
 ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,   # NumPy 1 spelling (the official files)
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,  # NumPy 2 spelling
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer,        # protocol 5: an array from its bytes (NumPy 1)
+    ("numpy._core.numeric", "_frombuffer"): _frombuffer,       # (NumPy 2); an object array is refused by NumPy
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _latin1_encode,
