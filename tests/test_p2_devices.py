@@ -50,6 +50,15 @@ def test_a_gpu_without_kernels_in_this_torch_is_passed_over_for_the_cpu(monkeypa
     assert default_device() == (torch.device("cpu"), said.removesuffix(": running on the CPU"))
 
 
+def test_a_gpu_newer_than_this_torch_is_told_to_get_a_newer_cuda_build(monkeypatch):
+    """A CUDA 12.6 wheel stops at sm_90: a card of compute capability 12.0 needs a newer build, not an older one."""
+    fake_gpu_and_build(monkeypatch, "NVIDIA GeForce RTX 5090", (12, 0),
+                       ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"])
+    device, said = pick_device(None)
+    assert device == torch.device("cpu") and "a PyTorch built for a newer CUDA, e.g. 12.8 or later" in said
+    assert "older CUDA" not in said
+
+
 @pytest.mark.parametrize("cuda, nvidia_smi, said", [
     (None, "/usr/bin/nvidia-smi", "an NVIDIA driver is installed (nvidia-smi), but this PyTorch build has no CUDA "
                                   "support; to train on the GPU in seconds, install a CUDA build "

@@ -93,20 +93,26 @@ def gpu_without_kernels(device):
     newer."""
     built_for = torch.cuda.get_arch_list()
     major, minor = torch.cuda.get_device_capability(device)
+    known = [(kind, code) for kind, code in map(_arch_code, built_for) if code is not None]
 
-    def runs_here(arch):
-        kind, _, number = arch.partition("_")
-        number = number.rstrip("af")   # sm_90a, sm_100f: variants of the same capability
-        if not number.isdigit():
-            return True                # a form this check does not know: let PyTorch decide
-        code = divmod(int(number), 10)
+    def runs_here(kind, code):
         return code[0] == major and code[1] <= minor if kind == "sm" else code <= (major, minor)
 
-    if not built_for or any(runs_here(arch) for arch in built_for):
-        return None
+    if len(known) < len(built_for) or not built_for or any(runs_here(*arch) for arch in known):
+        return None                    # a form this check does not know, or none listed: let PyTorch decide
+    cuda = ("a newer CUDA, e.g. 12.8 or later" if (major, minor) > max(code for _, code in known) else
+            "an older CUDA, e.g. 12.6")
     return (f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) is not supported by this "
             f"PyTorch build (torch {torch.__version__}, GPU code for {' '.join(built_for)}); for this GPU install "
-            "a PyTorch built for an older CUDA, e.g. 12.6 (pytorch.org/get-started/locally)")
+            f"a PyTorch built for {cuda} (pytorch.org/get-started/locally)")
+
+
+def _arch_code(arch):
+    """("sm", (9, 0)) for "sm_90" (sm_90a, sm_100f: variants of the same capability); (kind, None) for a form
+    not known here."""
+    kind, _, number = arch.partition("_")
+    number = number.rstrip("af")
+    return kind, divmod(int(number), 10) if number.isdigit() else None
 
 
 def describe_device(device):
