@@ -6,7 +6,8 @@ their docstrings.
 """
 import math
 
-from describe import SETTING_WORDS, has_shortcut, mirrors_alternately, readable, selective_share, used_settings
+from describe import (SETTING_WORDS, has_shortcut, mirrors_alternately, readable, selective_share, used_settings,
+                      value_words)
 
 AIRBENCH = ('Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", arXiv:2404.00498 (2024), and its '
             "code, airbench (github.com/KellerJordan/cifar10-airbench)")
@@ -83,10 +84,11 @@ def airbench_rows(cfg):
                          "32 throughout" if name == "epoch_sizes" else THEIR_WORDS.get(name, readable(theirs))))
         if name == "tta" and share:   # airbench gives every test image the extra views
             rows.append(("share of test images given the extra views", share, "100 %"))
-    # what airbench94_muon uses and this run switched off (a 0, a no): a row too, or the table would hide it
+    # what airbench94_muon uses and this run switched off (a 0, a no; for bn_scale a yes): a row too, or the table
+    # would hide it
     for name, theirs in AIRBENCH94_MUON.items():
-        if name not in shown and name in SETTING_WORDS and theirs and cfg.get(name, theirs) != theirs:
-            rows.append((SETTING_WORDS[name], readable(cfg[name]), readable(theirs)))
+        if name not in shown and name in SETTING_WORDS and cfg.get(name, theirs) != theirs:
+            rows.append((SETTING_WORDS[name], value_words(name, cfg[name]), value_words(name, theirs)))
     return rows
 
 
@@ -154,11 +156,11 @@ def sources_paragraph(cfg, memory_kept=False):
         text += (f"Several ideas of this recipe are not ours. {used[0][0].upper()}{used[0][1:]} is taken from "
                  f"{AIRBENCH}. From the same work come {_listed(used[1:])}"
                  if len(used) > 1 else f"Several ideas of this recipe are not ours: {used[0]} is taken from {AIRBENCH}")
-        text += (f". The Muon recipe's settings come from {AIRBENCH_MUON}, with three small differences: the "
+        text += (f". The Muon recipe's settings come from {AIRBENCH_MUON}, with four small differences: the "
                  "linear layer's initial weights (airbench rescales them to unit standard deviation) and the small "
                  "constant batch norm adds to the variance (1e-5; airbench: 1e-12) are left at PyTorch's defaults, "
-                 "and the whitening layer's patches have their mean subtracted before their covariance is taken "
-                 "(airbench uses them as they are). "
+                 "the whitening layer's patches have their mean subtracted before their covariance is taken "
+                 "(airbench uses them as they are), and the learning rates hold their peak for two steps, not one. "
                  if cfg.get("optimizer") == "muon" else ". ")
     if others:   # with where each began, in short (the docstrings of the modules that hold them cite in full)
         others = [f"{idea} ({SHORT_ORIGINS[idea]})" if idea in SHORT_ORIGINS else idea for idea in others]

@@ -38,7 +38,8 @@ SETTING_WORDS = {
     "alternate_flips": "each image mirrored on alternate epochs",
     "residual": "shortcut across each group",
     "lookahead": "final weights a slow average (lookahead)",
-    # NOT_IN_TABLE fields: never in the table, but named in words where a run changed them
+    # NOT_IN_TABLE fields: not among the table's settings (the Muon table gives the test-time share a row of its
+    # own), but named in words where a run changed them
     "tta_fraction": "share of test images given the extra views",
     "channels_last": "memory layout with the channels innermost",
     "eval_batch_size": "images per batch when testing",
@@ -119,7 +120,7 @@ def changes_note(preset, config, preset_config):
     settings were chosen; "" when nothing was."""
     pairs = ((name, in_effect(name, config), in_effect(name, preset_config))
              for name in config if name in preset_config)
-    changed = [f"{setting_words(name, config)}: {_value_words(name, ours)} instead of {_value_words(name, theirs)}"
+    changed = [f"{setting_words(name, config)}: {value_words(name, ours)} instead of {value_words(name, theirs)}"
                for name, ours, theirs in pairs if ours != theirs]
     if not changed:
         return ""
@@ -132,7 +133,7 @@ def in_effect(name, config):
     return bias_peak_lr(config) if name == "bias_lr" and config.get("optimizer") == "muon" else config[name]
 
 
-def _value_words(name, value):
+def value_words(name, value):
     if name == "bn_scale":   # its words say "fixed at 1", which the value False means
         return readable(not value)
     if name == "tta_fraction":   # a share, said as the report says it elsewhere
@@ -194,7 +195,7 @@ def used_settings(config):
         if name == "epoch_sizes" and len(reached) < len(value):   # a run that ended before the last side
             rows.append((name, words, readable(reached)))
         else:
-            rows.append((name, words, _value_words(name, value)))
+            rows.append((name, words, value_words(name, value)))
     return rows
 
 
@@ -218,7 +219,8 @@ LAYER_TYPE_WORDS = {"Conv2d": "convolution", "MaxPool2d": "max-pool", "BatchNorm
 
 
 def layer_names(rows):
-    """The layer column of the architecture table in words: 'group 2, convolution 1' for body.2.layers.4."""
+    """The layer column of the architecture table in words: 'group 2, convolution 2' for body.2.layers.4
+    (layers.0 is its first)."""
     names, counts = [], {}
     for row in rows:
         kind = LAYER_TYPE_WORDS.get(row["type"], row["type"])
