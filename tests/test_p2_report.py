@@ -393,6 +393,8 @@ def test_small_early_epochs_are_described_and_credited():
     augmentation = dict(method.method_paragraphs(cfg, total_params=1, n_train=50_000, whiten_images=5000))
     assert ("shrunk to 24x24 pixels in epochs 1-2 and kept at 32x32 (full size) in epochs 3-7"
             in augmentation["Augmentation"])
+    assert method._size_schedule((32, 24), 7, "").startswith(   # a schedule that starts at full size
+        "kept at 32x32 pixels (full size) in epoch 1 and shrunk to 24x24 in epochs 2-7 (")
     assert dict(describe.settings_rows(cfg))["training image side, epoch by epoch (pixels)"] == "24, 24, then 32"
     assert "progressive resizing" in credit.sources_paragraph(cfg)
     assert "resizing" not in credit.sources_paragraph(get_preset("fast").to_dict())
@@ -482,7 +484,8 @@ def test_summary_page_shows_both_accuracies_precision_and_the_split():
     assert "without test-time augmentation\n(one view of each image)" in texts and "90.00 %" in texts
     assert "bfloat16 mixed precision (this CPU computes bfloat16 natively, AMX)" in texts
     assert "trained on 45,000, 5,000 held out for validation" in texts
-    assert any("set-up before timing (kernel selection) 0.4 s, training 75.0 s" in " ".join(t.split()) for t in texts)
+    timing = "set-up before timing (compiling, with --compile, and kernel selection) 0.4 s, training 75.0 s"
+    assert any(timing in " ".join(t.split()) for t in texts)
     section = dict(report.method_section(fake_summary()))
     assert "5,000 of the training images were held out" in section["How the settings were chosen"]
     assert "compared on the validation images" in section["How the settings were chosen"]
@@ -603,11 +606,21 @@ def test_a_run_of_less_than_one_epoch_says_how_many_images_it_went_through(epoch
     from config import get_preset
     summary = dict(config=get_preset("cpu").override(epochs=epochs).to_dict(), n_train=50_000)
     assert report.images_seen(summary) == seen   # 10 steps of 1000 in 0.2 epochs
+    # 45,500 images: each epoch drops its last 500, but a whole epoch is not "less than one epoch"
+    assert report.images_seen(dict(summary, n_train=45_500)) == (9_000 if epochs < 1 else 45_500)   # 9 of its 45 steps
     text = method.selection_paragraph(50_000, 0, n_seen=seen)
     assert text.startswith("The final model trained on 10,000 (less than one epoch) of the 50,000 training images"
                            if seen < 50_000 else "The final model trained on all 50,000 training images")
     held_out = method.selection_paragraph(45_000, 5_000, n_seen=9_000)
     assert "The model trained on 9,000 (less than one epoch) of the other 45,000 images." in held_out
+
+
+def test_a_setting_of_airbench_switched_off_has_its_row_bn_scale_too():
+    """bn_scale=True means ordinary batch norm: airbench94_muon's fixed scale is then off, and its row says so."""
+    from config import get_preset
+    rows = credit.airbench_rows(get_preset("cpu").override(bn_scale=True, alternate_flips=False).to_dict())
+    assert ("batch-norm scale fixed at 1", "no", "yes") in rows
+    assert ("each image mirrored on alternate epochs", "no", "yes") in rows
 
 
 def test_a_group_of_one_convolution_is_not_said_to_have_a_shortcut():

@@ -167,7 +167,7 @@ def _augmentation(cfg):
     sizes = [int(v) for v in cfg.get("epoch_sizes", (32,))]
     if min(sizes) < 32:
         before = " and ".join(step for step, on in (("shift", cfg["translate"]), ("mirror", cfg["flip"])) if on)
-        parts.append("shrunk to " + _size_schedule(sizes, cfg["epochs"], before))
+        parts.append(_size_schedule(sizes, cfg["epochs"], before))
     if not parts:
         return "None: the network sees the training images as they are, normalised per colour channel."
     when = "Each epoch the whole training set" if cfg.get("alternate_flips") else "Each training batch"
@@ -177,8 +177,9 @@ def _augmentation(cfg):
 
 
 def _size_schedule(sizes, epochs, after):
-    """(16, 16, 24, 32) over 8 epochs -> '16x16 pixels in epochs 1-2, 24x24 in epoch 3 and 32x32 (full size) in
-    epochs 4-8', with why; `after`: what the images went through before they are shrunk ("" if nothing)."""
+    """(16, 16, 24, 32) over 8 epochs -> 'shrunk to 16x16 pixels in epochs 1-2, 24x24 in epoch 3 and kept at 32x32
+    (full size) in epochs 4-8', with why; `after`: what the images went through before they are shrunk ("" if
+    nothing)."""
     sizes = [epoch_size(sizes, epoch) for epoch in range(1, max(1, math.ceil(epochs)) + 1)]
     runs = []   # [size, first epoch, last epoch]
     for epoch, size in enumerate(sizes, 1):
@@ -186,10 +187,11 @@ def _size_schedule(sizes, epochs, after):
             runs[-1][2] = epoch
         else:
             runs.append([size, epoch, epoch])
-    words = [f"{'kept at ' if size == 32 else ''}{size}x{size}{' (full size)' if size == 32 else ''} in "
-             f"epoch{'s' if last > first else ''} {first}{f'-{last}' if last > first else ''}"
-             for size, first, last in runs]
-    words[0] = words[0].replace(" in ", " pixels in ", 1)
+    words = []
+    for k, (size, first, last) in enumerate(runs):
+        verb = "kept at " if size == 32 else "shrunk to " if k == 0 or runs[k - 1][0] == 32 else ""
+        words.append(f"{verb}{size}x{size}{' pixels' if k == 0 else ''}{' (full size)' if size == 32 else ''} in "
+                     f"epoch{'s' if last > first else ''} {first}{f'-{last}' if last > first else ''}")
     small = min(sizes)
     why = (f"; an image of {small}x{small} pixels has {100 * (small / 32) ** 2:.0f} % of a full one's pixels and "
            "costs about that share of the arithmetic, and the net learns coarse shapes from small images before "
@@ -249,7 +251,7 @@ def plain_words(text):
 
 
 def precision_words(precision, reason=""):
-    """'bfloat16 mixed precision (this CPU computes bfloat16 natively, with AMX)': the precision and why."""
+    """'bfloat16 mixed precision (this CPU computes bfloat16 natively, with AMX, its matrix units)': the precision and why."""
     reason = plain_words(reason).replace(" (", ", ").replace(")", "")   # one level of brackets reads better
     return plain_words(precision) + (f" ({reason})" if reason else "")
 

@@ -106,8 +106,9 @@ def _parameters(summary):
 
 
 def _times(timing):
+    # the set-up: none on a CPU run uncompiled
     parts = [("data and network preparation", timing["data_prep_s"]),   # reading, the network and its stem
-             ("set-up before timing (kernel selection)", timing["warm_up_s"]),   # none on a CPU run uncompiled
+             ("set-up before timing (compiling, with --compile, and kernel selection)", timing["warm_up_s"]),
              ("training", timing["train_s"]), ("evaluation", timing["eval_s"])]
     # per-epoch validation, saving the model, ...: from the parts as shown, so that they add up to the total shown
     rest = max(0.0, round(timing["total_s"], 1) - sum(round(seconds, 1) for _, seconds in parts))
@@ -143,9 +144,10 @@ def _results_page(summary):
 
 
 def images_seen(summary):
-    """The training images the run went through, each counted once: all of them, or fewer in under one epoch."""
-    _, steps, _ = step_counts(summary["config"], summary["n_train"])
-    return min(summary["n_train"], steps * summary["config"]["batch_size"])
+    """The training images the run went through, each counted once: all of them from one epoch's steps on (an
+    epoch drops its ragged last batch, a different one each epoch), fewer in a run of under one epoch."""
+    per_epoch, steps, _ = step_counts(summary["config"], summary["n_train"])
+    return summary["n_train"] if steps >= per_epoch else steps * summary["config"]["batch_size"]
 
 
 def method_section(summary):
