@@ -417,7 +417,7 @@ def test_eval_says_why_its_figure_may_differ_from_the_stored_one(tiny_run, capsy
     assert len(named) == 1 and named[0] < lines.index("EVALUATING") and lines[-1].startswith("test accuracy: ")
 
 
-OUT_OF_MEMORY = "error: out of memory (a CPU training run of p2 takes up to about 4 GB)"
+OUT_OF_MEMORY = "error: out of memory (a CPU training run of the cpu recipe takes up to about 4 GB, fast and best more)"
 
 
 @pytest.mark.parametrize("error, status, said", [

@@ -170,8 +170,8 @@ def test_the_estimate_is_measured_again_on_the_full_size_images(monkeypatch):
     assert said[0] == (5, "expected training time: about 18 min for 350 steps (2.00 s a step so far)")
     # the second, 3 full-size steps after the first: 2 (step 0) + 99 x 2 + 10 + 249 x 4.6 s, about 23 min
     assert said[1] == (103, "expected training time, measured again on full-size images: about 23 min in all "
-                            "(4.60 s a step); a GPU trains this in seconds (for example Colab's free GPU, where "
-                            "python p2.py picks it up)")
+                            "(4.60 s a step); a GPU trains far faster, in seconds to minutes (for example "
+                            "Colab's free GPU, where python p2.py picks it up)")
     assert len(said) == 2
 
 

@@ -106,7 +106,7 @@ def augment(images, pad, flip, generator=None):
     has it, comes after normalisation, so that it zeroes to the mean colour: see train.py.)
 
     Gives exactly random_flip applied to random_crop's output with the same generator, but flips in place on the
-    fresh cropped tensor, saving a full copy of the data set.
+    fresh cropped tensor, saving one copy of its input (a batch, in train.py).
     """
     out = random_crop(images, pad, generator)  # always a new tensor, also for pad == 0
     if flip:

@@ -8,8 +8,8 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 TTAS = ("none", "flip", "flip_translate")   # test-time augmentations, from none to the most views
-# Fields of earlier versions, ignored when a model file has them: the precision is chosen for the device now
-# (precision.py), and Muon's CUDA-graph replay and its one-batch orthogonalisation were benchmarks' options.
+# Fields that model files of earlier versions of this program may hold, ignored when loading (the precision, for
+# one, is now chosen for the device: precision.py).
 RETIRED_FIELDS = ("autocast", "muon_cuda_graph", "muon_one_batch")
 
 
@@ -25,8 +25,8 @@ class Config:
     logit_scale: float = 1 / 9       # small logits at init keep the early, large-lr steps from saturating the loss
     bn_momentum: float = 0.2         # short runs: running stats must follow weights that still move fast
     # Optimisation ("sgd"): SGD with Nesterov momentum, linear warm-up then linear decay to zero (the triangle of
-    # Leslie Smith's "1cycle" policy, arXiv:1803.09820, 2018). With "muon", lr and momentum are the head's and the
-    # biases' SGD, and weight_decay is unused.
+    # Leslie Smith's "1cycle" policy, arXiv:1803.09820, 2018). With "muon", lr is the linear layer's SGD rate (and the
+    # biases', where bias_lr is 0), momentum their SGD momentum, and weight_decay is unused (decay_per_step instead).
     epochs: float = 10.0
     batch_size: int = 1024
     lr: float = 1.0                  # peak, for the mean loss; BN makes most weights scale-invariant, so lr*wd
@@ -49,8 +49,9 @@ class Config:
     # Speed. (The arithmetic precision is not a recipe setting: precision.py chooses it for the device.)
     channels_last: bool = True
     eval_batch_size: int = 2000
-    # The Muon recipe (airbench-style) of every preset. Every default below is "off", as for the plain SGD recipe
-    # of the defaults above (the tutorial's kind of training, kept for comparison: --set optimizer=sgd).
+    # The Muon recipe (airbench-style), which every preset uses. The defaults below do nothing under "sgd", as in
+    # the plain SGD recipe of the defaults above (the tutorial's kind of training), which no preset uses: --set
+    # optimizer=sgd alone keeps the preset's other values, set for Muon (its lr, for one).
     optimizer: str = "sgd"           # "sgd" | "muon": Muon (muon.py) for the conv filters, SGD for the rest
     muon_lr: float = 0.24            # angle per step of each (norm-fixed) filter bank at peak
     muon_momentum: float = 0.6       # Muon averages less than SGD: the orthogonalised step is already smooth

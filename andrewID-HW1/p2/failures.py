@@ -42,7 +42,7 @@ def run_with_cpu_fallback(task, args, device):
 
 def mps_fault(error, args):
     """Whether `error`, raised on a Mac's GPU, is PyTorch's MPS support failing: an operation it lacks, or an error
-    of torch's that names MPS or Metal (not our own errors, whose paths may hold those letters: /Users/thompson); or
+    of torch's that names MPS or Metal (not our own errors, whose file paths may hold those letters in a user's name); or
     the preset's own recipe diverging (wrong gradients show so; it does not on a CPU)."""
     if isinstance(error, TrainingDiverged):
         return not (args.set or args.epochs or args.batch_size)
@@ -67,8 +67,8 @@ def error_message(exc):
         return ("out of GPU memory; --preset cpu needs less (batches of 1000, with learning rates set for "
                 "them), and --device cpu trains in the computer's own memory")
     if isinstance(exc, MemoryError) or "DefaultCPUAllocator: can't allocate memory" in str(exc):
-        return ("out of memory (a CPU training run of p2 takes up to about 4 GB): close other programs, or train "
-                "on a GPU (Colab's free one, for instance)")
+        return ("out of memory (a CPU training run of the cpu recipe takes up to about 4 GB, fast and best more): "
+                "close other programs, or train on a GPU (Colab's free one, for instance)")
     if isinstance(exc, OSError):
         return f"{exc.filename or 'a file'}: {exc.strerror or exc}"
     if type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):   # e.g. no C++ compiler on the CPU

@@ -70,7 +70,8 @@ def restore():
 @contextlib.contextmanager
 def installed():
     """install() for the block, then restore() where the process goes on after the run (IPython or Jupyter's
-    `%run p2.py`, `python -i`); a process that ends with the run keeps ignoring signals while it exits (ending())."""
+    `%run p2.py`, `python -i`). A process that ends with the run keeps the handlers; after an interrupt, ending()
+    has them ignore further signals while it exits."""
     install()
     try:
         yield

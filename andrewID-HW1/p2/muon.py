@@ -82,8 +82,7 @@ class Muon(torch.optim.Optimizer):
             self.state[p]["momentum_buffer"] = torch.zeros_like(p)
 
     def orthogonalized(self, updates, group):
-        """Each update orthogonalised (a batch per shape): the steps that lr then scales. A method so that a
-        benchmark can time other ways to compute them without a copy of step()."""
+        """Each update orthogonalised (a batch per shape): the steps that lr then scales."""
         return orthogonalize_by_shape(updates, group["ns_steps"], dtype=group["ns_dtype"])
 
     @torch.no_grad()

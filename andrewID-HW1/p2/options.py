@@ -55,7 +55,7 @@ def parse_args(argv, description=None):
     p.add_argument("--compile", nargs="?", const="auto", choices=("auto", *COMPILE_MODES), metavar="MODE",
                    help="torch.compile the network, compiled in the warm-up (excluded from the training time); MODE "
                         "is torch.compile's: default, reduce-overhead, max-autotune or max-autotune-no-cudagraphs "
-                        "(without MODE: reduce-overhead, with CUDA graphs, on a GPU; default on a CPU)")
+                        "(without MODE: reduce-overhead, with CUDA graphs, on an NVIDIA GPU; default elsewhere)")
     p.add_argument("--no-epoch-eval", action="store_true",
                    help="with --validation: skip the per-epoch validation accuracy")
     task = p.add_mutually_exclusive_group()

@@ -56,7 +56,7 @@ class EpochProgress:
             log(line)
 
     def report(self, i, loss, acc):
-        """Show the running mean loss and accuracy after step i (0-based)."""
+        """Show the running mean loss after step i (0-based), and on a progress bar the accuracy too."""
         elapsed = self.clock() - self.start
         speed = (i + 1) * self.batch_size / max(elapsed, 1e-9)
         if self.bar is not None:
@@ -198,7 +198,8 @@ class TimeEstimate:
 
     def _hint(self, seconds):
         if seconds > self.LONG_S and self.device.type == "cpu":
-            return "; a GPU trains this in seconds (for example Colab's free GPU, where python p2.py picks it up)"
+            return ("; a GPU trains far faster, in seconds to minutes (for example Colab's free GPU, where python p2.py "
+                    "picks it up)")
         return ""
 
 
