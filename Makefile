@@ -19,7 +19,7 @@ ZIP         ?=
 # CIFAR10_DIR likewise: unless given, p2 and verify use p2.py's own search (./data first, where the PyTorch
 # tutorial downloads); `make data-cifar10` downloads into data/cifar10, and p2, finding none, into ./data.
 # Make expands $ in a variable given on its command line when it exports it: `override NAME := $(value NAME)`
-# keeps the value as typed (make zip ZIP='my$1.zip' stays my$1.zip, and a $(shell ...) in a value never runs).
+# keeps the value as typed (make check-zip ZIP='my$1.zip' stays my$1.zip, and a $(shell ...) in a value never runs).
 override MNIST_DIR := $(value MNIST_DIR)
 override CIFAR10_DIR := $(value CIFAR10_DIR)
 override P2_ARGS := $(value P2_ARGS)
@@ -29,8 +29,8 @@ export MNIST_DIR CIFAR10_DIR P2_ARGS ANDREW_ID ZIP
 export MPLBACKEND = Agg
 
 THEORY_PDF := theory/HW1_theory.pdf
-# make data-q75's decoder (README, Offline development)
-Q75_BUILD := ../shared/data/cifar10/build.py
+# make data-q75's decoder, given on the command line (README, Offline development)
+Q75_BUILD ?=
 
 .DEFAULT_GOAL := all
 .PHONY: all help install data data-mnist data-cifar10 data-q75 p1 p1-best p2 theory test \
@@ -58,17 +58,18 @@ data-mnist: ## download the MNIST CSVs into MNIST_DIR (default data/mnist)
 data-cifar10: ## download the official CIFAR-10 binary version into CIFAR10_DIR (default data/cifar10)
 	$(PYTHON) andrewID-HW1/p2/p2.py --download-only --data-dir="$${CIFAR10_DIR:-data/cifar10}"
 
-data-q75: ## development only (README, Offline development): CIFAR-10 from a JPEG-q75 copy into CIFAR10_DIR
-	@test -f $(Q75_BUILD) || { echo "make data-q75: no $(Q75_BUILD) here (only on the machines this repository was developed on); use make data-cifar10" >&2; exit 2; }
-	$(PYTHON) $(Q75_BUILD) "$${CIFAR10_DIR:-data/cifar10}" --format bin
+# development only (README, Offline development): CIFAR-10 from a JPEG-q75 copy into CIFAR10_DIR; not in make help
+data-q75:
+	@test -n "$(Q75_BUILD)" && test -f "$(Q75_BUILD)" || { echo "make data-q75 needs Q75_BUILD=path/to/build.py, the decoder of a JPEG-q75 copy (README, Offline development); to download CIFAR-10: make data-cifar10" >&2; exit 2; }
+	$(PYTHON) "$(Q75_BUILD)" "$${CIFAR10_DIR:-data/cifar10}" --format bin
 
-p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf
+p1: ## train the NumPy MLP (default preset) -> p1_model.npz, p1_report.pdf, p1_training.png
 	$(PYTHON) andrewID-HW1/p1/p1.py
 
-p1-best: ## train the stronger p1 preset (7 to 9 minutes on two cores; writes next to p1.py, or into P1_OUT)
+p1-best: ## train the stronger p1 preset (about 7 to 9 minutes on two cores; writes next to p1.py, or into P1_OUT)
 	P1_PRESET=best $(PYTHON) andrewID-HW1/p1/p1.py
 
-p2: ## train the CIFAR-10 CNN (fast on a GPU, cpu on a CPU; precision per device) -> p2_model.pkl, p2_report.pdf
+p2: ## train the CIFAR-10 CNN (fast on an NVIDIA GPU, else cpu; precision per device) -> p2_model.pkl, p2_report.pdf, p2_training.png
 	$(PYTHON) tools/with_args.py P2_ARGS andrewID-HW1/p2/p2.py $${CIFAR10_DIR:+--data-dir="$$CIFAR10_DIR"}
 
 theory: ## compute the theory answers and write theory/HW1_theory.pdf
@@ -86,11 +87,11 @@ bench-p2-cpu: ## run the CPU's default recipe (cpu) end to end and print accurac
 
 # make zip rewrites the theory PDF only when its sources (theory/*.py, fig5.json) differ from the fingerprint the PDF
 # records. File dates cannot tell: a fresh clone gives every file the checkout's time.
-zip: ## validate and build $(ANDREW_ID)-HW1.zip (+ $(ANDREW_ID)-HW1.pdf): make zip ANDREW_ID=jdoe
+zip: ## validate and build yourid-HW1.zip (+ yourid-HW1.pdf): make zip ANDREW_ID=yourid
 	$(PYTHON) -m theory --pdf $(THEORY_PDF) --if-stale
 	$(PYTHON) tools/bundle.py zip -- "$$ANDREW_ID"
 
-check-zip: ## validate an existing zip without running its code: make check-zip ZIP=jdoe-HW1.zip
+check-zip: ## validate an existing zip without running its code: make check-zip ZIP=yourid-HW1.zip
 	$(PYTHON) tools/bundle.py check -- "$$ZIP"
 
 verify: ## re-measure both committed models on the test sets and compare with the stored numbers

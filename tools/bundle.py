@@ -11,9 +11,9 @@ the p2 folder it imports, p2_model.pkl, p2_report.pdf}. Both commands validate t
 models loaded as data only. `zip` (your own tree) and `check --run` then import p1.py and every p2 module and load
 both models with the bundle's own code, in a fresh interpreter that sees only the p1 or p2 folder.
 
-`zip` also checks the theory PDF handed in beside the zip (theory/HW1_theory.pdf: it must answer Problem 4 for the
-Fig. 5 values theory/fig5.json holds) and says where those values come from, to compare with the student's handout;
-it writes that PDF again, with the Andrew ID on every page, as ANDREW_ID-HW1.pdf.
+`zip` also checks theory/HW1_theory.pdf, from which the PDF handed in beside the zip is made (it must answer
+Problem 4 for the Fig. 5 values theory/fig5.json holds), and says where those values come from, to compare with the
+student's handout; it writes that PDF again, with the Andrew ID on every page, as ANDREW_ID-HW1.pdf.
 """
 import argparse
 import collections
@@ -346,7 +346,7 @@ def open_zip(zip_path):
     return z
 
 
-# A hand-in is about 30 files and 16 MB; a zip far beyond that is not unpacked at all.
+# A hand-in is about 30 files and 13-16 MB (p1's default or best model); a zip far beyond that is not unpacked.
 MAX_MEMBERS = 1000
 MAX_UNPACKED_BYTES = 200 * 2 ** 20
 MAX_SOURCE_BYTES = 2 ** 20   # one .py module
@@ -359,7 +359,7 @@ def size_problems(label, sizes, what="not unpacked"):
     if len(sizes) > MAX_MEMBERS:
         problems.append(f"{label}: {len(sizes):,} members; a hand-in has about 30 ({what})")
     if total > MAX_UNPACKED_BYTES:
-        problems.append(f"{label}: unpacks to {total / 2 ** 20:,.0f} MB; a hand-in is about 16 MB ({what})")
+        problems.append(f"{label}: unpacks to {total / 2 ** 20:,.0f} MB; a hand-in is about 13-16 MB ({what})")
     problems += [f"{label}: {name} is {size / 2 ** 20:,.1f} MB, too large for a source module"
                  for name, size in sizes.items() if name.endswith(".py") and size > MAX_SOURCE_BYTES]
     return problems

@@ -1,6 +1,7 @@
 """Checks that import and run a bundle's code: `make zip` runs them on the student's own tree, `check --run` on a
 zip whose author is trusted. Each runs in a fresh `python -E -B` inside the p1 or p2 folder, whose only extra
-import path is that folder, so a pass proves the unpacked bundle runs without the rest of the repository.
+import path is that folder, so a pass proves the unpacked bundle imports its modules and loads its models without
+the rest of the repository.
 """
 import json
 import os

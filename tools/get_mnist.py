@@ -18,8 +18,6 @@ import os
 import sys
 import urllib.request
 
-import numpy as np
-
 CSV_NAMES = ("mnist_train.csv", "mnist_test.csv")
 CSV_COPIES = (  # (folder URL, how to name it): the assignment's own links first, then a mirror
     ("https://www.python-course.eu/data/mnist/", "the assignment's CSV copy at python-course.eu"),
@@ -64,12 +62,16 @@ def torchvision_mirrors():
         from torchvision.datasets import MNIST
     except Exception as e:   # not installed, or torch and torchvision of versions that do not fit
         raise GetMnistError(f"this source needs torchvision, which did not load ({type(e).__name__}: {e}); "
-                            "pip install -r requirements.txt") from None
+                            "make install") from None
     return list(MNIST.mirrors), dict(MNIST.resources)
 
 
 def idx_to_csv(images_gz, labels_gz):
     """The assignment's CSV text from the original gzip'd idx files (big-endian header, then raw bytes)."""
+    try:
+        import numpy as np   # only this source needs it: the CSV copies download without it
+    except ImportError:
+        raise GetMnistError("this source needs numpy, which is not installed: make install") from None
     images, labels = gzip.decompress(images_gz), gzip.decompress(labels_gz)
     if int.from_bytes(images[:4], "big") != 2051 or int.from_bytes(labels[:4], "big") != 2049:
         raise GetMnistError("the idx files do not start with the MNIST magic numbers 2051/2049")
