@@ -158,7 +158,7 @@ def test_huge_or_non_finite_fig5_values_are_refused_up_front(tmp_path, capsys, v
     assert main(args) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
-    assert "'F' row 0 holds" in err and "magnitude at most 1e+06" in err
+    assert "'F' row 1 holds" in err and "magnitude at most 1e+06" in err
     assert not (tmp_path / "out.pdf").exists()
 
 

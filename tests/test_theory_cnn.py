@@ -151,12 +151,13 @@ def test_even_filter1_has_no_same_padding(tmp_path):
     ("{not json", "not valid JSON"),
     (json.dumps({"F": [[1]], "Filter1": [[1]]}), "'Filter2' is missing"),
     (json.dumps({"F": [[1, 2], [3]], "Filter1": [[1]], "Filter2": [[1]]}), "rows of equal length"),
-    (json.dumps({"F": [[1, "a"]], "Filter1": [[1]], "Filter2": [[1]]}), "row 0 holds 'a', which is not a number"),
+    (json.dumps({"F": [[1, "a"]], "Filter1": [[1]], "Filter2": [[1]]}), "row 1 holds 'a', which is not a number"),
     (json.dumps([1, 2]), "expected an object"),
     (json.dumps({"source": 5, "F": [[1]], "Filter1": [[1]], "Filter2": [[1]]}), "'source' must be text"),
     (json.dumps({"F": [[0] * 33], "Filter1": [[1]], "Filter2": [[1]]}),
      "'F' is 1x33; Fig. 5's matrices have at most 32 rows"),
     (b'{"F": [[1]], "source": "\xff"}', "not UTF-8 text; save it as plain JSON"),
+    ('{"F": [[' + "9" * 5000 + "]]}", "not usable JSON"),   # more digits than Python converts to an int
 ])
 def test_bad_fig5_files_raise_a_clear_error(tmp_path, content, message):
     path = tmp_path / "fig5.json"

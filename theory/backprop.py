@@ -11,7 +11,7 @@ from theory.gelu_gd import sigmoid
 
 
 class ShapeError(ValueError):
-    """The arrays handed to grads() do not fit together."""
+    """The arrays handed to forward() or grads() do not fit together, or a row of y does not sum to 1."""
 
 
 def log_softmax(f):
@@ -21,8 +21,8 @@ def log_softmax(f):
 
 
 def _as_arrays(x, W1, b1, W2, b2, y):
-    """float64 2-D arrays (the caller's own where they already are), with a clear message naming the first
-    mismatch."""
+    """x, y, W1 and W2 as float64 2-D arrays, b1 and b2 as 1-D (the caller's own where they already are), with a
+    clear message naming the first mismatch."""
     x, y = np.atleast_2d(np.asarray(x, np.float64)), np.atleast_2d(np.asarray(y, np.float64))
     W1, W2 = np.asarray(W1, np.float64), np.asarray(W2, np.float64)
     b1, b2 = np.asarray(b1, np.float64).reshape(-1), np.asarray(b2, np.float64).reshape(-1)

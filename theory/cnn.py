@@ -1,8 +1,8 @@
 """Problem 4: convolution and pooling arithmetic on the feature map and filters of Fig. 5.
 
 "Convolution" means cross-correlation (no kernel flip), as CNN layers and torch.nn.functional.conv2d compute it.
-Sizes, strides and paddings may be an int or an (rows, columns) pair; every answer below is solved per axis, so any
-shapes work.
+conv2d and avg_pool2d take an int or a (rows, columns) pair for size, stride and padding; the part_* answers take
+ints and work per axis, so F and the filters may be any rectangular shape.
 """
 import hashlib
 import json
@@ -64,11 +64,14 @@ def load_fig5(path=FIG5_PATH):
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except OSError as error:
-        raise Fig5Error(f"cannot read {path}: {error.strerror}; pass an existing file with --fig5") from None
+        raise Fig5Error(f"cannot read {path}: {error.strerror}; restore theory/fig5.json, or pass a readable file "
+                        "with --fig5") from None
     except json.JSONDecodeError as error:
         raise Fig5Error(f"{path}, line {error.lineno}: not valid JSON ({error.msg}); fix the file") from None
     except UnicodeDecodeError:
         raise Fig5Error(f"{path}: not UTF-8 text; save it as plain JSON") from None
+    except ValueError as error:   # an integer of more digits than Python converts (4300)
+        raise Fig5Error(f"{path}: not usable JSON ({error}); fix the file") from None
     if not isinstance(data, dict):
         raise Fig5Error(f"{path}: expected an object with keys F, Filter1, Filter2")
     matrices = {key: _matrix_from_rows(data, key, path) for key in ("F", "Filter1", "Filter2")}
@@ -107,11 +110,11 @@ def _matrix_from_rows(data, key, path):
     for i, row in enumerate(rows):
         for value in row:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise Fig5Error(f"{path}: {key!r} row {i} holds {value!r}, which is not a number")
+                raise Fig5Error(f"{path}: {key!r} row {i + 1} holds {value!r}, which is not a number")
             # abs(), not math.isfinite, which cannot convert a huge JSON integer; "not <=" refuses NaN too (json.load
             # reads NaN and Infinity)
             if not abs(value) <= MAX_ABS_VALUE:
-                raise Fig5Error(f"{path}: {key!r} row {i} holds {value!r}; Fig. 5's values are finite numbers of "
+                raise Fig5Error(f"{path}: {key!r} row {i + 1} holds {value!r}; Fig. 5's values are finite numbers of "
                                 f"magnitude at most {MAX_ABS_VALUE:g}")
     return np.array(rows, dtype=np.float64)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from theory.gelu_gd import sigmoid
 
-# Weights of +-20 and biases that are multiples of 10 keep every pre-activation about 10 or more away from
+# Weights of +-20 and biases that are odd multiples of 10 keep every pre-activation about 10 or more away from
 # 0 (the sigmoid's 0.5 threshold), so each unit is a clean 0/1 switch (sigmoid(10) = 0.99995).
 AND = [{"W": [[20.0], [20.0]], "b": [-30.0]}]
 OR = [{"W": [[20.0], [20.0]], "b": [-10.0]}]

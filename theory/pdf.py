@@ -27,7 +27,7 @@ _RENDERER = RendererAgg(10, 10, _MEASURE_DPI)
 
 
 class LayoutError(RuntimeError):
-    """A block is too tall to fit on one page."""
+    """A block does not fit on a page (too tall, or a matrix too wide)."""
 
 
 class WriteError(RuntimeError):

@@ -365,7 +365,7 @@ def problem4(doc, r):
 
 def _add_problem(doc, problem, result):
     """Add one problem, starting it on a new page unless it fits whole in what is left of the page (or, for a
-    problem longer than a page, unless most of a page is left)."""
+    problem longer than a page, unless at least 4 in, about 40 % of a page, is left)."""
     start = len(doc.blocks)
     problem(doc, result)
     height = sum(block.height() + block.space_after for block in doc.blocks[start:])
