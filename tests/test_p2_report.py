@@ -176,6 +176,32 @@ def test_long_tables_continue_on_more_pages():
     assert pdf.pages == 2
 
 
+def test_dollar_signs_in_a_note_or_a_path_are_printed_as_typed(tmp_path, monkeypatch):
+    """matplotlib reads $...$ as a formula: an odd one ended a finished run in a traceback, a pair lost its text."""
+    summary = fake_summary()
+    summary.update(data_description="copy in $HOME/cifar_$USER, cost $5 and $6", command="p2.py --out run_$x^$")
+    report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))   # drawn whole: no error
+
+    class DollarPdf(TextPdf):   # notes whether each text holding a $ would be read as a formula
+        parsed = []
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def savefig(self, fig):
+            super().savefig(fig)
+            self.parsed += [t.get_parse_math() for t in fig.findobj(matplotlib.text.Text) if "$" in t.get_text()]
+
+    pdf = DollarPdf()
+    monkeypatch.setattr(report, "PdfPages", lambda *args, **kwargs: pdf)
+    report.write_report(summary, str(tmp_path / "r2.pdf"), str(tmp_path / "r2.png"))
+    assert any("copy in $HOME/cifar_$USER, cost $5 and $6" in text for text in pdf.texts)
+    assert any("run_$x^$" in text for text in pdf.texts) and pdf.parsed and not any(pdf.parsed)
+
+
 def test_missing_summary_keys_are_named(tmp_path):
     summary = fake_summary()
     del summary["timing"], summary["seed"], summary["precision"], summary["n_train"]

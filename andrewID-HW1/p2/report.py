@@ -14,6 +14,7 @@ same numbers give the same bytes.
 """
 
 import numpy as np
+from matplotlib import rc_context
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
@@ -244,6 +245,8 @@ def write_report(summary, pdf_path, png_path):
     if missing:
         raise ReportError(f"report summary lacks {', '.join(missing)}; the training code must fill them in.")
 
-    with PdfPages(pdf_path, metadata={"CreationDate": None, "Title": summary["title"]}) as pdf:
-        add_pages(pdf, summary)
-    plot_training(summary["history"], png_path, **_curve_inputs(summary))
+    # every text as typed: a $ in a data note or a path is not the start of a formula (matplotlib's mathtext)
+    with rc_context({"text.parse_math": False}):
+        with PdfPages(pdf_path, metadata={"CreationDate": None, "Title": summary["title"]}) as pdf:
+            add_pages(pdf, summary)
+        plot_training(summary["history"], png_path, **_curve_inputs(summary))
