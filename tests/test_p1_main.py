@@ -306,6 +306,32 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(tiny
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.parametrize("out", ["new/" + "a" * 300, "broken-link", "new/deeper"])
+def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work_and_none_is_left(tiny, tmp_path, capfd,
+                                                                                            monkeypatch, out):
+    """A name too long, or a link to nowhere, was found only after training; a folder that can be made is made for
+    the test and removed again, so a refused run leaves none."""
+    (tmp_path / "broken-link").symlink_to(tmp_path / "nowhere")
+    monkeypatch.setenv("P1_OUT", str(tmp_path / out))
+    monkeypatch.setattr(p1, "load_mnist_csv", lambda *args: pytest.fail("data was read"))
+    if out == "new/deeper":
+        assert p1.output_dir() == str(tmp_path / out)
+    else:
+        assert run(tiny) == 2
+        assert f"the output folder {tmp_path / out} cannot be written" in one_error_line(capfd)
+    assert not (tmp_path / "new").exists() and not (tmp_path / "nowhere").exists()
+
+
+def test_a_folder_named_as_an_output_is_refused_before_any_work(tiny, tmp_path, capfd, monkeypatch):
+    """p1_report.pdf/ as a folder would be moved aside, out of sight, rather than replaced."""
+    (tmp_path / "out" / "p1_report.pdf").mkdir(parents=True)
+    monkeypatch.setattr(p1, "load_mnist_csv", lambda *args: pytest.fail("data was read"))
+    assert run(tiny) == 2
+    assert one_error_line(capfd) == (f"error: p1_report.pdf in {tmp_path / 'out'} is a folder; move it away or set "
+                                     "P1_OUT to another folder")
+    assert os.listdir(tmp_path / "out") == ["p1_report.pdf"]
+
+
 def test_a_read_only_output_folder_is_refused_before_any_work(tiny, tmp_path, capfd, monkeypatch):
     def refuse(path, *args, **kwargs):   # as a read-only folder, even for root (and as os.access cannot tell on Windows)
         raise PermissionError(13, "Permission denied", path)
@@ -509,3 +535,11 @@ def test_the_report_shows_the_first_misclassified_test_digits_with_their_labels(
     confusion_title = next(ax.get_title() for ax in pages[0].axes if ax.get_xlabel() == "predicted digit")
     assert confusion_title.endswith(f"{wrong} errors of {len(labels)}" + f"; the first {min(wrong, 8)} beside it"
                                     * (wrong > 0))
+
+
+def test_a_path_the_console_cannot_show_is_printed_with_its_letters_replaced(capfd, monkeypatch):
+    """A console in cp1252 (Windows, output redirected) and a folder named in Chinese: print() ended a finished run
+    in an error after writing the outputs."""
+    monkeypatch.setattr(p1.os, "device_encoding", lambda fd: "cp1252")
+    p1.say("wrote p1_model.npz to C:\\Users\\张三\\hw1")
+    assert capfd.readouterr().out == "wrote p1_model.npz to C:\\Users\\??\\hw1\n"

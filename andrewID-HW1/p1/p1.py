@@ -312,7 +312,7 @@ def main():
     write_outputs(folder, {"p1_model.npz": mlp.save_model,
                            "p1_training.png": lambda file: plot_training(stats, file),
                            "p1_report.pdf": lambda file: write_report(results, file)})
-    print(f"wrote {', '.join(OUTPUTS)} to {folder} (wall time {wall_clock() - clock:.1f} s)")
+    say(f"wrote {', '.join(OUTPUTS)} to {folder} (wall time {wall_clock() - clock:.1f} s)")   # a path: any letters
     print(f"test error: {100 * test_error:.2f}%")
 
 # ======== Additions: what the template does not have, each under its own heading. ========
@@ -516,17 +516,28 @@ def choose_preset(presets):
     return hp
 
 def output_dir():
-    """P1_OUT, or the folder holding p1.py; refused at once if it could not be written after training."""
+    """P1_OUT, or the folder holding p1.py; refused at once if it could not be made and written after training (its
+    missing folders are made for the test and removed again; a file made and removed in it, as on Windows os.access
+    calls every folder writable)."""
     folder = os.path.expanduser(os.environ.get("P1_OUT") or HERE)
-    existing = os.path.abspath(folder)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    probe = os.path.join(existing, f".p1_write_test{os.getpid()}")
-    try:  # a file made and removed: on Windows os.access calls every folder writable
+    missing, made = [os.path.abspath(folder)], []
+    while not os.path.lexists(missing[0]):   # lexists: a broken link is a name taken, not a folder to make
+        missing.insert(0, os.path.dirname(missing[0]))
+    try:
+        for path in missing[1:]:
+            os.mkdir(path)
+            made.append(path)
+        probe = os.path.join(missing[-1], f".p1_write_test{os.getpid()}")
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         os.remove(probe)
     except OSError:
         raise SettingError(f"the output folder {folder} cannot be written; set P1_OUT to a folder you can write")
+    finally:
+        for path in reversed(made):
+            os.rmdir(path)
+    taken = [name for name in OUTPUTS if os.path.isdir(os.path.join(folder, name))]
+    if taken:  # it would be moved aside and hidden, not replaced
+        raise SettingError(f"{taken[0]} in {folder} is a folder; move it away or set P1_OUT to another folder")
     return folder
 
 def write_outputs(folder, writers):
@@ -578,10 +589,14 @@ def run(main):
         line, status = f"error: {e}", 2 if isinstance(e, SettingError) else 1
     except KeyboardInterrupt:
         line, status = f"interrupted: {', '.join(OUTPUTS)} were left as they were", 130
-    # what stdout holds comes first; p1.py imports only os, numpy and matplotlib (not sys), so stderr is descriptor 2
-    print(end="", flush=True)
-    os.write(2, (line + "\n").encode(os.device_encoding(2) or "utf-8", "replace"))  # a console's own code page
+    say(line, fd=2)
     return status
+
+def say(line, fd=1):
+    """One line on stdout (fd 1) or stderr (2) in the console's own code page, with any letter it lacks replaced:
+    print() fails on a path such a console cannot show. p1.py imports only os, numpy and matplotlib, not sys."""
+    print(end="", flush=True)  # what print() holds comes first
+    os.write(fd, (line + "\n").encode(os.device_encoding(fd) or "utf-8", "replace"))
 
 def wall_clock():
     """Seconds since a fixed moment; os.times().elapsed is 0 on Windows, where NumPy's clock (whole seconds) serves."""
