@@ -27,6 +27,8 @@ override ANDREW_ID := $(value ANDREW_ID)
 override ZIP := $(value ZIP)
 export MNIST_DIR CIFAR10_DIR P2_ARGS ANDREW_ID ZIP
 export MPLBACKEND = Agg
+# A path with letters the console's code page lacks (Windows, output redirected) is printed with ?, not an error
+export PYTHONIOENCODING ?= :replace
 
 THEORY_PDF := theory/HW1_theory.pdf
 # make data-q75's decoder, given on the command line (README, Offline development)

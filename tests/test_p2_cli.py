@@ -26,6 +26,16 @@ def run_p2(*args, cwd=None):
                           env={**os.environ, "MPLBACKEND": "Agg"})
 
 
+def test_a_path_the_console_cannot_show_is_printed_with_its_letters_replaced(tmp_path):
+    """A console in cp1252 (Windows, output redirected) and a folder named in Chinese: printing it was an error."""
+    folder = tmp_path / "张三"
+    write_cifar_batches(str(folder / "cifar-10-batches-bin"), "bin", RECORDS)
+    result = subprocess.run([*p2_command(P2, RECORDS), "--download-only", "--data-dir", str(folder)],
+                            capture_output=True, timeout=300, env={**os.environ, "PYTHONIOENCODING": "cp1252"})
+    assert result.returncode == 0, result.stderr.decode("cp1252")
+    assert f"CIFAR-10 is in {tmp_path}{os.sep}??{os.sep}cifar-10-batches-bin" in result.stdout.decode("cp1252")
+
+
 def test_help():
     result = run_p2("--help")
     assert result.returncode == 0 and "--preset" in result.stdout and "--eval" in result.stdout

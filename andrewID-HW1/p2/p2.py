@@ -295,6 +295,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    if hasattr(sys.stdout, "reconfigure"):   # a path with letters the console's code page lacks: shown with ?, no error
+        sys.stdout.reconfigure(errors="replace")
     with interrupt.installed():   # Ctrl-C, SIGTERM, SIGHUP from here on; the handlers from before are put back after
         status = main()
     sys.exit(status)
