@@ -600,7 +600,8 @@ GOOD_FIELDS = dict(format="hw1-p2-cifar10/1", config={}, class_names=["a"], mean
      "lacks state_dict, config, class_names, mean, std, preset, seed, test_accuracy"),
     (lambda torch: dict(GOOD_FIELDS, format="x", state_dict={"w": torch.ones(2)}),
      "its format is 'x', not 'hw1-p2-cifar10/1'"),
-    (lambda torch: dict(GOOD_FIELDS, state_dict={"w": 1}), "not a non-empty dict of tensors"),
+    (lambda torch: dict(GOOD_FIELDS, state_dict={"w": 1}), "not a non-empty dict of (dense) tensors"),
+    (lambda torch: dict(GOOD_FIELDS, state_dict={"w": torch.eye(2).to_sparse()}), "not a non-empty dict of (dense)"),
     (lambda torch: dict(GOOD_FIELDS, state_dict={"w": torch.full((2,), float("nan"))}), "w hold NaN or infinite"),
 ])
 def test_p2_model_is_checked_as_data(tmp_path, payload, says):
@@ -861,3 +862,12 @@ def test_make_zip_copies_bytes_and_dates_but_no_file_flags(repo, monkeypatch, wi
         info = z.getinfo("jdoe-HW1/p1/p1_model.npz")
         assert z.read(info) == model.read_bytes()
         assert info.date_time == time.localtime(1_700_000_000)[:6]
+
+
+def test_a_p2_model_in_place_of_p1s_is_refused_in_one_line(tmp_path):
+    """torch saves a zip too: np.load opens it and hands back its members as bytes, not arrays."""
+    import torch
+    path = tmp_path / "p1_model.npz"
+    torch.save({"w": torch.ones(2)}, str(path))
+    assert bundle_static.p1_model_problems(str(path), "p1_model.npz") == [
+        "p1_model.npz: not an .npz file of arrays; train it with `make p1`"]

@@ -262,6 +262,7 @@ def test_values_beside_the_weights_are_checked(tmp_path, change, message):
 
 @pytest.mark.parametrize("change, message", [
     (lambda state: state.update({7: torch.zeros(1)}), "state_dict must be a dict of tensors by name"),
+    (lambda state: state.update({"head.weight": state["head.weight"].to_sparse()}), "each dense"),
     (lambda state: state["head.weight"].fill_(float("nan")), "its weights hold NaN or infinite values"),
     (lambda state: next(v for k, v in state.items() if k.endswith("running_var")).fill_(float("inf")),
      "its weights hold NaN or infinite values"),

@@ -215,6 +215,8 @@ def p1_model_problems(path, label):
         return [f"{label}: not a readable .npz of arrays ({e}); {hint}"]
     except Exception as e:  # BadZipFile, EOFError, OSError: whatever a damaged file raises
         return [f"{label}: not a readable .npz of arrays ({type(e).__name__}); {hint}"]
+    if not all(isinstance(a, np.ndarray) for a in arrays.values()):   # a zip of other files (a torch model, say)
+        return [f"{label}: not an .npz file of arrays; {hint}"]
     numeric = {name: a for name, a in arrays.items() if np.issubdtype(a.dtype, np.number)}
     bad = sorted(name for name, a in numeric.items() if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all())
     if bad:
@@ -258,8 +260,9 @@ def p2_model_problems(path, label):
     if ckpt["format"] != P2_FORMAT:
         return [f"{label}: its format is {ckpt['format']!r}, not {P2_FORMAT!r} as p2.py writes; {hint}"]
     state = ckpt["state_dict"]
-    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
-        return [f"{label}: its state_dict is not a non-empty dict of tensors; {hint}"]
+    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) and v.layout == torch.strided
+                                                           for v in state.values()):
+        return [f"{label}: its state_dict is not a non-empty dict of (dense) tensors; {hint}"]
     bad = sorted(name for name, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
     if bad:
         return [f"{label}: {', '.join(bad)} hold NaN or infinite values; {hint}"]

@@ -131,8 +131,9 @@ def _metadata_problem(ckpt):
     if not isinstance(ckpt["preset"], str) or isinstance(seed, bool) or not isinstance(seed, int):
         return "preset must be a name and seed a whole number"
     state = ckpt["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(name, str) for name in state):
-        return "state_dict must be a dict of tensors by name"
+    if not isinstance(state, dict) or not all(isinstance(name, str) and (not torch.is_tensor(t) or t.layout ==
+                                                                         torch.strided) for name, t in state.items()):
+        return "state_dict must be a dict of tensors by name, each dense (a sparse one is no layer's weights)"
     if any(torch.is_tensor(t) and t.is_floating_point() and t.device.type != "meta" and not torch.isfinite(t).all()
            for t in state.values()):
         return "its weights hold NaN or infinite values, which predict nothing"
