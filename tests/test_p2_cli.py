@@ -521,6 +521,18 @@ def test_a_ctrl_c_while_p2_starts_in_a_notebook_gives_the_kernel_its_handler_bac
     assert capsys.readouterr().err == "interrupted (Ctrl-C) while starting; nothing was written\n"
 
 
+def test_a_ctrl_c_while_p2_starts_ends_the_process_at_once(ctrl_c, monkeypatch, capsys):
+    """An exception raised in the handler could be caught by the import it interrupted (torch loading numpy), and
+    the program went on after saying it had stopped: the process ends without unwinding."""
+    import interrupt
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    ended = []
+    monkeypatch.setattr(interrupt.os, "_exit", ended.append)
+    interrupt.while_starting(True)
+    signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+    assert ended == [130] and capsys.readouterr().err == "interrupted (Ctrl-C) while starting; nothing was written\n"
+
+
 def test_a_process_that_ends_with_the_run_keeps_ignoring_ctrl_c_while_it_exits(ctrl_c, monkeypatch):
     import interrupt
     monkeypatch.delitem(sys.modules, "IPython", raising=False)   # python p2.py, not a notebook's %run

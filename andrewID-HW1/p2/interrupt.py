@@ -8,6 +8,7 @@ it as the interrupt it is. SIGTERM and SIGHUP (a `kill`, a closed terminal) end 
 outputs' temporary files are removed and the previous ones kept.
 """
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -114,7 +115,8 @@ def while_starting(active):
 
 
 def _interrupted_while_starting(signum, frame):
-    print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
+    print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr, flush=True)
     if _process_goes_on():
         restore()   # in a notebook, the kernel's own handler again
-    sys.exit(130)
+        sys.exit(130)
+    os._exit(130)   # at once: an exception raised here can be swallowed by the import it interrupts (numpy's, in torch's)
