@@ -185,3 +185,23 @@ def test_a_failed_pdf_write_keeps_the_old_pdf_and_leaves_no_temporary_file(tmp_p
     with pytest.raises(pdf.WriteError, match=f"^{re.escape(f'cannot write {target}: {os.strerror(errno.ENOSPC)}')}$"):
         doc.save(str(target))
     assert os.listdir(tmp_path) == ["theory.pdf"] and target.read_bytes() == b"the old PDF"
+
+
+def test_a_ctrl_c_while_the_pdf_is_written_stays_a_ctrl_c_and_leaves_no_file(tmp_path, monkeypatch):
+    """matplotlib's PDF writer, closed while a Ctrl-C unwinds, can fail with a zlib error of its own: that error
+    took the Ctrl-C's place and showed as a traceback."""
+    import zlib
+
+    from theory import answers, pdf
+
+    def interrupted(self, figure):
+        raise KeyboardInterrupt
+
+    def broken_close(self):
+        raise zlib.error("Error -2 while flushing: inconsistent stream state")
+    results = answers.solve_all()
+    monkeypatch.setattr(pdf.PdfPages, "savefig", interrupted)
+    monkeypatch.setattr(pdf.PdfPages, "close", broken_close)
+    with pytest.raises(KeyboardInterrupt):
+        writeup.write_pdf(results, str(tmp_path / "HW1_theory.pdf"))
+    assert os.listdir(tmp_path) == []

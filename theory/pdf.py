@@ -399,6 +399,10 @@ class Document:
             os.replace(tmp, target)
         except OSError as error:
             raise WriteError(f"cannot write {path}: {error.strerror or error}") from None
+        except Exception as error:
+            if isinstance(error.__context__, KeyboardInterrupt):   # the PDF writer failing to close after a Ctrl-C
+                raise KeyboardInterrupt from None
+            raise
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)

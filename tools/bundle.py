@@ -583,4 +583,8 @@ def main(argv=None, root=ROOT):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:   # each file is written under a temporary name, then renamed
+        print("interrupted (Ctrl-C); no file was left half-written", file=sys.stderr)
+        sys.exit(130)
