@@ -381,6 +381,17 @@ def test_check_refuses_files_outside_a_top_folder_and_unsafe_paths(tmp_path):
     assert not (tmp_path.parent / "evil.py").exists()
 
 
+def test_check_refuses_a_compression_method_many_unzip_tools_cannot_open(tmp_path):
+    """Python reads an LZMA-compressed member; `unzip` skips it ("unsupported compression")."""
+    zip_path = tmp_path / "jdoe-HW1.zip"
+    with zipfile.ZipFile(zip_path, "w") as z:
+        z.writestr("jdoe-HW1/p1/p1.py", "import os\n", compress_type=zipfile.ZIP_LZMA)
+        z.writestr("jdoe-HW1/p1/notes.txt", "x", compress_type=zipfile.ZIP_DEFLATED)
+    problems = [p for p in bundle.check_zip(str(zip_path)) if "compressed with a method" in p]
+    assert problems == ["jdoe-HW1.zip: jdoe-HW1/p1/p1.py is compressed with a method many unzip tools cannot open "
+                        "(only stored or deflated are read everywhere); rebuild the zip with `make zip`"]
+
+
 def test_check_names_backslashed_folders_and_finders_macosx_folder_for_what_they_are(repo, tmp_path):
     zip_path = tmp_path / "jdoe-HW1.zip"
     zip_folder(zip_path, repo / "andrewID-HW1", "jdoe-HW1",

@@ -392,6 +392,9 @@ def check_zip(zip_path, run_code=False):
             links = [info for info in infos if is_symlink(info)]
             problems += [f"{label}: {info.filename} is a symbolic link, not a file; rebuild the zip with `make zip`"
                          for info in links]
+            problems += [f"{label}: {info.filename} is compressed with a method many unzip tools cannot open (only "
+                         "stored or deflated are read everywhere); rebuild the zip with `make zip`"
+                         for info in infos if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)]
             if bad_member is not None:
                 problems.append(f"{zip_path}: {bad_member} is corrupt (CRC mismatch); rebuild the zip")
             if top is None:
