@@ -187,6 +187,9 @@ def test_a_file_given_as_data_dir_is_refused_before_any_download(tmp_path, monke
     (tmp_path / "cifar.tar.gz").write_bytes(b"x")
     with pytest.raises(data.DataError, match="is a file; give the folder"):
         data.locate_cifar10(str(tmp_path / "cifar.tar.gz"))
+    monkeypatch.setenv("CIFAR10_DIR", str(tmp_path / "cifar.tar.gz"))   # where p2 would download to, without one
+    with pytest.raises(data.DataError, match=r"^CIFAR10_DIR .*cifar\.tar\.gz is a file; give the folder"):
+        data.locate_cifar10()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -295,7 +298,10 @@ def write_bin(path, labels):
 
 
 @pytest.mark.parametrize("size, words", [(3073 * 2 + 5, "not a whole number"), (0, "not a whole number"),
-                                         (3073 * (RECORDS - 1), f"holds 7 images, an official batch holds {RECORDS}")])
+                                         (3073 * (RECORDS - 1), f"holds 7 images, an official batch holds {RECORDS}; "
+                                                                "the file was cut short"),
+                                         (3073 * (RECORDS + 1), f"holds 9 images, an official batch holds {RECORDS}; "
+                                                                "the file is longer than an official one")])
 def test_truncated_bin_file_is_refused(tmp_path, size, words):
     path = tmp_path / "data_batch_1.bin"
     path.write_bytes(b"\x01" * size)

@@ -186,8 +186,9 @@ def locate_cifar10(data_dir=None, download=True):
     search_places() are tried in order. If none holds CIFAR-10 and download is true, the official binary archive
     is fetched into data_dir, or else into $CIFAR10_DIR or ./data."""
     data_dir = os.path.expanduser(data_dir) if data_dir else None
-    if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):
-        raise DataError(f"--data-dir {data_dir} is a file; give the folder holding {BIN}/ or {PY}/.")
+    name, folder = ("--data-dir", data_dir) if data_dir else ("CIFAR10_DIR", cifar10_dir_setting())
+    if folder and os.path.exists(folder) and not os.path.isdir(folder):
+        raise DataError(f"{name} {folder} is a file; give the folder holding {BIN}/ or {PY}/.")
     places = [os.path.abspath(data_dir)] if data_dir else search_places()
     found = [source for source in map(find_in, places) if source is not None]
     if found:   # a complete copy first: a partial one earlier in the search must not hide it
@@ -213,8 +214,9 @@ def _check_labels(path, labels):
 
 
 def _cut_short(path, n, records):
-    return DataError(f"{path}: holds {n:,} images, an official batch holds {records:,}; the file was cut short or "
-                     "is not CIFAR-10. Re-download it.")
+    what = "was cut short" if n < records else "is longer than an official one"
+    return DataError(f"{path}: holds {n:,} images, an official batch holds {records:,}; the file {what} or is not "
+                     "CIFAR-10. Re-download it.")
 
 
 def read_bin_file(path, records=None):
