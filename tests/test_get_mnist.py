@@ -207,6 +207,8 @@ def test_help_names_the_sources_in_order(capsys):
 def test_usage(capsys):
     assert get_mnist.main([]) == 2
     assert "usage" in capsys.readouterr().err
+    assert get_mnist.main(["--", " "]) == 2
+    assert capsys.readouterr().err == "error: no folder given: name the folder the CSVs go to, e.g. data/mnist\n"
 
 
 def test_torchvision_lists_the_mirrors():

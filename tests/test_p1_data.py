@@ -53,8 +53,8 @@ def corrupt(rows, row, kind):
         lines[row][-1] = "256"
     elif kind == "huge":  # wraps to 0 in a 64-bit integer; must still be caught
         lines[row][-1] = "18446744073709551616"
-    elif kind in ("char", "negative", "empty", "decimal"):
-        lines[row][1] = {"char": "x", "negative": "-1", "empty": "", "decimal": "2.5"}[kind]
+    elif kind in ("char", "negative", "empty", "decimal", "underscore"):
+        lines[row][1] = {"char": "x", "negative": "-1", "empty": "", "decimal": "2.5", "underscore": "0_0"}[kind]
     elif kind == "header":
         lines.insert(0, ["label"] + [f"pixel{i}" for i in range(784)])
     return "\n".join(",".join(line) for line in lines) + "\n"
@@ -71,6 +71,7 @@ def corrupt(rows, row, kind):
     ("negative label", 1, "row 2: label '-3' (column 1) is negative"),
     ("empty", 1, "row 2: pixel '' (column 2) is not a whole number 0..255"),
     ("decimal", 0, "row 1: pixel '2.5' (column 2) is not a whole number 0..255"),
+    ("underscore", 2, "row 3: pixel '0_0' (column 2) is not a whole number 0..255"),   # Python's float() reads it
     ("header", 0, "row 1: label 'label' (column 1) is not a whole number 0..9"),
 ])
 def test_malformed_file_names_file_and_row(tmp_path, kind, row, message):

@@ -167,6 +167,12 @@ def test_bad_fig5_files_raise_a_clear_error(tmp_path, content, message):
     assert str(path) in str(info.value)
 
 
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    path = tmp_path / "fig5.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"F": [[1]], "Filter1": [[1]], "Filter2": [[2]]}).encode())
+    assert cnn.load_fig5(str(path))["Filter2"].tolist() == [[2.0]]
+
+
 def test_the_source_is_optional(tmp_path):
     path = tmp_path / "fig5.json"
     path.write_text(json.dumps({"F": [[1]], "Filter1": [[1]], "Filter2": [[1]]}))

@@ -61,7 +61,7 @@ def load_fig5(path=FIG5_PATH):
     """F, Filter1, Filter2 and their source from a Fig. 5 JSON file, each matrix checked to be numeric and
     rectangular; the source is optional ("" when absent)."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:   # -sig: a byte-order mark (Notepad's) is read past
             data = json.load(handle)
     except OSError as error:
         raise Fig5Error(f"cannot read {path}: {error.strerror}; restore theory/fig5.json, or pass a readable file "

@@ -213,6 +213,9 @@ def main(argv=None):
         folder = parser.parse_args(argv).folder
     except SystemExit as e:  # --help (0) or a usage error (2)
         return e.code
+    if not folder.strip():   # MNIST_DIR= given empty through make, say
+        print("error: no folder given: name the folder the CSVs go to, e.g. data/mnist", file=sys.stderr)
+        return 2
     created = []
     try:
         created = make_folder(folder)

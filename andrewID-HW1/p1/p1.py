@@ -473,7 +473,7 @@ def _first_bad_row(path):
             for column, value in enumerate(values, 1):
                 name, high = ("label", 9) if column == 1 else ("pixel", 255)
                 try:  # the rule the reader applies: a number, whole, in range ("7", "7.0" and "7e0" all pass)
-                    number = float(value)
+                    number = float(value if "_" not in value else "nan")  # float() takes 1_0, NumPy's reader not
                 except ValueError:
                     number = float("nan")
                 if not (number.is_integer() and 0 <= number <= high):
