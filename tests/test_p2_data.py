@@ -81,6 +81,8 @@ def test_binary_layout_wins_when_a_folder_holds_both(tmp_path):
     write_cifar_batches(tmp_path / "both" / data.PY, "py", RECORDS)
     write_cifar_batches(tmp_path / "both" / data.BIN, "bin", RECORDS)
     assert data.locate_cifar10(str(tmp_path / "both"), download=False).layout == data.BIN
+    (tmp_path / "both" / data.BIN / "data_batch_3.bin").unlink()   # a partial binary copy: the complete one wins
+    assert data.locate_cifar10(str(tmp_path / "both"), download=False).layout == data.PY
 
 
 def test_description_names_the_data_never_the_folder(tmp_path):

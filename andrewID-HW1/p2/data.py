@@ -105,13 +105,14 @@ def search_places():
 
 def find_in(place):
     """The CIFAR-10 folder in `place` (place/cifar-10-batches-bin, place/cifar-10-batches-py, or place itself when
-    it holds batch files), or None. The binary layout wins when both are there: it needs no unpickling."""
-    for layout in (BIN, PY):
-        for folder in (os.path.join(place, layout), place):
-            names = FILES[layout]["train"] + FILES[layout]["test"]
-            if any(os.path.isfile(os.path.join(folder, name)) for name in names):
-                return _found(folder, layout)
-    return None
+    it holds batch files), or None. A complete copy wins over a partial one; then the binary layout, which needs no
+    unpickling."""
+    def present(folder, layout):
+        return [os.path.isfile(os.path.join(folder, name)) for name in FILES[layout]["train"] + FILES[layout]["test"]]
+    held = [(folder, layout) for layout in (BIN, PY) for folder in (os.path.join(place, layout), place)
+            if any(present(folder, layout))]
+    complete = [candidate for candidate in held if all(present(*candidate))]
+    return _found(*(complete + held)[0]) if held else None
 
 
 def _not_found(places):
