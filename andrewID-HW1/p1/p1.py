@@ -520,14 +520,14 @@ def output_dir():
     missing folders are made for the test and removed again; a file made and removed in it, as on Windows os.access
     calls every folder writable)."""
     folder = os.path.expanduser(os.environ.get("P1_OUT") or HERE)
-    missing, made = [os.path.abspath(folder)], []
-    while not os.path.lexists(missing[0]):   # lexists: a broken link is a name taken, not a folder to make
-        missing.insert(0, os.path.dirname(missing[0]))
+    chain, made = [os.path.abspath(folder)], []   # chain: from the deepest folder that exists down to `folder`
+    while not os.path.lexists(chain[0]) and os.path.dirname(chain[0]) != chain[0]:   # a broken link is a name taken
+        chain.insert(0, os.path.dirname(chain[0]))   # (the root of a drive that is not there: mkdir refuses it)
     try:
-        for path in missing[1:]:
+        for path in chain[1:]:
             os.mkdir(path)
             made.append(path)
-        probe = os.path.join(missing[-1], f".p1_write_test{os.getpid()}")
+        probe = os.path.join(chain[-1], f".p1_write_test{os.getpid()}")
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         os.remove(probe)
     except OSError:
