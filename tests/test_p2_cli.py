@@ -691,7 +691,8 @@ def test_the_precision_and_its_reason_are_said_first_and_stored(tiny_run, capsys
     assert p2.main([*argv, "--precision", "fp16"]) == 0
     said = capsys.readouterr().out.splitlines()
     assert said[1] == ("precision: float16 autocast with loss scaling (asked for with --precision; torch computes "
-                       "float16 on a CPU mostly in software, so expect it to run many times slower than float32)")
+                       "float16 on a CPU mostly in software (minutes a training step; Ctrl-C waits for it), so expect "
+                       "it to run many times slower than float32)")
     assert torch.load(out / "p2_model.pkl", weights_only=True)["precision"] == "fp16"
 
 

@@ -62,7 +62,8 @@ SLOW = ", so expect it to run many times slower than float32"
 @pytest.mark.parametrize("asked, amx, reason", [
     ("bf16", False, "asked for with --precision; this CPU has no native bf16: torch's kernels use AVX2" + SLOW),
     ("bf16", True, "asked for with --precision"),
-    pytest.param("fp16", True, "asked for with --precision; torch computes float16 on a CPU mostly in software" + SLOW,
+    pytest.param("fp16", True, "asked for with --precision; torch computes float16 on a CPU mostly in software "
+                 "(minutes a training step; Ctrl-C waits for it)" + SLOW,
                  marks=CPU_SCALER),
     ("fp32", False, "asked for with --precision"),
 ])

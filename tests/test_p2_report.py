@@ -202,6 +202,16 @@ def test_dollar_signs_in_a_note_or_a_path_are_printed_as_typed(tmp_path, monkeyp
     assert any("run_$x^$" in text for text in pdf.texts) and pdf.parsed and not any(pdf.parsed)
 
 
+def test_letters_the_font_lacks_leave_the_report_whole_even_with_warnings_as_errors(tmp_path):
+    """A note in Chinese: matplotlib warns of each missing glyph, and under -W error that lost a finished run."""
+    import warnings
+    summary = dict(fake_summary(), data_description="复制 of CIFAR-10")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report.write_report(summary, str(tmp_path / "r.pdf"), str(tmp_path / "r.png"))
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_missing_summary_keys_are_named(tmp_path):
     summary = fake_summary()
     del summary["timing"], summary["seed"], summary["precision"], summary["n_train"]

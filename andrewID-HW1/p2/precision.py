@@ -106,7 +106,7 @@ def emulated(name, device):
     if name == "fp32" or device.type == "mps" or (name == "fp16" and device.type == "cuda"):
         return ""
     if name == "fp16":
-        return "torch computes float16 on a CPU mostly in software"
+        return "torch computes float16 on a CPU mostly in software (minutes a training step; Ctrl-C waits for it)"
     native, why = cuda_has_native_bf16(device) if device.type == "cuda" else cpu_has_native_bf16()
     return "" if native else why
 

@@ -13,6 +13,8 @@ outputs.OutputSet renames into place only once every output is complete. The PDF
 same numbers give the same bytes.
 """
 
+import warnings
+
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.backends.backend_pdf import PdfPages
@@ -245,8 +247,10 @@ def write_report(summary, pdf_path, png_path):
     if missing:
         raise ReportError(f"report summary lacks {', '.join(missing)}; the training code must fill them in.")
 
-    # every text as typed: a $ in a data note or a path is not the start of a formula (matplotlib's mathtext)
-    with rc_context({"text.parse_math": False}):
+    # every text as typed: a $ in a data note or a path is not the start of a formula (matplotlib's mathtext); a
+    # letter the font lacks (a note in Chinese, say) drawn as a box, without a warning that -W error would make fatal
+    with rc_context({"text.parse_math": False}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
         with PdfPages(pdf_path, metadata={"CreationDate": None, "Title": summary["title"]}) as pdf:
             add_pages(pdf, summary)
         plot_training(summary["history"], png_path, **_curve_inputs(summary))
