@@ -122,6 +122,16 @@ def write_fig5(tmp_path, text):
     return str(path)
 
 
+def test_pdf_onto_a_file_that_is_no_pdf_is_refused_and_the_file_kept(tmp_path, capsys):
+    """--pdf theory/fig5.json (or a source file) by mistake: the values would have been replaced by the PDF."""
+    fig5 = tmp_path / "fig5.json"
+    fig5.write_text('{"F": [[1]], "Filter1": [[1]], "Filter2": [[1]]}')
+    assert main(["--pdf", str(fig5), "--fig5", str(fig5)]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write {fig5}: it holds something other than a PDF, which would "
+                                       "be lost; give a PDF's name, e.g. HW1_theory.pdf\n")
+    assert fig5.read_text().startswith('{"F"')
+
+
 def test_pdf_into_a_folder_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert main(["--pdf", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -179,12 +189,12 @@ def test_a_failed_pdf_write_keeps_the_old_pdf_and_leaves_no_temporary_file(tmp_p
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(pdf.PdfPages, "savefig", disk_full)
     target = tmp_path / "theory.pdf"
-    target.write_bytes(b"the old PDF")
+    target.write_bytes(b"%PDF- the old PDF")
     doc = pdf.Document("a test")
     doc.add(pdf.Paragraph("one line"))
     with pytest.raises(pdf.WriteError, match=f"^{re.escape(f'cannot write {target}: {os.strerror(errno.ENOSPC)}')}$"):
         doc.save(str(target))
-    assert os.listdir(tmp_path) == ["theory.pdf"] and target.read_bytes() == b"the old PDF"
+    assert os.listdir(tmp_path) == ["theory.pdf"] and target.read_bytes() == b"%PDF- the old PDF"
 
 
 def test_a_ctrl_c_while_the_pdf_is_written_stays_a_ctrl_c_and_leaves_no_file(tmp_path, monkeypatch):

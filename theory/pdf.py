@@ -370,6 +370,11 @@ class Document:
                              f"{os.path.join(path, 'HW1_theory.pdf')}")
         if os.path.exists(path) and not os.path.isfile(path):   # the rename below would replace /dev/null itself
             raise WriteError(f"cannot write {path}: it is not a plain file; give a file name")
+        if os.path.isfile(path) and os.path.getsize(path):
+            with open(path, "rb") as existing:
+                if existing.read(5) != b"%PDF-":   # theory/fig5.json or a source file, named by mistake
+                    raise WriteError(f"cannot write {path}: it holds something other than a PDF, which would be "
+                                     "lost; give a PDF's name, e.g. HW1_theory.pdf")
         target = os.path.realpath(path)   # a link is written through, not replaced
         folder = os.path.dirname(target)
         try:
