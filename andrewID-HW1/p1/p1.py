@@ -312,7 +312,7 @@ def main():
     write_outputs(folder, {"p1_model.npz": mlp.save_model,
                            "p1_training.png": lambda file: plot_training(stats, file),
                            "p1_report.pdf": lambda file: write_report(results, file)})
-    say(f"wrote {', '.join(OUTPUTS)} to {folder} (wall time {wall_clock() - clock:.1f} s)")   # a path: any letters
+    say(f"wrote {', '.join(OUTPUTS)} to {folder} (wall time {wall_clock() - clock:.1f} s)")  # a name in any script
     print(f"test error: {100 * test_error:.2f}%")
 
 # ======== Additions: what the template does not have, each under its own heading. ========
@@ -593,8 +593,14 @@ def run(main):
     return status
 
 def say(line, fd=1):
-    """One line on stdout (fd 1) or stderr (2) in the console's own code page, with any letter it lacks replaced:
-    print() fails on a path such a console cannot show. p1.py imports only os, numpy and matplotlib, not sys."""
+    """One line on stdout (fd 1) or stderr (2). p1.py imports only os, numpy and matplotlib, not sys, so stderr is
+    written to its descriptor in the console's code page, as is a line print() cannot encode (a folder's name in a
+    script a redirected Windows console lacks), each letter it lacks replaced."""
+    try:
+        if fd == 1:
+            return print(line, flush=True)
+    except UnicodeEncodeError:
+        pass
     print(end="", flush=True)  # what print() holds comes first
     os.write(fd, (line + "\n").encode(os.device_encoding(fd) or "utf-8", "replace"))
 
