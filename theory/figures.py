@@ -147,7 +147,8 @@ def _node(ax, x, y, text, fill, size=7.5):
 
 def draw_network(ax, network, inputs, title):
     """One network in the style of the handout's Fig. 3: input nodes, sigmoid neurons with their bias written
-    beside them (above the upper neurons, below the others), each weight on its edge, and the output thresholded at 0.5."""
+    beside them (above the upper neurons, below the others), each weight on its edge, and the output thresholded
+    at 0.5."""
     layers = [len(inputs)] + [len(layer["b"]) for layer in network]
     gap = 1.25  # between layers; room for a weight label between a node and the point where edges cross
     positions = [[(gap * k, (n - 1) / 2 - i) for i in range(n)] for k, n in enumerate(layers)]

@@ -42,8 +42,8 @@ def run_with_cpu_fallback(task, args, device):
 
 def mps_fault(error, args):
     """Whether `error`, raised on a Mac's GPU, is PyTorch's MPS support failing: an operation it lacks, or an error
-    of torch's that names MPS or Metal (not our own errors, whose file paths may hold those letters in a user's name); or
-    the preset's own recipe diverging (wrong gradients show so; it does not on a CPU)."""
+    of torch's that names MPS or Metal (not our own errors, whose file paths may hold those letters in a user's
+    name); or the preset's own recipe diverging (wrong gradients show so; it does not on a CPU)."""
     if isinstance(error, TrainingDiverged):
         return not (args.set or args.epochs or args.batch_size)
     if error_message(error) is not None:   # the data, a file, the memory: the same on the CPU

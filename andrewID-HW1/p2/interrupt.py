@@ -119,4 +119,5 @@ def _interrupted_while_starting(signum, frame):
     if _process_goes_on():
         restore()   # in a notebook, the kernel's own handler again
         sys.exit(130)
-    os._exit(130)   # at once: an exception raised here can be swallowed by the import it interrupts (numpy's, in torch's)
+    # at once: an exception raised here can be swallowed by the import it interrupts (numpy's, inside torch's)
+    os._exit(130)

@@ -251,7 +251,8 @@ def plain_words(text):
 
 
 def precision_words(precision, reason=""):
-    """'bfloat16 mixed precision (this CPU computes bfloat16 natively, with AMX, its matrix units)': the precision and why."""
+    """'bfloat16 mixed precision (this CPU computes bfloat16 natively, with AMX, its matrix units)': the precision
+    and why."""
     reason = plain_words(reason).replace(" (", ", ").replace(")", "")   # one level of brackets reads better
     return plain_words(precision) + (f" ({reason})" if reason else "")
 

@@ -198,8 +198,8 @@ class TimeEstimate:
 
     def _hint(self, seconds):
         if seconds > self.LONG_S and self.device.type == "cpu":
-            return ("; a GPU trains far faster, in seconds to minutes (for example Colab's free GPU, where python p2.py "
-                    "picks it up)")
+            return ("; a GPU trains far faster, in seconds to minutes (for example Colab's free GPU, where "
+                    "python p2.py picks it up)")
         return ""
 
 

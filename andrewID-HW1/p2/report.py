@@ -109,7 +109,7 @@ def _parameters(summary):
 
 
 def _times(timing):
-    # the set-up: none on a CPU run uncompiled
+    # (the set-up before timing is 0 on a CPU run uncompiled, and then left out)
     parts = [("data and network preparation", timing["data_prep_s"]),   # reading, the network and its stem
              ("set-up before timing (compiling, with --compile, and kernel selection)", timing["warm_up_s"]),
              ("training", timing["train_s"]), ("evaluation", timing["eval_s"])]

@@ -2,8 +2,8 @@
 
 A pickle can name any importable function and have it called while loading (for example os.system). A CIFAR-10
 batch needs only numpy's own array reconstruction (from a raw buffer at protocol 5) and, in files written by
-Python 3 at protocol 2, the latin-1 conversion of bytes. Every other name is refused before anything is built, so nothing from the file runs (the
-"Restricting Globals" recipe of Python's pickle documentation).
+Python 3 at protocol 2, the latin-1 conversion of bytes. Every other name is refused before anything is built, so
+nothing from the file runs (the "Restricting Globals" recipe of Python's pickle documentation).
 
 Both kinds of batch files in circulation are covered: the official ones (Python 2, NumPy 1: keys are Python 2
 strings, arrays name numpy.core.multiarray) and ones written by Python 3 with NumPy 2 (numpy._core.multiarray; at
