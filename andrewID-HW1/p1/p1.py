@@ -73,17 +73,15 @@ class Criterion:
         raise NotImplementedError
 
 class SoftmaxCrossEntropy(Criterion):
-    sm = None  # the softmax of the last forward, for derivative()
     def forward(self, x, y):
-        """Per-sample loss (batch,) = logsumexp(x) - <y, x>; shifting by the row max keeps exp() finite.
-        Labels take the logits' dtype, so float64 one-hot labels never turn float32 training into float64."""
-        y = np.asarray(y, dtype=x.dtype)
+        """Per-sample loss (batch,) = logsumexp(x) - <y, x>; shifting by the row max keeps exp() finite."""
+        y = np.asarray(y, dtype=x.dtype)  # float64 one-hot labels must not turn float32 training into float64
         if y.shape != x.shape:  # class numbers would broadcast into a wrong loss without an error
             raise ValueError(f"labels of shape {y.shape} for outputs {x.shape}: give one-hot rows (get_one_hot)")
         self.logits, self.labels = x, y
         shifted = x - x.max(axis=1, keepdims=True)
         log_sm = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        self.sm = np.exp(log_sm)
+        self.sm = np.exp(log_sm)  # the softmax, for derivative()
         self.loss = -(y * log_sm).sum(axis=1)
         return self.loss
     def derivative(self):
@@ -257,8 +255,7 @@ def get_training_stats(mlp, dset, nepochs, batch_size):
 
     return (training_losses, training_errors, validation_losses, validation_errors)
 
-# get_one_hot: the template's, vectorised; its int(in_array[i]) of a one-element row is deprecated since NumPy 1.25,
-# and an error in NumPy 2.4
+# get_one_hot: the template's, vectorised (its int(in_array[i]) of a one-element row: deprecated, an error in NumPy 2.4)
 def get_one_hot(in_array, one_hot_dim):
     """(N, one_hot_dim) float one-hot rows from N labels: the template's (N, 1) float column, or a flat array."""
     labels = np.asarray(in_array, dtype=np.float64).reshape(len(in_array), -1)
@@ -334,9 +331,8 @@ def warmup_cosine(peak_lr, warmup_fraction, total_steps):
 
 # ---- Shuffling and augmentation: the training set as get_training_stats slices it.
 class TrainingImages:
-    """trainx for get_training_stats: [b:b + n] gives the n rows from row b of this epoch's random order, augmented. A
-    slice from row 0 starts an epoch: a new order, put in place into `labels` (trainy; the loop holds on to it), and a
-    progress line that counts the run's `epochs` and says the time to go at the rate so far."""
+    """trainx for get_training_stats: [b:b + n] gives rows b.. of this epoch's random order, augmented. A slice from
+    row 0 starts an epoch: a new order, put in place into `labels` (trainy, held by the loop), and a progress line."""
     def __init__(self, images, labels, rng, augment, epochs):
         self.images, self.rng, self.augment, self.epochs = images, rng, augment, epochs
         self.labels_in_file_order, self.labels = labels, labels.copy()
@@ -496,44 +492,40 @@ def choose_preset(presets):
     if name not in presets:
         raise SettingError(f"unknown P1_PRESET {name!r}; choose one of {', '.join(presets)}")
     hp = presets[name]
-    integer = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # noqa: E731
+    integer = lambda v, low=0: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low  # noqa
     number = lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and np.isfinite(v)  # noqa
-    whole = lambda v: integer(v) and v >= 1  # noqa: E731
     missing = [key for key in HYPERPARAMETER_NOTES if key not in hp]
     if missing:
         raise SettingError(f"hyper-parameter block: the {name} preset has no {', '.join(missing)}; give each a value")
     rules = [(["lr"], lambda v: number(v) and v > 0, "a number > 0"),
-             (["num_epochs", "batch_size"], whole, "a whole number >= 1"),
-             (["hiddens"], lambda v: isinstance(v, (list, tuple)) and all(map(whole, v)),
+             (["num_epochs", "batch_size"], lambda v: integer(v, 1), "a whole number >= 1"),
+             (["hiddens"], lambda v: isinstance(v, (list, tuple)) and all(integer(h, 1) for h in v),
               "a list of whole numbers >= 1"),
              (["momentum", "warmup", "max_scale"], lambda v: number(v) and 0 <= v < 1, "a number in [0, 1)"),
-             (["max_shift"], lambda v: integer(v) and v >= 0, "a whole number >= 0"),
+             (["max_shift"], integer, "a whole number >= 0"),
              (["max_degrees", "elastic"], lambda v: number(v) and v >= 0, "a number >= 0"),
-             (["seed"], lambda v: integer(v) and 0 <= v < 2**32, "a whole number from 0 to 4294967295")]
+             (["seed"], lambda v: integer(v) and v < 2**32, "a whole number from 0 to 4294967295")]
     bad = [f"{key} = {hp[key]!r} (must be {rule})" for keys, ok, rule in rules for key in keys if not ok(hp[key])]
     if bad:
         raise SettingError(f"hyper-parameter block: {'; '.join(bad)}")
     return hp
 
 def output_dir():
-    """P1_OUT, or the folder holding p1.py; refused at once if it could not be made and written after training (its
-    missing folders are made for the test and removed again; a file made and removed in it, as on Windows os.access
-    calls every folder writable)."""
+    """P1_OUT, or the folder holding p1.py; refused at once if it could not be made and written after training: it is
+    made for the test, its missing folders removed again, and a file made in it (Windows' os.access says yes to all)."""
     folder = os.path.expanduser(os.environ.get("P1_OUT") or HERE)
-    chain, made = [os.path.abspath(folder)], []   # chain: from the deepest folder that exists down to `folder`
-    while not os.path.lexists(chain[0]) and os.path.dirname(chain[0]) != chain[0]:   # a broken link is a name taken
-        chain.insert(0, os.path.dirname(chain[0]))   # (the root of a drive that is not there: mkdir refuses it)
+    chain = [os.path.abspath(folder)]   # chain: from `folder` up to the first name that exists (a broken link is one)
+    while not os.path.lexists(chain[-1]) and os.path.dirname(chain[-1]) != chain[-1]:   # or a drive that is not there
+        chain.append(os.path.dirname(chain[-1]))
     try:
-        for path in chain[1:]:
-            os.mkdir(path)
-            made.append(path)
-        probe = os.path.join(chain[-1], f".p1_write_test{os.getpid()}")
+        os.makedirs(chain[0], exist_ok=True)
+        probe = os.path.join(chain[0], f".p1_write_test{os.getpid()}")
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         os.remove(probe)
     except OSError:
         raise SettingError(f"the output folder {folder} cannot be written; set P1_OUT to a folder you can write")
     finally:
-        for path in reversed(made):
+        for path in filter(os.path.isdir, chain[:-1]):   # the folders that were missing, deepest first
             os.rmdir(path)
     taken = [name for name in OUTPUTS if os.path.isdir(os.path.join(folder, name))]
     if taken:  # it would be moved aside and hidden, not replaced
@@ -542,8 +534,7 @@ def output_dir():
 
 def write_outputs(folder, writers):
     """Each writers[name](file) writes a file opened under a temporary name; then the old files move aside and the new
-    ones in, each move undone if one fails (Windows will not move a file another program has open): a failure keeps
-    the old set."""
+    ones in, each move undone if one fails (Windows will not move a file another program has open)."""
     os.makedirs(folder, exist_ok=True)
     final, new, old = ({name: os.path.join(folder, f"{tag}{name}") for name in writers}
                        for tag in ("", f".tmp{os.getpid()}.", f".old{os.getpid()}."))
@@ -569,9 +560,8 @@ def write_outputs(folder, writers):
             os.replace(target, source)
         raise
     finally:
-        for path in new.values():
-            if os.path.exists(path):
-                os.remove(path)
+        for path in filter(os.path.exists, new.values()):
+            os.remove(path)
     for path in old.values():
         try:  # Windows moves a read-only file but will not remove it: it stays, hidden
             os.remove(path)
@@ -593,9 +583,8 @@ def run(main):
     return status
 
 def say(line, fd=1):
-    """One line on stdout (fd 1) or stderr (2). p1.py imports only os, numpy and matplotlib, not sys, so stderr is
-    written to its descriptor in the console's code page, as is a line print() cannot encode (a folder's name in a
-    script a redirected Windows console lacks), each letter it lacks replaced."""
+    """One line on stdout (fd 1) or stderr (2). Without sys (not an allowed import), stderr and a line print() cannot
+    encode (a redirected Windows console) go to the descriptor in the console's code page, missing letters replaced."""
     try:
         if fd == 1:
             return print(line, flush=True)
@@ -672,13 +661,11 @@ def write_report(results, path):
     text = _report_text(results)   # above the curves; a longer one (more layers or settings) in a smaller font
     page.text(0.07, 0.905, text, fontsize=min(7.5, 280 / (text.count("\n") + 1)), family="monospace", va="top")
     _draw_curves([page.add_axes([left, 0.305, 0.38, 0.155]) for left in (0.08, 0.58)], results["stats"])
-    confusion = np.zeros((10, 10), dtype=np.int64)
-    np.add.at(confusion, (results["test_labels"], results["predicted"]), 1)
+    confusion = np.bincount(10 * results["test_labels"] + results["predicted"], minlength=100).reshape(10, 10)
     ax = page.add_axes([0.32, 0.045, 0.36, 0.195])
     ax.imshow(np.log1p(confusion), cmap="Blues")
-    for (i, j), count in np.ndenumerate(confusion):
-        if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=6, color="white" if i == j else "black")
+    for i, j in zip(*np.nonzero(confusion)):
+        ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=6, color="white" if i == j else "black")
     wrong = np.flatnonzero(results["predicted"] != results["test_labels"])[:8]   # the first mistakes, 4 each side
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit",
            title=f"Test set: {confusion.sum() - np.trace(confusion):,d} errors of {confusion.sum():,d}"
@@ -702,9 +689,8 @@ def _report_text(results):
               f"{sizes[i] * sizes[i + 1] + sizes[i + 1]:9,d} parameters" for i, act in enumerate(mlp.layer_activations)]
     kind = augmentation_kind(hp)
     unused = {key for key in ("momentum", "warmup", "max_shift") + AFFINE_KEYS if not hp.get(key)}
-    seen = f"{kind} images, " if kind else ""
-    distortions = {"distorted": "; training images distorted as in Simard et al., 2003",
-                   "shifted": "; training images randomly shifted"}.get(kind, "")
+    seen, distortions = {"distorted": ("distorted images, ", "; training images distorted as in Simard et al., 2003"),
+                         "shifted": ("shifted images, ", "; training images randomly shifted")}.get(kind, ("", ""))
     m, relu = hp["momentum"], any(isinstance(a, ReLU) for a in hp["activations"])
     notes = dict(hp, gain=f": a steady slope moves 1 / (1 - {m:g}) = {1 / (1 - m):.4g}x as far" if m else "",
                  relu="; ReLU passes gradient 1 where a unit is on (a sigmoid's fades)" if relu else "",
