@@ -97,6 +97,13 @@ def test_whole_numbers_written_as_decimals_pass_and_the_first_really_bad_row_is_
     assert p1.load_mnist_csv(str(path))[0][0, 0] == 3
 
 
+def test_a_file_of_integers_is_parsed_once_as_integers(tmp_path, monkeypatch):
+    dtypes, loadtxt = [], np.loadtxt   # floats parse up to 9x slower: only a file with "3.0" needs them
+    monkeypatch.setattr(np, "loadtxt", lambda *a, **k: dtypes.append(k["dtype"]) or loadtxt(*a, **k))
+    p1.load_mnist_csv(str(write_csv(tmp_path / "mnist_train.csv", table())))
+    assert len(dtypes) == 1 and np.issubdtype(dtypes[0], np.integer)
+
+
 @pytest.mark.parametrize("kind, message", [("label", "row 4: label '10' (column 1)"), ("spaces", "row 4: 1 values")])
 def test_a_bad_row_after_blank_lines_is_named_by_its_line_in_the_file(tmp_path, kind, message):
     lines = corrupt(table(), 2, "label").splitlines()   # data row 3 bad: line 4 of the file below

@@ -443,7 +443,10 @@ def load_mnist_csv(path, min_rows=1):
         if all(not line.strip() for line in f):
             raise MnistDataError(f"{path}: the file is empty (no rows); {GET_DATA_HINT}")
     try:  # read as numbers, then held to whole numbers 0..255 (an older NumPy, 2.2 for one, reads -1 as 255 in uint8)
-        table = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+        try:  # as integers: up to 9x faster than as floats, which remain for a file holding "7.0" or "7e0"
+            table = np.loadtxt(path, delimiter=",", dtype=np.int32, ndmin=2)
+        except ValueError:
+            table = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
         with np.errstate(invalid="ignore"):  # a value out of range warns in the cast; the comparison finds it instead
             whole = table.astype(np.uint8)
         valid = table.shape[1] == 785 and np.array_equal(whole, table) and whole[:, 0].max() <= 9
