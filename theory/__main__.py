@@ -48,7 +48,7 @@ if __name__ == "__main__":
         sys.exit(main())
     except BrokenPipeError:  # e.g. python -m theory --json | head: the reader left, nothing is wrong
         sys.stderr.close()
+        sys.exit(0)
     except KeyboardInterrupt:   # the PDF is written under a temporary name, then renamed
         print("interrupted (Ctrl-C); no file was left half-written", file=sys.stderr)
         sys.exit(130)
-        sys.exit(0)
