@@ -184,16 +184,16 @@ class MLP:
     def save_model(self, path='p1_model.npz'):
         """The template's method: every W and b as its own array (its np.savez(path, self.W, self.b) fails for layers
         of different shapes), with the layer sizes, activation names and self.metadata, for load_model."""
+        if isinstance(path, (str, os.PathLike)):  # written whole under a temporary name, then renamed into place:
+            folder, name = os.path.split(os.fspath(path))  # a cut-off file never replaces one
+            name += "" if name.endswith(".npz") else ".npz"  # as np.savez names it
+            return write_outputs(folder or os.curdir, {name: self.save_model})
         arrays = {"sizes": np.array(self.nn_dim, dtype=np.int64),
                   "activations": np.array([type(a).__name__ for a in self.layer_activations])}
         for i in range(self.nlayers):
             arrays[f"W{i}"], arrays[f"b{i}"] = self.W[i], self.b[i]
         arrays.update({f"meta_{key}": np.asarray(value) for key, value in self.metadata.items()})
-        if not isinstance(path, (str, os.PathLike)):  # an open file (np.savez takes one too; write_outputs gives one)
-            return np.savez(path, **arrays)
-        folder, name = os.path.split(os.fspath(path))
-        # np.savez's name; written whole under a temporary name, then renamed: a cut-off file never replaces one
-        write_outputs(folder or os.curdir, {name + ("" if name.endswith(".npz") else ".npz"): self.save_model})
+        np.savez(path, **arrays)  # an open file, as write_outputs gives (np.savez takes one too)
 
 # Don't change this function
 def get_training_stats(mlp, dset, nepochs, batch_size):
@@ -357,11 +357,10 @@ class TrainingImages:
 def random_shift(max_shift, side=28):
     """Shift each image by whole pixels (|shift| <= max_shift), filling with background; an MLP is not shift-proof."""
     def augment(x, rng):
-        n = len(x)
-        padded = np.pad(x.reshape(n, side, side), ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
-        dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n, 1, 1))  # each window's top-left in the padded image
-        rows = np.arange(side)
-        return padded[np.arange(n)[:, None, None], dy + rows[:, None], dx + rows].reshape(n, -1)
+        padded = np.pad(x.reshape(-1, side, side), ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(1, 2))  # [image, top, left]
+        dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, len(x)))  # each image's window, by its top-left corner
+        return windows[np.arange(len(x)), dy, dx].reshape(len(x), -1)
     return augment
 
 def random_affine(max_degrees, max_scale, max_shift, elastic=0.0, sigma=6.0, side=28):
