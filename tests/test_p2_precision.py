@@ -35,6 +35,9 @@ def fake_gpu(monkeypatch, name, capability):
     ("DEFAULT", False, False, "fp32", "torch has no native bf16 kernels for this CPU: it runs its generic ones here"),
     ("NO AVX", False, False, "fp32", "torch has no native bf16 kernels for this CPU: it runs its generic ones here"),
     ("", False, False, "fp32", "torch has no native bf16 kernels for this CPU: it runs its generic ones here"),
+    # Arm with SVE (Graviton3): torch reports SVE256 only where the CPU has bf16 instructions; float32 is kept
+    ("SVE256", False, False, "fp32", "this Arm CPU computes bf16 natively, with torch's SVE256 kernels, but bf16 was "
+     "measured faster than float32 only on x86 CPUs with AVX512-BF16 or AMX"),
 ])
 def test_cpu_choice(monkeypatch, capability, amx, avx512_bf16, expected, reason):
     fake_cpu(monkeypatch, capability, amx, avx512_bf16)
@@ -71,6 +74,11 @@ def test_asking_overrides_the_choice_and_warns_of_an_emulated_precision(monkeypa
     fake_cpu(monkeypatch, "AVX512" if amx else "AVX2", amx=amx, avx512_bf16=amx)
     chosen = choose_precision(asked, CPU)
     assert (chosen.name, chosen.reason) == (asked, reason)
+
+
+def test_bf16_asked_for_on_an_arm_cpu_with_bf16_is_not_called_slow(monkeypatch):
+    fake_cpu(monkeypatch, "SVE256")
+    assert choose_precision("bf16", CPU).reason == "asked for with --precision"
 
 
 @pytest.mark.parametrize("asked, capability, slow", [("bf16", (7, 5), True), ("fp16", (7, 5), False),
