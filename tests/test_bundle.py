@@ -240,9 +240,11 @@ def test_machine_paths_are_found_in_compressed_kerned_pdf_text(tmp_path):
     assert bundle_static.pdf_machine_paths(str(path)) == ["../shared", "/home/jdoe", "/work/main", "C:\\Users"]
 
 
-def test_andrew_macos_and_colab_folders_are_machine_paths():
-    text = "/afs/andrew.cmu.edu/usr7/jdoe/hw1, /Volumes/USB/hw1 and /content/drive/MyDrive/hw1"
-    assert bundle_static.MACHINE_PATH.findall(text) == ["/afs/andrew.cmu.edu", "/Volumes/USB", "/content/drive"]
+def test_andrew_psc_macos_and_colab_folders_are_machine_paths():
+    text = ("/afs/andrew.cmu.edu/usr7/jdoe/hw1, /jet/home/jdoe/hw1, /ocean/projects/cis0000p/jdoe, /Volumes/USB/hw1 "
+            "and /content/drive/MyDrive/hw1")
+    assert bundle_static.MACHINE_PATH.findall(text) == ["/afs/andrew.cmu.edu", "/jet/home", "/ocean/projects",
+                                                        "/Volumes/USB", "/content/drive"]
 
 
 def test_ordinary_paths_are_not_machine_paths(tmp_path):

@@ -22,11 +22,11 @@ P2_FORMAT = "hw1-p2-cifar10/1"
 P2_REQUIRED_KEYS = ("format", "state_dict", "config", "class_names", "mean", "std", "preset", "seed", "test_accuracy")
 RUBRIC_P1_ERROR, RUBRIC_P2_ACCURACY = 0.05, 0.90   # the rubric: MNIST error under 5 %, CIFAR-10 accuracy over 90 %
 
-# A path that names one machine: a home or work folder, a temp folder, a Windows drive, a data folder beside the
-# repository (../shared/...).
+# A path that names one machine: a home or work folder, a temp folder, a Windows drive, a cluster's file systems
+# (CMU's AFS; PSC Bridges-2's /jet and /ocean), a data folder beside the repository (../shared/...).
 # "~/.cache" or "./data/..." name no machine and pass.
 MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:home|Users|work|root|tmp|mnt|media|private|scratch|srv|opt|var|afs"
-                          r"|Volumes|content)/[\w.-]+"
+                          r"|jet|ocean|Volumes|content)/[\w.-]+"
                           r"|\b[A-Za-z]:\\[\w.-]+|\.\./shared\b", re.ASCII)
 
 
