@@ -80,7 +80,7 @@ def cpu_has_native_bf16():
     # for an Intel Python run by Rosetta), or a name missing from torch's own table ("")
     if capability in ("DEFAULT", "NO AVX", ""):
         return False, "torch has no native bf16 kernels for this CPU: it runs its generic ones here"
-    if capability.startswith("SVE"):   # Arm: torch runs its SVE256 kernels only on a CPU with bf16 instructions
+    if capability == "SVE256":   # Arm: torch runs these kernels only on a CPU with bf16 instructions
         return True, f"this Arm CPU computes bf16 natively, with torch's {capability} kernels"
     if capability not in WIDE_CPU_KERNELS:
         return False, f"this CPU has no native bf16: torch's kernels use {capability}"
@@ -138,7 +138,7 @@ def choose_precision(requested, device):
     if device.type == "mps":
         return Precision("fp32", "a Mac's GPU computes float16 no faster than float32")
     native, why = cpu_has_native_bf16()
-    if native and torch.backends.cpu.get_cpu_capability().startswith("SVE"):
+    if native and torch.backends.cpu.get_cpu_capability() == "SVE256":
         return Precision("fp32", f"{why}, but bf16 was measured faster than float32 only on x86 CPUs with "
                                  "AVX512-BF16 or AMX")
     return Precision("bf16" if native else "fp32", why)
