@@ -2,6 +2,7 @@
 packages of the repository root."""
 import os
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 P1_DIR = os.path.join(ROOT, "andrewID-HW1", "p1")
@@ -12,6 +13,8 @@ for path in (ROOT, P1_DIR, P2_DIR):
         sys.path.insert(0, path)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# matplotlib's font cache goes to a folder of its own under the temporary folder, not the user's home
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "hw1-tests-matplotlib"))
 # pytest-xdist's workers are processes: their math libraries' threads together must not outnumber the cores, or the
 # OpenMP threads spin waiting on each other (a 0.4 s training test took 18 s with 2 workers of 2 threads on 2 cores).
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
@@ -41,3 +44,5 @@ def isolated_environment(monkeypatch):
     except ImportError:
         return
     monkeypatch.setattr(devices, "mps_available", lambda: False)
+    import torch   # p2.main turns cuDNN's kernel search on for the rest of the process: each test gets it back as it was
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)

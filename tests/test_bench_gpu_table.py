@@ -87,9 +87,11 @@ def main(run, model):
 def undo_dry_run_patches(monkeypatch):
     """The wrapper's dry run patches torch (its loads, CUDA timer and compiler): put back after the test."""
     import torch
-    for owner, name in ((torch, "load"), (torch.cuda, "Event"), (torch.cuda, "synchronize"),
-                        (torch._dynamo.config, "disable")):
+    for owner, name in ((torch, "load"), (torch.cuda, "Event"), (torch.cuda, "synchronize")):
         monkeypatch.setattr(owner, name, getattr(owner, name))
+    # torch's config modules are patched with their own API: monkeypatch's undo leaves this one unreadable
+    with torch._dynamo.config.patch(disable=torch._dynamo.config.disable):
+        yield
 
 
 @pytest.mark.usefixtures("undo_dry_run_patches")

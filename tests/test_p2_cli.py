@@ -480,6 +480,8 @@ def press_ctrl_c_inside_a_library():
 def ctrl_c(monkeypatch):
     import interrupt
     monkeypatch.setattr(interrupt, "_received", None)   # restored after the test: no press leaks into the next
+    monkeypatch.setattr(interrupt, "_previous", {})     # nor a handler a test routed away from and left behind
+    monkeypatch.setattr(interrupt, "_installed", [])
     handler = signal.getsignal(signal.SIGINT)
     yield
     signal.signal(signal.SIGINT, handler)   # p2 ignores further presses once it is ending
