@@ -1,4 +1,5 @@
 """tools/check_python.py, make install's first step: a Python the pins have wheels for, or which one to use."""
+import ast
 import glob
 import os
 import subprocess
@@ -48,6 +49,16 @@ def test_the_pythons_it_accepts_are_those_requirements_txt_pins_for():
         version = tuple(map(int, python.split(".")))
         assert check_python.problem(version, "Linux", "x86_64") is None
         assert (check_python.problem(version, "Darwin", "x86_64") is None) == (version <= (3, 12))
+
+
+def test_its_syntax_is_old_enough_for_the_pythons_it_turns_away():
+    """The test below runs it on old Pythons only where some are installed; this holds everywhere: no f-string
+    (Python 3.6), no variable annotation (3.6), no := (3.8)."""
+    with open(check_python.__file__, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    newer = [f"line {node.lineno}: {type(node).__name__}" for node in ast.walk(tree)
+             if isinstance(node, (ast.JoinedStr, ast.AnnAssign, ast.NamedExpr))]
+    assert newer == []
 
 
 OLD_PYTHONS = sorted(set(glob.glob(os.path.expanduser("~/.pyenv/versions/[23].[0-9]*/bin/python"))
