@@ -13,8 +13,10 @@ for path in (ROOT, P1_DIR, P2_DIR):
         sys.path.insert(0, path)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-# matplotlib's font cache goes to a folder of its own under the temporary folder, not the user's home
-os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "hw1-tests-matplotlib"))
+# matplotlib's font cache goes to a folder of the tests' own, not the user's home; one per user, since a shared
+# /tmp may hold another user's (unwritable: matplotlib would then warn on stderr, which tests read)
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(),
+                                                   f"hw1-tests-matplotlib-{getattr(os, 'getuid', lambda: 0)()}"))
 # pytest-xdist's workers are processes: their math libraries' threads together must not outnumber the cores, or the
 # OpenMP threads spin waiting on each other (a 0.4 s training test took 18 s with 2 workers of 2 threads on 2 cores).
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
