@@ -113,3 +113,9 @@ def test_softmax_cross_entropy_loss_and_derivative_match_autograd(rng):
     reference.sum().backward()   # loss_i depends on row i only: the sum's gradient is each row's own
     np.testing.assert_allclose(loss, reference.detach().numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ce.derivative(), logits.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_softmax_cross_entropy_shifts_each_row_by_its_own_max():
+    x = np.array([[0.0, 0.0], [1000.0, 0.0]])   # rows far apart: one shift for the whole batch would underflow row 0
+    loss = p1.SoftmaxCrossEntropy()(x, np.array([[1.0, 0.0], [1.0, 0.0]]))
+    np.testing.assert_allclose(loss, [np.log(2), 0.0], atol=1e-12)

@@ -233,6 +233,24 @@ def test_an_output_another_program_holds_open_keeps_the_old_set(tiny, tmp_path, 
     assert_untouched(out_dir)
 
 
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied"), KeyboardInterrupt()])
+def test_a_failure_moving_the_new_files_in_puts_every_old_file_back(tmp_path, monkeypatch, error):
+    # the old files are already aside and the new "a" in when the new "b" cannot move: each move is undone
+    for name in ("a", "b"):
+        (tmp_path / name).write_text(f"old {name}")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if os.path.basename(src).startswith(".tmp") and src.endswith("b"):
+            raise error
+        real_replace(src, dst)
+    monkeypatch.setattr(p1.os, "replace", replace)
+    with pytest.raises(type(error) if isinstance(error, KeyboardInterrupt) else OSError):
+        p1.write_outputs(str(tmp_path), {name: (lambda file: file.write(b"new")) for name in ("a", "b")})
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+    assert [(tmp_path / name).read_text() for name in ("a", "b")] == ["old a", "old b"]
+
+
 def test_the_error_line_is_written_in_the_consoles_own_encoding(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DIR", str(tmp_path / "Zoë"))
     written = []

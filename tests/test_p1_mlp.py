@@ -230,3 +230,19 @@ def test_get_one_hot_takes_the_templates_float_column(labels):
 def test_get_one_hot_refuses_labels_that_are_not_classes(labels):
     with pytest.raises(ValueError, match="get_one_hot"):
         p1.get_one_hot(np.array(labels), 10)
+
+
+def test_a_mean_loss_over_ten_thousand_nats_is_divergence():
+    mlp = p1.MLP(2, 2, [], [], p1.random_normal_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), 0.1)
+    mlp.criterion.loss = np.full(4, 2e4)     # finite, but from weights that have run away
+    with pytest.raises(p1.TrainingDiverged):
+        mlp.step()
+    mlp.criterion.loss = np.full(4, 5e3)
+    mlp.step()
+
+
+def test_get_error_takes_a_column_of_class_numbers():
+    mlp = p1.MLP(3, 4, [], [], p1.random_normal_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), 0.1)
+    out = mlp(np.random.default_rng(0).normal(size=(20, 3)))
+    labels = np.arange(20) % 4
+    assert mlp.get_error(labels.reshape(-1, 1)) == mlp.get_error(labels) == int((out.argmax(1) != labels).sum())

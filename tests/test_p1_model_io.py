@@ -177,3 +177,10 @@ def test_a_pickle_is_never_run(tmp_path):
     np.savez(path, W0=np.zeros((2, 2)), b0=np.zeros(2), **arrays)   # a real pickle, in a real .npy header
     with pytest.raises(ValueError, match="is not a model file"):
         p1.load_model(str(path))
+
+
+def test_load_model_keeps_the_metadata_numbers_and_strings_only(tmp_path):
+    mlp = p1.MLP(3, 2, [], [], p1.he_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), 0.1)
+    mlp.metadata = {"seed": 0, "note": "a", "errors": [0.1, 0.2]}
+    mlp.save_model(str(tmp_path / "m.npz"))
+    assert p1.load_model(str(tmp_path / "m.npz")).metadata == {"seed": 0, "note": "a"}

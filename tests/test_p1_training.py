@@ -267,3 +267,21 @@ def test_a_loss_not_finite_at_the_first_step_points_to_the_data_not_the_learning
     mlp = p1.MLP(784, 10, [8], [p1.ReLU()], p1.he_weight_init, p1.zeros_bias_init, p1.SoftmaxCrossEntropy(), 0.1)
     with pytest.raises(p1.TrainingDiverged, match="after 0 steps .*; check the data for NaN, infinite or unscaled values$"):
         p1.get_training_stats(mlp, one_hot_dset((x, labels), blobs(8, 2), blobs(8, 3)), 1, 20)
+
+
+def test_random_shift_reaches_every_offset_both_ways():
+    images = np.zeros((200, 784), np.float32)
+    images.reshape(200, 28, 28)[:, 14, 14] = 1
+    where = np.argwhere(p1.random_shift(2)(images, np.random.default_rng(0)).reshape(200, 28, 28))[:, 1:] - 14
+    assert set(where[:, 0]) == set(where[:, 1]) == {-2, -1, 0, 1, 2}
+
+
+class LowestDraw:
+    """A generator whose every uniform draw is its lower bound: no turn, scale 1, a shift of -max_shift each way."""
+    def uniform(self, low, high, size):
+        return np.full(size, float(low))
+
+
+def test_random_affine_reads_zeros_past_the_bottom_and_right_edges():
+    out = p1.random_affine(0, 0, 2)(np.ones((1, 784), np.float32), LowestDraw()).reshape(28, 28)
+    assert out[:26, :26].min() == 1 and out[26:, :].max() == 0 and out[:, 26:].max() == 0
