@@ -198,3 +198,10 @@ def test_downscale_averages_the_pixels_each_output_pixel_covers():
     assert augment.downscale(images.bfloat16(), 24).dtype == torch.bfloat16
     # chunked and in one piece alike
     assert torch.equal(augment.downscale(images, 24, chunk=1), augment.downscale(images, 24))
+
+
+def test_random_crop_reaches_every_offset():
+    images = torch.zeros(300, 1, 8, 8)
+    images[:, 0, 3, 3] = 1   # one dot: where it lands is the image's shift
+    where = augment.random_crop(images, 1, torch.Generator().manual_seed(0)).nonzero()[:, 2:] - 3
+    assert set(where[:, 0].tolist()) == set(where[:, 1].tolist()) == {-1, 0, 1}

@@ -18,9 +18,10 @@ def test_each_preset_gives_logits_of_shape_n_by_10(preset):
 
 def test_whitening_decorrelates_patches():
     torch.manual_seed(0)
-    # Strongly correlated inputs: neighbouring pixels and channels share most of their value.
+    # Strongly correlated inputs: neighbouring pixels and channels share most of their value; not centred on 0.
     base = torch.randn(256, 1, 33, 33)
     images = (base[..., 1:, 1:] + 0.3 * base[..., :-1, :-1]).repeat(1, 3, 1, 1) + 0.1 * torch.randn(256, 3, 32, 32)
+    images = images + torch.tensor([3.0, -1.0, 0.5])[:, None, None]
     stem = build_model(Config(widths=(8, 8, 8))).whiten
     stem.fit(images, eps=0.0)
     with torch.no_grad():
@@ -30,6 +31,7 @@ def test_whitening_decorrelates_patches():
     assert torch.allclose(cov, torch.eye(len(cov)), atol=0.05)
     assert torch.equal(stem.weight[:12], -stem.weight[12:])
     assert not stem.weight.requires_grad and stem.bias.requires_grad
+    assert torch.count_nonzero(stem.bias) == 0   # not nn.Conv2d's random start: it learns from 0
 
 
 def test_config_round_trip_and_unknown_fields():
@@ -124,3 +126,12 @@ def test_a_setting_is_typed_like_its_field(text, expected):
     name, value = parse_setting(text)
     assert (name, value) == expected and type(value) is type(expected[1])
     assert getattr(PRESETS["fast"].override(**{name: value}), name) == value
+
+
+def test_a_residual_group_skips_from_its_first_blocks_gelu_to_its_end():
+    torch.manual_seed(0)
+    group = ConvGroup(8, 8, 3, 0.1, residual=True).eval()
+    x = torch.randn(2, 8, 16, 16)
+    with torch.no_grad():
+        first = torch.nn.functional.gelu(group.layers[2](group.layers[1](group.layers[0](x))))   # conv, pool, BN
+        assert torch.allclose(group(x), group.layers(x) + first, atol=1e-6)

@@ -260,3 +260,18 @@ def test_lookahead_finish_pulls_in_the_steps_since_the_last_pull(steps):
         lookahead.update(model, step)
     lookahead.finish(model)
     assert model.weight.min() > 0 and torch.equal(model.weight, lookahead.slow["weight"])   # never the initial 0
+
+
+def test_muon_divides_by_a_grad_scale_that_changes_between_steps():
+    # the GPU's float16 path: GradScaler hands its scale to the optimizer (grad_scale), which must divide by it
+    torch.manual_seed(0)
+    plain_weights = [torch.nn.Parameter(torch.randn(8, 4, 3, 3, dtype=torch.float64))]
+    scaled_weights = [torch.nn.Parameter(plain_weights[0].detach().clone())]
+    plain, scaled = Muon(plain_weights, lr=0.1), Muon(scaled_weights, lr=0.1)
+    for scale in (1024.0, 2.0):
+        grad = torch.randn_like(plain_weights[0])
+        plain_weights[0].grad, scaled_weights[0].grad = grad.clone(), grad * scale
+        scaled.grad_scale = torch.tensor(scale, dtype=torch.float64)
+        plain.step()
+        scaled.step()
+    assert torch.allclose(plain_weights[0], scaled_weights[0], atol=1e-9)

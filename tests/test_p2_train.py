@@ -7,9 +7,9 @@ import torch
 from config import PRESETS, TTAS, Config
 from model import build_model
 from precision import Precision
-from predict import least_sure, normalize, predict_logits, predict_logits_per_tta
+from predict import evaluate, least_sure, normalize, predict_logits, predict_logits_per_tta
 from progress import TimeEstimate
-from train import TrainingDiverged, lr_factor, train
+from train import TrainingDiverged, lr_factor, stop_if_diverged, train
 from torch_support import CPU_SCALER
 
 FP32 = Precision("fp32", "the tests' choice")
@@ -397,3 +397,34 @@ def test_a_muon_run_that_diverges_names_every_learning_rate_it_has():
                "and 0.5 (SGD, the biases); lower them (--set muon_lr=... --set lr=... --set bias_lr=...), or, with --compile")
     with pytest.raises(TrainingDiverged, match=re.escape(message)):
         train(model, cfg, data, torch.device("cpu"), seed=0, log=lambda line: None, precision=FP32)
+
+
+class AlwaysClass(torch.nn.Module):
+    """A 'network' that puts every image in class k."""
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        return torch.nn.functional.one_hot(torch.full((len(x),), self.k), 10).float()
+
+
+def test_the_confusion_matrix_has_a_row_per_true_class_and_a_column_per_prediction():
+    data = tiny_data()
+    _, _, _, confusion, per_class = evaluate(AlwaysClass(3), TINY.override(tta="none"), data, torch.device("cpu"),
+                                             FP32)
+    assert confusion[:, 3].tolist() == torch.bincount(data["test_labels"], minlength=10).tolist()
+    assert per_class == [1.0 if k == 3 else 0.0 for k in range(10)]
+
+
+def test_the_training_accuracy_is_a_share_of_the_images():
+    data, cfg = tiny_data(), TINY.override(epochs=1.0)
+    history, _ = train(fresh_model(cfg, data), cfg, data, torch.device("cpu"), seed=0, log=None, precision=FP32)
+    assert all(0 <= row["train_acc"] <= 1 for row in history)
+
+
+@pytest.mark.parametrize("loss", [float("inf"), float("-inf"), float("nan")])
+def test_an_infinite_or_nan_loss_is_divergence(loss):
+    with pytest.raises(TrainingDiverged):
+        stop_if_diverged(loss, 1, TINY)
+    stop_if_diverged(1e30, 1, TINY)   # large but finite: training goes on
