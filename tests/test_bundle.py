@@ -884,3 +884,53 @@ def test_a_p2_model_in_place_of_p1s_is_refused_in_one_line(tmp_path):
     torch.save({"w": torch.ones(2)}, str(path))
     assert bundle_static.p1_model_problems(str(path), "p1_model.npz") == [
         "p1_model.npz: not an .npz file of arrays; train it with `make p1`"]
+
+
+def test_more_machine_folders_are_machine_paths_but_home_relative_ones_are_not():
+    found = bundle_static.MACHINE_PATH.findall("/Users/jdoe/hw1 and /tmp/hw1-run")
+    assert found == ["/Users/jdoe", "/tmp/hw1-run"]
+    assert bundle_static.MACHINE_PATH.findall("cached in ~/work/hw1 and ~/tmp/x") == []
+
+
+def test_machine_paths_in_pdf_metadata_and_uncompressed_streams_are_found(tmp_path):
+    meta = tmp_path / "meta.pdf"
+    meta.write_bytes(b"%PDF-1.4\n1 0 obj << /Title (/home/jdoe/hw1/report) >> endobj\ntrailer <<>>\n%%EOF\n")
+    assert bundle_static.pdf_machine_paths(str(meta)) == ["/home/jdoe"]
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(b"%PDF-1.4\n1 0 obj << /Length 30 >>\nstream\nBT (data: /work/jdoe/x) Tj ET\nendstream\n"
+                      b"endobj\n%%EOF\n")
+    assert bundle_static.pdf_machine_paths(str(plain)) == ["/work/jdoe"]
+
+
+def test_p2_model_with_an_empty_state_dict_is_refused(tmp_path):
+    import torch
+    path = tmp_path / "p2_model.pkl"
+    torch.save(dict(format="hw1-p2-cifar10/1", state_dict={}, config={}, class_names=["a"], mean=[0.0], std=[1.0],
+                    preset="cpu", seed=0, test_accuracy=0.5), str(path))
+    assert "not a non-empty dict of (dense) tensors" in bundle_static.p2_model_problems(str(path), "m")[0]
+
+
+def test_results_exactly_at_the_rubrics_mark_get_a_note(tmp_path):
+    import torch
+    np.savez(tmp_path / "p1_model.npz", meta_test_error=np.float64(0.05))
+    torch.save({"test_accuracy": 0.90}, str(tmp_path / "p2_model.pkl"))
+    notes = bundle_static.rubric_notes(str(tmp_path / "p1_model.npz"), str(tmp_path / "p2_model.pkl"), "x")
+    assert len(notes) == 2 and "not under the rubric's 5 %" in notes[0] and "not over the rubric's 90 %" in notes[1]
+
+
+def test_layout_flags_drive_letters_placeholder_ids_and_twice_stored_names():
+    assert not bundle.safe_name("C:/evil.py")
+    problems, _ = bundle.layout_problems("andrewid-HW1.zip", ["andrewid-HW1/p1/p1.py"])
+    assert any("must be named <andrewid>-HW1.zip" in p for p in problems)
+    problems, _ = bundle.layout_problems("jdoe-HW1.zip", ["jdoe-HW1/p1/p1.py"] * 2)
+    assert "jdoe-HW1.zip: jdoe-HW1/p1/p1.py is stored more than once" in problems
+
+
+def test_the_written_zip_is_readable_by_everyone(tmp_path):
+    stage = tmp_path / "stage"
+    (stage / "p1").mkdir(parents=True)
+    (stage / "p1" / "p1.py").write_text("import os\n")
+    bundle.write_zip(str(stage), "jdoe-HW1", ["p1/p1.py"], str(tmp_path / "jdoe-HW1.zip"))
+    assert stat.S_IMODE(os.stat(tmp_path / "jdoe-HW1.zip").st_mode) == 0o644
+    with zipfile.ZipFile(tmp_path / "jdoe-HW1.zip") as z:
+        assert z.namelist() == ["jdoe-HW1/p1/p1.py"]

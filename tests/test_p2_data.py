@@ -485,3 +485,32 @@ def test_torchvision_takes_the_arguments_the_download_passes():
     import inspect
     from torchvision.datasets.utils import download_and_extract_archive
     assert {"md5", "remove_finished"} <= set(inspect.signature(download_and_extract_archive).parameters)
+
+
+def test_python_batch_checksums_are_torchvisions():
+    from torchvision.datasets import CIFAR10
+    assert data.PY_MD5 == dict(CIFAR10.train_list + CIFAR10.test_list)
+    assert data.MD5 == "c32a1d4ab5d03f1284b67883e8d87530"   # the binary archive's, as the CIFAR-10 page gives it
+
+
+@pytest.mark.parametrize("labels, words", [([-1] + [0] * 7, "record 0 has label -1"),
+                                           ([0.0] * 8, "'labels' is not 8 whole numbers"),
+                                           ([0] * 7, "'labels' is not 8 whole numbers")])
+def test_python_batch_labels_must_be_one_whole_number_0_to_9_per_image(tmp_path, labels, words):
+    path = tmp_path / "data_batch_1"
+    with open(path, "wb") as f:
+        pickle.dump({b"data": np.zeros((8, 3072), np.uint8), b"labels": labels}, f, protocol=2)
+    with pytest.raises(data.DataError, match=words):
+        data.read_py_file(str(path), records=8)
+
+
+def test_the_repository_data_folder_is_two_folders_above_p2(monkeypatch):
+    monkeypatch.undo()   # the real folder, not the one this file's fixture puts in its place
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    assert os.path.normpath(data.REPO_DATA_DIR) == os.path.join(root, "data", "cifar10")
+
+
+def test_validation_holds_out_the_last_training_images():
+    split = p2.split_validation({"train_images": torch.arange(10), "train_labels": torch.arange(10) + 100}, 3, "cpu")
+    assert split["val_images"].tolist() == [7, 8, 9] and split["train_images"].tolist() == list(range(7))
+    assert split["val_labels"].tolist() == [107, 108, 109]

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from config import PRESETS, Config, parse_setting
+from config import PRESETS, Config, parse_setting, warmup_steps
 from layer_table import total_params
 from model import GlobalMaxPool, build_model
 
@@ -127,3 +127,20 @@ def test_a_setting_is_typed_like_its_field(text, expected):
     assert (name, value) == expected and type(value) is type(expected[1])
     assert getattr(PRESETS["fast"].override(**{name: value}), name) == value
 
+
+@pytest.mark.parametrize("text, words", [("lr=nan", "lr takes a number"), ("lr=inf", "lr takes a number"),
+                                         ("label_smoothing=1", "label_smoothing must be less than 1"),
+                                         ("epochs=", "expected FIELD=VALUE")])
+def test_settings_that_cannot_run_are_refused(text, words):
+    with pytest.raises(ValueError, match=words):
+        parse_setting(text)
+
+
+@pytest.mark.parametrize("text, expected", [("translate=31", 31), ("cutout=31", 31), ("tta_fraction=1", 1.0),
+                                            ("warmup_frac=1", 1.0), ("widths=4096,8,8", (4096, 8, 8))])
+def test_the_limits_themselves_are_allowed(text, expected):
+    assert parse_setting(text)[1] == expected
+
+
+def test_no_warmup_asked_for_is_still_one_step():
+    assert warmup_steps(0.0, 100) == 1

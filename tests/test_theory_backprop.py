@@ -119,3 +119,35 @@ def test_the_mathtext_shape_table_has_the_plain_tables_rows():
     assert [shape for _, shape in backprop.SHAPES_MATHTEXT] == [shape.replace(" x ", " \u00d7 ")
                                                                 for _, shape in backprop.SHAPES]
     assert all(term.startswith("$") for term, _ in backprop.SHAPES_MATHTEXT)
+
+
+def test_log_softmax_shifts_by_the_row_maximum():
+    np.testing.assert_allclose(backprop.log_softmax(np.array([[1000.0, 0.0]])), [[0.0, -1000.0]], atol=1e-12)
+    args = (np.ones((1, 2)), np.eye(2), np.zeros(2), 1e3 * np.array([[1.0, -1.0], [1.0, -1.0]]), np.zeros(2),
+            np.array([[0.0, 1.0]]))
+    assert np.isfinite(backprop.forward(*args)["E"])
+
+
+def test_the_finite_difference_gap_sees_a_wrong_dE_dW2(monkeypatch):
+    inputs = backprop.worked_example()["inputs"]
+    right = backprop.grads
+    monkeypatch.setattr(backprop, "grads", lambda *a, **k: {**right(*a, **k), "W2": 1.01 * right(*a, **k)["W2"]})
+    assert backprop.finite_difference_gap(**inputs) > 1e-4
+
+
+def test_every_shape_in_the_table_is_the_shape_of_its_array():
+    d, h, K = 3, 4, 5
+    rng = np.random.default_rng(0)
+    x, W1, b1, W2, b2 = (rng.normal(size=s) for s in ((1, d), (d, h), (h,), (h, K), (K,)))
+    y = np.eye(K)[[2]]
+    fwd, g = backprop.forward(x, W1, b1, W2, b2, y), backprop.grads(x, W1, b1, W2, b2, y)
+    arrays = {"x": x, "W1": W1, "b1": b1[None], "f1 = x W1 + b1": fwd["f1"], "a = sigmoid(f1)": fwd["a"], "W2": W2,
+              "b2": b2[None], "f2 = a W2 + b2": fwd["f2"], "o = softmax(f2)": fwd["o"], "y": y,
+              "dE/df2 = o - y": g["f2"], "dE/dW2 = a^T (o - y)": g["W2"], "dE/db2 = o - y": g["b2"][None],
+              "dE/da = (o - y) W2^T": g["a"], "dE/df1 = dE/da * a * (1 - a)": g["f1"],
+              "dE/dW1 = x^T dE/df1": g["W1"], "dE/db1 = dE/df1": g["b1"][None], "dE/dx = dE/df1 W1^T": g["x"]}
+    table = dict(backprop.SHAPES)
+    sizes = {"1": 1, "d": d, "h": h, "K": K}
+    for term, array in arrays.items():
+        assert tuple(sizes[s] for s in table[term].split(" x ")) == array.shape, term
+    assert table["da/df1 = diag(a * (1 - a))"] == "h x h" and table["do/df2 (softmax Jacobian)"] == "K x K"

@@ -215,3 +215,12 @@ def test_a_ctrl_c_while_the_pdf_is_written_stays_a_ctrl_c_and_leaves_no_file(tmp
     with pytest.raises(KeyboardInterrupt):
         writeup.write_pdf(results, str(tmp_path / "HW1_theory.pdf"))
     assert os.listdir(tmp_path) == []
+
+
+def test_text_answers_show_the_right_iterates_checks_and_step_count(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "x1..x3       = -0.500000, -0.620778, -0.676497" in out   # b): x1..x3, not x0..x2
+    assert "(WRONG)" not in out and "truth table: 00->0 01->0 10->0 11->1" in out
+    assert "b = [+10] matches NOT: True; with b = -10: False" in out
+    assert "long run (800 steps)" in out

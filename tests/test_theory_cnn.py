@@ -189,3 +189,35 @@ def test_tiny_map_explains_instead_of_failing(tmp_path):
     assert t4["a"] == {"padding": 1, "map": [[10.0]]}  # only the centre weight 2 meets the value 5
     assert t4["b"]["possible"] is False and "does not fit" in t4["b"]["reason"]
     assert t4["c"]["map"] is None and "smaller than the 2x2" in t4["c"]["reason"]
+
+
+def test_b_reason_states_the_floor_equation_and_its_bounds():
+    reason = cnn.solve()["b"]["reason"]
+    assert "floor((4 + 2*1 - 2)/s) = 3, i.e. 4/4 < s <= 4/3 (1 < s <= 1.333)" in reason
+
+
+def test_a_one_row_map_explains_the_pooling_instead_of_failing(tmp_path):
+    path = tmp_path / "fig5.json"
+    path.write_text(json.dumps({"F": [[1, 2, 3]], "Filter1": [[1]], "Filter2": [[1]]}))
+    t4 = cnn.to_json(cnn.solve(str(path)))
+    assert t4["c"]["map"] is None and "smaller than the 2x2 pooling window" in t4["c"]["reason"]
+
+
+def test_fig5_refuses_booleans_and_accepts_the_largest_allowed_value(tmp_path):
+    path = tmp_path / "fig5.json"
+    path.write_text('{"F": [[1, true]], "Filter1": [[1]], "Filter2": [[1]]}')
+    with pytest.raises(cnn.Fig5Error, match="holds True, which is not a number"):
+        cnn.load_fig5(str(path))
+    path.write_text('{"F": [[1, 1000000]], "Filter1": [[1]], "Filter2": [[-1e6]]}')
+    assert cnn.load_fig5(str(path))["F"].tolist() == [[1.0, 1e6]]
+
+
+def test_fig5_source_is_one_line_of_single_spaces(tmp_path):
+    path = tmp_path / "fig5.json"
+    path.write_text(json.dumps({"source": " Fig. 5 of\n  my   handout ", "F": [[1]], "Filter1": [[1]], "Filter2": [[1]]}))
+    assert cnn.load_fig5(str(path))["source"] == "Fig. 5 of my handout"
+
+
+def test_avg_pool2d_default_stride_is_the_window():
+    x = np.arange(16.0).reshape(4, 4)
+    np.testing.assert_allclose(cnn.avg_pool2d(x, 2), [[2.5, 4.5], [10.5, 12.5]])

@@ -104,3 +104,26 @@ def test_long_run_settle_steps_are_consistent():
         assert settle is not None
         assert np.all(np.abs(long[key][settle:] - x_star) < long["tol"])
         assert abs(long[key][settle - 1] - x_star) >= long["tol"]
+
+
+def test_solve_runs_use_the_handouts_eta_beta_and_both_momentum_readings():
+    r = gelu_gd.solve(long_steps=10)
+    np.testing.assert_allclose(r["a"], gelu_gd.gradient_descent(0.0, 0.1, 3), rtol=0, atol=0)
+    np.testing.assert_allclose(r["b"], gelu_gd.gradient_descent(0.0, 1.0, 3), rtol=0, atol=0)
+    assert r["a"][1] == pytest.approx(-0.05) and r["b"][1] == pytest.approx(-0.5)   # x1 = -eta/2
+    np.testing.assert_array_equal(r["c_momentum_lagged"], gelu_gd.momentum(-3.0, 0.1, 0.9, 3, lagged=True)[0])
+    assert not np.array_equal(r["c_momentum_lagged"], r["c_momentum"])
+
+
+def test_solve_reports_the_slope_at_minus_3_the_curvature_and_the_overshoot():
+    r = gelu_gd.solve()
+    assert r["grad_x0"] == {"0": 0.5, "-3": pytest.approx(float(gelu_gd.gelu_grad(-3.0)), abs=0)}
+    assert r["grad_x0"]["-3"] == pytest.approx(-0.0245483239, abs=1e-9)
+    assert r["minimum"]["curvature"] == pytest.approx(0.3707155231, abs=1e-9)   # G''(x*), not G'(x*) ~ 0
+    assert r["long"]["overshoot_momentum"] == pytest.approx(r["long"]["momentum"].max() - r["minimum"]["x"])
+    assert r["long"]["overshoot_momentum"] > 0
+
+
+def test_a_run_that_never_settles_has_no_settle_step():
+    assert gelu_gd.first_step_within([0.0, 1.0, 2.0], target=0.0, tol=0.5) is None
+    assert gelu_gd.first_step_within([2.0, 0.1, 0.0], target=0.0, tol=0.5) == 1

@@ -73,3 +73,10 @@ def test_the_handouts_not_example_answers_0_for_0():
     assert example["network"] == [{"W": [[-1.0]], "b": [-0.5]}]
     assert example["class"] == [0, 0] and not example["matches"]
     assert example["output"][0] == pytest.approx(1 / (1 + np.exp(0.5)))
+
+
+def test_a_wrong_network_shows_its_own_classes_and_is_flagged(monkeypatch):
+    monkeypatch.setitem(logic_gates.NETWORKS, "AND", logic_gates.OR)
+    table = logic_gates.verify("AND")
+    assert [row["class"] for row in table] == [0, 1, 1, 1]
+    assert [row["ok"] for row in table] == [True, False, False, True]
