@@ -46,5 +46,5 @@ def isolated_environment(monkeypatch):
     except ImportError:
         return
     monkeypatch.setattr(devices, "mps_available", lambda: False)
-    import torch   # p2.main turns cuDNN's kernel search on for the rest of the process: each test gets it back as it was
+    import torch   # p2.main turns cuDNN's kernel search on for the rest of the process: each test gets it back
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)

@@ -214,7 +214,8 @@ def test_fig5_refuses_booleans_and_accepts_the_largest_allowed_value(tmp_path):
 
 def test_fig5_source_is_one_line_of_single_spaces(tmp_path):
     path = tmp_path / "fig5.json"
-    path.write_text(json.dumps({"source": " Fig. 5 of\n  my   handout ", "F": [[1]], "Filter1": [[1]], "Filter2": [[1]]}))
+    source = " Fig. 5 of\n  my   handout "
+    path.write_text(json.dumps({"source": source, "F": [[1]], "Filter1": [[1]], "Filter2": [[1]]}))
     assert cnn.load_fig5(str(path))["source"] == "Fig. 5 of my handout"
 
 
